@@ -21,7 +21,14 @@ export const WEB_BEHAVIOR_TYPES = [
 ] as const;
 export type WebBehaviorType = (typeof WEB_BEHAVIOR_TYPES)[number];
 
-export const TICKET_EVENT_TYPES = ['OPENED', 'ESCALATED', 'RESOLVED', 'REOPENED', 'CLOSED', 'SATISFACTION_RATED'] as const;
+export const TICKET_EVENT_TYPES = [
+  'OPENED',
+  'ESCALATED',
+  'RESOLVED',
+  'REOPENED',
+  'CLOSED',
+  'SATISFACTION_RATED',
+] as const;
 export type TicketEventType = (typeof TICKET_EVENT_TYPES)[number];
 export const TICKET_CATEGORIES = ['GENERAL', 'BILLING', 'TECHNICAL', 'SHIPPING', 'COMPLAINT'] as const;
 export type TicketCategory = (typeof TICKET_CATEGORIES)[number];
@@ -98,7 +105,8 @@ export interface TierTransition {
   evaluated_at: number;
 }
 
-export type TierChangeKind = 'CHANGE' | 'SNAPSHOT';
+export const TIER_CHANGE_KINDS = ['CHANGE', 'SNAPSHOT'] as const;
+export type TierChangeKind = (typeof TIER_CHANGE_KINDS)[number];
 
 export interface TierChange {
   customer_id: string;
@@ -127,3 +135,162 @@ export type InputEvent =
   | { kind: 'order'; event: OrderEvent }
   | { kind: 'web'; event: WebBehaviorEvent }
   | { kind: 'ticket'; event: TicketEvent };
+
+/**
+ * Field-by-field mirror of each .avsc, checked by test/drift.test.ts against the parsed schema.
+ * `satisfies Record<keyof T, FieldShape>` makes the typecheck fail when a field is added to or removed from the
+ * interface without updating this list; the drift test fails when the list and the .avsc disagree.
+ * Shapes: Avro primitive name, `enum`, `record`, `array<string>`, `map<string>`, `map<double>`; a trailing `?`
+ * means the Avro type is a union with null (TS `| null`).
+ */
+export type FieldShape =
+  | 'string'
+  | 'string?'
+  | 'int'
+  | 'int?'
+  | 'long'
+  | 'long?'
+  | 'double'
+  | 'enum'
+  | 'record?'
+  | 'array<string>'
+  | 'map<string>'
+  | 'map<double>';
+
+export const CUSTOMER_ATTRIBUTES_FIELDS = {
+  industry: 'string?',
+  company_size: 'int?',
+  region: 'string?',
+} as const satisfies Record<keyof CustomerAttributes, FieldShape>;
+
+export const ORDER_EVENT_FIELDS = {
+  event_id: 'string',
+  customer_id: 'string',
+  order_id: 'string',
+  type: 'enum',
+  amount_minor: 'long',
+  currency: 'string',
+  margin_minor: 'long?',
+  channel: 'string?',
+  items: 'int?',
+  occurred_at: 'long',
+  original_placed_at: 'long?',
+  attributes: 'record?',
+} as const satisfies Record<keyof OrderEvent, FieldShape>;
+
+export const WEB_BEHAVIOR_EVENT_FIELDS = {
+  event_id: 'string',
+  customer_id: 'string?',
+  anonymous_id: 'string?',
+  type: 'enum',
+  url: 'string?',
+  content_id: 'string?',
+  occurred_at: 'long',
+} as const satisfies Record<keyof WebBehaviorEvent, FieldShape>;
+
+export const TICKET_EVENT_FIELDS = {
+  event_id: 'string',
+  customer_id: 'string',
+  ticket_id: 'string',
+  type: 'enum',
+  category: 'enum',
+  priority: 'enum',
+  csat: 'int?',
+  occurred_at: 'long',
+} as const satisfies Record<keyof TicketEvent, FieldShape>;
+
+export const CUSTOMER_SIGNAL_FIELDS = {
+  customer_id: 'string',
+  first_event_at: 'long',
+  last_event_at: 'long',
+  applied: 'int',
+  sources: 'array<string>',
+  emitted_at: 'long',
+} as const satisfies Record<keyof CustomerSignal, FieldShape>;
+
+export const TIER_TRANSITION_FIELDS = {
+  transition_id: 'string',
+  customer_id: 'string',
+  dimension: 'string',
+  from_tier: 'string?',
+  to_tier: 'string',
+  direction: 'enum',
+  reason: 'string',
+  rule_id: 'string',
+  rules_version: 'string',
+  cutpoints_version: 'string',
+  metrics: 'map<double>',
+  occurred_at: 'long',
+  evaluated_at: 'long',
+} as const satisfies Record<keyof TierTransition, FieldShape>;
+
+export const TIER_CHANGE_FIELDS = {
+  customer_id: 'string',
+  kind: 'enum',
+  state_version: 'long',
+  snapshot_day: 'string?',
+  tiers: 'map<string>',
+  metrics: 'map<double>',
+  rules_version: 'string',
+  cutpoints_version: 'string',
+  as_of: 'long',
+  emitted_at: 'long',
+} as const satisfies Record<keyof TierChange, FieldShape>;
+
+/** Enum symbols per `Record.field`, for the drift test (every Avro enum must be listed here). */
+export const ENUM_SYMBOLS: Record<string, readonly string[]> = {
+  'OrderEvent.type': ORDER_EVENT_TYPES,
+  'WebBehaviorEvent.type': WEB_BEHAVIOR_TYPES,
+  'TicketEvent.type': TICKET_EVENT_TYPES,
+  'TicketEvent.category': TICKET_CATEGORIES,
+  'TicketEvent.priority': TICKET_PRIORITIES,
+  'TierTransition.direction': TRANSITION_DIRECTIONS,
+  'TierChange.kind': TIER_CHANGE_KINDS,
+};
+
+export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
+export const INPUT_TOPICS = [TOPICS.orders, TOPICS.web, TOPICS.tickets] as const;
+export type InputTopic = (typeof INPUT_TOPICS)[number];
+
+/** Avro record name (without namespace) of each topic's value schema; the file is schemas/<name>.avsc. */
+export const TOPIC_SCHEMA_NAMES = {
+  'orders.v1': 'OrderEvent',
+  'web-behavior.v1': 'WebBehaviorEvent',
+  'tickets.v1': 'TicketEvent',
+  'customer-signals.v1': 'CustomerSignal',
+  'customer-tier-transitions.v1': 'TierTransition',
+  'customer-tier-changes.v1': 'TierChange',
+} as const satisfies Record<TopicName, string>;
+
+/** Value type carried by each topic. */
+export interface TopicValues {
+  'orders.v1': OrderEvent;
+  'web-behavior.v1': WebBehaviorEvent;
+  'tickets.v1': TicketEvent;
+  'customer-signals.v1': CustomerSignal;
+  'customer-tier-transitions.v1': TierTransition;
+  'customer-tier-changes.v1': TierChange;
+}
+
+export const INPUT_KIND_BY_TOPIC = {
+  'orders.v1': 'order',
+  'web-behavior.v1': 'web',
+  'tickets.v1': 'ticket',
+} as const satisfies Record<InputTopic, InputEvent['kind']>;
+
+/** The topic an input event is published to. */
+export function topicOf(input: InputEvent): InputTopic {
+  switch (input.kind) {
+    case 'order':
+      return TOPICS.orders;
+    case 'web':
+      return TOPICS.web;
+    case 'ticket':
+      return TOPICS.tickets;
+  }
+}
+
+/** Dead-letter topic of a topic. */
+export function dlqTopicOf(topic: string): string {
+  return `${topic}.dlq`;
+}

@@ -1,0 +1,40 @@
+# shellcheck shell=bash
+# The one place for the local stack's defaults (ports, paths, versions, limits).
+# Sourced by infra/local/stack.sh. Every value can be overridden from the environment.
+# The same ports are the defaults of packages/config/src/stack.ts and docker-compose.yml: keep them in step.
+
+TIERSTREAM_REPO_DIR="${TIERSTREAM_REPO_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+
+# State (data, logs, pids, generated configs) and the unpacked downloads.
+TIERSTREAM_STACK_DIR="${TIERSTREAM_STACK_DIR:-$TIERSTREAM_REPO_DIR/.stack}"
+TIERSTREAM_STACK_CACHE_DIR="${TIERSTREAM_STACK_CACHE_DIR:-$TIERSTREAM_STACK_DIR/cache}"
+
+# Listen address of every service (loopback only).
+STACK_HOST="${STACK_HOST:-127.0.0.1}"
+
+# Kafka (KRaft, one node that is broker and controller).
+KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_HEAP="${KAFKA_HEAP:-768m}"
+KAFKA_NUM_PARTITIONS="${KAFKA_NUM_PARTITIONS:-3}"
+
+# Apicurio Registry (Confluent-compatible API under /apis/ccompat/v7).
+# 3.0.9 is the newest line whose jars run on Java 17 (Debian 12's JDK); 3.1+ / 3.3.x are built for Java 21.
+APICURIO_VERSION="${APICURIO_VERSION:-3.0.9}"
+APICURIO_PORT="${APICURIO_PORT:-18081}"
+APICURIO_MANAGEMENT_PORT="${APICURIO_MANAGEMENT_PORT:-18082}"
+APICURIO_HEAP="${APICURIO_HEAP:-512m}"
+APICURIO_COMPATIBILITY="${APICURIO_COMPATIBILITY:-BACKWARD}"
+
+# Redis (Debian redis-server, AOF on).
+REDIS_PORT="${REDIS_PORT:-16379}"
+
+# ClickHouse (Debian clickhouse-server 18.16), every port moved off the defaults.
+CLICKHOUSE_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-18123}"
+CLICKHOUSE_TCP_PORT="${CLICKHOUSE_TCP_PORT:-19000}"
+CLICKHOUSE_INTERSERVER_PORT="${CLICKHOUSE_INTERSERVER_PORT:-19009}"
+
+# Seconds `up` waits for each service to become healthy, and `down` waits after SIGTERM before SIGKILL.
+STACK_START_TIMEOUT="${STACK_START_TIMEOUT:-120}"
+STACK_STOP_TIMEOUT="${STACK_STOP_TIMEOUT:-30}"

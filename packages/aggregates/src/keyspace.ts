@@ -1,0 +1,152 @@
+/**
+ * The Redis keyspace and its codecs (pure): key names, the ARGV encoding of events for apply_events.lua, and the
+ * decoding of a customer's hash into an AggregateState. Field layout documented in README.md ("Keyspace").
+ */
+import { type InputEvent, WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
+import { type AggregateConfig, toReportingMinor } from './config';
+import {
+  type AggregateState,
+  DAY_MS,
+  emptyState,
+  type OrderBucket,
+  type ServiceBucket,
+  type TicketStatus,
+  type WebBucket,
+} from './metrics';
+
+export const DEFAULT_PREFIX = 'ts';
+export const DEFAULT_DEDUPE_HORIZON_MS = 48 * 3_600_000;
+
+/** All keys of one customer. Hash-tagged on the customer id so that they share one Cluster slot. */
+export function customerKeys(prefix: string, customerId: string): { agg: string } {
+  return { agg: `${prefix}:{${customerId}}:agg` };
+}
+
+/** Number of ARGV entries per event in apply_events.lua. */
+export const ARGS_PER_EVENT = 9;
+
+const WEB_TYPE_INDEX: Record<string, number> = Object.fromEntries(WEB_BEHAVIOR_TYPES.map((t, i) => [t, i]));
+const TICKET_CODE: Record<string, string> = {
+  OPENED: 'O',
+  ESCALATED: 'E',
+  REOPENED: 'P',
+  RESOLVED: 'R',
+  CLOSED: 'C',
+  SATISFACTION_RATED: 'S',
+};
+const STATUS_BY_CODE: Record<string, TicketStatus> = { O: 'OPENED', P: 'REOPENED', R: 'RESOLVED', C: 'CLOSED' };
+
+/** The 9 ARGV strings of one event record (money converted to the reporting currency here, on the write side). */
+export function encodeEvent(
+  input: InputEvent,
+  topic: string,
+  partition: number,
+  offset: string,
+  config: AggregateConfig,
+): string[] {
+  if (!/^\d+$/.test(offset)) throw new Error(`offset must be a non-negative decimal string, got ${offset}`);
+  const normOffset = offset.replace(/^0+(?=\d)/, '');
+  const head = [topic, String(partition), normOffset, input.event.event_id, String(input.event.occurred_at)];
+  switch (input.kind) {
+    case 'order': {
+      const e = input.event;
+      const amount = toReportingMinor(e.amount_minor, e.currency, config);
+      const margin = e.margin_minor === null ? '' : String(toReportingMinor(e.margin_minor, e.currency, config));
+      const op = e.type === 'PLACED' ? 'P' : e.type === 'REFUNDED' ? 'R' : 'C';
+      // Refunds and cancellations land on the day of the original order (fallback: their own time if unknown).
+      const bucketAt = e.type === 'PLACED' ? e.occurred_at : (e.original_placed_at ?? e.occurred_at);
+      return [...head, op, String(amount), margin, String(bucketAt)];
+    }
+    case 'web': {
+      const idx = WEB_TYPE_INDEX[input.event.type];
+      if (idx === undefined) throw new Error(`unknown web behaviour type ${input.event.type}`);
+      return [...head, 'W', String(idx), '', ''];
+    }
+    case 'ticket': {
+      const e = input.event;
+      const code = TICKET_CODE[e.type];
+      if (code === undefined) throw new Error(`unknown ticket event type ${e.type}`);
+      const x3 =
+        e.type === 'OPENED' && e.category === 'COMPLAINT'
+          ? '1'
+          : e.type === 'SATISFACTION_RATED' && e.csat !== null
+            ? String(e.csat)
+            : '';
+      return [...head, 'T', e.ticket_id, code, x3];
+    }
+  }
+}
+
+const n0 = (s: string | undefined): number => (s === undefined || s === '' ? 0 : Number(s));
+const nOpt = (s: string | undefined): number | null => (s === undefined || s === '' ? null : Number(s));
+
+/** Decodes the HGETALL result of a customer's hash. Returns null for a missing (empty) hash. */
+export function decodeState(customerId: string, hash: Record<string, string>): AggregateState | null {
+  const fields = Object.keys(hash);
+  if (fields.length === 0) return null;
+  const s = emptyState(customerId);
+  const statusIds = new Map<string, string>();
+  for (const f of fields) {
+    const v = hash[f]!;
+    const p = f.slice(0, 2);
+    if (f === 'mx') s.maxEventAt = Number(v);
+    else if (f === 'fo') s.firstOrderAt = Number(v);
+    else if (f === 'ob') {
+      const b = v.split(',');
+      s.orderBase = { count: n0(b[0]), revenue: n0(b[1]), margin: n0(b[2]), lastPlacedAt: nOpt(b[3]) };
+    } else if (f === 'wb') s.webBaseLastSeenAt = Number(v);
+    else if (f === 'tb') {
+      const b = v.split(',');
+      s.ticketBase = { lastTicketAt: nOpt(b[0]), resolveSumMs: n0(b[1]), resolveCount: n0(b[2]) };
+    } else if (p === 'o:') {
+      const d = Number(f.slice(2));
+      const b = v.split(',');
+      const ms = nOpt(b[3]);
+      const bucket: OrderBucket = {
+        count: n0(b[0]),
+        revenue: n0(b[1]),
+        margin: n0(b[2]),
+        lastPlacedAt: ms === null ? null : d * DAY_MS + ms,
+      };
+      s.orders.set(d, bucket);
+    } else if (p === 'w:') {
+      const d = Number(f.slice(2));
+      const [ms, ...pairs] = v.split(',');
+      const counts = new Array<number>(WEB_BEHAVIOR_TYPES.length).fill(0);
+      for (const pair of pairs) {
+        const [i, c] = pair.split(':');
+        counts[Number(i)] = Number(c);
+      }
+      const bucket: WebBucket = { counts, lastSeenAt: d * DAY_MS + n0(ms) };
+      s.web.set(d, bucket);
+    } else if (p === 't:') {
+      const d = Number(f.slice(2));
+      const b = v.split(',');
+      const bucket: ServiceBucket = {
+        lastTicketAt: d * DAY_MS + n0(b[0]),
+        tickets: n0(b[1]),
+        complaints: n0(b[2]),
+        escalations: n0(b[3]),
+        csatSum: n0(b[4]),
+        csatCount: n0(b[5]),
+      };
+      s.service.set(d, bucket);
+    } else if (p === 'k:') {
+      const b = v.split(',');
+      s.tickets.set(f.slice(2), {
+        openedAt: nOpt(b[0]),
+        resolvedAt: nOpt(b[1]),
+        status: b[2] ? (STATUS_BY_CODE[b[2]] ?? null) : null,
+        statusAt: nOpt(b[3]),
+        statusEventId: null,
+      });
+    } else if (p === 'q:') statusIds.set(f.slice(2), v);
+    else if (p === 'h:') s.offsets.set(f.slice(2), v);
+    else if (p === 'e:') s.seenEvents.set(f.slice(2), Number(v));
+  }
+  for (const [tid, eid] of statusIds) {
+    const t = s.tickets.get(tid);
+    if (t) t.statusEventId = eid;
+  }
+  return s;
+}

@@ -1,0 +1,165 @@
+/**
+ * The oracle: a plain batch computation of the metrics from a list of events, written from the definitions in
+ * README.md (not from the Lua). Used by the property tests to check the streaming Redis aggregates.
+ *
+ * Duplicates: an event_id is counted once (duplicates are assumed to be exact copies). The streaming store only
+ * guarantees this for duplicates arriving within the dedupe horizon; later duplicates are outside the contract, so
+ * `dedupeHorizonMs` does not change the oracle's result (kept in the signature so callers state their assumption).
+ */
+import { type InputEvent, WEB_BEHAVIOR_TYPES, type WebBehaviorType } from '@tierstream/contracts';
+import type { AggregateConfig } from './config';
+import type { Metrics } from './metrics';
+
+const DAY = 86_400_000;
+const day = (ms: number) => Math.floor(ms / DAY);
+
+export function oracleMetrics(
+  events: InputEvent[],
+  asOfMs: number,
+  config: AggregateConfig,
+  _dedupeHorizonMs: number,
+): Metrics {
+  const D = day(asOfMs);
+  const within = (d: number, n: number) => d > D - n && d <= D;
+  const convert = (minor: number, currency: string) => {
+    const rate = currency === config.reportingCurrency ? 1 : config.fxRates[currency];
+    if (rate === undefined) throw new Error(`no rate for ${currency}`);
+    return Math.round(minor * rate);
+  };
+
+  const seen = new Set<string>();
+  const unique: InputEvent[] = [];
+  for (const e of events) {
+    if (seen.has(e.event.event_id)) continue;
+    seen.add(e.event.event_id);
+    unique.push(e);
+  }
+
+  // Orders: every effect lands on a day (PLACED: its own day; REFUNDED/CANCELLED: the original order's day).
+  const orderEffects: Array<{ d: number; count: number; revenue: number; margin: number }> = [];
+  const placedTimes: number[] = [];
+  // Web: events per day and type.
+  const webByDay = new Map<number, Map<WebBehaviorType, number>>();
+  const webTimes: number[] = [];
+  // Tickets.
+  const ticketTimes: number[] = [];
+  const ticketEvents = new Map<string, Array<{ type: string; at: number; id: string }>>();
+  const service: Array<{ d: number; kind: 'ticket' | 'complaint' | 'escalation' | 'csat'; csat?: number }> = [];
+
+  for (const input of unique) {
+    if (input.kind === 'order') {
+      const e = input.event;
+      const amount = convert(e.amount_minor, e.currency);
+      const margin = e.margin_minor === null ? 0 : convert(e.margin_minor, e.currency);
+      if (e.type === 'PLACED') {
+        orderEffects.push({ d: day(e.occurred_at), count: 1, revenue: amount, margin });
+        placedTimes.push(e.occurred_at);
+      } else {
+        const d = day(e.original_placed_at ?? e.occurred_at);
+        orderEffects.push({ d, count: e.type === 'CANCELLED' ? -1 : 0, revenue: -amount, margin: -margin });
+      }
+    } else if (input.kind === 'web') {
+      const e = input.event;
+      if (e.customer_id === null) continue;
+      const d = day(e.occurred_at);
+      if (d > D) continue;
+      webTimes.push(e.occurred_at);
+      let m = webByDay.get(d);
+      if (!m) webByDay.set(d, (m = new Map()));
+      m.set(e.type, (m.get(e.type) ?? 0) + 1);
+    } else {
+      const e = input.event;
+      const d = day(e.occurred_at);
+      if (d <= D) ticketTimes.push(e.occurred_at);
+      if (e.type === 'OPENED') {
+        service.push({ d, kind: 'ticket' });
+        if (e.category === 'COMPLAINT') service.push({ d, kind: 'complaint' });
+      } else if (e.type === 'ESCALATED') service.push({ d, kind: 'escalation' });
+      else if (e.type === 'SATISFACTION_RATED' && e.csat !== null) service.push({ d, kind: 'csat', csat: e.csat });
+      let list = ticketEvents.get(e.ticket_id);
+      if (!list) ticketEvents.set(e.ticket_id, (list = []));
+      list.push({ type: e.type, at: e.occurred_at, id: e.event_id });
+    }
+  }
+
+  const m: Metrics = {};
+  // --- orders
+  const sum = (pick: (x: (typeof orderEffects)[number]) => number, keep: (d: number) => boolean) =>
+    orderEffects.filter((x) => keep(x.d)).reduce((a, x) => a + pick(x), 0);
+  const all = (d: number) => d <= D;
+  m.orders_lifetime = sum((x) => x.count, all);
+  for (const n of [30, 90, 365]) m[`orders_${n}d`] = sum((x) => x.count, (d) => within(d, n));
+  m.revenue_lifetime = sum((x) => x.revenue, all);
+  for (const n of [30, 90, 365]) m[`revenue_${n}d`] = sum((x) => x.revenue, (d) => within(d, n));
+  m.revenue_prev_90d = sum(
+    (x) => x.revenue,
+    (d) => d >= D - 179 && d <= D - 90,
+  );
+  m.margin_lifetime = sum((x) => x.margin, all);
+  m.margin_365d = sum((x) => x.margin, (d) => within(d, 365));
+  const orders = m.orders_lifetime;
+  m.aov_lifetime = orders > 0 ? (m.revenue_lifetime as number) / orders : null;
+  const placedUpTo = placedTimes.filter((t) => day(t) <= D);
+  m.first_order_at = placedUpTo.length ? Math.min(...placedUpTo) : null;
+  m.last_order_at = placedUpTo.length ? Math.max(...placedUpTo) : null;
+  m.recency_days = m.last_order_at === null ? null : D - day(m.last_order_at);
+  m.tenure_days = m.first_order_at === null ? null : D - day(m.first_order_at);
+
+  // --- web
+  let score = 0;
+  for (const d of [...webByDay.keys()].sort((a, b) => a - b)) {
+    if (!within(d, 365)) continue;
+    const counts = webByDay.get(d)!;
+    let weighted = 0;
+    for (const t of WEB_BEHAVIOR_TYPES) weighted += config.weights[t] * (counts.get(t) ?? 0);
+    score += weighted * 0.5 ** ((D - d) / config.halfLifeDays);
+  }
+  m.engagement_score = Math.round(score * 1e6) / 1e6;
+  const webCount = (n: number, t?: WebBehaviorType) => {
+    let c = 0;
+    for (const [d, counts] of webByDay) {
+      if (!within(d, n)) continue;
+      for (const [type, k] of counts) if (t === undefined || t === type) c += k;
+    }
+    return c;
+  };
+  m.web_events_30d = webCount(30);
+  m.web_events_90d = webCount(90);
+  for (const t of WEB_BEHAVIOR_TYPES) for (const n of [30, 90, 365]) m[`web_${t.toLowerCase()}_${n}d`] = webCount(n, t);
+  m.last_seen_at = webTimes.length ? Math.max(...webTimes) : null;
+  m.days_since_last_seen = m.last_seen_at === null ? null : D - day(m.last_seen_at);
+
+  // --- service
+  let open = 0;
+  let resolveSum = 0;
+  let resolveCount = 0;
+  for (const list of ticketEvents.values()) {
+    const opened = list.filter((e) => e.type === 'OPENED').map((e) => e.at);
+    const resolved = list.filter((e) => e.type === 'RESOLVED' || e.type === 'CLOSED').map((e) => e.at);
+    const statusEvents = list
+      .filter((e) => ['OPENED', 'REOPENED', 'RESOLVED', 'CLOSED'].includes(e.type))
+      .sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const latest = statusEvents[statusEvents.length - 1];
+    // As of an earlier day: the ticket's current status counts only once its status event's day has come.
+    if (latest && (latest.type === 'OPENED' || latest.type === 'REOPENED') && day(latest.at) <= D) open++;
+    if (opened.length && resolved.length) {
+      const o = Math.min(...opened);
+      const r = Math.min(...resolved);
+      if (day(o) <= D && day(r) <= D) {
+        resolveSum += r - o;
+        resolveCount++;
+      }
+    }
+  }
+  m.open_tickets = open;
+  const svc = (kind: string, n: number) => service.filter((s) => s.kind === kind && within(s.d, n)).length;
+  for (const n of [30, 90, 365]) m[`tickets_${n}d`] = svc('ticket', n);
+  for (const n of [30, 90, 365]) m[`complaints_${n}d`] = svc('complaint', n);
+  for (const n of [30, 90, 365]) m[`escalations_${n}d`] = svc('escalation', n);
+  const csat = service.filter((s) => s.kind === 'csat' && within(s.d, 90));
+  m.csat_avg_90d = csat.length ? csat.reduce((a, s) => a + s.csat!, 0) / csat.length : null;
+  m.avg_resolve_hours = resolveCount ? resolveSum / resolveCount / 3_600_000 : null;
+  m.last_ticket_at = ticketTimes.length ? Math.max(...ticketTimes) : null;
+  m.days_since_last_ticket = m.last_ticket_at === null ? null : D - day(m.last_ticket_at);
+  return m;
+}

@@ -1,0 +1,184 @@
+/**
+ * Redis adapter: loads lua/apply_events.lua once (SCRIPT LOAD), runs it with EVALSHA (reloading on NOSCRIPT), one
+ * pipeline per batch, or one pipeline per slot in Cluster mode (custom scripts cannot be pipelined across slots).
+ */
+import { readFileSync } from 'node:fs';
+import type { InputEvent } from '@tierstream/contracts';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, type Redis } from 'ioredis';
+import type { AggregateConfig } from './config';
+import { customerKeys, DEFAULT_DEDUPE_HORIZON_MS, DEFAULT_PREFIX, decodeState, encodeEvent } from './keyspace';
+import { type AggregateState, RETENTION_DAYS } from './metrics';
+
+export const APPLY_EVENTS_LUA = readFileSync(new URL('../lua/apply_events.lua', import.meta.url), 'utf8');
+
+export interface AppliedRecord {
+  event: InputEvent;
+  topic: string;
+  partition: number;
+  /** Kafka offset as a decimal string. */
+  offset: string;
+}
+
+export interface CustomerBatch {
+  customerId: string;
+  /** In delivery order (per partition: offset order). */
+  events: AppliedRecord[];
+}
+
+/** What one customer's call applied; firstEventAt/lastEventAt are 0 when applied is 0. */
+export interface ApplyResult {
+  applied: number;
+  firstEventAt: number;
+  lastEventAt: number;
+}
+
+export interface AggregateStoreOptions {
+  prefix?: string;
+  dedupeHorizonMs?: number;
+  config: AggregateConfig;
+}
+
+type Client = Redis | Cluster;
+
+interface Call {
+  customerId: string;
+  key: string;
+  args: string[];
+}
+
+export class AggregateStore {
+  readonly prefix: string;
+  readonly dedupeHorizonMs: number;
+  readonly config: AggregateConfig;
+  private sha: string | null = null;
+
+  constructor(
+    private readonly redis: Client,
+    opts: AggregateStoreOptions,
+  ) {
+    this.prefix = opts.prefix ?? DEFAULT_PREFIX;
+    this.dedupeHorizonMs = opts.dedupeHorizonMs ?? DEFAULT_DEDUPE_HORIZON_MS;
+    this.config = opts.config;
+    if (!Number.isFinite(this.dedupeHorizonMs) || this.dedupeHorizonMs < 0) {
+      throw new Error(`dedupeHorizonMs must be a non-negative number, got ${opts.dedupeHorizonMs}`);
+    }
+  }
+
+  /** Loads the script on the server (every master in Cluster mode). */
+  async init(): Promise<void> {
+    const nodes: Redis[] = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
+    const shas = await Promise.all(nodes.map((n) => n.script('LOAD', APPLY_EVENTS_LUA) as Promise<string>));
+    this.sha = shas[0] ?? null;
+  }
+
+  keys(customerId: string): { agg: string } {
+    return customerKeys(this.prefix, customerId);
+  }
+
+  /** Applies all customers' events (one script call per customer); idempotent under redelivery and duplicates. */
+  async applyBatch(items: CustomerBatch[]): Promise<Map<string, ApplyResult>> {
+    if (this.sha === null) await this.init();
+    const calls: Call[] = [];
+    for (const item of items) {
+      if (item.events.length === 0) continue;
+      const args: string[] = [String(this.dedupeHorizonMs), String(RETENTION_DAYS)];
+      for (const r of item.events) {
+        args.push(...encodeEvent(r.event, r.topic, r.partition, r.offset, this.config));
+      }
+      calls.push({ customerId: item.customerId, key: this.keys(item.customerId).agg, args });
+    }
+    const out = new Map<string, ApplyResult>();
+    for (const item of items) out.set(item.customerId, { applied: 0, firstEventAt: 0, lastEventAt: 0 });
+    if (calls.length === 0) return out;
+
+    const results = await this.runGrouped(calls, async (group) => {
+      let res = await this.evalPipeline(group);
+      const missing = res.flatMap((r, i) => (r[0] && /NOSCRIPT/.test(r[0].message) ? [i] : []));
+      if (missing.length > 0) {
+        // Script cache flushed (restart, SCRIPT FLUSH, failover): NOSCRIPT means not executed, so retry is safe.
+        await this.init();
+        const retried = await this.evalPipeline(missing.map((i) => group[i]!));
+        res = res.slice();
+        missing.forEach((i, j) => {
+          res[i] = retried[j]!;
+        });
+      }
+      return res;
+    });
+    for (const [call, [err, value]] of results) {
+      if (err) throw new Error(`apply_events failed for customer ${call.customerId}: ${err.message}`);
+      const [applied, minAt, maxAt] = value as [number, number, number];
+      const prev = out.get(call.customerId)!;
+      // A customer listed twice in one batch: combine (calls run in list order within a slot).
+      if (prev.applied === 0) out.set(call.customerId, { applied, firstEventAt: minAt, lastEventAt: maxAt });
+      else if (applied > 0) {
+        out.set(call.customerId, {
+          applied: prev.applied + applied,
+          firstEventAt: Math.min(prev.firstEventAt, minAt),
+          lastEventAt: Math.max(prev.lastEventAt, maxAt),
+        });
+      }
+    }
+    return out;
+  }
+
+  async readState(customerId: string): Promise<AggregateState | null> {
+    const hash = await this.redis.hgetall(this.keys(customerId).agg);
+    return decodeState(customerId, hash);
+  }
+
+  /** States of the given customers; customers without state are absent from the map. */
+  async readMany(ids: string[]): Promise<Map<string, AggregateState>> {
+    const calls: Call[] = ids.map((id) => ({ customerId: id, key: this.keys(id).agg, args: [] }));
+    const results = await this.runGrouped(calls, async (group) => {
+      const p = this.redis.pipeline();
+      for (const c of group) p.hgetall(c.key);
+      return ((await p.exec()) ?? []) as Array<[Error | null, unknown]>;
+    });
+    const out = new Map<string, AggregateState>();
+    for (const [call, [err, hash]] of results) {
+      if (err) throw err;
+      const s = decodeState(call.customerId, hash as Record<string, string>);
+      if (s) out.set(call.customerId, s);
+    }
+    return out;
+  }
+
+  /** Removes a customer's aggregate state (tests, GDPR erasure). */
+  async deleteCustomer(customerId: string): Promise<void> {
+    await deleteCustomer(this.redis, this.prefix, customerId);
+  }
+
+  private async evalPipeline(group: Call[]): Promise<Array<[Error | null, unknown]>> {
+    const p = this.redis.pipeline();
+    for (const c of group) p.evalsha(this.sha!, 1, c.key, ...c.args);
+    return ((await p.exec()) ?? []) as Array<[Error | null, unknown]>;
+  }
+
+  /** One group for a standalone server; one group per hash slot in Cluster mode. Groups run concurrently. */
+  private async runGrouped<T>(
+    calls: Call[],
+    run: (group: Call[]) => Promise<T[]>,
+  ): Promise<Array<[Call, T]>> {
+    const groups: Call[][] = [];
+    if (this.redis instanceof Cluster) {
+      const bySlot = new Map<number, Call[]>();
+      for (const c of calls) {
+        const slot = calculateSlot(c.key);
+        let g = bySlot.get(slot);
+        if (!g) bySlot.set(slot, (g = []));
+        g.push(c);
+      }
+      groups.push(...bySlot.values());
+    } else {
+      groups.push(calls);
+    }
+    const results = await Promise.all(groups.map(run));
+    return groups.flatMap((g, gi) => g.map((c, i) => [c, results[gi]![i]!] as [Call, T]));
+  }
+}
+
+export async function deleteCustomer(redis: Client, prefix: string, customerId: string): Promise<void> {
+  await redis.del(customerKeys(prefix, customerId).agg);
+}

@@ -1,0 +1,291 @@
+/**
+ * Test helpers: random customer histories (fast-check arbitraries) and a delivery simulator that splits events into
+ * partitions, adds duplicates and redeliveries, interleaves partitions and cuts batches — like Kafka would.
+ */
+import type { InputEvent, OrderEvent, TicketEvent, WebBehaviorType } from '@tierstream/contracts';
+import { WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
+import fc from 'fast-check';
+
+export const DAY = 86_400_000;
+export const BASE_DAY = 19_700;
+
+const timeArb = fc.record({
+  day: fc.oneof(fc.integer({ min: 0, max: 730 }), fc.constantFrom(600, 700, 725, 729, 730)),
+  ms: fc.integer({ min: 0, max: DAY - 1 }),
+});
+
+const orderArb = fc.record({
+  at: timeArb,
+  amount: fc.integer({ min: 1, max: 500_000 }),
+  currency: fc.constantFrom('USD', 'EUR', 'JPY', 'GBP', 'SEK'),
+  margin: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: null }),
+  followUp: fc.oneof(
+    fc.constant(null),
+    fc.record({
+      kind: fc.constantFrom('REFUNDED' as const, 'CANCELLED' as const),
+      afterMs: fc.integer({ min: 0, max: 90 * DAY }),
+      fraction: fc.double({ min: 0.01, max: 1, noNaN: true }),
+      withMargin: fc.boolean(),
+    }),
+  ),
+});
+
+const webArb = fc.record({ at: timeArb, type: fc.constantFrom(...WEB_BEHAVIOR_TYPES) });
+
+const ticketArb = fc.record({
+  at: timeArb,
+  category: fc.constantFrom('GENERAL' as const, 'BILLING' as const, 'COMPLAINT' as const),
+  steps: fc.array(fc.constantFrom('ESCALATED', 'RESOLVED', 'REOPENED', 'SATISFACTION_RATED'), { maxLength: 4 }),
+  gaps: fc.array(fc.constantFrom(0, 60_000, 3_600_000, 26 * 3_600_000, 9 * DAY), { minLength: 8, maxLength: 8 }),
+  close: fc.boolean(),
+  csat: fc.option(fc.integer({ min: 1, max: 5 }), { nil: null }),
+});
+
+export const historyArb = fc.record({
+  orders: fc.array(orderArb, { maxLength: 8 }),
+  web: fc.array(webArb, { maxLength: 30 }),
+  tickets: fc.array(ticketArb, { maxLength: 3 }),
+});
+export type HistorySpec = fc.Infer<typeof historyArb>;
+
+const toMs = (t: { day: number; ms: number }) => (BASE_DAY + t.day) * DAY + t.ms;
+
+/** Concrete events of one customer; ticket events of a ticket are in time order with CLOSED as last status event. */
+export function buildEvents(customerId: string, spec: HistorySpec): InputEvent[] {
+  const out: InputEvent[] = [];
+  let n = 0;
+  const id = (k: string) => `${customerId}-${k}-${n++}`;
+  for (const o of spec.orders) {
+    const at = toMs(o.at);
+    const base: OrderEvent = {
+      event_id: id('o'),
+      customer_id: customerId,
+      order_id: `ord-${n}`,
+      type: 'PLACED',
+      amount_minor: o.amount,
+      currency: o.currency,
+      margin_minor: o.margin,
+      channel: null,
+      items: 1,
+      occurred_at: at,
+      original_placed_at: null,
+      attributes: null,
+    };
+    out.push({ kind: 'order', event: base });
+    if (o.followUp) {
+      out.push({
+        kind: 'order',
+        event: {
+          ...base,
+          event_id: id('o'),
+          type: o.followUp.kind,
+          amount_minor: Math.max(1, Math.floor(o.amount * o.followUp.fraction)),
+          margin_minor: o.followUp.withMargin && o.margin !== null ? Math.floor(o.margin * o.followUp.fraction) : null,
+          occurred_at: at + o.followUp.afterMs,
+          original_placed_at: at,
+        },
+      });
+    }
+  }
+  for (const w of spec.web) {
+    out.push({
+      kind: 'web',
+      event: {
+        event_id: id('w'),
+        customer_id: customerId,
+        anonymous_id: null,
+        type: w.type as WebBehaviorType,
+        url: null,
+        content_id: null,
+        occurred_at: toMs(w.at),
+      },
+    });
+  }
+  spec.tickets.forEach((t, ti) => {
+    const ticketId = `${customerId}-T${ti}`;
+    let at = toMs(t.at);
+    const mk = (type: TicketEvent['type'], csat: number | null = null): InputEvent => ({
+      kind: 'ticket',
+      event: {
+        event_id: id('t'),
+        customer_id: customerId,
+        ticket_id: ticketId,
+        type,
+        category: t.category,
+        priority: 'NORMAL',
+        csat,
+        occurred_at: at,
+      },
+    });
+    out.push(mk('OPENED'));
+    t.steps.forEach((s, i) => {
+      at += t.gaps[i] ?? 0;
+      out.push(mk(s as TicketEvent['type'], s === 'SATISFACTION_RATED' ? t.csat : null));
+    });
+    if (t.close) {
+      at += 1 + (t.gaps[6] ?? 0); // strictly after every other status event of the ticket
+      out.push(mk('CLOSED'));
+      at += t.gaps[7] ?? 0;
+      if (t.csat !== null) out.push(mk('SATISFACTION_RATED', t.csat));
+    }
+  });
+  return out;
+}
+
+/** mulberry32: the scheduler's randomness comes from one fast-check integer (reproducible from the seed). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Rec {
+  customerId: string;
+  event: InputEvent;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface Delivery {
+  batches: Rec[][];
+  /** The distinct records delivered (by topic/partition/offset), i.e. what the oracle sees. */
+  delivered: Rec[];
+  stats: { duplicatesKept: number; duplicatesDropped: number; redelivered: number; partitions: number };
+}
+
+/**
+ * Splits the events of all customers into 1–4 partitions (a ticket's events stay in one partition, in time order;
+ * other events are jittered so partitions are not time-sorted), adds duplicate copies (same event_id, new offset),
+ * interleaves the partitions randomly, replays random prefixes (redelivery after a "crash"), cuts random batches,
+ * then drops duplicate copies that would arrive beyond the dedupe horizon (outside the contract).
+ */
+export function deliver(eventsByCustomer: Map<string, InputEvent[]>, seed: number, horizonMs: number): Delivery {
+  const rnd = prng(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
+  const P = int(1, 4);
+  const parts: Array<Array<{ key: number; customerId: string; event: InputEvent }>> = Array.from({ length: P }, () => []);
+  const ticketPartition = new Map<string, number>();
+  let duplicates = 0;
+  for (const [customerId, events] of eventsByCustomer) {
+    for (const event of events) {
+      let p: number;
+      let key = event.event.occurred_at;
+      if (event.kind === 'ticket') {
+        p = ticketPartition.get(event.event.ticket_id) ?? int(0, P - 1);
+        ticketPartition.set(event.event.ticket_id, p);
+      } else {
+        p = int(0, P - 1);
+        if (rnd() < 0.3) key += int(-20, 20) * DAY;
+      }
+      parts[p]!.push({ key, customerId, event });
+      if (rnd() < 0.12) {
+        // A duplicate (same event_id) shortly after, in the same or another partition (never for ticket status
+        // order: a ticket's copy stays in its partition).
+        const dp = event.kind === 'ticket' ? p : int(0, P - 1);
+        parts[dp]!.push({ key: key + int(0, 3 * DAY), customerId, event });
+        duplicates++;
+      }
+    }
+  }
+  const offsetBases = ['0', '1000000', '9007199254740990', '123456789012345678'];
+  const partitions: Rec[][] = parts.map((list, p) => {
+    list.sort((a, b) => a.key - b.key);
+    const base = BigInt(offsetBases[int(0, offsetBases.length - 1)]!);
+    return list.map((x, i) => ({
+      customerId: x.customerId,
+      event: x.event,
+      topic: `t${p % 2}`,
+      partition: p,
+      offset: (base + BigInt(i)).toString(),
+    }));
+  });
+
+  // Interleave, with replays of already delivered records (commit lag + crash).
+  const pos = partitions.map(() => 0);
+  const committed = partitions.map(() => 0);
+  const sequence: Rec[] = [];
+  let redelivered = 0;
+  while (pos.some((x, p) => x < partitions[p]!.length)) {
+    const p = int(0, P - 1);
+    const list = partitions[p]!;
+    if (pos[p]! >= list.length) continue;
+    const take = int(1, 6);
+    for (let i = 0; i < take && pos[p]! < list.length; i++) sequence.push(list[pos[p]!++]!);
+    if (rnd() < 0.5) committed[p] = int(committed[p]!, pos[p]!);
+    if (rnd() < 0.1) {
+      // Crash: every partition resumes from its last committed offset.
+      for (let q = 0; q < P; q++) {
+        for (let i = committed[q]!; i < pos[q]!; i++) {
+          sequence.push(partitions[q]![i]!);
+          redelivered++;
+        }
+      }
+    }
+  }
+  // Batches.
+  const batches: Rec[][] = [];
+  for (let i = 0; i < sequence.length; ) {
+    const size = int(1, 25);
+    batches.push(sequence.slice(i, i + size));
+    i += size;
+  }
+
+  // Dedupe contract: a second copy of an event_id must arrive while its time is within the horizon of the
+  // customer's max event time (taken conservatively at the end of its batch). Otherwise drop that copy entirely.
+  const recKey = (r: Rec) => `${r.topic}/${r.partition}/${r.offset}`;
+  const deliveredKeys = new Set<string>();
+  const appliedIds = new Set<string>();
+  const maxAt = new Map<string, number>();
+  const drop = new Set<string>();
+  let duplicatesKept = 0;
+  for (const batch of batches) {
+    const firsts = batch.filter((r) => !deliveredKeys.has(recKey(r)));
+    const seenInBatch = new Set<string>();
+    const fresh = firsts.filter((r) => {
+      const k = recKey(r);
+      if (seenInBatch.has(k)) return false;
+      seenInBatch.add(k);
+      return true;
+    });
+    for (const r of fresh) {
+      maxAt.set(r.customerId, Math.max(maxAt.get(r.customerId) ?? -Infinity, r.event.event.occurred_at));
+    }
+    for (const r of fresh) {
+      deliveredKeys.add(recKey(r));
+      const id = r.event.event.event_id;
+      if (appliedIds.has(id)) {
+        if (r.event.event.occurred_at < maxAt.get(r.customerId)! - horizonMs) drop.add(recKey(r));
+        else duplicatesKept++;
+      } else appliedIds.add(id);
+    }
+  }
+  const finalBatches = batches.map((b) => b.filter((r) => !drop.has(recKey(r)))).filter((b) => b.length > 0);
+  const delivered = new Map<string, Rec>();
+  for (const b of finalBatches) for (const r of b) delivered.set(recKey(r), r);
+  return {
+    batches: finalBatches,
+    delivered: [...delivered.values()],
+    stats: { duplicatesKept, duplicatesDropped: drop.size, redelivered, partitions: P },
+  };
+  void duplicates;
+}
+
+/** Groups one batch by customer, preserving delivery order (the aggregator's job). */
+export function groupBatch(batch: Rec[]) {
+  const m = new Map<string, Rec[]>();
+  for (const r of batch) {
+    let l = m.get(r.customerId);
+    if (!l) m.set(r.customerId, (l = []));
+    l.push(r);
+  }
+  return [...m].map(([customerId, recs]) => ({
+    customerId,
+    events: recs.map((r) => ({ event: r.event, topic: r.topic, partition: r.partition, offset: r.offset })),
+  }));
+}

@@ -1,0 +1,5 @@
+export * from './clients';
+export * from './demo';
+export * from './feed';
+export * from './pipeline';
+export * from './supervisor';

@@ -1,0 +1,107 @@
+import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
+import { dayOf, TierStateStore } from '@tierstream/tierstate';
+import type { Admin } from 'kafkajs';
+import type { Clients } from './clients';
+
+export const GROUPS = {
+  aggregator: 'tierstream-aggregator',
+  engine: 'tierstream-tier-engine',
+  writer: 'tierstream-warehouse-writer',
+} as const;
+
+export const OUTPUT_TOPICS = [TOPICS.changes, TOPICS.transitions, 'customer-tier-snapshots.v1'] as const;
+
+/** Sum over partitions of (end offset − committed offset) of a group on some topics. */
+export async function groupLag(admin: Admin, groupId: string, topics: readonly string[]): Promise<number> {
+  let lag = 0;
+  const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+  for (const t of committed) {
+    const ends = await admin.fetchTopicOffsets(t.topic);
+    for (const p of t.partitions) {
+      const end = BigInt(ends.find((e) => e.partition === p.partition)?.high ?? '0');
+      const done = p.offset === '-1' ? BigInt(ends.find((e) => e.partition === p.partition)?.low ?? '0') : BigInt(p.offset);
+      if (end > done) lag += Number(end - done);
+    }
+  }
+  return lag;
+}
+
+export interface PipelineProgress {
+  aggregatorLag: number;
+  closedDays: Array<number | null>;
+  writerLag: number;
+  done: boolean;
+}
+
+/**
+ * Has a replay finished end to end? The aggregator consumed every input record, every signal partition of the tier
+ * engine closed `lastDay` (or has no customers at all), and the writer consumed every output record.
+ */
+export async function pipelineProgress(clients: Clients, lastDay: number): Promise<PipelineProgress> {
+  const admin = await clients.admin();
+  const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
+  const aggregatorLag = await groupLag(admin, GROUPS.aggregator, INPUT_TOPICS);
+  const meta = await admin.fetchTopicMetadata({ topics: [TOPICS.signals] });
+  const partitions = meta.topics[0]?.partitions.length ?? 0;
+  const closedDays: Array<number | null> = [];
+  let enginesDone = true;
+  for (let p = 0; p < partitions; p++) {
+    const m = await tierState.getPartitionMeta(p);
+    const closed = m.closed_day !== undefined ? Number(m.closed_day) : null;
+    closedDays.push(closed);
+    const hasCustomers = (await tierState.customerCount(p)) > 0;
+    if (hasCustomers && (closed === null || closed < lastDay)) enginesDone = false;
+  }
+  const writerLag = enginesDone ? await groupLag(admin, GROUPS.writer, OUTPUT_TOPICS) : Number.NaN;
+  return { aggregatorLag, closedDays, writerLag, done: aggregatorLag === 0 && enginesDone && writerLag === 0 };
+}
+
+export async function waitForPipeline(
+  clients: Clients,
+  endAt: number,
+  opts: { timeoutMs?: number; onProgress?: (p: PipelineProgress) => void; isAlive?: () => string | null } = {},
+): Promise<PipelineProgress> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
+  const lastDay = dayOf(endAt + 1) - 1;
+  for (;;) {
+    const dead = opts.isAlive?.();
+    if (dead) throw new Error(`pipeline stopped: ${dead}`);
+    const progress = await pipelineProgress(clients, lastDay);
+    opts.onProgress?.(progress);
+    if (progress.done) return progress;
+    if (Date.now() > deadline) {
+      throw new Error(`pipeline did not finish in time: ${JSON.stringify(progress)}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * Wipes tierstream's data (not the stack): deletes and recreates the topics, deletes the consumer groups, removes the
+ * Redis keys under the prefix and drops the ClickHouse database. For demos and tests that want a clean start.
+ */
+export async function resetPipelineData(clients: Clients): Promise<void> {
+  const admin = await clients.admin();
+  const existing = new Set(await admin.listTopics());
+  const ours = [...INPUT_TOPICS, ...INPUT_TOPICS.map((t) => `${t}.dlq`), TOPICS.signals, ...OUTPUT_TOPICS].filter((t) =>
+    existing.has(t),
+  );
+  const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith('tierstream-'));
+  if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
+  if (ours.length > 0) {
+    await admin.deleteTopics({ topics: ours, timeout: 30_000 });
+    // Topic deletion is asynchronous on the broker: wait until the names are gone before they are created again.
+    for (let i = 0; i < 100; i++) {
+      const left = (await admin.listTopics()).filter((t) => ours.includes(t));
+      if (left.length === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  let cursor = '0';
+  do {
+    const [next, keys] = await clients.redis.scan(cursor, 'MATCH', `${clients.redisPrefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await clients.redis.unlink(...keys);
+  } while (cursor !== '0');
+  await clients.clickhouse.command({ query: `DROP DATABASE IF EXISTS ${clients.endpoints.clickhouseDatabase}` });
+}

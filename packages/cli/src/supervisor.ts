@@ -1,0 +1,59 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const SERVICES = ['aggregator', 'tier-engine', 'warehouse-writer'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export interface ServiceProcess {
+  name: ServiceName;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts one service as its own Node process (the same entry point a deployment runs), with `env` layered over
+ * this process's environment. Output goes to `onLine` (prefixed) or is inherited.
+ */
+export function startService(
+  name: ServiceName,
+  env: Record<string, string> = {},
+  onLine?: (name: ServiceName, line: string) => void,
+): ServiceProcess {
+  const entry = path.join(REPO_ROOT, 'services', name, 'src', 'main.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: onLine ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+  });
+  if (onLine) {
+    for (const stream of [child.stdout, child.stderr]) {
+      let rest = '';
+      stream?.on('data', (chunk: Buffer) => {
+        const lines = (rest + chunk.toString('utf8')).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) if (line.trim()) onLine(name, line);
+      });
+    }
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { name, child, exited };
+}
+
+/** SIGTERM (graceful: finish the batch, commit, exit 0), then SIGKILL after `timeoutMs`. Returns the exit code. */
+export async function stopService(svc: ServiceProcess, timeoutMs = 30_000): Promise<number | null> {
+  if (svc.child.exitCode !== null || svc.child.signalCode !== null) return svc.child.exitCode;
+  svc.child.kill('SIGTERM');
+  const timer = setTimeout(() => svc.child.kill('SIGKILL'), timeoutMs);
+  const code = await svc.exited;
+  clearTimeout(timer);
+  return code;
+}
+
+/** kill -9: no shutdown hook runs (chaos and crash tests). */
+export async function killService(svc: ServiceProcess): Promise<void> {
+  if (svc.child.exitCode !== null || svc.child.signalCode !== null) return;
+  svc.child.kill('SIGKILL');
+  await svc.exited;
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { CDNOW_DIR, runDemo } from './demo';
+import { SERVICES, type ServiceName, type ServiceProcess, startService, stopService } from './supervisor';
+
+const program = new Command('tierstream')
+  .description('Run tierstream services: one service, all of them under a local supervisor, or the demo.')
+  .showHelpAfterError();
+
+for (const name of SERVICES) {
+  program
+    .command(name)
+    .description(`run the ${name} service in the foreground (configured by environment variables)`)
+    .action(async () => {
+      const svc = startService(name);
+      process.on('SIGTERM', () => svc.child.kill('SIGTERM'));
+      process.on('SIGINT', () => svc.child.kill('SIGINT'));
+      process.exitCode = (await svc.exited) ?? 1;
+    });
+}
+
+program
+  .command('run')
+  .argument('<what>', 'all, or a comma-separated list of services', (v) => {
+    const names = v === 'all' ? [...SERVICES] : v.split(',');
+    for (const n of names) if (!(SERVICES as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown service ${n}`);
+    return names as ServiceName[];
+  })
+  .description('start services together (local supervisor); Ctrl-C or SIGTERM stops them cleanly')
+  .action(async (names: ServiceName[]) => {
+    const procs: ServiceProcess[] = names.map((n) => startService(n, {}, (name, line) => process.stdout.write(`${name.padEnd(16)} | ${line}\n`)));
+    let stopping = false;
+    const stopAll = async () => {
+      if (stopping) return;
+      stopping = true;
+      const codes = await Promise.all(procs.map((p) => stopService(p)));
+      process.exit(codes.every((c) => c === 0) ? 0 : 1);
+    };
+    process.on('SIGTERM', stopAll);
+    process.on('SIGINT', stopAll);
+    // If one service dies, stop the others: a supervisor that hides a dead service helps nobody.
+    const first = await Promise.race(procs.map((p) => p.exited.then((code) => ({ p, code }))));
+    if (!stopping) {
+      process.stderr.write(`${first.p.name} exited with code ${first.code}; stopping the others\n`);
+      await stopAll();
+    }
+  });
+
+program
+  .command('demo')
+  .description('the whole pipeline on the local stack over a demo workload, ending with a report from ClickHouse')
+  .option('--source <source>', 'generator or cdnow', process.env.DEMO_SOURCE ?? 'generator')
+  .option('--profile <profile>', 'generator profile: tiny, demo or standard', process.env.DEMO_PROFILE ?? 'demo')
+  .option('--cdnow-file <file>', 'CDNOW file for --source cdnow', path.join(CDNOW_DIR, 'CDNOW_master.txt'))
+  .option('--timeout <seconds>', 'give up after this long', '900')
+  .action(async (o: { source: string; profile: string; cdnowFile: string; timeout: string }) => {
+    if (o.source !== 'generator' && o.source !== 'cdnow') throw new InvalidArgumentError(`--source must be generator or cdnow, got ${o.source}`);
+    if (!['tiny', 'demo', 'standard'].includes(o.profile)) throw new InvalidArgumentError(`--profile must be tiny, demo or standard`);
+    await runDemo({
+      source: o.source,
+      profile: o.profile as 'tiny' | 'demo' | 'standard',
+      cdnowFile: o.cdnowFile,
+      timeoutMs: Number(o.timeout) * 1000,
+    });
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`tierstream: ${(err as Error).message}\n`);
+  process.exit(1);
+});

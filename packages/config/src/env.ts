@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/** A configuration problem, worded for the operator: it names the variable (or file key) and what was expected. */
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration: ${issues.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads a service's settings from environment variables, optionally layered over a YAML file named by CONFIG_FILE
+ * (environment wins). The schema's keys are the environment variable names; the file uses the same names.
+ */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  let fromFile: Record<string, unknown> = {};
+  const file = env.CONFIG_FILE;
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`CONFIG_FILE: cannot read ${file}: ${(err as Error).message}`]);
+    }
+    const parsed = parseYaml(text) as unknown;
+    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw new ConfigError([`CONFIG_FILE: ${file} must hold a mapping of setting names to values`]);
+    }
+    fromFile = Object.fromEntries(Object.entries((parsed ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+  }
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') merged[key] = value;
+  }
+  const result = schema.safeParse(merged);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const key = issue.path.join('.') || '(root)';
+        const got = issue.path.length > 0 ? merged[String(issue.path[0])] : undefined;
+        return `${key}: ${issue.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}`;
+      }),
+    );
+  }
+  return result.data;
+}
+
+/** Field helpers that coerce environment strings and say what they expect. */
+export const env = {
+  int: (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+    z.coerce
+      .number({ error: `expected an integer` })
+      .int({ error: 'expected an integer' })
+      .min(min, { error: `expected an integer >= ${min}` })
+      .max(max, { error: `expected an integer <= ${max}` })
+      .default(def),
+  list: (def: string) =>
+    z
+      .string()
+      .default(def)
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ),
+  url: (def: string, protocols: string[]) =>
+    z
+      .string()
+      .default(def)
+      .refine(
+        (s) => {
+          try {
+            return protocols.includes(new URL(s).protocol.replace(':', ''));
+          } catch {
+            return false;
+          }
+        },
+        { error: `expected a URL with scheme ${protocols.join(' or ')}` },
+      ),
+  bool: (def: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+      .default(def ? 'true' : 'false')
+      .transform((s) => s === 'true' || s === '1' || s === 'yes'),
+  instant: () =>
+    z
+      .string()
+      .optional()
+      .refine((s) => s === undefined || !Number.isNaN(Date.parse(s)), {
+        error: 'expected an ISO-8601 instant such as 2026-06-30T23:59:59Z',
+      })
+      .transform((s) => (s === undefined ? undefined : Date.parse(s))),
+};
+
+/** Prints one clear line and exits 2: what a process does when its configuration is invalid. */
+export function exitOnConfigError(service: string, err: unknown): never {
+  const message = err instanceof ConfigError ? err.message : (err as Error).message;
+  process.stderr.write(`${service}: ${message}\n`);
+  process.exit(2);
+}

@@ -1,0 +1,6 @@
+export * from './decode';
+export * from './schemas';
+export * from './serde';
+export * from './topic-spec';
+export * from './types';
+export * from './validation';

@@ -1,0 +1,190 @@
+import { COMPATIBILITY, type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { STACK_DEFAULTS } from '@tierstream/config';
+import type avro from 'avsc';
+import { DEFAULT_SCHEMAS_DIR, loadSchemas } from './schemas';
+
+/** Thrown by register when the registry refuses a schema as incompatible with the registered versions. */
+export class SchemaCompatibilityError extends Error {
+  constructor(
+    readonly subject: string,
+    readonly registryMessage: string,
+  ) {
+    super(`schema for subject ${subject} is not BACKWARD compatible with the registered version: ${registryMessage}`);
+    this.name = 'SchemaCompatibilityError';
+  }
+}
+
+/** The bytes are not a Confluent-framed Avro message that the writer schema can read. */
+export class UndecodableMessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UndecodableMessageError';
+  }
+}
+
+/** The registry does not know the schema id in the message header. */
+export class UnknownSchemaIdError extends Error {
+  constructor(readonly schemaId: number) {
+    super(`schema id ${schemaId} is not known to the registry`);
+    this.name = 'UnknownSchemaIdError';
+  }
+}
+
+export interface DecodedMessage {
+  value: unknown;
+  schemaId: number;
+  /** Full name of the writer schema, e.g. `io.tierstream.OrderEvent`. */
+  schemaName: string;
+}
+
+export interface AvroSerdeOptions {
+  /** Base URL of the registry's Confluent-compatible API, for the per-subject compatibility config. */
+  registryUrl?: string;
+  /** Subject of a topic's value schema. Default `<topic>-value` (Confluent TopicNameStrategy). */
+  subjectOf?: (topic: string) => string;
+}
+
+/** Confluent wire format: magic byte 0, 4-byte big-endian schema id, Avro binary body. */
+export const WIRE_HEADER_BYTES = 5;
+
+/**
+ * Avro serde over a Confluent-compatible schema registry. Encode looks the subject's latest schema id up once per
+ * topic and caches it (the library caches schemas by id, for decode).
+ */
+export class AvroSerde {
+  readonly registryUrl: string;
+  private readonly subjectOfTopic: (topic: string) => string;
+  private readonly idByTopic = new Map<string, number>();
+
+  constructor(
+    readonly registry: SchemaRegistry,
+    opts: AvroSerdeOptions = {},
+  ) {
+    this.registryUrl = (
+      opts.registryUrl ??
+      process.env.SCHEMA_REGISTRY_URL ??
+      STACK_DEFAULTS.SCHEMA_REGISTRY_URL
+    ).replace(/\/+$/, '');
+    this.subjectOfTopic = opts.subjectOf ?? ((topic) => `${topic}-value`);
+  }
+
+  subjectOf(topic: string): string {
+    return this.subjectOfTopic(topic);
+  }
+
+  /** Registers every topic's schema from schemasDir (BACKWARD per subject). Returns subject → schema id. */
+  async registerAll(schemasDir: string = DEFAULT_SCHEMAS_DIR): Promise<Record<string, number>> {
+    const schemas = loadSchemas(schemasDir);
+    const ids: Record<string, number> = {};
+    for (const s of Object.values(schemas)) {
+      ids[this.subjectOf(s.topic)] = await this.register(s.topic, s.text);
+    }
+    return ids;
+  }
+
+  /**
+   * Registers one schema (JSON text) under the topic's subject with compatibility BACKWARD. Registering the same
+   * schema again returns the existing id. Throws SchemaCompatibilityError when the registry refuses the change.
+   */
+  async register(topic: string, schemaText: string): Promise<number> {
+    const subject = this.subjectOf(topic);
+    // Set the subject's compatibility first; a registry may refuse config for a subject that does not exist yet,
+    // in which case the library sets it right after the first registration, and we set it again below.
+    const preConfigured = await this.setBackward(subject);
+    let id: number;
+    try {
+      ({ id } = await this.registry.register(
+        { type: SchemaType.AVRO, schema: schemaText },
+        { subject, compatibility: COMPATIBILITY.BACKWARD },
+      ));
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      const message = registryMessage(err);
+      if (status === 409 || /compatib/i.test(message)) throw new SchemaCompatibilityError(subject, message);
+      throw new Error(`registering schema for subject ${subject} failed: ${message}`, { cause: err });
+    }
+    if (!preConfigured) await this.setBackward(subject, true);
+    this.idByTopic.set(topic, id);
+    return id;
+  }
+
+  /**
+   * Sets compatibility BACKWARD on the subject (PUT /config/<subject>). Returns false when the registry does not
+   * know the subject yet (unless required).
+   */
+  async setBackward(subject: string, required = false): Promise<boolean> {
+    const res = await fetch(`${this.registryUrl}/config/${encodeURIComponent(subject)}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', accept: 'application/json' },
+      body: JSON.stringify({ compatibility: 'BACKWARD' }),
+    });
+    if (res.ok) return true;
+    const body = await readBody(res);
+    if (!required && res.status === 404) return false;
+    throw new Error(`setting compatibility BACKWARD for subject ${subject} failed: HTTP ${res.status} ${body}`);
+  }
+
+  /** The schema id encode uses for a topic: the registered id, else the subject's latest version (cached). */
+  async schemaIdOf(topic: string): Promise<number> {
+    const cached = this.idByTopic.get(topic);
+    if (cached !== undefined) return cached;
+    const id = await this.registry.getLatestSchemaId(this.subjectOf(topic));
+    this.idByTopic.set(topic, id);
+    return id;
+  }
+
+  async encode<T>(topic: string, value: T): Promise<Buffer> {
+    const id = await this.schemaIdOf(topic);
+    return this.registry.encode(id, value);
+  }
+
+  /**
+   * Decodes a Confluent-framed Avro message with its writer schema. Throws UndecodableMessageError (bad framing or
+   * body), UnknownSchemaIdError (registry answers 404 for the id); anything else (registry down) is rethrown as is,
+   * because it is transient and must not send the message to a dead-letter topic.
+   */
+  async decode(buffer: Buffer): Promise<DecodedMessage> {
+    if (buffer.length < WIRE_HEADER_BYTES || buffer[0] !== 0) {
+      throw new UndecodableMessageError(
+        buffer.length < WIRE_HEADER_BYTES
+          ? `message of ${buffer.length} bytes is shorter than the ${WIRE_HEADER_BYTES}-byte Confluent header`
+          : `message starts with byte ${buffer[0]}, not the Confluent magic byte 0`,
+      );
+    }
+    const schemaId = buffer.readInt32BE(1);
+    let writer: avro.Type;
+    try {
+      writer = (await this.registry.getSchema(schemaId)) as avro.Type;
+    } catch (err) {
+      if (isNotFound(err)) throw new UnknownSchemaIdError(schemaId);
+      throw err;
+    }
+    let value: unknown;
+    try {
+      value = await this.registry.decode(buffer);
+    } catch (err) {
+      throw new UndecodableMessageError(`cannot decode with schema id ${schemaId}: ${(err as Error).message}`);
+    }
+    return { value, schemaId, schemaName: writer.name ?? String(writer.typeName) };
+  }
+}
+
+async function readBody(res: Response): Promise<string> {
+  try {
+    return await res.text();
+  } catch {
+    return '';
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const status = (err as { status?: number } | null)?.status;
+  // Confluent: 404 with error_code 40403 "Schema not found"; Apicurio's ccompat API answers the same way.
+  return status === 404 || (status === undefined && /not found|40403/i.test(String((err as Error)?.message)));
+}
+
+/** The registry's own words, without the client library's "<clientId> - " prefix. */
+function registryMessage(err: unknown): string {
+  const message = (err as Error)?.message ?? String(err);
+  return message.replace(/^[\w.-]+ - /, '');
+}

@@ -1,0 +1,5 @@
+export * from './cdnow';
+export * from './heap';
+export * from './random';
+export * from './summary';
+export * from './workload';

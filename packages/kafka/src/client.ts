@@ -1,0 +1,43 @@
+import { Kafka, type KafkaConfig, logLevel, type Producer, CompressionTypes } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { OutgoingRecord, RecordProducer } from './types';
+
+/** A kafkajs client whose own logging goes through pino (warnings and errors only: kafkajs is chatty). */
+export function createKafka(opts: { brokers: string[]; clientId: string; logger?: Logger } & Partial<KafkaConfig>): Kafka {
+  const { logger, ...config } = opts;
+  return new Kafka({
+    ...config,
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000, ...(config.retry ?? {}) },
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => {
+      if (!logger) return;
+      const { message, ...extra } = entry.log;
+      const line = { kafkajs: entry.namespace, ...extra };
+      if (entry.level <= logLevel.ERROR) logger.error(line, message);
+      else logger.warn(line, message);
+    },
+  });
+}
+
+/**
+ * An idempotent producer (acks=all, one in-flight request, so per-key order survives retries).
+ * Records are keyed by customer id by the callers, which gives per-customer order on the topic.
+ */
+export async function createProducer(kafka: Kafka): Promise<RecordProducer> {
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  const toMessages = (records: OutgoingRecord[]) =>
+    records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: r.partition }));
+  return {
+    async send(topic, records) {
+      if (records.length === 0) return;
+      await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: toMessages(records) });
+    },
+    async sendMany(batches) {
+      const topicMessages = batches.filter((b) => b.records.length > 0).map((b) => ({ topic: b.topic, messages: toMessages(b.records) }));
+      if (topicMessages.length === 0) return;
+      await producer.sendBatch({ acks: -1, topicMessages });
+    },
+    disconnect: () => producer.disconnect(),
+  };
+}

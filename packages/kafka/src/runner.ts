@@ -1,0 +1,221 @@
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { ServiceMetrics } from '@tierstream/observability';
+import {
+  type BatchHandler,
+  type ConsumedRecord,
+  type DeadLetter,
+  DLQ_HEADERS,
+  dlqTopicOf,
+  type PartitionBatch,
+  type RecordProducer,
+} from './types';
+
+export interface ConsumerRunnerOptions {
+  kafka: Kafka;
+  groupId: string;
+  topics: string[];
+  handler: BatchHandler;
+  /** Produces dead letters (and usually the handler's own outputs). */
+  producer: RecordProducer;
+  logger: Logger;
+  metrics?: ServiceMetrics;
+  service: string;
+  fromBeginning?: boolean;
+  /** Bytes fetched per partition per request: kafkajs sizes batches in bytes only. */
+  maxBytesPerPartition?: number;
+  sessionTimeoutMs?: number;
+  /** Partitions processed concurrently; 1 keeps one partition's batches strictly in order. */
+  partitionsConsumedConcurrently?: number;
+  /** Called with this member's partitions after every group join, and with {} when a rebalance starts. */
+  onAssignment?: (partitionsByTopic: Record<string, number[]>) => void;
+}
+
+/**
+ * Runs a consumer group with commit-after-effect:
+ *   fetch a partition batch → handler applies the effect (and queues dead letters) → dead letters are produced →
+ *   the batch's offsets are committed with the current group generation.
+ * If the partition was revoked meanwhile, the commit is refused by the coordinator (stale generation) or skipped
+ * (isStale), and the new owner re-processes the batch: effects are idempotent, so that is safe.
+ */
+export class ConsumerRunner {
+  private consumer: Consumer;
+  private running = false;
+  private crashed: Error | null = null;
+  private joined = false;
+  private inFlight = 0;
+  private lastBatchAt = Date.now();
+
+  constructor(private readonly opts: ConsumerRunnerOptions) {
+    this.consumer = opts.kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: opts.maxBytesPerPartition ?? 1_048_576,
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+      retry: { retries: 10 },
+    });
+    const { GROUP_JOIN, CRASH, STOP, REBALANCING } = this.consumer.events;
+    this.consumer.on(REBALANCING, () => {
+      this.joined = false;
+      opts.onAssignment?.({});
+    });
+    this.consumer.on(GROUP_JOIN, (e) => {
+      this.joined = true;
+      opts.onAssignment?.(e.payload.memberAssignment);
+      opts.logger.info({ groupId: opts.groupId, assignment: e.payload.memberAssignment }, 'joined consumer group');
+    });
+    this.consumer.on(CRASH, (e) => {
+      this.crashed = e.payload.error;
+      this.joined = false;
+      opts.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (e.payload.restart) this.crashed = null;
+    });
+    this.consumer.on(STOP, () => {
+      this.joined = false;
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.opts.topics, fromBeginning: this.opts.fromBeginning ?? true });
+    this.running = true;
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 1,
+      eachBatch: (payload) => this.processBatch(payload),
+    });
+  }
+
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, isRunning, isStale, heartbeat, resolveOffset, commitOffsetsIfNecessary } = payload;
+    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+    this.inFlight++;
+    const started = process.hrtime.bigint();
+    try {
+      const records: ConsumedRecord[] = batch.messages.map((m) => ({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: m.offset,
+        key: m.key ?? null,
+        value: m.value ?? null,
+        headers: headersToStrings(m.headers),
+        timestamp: Number(m.timestamp),
+      }));
+      const partitionBatch: PartitionBatch = {
+        topic: batch.topic,
+        partition: batch.partition,
+        records,
+        highWatermark: batch.highWatermark,
+      };
+      const dead: DeadLetter[] = [];
+      await this.opts.handler(partitionBatch, {
+        deadLetter: (record, reason, message) => dead.push({ record, reason, message }),
+        heartbeat,
+        isStale,
+      });
+      if (dead.length > 0) await this.produceDeadLetters(dead);
+      // A revoked partition's offsets are not ours to commit: its new owner re-processes (idempotently).
+      if (isStale()) return;
+      const last = batch.lastOffset();
+      resolveOffset(last);
+      await commitOffsetsIfNecessary({
+        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
+      });
+      this.lastBatchAt = Date.now();
+      const m = this.opts.metrics;
+      if (m) {
+        m.recordsIn.inc({ topic: batch.topic }, records.length);
+        m.consumerLag.set(
+          { topic: batch.topic, partition: String(batch.partition) },
+          Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)),
+        );
+        m.batchDuration.observe({ topic: batch.topic }, Number(process.hrtime.bigint() - started) / 1e9);
+      }
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async produceDeadLetters(dead: DeadLetter[]): Promise<void> {
+    const now = new Date().toISOString();
+    const byTopic = new Map<string, DeadLetter[]>();
+    for (const d of dead) {
+      const list = byTopic.get(d.record.topic) ?? [];
+      list.push(d);
+      byTopic.set(d.record.topic, list);
+    }
+    await this.opts.producer.sendMany(
+      [...byTopic].map(([topic, list]) => ({
+        topic: dlqTopicOf(topic),
+        records: list.map((d) => ({
+          key: d.record.key,
+          value: d.record.value ?? Buffer.alloc(0),
+          headers: {
+            ...d.record.headers,
+            [DLQ_HEADERS.reason]: d.reason,
+            [DLQ_HEADERS.error]: d.message.slice(0, 2_000),
+            [DLQ_HEADERS.sourceTopic]: d.record.topic,
+            [DLQ_HEADERS.sourcePartition]: String(d.record.partition),
+            [DLQ_HEADERS.sourceOffset]: d.record.offset,
+            [DLQ_HEADERS.firstSeenAt]: d.record.headers[DLQ_HEADERS.firstSeenAt] ?? now,
+            [DLQ_HEADERS.service]: this.opts.service,
+          },
+        })),
+      })),
+    );
+    for (const d of dead) this.opts.metrics?.dlq.inc({ topic: d.record.topic, reason: d.reason });
+    this.opts.logger.warn(
+      { count: dead.length, reasons: [...new Set(dead.map((d) => d.reason))], topic: dead[0]?.record.topic },
+      'sent records to the dead-letter topic',
+    );
+  }
+
+  /** Liveness: the loop has not crashed for good. */
+  isLive(): boolean {
+    return this.crashed === null;
+  }
+
+  /** Readiness: running and a member of the group. */
+  isReady(): boolean {
+    return this.running && this.joined && this.crashed === null;
+  }
+
+  /** Millis since the last committed batch (for health details and tests). */
+  idleMs(): number {
+    return Date.now() - this.lastBatchAt;
+  }
+
+  /** Graceful stop: kafkajs lets the batch in flight finish (and commit) before it leaves the group. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.consumer.stop();
+    await this.consumer.disconnect();
+  }
+
+  /** Batches being processed right now (0 after stop). */
+  busy(): number {
+    return this.inFlight;
+  }
+
+  pause(): void {
+    this.consumer.pause(this.opts.topics.map((topic) => ({ topic })));
+  }
+
+  resume(): void {
+    this.consumer.resume(this.opts.topics.map((topic) => ({ topic })));
+  }
+}
+
+function headersToStrings(headers: EachBatchPayload['batch']['messages'][number]['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
+  }
+  return out;
+}

@@ -1,0 +1,61 @@
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+
+export interface HealthChecks {
+  /** The consumer loop is alive (not crashed, not stuck). */
+  live: () => boolean;
+  /** Ready to do work: joined the group and every dependency answers. Returns the failing checks. */
+  ready: () => Promise<string[]>;
+}
+
+/**
+ * /metrics (Prometheus text), /health/live and /health/ready (200 or 503 with a JSON body naming what failed).
+ * Port 0 picks a free port (tests); the bound port is returned.
+ */
+export async function startHealthServer(opts: {
+  port: number;
+  host?: string;
+  registry: Registry;
+  checks: HealthChecks;
+}): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    const reply = (status: number, body: string, type = 'application/json') => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(body);
+    };
+    if (url === '/metrics') {
+      opts.registry
+        .metrics()
+        .then((text) => reply(200, text, opts.registry.contentType))
+        .catch((err: Error) => reply(500, JSON.stringify({ error: err.message })));
+      return;
+    }
+    if (url === '/health/live') {
+      const ok = opts.checks.live();
+      reply(ok ? 200 : 503, JSON.stringify({ status: ok ? 'live' : 'dead' }));
+      return;
+    }
+    if (url === '/health/ready') {
+      opts.checks
+        .ready()
+        .then((failing) =>
+          reply(failing.length === 0 ? 200 : 503, JSON.stringify({ status: failing.length === 0 ? 'ready' : 'not ready', failing })),
+        )
+        .catch((err: Error) => reply(503, JSON.stringify({ status: 'not ready', failing: [err.message] })));
+      return;
+    }
+    reply(404, JSON.stringify({ error: 'not found', paths: ['/metrics', '/health/live', '/health/ready'] }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  return {
+    server,
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,96 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The metrics every tierstream service exposes on /metrics. One registry per process; names are stable
+ * (docs/operations.md lists the alerts built on them).
+ */
+export function createMetrics(service: string) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+  return {
+    registry,
+    recordsIn: new Counter({
+      name: 'tierstream_records_in_total',
+      help: 'Kafka records consumed',
+      labelNames: ['topic'],
+      registers: [registry],
+    }),
+    recordsOut: new Counter({
+      name: 'tierstream_records_out_total',
+      help: 'Kafka records produced',
+      labelNames: ['topic'],
+      registers: [registry],
+    }),
+    dlq: new Counter({
+      name: 'tierstream_dlq_total',
+      help: 'Records sent to a dead-letter topic, by reason',
+      labelNames: ['topic', 'reason'],
+      registers: [registry],
+    }),
+    batchDuration: new Histogram({
+      name: 'tierstream_batch_duration_seconds',
+      help: 'Time to process one consumed batch, effect and commit included',
+      labelNames: ['topic'],
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: 'tierstream_consumer_lag',
+      help: 'High watermark minus the next offset to process, per partition (as of the last batch)',
+      labelNames: ['topic', 'partition'],
+      registers: [registry],
+    }),
+    redisLatency: new Histogram({
+      name: 'tierstream_redis_call_seconds',
+      help: 'Latency of Redis round trips (pipelines count once)',
+      labelNames: ['op'],
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    clickhouseLatency: new Histogram({
+      name: 'tierstream_clickhouse_call_seconds',
+      help: 'Latency of ClickHouse inserts',
+      labelNames: ['table'],
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    transitions: new Counter({
+      name: 'tierstream_transitions_total',
+      help: 'Tier transitions produced',
+      labelNames: ['dimension', 'direction'],
+      registers: [registry],
+    }),
+    sweeperDue: new Gauge({
+      name: 'tierstream_sweeper_due',
+      help: 'Customers due for a time-driven evaluation at the last sweep',
+      labelNames: ['partition'],
+      registers: [registry],
+    }),
+    sweeperEvaluated: new Counter({
+      name: 'tierstream_sweeper_evaluated_total',
+      help: 'Customers evaluated by the time-driven sweeper',
+      registers: [registry],
+    }),
+    bufferedRows: new Gauge({
+      name: 'tierstream_buffered_rows',
+      help: 'Rows buffered in memory waiting for a ClickHouse insert',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
+  };
+}
+
+export type ServiceMetrics = ReturnType<typeof createMetrics>;
+
+/** Times an async call into a histogram; the histogram is optional so pure code paths can skip it. */
+export async function timed<T>(histogram: Histogram<string> | undefined, labels: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  if (!histogram) return fn();
+  const end = histogram.startTimer(labels);
+  try {
+    return await fn();
+  } finally {
+    end();
+  }
+}

@@ -1,0 +1,225 @@
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+import type { Attributes, CutPoints, TierState } from '@tierstream/tiering';
+
+type RedisLike = Redis | Cluster;
+
+const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
+
+interface TierStateCommands {
+  tsSchedule(due: string, touch: string, customers: string, customerId: string, dueAt: number): Promise<number>;
+  tsCommitDue(due: string, touch: string, customerId: string, processed: number, touch0: string, next: string): Promise<number>;
+  tsAdvanceWatermark(key: string, field: string, at: number): Promise<number>;
+}
+
+/**
+ * Redis keyspace of the tier engine's side: per-customer tier state, and per signal partition the due index
+ * (sorted set of "next instant this customer's tiers could change"), the touch counters and the customer set.
+ * Customer keys carry the hash tag {customer id}; partition keys the tag {p<n>}: every Lua call stays in one slot.
+ */
+export class TierStateStore {
+  private readonly redis: RedisLike & TierStateCommands;
+
+  constructor(
+    redis: RedisLike,
+    readonly prefix = 'ts',
+  ) {
+    const commands: Array<[string, number, string]> = [
+      ['tsSchedule', 3, 'schedule'],
+      ['tsCommitDue', 2, 'commit_due'],
+      ['tsAdvanceWatermark', 1, 'advance_watermark'],
+    ];
+    for (const [name, numberOfKeys, file] of commands) {
+      // defineCommand runs EVALSHA and falls back to EVAL once on NOSCRIPT, in pipelines too.
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua: lua(file) });
+    }
+    this.redis = redis as RedisLike & TierStateCommands;
+  }
+
+  keys = {
+    state: (customerId: string) => `${this.prefix}:{${customerId}}:tier`,
+    due: (p: number) => `${this.prefix}:due:{p${p}}`,
+    touch: (p: number) => `${this.prefix}:touch:{p${p}}`,
+    customers: (p: number) => `${this.prefix}:customers:{p${p}}`,
+    partitionMeta: (p: number) => `${this.prefix}:meta:{p${p}}`,
+    watermarks: () => `${this.prefix}:watermarks`,
+    cutPoints: () => `${this.prefix}:cutpoints`,
+    rules: () => `${this.prefix}:rules`,
+  };
+
+  /** Aggregator side: the customer has new events from `dueAt`'s day on. Pipelined, one slot per call. */
+  async schedule(items: Array<{ customerId: string; partition: number; dueAt: number }>): Promise<void> {
+    if (items.length === 0) return;
+    const pipeline = this.redis.pipeline() as unknown as TierStateCommands & { exec(): Promise<unknown> };
+    for (const it of items) {
+      pipeline.tsSchedule(
+        this.keys.due(it.partition),
+        this.keys.touch(it.partition),
+        this.keys.customers(it.partition),
+        it.customerId,
+        it.dueAt,
+      );
+    }
+    await execOrThrow(pipeline);
+  }
+
+  /** Aggregator side: every record of `topic:partition` up to event time `at` is applied and scheduled. */
+  async advanceWatermarks(marks: Array<{ topic: string; partition: number; at: number }>): Promise<void> {
+    if (marks.length === 0) return;
+    const pipeline = this.redis.pipeline() as unknown as TierStateCommands & { exec(): Promise<unknown> };
+    for (const m of marks) pipeline.tsAdvanceWatermark(this.keys.watermarks(), `${m.topic}:${m.partition}`, m.at);
+    await execOrThrow(pipeline);
+  }
+
+  async readWatermarks(): Promise<Map<string, number>> {
+    const raw = await this.redis.hgetall(this.keys.watermarks());
+    return new Map(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** Customers due at or before `upTo`, earliest first. */
+  async due(partition: number, upTo: number, limit: number): Promise<Array<{ customerId: string; dueAt: number; touch: string }>> {
+    const flat = await this.redis.zrangebyscore(this.keys.due(partition), '-inf', upTo, 'WITHSCORES', 'LIMIT', 0, limit);
+    const out: Array<{ customerId: string; dueAt: number; touch: string }> = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ customerId: flat[i]!, dueAt: Number(flat[i + 1]), touch: '0' });
+    if (out.length === 0) return out;
+    const touches = await this.redis.hmget(this.keys.touch(partition), ...out.map((o) => o.customerId));
+    touches.forEach((t, i) => {
+      out[i]!.touch = t ?? '0';
+    });
+    return out;
+  }
+
+  async earliestDue(partition: number): Promise<number | null> {
+    const first = await this.redis.zrange(this.keys.due(partition), 0, 0, 'WITHSCORES');
+    return first.length === 2 ? Number(first[1]) : null;
+  }
+
+  async dueCount(partition: number, upTo: number | '+inf' = '+inf'): Promise<number> {
+    return this.redis.zcount(this.keys.due(partition), '-inf', upTo);
+  }
+
+  async readStates(customerIds: string[]): Promise<Map<string, TierState>> {
+    const out = new Map<string, TierState>();
+    if (customerIds.length === 0) return out;
+    const pipeline = this.redis.pipeline();
+    for (const id of customerIds) pipeline.get(this.keys.state(id));
+    const results = (await pipeline.exec()) ?? [];
+    results.forEach(([err, value], i) => {
+      if (err) throw err;
+      if (typeof value === 'string') out.set(customerIds[i]!, JSON.parse(value) as TierState);
+    });
+    return out;
+  }
+
+  /**
+   * Engine side, after the outputs of an evaluation were produced: store the state, then move the customer in the
+   * due index (unless the aggregator touched it meanwhile, see commit_due.lua).
+   */
+  async commit(
+    partition: number,
+    items: Array<{ state: TierState; processedDueAt: number | null; touch: string; nextDueAt: number | null }>,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    const pipeline = this.redis.pipeline() as unknown as TierStateCommands & {
+      set(k: string, v: string): unknown;
+      zadd(k: string, ...args: Array<string | number>): unknown;
+      exec(): Promise<unknown>;
+    };
+    for (const it of items) {
+      pipeline.set(this.keys.state(it.state.customer_id), JSON.stringify(it.state));
+      if (it.processedDueAt !== null) {
+        pipeline.tsCommitDue(
+          this.keys.due(partition),
+          this.keys.touch(partition),
+          it.state.customer_id,
+          it.processedDueAt,
+          it.touch,
+          it.nextDueAt === null ? '' : String(it.nextDueAt),
+        );
+      } else if (it.nextDueAt !== null) {
+        pipeline.zadd(this.keys.due(partition), 'LT', it.nextDueAt, it.state.customer_id);
+      }
+    }
+    await execOrThrow(pipeline);
+  }
+
+  /** Iterates a partition's known customers in pages (SSCAN: no blocking of Redis on large sets). */
+  async *customers(partition: number, pageSize = 1000): AsyncGenerator<string[]> {
+    let cursor = '0';
+    do {
+      const [next, ids] = await this.redis.sscan(this.keys.customers(partition), cursor, 'COUNT', pageSize);
+      cursor = next;
+      if (ids.length > 0) yield ids;
+    } while (cursor !== '0');
+  }
+
+  async customerCount(partition: number): Promise<number> {
+    return this.redis.scard(this.keys.customers(partition));
+  }
+
+  async getPartitionMeta(partition: number): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.keys.partitionMeta(partition));
+  }
+
+  async setPartitionMeta(partition: number, values: Record<string, string | number>): Promise<void> {
+    await this.redis.hset(this.keys.partitionMeta(partition), values);
+  }
+
+  /** Aggregator side: remember the customer's latest known attributes (used by B2B rules). */
+  async setAttributes(items: Array<{ customerId: string; attributes: Record<string, string | number> }>): Promise<void> {
+    const withValues = items.filter((it) => Object.keys(it.attributes).length > 0);
+    if (withValues.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const it of withValues) pipeline.hset(attributesKey(this.prefix, it.customerId), it.attributes);
+    await execOrThrow(pipeline);
+  }
+
+  async readAttributes(customerIds: string[]): Promise<Map<string, Attributes>> {
+    const out = new Map<string, Attributes>();
+    if (customerIds.length === 0) return out;
+    const pipeline = this.redis.pipeline();
+    for (const id of customerIds) pipeline.hgetall(attributesKey(this.prefix, id));
+    const results = (await pipeline.exec()) ?? [];
+    results.forEach(([err, raw], i) => {
+      if (err) throw err;
+      const h = raw as Record<string, string>;
+      if (Object.keys(h).length === 0) return;
+      out.set(customerIds[i]!, {
+        industry: h.industry ?? null,
+        company_size: h.company_size !== undefined ? Number(h.company_size) : null,
+        region: h.region ?? null,
+      });
+    });
+    return out;
+  }
+
+  async getCutPoints(): Promise<CutPoints | null> {
+    const raw = await this.redis.get(this.keys.cutPoints());
+    return raw ? (JSON.parse(raw) as CutPoints) : null;
+  }
+
+  async setCutPoints(cutPoints: CutPoints): Promise<void> {
+    await this.redis.set(this.keys.cutPoints(), JSON.stringify(cutPoints));
+  }
+
+  /** The active rules document (YAML text) and its version, as applied by `tierctl rules apply`. */
+  async getActiveRules(): Promise<{ version: string; text: string; appliedAt: number } | null> {
+    const raw = await this.redis.hgetall(this.keys.rules());
+    if (!raw.text || !raw.version) return null;
+    return { version: raw.version, text: raw.text, appliedAt: Number(raw.appliedAt ?? 0) };
+  }
+
+  async setActiveRules(version: string, text: string, appliedAt: number): Promise<void> {
+    await this.redis.hset(this.keys.rules(), { version, text, appliedAt: String(appliedAt) });
+  }
+}
+
+async function execOrThrow(pipeline: { exec(): Promise<unknown> }): Promise<void> {
+  const results = (await pipeline.exec()) as Array<[Error | null, unknown]> | null;
+  for (const [err] of results ?? []) if (err) throw err;
+}
+
+/** Keys of customer attributes (industry, company size, region): the latest non-null values win. */
+export function attributesKey(prefix: string, customerId: string): string {
+  return `${prefix}:{${customerId}}:attrs`;
+}

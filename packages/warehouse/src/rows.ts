@@ -1,0 +1,139 @@
+/**
+ * Pure mapping from contract records to warehouse rows (JSONEachRow objects). Maps become sorted parallel arrays, so
+ * the same record always gives byte-identical rows (re-inserts are true duplicates), and days are computed in UTC here
+ * rather than with the server's time zone.
+ */
+import type { TierChange, TierTransition } from '@tierstream/contracts';
+import { WarehouseError } from './errors';
+
+export interface TierStateRow {
+  customer_id: string;
+  state_version: number;
+  dims: string[];
+  tiers: string[];
+  metric_names: string[];
+  metric_values: number[];
+  rules_version: string;
+  cutpoints_version: string;
+  as_of: number;
+  emitted_at: number;
+}
+
+export interface TierSnapshotRow extends TierStateRow {
+  snapshot_day: string;
+}
+
+export interface TierTransitionRow {
+  occurred_day: string;
+  transition_id: string;
+  customer_id: string;
+  dimension: string;
+  from_tier: string | null;
+  to_tier: string;
+  direction: string;
+  reason: string;
+  rule_id: string;
+  rules_version: string;
+  cutpoints_version: string;
+  metric_names: string[];
+  metric_values: number[];
+  occurred_at: number;
+  evaluated_at: number;
+}
+
+function epochMs(value: number, field: string, who: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new WarehouseError(`${who}: ${field} must be a non-negative integer (epoch ms / version), got ${value}`);
+  }
+  return value;
+}
+
+function sortedEntries<V>(map: Record<string, V>): [string, V][] {
+  return Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Non-finite metric values (NaN, ±Infinity) cannot be written as JSON; they are dropped and reported. */
+export function metricArrays(metrics: Record<string, number>): {
+  names: string[];
+  values: number[];
+  dropped: string[];
+} {
+  const names: string[] = [];
+  const values: number[] = [];
+  const dropped: string[] = [];
+  for (const [name, value] of sortedEntries(metrics)) {
+    if (typeof value === 'number' && Number.isFinite(value)) {
+      names.push(name);
+      values.push(value);
+    } else {
+      dropped.push(name);
+    }
+  }
+  return { names, values, dropped };
+}
+
+export function utcDay(epochMillis: number): string {
+  return new Date(epochMillis).toISOString().slice(0, 10);
+}
+
+const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+export function toStateRow(c: TierChange): TierStateRow {
+  const who = `tier change of customer ${JSON.stringify(c.customer_id)}`;
+  if (typeof c.customer_id !== 'string' || c.customer_id === '')
+    throw new WarehouseError(`${who}: customer_id is empty`);
+  const tiers = sortedEntries(c.tiers);
+  const m = metricArrays(c.metrics);
+  return {
+    customer_id: c.customer_id,
+    state_version: epochMs(c.state_version, 'state_version', who),
+    dims: tiers.map(([d]) => d),
+    tiers: tiers.map(([, t]) => t),
+    metric_names: m.names,
+    metric_values: m.values,
+    rules_version: c.rules_version,
+    cutpoints_version: c.cutpoints_version,
+    as_of: epochMs(c.as_of, 'as_of', who),
+    emitted_at: epochMs(c.emitted_at, 'emitted_at', who),
+  };
+}
+
+export function toSnapshotRow(c: TierChange): TierSnapshotRow {
+  const who = `snapshot of customer ${JSON.stringify(c.customer_id)}`;
+  if (c.kind !== 'SNAPSHOT') throw new WarehouseError(`${who}: kind must be SNAPSHOT, got ${c.kind}`);
+  const day = c.snapshot_day;
+  if (
+    day === null ||
+    !DAY_RE.test(day) ||
+    Number.isNaN(Date.parse(`${day}T00:00:00Z`)) ||
+    utcDay(Date.parse(`${day}T00:00:00Z`)) !== day
+  ) {
+    throw new WarehouseError(`${who}: snapshot_day must be a date 'YYYY-MM-DD', got ${JSON.stringify(day)}`);
+  }
+  return { snapshot_day: day, ...toStateRow(c) };
+}
+
+export function toTransitionRow(t: TierTransition): TierTransitionRow {
+  const who = `transition ${JSON.stringify(t.transition_id)}`;
+  if (typeof t.transition_id !== 'string' || t.transition_id === '')
+    throw new WarehouseError(`${who}: transition_id is empty`);
+  const m = metricArrays(t.metrics);
+  const occurredAt = epochMs(t.occurred_at, 'occurred_at', who);
+  return {
+    occurred_day: utcDay(occurredAt),
+    transition_id: t.transition_id,
+    customer_id: t.customer_id,
+    dimension: t.dimension,
+    from_tier: t.from_tier,
+    to_tier: t.to_tier,
+    direction: t.direction,
+    reason: t.reason,
+    rule_id: t.rule_id,
+    rules_version: t.rules_version,
+    cutpoints_version: t.cutpoints_version,
+    metric_names: m.names,
+    metric_values: m.values,
+    occurred_at: occurredAt,
+    evaluated_at: epochMs(t.evaluated_at, 'evaluated_at', who),
+  };
+}

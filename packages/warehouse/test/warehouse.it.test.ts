@@ -1,0 +1,94 @@
+/**
+ * The same scenario as chdb.test.ts, against the stack's ClickHouse server (Debian ClickHouse 18.16 locally, a current
+ * image with Docker): migrations twice, changed-file refusal, writer inserts with duplicate batches, every query.
+ */
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { stackEndpoints } from '@tierstream/config';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS_DIR, migrate, WarehouseError, WarehouseWriter } from '../src/index';
+import {
+  assertAllQueries,
+  assertViews,
+  copyMigrations,
+  currentLatest,
+  loadScenario,
+  uniqueDatabase,
+} from './support/scenario';
+
+const { clickhouseUrl } = stackEndpoints();
+
+describe(`warehouse on the stack's ClickHouse (${clickhouseUrl})`, () => {
+  let client: ClickHouseClient;
+  const db = uniqueDatabase('ts_it');
+
+  beforeAll(async () => {
+    client = createClient({ url: clickhouseUrl, request_timeout: 60_000 });
+    const rs = await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
+    const [row] = await rs.json<{ v: string }>();
+    console.info(`ClickHouse server version ${row?.v}`);
+  });
+  afterAll(async () => {
+    await client?.command({ query: `DROP DATABASE IF EXISTS ${db}` });
+    await client?.close();
+  });
+
+  it('applies the migrations once, then skips them', async () => {
+    expect(await migrate(client, { database: db, dir: MIGRATIONS_DIR })).toEqual({
+      applied: ['0001_tier_tables.sql', '0002_views.sql'],
+      skipped: [],
+    });
+    expect(await migrate(client, { database: db, dir: MIGRATIONS_DIR })).toEqual({
+      applied: [],
+      skipped: ['0001_tier_tables.sql', '0002_views.sql'],
+    });
+    const rs = await client.query({
+      query: `SELECT version, file FROM ${db}.schema_migrations ORDER BY version`,
+      format: 'JSONEachRow',
+    });
+    expect(await rs.json()).toEqual([
+      { version: '0001', file: '0001_tier_tables.sql' },
+      { version: '0002', file: '0002_views.sql' },
+    ]);
+  });
+
+  it('refuses a migration file changed after it was applied', async () => {
+    const dir = await copyMigrations();
+    await appendFile(join(dir, '0001_tier_tables.sql'), '\n-- edited\n');
+    await expect(migrate(client, { database: db, dir })).rejects.toThrow(
+      /^migration 0001_tier_tables\.sql was changed after it was applied \(checksum [0-9a-f]{12}… ≠ [0-9a-f]{12}…\); add a new migration instead$/,
+    );
+  });
+
+  it('answers every query exactly, with duplicate batches and stale versions inserted', async () => {
+    await loadScenario(new WarehouseWriter(client, { database: db, maxBatchRows: 3 }));
+    await assertAllQueries(client, db);
+    await assertViews(client, db);
+    for (const table of ['tier_current', 'tier_snapshots', 'tier_transitions']) {
+      await client.command({ query: `OPTIMIZE TABLE ${db}.${table} FINAL` });
+    }
+    await assertAllQueries(client, db);
+  });
+
+  it('reports server errors readably (18.x sends no error type)', async () => {
+    const w = new WarehouseWriter(client, { database: `${db}_missing`, retry: { attempts: 2, baseDelayMs: 1 } });
+    const err = await w.insertChanges(currentLatest).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WarehouseError);
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^insert of ${currentLatest.length} rows into ${db}_missing\\.tier_current failed: ClickHouse error 81 UNKNOWN_DATABASE: .*${db}_missing`,
+      ),
+    );
+  });
+
+  it('gives up on an unreachable server after the configured attempts', async () => {
+    const dead = createClient({ url: 'http://127.0.0.1:9', request_timeout: 2_000 });
+    try {
+      const w = new WarehouseWriter(dead, { database: db, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 } });
+      await expect(w.insertChanges(currentLatest)).rejects.toThrow(/failed after 3 attempts: .*ECONNREFUSED/);
+    } finally {
+      await dead.close();
+    }
+  });
+});

@@ -1,0 +1,220 @@
+import type { TierChange, TierTransition } from '@tierstream/contracts';
+import { describe, expect, it } from 'vitest';
+import { describeError, isConnectionError, isRetriable, parseServerError, WarehouseError } from '../src/errors';
+import { toSnapshotRow, toStateRow, toTransitionRow, utcDay } from '../src/rows';
+import { backoffDelay, WarehouseWriter, type WriterClient } from '../src/writer';
+
+const change = (over: Partial<TierChange> = {}): TierChange => ({
+  customer_id: 'c1',
+  kind: 'CHANGE',
+  state_version: 3,
+  snapshot_day: null,
+  tiers: { value_tier: 'GOLD', lifecycle: 'ACTIVE' },
+  metrics: { revenue_365d: 10.5, orders_lifetime: 2 },
+  rules_version: 'r1',
+  cutpoints_version: 'cp1',
+  as_of: 1_700_000_000_000,
+  emitted_at: 1_700_000_000_500,
+  ...over,
+});
+
+const transition = (over: Partial<TierTransition> = {}): TierTransition => ({
+  transition_id: 'tx1',
+  customer_id: 'c1',
+  dimension: 'value_tier',
+  from_tier: null,
+  to_tier: 'GOLD',
+  direction: 'ENTER',
+  reason: 'value_share',
+  rule_id: 'value_share',
+  rules_version: 'r1',
+  cutpoints_version: 'cp1',
+  metrics: { revenue_365d: 10 },
+  occurred_at: Date.parse('2024-03-01T23:59:59.999Z'),
+  evaluated_at: Date.parse('2024-03-02T00:00:01Z'),
+  ...over,
+});
+
+describe('row mapping', () => {
+  it('turns maps into sorted parallel arrays, independent of key order', () => {
+    const a = toStateRow(change());
+    const b = toStateRow(
+      change({
+        tiers: { lifecycle: 'ACTIVE', value_tier: 'GOLD' },
+        metrics: { orders_lifetime: 2, revenue_365d: 10.5 },
+      }),
+    );
+    expect(a).toEqual(b);
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(a.dims).toEqual(['lifecycle', 'value_tier']);
+    expect(a.tiers).toEqual(['ACTIVE', 'GOLD']);
+    expect(a.metric_names).toEqual(['orders_lifetime', 'revenue_365d']);
+    expect(a.metric_values).toEqual([2, 10.5]);
+  });
+
+  it('drops non-finite metrics (JSON cannot carry them)', () => {
+    const r = toStateRow(change({ metrics: { a: Number.NaN, b: 1, c: Number.POSITIVE_INFINITY } }));
+    expect(r.metric_names).toEqual(['b']);
+    expect(r.metric_values).toEqual([1]);
+  });
+
+  it('validates snapshots and versions', () => {
+    expect(toSnapshotRow(change({ kind: 'SNAPSHOT', snapshot_day: '2024-02-29' })).snapshot_day).toBe('2024-02-29');
+    expect(() => toSnapshotRow(change())).toThrow('snapshot of customer "c1": kind must be SNAPSHOT, got CHANGE');
+    expect(() => toSnapshotRow(change({ kind: 'SNAPSHOT', snapshot_day: '2023-02-29' }))).toThrow(
+      "snapshot_day must be a date 'YYYY-MM-DD'",
+    );
+    expect(() => toSnapshotRow(change({ kind: 'SNAPSHOT', snapshot_day: null }))).toThrow(
+      'snapshot_day must be a date',
+    );
+    expect(() => toStateRow(change({ state_version: -1 }))).toThrow('state_version must be a non-negative integer');
+    expect(() => toStateRow(change({ customer_id: '' }))).toThrow('customer_id is empty');
+  });
+
+  it('computes the transition day in UTC', () => {
+    const r = toTransitionRow(transition());
+    expect(r.occurred_day).toBe('2024-03-01');
+    expect(r.from_tier).toBeNull();
+    expect(utcDay(Date.parse('2024-03-02T00:00:00Z'))).toBe('2024-03-02');
+  });
+});
+
+describe('errors', () => {
+  it('reads ClickHouse 18.x errors (no (TYPE) suffix)', () => {
+    const old =
+      "Code: 60, e.displayText() = DB::Exception: Table tierstream.nope doesn't exist., e.what() = DB::Exception\n";
+    expect(parseServerError(old)).toEqual({
+      code: 60,
+      type: 'UNKNOWN_TABLE',
+      message: "Table tierstream.nope doesn't exist.",
+    });
+    expect(describeError(new Error(old))).toBe(
+      "ClickHouse error 60 UNKNOWN_TABLE: Table tierstream.nope doesn't exist",
+    );
+    expect(isRetriable(new Error(old))).toBe(false);
+  });
+
+  it('reads current errors', () => {
+    const cur =
+      'Code: 62. DB::Exception: Syntax error: failed at position 1 (SELEC). (SYNTAX_ERROR) (version 24.8.1.1)';
+    expect(parseServerError(cur)).toEqual({
+      code: 62,
+      type: 'SYNTAX_ERROR',
+      message: 'Syntax error: failed at position 1 (SELEC).',
+    });
+  });
+
+  it('classifies connection errors as retriable, server overload too, bad data not', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:18123'), { code: 'ECONNREFUSED' });
+    expect(isConnectionError(refused)).toBe(true);
+    expect(isRetriable(new Error('socket hang up'))).toBe(true);
+    expect(
+      isRetriable(
+        new Error('Code: 252, e.displayText() = DB::Exception: Too many parts (300)., e.what() = DB::Exception'),
+      ),
+    ).toBe(true);
+    expect(
+      isRetriable(
+        new Error(
+          'Code: 27, e.displayText() = DB::Exception: Cannot parse input: expected { before: x, e.what() = DB::Exception',
+        ),
+      ),
+    ).toBe(false);
+  });
+});
+
+type InsertArgs = Parameters<WriterClient['insert']>[0];
+
+function fakeClient(failures: unknown[]) {
+  const calls: InsertArgs[] = [];
+  const client = {
+    insert: async (args: InsertArgs) => {
+      calls.push(args);
+      const f = failures.shift();
+      if (f) throw f;
+      return { executed: true, query_id: 'q', response_headers: {} };
+    },
+  } as unknown as WriterClient;
+  return { client, calls };
+}
+
+describe('WarehouseWriter', () => {
+  const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:18123'), { code: 'ECONNREFUSED' });
+
+  it('inserts JSONEachRow into the right tables, split into batches', async () => {
+    const { client, calls } = fakeClient([]);
+    const w = new WarehouseWriter(client, { database: 'ts', maxBatchRows: 2 });
+    await w.insertChanges([change(), change({ customer_id: 'c2' }), change({ customer_id: 'c3' })]);
+    await w.insertSnapshots([change({ kind: 'SNAPSHOT', snapshot_day: '2024-01-01' })]);
+    await w.insertTransitions([transition()]);
+    await w.insertChanges([]);
+    expect(calls.map((c) => [c.table, c.format, (c.values as unknown[]).length])).toEqual([
+      ['ts.tier_current', 'JSONEachRow', 2],
+      ['ts.tier_current', 'JSONEachRow', 1],
+      ['ts.tier_snapshots', 'JSONEachRow', 1],
+      ['ts.tier_transitions', 'JSONEachRow', 1],
+    ]);
+    const snapshotRows = calls[2]?.values as { snapshot_day: string }[] | undefined;
+    expect(snapshotRows?.[0]?.snapshot_day).toBe('2024-01-01');
+  });
+
+  it('retries connection errors with exponential backoff, then succeeds', async () => {
+    const { client, calls } = fakeClient([refused(), refused()]);
+    const delays: number[] = [];
+    const w = new WarehouseWriter(client, {
+      database: 'ts',
+      retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 10_000 },
+      sleep: async (ms) => {
+        delays.push(ms);
+      },
+    });
+    await w.insertChanges([change()]);
+    expect(calls).toHaveLength(3);
+    expect(delays).toHaveLength(2);
+    expect(delays[0]).toBeGreaterThanOrEqual(80);
+    expect(delays[0]).toBeLessThanOrEqual(120);
+    expect(delays[1]).toBeGreaterThanOrEqual(160);
+    expect(delays[1]).toBeLessThanOrEqual(240);
+  });
+
+  it('throws after the configured number of attempts, with a readable message', async () => {
+    const { client, calls } = fakeClient([refused(), refused(), refused(), refused()]);
+    const w = new WarehouseWriter(client, { database: 'ts', retry: { attempts: 3 }, sleep: async () => {} });
+    const err = await w.insertChanges([change()]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WarehouseError);
+    expect((err as WarehouseError).message).toBe(
+      'insert of 1 rows into ts.tier_current failed after 3 attempts: ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:18123'.replace(
+        'ECONNREFUSED: ',
+        '',
+      ),
+    );
+    expect((err as WarehouseError).retriable).toBe(true);
+    expect(calls).toHaveLength(3);
+  });
+
+  it('does not retry server errors about the data, and names them readably', async () => {
+    const old = new Error(
+      "Code: 60, e.displayText() = DB::Exception: Table ts.tier_current doesn't exist., e.what() = DB::Exception",
+    );
+    const { client, calls } = fakeClient([old]);
+    const w = new WarehouseWriter(client, { database: 'ts', sleep: async () => {} });
+    await expect(w.insertChanges([change()])).rejects.toThrow(
+      "insert of 1 rows into ts.tier_current failed: ClickHouse error 60 UNKNOWN_TABLE: Table ts.tier_current doesn't exist",
+    );
+    expect(calls).toHaveLength(1);
+  });
+
+  it('validates a whole snapshot batch before inserting any of it', async () => {
+    const { client, calls } = fakeClient([]);
+    const w = new WarehouseWriter(client, { database: 'ts' });
+    await expect(
+      w.insertSnapshots([change({ kind: 'SNAPSHOT', snapshot_day: '2024-01-01' }), change()]),
+    ).rejects.toThrow('kind must be SNAPSHOT');
+    expect(calls).toHaveLength(0);
+  });
+
+  it('backoff doubles and is capped', () => {
+    const mid = () => 0.5;
+    expect([1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, 100, 1_000, mid))).toEqual([100, 200, 400, 800, 1000, 1000]);
+  });
+});

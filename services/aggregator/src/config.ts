@@ -1,0 +1,27 @@
+import { env, STACK_DEFAULTS } from '@tierstream/config';
+import { INPUT_TOPICS } from '@tierstream/contracts';
+import { z } from 'zod';
+
+export const aggregatorConfigSchema = z.object({
+  KAFKA_BROKERS: env.list(STACK_DEFAULTS.KAFKA_BROKERS),
+  SCHEMA_REGISTRY_URL: env.url(STACK_DEFAULTS.SCHEMA_REGISTRY_URL, ['http', 'https']),
+  REDIS_URL: env.url(STACK_DEFAULTS.REDIS_URL, ['redis', 'rediss']),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected letters, digits, _ . -' }).default('ts'),
+  /** Which input topics this deployment consumes: all three in one, or one per deployment. */
+  AGGREGATOR_TOPICS: env
+    .list(INPUT_TOPICS.join(','))
+    .refine((topics) => topics.length > 0 && topics.every((t) => (INPUT_TOPICS as readonly string[]).includes(t)), {
+      error: `expected a comma-separated subset of ${INPUT_TOPICS.join(', ')}`,
+    }),
+  AGGREGATOR_GROUP_ID: z.string().min(1).default('tierstream-aggregator'),
+  SIGNALS_TOPIC: z.string().min(1).default('customer-signals.v1'),
+  DEDUPE_HORIZON_HOURS: env.int(48, 1, 24 * 365),
+  MAX_FUTURE_SKEW_MS: env.int(3_600_000, 0),
+  MAX_MESSAGE_BYTES: env.int(1_048_576, 1_024),
+  /** Optional YAML file with the aggregate settings (reporting currency, fx rates, engagement weights). */
+  AGGREGATES_CONFIG_FILE: z.string().optional(),
+  HTTP_PORT: env.int(9401, 0, 65_535),
+  MAX_BYTES_PER_PARTITION: env.int(2_097_152, 1_024),
+});
+
+export type AggregatorConfig = z.infer<typeof aggregatorConfigSchema>;

@@ -1,0 +1,130 @@
+import type { AggregateStore } from '@tierstream/aggregates';
+import { type AvroSerde, type CustomerSignal, customerIdOf, decodeAndValidate, type InputEvent } from '@tierstream/contracts';
+import { type BatchHandler, CONTROL_HEADER, type ConsumedRecord, type RecordProducer } from '@tierstream/kafka';
+import { type ServiceMetrics, timed } from '@tierstream/observability';
+import { dayOf, endOfDay, signalPartitionOf, type TierStateStore } from '@tierstream/tierstate';
+import type { Logger } from 'pino';
+
+export interface AggregatorDeps {
+  serde: AvroSerde;
+  aggregates: AggregateStore;
+  tierState: TierStateStore;
+  producer: RecordProducer;
+  signalsTopic: string;
+  signalPartitions: number;
+  validation: { maxFutureSkewMs: number; maxMessageBytes: number };
+  logger: Logger;
+  metrics?: ServiceMetrics;
+  now?: () => number;
+}
+
+interface PendingEvent {
+  event: InputEvent;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/**
+ * One partition batch: decode + validate (bad records → DLQ), group by customer, apply every customer's events in
+ * one pipelined Lua round (idempotent by offset and event id), schedule the customers in the due index, produce one
+ * signal per customer, and move the partition's watermark. The runner commits offsets only after all of this.
+ * A redelivered batch re-does every step; the Redis scripts make the second application a no-op.
+ */
+export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
+  const now = deps.now ?? Date.now;
+  return async (batch, ctx) => {
+    const byCustomer = new Map<string, PendingEvent[]>();
+    const attributes = new Map<string, Record<string, string | number>>();
+    let watermark = -1;
+    let anonymous = 0;
+    const decoded = await Promise.all(batch.records.map((r) => classify(r)));
+    for (const [i, result] of decoded.entries()) {
+      const record = batch.records[i]!;
+      if (result.kind === 'control') {
+        watermark = Math.max(watermark, result.at);
+        continue;
+      }
+      if (result.kind === 'dead') {
+        ctx.deadLetter(record, result.reason, result.message);
+        continue;
+      }
+      const event = result.event;
+      watermark = Math.max(watermark, event.event.occurred_at);
+      const customerId = customerIdOf(event);
+      if (customerId === null) {
+        anonymous++;
+        continue;
+      }
+      const list = byCustomer.get(customerId) ?? [];
+      list.push({ event, topic: record.topic, partition: record.partition, offset: record.offset });
+      byCustomer.set(customerId, list);
+      if (event.kind === 'order' && event.event.attributes) {
+        const a = event.event.attributes;
+        const merged = attributes.get(customerId) ?? {};
+        if (a.industry !== null) merged.industry = a.industry;
+        if (a.company_size !== null) merged.company_size = a.company_size;
+        if (a.region !== null) merged.region = a.region;
+        attributes.set(customerId, merged);
+      }
+    }
+    if (byCustomer.size > 0) {
+      const items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
+      await timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () => deps.aggregates.applyBatch(items));
+      // Schedule every customer of the batch, applied or not: after a crash between the Redis write and this
+      // point, the redelivered batch applies nothing but must still schedule and signal.
+      const schedule = items.map(({ customerId, events }) => ({
+        customerId,
+        partition: signalPartitionOf(customerId, deps.signalPartitions),
+        dueAt: endOfDay(Math.min(...events.map((e) => dayOf(e.event.event.occurred_at)))),
+      }));
+      await timed(deps.metrics?.redisLatency, { op: 'schedule' }, async () => {
+        await deps.tierState.schedule(schedule);
+        await deps.tierState.setAttributes([...attributes].map(([customerId, a]) => ({ customerId, attributes: a })));
+      });
+      const emittedAt = now();
+      const signals = await Promise.all(
+        items.map(async ({ customerId, events }) => {
+          const times = events.map((e) => e.event.event.occurred_at);
+          const signal: CustomerSignal = {
+            customer_id: customerId,
+            first_event_at: Math.min(...times),
+            last_event_at: Math.max(...times),
+            applied: events.length,
+            sources: [batch.topic],
+            emitted_at: emittedAt,
+          };
+          return { key: customerId, value: await deps.serde.encode(deps.signalsTopic, signal) };
+        }),
+      );
+      await deps.producer.send(deps.signalsTopic, signals);
+      deps.metrics?.recordsOut.inc({ topic: deps.signalsTopic }, signals.length);
+    }
+    if (watermark >= 0) {
+      await deps.tierState.advanceWatermarks([{ topic: batch.topic, partition: batch.partition, at: watermark }]);
+    }
+    if (anonymous > 0) deps.logger.debug({ anonymous, topic: batch.topic }, 'skipped anonymous web events');
+  };
+
+  async function classify(
+    record: ConsumedRecord,
+  ): Promise<
+    | { kind: 'control'; at: number }
+    | { kind: 'event'; event: InputEvent }
+    | { kind: 'dead'; reason: string; message: string }
+  > {
+    const control = record.headers[CONTROL_HEADER];
+    if (control !== undefined) {
+      const at = Number(record.value?.toString('utf8'));
+      if (control === 'watermark' && Number.isSafeInteger(at)) return { kind: 'control', at };
+      return { kind: 'dead', reason: 'INVALID_CONTROL', message: `control record ${control} with value ${record.value?.toString('utf8')}` };
+    }
+    if (record.value === null) return { kind: 'dead', reason: 'UNDECODABLE', message: 'record has no value (tombstone)' };
+    const result = await decodeAndValidate(deps.serde, record.topic, record.value, {
+      now: now(),
+      maxFutureSkewMs: deps.validation.maxFutureSkewMs,
+      maxMessageBytes: deps.validation.maxMessageBytes,
+    });
+    return result.ok ? { kind: 'event', event: result.event } : { kind: 'dead', reason: result.reason, message: result.message };
+  }
+}

@@ -1,0 +1,36 @@
+import { env, STACK_DEFAULTS } from '@tierstream/config';
+import { INPUT_TOPICS } from '@tierstream/contracts';
+import { z } from 'zod';
+
+export const engineConfigSchema = z.object({
+  KAFKA_BROKERS: env.list(STACK_DEFAULTS.KAFKA_BROKERS),
+  SCHEMA_REGISTRY_URL: env.url(STACK_DEFAULTS.SCHEMA_REGISTRY_URL, ['http', 'https']),
+  REDIS_URL: env.url(STACK_DEFAULTS.REDIS_URL, ['redis', 'rediss']),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected letters, digits, _ . -' }).default('ts'),
+  ENGINE_GROUP_ID: z.string().min(1).default('tierstream-tier-engine'),
+  SIGNALS_TOPIC: z.string().min(1).default('customer-signals.v1'),
+  TRANSITIONS_TOPIC: z.string().min(1).default('customer-tier-transitions.v1'),
+  CHANGES_TOPIC: z.string().min(1).default('customer-tier-changes.v1'),
+  SNAPSHOTS_TOPIC: z.string().min(1).default('customer-tier-snapshots.v1'),
+  /** The rules file used until `tierctl rules apply` stores another version in Redis. */
+  RULES_FILE: z.string().min(1).default('rules/default.yaml'),
+  /**
+   * live: the clock is wall time and a signal is evaluated at once (latency matters).
+   * replay: the clock is the event-time watermark (min over the input partitions), customers are evaluated at the
+   * close of each day they had events or could change, so a replay gives the same transitions as the oracle.
+   */
+  CLOCK_MODE: z.enum(['live', 'replay'], { error: 'expected live or replay' }).default('live'),
+  /** Input topics whose watermarks make the replay clock. */
+  INPUT_TOPICS: env.list(INPUT_TOPICS.join(',')),
+  SWEEP_INTERVAL_MS: env.int(200, 10, 60_000),
+  SWEEP_BATCH: env.int(500, 1, 100_000),
+  SNAPSHOTS_ENABLED: env.bool(true),
+  /** Recompute population cut points (shares, RFM quintiles) at the close of every N-th day; 0 = never. */
+  CUTPOINTS_EVERY_DAYS: env.int(7, 0, 3650),
+  /** Customers re-evaluated per second after `tierctl rules apply`. */
+  RULES_REEVALUATION_RATE: env.int(2_000, 1),
+  RULES_POLL_MS: env.int(2_000, 100),
+  HTTP_PORT: env.int(9402, 0, 65_535),
+});
+
+export type EngineConfig = z.infer<typeof engineConfigSchema>;

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { AggregateStore, DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
+import { exitOnConfigError, loadConfig } from '@tierstream/config';
+import { AvroSerde } from '@tierstream/contracts';
+import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
+import { createLogger, createMetrics, installShutdown, type Logger, startHealthServer } from '@tierstream/observability';
+import { initialCutPoints, parseRules } from '@tierstream/tiering';
+import { dayOf, TierStateStore } from '@tierstream/tierstate';
+import { Redis } from 'ioredis';
+import { type EngineConfig, engineConfigSchema } from './config';
+import { TierEngine } from './engine';
+import { Sweeper } from './sweeper';
+
+const SERVICE = 'tier-engine';
+
+export async function runTierEngine(config: EngineConfig, logger: Logger): Promise<{ stop: () => Promise<void>; port: number }> {
+  const metrics = createMetrics(SERVICE);
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
+  const aggregates = new AggregateStore(redis, { prefix: config.REDIS_PREFIX, config: DEFAULT_AGGREGATE_CONFIG });
+  await aggregates.init();
+  const active = await tierState.getActiveRules();
+  const rules = active
+    ? parseRules(active.text, `redis:${tierState.keys.rules()}`)
+    : parseRules(readFileSync(config.RULES_FILE, 'utf8'), config.RULES_FILE);
+  const cutPoints = (await tierState.getCutPoints()) ?? initialCutPoints(rules);
+  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), { registryUrl: config.SCHEMA_REGISTRY_URL });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  const meta = await admin.fetchTopicMetadata({ topics: [config.SIGNALS_TOPIC, ...config.INPUT_TOPICS] });
+  await admin.disconnect();
+  const numPartitions = meta.topics.find((t) => t.name === config.SIGNALS_TOPIC)?.partitions.length ?? 0;
+  const inputPartitions = meta.topics
+    .filter((t) => t.name !== config.SIGNALS_TOPIC)
+    .flatMap((t) => t.partitions.map((p) => `${t.name}:${p.partitionId}`));
+  const producer = await createProducer(kafka);
+  const engine = new TierEngine(
+    {
+      aggregates,
+      aggregateConfig: DEFAULT_AGGREGATE_CONFIG,
+      tierState,
+      producer,
+      serde,
+      topics: { transitions: config.TRANSITIONS_TOPIC, changes: config.CHANGES_TOPIC, snapshots: config.SNAPSHOTS_TOPIC },
+      logger,
+      metrics,
+      snapshotsEnabled: config.SNAPSHOTS_ENABLED,
+      cutPointsEveryDays: config.CUTPOINTS_EVERY_DAYS,
+      numPartitions,
+    },
+    rules,
+    cutPoints,
+  );
+  const sweeper = new Sweeper({
+    engine,
+    tierState,
+    redis,
+    mode: config.CLOCK_MODE,
+    inputPartitions,
+    numPartitions,
+    batchSize: config.SWEEP_BATCH,
+    cutPointsEveryDays: config.CUTPOINTS_EVERY_DAYS,
+    rulesReevaluationRate: config.RULES_REEVALUATION_RATE,
+    logger,
+    metrics,
+  });
+  const runner = new ConsumerRunner({
+    kafka,
+    groupId: config.ENGINE_GROUP_ID,
+    topics: [config.SIGNALS_TOPIC],
+    producer,
+    logger,
+    metrics,
+    service: SERVICE,
+    onAssignment: (assignment) => {
+      sweeper.owned.clear();
+      for (const p of assignment[config.SIGNALS_TOPIC] ?? []) sweeper.owned.add(p);
+    },
+    handler: async (batch, ctx) => {
+      if (config.CLOCK_MODE === 'replay') return; // replay: the sweeper evaluates at day close from the due index
+      const customers = new Set<string>();
+      for (const record of batch.records) {
+        try {
+          const { value } = await serde.decode(record.value ?? Buffer.alloc(0));
+          customers.add((value as { customer_id: string }).customer_id);
+        } catch (err) {
+          ctx.deadLetter(record, 'UNDECODABLE', (err as Error).message);
+        }
+      }
+      const now = Date.now();
+      await sweeper.withLock(batch.partition, () =>
+        engine.evaluate(
+          batch.partition,
+          [...customers].map((customerId) => ({ customerId, day: dayOf(now), at: now, processedDueAt: null, touch: '0' })),
+        ),
+      );
+    },
+  });
+  const health = await startHealthServer({
+    port: config.HTTP_PORT,
+    registry: metrics.registry,
+    checks: {
+      live: () => runner.isLive(),
+      ready: async () => {
+        const failing: string[] = [];
+        if (!runner.isReady()) failing.push('kafka: not a member of the consumer group');
+        try {
+          await redis.ping();
+        } catch (err) {
+          failing.push(`redis: ${(err as Error).message}`);
+        }
+        return failing;
+      },
+    },
+  });
+  await runner.start();
+  sweeper.start(config.SWEEP_INTERVAL_MS);
+  logger.info(
+    { mode: config.CLOCK_MODE, rules: rules.version, cutPoints: cutPoints.version, numPartitions, port: health.port },
+    'tier engine started',
+  );
+  return {
+    port: health.port,
+    stop: async () => {
+      await sweeper.stop();
+      await runner.stop();
+      await producer.disconnect();
+      await health.close();
+      redis.disconnect();
+    },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  let config: EngineConfig;
+  try {
+    config = loadConfig(engineConfigSchema);
+  } catch (err) {
+    exitOnConfigError(SERVICE, err);
+  }
+  const logger = createLogger(SERVICE);
+  runTierEngine(config, logger)
+    .then((svc) => installShutdown(logger, () => svc.stop()))
+    .catch((err: unknown) => {
+      logger.fatal({ err }, 'tier engine failed to start');
+      process.exit(1);
+    });
+}

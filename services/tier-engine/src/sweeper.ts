@@ -1,0 +1,219 @@
+import type { ServiceMetrics } from '@tierstream/observability';
+import { KNOWN_METRICS, type Metrics, parseRules } from '@tierstream/tiering';
+import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
+import type { Redis, Cluster } from 'ioredis';
+import type { Logger } from 'pino';
+import type { TierEngine } from './engine';
+
+export interface SweeperOptions {
+  engine: TierEngine;
+  tierState: TierStateStore;
+  redis: Redis | Cluster;
+  mode: 'live' | 'replay';
+  /** `topic:partition` of every input partition: the replay clock is the minimum of their watermarks. */
+  inputPartitions: string[];
+  numPartitions: number;
+  batchSize: number;
+  cutPointsEveryDays: number;
+  rulesReevaluationRate: number;
+  logger: Logger;
+  metrics?: ServiceMetrics;
+}
+
+/**
+ * Drives time: per owned signal partition it closes days in order — evaluate every customer due by the day's end
+ * (the due index: O(customers due), never a scan), emit the day's snapshot, and on cut-point days hand the
+ * population to the cut-point barrier — then evaluates what is due so far in the open day.
+ * All work on a partition runs under that partition's lock, shared with the signal handler: one writer per customer.
+ */
+export class Sweeper {
+  readonly owned = new Set<number>();
+  private readonly locks = new Map<number, Promise<unknown>>();
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+
+  constructor(private readonly o: SweeperOptions) {}
+
+  withLock<T>(partition: number, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(partition) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    this.locks.set(
+      partition,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+
+  /** The engine's clock: wall time live; in replay the low watermark of the inputs (null until every input partition reported). */
+  async clock(): Promise<number | null> {
+    if (this.o.mode === 'live') return Date.now();
+    const marks = await this.o.tierState.readWatermarks();
+    let min = Number.POSITIVE_INFINITY;
+    for (const key of this.o.inputPartitions) {
+      const at = marks.get(key);
+      if (at === undefined) return null;
+      min = Math.min(min, at);
+    }
+    return Number.isFinite(min) ? min : null;
+  }
+
+  start(intervalMs: number): void {
+    const tick = async () => {
+      while (!this.stopped) {
+        try {
+          await this.sweepOnce();
+          await this.applyRulesIfChanged();
+        } catch (err) {
+          this.o.logger.error({ err }, 'sweep failed; retrying');
+        }
+        await new Promise((r) => setTimeout(r, intervalMs));
+      }
+    };
+    this.loop = tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    await Promise.all([...this.locks.values()]);
+  }
+
+  async sweepOnce(): Promise<void> {
+    const clock = await this.clock();
+    if (clock === null) return;
+    for (const p of [...this.owned].sort((a, b) => a - b)) {
+      if (this.stopped || !this.owned.has(p)) continue;
+      await this.withLock(p, () => this.sweepPartition(p, clock));
+    }
+  }
+
+  private async sweepPartition(p: number, clock: number): Promise<void> {
+    const meta = await this.o.tierState.getPartitionMeta(p);
+    let closed: number;
+    if (meta.closed_day !== undefined) {
+      closed = Number(meta.closed_day);
+    } else {
+      const earliest = await this.o.tierState.earliestDue(p);
+      if (earliest === null) return;
+      // Live: start closing days from yesterday, not from the first event of some old history.
+      closed = this.o.mode === 'live' ? dayOf(clock) - 1 : dayOf(earliest) - 1;
+      await this.o.tierState.setPartitionMeta(p, { closed_day: closed });
+    }
+    while (!this.stopped && this.owned.has(p) && endOfDay(closed + 1) <= clock) {
+      const day = closed + 1;
+      if (!(await this.cutPointsReadyFor(day))) return;
+      await this.drainDue(p, endOfDay(day));
+      const collect = this.isCutPointDay(day);
+      const { rows, population } = await this.o.engine.snapshot(p, day, collect);
+      if (collect) await this.contributePopulation(p, day, population);
+      await this.o.tierState.setPartitionMeta(p, { closed_day: day });
+      closed = day;
+      this.o.logger.debug({ partition: p, day: isoDay(day), snapshotRows: rows }, 'closed day');
+    }
+    await this.drainDue(p, clock);
+    this.o.metrics?.sweeperDue.set({ partition: String(p) }, await this.o.tierState.dueCount(p, clock));
+  }
+
+  /** Evaluates every customer due at or before `upTo`, page by page, until none is left. */
+  private async drainDue(p: number, upTo: number): Promise<void> {
+    for (;;) {
+      const due = await this.o.tierState.due(p, upTo, this.o.batchSize);
+      if (due.length === 0) return;
+      await this.o.engine.evaluate(
+        p,
+        due.map((d) => ({ customerId: d.customerId, day: dayOf(d.dueAt), at: d.dueAt, processedDueAt: d.dueAt, touch: d.touch })),
+      );
+      this.o.metrics?.sweeperEvaluated.inc(due.length);
+    }
+  }
+
+  private isCutPointDay(day: number): boolean {
+    return this.o.cutPointsEveryDays > 0 && day % this.o.cutPointsEveryDays === 0;
+  }
+
+  /** Day `day` may only be evaluated once the cut points computed at the close of the previous cut-point day exist. */
+  private async cutPointsReadyFor(day: number): Promise<boolean> {
+    const required = day - 1;
+    if (!this.isCutPointDay(required)) return true;
+    const want = `cp-${isoDay(required)}`;
+    if (this.o.engine.cutPoints.version >= want && this.o.engine.cutPoints.version.startsWith('cp-')) return true;
+    const stored = await this.o.tierState.getCutPoints();
+    if (stored && stored.version.startsWith('cp-') && stored.version >= want) {
+      this.o.engine.cutPoints = stored;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The cut-point barrier: each partition adds its population (metrics as of `day`) to a Redis hash; the writer of
+   * the last part computes the cut points from all of it, stores them, and schedules every customer for the next
+   * day's close (their share tiers may move with the population).
+   */
+  private async contributePopulation(p: number, day: number, population: Metrics[]): Promise<void> {
+    const key = `${this.o.tierState.prefix}:population:${isoDay(day)}`;
+    const names = referencedMetricNames(this.o.engine.rules);
+    const compact = population.map((m) => names.map((n) => m[n] ?? null));
+    await this.o.redis.hset(key, String(p), JSON.stringify(compact));
+    if ((await this.o.redis.hlen(key)) < this.o.numPartitions) return;
+    const parts = await this.o.redis.hgetall(key);
+    const all: Metrics[] = [];
+    for (const json of Object.values(parts)) {
+      for (const row of JSON.parse(json) as Array<Array<number | null>>) {
+        all.push(Object.fromEntries(names.map((n, i) => [n, row[i] ?? null])));
+      }
+    }
+    const cutPoints = this.o.engine.recomputeCutPoints(all, day);
+    await this.o.tierState.setCutPoints(cutPoints);
+    await this.o.redis.del(key);
+    this.o.engine.cutPoints = cutPoints;
+    let scheduled = 0;
+    for (let q = 0; q < this.o.numPartitions; q++) {
+      for await (const ids of this.o.tierState.customers(q, 1000)) {
+        await this.o.tierState.schedule(ids.map((customerId) => ({ customerId, partition: q, dueAt: endOfDay(day + 1) })));
+        scheduled += ids.length;
+      }
+    }
+    this.o.logger.info({ version: cutPoints.version, population: all.length, scheduled }, 'recomputed cut points');
+  }
+
+  /**
+   * After `tierctl rules apply`: load the new rules and re-evaluate every customer of the owned partitions at a
+   * bounded rate; the transitions carry reason RULES_CHANGED. Progress is per partition, so a restart resumes.
+   */
+  async applyRulesIfChanged(): Promise<void> {
+    const active = await this.o.tierState.getActiveRules();
+    if (!active) return;
+    if (active.version !== this.o.engine.rules.version) {
+      this.o.engine.rules = parseRules(active.text, `redis:${this.o.tierState.keys.rules()}`);
+      this.o.logger.info({ version: active.version }, 'loaded new rules version');
+    }
+    for (const p of [...this.owned].sort((a, b) => a - b)) {
+      const meta = await this.o.tierState.getPartitionMeta(p);
+      if (meta.rules_version === active.version) continue;
+      await this.withLock(p, async () => {
+        const clock = (await this.clock()) ?? Date.now();
+        const day = this.o.mode === 'live' ? dayOf(clock) : Number(meta.closed_day ?? dayOf(clock));
+        let done = 0;
+        const started = Date.now();
+        for await (const ids of this.o.tierState.customers(p, Math.min(1000, this.o.rulesReevaluationRate))) {
+          await this.o.engine.evaluate(
+            p,
+            ids.map((customerId) => ({ customerId, day, at: endOfDay(day), processedDueAt: null, touch: '0', rulesChanged: true })),
+          );
+          done += ids.length;
+          const ahead = (done / this.o.rulesReevaluationRate) * 1000 - (Date.now() - started);
+          if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
+        }
+        await this.o.tierState.setPartitionMeta(p, { rules_version: active.version });
+        this.o.logger.info({ partition: p, version: active.version, customers: done }, 'rules change applied');
+      });
+    }
+  }
+}
+
+/** Metric names the rules refer to (what cut points may need), in a stable order. */
+export function referencedMetricNames(rules: unknown): string[] {
+  const text = JSON.stringify(rules);
+  return [...KNOWN_METRICS].filter((m) => text.includes(`"${m}"`)).sort();
+}

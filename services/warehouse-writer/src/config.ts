@@ -1,0 +1,23 @@
+import { env, STACK_DEFAULTS } from '@tierstream/config';
+import { z } from 'zod';
+
+export const writerConfigSchema = z.object({
+  KAFKA_BROKERS: env.list(STACK_DEFAULTS.KAFKA_BROKERS),
+  SCHEMA_REGISTRY_URL: env.url(STACK_DEFAULTS.SCHEMA_REGISTRY_URL, ['http', 'https']),
+  CLICKHOUSE_URL: env.url(STACK_DEFAULTS.CLICKHOUSE_URL, ['http', 'https']),
+  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a ClickHouse identifier' }).default(STACK_DEFAULTS.CLICKHOUSE_DATABASE),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  WRITER_GROUP_ID: z.string().min(1).default('tierstream-warehouse-writer'),
+  CHANGES_TOPIC: z.string().min(1).default('customer-tier-changes.v1'),
+  TRANSITIONS_TOPIC: z.string().min(1).default('customer-tier-transitions.v1'),
+  SNAPSHOTS_TOPIC: z.string().min(1).default('customer-tier-snapshots.v1'),
+  /** Rows per INSERT (the buffer flushes at this size) and the longest a row waits. */
+  WRITER_MAX_ROWS: env.int(50_000, 1),
+  WRITER_MAX_AGE_MS: env.int(1_000, 1),
+  WRITER_RETRY_ATTEMPTS: env.int(8, 1),
+  MAX_BYTES_PER_PARTITION: env.int(4_194_304, 1_024),
+  HTTP_PORT: env.int(9403, 0, 65_535),
+});
+
+export type WriterConfig = z.infer<typeof writerConfigSchema>;

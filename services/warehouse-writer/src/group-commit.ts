@@ -1,0 +1,108 @@
+import type { TierChange, TierTransition } from '@tierstream/contracts';
+import type { ServiceMetrics } from '@tierstream/observability';
+import { RowBuffer, type WarehouseWriter } from '@tierstream/warehouse';
+
+export interface Rows {
+  changes: TierChange[];
+  snapshots: TierChange[];
+  transitions: TierTransition[];
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit for ClickHouse: every consumed partition batch adds its rows and waits; one INSERT per table carries
+ * the rows of all waiting batches once the buffer holds `maxRows` or its oldest row is `maxAgeMs` old. Only then
+ * do the batches return and their offsets get committed. Memory is bounded by backpressure: a batch does not return
+ * (so its partition fetches nothing more) until its rows are in ClickHouse. A failed INSERT (after the writer's own
+ * retries with backoff) fails every waiting batch; the consumer re-fetches them and tries again.
+ */
+export class GroupCommit {
+  private readonly buffer: RowBuffer<{ table: keyof Rows; row: TierChange | TierTransition }>;
+  private waiters: Waiter[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly writer: WarehouseWriter,
+    opts: { maxRows: number; maxAgeMs: number },
+    private readonly metrics?: ServiceMetrics,
+  ) {
+    this.buffer = new RowBuffer({ maxRows: opts.maxRows, maxAgeMs: opts.maxAgeMs });
+  }
+
+  add(rows: Rows): Promise<void> {
+    const tagged = [
+      ...rows.changes.map((row) => ({ table: 'changes' as const, row })),
+      ...rows.snapshots.map((row) => ({ table: 'snapshots' as const, row })),
+      ...rows.transitions.map((row) => ({ table: 'transitions' as const, row })),
+    ];
+    if (tagged.length === 0) return Promise.resolve();
+    this.buffer.push(...tagged);
+    this.metrics?.bufferedRows.set({ table: 'all' }, this.buffer.size);
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.arm();
+    return done;
+  }
+
+  private arm(): void {
+    const wait = this.buffer.msUntilDue();
+    if (wait === undefined) return;
+    if (wait === 0) {
+      this.flushNow();
+      return;
+    }
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.flushNow();
+      }, wait);
+    }
+  }
+
+  private flushNow(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const rows = this.buffer.take();
+    const waiters = this.waiters;
+    this.waiters = [];
+    if (rows.length === 0) return;
+    this.metrics?.bufferedRows.set({ table: 'all' }, 0);
+    // Inserts run one after another: rows of a customer reach ClickHouse in the order they were consumed.
+    this.flushing = this.flushing.then(async () => {
+      try {
+        await this.insert(rows);
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        for (const w of waiters) w.reject(err);
+      }
+    });
+  }
+
+  private async insert(rows: Array<{ table: keyof Rows; row: TierChange | TierTransition }>): Promise<void> {
+    const pick = <T>(table: keyof Rows) => rows.filter((r) => r.table === table).map((r) => r.row as T);
+    const changes = pick<TierChange>('changes');
+    const snapshots = pick<TierChange>('snapshots');
+    const transitions = pick<TierTransition>('transitions');
+    const time = async (table: string, n: number, fn: () => Promise<void>) => {
+      if (n === 0) return;
+      const end = this.metrics?.clickhouseLatency.startTimer({ table });
+      await fn();
+      end?.();
+    };
+    await time('tier_transitions', transitions.length, () => this.writer.insertTransitions(transitions));
+    await time('tier_snapshots', snapshots.length, () => this.writer.insertSnapshots(snapshots));
+    await time('tier_current', changes.length, () => this.writer.insertChanges(changes));
+  }
+
+  /** Flushes what is buffered and waits for every insert in flight (graceful shutdown). */
+  async drain(): Promise<void> {
+    this.flushNow();
+    await this.flushing;
+  }
+}

@@ -1,0 +1,99 @@
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { createClient } from '@clickhouse/client';
+import { exitOnConfigError, loadConfig } from '@tierstream/config';
+import { AvroSerde, type TierChange, type TierTransition } from '@tierstream/contracts';
+import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
+import { createLogger, createMetrics, installShutdown, type Logger, startHealthServer } from '@tierstream/observability';
+import { WarehouseWriter } from '@tierstream/warehouse';
+import { type WriterConfig, writerConfigSchema } from './config';
+import { GroupCommit, type Rows } from './group-commit';
+
+const SERVICE = 'warehouse-writer';
+
+export async function runWarehouseWriter(config: WriterConfig, logger: Logger): Promise<{ stop: () => Promise<void>; port: number }> {
+  const metrics = createMetrics(SERVICE);
+  const clickhouse = createClient({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+    request_timeout: 60_000,
+  });
+  const writer = new WarehouseWriter(clickhouse, {
+    database: config.CLICKHOUSE_DATABASE,
+    logger,
+    retry: { attempts: config.WRITER_RETRY_ATTEMPTS },
+  });
+  const group = new GroupCommit(writer, { maxRows: config.WRITER_MAX_ROWS, maxAgeMs: config.WRITER_MAX_AGE_MS }, metrics);
+  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), { registryUrl: config.SCHEMA_REGISTRY_URL });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
+  const producer = await createProducer(kafka);
+  const topics = [config.CHANGES_TOPIC, config.TRANSITIONS_TOPIC, config.SNAPSHOTS_TOPIC];
+  const runner = new ConsumerRunner({
+    kafka,
+    groupId: config.WRITER_GROUP_ID,
+    topics,
+    producer,
+    logger,
+    metrics,
+    service: SERVICE,
+    maxBytesPerPartition: config.MAX_BYTES_PER_PARTITION,
+    // Every partition's batch waits on the same group commit: one INSERT carries many partitions' rows.
+    partitionsConsumedConcurrently: 16,
+    handler: async (batch, ctx) => {
+      const rows: Rows = { changes: [], snapshots: [], transitions: [] };
+      for (const record of batch.records) {
+        try {
+          const { value } = await serde.decode(record.value ?? Buffer.alloc(0));
+          if (batch.topic === config.TRANSITIONS_TOPIC) rows.transitions.push(value as TierTransition);
+          else if (batch.topic === config.SNAPSHOTS_TOPIC) rows.snapshots.push(value as TierChange);
+          else rows.changes.push(value as TierChange);
+        } catch (err) {
+          ctx.deadLetter(record, 'UNDECODABLE', (err as Error).message);
+        }
+      }
+      await group.add(rows);
+    },
+  });
+  const health = await startHealthServer({
+    port: config.HTTP_PORT,
+    registry: metrics.registry,
+    checks: {
+      live: () => runner.isLive(),
+      ready: async () => {
+        const failing: string[] = [];
+        if (!runner.isReady()) failing.push('kafka: not a member of the consumer group');
+        const ping = await clickhouse.ping();
+        if (!ping.success) failing.push(`clickhouse: ${ping.error.message}`);
+        return failing;
+      },
+    },
+  });
+  await runner.start();
+  logger.info({ topics, database: config.CLICKHOUSE_DATABASE, port: health.port }, 'warehouse writer started');
+  return {
+    port: health.port,
+    stop: async () => {
+      await runner.stop();
+      await group.drain();
+      await producer.disconnect();
+      await health.close();
+      await clickhouse.close();
+    },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  let config: WriterConfig;
+  try {
+    config = loadConfig(writerConfigSchema);
+  } catch (err) {
+    exitOnConfigError(SERVICE, err);
+  }
+  const logger = createLogger(SERVICE);
+  runWarehouseWriter(config, logger)
+    .then((svc) => installShutdown(logger, () => svc.stop()))
+    .catch((err: unknown) => {
+      logger.fatal({ err }, 'warehouse writer failed to start');
+      process.exit(1);
+    });
+}

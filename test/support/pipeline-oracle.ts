@@ -1,0 +1,101 @@
+import { type AggregateConfig, oracleMetrics } from '@tierstream/aggregates';
+import { customerIdOf, type InputEvent } from '@tierstream/contracts';
+import {
+  type Attributes,
+  type CutPoints,
+  computeCutPoints,
+  evaluateTiers,
+  initialCutPoints,
+  type Metrics,
+  type Rules,
+  type TierState,
+  type TransitionDraft,
+} from '@tierstream/tiering';
+import { dayOf, endOfDay, isoDay } from '@tierstream/tierstate';
+
+export interface OracleResult {
+  /** Final tier state per customer. */
+  states: Map<string, TierState>;
+  /** Every transition, in (day, customer) order. */
+  transitions: TransitionDraft[];
+  /** Snapshot rows: day → customer → tiers. */
+  snapshots: Map<string, Map<string, Record<string, string>>>;
+  /** Customers per tier per day per dimension: `${day}|${dimension}|${tier}` → count. */
+  distribution: Map<string, number>;
+  cutPoints: CutPoints;
+}
+
+/**
+ * The batch reference for the whole streaming path, written from the definitions and not from the services:
+ * aggregates by the batch oracle (oracleMetrics, over the raw event list), tiers by the pure engine, evaluated for
+ * EVERY customer on EVERY day from its first event day to the last closed day (the service evaluates only when its
+ * due index says something can change; equal results prove the due index never skips a change). Cut points are
+ * recomputed at the close of every `cutPointsEveryDays`-th day from that day's population and apply from the next day.
+ */
+export function runPipelineOracle(opts: {
+  events: InputEvent[];
+  rules: Rules;
+  aggregateConfig: AggregateConfig;
+  cutPointsEveryDays: number;
+  endAt: number;
+}): OracleResult {
+  const byCustomer = new Map<string, InputEvent[]>();
+  const attributes = new Map<string, Attributes>();
+  for (const e of opts.events) {
+    const id = customerIdOf(e);
+    if (id === null) continue;
+    const list = byCustomer.get(id) ?? [];
+    list.push(e);
+    byCustomer.set(id, list);
+    if (e.kind === 'order' && e.event.attributes) {
+      const prev = attributes.get(id) ?? { industry: null, company_size: null, region: null };
+      const a = e.event.attributes;
+      attributes.set(id, {
+        industry: a.industry ?? prev.industry ?? null,
+        company_size: a.company_size ?? prev.company_size ?? null,
+        region: a.region ?? prev.region ?? null,
+      });
+    }
+  }
+  const firstDay = new Map<string, number>();
+  for (const [id, list] of byCustomer) firstDay.set(id, Math.min(...list.map((e) => dayOf(e.event.occurred_at))));
+  const lastDay = dayOf(opts.endAt + 1) - 1;
+  const startDay = Math.min(...firstDay.values());
+  let cutPoints = initialCutPoints(opts.rules);
+  const states = new Map<string, TierState>();
+  const transitions: TransitionDraft[] = [];
+  const snapshots = new Map<string, Map<string, Record<string, string>>>();
+  const distribution = new Map<string, number>();
+  const ids = [...byCustomer.keys()].sort();
+  for (let day = startDay; day <= lastDay; day++) {
+    const population: Metrics[] = [];
+    const snapshot = new Map<string, Record<string, string>>();
+    for (const id of ids) {
+      if (firstDay.get(id)! > day) continue;
+      const metrics = oracleMetrics(byCustomer.get(id)!, endOfDay(day), opts.aggregateConfig, 48 * 3_600_000);
+      const result = evaluateTiers({
+        rules: opts.rules,
+        cutPoints,
+        customerId: id,
+        metrics,
+        attributes: attributes.get(id) ?? null,
+        previous: states.get(id) ?? null,
+        day,
+        at: endOfDay(day),
+      });
+      states.set(id, result.state);
+      transitions.push(...result.transitions);
+      population.push(metrics);
+      snapshot.set(id, { ...result.state.tiers });
+      for (const [dimension, tier] of Object.entries(result.state.tiers)) {
+        const k = `${isoDay(day)}|${dimension}|${tier}`;
+        distribution.set(k, (distribution.get(k) ?? 0) + 1);
+      }
+    }
+    snapshots.set(isoDay(day), snapshot);
+    if (opts.cutPointsEveryDays > 0 && day % opts.cutPointsEveryDays === 0) {
+      cutPoints = computeCutPoints(opts.rules, population, `cp-${isoDay(day)}`, endOfDay(day));
+    }
+  }
+  return { states, transitions, snapshots, distribution, cutPoints };
+}
