@@ -4,7 +4,7 @@
 -- @param value_tiers Array(String) PLATINUM,GOLD -- comma-separated value tiers
 -- @param lifecycle String AT_RISK -- lifecycle tier
 -- @param limit UInt32 1000 -- maximum rows
--- @example npm run tierctl -- query high_value_at_risk --param value_tiers=PLATINUM --param limit=50
+-- @example npm run tierctl -- sql high_value_at_risk --param value_tiers=PLATINUM --param limit=50
 SELECT
     customer_id,
     value_tier,

@@ -4,7 +4,7 @@
 -- @param dimension String value_tier -- tier dimension
 -- @param from Date -- the earlier snapshot day
 -- @param to Date -- the later snapshot day
--- @example npm run tierctl -- query migration_matrix --param from=2024-01-31 --param to=2024-02-29
+-- @example npm run tierctl -- sql migration_matrix --param from=2024-01-31 --param to=2024-02-29
 SELECT
     if(tier_from = '', '(none)', tier_from) AS from_tier,
     if(tier_to = '', '(none)', tier_to) AS to_tier,

@@ -44,9 +44,10 @@ end
 local function num(s) if s == nil or s == '' then return 0 end return tonumber(s) end
 local function opt(s) if s == nil or s == '' then return nil end return tonumber(s) end
 local function day_of(ms) return math.floor(ms / DAY) end
--- Drop trailing zero/empty elements: most buckets only use their first columns.
+-- Drop trailing numeric-zero / empty elements: most buckets only use their first columns. Time columns are passed
+-- as strings, so a real time of 0 ms ('0') is kept.
 local function join_trim(t, n)
-  while n > 1 and (t[n] == 0 or t[n] == '' or t[n] == '0') do n = n - 1 end
+  while n > 1 and (t[n] == 0 or t[n] == '') do n = n - 1 end
   local parts = {}
   for i = 1, n do
     local v = t[i]

@@ -49,10 +49,12 @@ export const DEFAULT_AGGREGATE_CONFIG: AggregateConfig = {
 export const KNOWN_CURRENCIES: readonly string[] = Object.freeze(Object.keys(DEFAULT_FX_RATES).sort());
 
 const weightsSchema = z
-  .object(Object.fromEntries(WEB_BEHAVIOR_TYPES.map((t) => [t, z.number().finite().min(0)])) as Record<
-    WebBehaviorType,
-    z.ZodNumber
-  >)
+  .object(
+    Object.fromEntries(WEB_BEHAVIOR_TYPES.map((t) => [t, z.number().finite().min(0)])) as Record<
+      WebBehaviorType,
+      z.ZodNumber
+    >,
+  )
   .strict();
 
 const aggregateConfigSchema = z

@@ -97,7 +97,8 @@ export function emptyState(customerId: string): AggregateState {
   };
 }
 
-const maxOrNull = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.max(a, b));
+const maxOrNull = (a: number | null, b: number | null): number | null =>
+  a === null ? b : b === null ? a : Math.max(a, b);
 
 /** Round to 6 decimals (engagement score). */
 export function round6(x: number): number {

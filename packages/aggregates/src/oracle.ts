@@ -65,7 +65,10 @@ export function oracleMetrics(
       if (d > D) continue;
       webTimes.push(e.occurred_at);
       let m = webByDay.get(d);
-      if (!m) webByDay.set(d, (m = new Map()));
+      if (!m) {
+        m = new Map();
+        webByDay.set(d, m);
+      }
       m.set(e.type, (m.get(e.type) ?? 0) + 1);
     } else {
       const e = input.event;
@@ -77,7 +80,10 @@ export function oracleMetrics(
       } else if (e.type === 'ESCALATED') service.push({ d, kind: 'escalation' });
       else if (e.type === 'SATISFACTION_RATED' && e.csat !== null) service.push({ d, kind: 'csat', csat: e.csat });
       let list = ticketEvents.get(e.ticket_id);
-      if (!list) ticketEvents.set(e.ticket_id, (list = []));
+      if (!list) {
+        list = [];
+        ticketEvents.set(e.ticket_id, list);
+      }
       list.push({ type: e.type, at: e.occurred_at, id: e.event_id });
     }
   }
@@ -88,15 +94,26 @@ export function oracleMetrics(
     orderEffects.filter((x) => keep(x.d)).reduce((a, x) => a + pick(x), 0);
   const all = (d: number) => d <= D;
   m.orders_lifetime = sum((x) => x.count, all);
-  for (const n of [30, 90, 365]) m[`orders_${n}d`] = sum((x) => x.count, (d) => within(d, n));
+  for (const n of [30, 90, 365])
+    m[`orders_${n}d`] = sum(
+      (x) => x.count,
+      (d) => within(d, n),
+    );
   m.revenue_lifetime = sum((x) => x.revenue, all);
-  for (const n of [30, 90, 365]) m[`revenue_${n}d`] = sum((x) => x.revenue, (d) => within(d, n));
+  for (const n of [30, 90, 365])
+    m[`revenue_${n}d`] = sum(
+      (x) => x.revenue,
+      (d) => within(d, n),
+    );
   m.revenue_prev_90d = sum(
     (x) => x.revenue,
     (d) => d >= D - 179 && d <= D - 90,
   );
   m.margin_lifetime = sum((x) => x.margin, all);
-  m.margin_365d = sum((x) => x.margin, (d) => within(d, 365));
+  m.margin_365d = sum(
+    (x) => x.margin,
+    (d) => within(d, 365),
+  );
   const orders = m.orders_lifetime;
   m.aov_lifetime = orders > 0 ? (m.revenue_lifetime as number) / orders : null;
   const placedUpTo = placedTimes.filter((t) => day(t) <= D);

@@ -157,17 +157,17 @@ export class AggregateStore {
   }
 
   /** One group for a standalone server; one group per hash slot in Cluster mode. Groups run concurrently. */
-  private async runGrouped<T>(
-    calls: Call[],
-    run: (group: Call[]) => Promise<T[]>,
-  ): Promise<Array<[Call, T]>> {
+  private async runGrouped<T>(calls: Call[], run: (group: Call[]) => Promise<T[]>): Promise<Array<[Call, T]>> {
     const groups: Call[][] = [];
     if (this.redis instanceof Cluster) {
       const bySlot = new Map<number, Call[]>();
       for (const c of calls) {
         const slot = calculateSlot(c.key);
         let g = bySlot.get(slot);
-        if (!g) bySlot.set(slot, (g = []));
+        if (!g) {
+          g = [];
+          bySlot.set(slot, g);
+        }
         g.push(c);
       }
       groups.push(...bySlot.values());

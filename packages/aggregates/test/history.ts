@@ -46,7 +46,7 @@ export const historyArb = fc.record({
   web: fc.array(webArb, { maxLength: 30 }),
   tickets: fc.array(ticketArb, { maxLength: 3 }),
 });
-export type HistorySpec = fc.Infer<typeof historyArb>;
+export type HistorySpec = typeof historyArb extends fc.Arbitrary<infer T> ? T : never;
 
 const toMs = (t: { day: number; ms: number }) => (BASE_DAY + t.day) * DAY + t.ms;
 
@@ -156,7 +156,13 @@ export interface Delivery {
   batches: Rec[][];
   /** The distinct records delivered (by topic/partition/offset), i.e. what the oracle sees. */
   delivered: Rec[];
-  stats: { duplicatesKept: number; duplicatesDropped: number; redelivered: number; partitions: number };
+  stats: {
+    duplicatesGenerated: number;
+    duplicatesKept: number;
+    duplicatesDropped: number;
+    redelivered: number;
+    partitions: number;
+  };
 }
 
 /**
@@ -169,7 +175,10 @@ export function deliver(eventsByCustomer: Map<string, InputEvent[]>, seed: numbe
   const rnd = prng(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
   const P = int(1, 4);
-  const parts: Array<Array<{ key: number; customerId: string; event: InputEvent }>> = Array.from({ length: P }, () => []);
+  const parts: Array<Array<{ key: number; customerId: string; event: InputEvent }>> = Array.from(
+    { length: P },
+    () => [],
+  );
   const ticketPartition = new Map<string, number>();
   let duplicates = 0;
   for (const [customerId, events] of eventsByCustomer) {
@@ -271,9 +280,14 @@ export function deliver(eventsByCustomer: Map<string, InputEvent[]>, seed: numbe
   return {
     batches: finalBatches,
     delivered: [...delivered.values()],
-    stats: { duplicatesKept, duplicatesDropped: drop.size, redelivered, partitions: P },
+    stats: {
+      duplicatesGenerated: duplicates,
+      duplicatesKept,
+      duplicatesDropped: drop.size,
+      redelivered,
+      partitions: P,
+    },
   };
-  void duplicates;
 }
 
 /** Groups one batch by customer, preserving delivery order (the aggregator's job). */
@@ -281,7 +295,10 @@ export function groupBatch(batch: Rec[]) {
   const m = new Map<string, Rec[]>();
   for (const r of batch) {
     let l = m.get(r.customerId);
-    if (!l) m.set(r.customerId, (l = []));
+    if (!l) {
+      l = [];
+      m.set(r.customerId, l);
+    }
     l.push(r);
   }
   return [...m].map(([customerId, recs]) => ({

@@ -9,7 +9,7 @@ export const GROUPS = {
   writer: 'tierstream-warehouse-writer',
 } as const;
 
-export const OUTPUT_TOPICS = [TOPICS.changes, TOPICS.transitions, 'customer-tier-snapshots.v1'] as const;
+export const OUTPUT_TOPICS = [TOPICS.changes, TOPICS.transitions, TOPICS.snapshots] as const;
 
 /** Sum over partitions of (end offset − committed offset) of a group on some topics. */
 export async function groupLag(admin: Admin, groupId: string, topics: readonly string[]): Promise<number> {

@@ -12,7 +12,7 @@ import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Clients } from './clients';
 import { feedEvents, sendWatermarks } from './feed';
-import { GROUPS, groupLag } from './pipeline';
+import { GROUPS, groupLag, OUTPUT_TOPICS } from './pipeline';
 import { REPO_ROOT } from './supervisor';
 
 const clients = new Clients();
@@ -422,7 +422,7 @@ program
       const groupTopics: Record<string, string[]> = {
         [GROUPS.aggregator]: [...INPUT_TOPICS],
         [GROUPS.engine]: [TOPICS.signals],
-        [GROUPS.writer]: [TOPICS.changes, TOPICS.transitions, 'customer-tier-snapshots.v1'],
+        [GROUPS.writer]: [...OUTPUT_TOPICS],
       };
       const existing = new Set(await admin.listTopics());
       for (const [group, topics] of Object.entries(groupTopics)) {

@@ -186,5 +186,6 @@ function isNotFound(err: unknown): boolean {
 /** The registry's own words, without the client library's "<clientId> - " prefix. */
 function registryMessage(err: unknown): string {
   const message = (err as Error)?.message ?? String(err);
-  return message.replace(/^[\w.-]+ - /, '');
+  // Apicurio prefixes its messages with the Java exception class; keep only the explanation.
+  return message.replace(/^[\w.-]+ - /, '').replace(/^(?:[a-z]\w*\.)+\w*Exception: /, '');
 }

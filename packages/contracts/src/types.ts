@@ -129,6 +129,8 @@ export const TOPICS = {
   signals: 'customer-signals.v1',
   transitions: 'customer-tier-transitions.v1',
   changes: 'customer-tier-changes.v1',
+  /** Daily snapshot rows (TierChange, kind SNAPSHOT): not compacted, unlike `changes`. */
+  snapshots: 'customer-tier-snapshots.v1',
 } as const;
 
 export type InputEvent =
@@ -260,6 +262,7 @@ export const TOPIC_SCHEMA_NAMES = {
   'customer-signals.v1': 'CustomerSignal',
   'customer-tier-transitions.v1': 'TierTransition',
   'customer-tier-changes.v1': 'TierChange',
+  'customer-tier-snapshots.v1': 'TierChange',
 } as const satisfies Record<TopicName, string>;
 
 /** Value type carried by each topic. */
@@ -270,6 +273,7 @@ export interface TopicValues {
   'customer-signals.v1': CustomerSignal;
   'customer-tier-transitions.v1': TierTransition;
   'customer-tier-changes.v1': TierChange;
+  'customer-tier-snapshots.v1': TierChange;
 }
 
 export const INPUT_KIND_BY_TOPIC = {
@@ -290,7 +294,3 @@ export function topicOf(input: InputEvent): InputTopic {
   }
 }
 
-/** Dead-letter topic of a topic. */
-export function dlqTopicOf(topic: string): string {
-  return `${topic}.dlq`;
-}

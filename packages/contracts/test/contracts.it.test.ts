@@ -164,6 +164,7 @@ describe('AvroSerde against the registry', () => {
     const incompatible = { ...base, fields: [...base.fields, { name: 'loyalty_points', type: 'long' }] };
     const err = await serde.register(TOPICS.orders, JSON.stringify(incompatible)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SchemaCompatibilityError);
+    console.info(`registry refused as expected: ${(err as Error).message}`);
     expect((err as Error).message).toMatch(
       new RegExp(
         `^schema for subject ${subjectOf(TOPICS.orders).replace(/[.]/g, '\\.')} is not BACKWARD compatible with the registered version: .+`,
@@ -300,12 +301,24 @@ describe('applyTopics against Kafka', () => {
         },
       ],
     });
+    // Config changes reach the broker's view asynchronously (KRaft metadata): wait until the drift is visible.
+    const retentionOf = async () => {
+      const d = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: changes.name, configNames: ['retention.ms'] }],
+      });
+      return d.resources[0]!.configEntries[0]!.configValue;
+    };
+    for (let i = 0; i < 50 && (await retentionOf()) !== '1000'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await retentionOf()).toBe('1000');
     const grown: TopicsSpec = {
       topics: spec.topics.map((t) => (t.name === names[0] ? { ...t, partitions: 4 } : t)),
     };
     const third = await applyTopics(admin, grown);
     expect(third.created).toEqual([]);
     expect(third.updated.sort()).toEqual([names[0]!, changes.name].sort());
+    for (let i = 0; i < 50 && (await retentionOf()) === '1000'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await retentionOf()).toBe(String(30 * 86_400_000));
     expect(await applyTopics(admin, grown)).toEqual({ created: [], unchanged: names, updated: [] });
     const after = await admin.fetchTopicMetadata({ topics: [names[0]!] });
     expect(after.topics[0]!.partitions).toHaveLength(4);

@@ -37,7 +37,8 @@ export const DEFAULT_END = '2026-06-30T23:59:59Z';
 
 /**
  * Named workloads. `standard` is the benchmark workload: 100,000 customers over the 365 days ending
- * 2026-06-30T23:59:59Z, seed 20260630 (about 4-5 million events; run `summarize` for the exact counts).
+ * 2026-06-30T23:59:59Z, seed 20260630: 4,998,848 events (3.99M web, 573k orders, 434k ticket events; 79,464
+ * buyers), generated in about 12 s with about 400 MB RSS when streamed.
  */
 export const PROFILES: Record<ProfileName, GeneratorOptions> = {
   tiny: { customers: 200, days: 120, seed: 7 },

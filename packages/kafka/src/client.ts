@@ -1,4 +1,4 @@
-import { Kafka, type KafkaConfig, logLevel, type Producer, CompressionTypes } from 'kafkajs';
+import { CompressionTypes, Kafka, type KafkaConfig, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { OutgoingRecord, RecordProducer } from './types';
 
@@ -24,7 +24,15 @@ export function createKafka(opts: { brokers: string[]; clientId: string; logger?
  * Records are keyed by customer id by the callers, which gives per-customer order on the topic.
  */
 export async function createProducer(kafka: Kafka): Promise<RecordProducer> {
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    // The Java client's murmur2 partitioner: the due index is sharded with the same function (tierstate).
+    createPartitioner: Partitioners.DefaultPartitioner,
+    // An idempotent producer retries until it succeeds; a bounded count could reorder or drop under EoS rules.
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
+  });
   await producer.connect();
   const toMessages = (records: OutgoingRecord[]) =>
     records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: r.partition }));

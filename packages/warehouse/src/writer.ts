@@ -24,7 +24,7 @@ export interface RetryOptions {
 export interface WarehouseWriterOptions {
   database: string;
   logger?: Logger;
-  /** Rows per INSERT statement (default 100 000); larger inputs are split. */
+  /** Rows per INSERT statement (default 50 000); larger inputs are split. Measured on the 2-core box against 18.16: 50k-row batches beat 100k. */
   maxBatchRows?: number;
   retry?: RetryOptions;
   /** Injectable for tests. */
@@ -60,7 +60,7 @@ export class WarehouseWriter {
   ) {
     this.database = assertIdentifier(opts.database, 'database name');
     this.logger = opts.logger;
-    this.maxBatchRows = opts.maxBatchRows ?? 100_000;
+    this.maxBatchRows = opts.maxBatchRows ?? 50_000;
     this.attempts = opts.retry?.attempts ?? 5;
     this.baseDelayMs = opts.retry?.baseDelayMs ?? 200;
     this.maxDelayMs = opts.retry?.maxDelayMs ?? 5_000;
@@ -91,9 +91,15 @@ export class WarehouseWriter {
   private warnDroppedMetrics(rows: readonly { metrics: Record<string, number> }[]): void {
     if (!this.logger) return;
     for (const r of rows) {
-      const { dropped } = metricArrays(r.metrics);
-      if (dropped.length > 0)
-        this.logger.warn({ dropped, row: r }, 'non-finite metric values not written to ClickHouse');
+      for (const name in r.metrics) {
+        if (!Number.isFinite(r.metrics[name])) {
+          this.logger.warn(
+            { dropped: metricArrays(r.metrics).dropped, row: r },
+            'non-finite metric values not written to ClickHouse',
+          );
+          break;
+        }
+      }
     }
   }
 

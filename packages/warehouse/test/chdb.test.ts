@@ -6,7 +6,7 @@ import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR, migrate, WarehouseWriter } from '../src/index';
+import { MIGRATIONS_DIR, migrate, QUERIES_DIR, runNamedQuery, WarehouseWriter } from '../src/index';
 import { createChdbClient } from './support/chdb-client';
 import { assertAllQueries, assertViews, copyMigrations, loadScenario, uniqueDatabase } from './support/scenario';
 
@@ -47,5 +47,38 @@ describe('warehouse on current ClickHouse (chdb)', () => {
       await client.command({ query: `OPTIMIZE TABLE ${db}.${table} FINAL` });
     }
     await assertAllQueries(client, db);
+  });
+
+  it('renders csv, json and table output, and names bad input', async () => {
+    const run = (name: string, params: Record<string, string>, format?: 'csv' | 'json' | 'table') =>
+      runNamedQuery(client, { dir: QUERIES_DIR, name, params, database: db, format });
+    const csv = await run('revenue_share', { day: '2024-01-31' }, 'csv');
+    expect(csv.output.split('\n').slice(0, 2)).toEqual([
+      'tier,customers,revenue,customer_share,revenue_share',
+      'PLATINUM,1,800,0.25,0.8',
+    ]);
+    const json = await run('revenue_share', { day: '2024-01-31' }, 'json');
+    expect(JSON.parse(json.output)[3]).toEqual({
+      tier: 'BRONZE',
+      customers: 1,
+      revenue: 40,
+      customer_share: 0.25,
+      revenue_share: 0.04,
+    });
+    const table = await run('migration_matrix', { from: '2024-01-31', to: '2024-02-01' });
+    expect(table.output.split('\n')[0]).toBe('from_tier  to_tier   customers');
+    expect(table.output.endsWith('(5 rows)')).toBe(true);
+    await expect(run('revenue_share', { day: '2024-01-31', tier: 'GOLD' })).rejects.toThrow(
+      "unknown parameter 'tier' for query revenue_share (parameters: day, dimension, metric)",
+    );
+    await expect(run('revenue_share', {})).rejects.toThrow(
+      "missing required parameter 'day' (Date) for query revenue_share",
+    );
+    await expect(run('revenue_share', { day: '31/01/2024' })).rejects.toThrow(
+      "parameter 'day' must be a Date 'YYYY-MM-DD'",
+    );
+    await expect(run('revenue_shares', {})).rejects.toThrow(
+      "unknown query 'revenue_shares' (available: cohort_by_first_order_month,",
+    );
   });
 });

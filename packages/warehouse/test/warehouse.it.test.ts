@@ -4,7 +4,7 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { stackEndpoints } from '@tierstream/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrate, WarehouseError, WarehouseWriter } from '../src/index';
@@ -24,7 +24,8 @@ describe(`warehouse on the stack's ClickHouse (${clickhouseUrl})`, () => {
   const db = uniqueDatabase('ts_it');
 
   beforeAll(async () => {
-    client = createClient({ url: clickhouseUrl, request_timeout: 60_000 });
+    // The client logs every failed request itself; the failures below are expected.
+    client = createClient({ url: clickhouseUrl, request_timeout: 60_000, log: { level: ClickHouseLogLevel.OFF } });
     const rs = await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
     const [row] = await rs.json<{ v: string }>();
     console.info(`ClickHouse server version ${row?.v}`);
@@ -83,7 +84,11 @@ describe(`warehouse on the stack's ClickHouse (${clickhouseUrl})`, () => {
   });
 
   it('gives up on an unreachable server after the configured attempts', async () => {
-    const dead = createClient({ url: 'http://127.0.0.1:9', request_timeout: 2_000 });
+    const dead = createClient({
+      url: 'http://127.0.0.1:9',
+      request_timeout: 2_000,
+      log: { level: ClickHouseLogLevel.OFF },
+    });
     try {
       const w = new WarehouseWriter(dead, { database: db, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 } });
       await expect(w.insertChanges(currentLatest)).rejects.toThrow(/failed after 3 attempts: .*ECONNREFUSED/);

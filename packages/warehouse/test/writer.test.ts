@@ -60,7 +60,7 @@ describe('row mapping', () => {
 
   it('validates snapshots and versions', () => {
     expect(toSnapshotRow(change({ kind: 'SNAPSHOT', snapshot_day: '2024-02-29' })).snapshot_day).toBe('2024-02-29');
-    expect(() => toSnapshotRow(change())).toThrow('snapshot of customer "c1": kind must be SNAPSHOT, got CHANGE');
+    expect(() => toSnapshotRow(change())).toThrow('snapshot of customer c1: kind must be SNAPSHOT, got CHANGE');
     expect(() => toSnapshotRow(change({ kind: 'SNAPSHOT', snapshot_day: '2023-02-29' }))).toThrow(
       "snapshot_day must be a date 'YYYY-MM-DD'",
     );
@@ -92,6 +92,17 @@ describe('errors', () => {
       "ClickHouse error 60 UNKNOWN_TABLE: Table tierstream.nope doesn't exist",
     );
     expect(isRetriable(new Error(old))).toBe(false);
+  });
+
+  it("describes @clickhouse/client's ClickHouseError (code as string, type possibly empty)", () => {
+    const typed = Object.assign(new Error('Unknown table expression identifier x.y.'), {
+      code: '60',
+      type: 'UNKNOWN_TABLE',
+    });
+    expect(describeError(typed)).toBe('ClickHouse error 60 UNKNOWN_TABLE: Unknown table expression identifier x.y');
+    const untyped = Object.assign(new Error('Too many parts'), { code: '252', type: undefined });
+    expect(describeError(untyped)).toBe('ClickHouse error 252 TOO_MANY_PARTS: Too many parts');
+    expect(isRetriable(untyped)).toBe(true);
   });
 
   it('reads current errors', () => {

@@ -1,5 +1,5 @@
 import { env, STACK_DEFAULTS } from '@tierstream/config';
-import { INPUT_TOPICS } from '@tierstream/contracts';
+import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
 
 export const aggregatorConfigSchema = z.object({
@@ -14,7 +14,7 @@ export const aggregatorConfigSchema = z.object({
       error: `expected a comma-separated subset of ${INPUT_TOPICS.join(', ')}`,
     }),
   AGGREGATOR_GROUP_ID: z.string().min(1).default('tierstream-aggregator'),
-  SIGNALS_TOPIC: z.string().min(1).default('customer-signals.v1'),
+  SIGNALS_TOPIC: z.string().min(1).default(TOPICS.signals),
   DEDUPE_HORIZON_HOURS: env.int(48, 1, 24 * 365),
   MAX_FUTURE_SKEW_MS: env.int(3_600_000, 0),
   MAX_MESSAGE_BYTES: env.int(1_048_576, 1_024),

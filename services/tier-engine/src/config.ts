@@ -1,5 +1,5 @@
 import { env, STACK_DEFAULTS } from '@tierstream/config';
-import { INPUT_TOPICS } from '@tierstream/contracts';
+import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
 
 export const engineConfigSchema = z.object({
@@ -8,10 +8,10 @@ export const engineConfigSchema = z.object({
   REDIS_URL: env.url(STACK_DEFAULTS.REDIS_URL, ['redis', 'rediss']),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected letters, digits, _ . -' }).default('ts'),
   ENGINE_GROUP_ID: z.string().min(1).default('tierstream-tier-engine'),
-  SIGNALS_TOPIC: z.string().min(1).default('customer-signals.v1'),
-  TRANSITIONS_TOPIC: z.string().min(1).default('customer-tier-transitions.v1'),
-  CHANGES_TOPIC: z.string().min(1).default('customer-tier-changes.v1'),
-  SNAPSHOTS_TOPIC: z.string().min(1).default('customer-tier-snapshots.v1'),
+  SIGNALS_TOPIC: z.string().min(1).default(TOPICS.signals),
+  TRANSITIONS_TOPIC: z.string().min(1).default(TOPICS.transitions),
+  CHANGES_TOPIC: z.string().min(1).default(TOPICS.changes),
+  SNAPSHOTS_TOPIC: z.string().min(1).default(TOPICS.snapshots),
   /** The rules file used until `tierctl rules apply` stores another version in Redis. */
   RULES_FILE: z.string().min(1).default('rules/default.yaml'),
   /**

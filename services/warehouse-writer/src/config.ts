@@ -1,4 +1,5 @@
 import { env, STACK_DEFAULTS } from '@tierstream/config';
+import { TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
 
 export const writerConfigSchema = z.object({
@@ -9,9 +10,9 @@ export const writerConfigSchema = z.object({
   CLICKHOUSE_USER: z.string().default('default'),
   CLICKHOUSE_PASSWORD: z.string().default(''),
   WRITER_GROUP_ID: z.string().min(1).default('tierstream-warehouse-writer'),
-  CHANGES_TOPIC: z.string().min(1).default('customer-tier-changes.v1'),
-  TRANSITIONS_TOPIC: z.string().min(1).default('customer-tier-transitions.v1'),
-  SNAPSHOTS_TOPIC: z.string().min(1).default('customer-tier-snapshots.v1'),
+  CHANGES_TOPIC: z.string().min(1).default(TOPICS.changes),
+  TRANSITIONS_TOPIC: z.string().min(1).default(TOPICS.transitions),
+  SNAPSHOTS_TOPIC: z.string().min(1).default(TOPICS.snapshots),
   /** Rows per INSERT (the buffer flushes at this size) and the longest a row waits. */
   WRITER_MAX_ROWS: env.int(50_000, 1),
   WRITER_MAX_AGE_MS: env.int(1_000, 1),

@@ -1,0 +1,253 @@
+import type { InputEvent } from '@tierstream/contracts';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
+import { customerKeys } from '../src/keyspace';
+import { dayOf, metricsAt } from '../src/metrics';
+import { oracleMetrics } from '../src/oracle';
+import { AggregateStore } from '../src/store';
+import { buildEvents, DAY, deliver, groupBatch, historyArb } from './history';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:16379';
+const config = DEFAULT_AGGREGATE_CONFIG;
+let redis: Redis;
+
+beforeAll(async () => {
+  redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  await redis.connect();
+});
+afterAll(async () => {
+  await redis?.quit();
+});
+
+async function dropPrefix(prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+describe('AggregateStore on real Redis', () => {
+  it('applies, skips redelivered offsets and duplicate event ids, reloads after SCRIPT FLUSH', async () => {
+    const prefix = 'agg-it-basic';
+    await dropPrefix(prefix);
+    const store = new AggregateStore(redis, { prefix, config });
+    await store.init();
+    const t0 = 20_000 * DAY + 1000;
+    const placed: InputEvent = {
+      kind: 'order',
+      event: {
+        event_id: 'e1',
+        customer_id: 'c1',
+        order_id: 'o1',
+        type: 'PLACED',
+        amount_minor: 1000,
+        currency: 'USD',
+        margin_minor: null,
+        channel: null,
+        items: 1,
+        occurred_at: t0,
+        original_placed_at: null,
+        attributes: null,
+      },
+    };
+    const r1 = await store.applyBatch([
+      { customerId: 'c1', events: [{ event: placed, topic: 'orders.v1', partition: 3, offset: '41' }] },
+    ]);
+    expect(r1.get('c1')).toEqual({ applied: 1, firstEventAt: t0, lastEventAt: t0 });
+    // Same record again (redelivery) and the same event_id under a new offset (duplicate): both skipped.
+    const r2 = await store.applyBatch([
+      {
+        customerId: 'c1',
+        events: [
+          { event: placed, topic: 'orders.v1', partition: 3, offset: '41' },
+          { event: placed, topic: 'orders.v1', partition: 3, offset: '42' },
+        ],
+      },
+    ]);
+    expect(r2.get('c1')).toEqual({ applied: 0, firstEventAt: 0, lastEventAt: 0 });
+    await redis.script('FLUSH');
+    const second = { ...placed, event: { ...placed.event, event_id: 'e2', occurred_at: t0 + 5 } } as InputEvent;
+    const r3 = await store.applyBatch([
+      { customerId: 'c1', events: [{ event: second, topic: 'orders.v1', partition: 3, offset: '43' }] },
+    ]);
+    expect(r3.get('c1')?.applied).toBe(1);
+    const state = await store.readState('c1');
+    expect(metricsAt(state!, t0, config).orders_lifetime).toBe(2);
+    expect(metricsAt(state!, t0, config).revenue_lifetime).toBe(2000);
+    expect(await store.readState('nobody')).toBeNull();
+    expect((await store.readMany(['c1', 'nobody'])).size).toBe(1);
+    await store.deleteCustomer('c1');
+    expect(await redis.exists(customerKeys(prefix, 'c1').agg)).toBe(0);
+  });
+
+  it('property: any partitioning, interleaving, duplicates, redeliveries and batching give the oracle metrics', async () => {
+    let run = 0;
+    const session = `${process.pid}-${Date.now()}`;
+    // Coverage of the interesting cases, so the property cannot pass vacuously.
+    const seen = { events: 0, duplicatesKept: 0, redelivered: 0, folded: 0, foldedTickets: 0, multiPartition: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(historyArb, { minLength: 1, maxLength: 3 }),
+        fc.integer(),
+        fc.constantFrom(48 * 3_600_000, 30 * DAY, 3 * 365 * DAY),
+        fc.array(fc.integer({ min: 0, max: DAY * 500 }), { minLength: 3, maxLength: 3 }),
+        async (histories, seed, horizon, offsets) => {
+          const prefix = `agg-prop-${session}-${run++}`;
+          const store = new AggregateStore(redis, { prefix, dedupeHorizonMs: horizon, config });
+          await store.init();
+          const byCustomer = new Map<string, InputEvent[]>();
+          histories.forEach((h, i) => {
+            byCustomer.set(`c${i}`, buildEvents(`c${i}`, h));
+          });
+          const delivery = deliver(byCustomer, seed, horizon);
+          seen.events += delivery.delivered.length;
+          seen.duplicatesKept += delivery.stats.duplicatesKept;
+          seen.redelivered += delivery.stats.redelivered;
+          if (delivery.stats.partitions > 1) seen.multiPartition++;
+          const applied = new Map<string, number>();
+          for (const batch of delivery.batches) {
+            const res = await store.applyBatch(groupBatch(batch));
+            for (const [c, r] of res) applied.set(c, (applied.get(c) ?? 0) + r.applied);
+          }
+          const states = await store.readMany([...byCustomer.keys()]);
+          await dropPrefix(prefix);
+          for (const customerId of byCustomer.keys()) {
+            const events = delivery.delivered.filter((r) => r.customerId === customerId).map((r) => r.event);
+            const uniqueIds = new Set(events.map((e) => e.event.event_id));
+            expect(applied.get(customerId) ?? 0).toBe(uniqueIds.size);
+            const state = states.get(customerId);
+            if (state && (state.orderBase.count !== 0 || state.webBaseLastSeenAt !== null)) seen.folded++;
+            if (state && state.ticketBase.resolveCount > 0) seen.foldedTickets++;
+            if (events.length === 0) {
+              expect(state).toBeUndefined();
+              continue;
+            }
+            const maxAt = Math.max(...events.map((e) => e.event.occurred_at));
+            const maxDay = dayOf(maxAt);
+            const asOfs = [
+              maxAt,
+              (maxDay + 1) * DAY - 1,
+              maxAt + offsets[0]!,
+              maxAt + offsets[1]! + DAY,
+              // Earlier days: within the 400 − 365 = 35 days where retention keeps every window exact.
+              maxAt - (offsets[2]! % (35 * DAY)),
+              (maxDay - 35) * DAY,
+            ];
+            for (const asOf of asOfs) {
+              const got = metricsAt(state!, asOf, config);
+              const want = oracleMetrics(events, asOf, config, horizon);
+              expect({ customerId, asOf, ...got }).toEqual({ customerId, asOf, ...want });
+            }
+          }
+        },
+      ),
+      { numRuns: Number(process.env.AGG_PROPERTY_RUNS ?? 300) },
+    );
+    console.log('[aggregates property coverage]', JSON.stringify(seen));
+    expect(seen.duplicatesKept).toBeGreaterThan(0);
+    expect(seen.redelivered).toBeGreaterThan(0);
+    expect(seen.folded).toBeGreaterThan(0);
+    expect(seen.foldedTickets).toBeGreaterThan(0);
+    expect(seen.multiPartition).toBeGreaterThan(0);
+  });
+
+  it('memory: a realistic customer (5 orders, 20 web events, 1 ticket in a year) stays under 1 KB', async () => {
+    const prefix = 'agg-mem';
+    await dropPrefix(prefix);
+    const store = new AggregateStore(redis, { prefix, config });
+    await store.init();
+    const N = 1000;
+    const start = 20_000;
+    const mk = (c: number) => {
+      const id = `cust-${String(c).padStart(7, '0')}`;
+      const rnd = (k: number) => ((c * 7919 + k * 104729) % 1000) / 1000;
+      const events: Array<{ event: InputEvent; topic: string; partition: number; offset: string }> = [];
+      let off = c * 100;
+      const push = (event: InputEvent, topic: string) =>
+        events.push({ event, topic, partition: c % 12, offset: String(off++) });
+      const uuid = (k: number) =>
+        `${c.toString(16).padStart(8, '0')}-0000-4000-8000-${k.toString(16).padStart(12, '0')}`;
+      for (let i = 0; i < 5; i++) {
+        push(
+          {
+            kind: 'order',
+            event: {
+              event_id: uuid(i),
+              customer_id: id,
+              order_id: `o-${c}-${i}`,
+              type: 'PLACED',
+              amount_minor: Math.floor(rnd(i) * 50_000) + 500,
+              currency: 'USD',
+              margin_minor: Math.floor(rnd(i) * 10_000),
+              channel: 'web',
+              items: 2,
+              occurred_at: (start + Math.floor(rnd(i + 10) * 360)) * DAY + Math.floor(rnd(i + 20) * DAY),
+              original_placed_at: null,
+              attributes: null,
+            },
+          },
+          'orders.v1',
+        );
+      }
+      for (let i = 0; i < 20; i++) {
+        push(
+          {
+            kind: 'web',
+            event: {
+              event_id: uuid(100 + i),
+              customer_id: id,
+              anonymous_id: null,
+              type: (['PAGE_VIEW', 'PRODUCT_VIEW', 'SEARCH', 'ADD_TO_CART', 'EMAIL_OPENED'] as const)[i % 5]!,
+              url: null,
+              content_id: null,
+              // Sessions: 4 events per visit day.
+              occurred_at: (start + Math.floor(rnd(Math.floor(i / 4) + 30) * 360)) * DAY + i * 60_000,
+            },
+          },
+          'web-behavior.v1',
+        );
+      }
+      const opened = (start + 200) * DAY + Math.floor(rnd(50) * DAY);
+      const ticket = (k: number, type: 'OPENED' | 'RESOLVED' | 'CLOSED', at: number): InputEvent => ({
+        kind: 'ticket',
+        event: {
+          event_id: uuid(200 + k),
+          customer_id: id,
+          ticket_id: `tk-${c}`,
+          type,
+          category: 'BILLING',
+          priority: 'NORMAL',
+          csat: null,
+          occurred_at: at,
+        },
+      });
+      push(ticket(0, 'OPENED', opened), 'tickets.v1');
+      push(ticket(1, 'RESOLVED', opened + 5 * 3_600_000), 'tickets.v1');
+      push(ticket(2, 'CLOSED', opened + 30 * 3_600_000), 'tickets.v1');
+      // Delivered sorted by time, as a live stream would.
+      events.sort((a, b) => a.event.event.occurred_at - b.event.event.occurred_at);
+      return { customerId: id, events };
+    };
+    const infoUsed = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+    const before = await infoUsed();
+    for (let c = 0; c < N; c += 100) {
+      await store.applyBatch(Array.from({ length: 100 }, (_, i) => mk(c + i)));
+    }
+    const after = await infoUsed();
+    const perCustomer = (after - before) / N;
+    const one = Number(await redis.memory('USAGE', customerKeys(prefix, mk(1).customerId).agg));
+    const fields = await redis.hlen(customerKeys(prefix, mk(1).customerId).agg);
+    const encoding = await redis.object('ENCODING', customerKeys(prefix, mk(1).customerId).agg);
+    console.log(
+      `[aggregates memory] used_memory delta/customer=${perCustomer.toFixed(0)} B, MEMORY USAGE one=${one} B, fields=${fields}, encoding=${encoding}`,
+    );
+    expect(encoding).toBe('listpack');
+    expect(perCustomer).toBeLessThanOrEqual(1024);
+    expect(one).toBeLessThanOrEqual(1024);
+    await dropPrefix(prefix);
+  });
+});

@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, metricsAt, oracleMetrics } from '@tierstream/aggregates';
+import { Clients, bootstrapPipeline, feedEvents, killService, REPO_ROOT, resetPipelineData, SERVICES, type ServiceName, type ServiceProcess, sendWatermarks, startService, stopService, waitForPipeline } from '@tierstream/cli';
+import { customerIdOf, type InputEvent } from '@tierstream/contracts';
+import { generateWorkload, resolveOptions } from '@tierstream/generator';
+import { parseRules } from '@tierstream/tiering';
+import { dayOf, endOfDay, isoDay, TierStateStore } from '@tierstream/tierstate';
+import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runPipelineOracle } from '../support/pipeline-oracle';
+
+/**
+ * The whole pipeline (aggregator → tier engine → warehouse writer) as real processes over the real stack, in replay
+ * mode, on the `tiny` profile, with kill -9 of the aggregator (twice) and of the writer mid-run. Everything that comes
+ * out — Redis aggregates, tier state, the set of transition ids, ClickHouse snapshots per tier per day, and every query
+ * of the analyst SQL pack — must equal the batch oracle computed from the generator's events.
+ */
+const CUTPOINTS_EVERY_DAYS = 7;
+
+describe('pipeline end to end (replay mode, with crashes)', () => {
+  const clients = new Clients();
+  const events: InputEvent[] = [...generateWorkload('tiny')];
+  const options = resolveOptions('tiny');
+  const endAt = endOfDay(dayOf(typeof options.end === 'number' ? options.end : Date.parse(options.end)));
+  const rules = parseRules(readFileSync(path.join(REPO_ROOT, 'rules/default.yaml'), 'utf8'), 'rules/default.yaml');
+  const oracle = runPipelineOracle({ events, rules, aggregateConfig: DEFAULT_AGGREGATE_CONFIG, cutPointsEveryDays: CUTPOINTS_EVERY_DAYS, endAt });
+  const procs = new Map<ServiceName, ServiceProcess>();
+  const env = { CLOCK_MODE: 'replay', HTTP_PORT: '0', CUTPOINTS_EVERY_DAYS: String(CUTPOINTS_EVERY_DAYS), LOG_LEVEL: 'warn' };
+  const start = (name: ServiceName) => procs.set(name, startService(name, env, () => undefined));
+
+  beforeAll(async () => {
+    await resetPipelineData(clients);
+    await bootstrapPipeline(clients);
+    for (const name of SERVICES) start(name);
+    const producer = await clients.producer();
+    const half = Math.floor(events.length / 2);
+    await feedEvents(producer, clients.serde, events.slice(0, half));
+    // Crash the aggregator twice while it works (no shutdown hook runs), and the writer once; restart them.
+    await new Promise((r) => setTimeout(r, 1500));
+    await killService(procs.get('aggregator')!);
+    start('aggregator');
+    await feedEvents(producer, clients.serde, events.slice(half));
+    await new Promise((r) => setTimeout(r, 2500));
+    await killService(procs.get('aggregator')!);
+    await killService(procs.get('warehouse-writer')!);
+    start('aggregator');
+    start('warehouse-writer');
+    await sendWatermarks(await clients.admin(), producer, endAt);
+    await waitForPipeline(clients, endAt, {
+      timeoutMs: 480_000,
+      isAlive: () => {
+        const dead = [...procs.values()].find((p) => p.child.exitCode !== null);
+        return dead ? `${dead.name} exited with ${dead.child.exitCode}` : null;
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all([...procs.values()].map((p) => stopService(p)));
+    await clients.close();
+  });
+
+  it('Redis aggregates equal the batch oracle for every customer', async () => {
+    const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: DEFAULT_AGGREGATE_CONFIG });
+    await store.init();
+    const byCustomer = new Map<string, InputEvent[]>();
+    for (const e of events) {
+      const id = customerIdOf(e);
+      if (id) byCustomer.set(id, [...(byCustomer.get(id) ?? []), e]);
+    }
+    const ids = [...byCustomer.keys()];
+    const states = await store.readMany(ids);
+    expect(states.size).toBe(ids.length);
+    for (const id of ids) {
+      expect(metricsAt(states.get(id)!, endAt, DEFAULT_AGGREGATE_CONFIG), id).toEqual(
+        oracleMetrics(byCustomer.get(id)!, endAt, DEFAULT_AGGREGATE_CONFIG, 48 * 3_600_000),
+      );
+    }
+  });
+
+  it('tier state in Redis equals the oracle for every customer', async () => {
+    const states = await new TierStateStore(clients.redis, clients.redisPrefix).readStates([...oracle.states.keys()]);
+    for (const [id, expected] of oracle.states) {
+      expect(states.get(id)?.tiers, id).toEqual(expected.tiers);
+    }
+  });
+
+  it('ClickHouse holds exactly the oracle transitions (by id), none duplicated', async () => {
+    const db = clients.endpoints.clickhouseDatabase;
+    const rs = await clients.clickhouse.query({ query: `SELECT transition_id FROM ${db}.tier_transitions FINAL`, format: 'JSONEachRow' });
+    const ids = (await rs.json<{ transition_id: string }>()).map((r) => r.transition_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(new Set(ids)).toEqual(new Set(oracle.transitions.map((t) => t.transition_id)));
+    expect(oracle.transitions.length).toBeGreaterThan(100);
+  });
+
+  it('ClickHouse snapshot counts per tier per day equal the oracle, for every dimension and day', async () => {
+    const db = clients.endpoints.clickhouseDatabase;
+    const rs = await clients.clickhouse.query({
+      query: `SELECT toString(snapshot_day) AS day, dim, tier, count() AS n
+              FROM ${db}.tier_snapshots FINAL ARRAY JOIN dims AS dim, tiers AS tier
+              GROUP BY day, dim, tier`,
+      format: 'JSONEachRow',
+    });
+    const actual = new Map((await rs.json<{ day: string; dim: string; tier: string; n: string }>()).map((r) => [`${r.day}|${r.dim}|${r.tier}`, Number(r.n)]));
+    expect(actual).toEqual(oracle.distribution);
+  });
+
+  it('the SQL pack answers from the same data as the oracle', async () => {
+    const db = clients.endpoints.clickhouseDatabase;
+    const day = isoDay(dayOf(endAt));
+    const dist = await runNamedQuery(clients.clickhouse, { dir: QUERIES_DIR, name: 'tier_distribution_daily', params: { dimension: 'lifecycle', from: day, to: day }, database: db });
+    const expected = [...oracle.distribution].filter(([k]) => k.startsWith(`${day}|lifecycle|`)).map(([k, n]) => ({ tier: k.split('|')[2], customers: n }));
+    expect(dist.rows.map((r) => ({ tier: r.tier, customers: Number(r.customers) })).sort((a, b) => String(a.tier).localeCompare(String(b.tier)))).toEqual(
+      expected.sort((a, b) => String(a.tier).localeCompare(String(b.tier))),
+    );
+  });
+});
