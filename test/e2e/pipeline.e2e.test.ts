@@ -1,7 +1,21 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, metricsAt, oracleMetrics } from '@tierstream/aggregates';
-import { Clients, bootstrapPipeline, feedEvents, killService, REPO_ROOT, resetPipelineData, SERVICES, type ServiceName, type ServiceProcess, sendWatermarks, startService, stopService, waitForPipeline } from '@tierstream/cli';
+import {
+  bootstrapPipeline,
+  Clients,
+  feedEvents,
+  killService,
+  REPO_ROOT,
+  resetPipelineData,
+  SERVICES,
+  type ServiceName,
+  type ServiceProcess,
+  sendWatermarks,
+  startService,
+  stopService,
+  waitForPipeline,
+} from '@tierstream/cli';
 import { customerIdOf, type InputEvent } from '@tierstream/contracts';
 import { generateWorkload, resolveOptions } from '@tierstream/generator';
 import { parseRules } from '@tierstream/tiering';
@@ -24,10 +38,25 @@ describe('pipeline end to end (replay mode, with crashes)', () => {
   const options = resolveOptions('tiny');
   const endAt = endOfDay(dayOf(typeof options.end === 'number' ? options.end : Date.parse(options.end)));
   const rules = parseRules(readFileSync(path.join(REPO_ROOT, 'rules/default.yaml'), 'utf8'), 'rules/default.yaml');
-  const oracle = runPipelineOracle({ events, rules, aggregateConfig: DEFAULT_AGGREGATE_CONFIG, cutPointsEveryDays: CUTPOINTS_EVERY_DAYS, endAt });
+  const oracle = runPipelineOracle({
+    events,
+    rules,
+    aggregateConfig: DEFAULT_AGGREGATE_CONFIG,
+    cutPointsEveryDays: CUTPOINTS_EVERY_DAYS,
+    endAt,
+  });
   const procs = new Map<ServiceName, ServiceProcess>();
-  const env = { CLOCK_MODE: 'replay', HTTP_PORT: '0', CUTPOINTS_EVERY_DAYS: String(CUTPOINTS_EVERY_DAYS), LOG_LEVEL: 'warn' };
-  const start = (name: ServiceName) => procs.set(name, startService(name, env, () => undefined));
+  const env = {
+    CLOCK_MODE: 'replay',
+    HTTP_PORT: '0',
+    CUTPOINTS_EVERY_DAYS: String(CUTPOINTS_EVERY_DAYS),
+    LOG_LEVEL: 'warn',
+  };
+  const start = (name: ServiceName) =>
+    procs.set(
+      name,
+      startService(name, env, () => undefined),
+    );
 
   beforeAll(async () => {
     await resetPipelineData(clients);
@@ -88,7 +117,10 @@ describe('pipeline end to end (replay mode, with crashes)', () => {
 
   it('ClickHouse holds exactly the oracle transitions (by id), none duplicated', async () => {
     const db = clients.endpoints.clickhouseDatabase;
-    const rs = await clients.clickhouse.query({ query: `SELECT transition_id FROM ${db}.tier_transitions FINAL`, format: 'JSONEachRow' });
+    const rs = await clients.clickhouse.query({
+      query: `SELECT transition_id FROM ${db}.tier_transitions FINAL`,
+      format: 'JSONEachRow',
+    });
     const ids = (await rs.json<{ transition_id: string }>()).map((r) => r.transition_id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(new Set(ids)).toEqual(new Set(oracle.transitions.map((t) => t.transition_id)));
@@ -103,17 +135,31 @@ describe('pipeline end to end (replay mode, with crashes)', () => {
               GROUP BY day, dim, tier`,
       format: 'JSONEachRow',
     });
-    const actual = new Map((await rs.json<{ day: string; dim: string; tier: string; n: string }>()).map((r) => [`${r.day}|${r.dim}|${r.tier}`, Number(r.n)]));
+    const actual = new Map(
+      (await rs.json<{ day: string; dim: string; tier: string; n: string }>()).map((r) => [
+        `${r.day}|${r.dim}|${r.tier}`,
+        Number(r.n),
+      ]),
+    );
     expect(actual).toEqual(oracle.distribution);
   });
 
   it('the SQL pack answers from the same data as the oracle', async () => {
     const db = clients.endpoints.clickhouseDatabase;
     const day = isoDay(dayOf(endAt));
-    const dist = await runNamedQuery(clients.clickhouse, { dir: QUERIES_DIR, name: 'tier_distribution_daily', params: { dimension: 'lifecycle', from: day, to: day }, database: db });
-    const expected = [...oracle.distribution].filter(([k]) => k.startsWith(`${day}|lifecycle|`)).map(([k, n]) => ({ tier: k.split('|')[2], customers: n }));
-    expect(dist.rows.map((r) => ({ tier: r.tier, customers: Number(r.customers) })).sort((a, b) => String(a.tier).localeCompare(String(b.tier)))).toEqual(
-      expected.sort((a, b) => String(a.tier).localeCompare(String(b.tier))),
-    );
+    const dist = await runNamedQuery(clients.clickhouse, {
+      dir: QUERIES_DIR,
+      name: 'tier_distribution_daily',
+      params: { dimension: 'lifecycle', from: day, to: day },
+      database: db,
+    });
+    const expected = [...oracle.distribution]
+      .filter(([k]) => k.startsWith(`${day}|lifecycle|`))
+      .map(([k, n]) => ({ tier: k.split('|')[2], customers: n }));
+    expect(
+      dist.rows
+        .map((r) => ({ tier: r.tier, customers: Number(r.customers) }))
+        .sort((a, b) => String(a.tier).localeCompare(String(b.tier))),
+    ).toEqual(expected.sort((a, b) => String(a.tier).localeCompare(String(b.tier))));
   });
 });

@@ -1,10 +1,9 @@
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { type StackEndpoints, stackEndpoints } from '@tierstream/config';
+import { createRedis, type RedisClient, type StackEndpoints, stackEndpoints } from '@tierstream/config';
 import { AvroSerde, applyTopics, loadTopicsSpec } from '@tierstream/contracts';
 import { createKafka, createProducer, type RecordProducer } from '@tierstream/kafka';
 import { MIGRATIONS_DIR, migrate } from '@tierstream/warehouse';
-import { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
 
 /**
@@ -18,7 +17,7 @@ export class Clients {
   private _admin?: Promise<Admin>;
   private _producer?: Promise<RecordProducer>;
   private _serde?: AvroSerde;
-  private _redis?: Redis;
+  private _redis?: RedisClient;
   private _clickhouse?: ClickHouseClient;
 
   constructor(endpoints: StackEndpoints = stackEndpoints(), opts: { redisPrefix?: string } = {}) {
@@ -52,8 +51,8 @@ export class Clients {
     return this._serde;
   }
 
-  get redis(): Redis {
-    this._redis ??= new Redis(this.endpoints.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
+  get redis(): RedisClient {
+    this._redis ??= createRedis(this.endpoints.redisUrl, { maxRetriesPerRequest: 3 });
     return this._redis;
   }
 
@@ -78,6 +77,9 @@ export async function bootstrapPipeline(clients: Clients): Promise<{
 }> {
   const schemas = await clients.serde.registerAll();
   const topics = await applyTopics(await clients.admin(), loadTopicsSpec());
-  const migrations = await migrate(clients.clickhouse, { database: clients.endpoints.clickhouseDatabase, dir: MIGRATIONS_DIR });
+  const migrations = await migrate(clients.clickhouse, {
+    database: clients.endpoints.clickhouseDatabase,
+    dir: MIGRATIONS_DIR,
+  });
   return { schemas, topics, migrations };
 }

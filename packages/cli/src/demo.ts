@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { dayOf, endOfDay, isoDay } from '@tierstream/tierstate';
-import { generateWorkload, parseCdnow, resolveOptions, type ProfileName } from '@tierstream/generator';
 import type { InputEvent } from '@tierstream/contracts';
+import { generateWorkload, type ProfileName, parseCdnow, resolveOptions } from '@tierstream/generator';
+import { dayOf, endOfDay, isoDay } from '@tierstream/tierstate';
 import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import cliProgress from 'cli-progress';
 import { bootstrapPipeline, Clients } from './clients';
@@ -20,10 +20,17 @@ export interface DemoOptions {
 }
 
 /** Loads the demo's events in event-time order, and the instant the replay closes at. */
-export function demoEvents(opts: Pick<DemoOptions, 'source' | 'profile' | 'cdnowFile'>): { events: InputEvent[]; endAt: number; label: string } {
+export function demoEvents(opts: Pick<DemoOptions, 'source' | 'profile' | 'cdnowFile'>): {
+  events: InputEvent[];
+  endAt: number;
+  label: string;
+} {
   if (opts.source === 'cdnow') {
     const text = readFileSync(opts.cdnowFile, 'utf8');
-    const events: InputEvent[] = parseCdnow(text, path.basename(opts.cdnowFile)).map((event) => ({ kind: 'order', event }));
+    const events: InputEvent[] = parseCdnow(text, path.basename(opts.cdnowFile)).map((event) => ({
+      kind: 'order',
+      event,
+    }));
     const last = events.reduce((m, e) => Math.max(m, e.event.occurred_at), 0);
     return { events, endAt: endOfDay(dayOf(last)), label: `CDNOW ${path.basename(opts.cdnowFile)}` };
   }
@@ -75,7 +82,10 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const firstDay = dayOf(events[0]?.event.occurred_at ?? endAt);
     const lastDay = dayOf(endAt);
     const dayBar = new cliProgress.SingleBar(
-      { format: '  tiers   |{bar}| {value}/{total} days closed  aggregator lag {lag}  writer lag {wlag}', hideCursor: true },
+      {
+        format: '  tiers   |{bar}| {value}/{total} days closed  aggregator lag {lag}  writer lag {wlag}',
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     dayBar.start(lastDay - firstDay + 1, 0, { lag: '-', wlag: '-' });

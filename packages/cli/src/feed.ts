@@ -1,4 +1,4 @@
-import { type AvroSerde, customerIdOf, type InputEvent, INPUT_TOPICS, topicOf } from '@tierstream/contracts';
+import { type AvroSerde, customerIdOf, INPUT_TOPICS, type InputEvent, topicOf } from '@tierstream/contracts';
 import { CONTROL_HEADER, type RecordProducer } from '@tierstream/kafka';
 import type { Admin } from 'kafkajs';
 
@@ -41,7 +41,8 @@ export async function feedEvents(
   };
   for (const input of events) {
     const key =
-      customerIdOf(input) ?? (input.kind === 'web' ? (input.event.anonymous_id ?? input.event.event_id) : input.event.event_id);
+      customerIdOf(input) ??
+      (input.kind === 'web' ? (input.event.anonymous_id ?? input.event.event_id) : input.event.event_id);
     pending.push({ topic: topicOf(input), key, event: input.event });
     if (pending.length >= batchSize) await flush();
   }

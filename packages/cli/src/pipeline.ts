@@ -1,5 +1,6 @@
 import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { dayOf, TierStateStore } from '@tierstream/tierstate';
+import { Cluster } from 'ioredis';
 import type { Admin } from 'kafkajs';
 import type { Clients } from './clients';
 
@@ -19,7 +20,8 @@ export async function groupLag(admin: Admin, groupId: string, topics: readonly s
     const ends = await admin.fetchTopicOffsets(t.topic);
     for (const p of t.partitions) {
       const end = BigInt(ends.find((e) => e.partition === p.partition)?.high ?? '0');
-      const done = p.offset === '-1' ? BigInt(ends.find((e) => e.partition === p.partition)?.low ?? '0') : BigInt(p.offset);
+      const done =
+        p.offset === '-1' ? BigInt(ends.find((e) => e.partition === p.partition)?.low ?? '0') : BigInt(p.offset);
       if (end > done) lag += Number(end - done);
     }
   }
@@ -97,11 +99,16 @@ export async function resetPipelineData(clients: Clients): Promise<void> {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  let cursor = '0';
-  do {
-    const [next, keys] = await clients.redis.scan(cursor, 'MATCH', `${clients.redisPrefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await clients.redis.unlink(...keys);
-  } while (cursor !== '0');
+  const redis = clients.redis;
+  // Redis Cluster: every master holds part of the keyspace; keys of different slots are unlinked one by one.
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${clients.redisPrefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await Promise.all(keys.map((k) => node.unlink(k)));
+    } while (cursor !== '0');
+  }
   await clients.clickhouse.command({ query: `DROP DATABASE IF EXISTS ${clients.endpoints.clickhouseDatabase}` });
 }

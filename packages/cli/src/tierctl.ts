@@ -3,7 +3,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, metricsAt } from '@tierstream/aggregates';
 import { applyTopics, INPUT_TOPICS, type InputEvent, loadTopicsSpec, TOPICS } from '@tierstream/contracts';
-import { generateWorkload, parseCdnow, type ProfileName, PROFILES, resolveOptions, summarize } from '@tierstream/generator';
+import {
+  generateWorkload,
+  PROFILES,
+  type ProfileName,
+  parseCdnow,
+  resolveOptions,
+  summarize,
+} from '@tierstream/generator';
 import { DLQ_HEADERS } from '@tierstream/kafka';
 import { evaluateTiers, parseRules, RulesError } from '@tierstream/tiering';
 import { dayOf, endOfDay, TierStateStore } from '@tierstream/tierstate';
@@ -21,7 +28,10 @@ const printJson = (v: unknown) => print(JSON.stringify(v, null, 2));
 
 function parseInstant(v: string): number {
   const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(t)) throw new InvalidArgumentError(`expected an ISO-8601 instant (e.g. 1998-06-30T23:59:59.999Z) or epoch millis, got "${v}"`);
+  if (!Number.isFinite(t))
+    throw new InvalidArgumentError(
+      `expected an ISO-8601 instant (e.g. 1998-06-30T23:59:59.999Z) or epoch millis, got "${v}"`,
+    );
   return t;
 }
 
@@ -39,8 +49,14 @@ function collectParam(v: string, acc: Record<string, string>): Record<string, st
 }
 
 /** Feeds events to Kafka with a progress bar, then (optionally) closes the replay with watermark control records. */
-async function feedWithProgress(events: InputEvent[], opts: { ratePerSec?: number; endAt?: number }): Promise<Record<string, number>> {
-  const bar = new cliProgress.SingleBar({ format: '{bar} {percentage}% {value}/{total} events', hideCursor: true }, cliProgress.Presets.shades_classic);
+async function feedWithProgress(
+  events: InputEvent[],
+  opts: { ratePerSec?: number; endAt?: number },
+): Promise<Record<string, number>> {
+  const bar = new cliProgress.SingleBar(
+    { format: '{bar} {percentage}% {value}/{total} events', hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
   if (process.stderr.isTTY) bar.start(events.length, 0);
   const progress = await feedEvents(await clients.producer(), clients.serde, events, {
     ratePerSec: opts.ratePerSec,
@@ -52,7 +68,9 @@ async function feedWithProgress(events: InputEvent[], opts: { ratePerSec?: numbe
 }
 
 const program = new Command('tierctl')
-  .description('Operate tierstream: contracts, topics, warehouse, workloads, replays, dead letters, rules, customers, SQL.')
+  .description(
+    'Operate tierstream: contracts, topics, warehouse, workloads, replays, dead letters, rules, customers, SQL.',
+  )
   .showHelpAfterError()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -79,7 +97,10 @@ program
   .action(async (o: { file: string; json?: boolean }) => {
     const result = await applyTopics(await clients.admin(), loadTopicsSpec(o.file));
     if (o.json) printJson(result);
-    else print(`created: ${result.created.join(', ') || '-'}\nupdated: ${result.updated.join(', ') || '-'}\nunchanged: ${result.unchanged.length}`);
+    else
+      print(
+        `created: ${result.created.join(', ') || '-'}\nupdated: ${result.updated.join(', ') || '-'}\nunchanged: ${result.unchanged.length}`,
+      );
   });
 
 program
@@ -89,7 +110,10 @@ program
   .description('apply infra/clickhouse/migrations in order (idempotent; refuses edited applied files)')
   .option('--json', 'print JSON')
   .action(async (o: { json?: boolean }) => {
-    const result = await migrate(clients.clickhouse, { database: clients.endpoints.clickhouseDatabase, dir: MIGRATIONS_DIR });
+    const result = await migrate(clients.clickhouse, {
+      database: clients.endpoints.clickhouseDatabase,
+      dir: MIGRATIONS_DIR,
+    });
     if (o.json) printJson(result);
     else print(`applied: ${result.applied.join(', ') || '-'}\nalready applied: ${result.skipped.length}`);
   });
@@ -107,41 +131,85 @@ program
   .option('--rate <eventsPerSec>', 'limit the produce rate', parsePositiveInt)
   .option('--end-at <instant>', 'close the replay at this instant (watermark records after the data)', parseInstant)
   .option('--json', 'print the summary as JSON')
-  .action(async (o: { profile: ProfileName; customers?: number; days?: number; seed?: number; to: string; out: string; rate?: number; endAt?: number; json?: boolean }) => {
-    const base = PROFILES[o.profile];
-    const options = { ...base, ...(o.customers ? { customers: o.customers } : {}), ...(o.days ? { days: o.days } : {}) };
-    const events = [...generateWorkload(options, o.seed)];
-    const summary = summarize(events);
-    let produced: Record<string, number> = {};
-    if (o.to === 'file') writeFileSync(o.out, `${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
-    else produced = await feedWithProgress(events, { ratePerSec: o.rate, endAt: o.endAt });
-    const resolved = resolveOptions(options, o.seed);
-    if (o.json) printJson({ options: resolved, summary, produced });
-    else {
-      print(`profile ${o.profile}: ${resolved.customers} customers, ${resolved.days} days, seed ${resolved.seed}`);
-      print(formatTable(Object.entries(summary.byTopic).map(([topic, events]) => ({ topic, events, produced: produced[topic] ?? (o.to === 'file' ? '-' : 0) }))));
-      print(`customers ${summary.customers}, buyers ${summary.buyers}, anonymous web events ${summary.anonymousWebEvents}`);
-      if (o.to === 'file') print(`written to ${o.out}`);
-    }
-  });
+  .action(
+    async (o: {
+      profile: ProfileName;
+      customers?: number;
+      days?: number;
+      seed?: number;
+      to: string;
+      out: string;
+      rate?: number;
+      endAt?: number;
+      json?: boolean;
+    }) => {
+      const base = PROFILES[o.profile];
+      const options = {
+        ...base,
+        ...(o.customers ? { customers: o.customers } : {}),
+        ...(o.days ? { days: o.days } : {}),
+      };
+      const events = [...generateWorkload(options, o.seed)];
+      const summary = summarize(events);
+      let produced: Record<string, number> = {};
+      if (o.to === 'file') writeFileSync(o.out, `${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
+      else produced = await feedWithProgress(events, { ratePerSec: o.rate, endAt: o.endAt });
+      const resolved = resolveOptions(options, o.seed);
+      if (o.json) printJson({ options: resolved, summary, produced });
+      else {
+        print(`profile ${o.profile}: ${resolved.customers} customers, ${resolved.days} days, seed ${resolved.seed}`);
+        print(
+          formatTable(
+            Object.entries(summary.byTopic).map(([topic, events]) => ({
+              topic,
+              events,
+              produced: produced[topic] ?? (o.to === 'file' ? '-' : 0),
+            })),
+          ),
+        );
+        print(
+          `customers ${summary.customers}, buyers ${summary.buyers}, anonymous web events ${summary.anonymousWebEvents}`,
+        );
+        if (o.to === 'file') print(`written to ${o.out}`);
+      }
+    },
+  );
 
-const replay = program.command('replay').description('replay history: CDNOW, or re-process a consumer group from a point in time');
+const replay = program
+  .command('replay')
+  .description('replay history: CDNOW, or re-process a consumer group from a point in time');
 replay
   .command('cdnow')
   .description('replay a CDNOW file as PLACED order events in event-time order')
   .argument('<file>', 'CDNOW_master.txt or CDNOW_sample.txt')
-  .option('--end-at <instant>', 'close the replay at this instant (default: the end of the last day in the file)', parseInstant)
+  .option(
+    '--end-at <instant>',
+    'close the replay at this instant (default: the end of the last day in the file)',
+    parseInstant,
+  )
   .option('--no-end', 'do not close the replay')
   .option('--rate <eventsPerSec>', 'limit the produce rate', parsePositiveInt)
   .option('--json', 'print JSON')
   .action(async (file: string, o: { endAt?: number; end: boolean; rate?: number; json?: boolean }) => {
-    const events: InputEvent[] = parseCdnow(readFileSync(file, 'utf8'), file).map((event) => ({ kind: 'order', event }));
+    const events: InputEvent[] = parseCdnow(readFileSync(file, 'utf8'), file).map((event) => ({
+      kind: 'order',
+      event,
+    }));
     const last = events.reduce((m, e) => Math.max(m, e.event.occurred_at), 0);
     const endAt = o.end ? (o.endAt ?? endOfDay(dayOf(last))) : undefined;
     const produced = await feedWithProgress(events, { ratePerSec: o.rate, endAt });
-    const result = { file, events: events.length, customers: new Set(events.map((e) => e.event.customer_id)).size, produced, endAt: endAt && new Date(endAt).toISOString() };
+    const result = {
+      file,
+      events: events.length,
+      customers: new Set(events.map((e) => e.event.customer_id)).size,
+      produced,
+      endAt: endAt && new Date(endAt).toISOString(),
+    };
     if (o.json) printJson(result);
-    else print(`replayed ${result.events} orders of ${result.customers} customers from ${file}${endAt ? `, closed at ${result.endAt}` : ''}`);
+    else
+      print(
+        `replayed ${result.events} orders of ${result.customers} customers from ${file}${endAt ? `, closed at ${result.endAt}` : ''}`,
+      );
   });
 replay
   .command('offsets')
@@ -151,32 +219,62 @@ replay
   .option('--from <instant>', 'reset to the first offset at or after this time', parseInstant)
   .addOption(new Option('--from-offsets <where>', 'earliest or latest').choices(['earliest', 'latest']))
   .option('--json', 'print JSON')
-  .action(async (o: { group: string; topic?: string[]; from?: number; fromOffsets?: 'earliest' | 'latest'; json?: boolean }) => {
-    if ((o.from === undefined) === (o.fromOffsets === undefined)) throw new Error('give exactly one of --from <instant> or --from-offsets earliest|latest');
-    const admin = await clients.admin();
-    const topics = o.topic ?? [...INPUT_TOPICS];
-    const done: Array<{ topic: string; partition: number; offset: string }> = [];
-    for (const topic of topics) {
-      if (o.from !== undefined) {
-        const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, o.from);
-        await admin.setOffsets({ groupId: o.group, topic, partitions: offsets.map((p) => ({ partition: p.partition, offset: p.offset })) });
-        done.push(...offsets.map((p) => ({ topic, partition: p.partition, offset: p.offset })));
-      } else {
-        await admin.resetOffsets({ groupId: o.group, topic, earliest: o.fromOffsets === 'earliest' });
-        done.push({ topic, partition: -1, offset: o.fromOffsets! });
+  .action(
+    async (o: {
+      group: string;
+      topic?: string[];
+      from?: number;
+      fromOffsets?: 'earliest' | 'latest';
+      json?: boolean;
+    }) => {
+      if ((o.from === undefined) === (o.fromOffsets === undefined))
+        throw new Error('give exactly one of --from <instant> or --from-offsets earliest|latest');
+      const admin = await clients.admin();
+      const topics = o.topic ?? [...INPUT_TOPICS];
+      const done: Array<{ topic: string; partition: number; offset: string }> = [];
+      for (const topic of topics) {
+        if (o.from !== undefined) {
+          const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, o.from);
+          await admin.setOffsets({
+            groupId: o.group,
+            topic,
+            partitions: offsets.map((p) => ({ partition: p.partition, offset: p.offset })),
+          });
+          done.push(...offsets.map((p) => ({ topic, partition: p.partition, offset: p.offset })));
+        } else {
+          await admin.resetOffsets({ groupId: o.group, topic, earliest: o.fromOffsets === 'earliest' });
+          done.push({ topic, partition: -1, offset: o.fromOffsets! });
+        }
       }
-    }
-    if (o.json) printJson(done);
-    else print(formatTable(done));
-  });
+      if (o.json) printJson(done);
+      else print(formatTable(done));
+    },
+  );
 
 // ---------------------------------------------------------------- dead letters
-async function readDlq(topic: string, limit: number): Promise<Array<{ partition: number; offset: string; key: string | null; value: Buffer | null; headers: Record<string, string> }>> {
+async function readDlq(
+  topic: string,
+  limit: number,
+): Promise<
+  Array<{
+    partition: number;
+    offset: string;
+    key: string | null;
+    value: Buffer | null;
+    headers: Record<string, string>;
+  }>
+> {
   const dlq = topic.endsWith('.dlq') ? topic : `${topic}.dlq`;
   const admin = await clients.admin();
   const ends = await admin.fetchTopicOffsets(dlq);
   const total = ends.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
-  const out: Array<{ partition: number; offset: string; key: string | null; value: Buffer | null; headers: Record<string, string> }> = [];
+  const out: Array<{
+    partition: number;
+    offset: string;
+    key: string | null;
+    value: Buffer | null;
+    headers: Record<string, string>;
+  }> = [];
   if (total === 0) return out;
   const groupId = `tierctl-dlq-inspect-${process.pid}-${Date.now()}`;
   const consumer = clients.kafka.consumer({ groupId });
@@ -191,7 +289,13 @@ async function readDlq(topic: string, limit: number): Promise<Array<{ partition:
           if (out.length >= want) return;
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(v);
-          out.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers });
+          out.push({
+            partition,
+            offset: message.offset,
+            key: message.key?.toString() ?? null,
+            value: message.value,
+            headers,
+          });
           if (out.length >= want) {
             clearTimeout(timer);
             resolve();
@@ -249,7 +353,11 @@ dlq
 program
   .command('customer')
   .argument('<id>', 'customer id')
-  .option('--as-of <instant>', 'metrics as of this instant (default: now, or the last event day if later)', parseInstant)
+  .option(
+    '--as-of <instant>',
+    'metrics as of this instant (default: now, or the last event day if later)',
+    parseInstant,
+  )
   .option('--json', 'print JSON')
   .description("a customer's aggregates (RFM, engagement, service) and tiers")
   .action(async (id: string, o: { asOf?: number; json?: boolean }) => {
@@ -260,12 +368,34 @@ program
     const asOf = o.asOf ?? Date.now();
     const metrics = metricsAt(state, asOf, DEFAULT_AGGREGATE_CONFIG);
     const tierState = (await new TierStateStore(clients.redis, clients.redisPrefix).readStates([id])).get(id) ?? null;
-    const result = { customer_id: id, as_of: new Date(asOf).toISOString(), metrics, tiers: tierState?.tiers ?? null, tier_state: tierState };
+    const result = {
+      customer_id: id,
+      as_of: new Date(asOf).toISOString(),
+      metrics,
+      tiers: tierState?.tiers ?? null,
+      tier_state: tierState,
+    };
     if (o.json) printJson(result);
     else {
       print(`customer ${id} as of ${result.as_of}`);
-      print(formatTable(Object.entries(metrics).filter(([, v]) => v !== null && v !== 0).map(([metric, value]) => ({ metric, value }))));
-      print(tierState ? formatTable(Object.entries(tierState.tiers).map(([dimension, tier]) => ({ dimension, tier, decided_by: tierState.decided_by[dimension] ?? '' }))) : 'no tiers yet');
+      print(
+        formatTable(
+          Object.entries(metrics)
+            .filter(([, v]) => v !== null && v !== 0)
+            .map(([metric, value]) => ({ metric, value })),
+        ),
+      );
+      print(
+        tierState
+          ? formatTable(
+              Object.entries(tierState.tiers).map(([dimension, tier]) => ({
+                dimension,
+                tier,
+                decided_by: tierState.decided_by[dimension] ?? '',
+              })),
+            )
+          : 'no tiers yet',
+      );
     }
   });
 
@@ -287,7 +417,9 @@ rules
   });
 
 /** Every known customer's current tiers against what `file` would decide now: a from → to count per dimension. */
-async function diffRules(file: string): Promise<Array<{ dimension: string; from: string; to: string; customers: number }>> {
+async function diffRules(
+  file: string,
+): Promise<Array<{ dimension: string; from: string; to: string; customers: number }>> {
   const next = loadRulesFile(file);
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
   const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: DEFAULT_AGGREGATE_CONFIG });
@@ -300,7 +432,11 @@ async function diffRules(file: string): Promise<Array<{ dimension: string; from:
   const counts = new Map<string, number>();
   for (let p = 0; p < partitions; p++) {
     for await (const ids of tierState.customers(p, 1000)) {
-      const [aggs, states, attrs] = await Promise.all([store.readMany(ids), tierState.readStates(ids), tierState.readAttributes(ids)]);
+      const [aggs, states, attrs] = await Promise.all([
+        store.readMany(ids),
+        tierState.readStates(ids),
+        tierState.readAttributes(ids),
+      ]);
       for (const id of ids) {
         const state = states.get(id);
         const agg = aggs.get(id);
@@ -346,19 +482,26 @@ rules
   .command('apply')
   .argument('<file>', 'the new rules YAML')
   .option('--json', 'print JSON')
-  .description('activate a rules version: the tier engine re-evaluates every customer at a bounded rate (reason RULES_CHANGED)')
+  .description(
+    'activate a rules version: the tier engine re-evaluates every customer at a bounded rate (reason RULES_CHANGED)',
+  )
   .action(async (file: string, o: { json?: boolean }) => {
     const text = readFileSync(file, 'utf8');
     const parsed = parseRules(text, file);
     const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
     const current = await tierState.getActiveRules();
     if (current && current.version === parsed.version && current.text !== text) {
-      throw new Error(`rules version ${parsed.version} is already active with different content: give the new file a new version`);
+      throw new Error(
+        `rules version ${parsed.version} is already active with different content: give the new file a new version`,
+      );
     }
     await tierState.setActiveRules(parsed.version, text, Date.now());
     const result = { applied: parsed.version, previous: current?.version ?? null };
     if (o.json) printJson(result);
-    else print(`rules ${parsed.version} is active (was ${result.previous ?? 'the file the engine started with'}); the engine re-evaluates every customer`);
+    else
+      print(
+        `rules ${parsed.version} is active (was ${result.previous ?? 'the file the engine started with'}); the engine re-evaluates every customer`,
+      );
   });
 
 // ---------------------------------------------------------------- SQL pack
@@ -371,24 +514,39 @@ program
   .option('--json', 'same as --format json')
   .option('--show-sql', 'print the SQL that runs')
   .description('run a query of the analyst SQL pack (infra/clickhouse/queries) against ClickHouse')
-  .action(async (name: string | undefined, o: { list?: boolean; param: Record<string, string>; format: 'table' | 'csv' | 'json'; json?: boolean; showSql?: boolean }) => {
-    if (o.list || !name) {
-      const queries = await listQueries(QUERIES_DIR);
-      const rows = queries.map((q) => ({ name: q.name, title: q.title, params: q.params.map((p) => `${p.name}:${p.type}${p.default !== undefined ? `=${p.default}` : ''}`).join(' ') }));
-      if (o.json) printJson(rows);
-      else print(formatTable(rows));
-      return;
-    }
-    const result = await runNamedQuery(clients.clickhouse, {
-      dir: QUERIES_DIR,
-      name,
-      params: o.param,
-      database: clients.endpoints.clickhouseDatabase,
-      format: o.json ? 'json' : o.format,
-    });
-    if (o.showSql) process.stderr.write(`${result.sql}\n`);
-    print(result.output);
-  });
+  .action(
+    async (
+      name: string | undefined,
+      o: {
+        list?: boolean;
+        param: Record<string, string>;
+        format: 'table' | 'csv' | 'json';
+        json?: boolean;
+        showSql?: boolean;
+      },
+    ) => {
+      if (o.list || !name) {
+        const queries = await listQueries(QUERIES_DIR);
+        const rows = queries.map((q) => ({
+          name: q.name,
+          title: q.title,
+          params: q.params.map((p) => `${p.name}:${p.type}${p.default !== undefined ? `=${p.default}` : ''}`).join(' '),
+        }));
+        if (o.json) printJson(rows);
+        else print(formatTable(rows));
+        return;
+      }
+      const result = await runNamedQuery(clients.clickhouse, {
+        dir: QUERIES_DIR,
+        name,
+        params: o.param,
+        database: clients.endpoints.clickhouseDatabase,
+        format: o.json ? 'json' : o.format,
+      });
+      if (o.showSql) process.stderr.write(`${result.sql}\n`);
+      print(result.output);
+    },
+  );
 
 // ---------------------------------------------------------------- status
 program
@@ -426,7 +584,8 @@ program
       };
       const existing = new Set(await admin.listTopics());
       for (const [group, topics] of Object.entries(groupTopics)) {
-        for (const topic of topics.filter((t) => existing.has(t))) lag.push({ group, topic, lag: await groupLag(admin, group, [topic]) });
+        for (const topic of topics.filter((t) => existing.has(t)))
+          lag.push({ group, topic, lag: await groupLag(admin, group, [topic]) });
       }
       for (const t of INPUT_TOPICS) {
         if (!existing.has(`${t}.dlq`)) continue;
@@ -451,7 +610,10 @@ program
   .action(async (o: { json?: boolean }) => {
     const cp = await new TierStateStore(clients.redis, clients.redisPrefix).getCutPoints();
     if (o.json || !cp) printJson(cp);
-    else print(`version ${cp.version} (computed ${new Date(cp.computed_at).toISOString()})\n${formatTable(Object.entries(cp.cuts).map(([k, v]) => ({ scoring: k, cuts: v.join(', ') })))}`);
+    else
+      print(
+        `version ${cp.version} (computed ${new Date(cp.computed_at).toISOString()})\n${formatTable(Object.entries(cp.cuts).map(([k, v]) => ({ scoring: k, cuts: v.join(', ') })))}`,
+      );
   });
 
 program

@@ -24,12 +24,15 @@ program
   .command('run')
   .argument('<what>', 'all, or a comma-separated list of services', (v) => {
     const names = v === 'all' ? [...SERVICES] : v.split(',');
-    for (const n of names) if (!(SERVICES as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown service ${n}`);
+    for (const n of names)
+      if (!(SERVICES as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown service ${n}`);
     return names as ServiceName[];
   })
   .description('start services together (local supervisor); Ctrl-C or SIGTERM stops them cleanly')
   .action(async (names: ServiceName[]) => {
-    const procs: ServiceProcess[] = names.map((n) => startService(n, {}, (name, line) => process.stdout.write(`${name.padEnd(16)} | ${line}\n`)));
+    const procs: ServiceProcess[] = names.map((n) =>
+      startService(n, {}, (name, line) => process.stdout.write(`${name.padEnd(16)} | ${line}\n`)),
+    );
     let stopping = false;
     const stopAll = async () => {
       if (stopping) return;
@@ -55,8 +58,10 @@ program
   .option('--cdnow-file <file>', 'CDNOW file for --source cdnow', path.join(CDNOW_DIR, 'CDNOW_master.txt'))
   .option('--timeout <seconds>', 'give up after this long', '900')
   .action(async (o: { source: string; profile: string; cdnowFile: string; timeout: string }) => {
-    if (o.source !== 'generator' && o.source !== 'cdnow') throw new InvalidArgumentError(`--source must be generator or cdnow, got ${o.source}`);
-    if (!['tiny', 'demo', 'standard'].includes(o.profile)) throw new InvalidArgumentError(`--profile must be tiny, demo or standard`);
+    if (o.source !== 'generator' && o.source !== 'cdnow')
+      throw new InvalidArgumentError(`--source must be generator or cdnow, got ${o.source}`);
+    if (!['tiny', 'demo', 'standard'].includes(o.profile))
+      throw new InvalidArgumentError(`--profile must be tiny, demo or standard`);
     await runDemo({
       source: o.source,
       profile: o.profile as 'tiny' | 'demo' | 'standard',

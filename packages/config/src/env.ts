@@ -28,7 +28,9 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
     if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
       throw new ConfigError([`CONFIG_FILE: ${file} must hold a mapping of setting names to values`]);
     }
-    fromFile = Object.fromEntries(Object.entries((parsed ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    fromFile = Object.fromEntries(
+      Object.entries((parsed ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+    );
   }
   const merged: Record<string, unknown> = { ...fromFile };
   for (const key of Object.keys(schema.shape)) {
@@ -81,6 +83,14 @@ export const env = {
         },
         { error: `expected a URL with scheme ${protocols.join(' or ')}` },
       ),
+  /** redis://host:port[/db], rediss://..., or redis-cluster://host:port,host:port (Redis Cluster seed nodes). */
+  redisUrl: (def: string) =>
+    z
+      .string()
+      .default(def)
+      .refine((s) => /^rediss?:\/\/\S+$/.test(s) || /^redis-cluster:\/\/[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/.test(s), {
+        error: 'expected redis://host:port, rediss://host:port or redis-cluster://host:port,host:port,...',
+      }),
   bool: (def: boolean) =>
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })

@@ -14,7 +14,13 @@ const schema = z.object({
 
 describe('loadConfig', () => {
   it('applies defaults and coerces environment strings', () => {
-    expect(loadConfig(schema, {})).toEqual({ PORT: 9400, REDIS_URL: 'redis://127.0.0.1:6379', TOPICS: ['a', 'b'], ENABLED: true, MODE: 'live' });
+    expect(loadConfig(schema, {})).toEqual({
+      PORT: 9400,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      TOPICS: ['a', 'b'],
+      ENABLED: true,
+      MODE: 'live',
+    });
     expect(loadConfig(schema, { PORT: '81', TOPICS: ' x , y ', ENABLED: 'no', MODE: 'replay' })).toMatchObject({
       PORT: 81,
       TOPICS: ['x', 'y'],
@@ -24,11 +30,15 @@ describe('loadConfig', () => {
   });
 
   it('names the variable, what was expected and what it got', () => {
-    expect(() => loadConfig(schema, { PORT: '70000' })).toThrow('invalid configuration: PORT: expected an integer <= 65535 (got "70000")');
+    expect(() => loadConfig(schema, { PORT: '70000' })).toThrow(
+      'invalid configuration: PORT: expected an integer <= 65535 (got "70000")',
+    );
     expect(() => loadConfig(schema, { REDIS_URL: 'http://x' })).toThrow(
       'invalid configuration: REDIS_URL: expected a URL with scheme redis or rediss (got "http://x")',
     );
-    expect(() => loadConfig(schema, { MODE: 'fast' })).toThrow('invalid configuration: MODE: expected live or replay (got "fast")');
+    expect(() => loadConfig(schema, { MODE: 'fast' })).toThrow(
+      'invalid configuration: MODE: expected live or replay (got "fast")',
+    );
   });
 
   it('reports every invalid variable at once', () => {
@@ -48,19 +58,26 @@ describe('loadConfig', () => {
     const file = path.join(dir, 'c.yaml');
     writeFileSync(file, 'PORT: 1234\nMODE: replay\n');
     expect(loadConfig(schema, { CONFIG_FILE: file, MODE: 'live' })).toMatchObject({ PORT: 1234, MODE: 'live' });
-    expect(() => loadConfig(schema, { CONFIG_FILE: path.join(dir, 'missing.yaml') })).toThrow(/CONFIG_FILE: cannot read/);
+    expect(() => loadConfig(schema, { CONFIG_FILE: path.join(dir, 'missing.yaml') })).toThrow(
+      /CONFIG_FILE: cannot read/,
+    );
   });
 });
 
 describe('a service with invalid configuration', () => {
-  it.each(['aggregator', 'tier-engine', 'warehouse-writer'])('%s exits 2 with one line naming the variable', (service) => {
-    const entry = path.resolve(__dirname, '../../../services', service, 'src/main.ts');
-    const result = spawnSync(process.execPath, ['--import', 'tsx', entry], {
-      env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:19092', HTTP_PORT: 'not-a-port' },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(result.status).toBe(2);
-    expect(result.stderr.trim()).toBe(`${service}: invalid configuration: HTTP_PORT: expected an integer (got "not-a-port")`);
-  });
+  it.each(['aggregator', 'tier-engine', 'warehouse-writer'])(
+    '%s exits 2 with one line naming the variable',
+    (service) => {
+      const entry = path.resolve(__dirname, '../../../services', service, 'src/main.ts');
+      const result = spawnSync(process.execPath, ['--import', 'tsx', entry], {
+        env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:19092', HTTP_PORT: 'not-a-port' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(result.status).toBe(2);
+      expect(result.stderr.trim()).toBe(
+        `${service}: invalid configuration: HTTP_PORT: expected an integer (got "not-a-port")`,
+      );
+    },
+  );
 });

@@ -293,4 +293,3 @@ export function topicOf(input: InputEvent): InputTopic {
       return TOPICS.tickets;
   }
 }
-

@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { OutgoingRecord, RecordProducer } from './types';
 
 /** A kafkajs client whose own logging goes through pino (warnings and errors only: kafkajs is chatty). */
-export function createKafka(opts: { brokers: string[]; clientId: string; logger?: Logger } & Partial<KafkaConfig>): Kafka {
+export function createKafka(
+  opts: { brokers: string[]; clientId: string; logger?: Logger } & Partial<KafkaConfig>,
+): Kafka {
   const { logger, ...config } = opts;
   return new Kafka({
     ...config,
@@ -42,7 +44,9 @@ export async function createProducer(kafka: Kafka): Promise<RecordProducer> {
       await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: toMessages(records) });
     },
     async sendMany(batches) {
-      const topicMessages = batches.filter((b) => b.records.length > 0).map((b) => ({ topic: b.topic, messages: toMessages(b.records) }));
+      const topicMessages = batches
+        .filter((b) => b.records.length > 0)
+        .map((b) => ({ topic: b.topic, messages: toMessages(b.records) }));
       if (topicMessages.length === 0) return;
       await producer.sendBatch({ acks: -1, topicMessages });
     },

@@ -1,6 +1,6 @@
+import type { ServiceMetrics } from '@tierstream/observability';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { ServiceMetrics } from '@tierstream/observability';
 import {
   type BatchHandler,
   type ConsumedRecord,
@@ -122,7 +122,9 @@ export class ConsumerRunner {
       const last = batch.lastOffset();
       resolveOffset(last);
       await commitOffsetsIfNecessary({
-        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
+        topics: [
+          { topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] },
+        ],
       });
       this.lastBatchAt = Date.now();
       const m = this.opts.metrics;

@@ -40,7 +40,10 @@ export async function startHealthServer(opts: {
       opts.checks
         .ready()
         .then((failing) =>
-          reply(failing.length === 0 ? 200 : 503, JSON.stringify({ status: failing.length === 0 ? 'ready' : 'not ready', failing })),
+          reply(
+            failing.length === 0 ? 200 : 503,
+            JSON.stringify({ status: failing.length === 0 ? 'ready' : 'not ready', failing }),
+          ),
         )
         .catch((err: Error) => reply(503, JSON.stringify({ status: 'not ready', failing: [err.message] })));
       return;

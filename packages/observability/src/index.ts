@@ -1,4 +1,4 @@
-export * from './logger';
-export * from './metrics';
 export * from './health';
 export * from './lifecycle';
+export * from './logger';
+export * from './metrics';

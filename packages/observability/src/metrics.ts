@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The metrics every tierstream service exposes on /metrics. One registry per process; names are stable
@@ -85,7 +85,11 @@ export function createMetrics(service: string) {
 export type ServiceMetrics = ReturnType<typeof createMetrics>;
 
 /** Times an async call into a histogram; the histogram is optional so pure code paths can skip it. */
-export async function timed<T>(histogram: Histogram<string> | undefined, labels: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+export async function timed<T>(
+  histogram: Histogram<string> | undefined,
+  labels: Record<string, string>,
+  fn: () => Promise<T>,
+): Promise<T> {
   if (!histogram) return fn();
   const end = histogram.startTimer(labels);
   try {

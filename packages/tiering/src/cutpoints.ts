@@ -28,7 +28,11 @@ export function groupIndex(value: number, cuts: readonly number[], better: 'high
 }
 
 /** Cut values (best first) splitting `values` into groups with the given shares (best first). */
-export function cutsFromShares(values: number[], shares: readonly number[], better: 'higher' | 'lower'): number[] | null {
+export function cutsFromShares(
+  values: number[],
+  shares: readonly number[],
+  better: 'higher' | 'lower',
+): number[] | null {
   const n = values.length;
   if (n === 0) return null;
   const sorted = [...values].sort((a, b) => (better === 'higher' ? b - a : a - b));
@@ -85,7 +89,11 @@ export function computeCutPoints(rules: Rules, population: Metrics[], version: s
         if (s.eligible && !evalCondition(s.eligible, m, null, NO_TIERS)) continue;
         values.push(v);
       }
-      const c = cutsFromShares(values, s.tiers.map((t) => t.share), 'higher');
+      const c = cutsFromShares(
+        values,
+        s.tiers.map((t) => t.share),
+        'higher',
+      );
       if (c) cuts[dim.id] = c;
     } else if (s.kind === 'rfm') {
       const eligible = population.filter((m) => !s.eligible || evalCondition(s.eligible, m, null, NO_TIERS));

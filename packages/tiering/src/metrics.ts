@@ -1,5 +1,5 @@
-// Relative import on purpose: contracts has no index.ts yet, and the list of web behaviour types must not drift
-// from the Avro contract (the web_* metric names are derived from it).
+// The web_* metric names are derived from the Avro contract's behaviour types, so they cannot drift from it.
+// Imported from the pure types module only: the contracts barrel also pulls in avsc and file-reading helpers.
 import { WEB_BEHAVIOR_TYPES } from '../../contracts/src/types';
 
 /** Flat metrics of one customer as of one UTC day (computed by @tierstream/aggregates). */
@@ -69,7 +69,7 @@ export function metricDrift(metric: string): 'inc1' | 'dec' | 'const' {
 /** Up to `max` known names closest to `name` (edit distance, substring matches first), for "did you mean". */
 export function closeMetricNames(name: string, max = 3): string[] {
   const scored = KNOWN_METRICS.map((m) => {
-    let d = levenshtein(name, m);
+    let d = editDistance(name, m);
     if (m.includes(name) || name.includes(m)) d = Math.min(d, 1);
     return { m, d };
   });
@@ -81,15 +81,18 @@ export function closeMetricNames(name: string, max = 3): string[] {
     .map((s) => s.m);
 }
 
-function levenshtein(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+/** Optimal string alignment distance (edits, with a swap of two neighbours counting as one edit). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
     }
-    prev = cur;
   }
-  return prev[b.length]!;
+  return d[a.length]![b.length]!;
 }

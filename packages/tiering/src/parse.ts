@@ -3,7 +3,7 @@
  * Structure is checked with zod v4; conditions and cross references are checked by hand (same message style).
  * Every message reads `<file>: <path>: expected <what>, got <what was there>` (or a plain statement for semantic checks).
  */
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { closeMetricNames, KNOWN_METRICS } from './metrics';
 import {
@@ -54,7 +54,10 @@ const identifier = (what = 'an identifier (letters, digits and _, starting with 
   z.string(expected(what)).regex(IDENT_RE, expected(what));
 const tierName = identifier('a tier name (letters, digits and _, starting with a letter)');
 const finite = (what = 'a number') => z.number(expected(what)).finite(expected(what));
-const days = z.number(expected('a whole number of days >= 0')).int(expected('a whole number of days >= 0')).min(0, expected('a whole number of days >= 0'));
+const days = z
+  .number(expected('a whole number of days >= 0'))
+  .int(expected('a whole number of days >= 0'))
+  .min(0, expected('a whole number of days >= 0'));
 const metricName = z.string(expected('a metric name'));
 const conditionSlot = z.unknown(); // checked by parseCondition, which gives better messages than a zod union
 
@@ -72,7 +75,10 @@ function strict<T extends Record<string, any>>(shape: T) {
 
 const RulesScoringSchema = strict({
   kind: z.literal('rules'),
-  rules: z.array(strict({ id: identifier('a rule id'), tier: tierName, when: conditionSlot }), expected('a list of rules')),
+  rules: z.array(
+    strict({ id: identifier('a rule id'), tier: tierName, when: conditionSlot }),
+    expected('a list of rules'),
+  ),
   default: strict({ id: identifier('a rule id'), tier: tierName }),
 });
 
@@ -113,7 +119,12 @@ const RfmScoringSchema = strict({
   r: RfmComponentSchema,
   f: RfmComponentSchema,
   m: RfmComponentSchema,
-  high_from: z.number(expected('a whole number 1..5')).int(expected('a whole number 1..5')).min(1, expected('a whole number 1..5')).max(5, expected('a whole number 1..5')).optional(),
+  high_from: z
+    .number(expected('a whole number 1..5'))
+    .int(expected('a whole number 1..5'))
+    .min(1, expected('a whole number 1..5'))
+    .max(5, expected('a whole number 1..5'))
+    .optional(),
   segments: strict(Object.fromEntries(RFM_KEYS.map((k) => [k, tierName])) as Record<string, typeof tierName>),
   eligible: conditionSlot,
   ineligible_tier: tierName,
@@ -142,7 +153,9 @@ const DimensionSchema = strict({
 const RulesFileSchema = strict({
   version: z.string(expected('a version string')).min(1, expected('a non-empty version string')),
   description: z.string(expected('a string')).optional(),
-  dimensions: z.array(DimensionSchema, expected('a list of dimensions')).min(1, expected('a non-empty list of dimensions')),
+  dimensions: z
+    .array(DimensionSchema, expected('a list of dimensions'))
+    .min(1, expected('a non-empty list of dimensions')),
 });
 
 function zodMessages(err: z.ZodError, base: Path, raw: unknown, file: string): string[] {
@@ -161,7 +174,19 @@ function zodMessages(err: z.ZodError, base: Path, raw: unknown, file: string): s
 // ---------- conditions ----------
 
 const METRIC_OPS = ['gt', 'gte', 'lt', 'lte', 'eq', 'neq', 'between', 'is_null', 'not_null'] as const;
-const ATTRIBUTE_OPS = ['eq', 'neq', 'in', 'not_in', 'gt', 'gte', 'lt', 'lte', 'between', 'is_null', 'not_null'] as const;
+const ATTRIBUTE_OPS = [
+  'eq',
+  'neq',
+  'in',
+  'not_in',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+  'between',
+  'is_null',
+  'not_null',
+] as const;
 const WINDOW_VALUES = ['30d', '90d', '365d', 'lifetime'] as const;
 
 const MetricConditionSchema = strict({
@@ -182,7 +207,9 @@ const AttributeConditionSchema = strict({
 const TierConditionSchema = strict({
   tier: strict({
     dimension: identifier('a dimension id'),
-    in: z.array(tierName, expected('a non-empty list of tier names')).min(1, expected('a non-empty list of tier names')),
+    in: z
+      .array(tierName, expected('a non-empty list of tier names'))
+      .min(1, expected('a non-empty list of tier names')),
   }),
 });
 const CONDITION_KEYS = 'metric, attribute, tier, all, any or not';
@@ -234,7 +261,11 @@ function parseCondition(raw: unknown, path: Path, ctx: Ctx): Condition | null {
   for (const group of ['all', 'any'] as const) {
     if (group in obj) {
       const parsed = zodCheck(
-        strict({ [group]: z.array(z.unknown(), expected('a non-empty list of conditions')).min(1, expected('a non-empty list of conditions')) }),
+        strict({
+          [group]: z
+            .array(z.unknown(), expected('a non-empty list of conditions'))
+            .min(1, expected('a non-empty list of conditions')),
+        }),
       );
       if (!parsed) return null;
       const items = (parsed as Record<string, unknown[]>)[group]!;
@@ -255,11 +286,17 @@ function parseCondition(raw: unknown, path: Path, ctx: Ctx): Condition | null {
     const known = ctx.earlier.get(dimension);
     if (!known) {
       if (dimension === ctx.currentDim) {
-        ctx.issues.push(`${ctx.file}: ${formatPath(dimPath)}: dimension "${dimension}" cannot refer to itself; expected an earlier dimension (${[...ctx.earlier.keys()].join(', ') || 'none'})`);
+        ctx.issues.push(
+          `${ctx.file}: ${formatPath(dimPath)}: dimension "${dimension}" cannot refer to itself; expected an earlier dimension (${[...ctx.earlier.keys()].join(', ') || 'none'})`,
+        );
       } else if (ctx.allDims.has(dimension)) {
-        ctx.issues.push(`${ctx.file}: ${formatPath(dimPath)}: dimension "${dimension}" is defined later in the file; expected an earlier dimension (${[...ctx.earlier.keys()].join(', ') || 'none'})`);
+        ctx.issues.push(
+          `${ctx.file}: ${formatPath(dimPath)}: dimension "${dimension}" is defined later in the file; expected an earlier dimension (${[...ctx.earlier.keys()].join(', ') || 'none'})`,
+        );
       } else {
-        ctx.issues.push(`${ctx.file}: ${formatPath(dimPath)}: unknown dimension "${dimension}"; expected an earlier dimension (${[...ctx.earlier.keys()].join(', ') || 'none'})`);
+        ctx.issues.push(
+          `${ctx.file}: ${formatPath(dimPath)}: unknown dimension "${dimension}"; expected an earlier dimension (${[...ctx.earlier.keys()].join(', ') || 'none'})`,
+        );
       }
       return null;
     }
@@ -267,7 +304,9 @@ function parseCondition(raw: unknown, path: Path, ctx: Ctx): Condition | null {
     tiers.forEach((t, i) => {
       if (!known.includes(t)) {
         ok = false;
-        ctx.issues.push(`${ctx.file}: ${formatPath([...path, 'tier', 'in', i])}: unknown tier "${t}" of dimension "${dimension}"; expected one of ${known.join(', ')}`);
+        ctx.issues.push(
+          `${ctx.file}: ${formatPath([...path, 'tier', 'in', i])}: unknown tier "${t}" of dimension "${dimension}"; expected one of ${known.join(', ')}`,
+        );
       }
     });
     return ok ? { type: 'tier', dimension, in: tiers } : null;
@@ -327,11 +366,12 @@ function parseCondition(raw: unknown, path: Path, ctx: Ctx): Condition | null {
 
 /** Parse and validate a rules file. Throws RulesError listing every problem found. */
 export function parseRules(text: string, file: string): Rules {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     throw new RulesError(
       doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
+        const pos = lineCounter.linePos(e.pos[0]);
         return `${file}: ${pos ? `line ${pos.line}, column ${pos.col}` : '(yaml)'}: invalid YAML: ${e.message.split('\n')[0]}`;
       }),
     );
@@ -345,7 +385,9 @@ export function parseRules(text: string, file: string): Rules {
   const allDims = new Map<string, number>();
   data.dimensions.forEach((d, i) => {
     if (allDims.has(d.id)) {
-      issues.push(`${file}: ${formatPath(['dimensions', i, 'id'])}: duplicate dimension id "${d.id}" (first at dimensions[${allDims.get(d.id)}])`);
+      issues.push(
+        `${file}: ${formatPath(['dimensions', i, 'id'])}: duplicate dimension id "${d.id}" (first at dimensions[${allDims.get(d.id)}])`,
+      );
     } else allDims.set(d.id, i);
   });
 
@@ -361,7 +403,9 @@ export function parseRules(text: string, file: string): Rules {
     });
     const needTier = (t: string, path: Path) => {
       if (!tierSet.has(t))
-        issues.push(`${file}: ${formatPath(path)}: unknown tier "${t}"; expected one of ${d.tiers.join(', ')} (the dimension's tiers)`);
+        issues.push(
+          `${file}: ${formatPath(path)}: unknown tier "${t}"; expected one of ${d.tiers.join(', ')} (the dimension's tiers)`,
+        );
     };
     const sp: Path = [...dp, 'scoring'];
     const s = d.scoring;
@@ -377,7 +421,8 @@ export function parseRules(text: string, file: string): Rules {
         const when = parseCondition(r.when, [...rp, 'when'], ctx);
         if (when) rules.push({ id: r.id, tier: r.tier, when });
       });
-      if (ids.has(s.default.id)) issues.push(`${file}: ${formatPath([...sp, 'default', 'id'])}: duplicate rule id "${s.default.id}"`);
+      if (ids.has(s.default.id))
+        issues.push(`${file}: ${formatPath([...sp, 'default', 'id'])}: duplicate rule id "${s.default.id}"`);
       needTier(s.default.tier, [...sp, 'default', 'tier']);
       scoring = { kind: 'rules', rules, default: { id: s.default.id, tier: s.default.tier } };
     } else if (s.kind === 'thresholds') {
@@ -386,33 +431,49 @@ export function parseRules(text: string, file: string): Rules {
         needTier(t.tier, [...sp, 'tiers', ti, 'tier']);
         const prev = s.tiers[ti - 1];
         if (prev && t.min >= prev.min)
-          issues.push(`${file}: ${formatPath([...sp, 'tiers', ti, 'min'])}: expected a min below ${prev.min} (tiers are listed highest first), got ${t.min}`);
+          issues.push(
+            `${file}: ${formatPath([...sp, 'tiers', ti, 'min'])}: expected a min below ${prev.min} (tiers are listed highest first), got ${t.min}`,
+          );
       });
       needTier(s.default_tier, [...sp, 'default_tier']);
       scoring = { kind: 'thresholds', metric: s.metric, tiers: s.tiers, default_tier: s.default_tier };
     } else if (s.kind === 'shares') {
       checkMetric(s.metric, [...sp, 'metric'], ctx);
-      s.tiers.forEach((t, ti) => needTier(t.tier, [...sp, 'tiers', ti, 'tier']));
+      for (const [ti, t] of s.tiers.entries()) needTier(t.tier, [...sp, 'tiers', ti, 'tier']);
       const sum = s.tiers.reduce((a, t) => a + t.share, 0);
       if (Math.abs(sum - 1) > 1e-9)
-        issues.push(`${file}: ${formatPath([...sp, 'tiers'])}: expected shares summing to 1, got ${Number(sum.toFixed(9))}`);
+        issues.push(
+          `${file}: ${formatPath([...sp, 'tiers'])}: expected shares summing to 1, got ${Number(sum.toFixed(9))}`,
+        );
       const seen = new Set<string>();
       s.tiers.forEach((t, ti) => {
-        if (seen.has(t.tier)) issues.push(`${file}: ${formatPath([...sp, 'tiers', ti, 'tier'])}: duplicate tier "${t.tier}"`);
+        if (seen.has(t.tier))
+          issues.push(`${file}: ${formatPath([...sp, 'tiers', ti, 'tier'])}: duplicate tier "${t.tier}"`);
         seen.add(t.tier);
       });
       if (s.fallback_cuts.length !== s.tiers.length - 1) {
-        issues.push(`${file}: ${formatPath([...sp, 'fallback_cuts'])}: expected ${s.tiers.length - 1} cut values (one fewer than tiers), got ${s.fallback_cuts.length}`);
+        issues.push(
+          `${file}: ${formatPath([...sp, 'fallback_cuts'])}: expected ${s.tiers.length - 1} cut values (one fewer than tiers), got ${s.fallback_cuts.length}`,
+        );
       } else {
         s.fallback_cuts.forEach((c, ci) => {
           const prev = s.fallback_cuts[ci - 1];
           if (prev !== undefined && c > prev)
-            issues.push(`${file}: ${formatPath([...sp, 'fallback_cuts', ci])}: expected a value <= ${prev} (cuts are listed highest first), got ${c}`);
+            issues.push(
+              `${file}: ${formatPath([...sp, 'fallback_cuts', ci])}: expected a value <= ${prev} (cuts are listed highest first), got ${c}`,
+            );
         });
       }
       needTier(s.ineligible_tier, [...sp, 'ineligible_tier']);
       const eligible = s.eligible === undefined ? null : parseCondition(s.eligible, [...sp, 'eligible'], ctx);
-      scoring = { kind: 'shares', metric: s.metric, tiers: s.tiers, eligible, ineligible_tier: s.ineligible_tier, fallback_cuts: s.fallback_cuts };
+      scoring = {
+        kind: 'shares',
+        metric: s.metric,
+        tiers: s.tiers,
+        eligible,
+        ineligible_tier: s.ineligible_tier,
+        fallback_cuts: s.fallback_cuts,
+      };
     } else {
       const comp = (key: 'r' | 'f' | 'm'): RfmComponent => {
         const c = s[key];
@@ -422,9 +483,13 @@ export function parseRules(text: string, file: string): Rules {
           const prev = c.bands[bi - 1];
           if (prev === undefined) return;
           if (better === 'higher' && b > prev)
-            issues.push(`${file}: ${formatPath([...sp, key, 'bands', bi])}: expected a value <= ${prev} (bands are the minimums for scores 5, 4, 3, 2), got ${b}`);
+            issues.push(
+              `${file}: ${formatPath([...sp, key, 'bands', bi])}: expected a value <= ${prev} (bands are the minimums for scores 5, 4, 3, 2), got ${b}`,
+            );
           if (better === 'lower' && b < prev)
-            issues.push(`${file}: ${formatPath([...sp, key, 'bands', bi])}: expected a value >= ${prev} (bands are the maximums for scores 5, 4, 3, 2), got ${b}`);
+            issues.push(
+              `${file}: ${formatPath([...sp, key, 'bands', bi])}: expected a value >= ${prev} (bands are the maximums for scores 5, 4, 3, 2), got ${b}`,
+            );
         });
         return { metric: c.metric, better, quintiles: c.quintiles ?? true, bands: c.bands };
       };
@@ -446,8 +511,8 @@ export function parseRules(text: string, file: string): Rules {
       };
     }
     if (d.reactivation) {
-      d.reactivation.from.forEach((t, i) => needTier(t, [...dp, 'reactivation', 'from', i]));
-      d.reactivation.to.forEach((t, i) => needTier(t, [...dp, 'reactivation', 'to', i]));
+      for (const [i, t] of d.reactivation.from.entries()) needTier(t, [...dp, 'reactivation', 'from', i]);
+      for (const [i, t] of d.reactivation.to.entries()) needTier(t, [...dp, 'reactivation', 'to', i]);
     }
     dimensions.push({
       id: d.id,

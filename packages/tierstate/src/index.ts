@@ -1,3 +1,3 @@
-export * from './time';
 export * from './partition';
 export * from './store';
+export * from './time';

@@ -8,6 +8,12 @@ const defaultPartitioner = Partitioners.DefaultPartitioner();
  * signal partition also owns that partition's due customers: one writer per customer.
  */
 export function signalPartitionOf(customerId: string, numPartitions: number): number {
-  const partitionMetadata = Array.from({ length: numPartitions }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0] }));
+  const partitionMetadata = Array.from({ length: numPartitions }, (_, i) => ({
+    partitionErrorCode: 0,
+    partitionId: i,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+  }));
   return defaultPartitioner({ topic: '', partitionMetadata, message: { key: customerId, value: null } });
 }

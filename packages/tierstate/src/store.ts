@@ -1,14 +1,20 @@
 import { readFileSync } from 'node:fs';
-import type { Cluster, Redis } from 'ioredis';
+import { execBySlot, type RedisClient } from '@tierstream/config';
 import type { Attributes, CutPoints, TierState } from '@tierstream/tiering';
-
-type RedisLike = Redis | Cluster;
+import type { ChainableCommander } from 'ioredis';
 
 const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
 
 interface TierStateCommands {
   tsSchedule(due: string, touch: string, customers: string, customerId: string, dueAt: number): Promise<number>;
-  tsCommitDue(due: string, touch: string, customerId: string, processed: number, touch0: string, next: string): Promise<number>;
+  tsCommitDue(
+    due: string,
+    touch: string,
+    customerId: string,
+    processed: number,
+    touch0: string,
+    next: string,
+  ): Promise<number>;
   tsAdvanceWatermark(key: string, field: string, at: number): Promise<number>;
 }
 
@@ -18,10 +24,10 @@ interface TierStateCommands {
  * Customer keys carry the hash tag {customer id}; partition keys the tag {p<n>}: every Lua call stays in one slot.
  */
 export class TierStateStore {
-  private readonly redis: RedisLike & TierStateCommands;
+  private readonly redis: RedisClient;
 
   constructor(
-    redis: RedisLike,
+    redis: RedisClient,
     readonly prefix = 'ts',
   ) {
     const commands: Array<[string, number, string]> = [
@@ -33,7 +39,7 @@ export class TierStateStore {
       // defineCommand runs EVALSHA and falls back to EVAL once on NOSCRIPT, in pipelines too.
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua: lua(file) });
     }
-    this.redis = redis as RedisLike & TierStateCommands;
+    this.redis = redis;
   }
 
   keys = {
@@ -44,31 +50,35 @@ export class TierStateStore {
     partitionMeta: (p: number) => `${this.prefix}:meta:{p${p}}`,
     watermarks: () => `${this.prefix}:watermarks`,
     cutPoints: () => `${this.prefix}:cutpoints`,
+    startDay: () => `${this.prefix}:start_day`,
     rules: () => `${this.prefix}:rules`,
   };
 
   /** Aggregator side: the customer has new events from `dueAt`'s day on. Pipelined, one slot per call. */
   async schedule(items: Array<{ customerId: string; partition: number; dueAt: number }>): Promise<void> {
-    if (items.length === 0) return;
-    const pipeline = this.redis.pipeline() as unknown as TierStateCommands & { exec(): Promise<unknown> };
-    for (const it of items) {
-      pipeline.tsSchedule(
-        this.keys.due(it.partition),
-        this.keys.touch(it.partition),
-        this.keys.customers(it.partition),
-        it.customerId,
-        it.dueAt,
-      );
-    }
-    await execOrThrow(pipeline);
+    await execBySlot(
+      this.redis,
+      items,
+      (it) => this.keys.due(it.partition),
+      (p, it) =>
+        scripts(p).tsSchedule(
+          this.keys.due(it.partition),
+          this.keys.touch(it.partition),
+          this.keys.customers(it.partition),
+          it.customerId,
+          it.dueAt,
+        ),
+    );
   }
 
   /** Aggregator side: every record of `topic:partition` up to event time `at` is applied and scheduled. */
   async advanceWatermarks(marks: Array<{ topic: string; partition: number; at: number }>): Promise<void> {
-    if (marks.length === 0) return;
-    const pipeline = this.redis.pipeline() as unknown as TierStateCommands & { exec(): Promise<unknown> };
-    for (const m of marks) pipeline.tsAdvanceWatermark(this.keys.watermarks(), `${m.topic}:${m.partition}`, m.at);
-    await execOrThrow(pipeline);
+    await execBySlot(
+      this.redis,
+      marks,
+      () => this.keys.watermarks(),
+      (p, m) => scripts(p).tsAdvanceWatermark(this.keys.watermarks(), `${m.topic}:${m.partition}`, m.at),
+    );
   }
 
   async readWatermarks(): Promise<Map<string, number>> {
@@ -77,8 +87,20 @@ export class TierStateStore {
   }
 
   /** Customers due at or before `upTo`, earliest first. */
-  async due(partition: number, upTo: number, limit: number): Promise<Array<{ customerId: string; dueAt: number; touch: string }>> {
-    const flat = await this.redis.zrangebyscore(this.keys.due(partition), '-inf', upTo, 'WITHSCORES', 'LIMIT', 0, limit);
+  async due(
+    partition: number,
+    upTo: number,
+    limit: number,
+  ): Promise<Array<{ customerId: string; dueAt: number; touch: string }>> {
+    const flat = await this.redis.zrangebyscore(
+      this.keys.due(partition),
+      '-inf',
+      upTo,
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit,
+    );
     const out: Array<{ customerId: string; dueAt: number; touch: string }> = [];
     for (let i = 0; i < flat.length; i += 2) out.push({ customerId: flat[i]!, dueAt: Number(flat[i + 1]), touch: '0' });
     if (out.length === 0) return out;
@@ -100,12 +122,8 @@ export class TierStateStore {
 
   async readStates(customerIds: string[]): Promise<Map<string, TierState>> {
     const out = new Map<string, TierState>();
-    if (customerIds.length === 0) return out;
-    const pipeline = this.redis.pipeline();
-    for (const id of customerIds) pipeline.get(this.keys.state(id));
-    const results = (await pipeline.exec()) ?? [];
-    results.forEach(([err, value], i) => {
-      if (err) throw err;
+    const values = await execBySlot(this.redis, customerIds, this.keys.state, (p, id) => p.get(this.keys.state(id)));
+    values.forEach((value, i) => {
       if (typeof value === 'string') out.set(customerIds[i]!, JSON.parse(value) as TierState);
     });
     return out;
@@ -119,28 +137,33 @@ export class TierStateStore {
     partition: number,
     items: Array<{ state: TierState; processedDueAt: number | null; touch: string; nextDueAt: number | null }>,
   ): Promise<void> {
-    if (items.length === 0) return;
-    const pipeline = this.redis.pipeline() as unknown as TierStateCommands & {
-      set(k: string, v: string): unknown;
-      zadd(k: string, ...args: Array<string | number>): unknown;
-      exec(): Promise<unknown>;
-    };
-    for (const it of items) {
-      pipeline.set(this.keys.state(it.state.customer_id), JSON.stringify(it.state));
-      if (it.processedDueAt !== null) {
-        pipeline.tsCommitDue(
-          this.keys.due(partition),
-          this.keys.touch(partition),
-          it.state.customer_id,
-          it.processedDueAt,
-          it.touch,
-          it.nextDueAt === null ? '' : String(it.nextDueAt),
-        );
-      } else if (it.nextDueAt !== null) {
-        pipeline.zadd(this.keys.due(partition), 'LT', it.nextDueAt, it.state.customer_id);
-      }
-    }
-    await execOrThrow(pipeline);
+    // States first, then the due index: a crash in between re-evaluates (idempotently), it never skips.
+    await execBySlot(
+      this.redis,
+      items,
+      (it) => this.keys.state(it.state.customer_id),
+      (p, it) => p.set(this.keys.state(it.state.customer_id), JSON.stringify(it.state)),
+    );
+    const due = this.keys.due(partition);
+    await execBySlot(
+      this.redis,
+      items.filter((it) => it.processedDueAt !== null || it.nextDueAt !== null),
+      () => due,
+      (p, it) => {
+        if (it.processedDueAt !== null) {
+          scripts(p).tsCommitDue(
+            due,
+            this.keys.touch(partition),
+            it.state.customer_id,
+            it.processedDueAt,
+            it.touch,
+            it.nextDueAt === null ? '' : String(it.nextDueAt),
+          );
+        } else {
+          p.zadd(due, 'LT', it.nextDueAt!, it.state.customer_id);
+        }
+      },
+    );
   }
 
   /** Iterates a partition's known customers in pages (SSCAN: no blocking of Redis on large sets). */
@@ -166,22 +189,22 @@ export class TierStateStore {
   }
 
   /** Aggregator side: remember the customer's latest known attributes (used by B2B rules). */
-  async setAttributes(items: Array<{ customerId: string; attributes: Record<string, string | number> }>): Promise<void> {
-    const withValues = items.filter((it) => Object.keys(it.attributes).length > 0);
-    if (withValues.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const it of withValues) pipeline.hset(attributesKey(this.prefix, it.customerId), it.attributes);
-    await execOrThrow(pipeline);
+  async setAttributes(
+    items: Array<{ customerId: string; attributes: Record<string, string | number> }>,
+  ): Promise<void> {
+    await execBySlot(
+      this.redis,
+      items.filter((it) => Object.keys(it.attributes).length > 0),
+      (it) => attributesKey(this.prefix, it.customerId),
+      (p, it) => p.hset(attributesKey(this.prefix, it.customerId), it.attributes),
+    );
   }
 
   async readAttributes(customerIds: string[]): Promise<Map<string, Attributes>> {
     const out = new Map<string, Attributes>();
-    if (customerIds.length === 0) return out;
-    const pipeline = this.redis.pipeline();
-    for (const id of customerIds) pipeline.hgetall(attributesKey(this.prefix, id));
-    const results = (await pipeline.exec()) ?? [];
-    results.forEach(([err, raw], i) => {
-      if (err) throw err;
+    const key = (id: string) => attributesKey(this.prefix, id);
+    const values = await execBySlot(this.redis, customerIds, key, (p, id) => p.hgetall(key(id)));
+    values.forEach((raw, i) => {
       const h = raw as Record<string, string>;
       if (Object.keys(h).length === 0) return;
       out.set(customerIds[i]!, {
@@ -191,6 +214,16 @@ export class TierStateStore {
       });
     });
     return out;
+  }
+
+  /**
+   * The day before the first day the engine closes, the same for every partition (so every partition takes part
+   * in every cut-point barrier). The first caller's candidate wins; later callers get the stored day.
+   */
+  async startDay(candidate: number | null): Promise<number | null> {
+    if (candidate !== null) await this.redis.set(this.keys.startDay(), String(candidate), 'NX');
+    const stored = await this.redis.get(this.keys.startDay());
+    return stored === null ? null : Number(stored);
   }
 
   async getCutPoints(): Promise<CutPoints | null> {
@@ -214,10 +247,8 @@ export class TierStateStore {
   }
 }
 
-async function execOrThrow(pipeline: { exec(): Promise<unknown> }): Promise<void> {
-  const results = (await pipeline.exec()) as Array<[Error | null, unknown]> | null;
-  for (const [err] of results ?? []) if (err) throw err;
-}
+/** The pipeline with the Lua commands defined in the constructor. */
+const scripts = (p: ChainableCommander) => p as unknown as TierStateCommands;
 
 /** Keys of customer attributes (industry, company size, region): the latest non-null values win. */
 export function attributesKey(prefix: string, customerId: string): string {

@@ -1,5 +1,11 @@
 import type { AggregateStore } from '@tierstream/aggregates';
-import { type AvroSerde, type CustomerSignal, customerIdOf, decodeAndValidate, type InputEvent } from '@tierstream/contracts';
+import {
+  type AvroSerde,
+  type CustomerSignal,
+  customerIdOf,
+  decodeAndValidate,
+  type InputEvent,
+} from '@tierstream/contracts';
 import { type BatchHandler, CONTROL_HEADER, type ConsumedRecord, type RecordProducer } from '@tierstream/kafka';
 import { type ServiceMetrics, timed } from '@tierstream/observability';
 import { dayOf, endOfDay, signalPartitionOf, type TierStateStore } from '@tierstream/tierstate';
@@ -117,14 +123,21 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     if (control !== undefined) {
       const at = Number(record.value?.toString('utf8'));
       if (control === 'watermark' && Number.isSafeInteger(at)) return { kind: 'control', at };
-      return { kind: 'dead', reason: 'INVALID_CONTROL', message: `control record ${control} with value ${record.value?.toString('utf8')}` };
+      return {
+        kind: 'dead',
+        reason: 'INVALID_CONTROL',
+        message: `control record ${control} with value ${record.value?.toString('utf8')}`,
+      };
     }
-    if (record.value === null) return { kind: 'dead', reason: 'UNDECODABLE', message: 'record has no value (tombstone)' };
+    if (record.value === null)
+      return { kind: 'dead', reason: 'UNDECODABLE', message: 'record has no value (tombstone)' };
     const result = await decodeAndValidate(deps.serde, record.topic, record.value, {
       now: now(),
       maxFutureSkewMs: deps.validation.maxFutureSkewMs,
       maxMessageBytes: deps.validation.maxMessageBytes,
     });
-    return result.ok ? { kind: 'event', event: result.event } : { kind: 'dead', reason: result.reason, message: result.message };
+    return result.ok
+      ? { kind: 'event', event: result.event }
+      : { kind: 'dead', reason: result.reason, message: result.message };
   }
 }

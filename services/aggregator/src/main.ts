@@ -1,24 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, parseAggregateConfig } from '@tierstream/aggregates';
-import { exitOnConfigError, loadConfig } from '@tierstream/config';
+import { createRedis, exitOnConfigError, loadConfig } from '@tierstream/config';
 import { AvroSerde } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
-import { createLogger, createMetrics, installShutdown, type Logger, startHealthServer } from '@tierstream/observability';
+import {
+  createLogger,
+  createMetrics,
+  installShutdown,
+  type Logger,
+  startHealthServer,
+} from '@tierstream/observability';
 import { TierStateStore } from '@tierstream/tierstate';
-import { Redis } from 'ioredis';
 import { parse as parseYaml } from 'yaml';
 import { type AggregatorConfig, aggregatorConfigSchema } from './config';
 import { createAggregatorHandler } from './handler';
 
 const SERVICE = 'aggregator';
 
-export async function runAggregator(config: AggregatorConfig, logger: Logger): Promise<{ stop: () => Promise<void>; port: number }> {
+export async function runAggregator(
+  config: AggregatorConfig,
+  logger: Logger,
+): Promise<{ stop: () => Promise<void>; port: number }> {
   const metrics = createMetrics(SERVICE);
   const aggregateConfig = config.AGGREGATES_CONFIG_FILE
     ? parseAggregateConfig(parseYaml(readFileSync(config.AGGREGATES_CONFIG_FILE, 'utf8')))
     : DEFAULT_AGGREGATE_CONFIG;
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, enableAutoPipelining: false });
+  const redis = createRedis(config.REDIS_URL);
   const aggregates = new AggregateStore(redis, {
     prefix: config.REDIS_PREFIX,
     dedupeHorizonMs: config.DEDUPE_HORIZON_HOURS * 3_600_000,
@@ -35,7 +43,8 @@ export async function runAggregator(config: AggregatorConfig, logger: Logger): P
   const meta = await admin.fetchTopicMetadata({ topics: [config.SIGNALS_TOPIC] });
   await admin.disconnect();
   const signalPartitions = meta.topics[0]?.partitions.length ?? 0;
-  if (signalPartitions === 0) throw new Error(`topic ${config.SIGNALS_TOPIC} has no partitions: run \`tierctl topics apply\``);
+  if (signalPartitions === 0)
+    throw new Error(`topic ${config.SIGNALS_TOPIC} has no partitions: run \`tierctl topics apply\``);
   const producer = await createProducer(kafka);
   const runner = new ConsumerRunner({
     kafka,

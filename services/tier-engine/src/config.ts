@@ -5,8 +5,11 @@ import { z } from 'zod';
 export const engineConfigSchema = z.object({
   KAFKA_BROKERS: env.list(STACK_DEFAULTS.KAFKA_BROKERS),
   SCHEMA_REGISTRY_URL: env.url(STACK_DEFAULTS.SCHEMA_REGISTRY_URL, ['http', 'https']),
-  REDIS_URL: env.url(STACK_DEFAULTS.REDIS_URL, ['redis', 'rediss']),
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected letters, digits, _ . -' }).default('ts'),
+  REDIS_URL: env.redisUrl(STACK_DEFAULTS.REDIS_URL),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected letters, digits, _ . -' })
+    .default('ts'),
   ENGINE_GROUP_ID: z.string().min(1).default('tierstream-tier-engine'),
   SIGNALS_TOPIC: z.string().min(1).default(TOPICS.signals),
   TRANSITIONS_TOPIC: z.string().min(1).default(TOPICS.transitions),

@@ -1,7 +1,7 @@
 import {
+  type AggregateConfig,
   type AggregateState,
   type AggregateStore,
-  type AggregateConfig,
   eventDaysAfter,
   metricsAt,
   rollOffDays,
@@ -112,7 +112,8 @@ export class TierEngine {
     ]);
     const transitions: TierTransition[] = [];
     const changes: TierChange[] = [];
-    const commits: Array<{ state: TierState; processedDueAt: number | null; touch: string; nextDueAt: number | null }> = [];
+    const commits: Array<{ state: TierState; processedDueAt: number | null; touch: string; nextDueAt: number | null }> =
+      [];
     const evaluatedAt = this.wallClock();
     for (const req of requests) {
       const agg = aggs.get(req.customerId);
@@ -226,12 +227,19 @@ export class TierEngine {
    * and metrics recomputed as of the day (exact even if later events are already applied).
    * Returns the population metrics when cut points are due to be recomputed from this day.
    */
-  async snapshot(partition: number, day: number, collectPopulation: boolean): Promise<{ rows: number; population: Metrics[] }> {
+  async snapshot(
+    partition: number,
+    day: number,
+    collectPopulation: boolean,
+  ): Promise<{ rows: number; population: Metrics[] }> {
     const population: Metrics[] = [];
     let rows = 0;
     const emittedAt = this.wallClock();
     for await (const ids of this.deps.tierState.customers(partition, 1000)) {
-      const [aggs, states] = await Promise.all([this.deps.aggregates.readMany(ids), this.deps.tierState.readStates(ids)]);
+      const [aggs, states] = await Promise.all([
+        this.deps.aggregates.readMany(ids),
+        this.deps.tierState.readStates(ids),
+      ]);
       const out: TierChange[] = [];
       for (const id of ids) {
         const state = states.get(id);
@@ -239,7 +247,8 @@ export class TierEngine {
         if (!state || !agg || state.last_eval_day > day) continue;
         const metrics = metricsAt(agg, endOfDay(day), this.deps.aggregateConfig);
         if (collectPopulation) population.push(metrics);
-        if (this.deps.snapshotsEnabled) out.push(this.changeRow(state, metrics, 'SNAPSHOT', isoDay(day), endOfDay(day), emittedAt));
+        if (this.deps.snapshotsEnabled)
+          out.push(this.changeRow(state, metrics, 'SNAPSHOT', isoDay(day), endOfDay(day), emittedAt));
       }
       await this.produce([], [], out);
       rows += out.length;

@@ -1,22 +1,30 @@
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
-import { exitOnConfigError, loadConfig } from '@tierstream/config';
+import { createRedis, exitOnConfigError, loadConfig } from '@tierstream/config';
 import { AvroSerde } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
-import { createLogger, createMetrics, installShutdown, type Logger, startHealthServer } from '@tierstream/observability';
+import {
+  createLogger,
+  createMetrics,
+  installShutdown,
+  type Logger,
+  startHealthServer,
+} from '@tierstream/observability';
 import { initialCutPoints, parseRules } from '@tierstream/tiering';
 import { dayOf, TierStateStore } from '@tierstream/tierstate';
-import { Redis } from 'ioredis';
 import { type EngineConfig, engineConfigSchema } from './config';
 import { TierEngine } from './engine';
 import { Sweeper } from './sweeper';
 
 const SERVICE = 'tier-engine';
 
-export async function runTierEngine(config: EngineConfig, logger: Logger): Promise<{ stop: () => Promise<void>; port: number }> {
+export async function runTierEngine(
+  config: EngineConfig,
+  logger: Logger,
+): Promise<{ stop: () => Promise<void>; port: number }> {
   const metrics = createMetrics(SERVICE);
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const redis = createRedis(config.REDIS_URL);
   const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
   const aggregates = new AggregateStore(redis, { prefix: config.REDIS_PREFIX, config: DEFAULT_AGGREGATE_CONFIG });
   await aggregates.init();
@@ -25,7 +33,9 @@ export async function runTierEngine(config: EngineConfig, logger: Logger): Promi
     ? parseRules(active.text, `redis:${tierState.keys.rules()}`)
     : parseRules(readFileSync(config.RULES_FILE, 'utf8'), config.RULES_FILE);
   const cutPoints = (await tierState.getCutPoints()) ?? initialCutPoints(rules);
-  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), { registryUrl: config.SCHEMA_REGISTRY_URL });
+  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
+    registryUrl: config.SCHEMA_REGISTRY_URL,
+  });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
   const admin = kafka.admin();
   await admin.connect();
@@ -43,7 +53,11 @@ export async function runTierEngine(config: EngineConfig, logger: Logger): Promi
       tierState,
       producer,
       serde,
-      topics: { transitions: config.TRANSITIONS_TOPIC, changes: config.CHANGES_TOPIC, snapshots: config.SNAPSHOTS_TOPIC },
+      topics: {
+        transitions: config.TRANSITIONS_TOPIC,
+        changes: config.CHANGES_TOPIC,
+        snapshots: config.SNAPSHOTS_TOPIC,
+      },
       logger,
       metrics,
       snapshotsEnabled: config.SNAPSHOTS_ENABLED,
@@ -93,7 +107,13 @@ export async function runTierEngine(config: EngineConfig, logger: Logger): Promi
       await sweeper.withLock(batch.partition, () =>
         engine.evaluate(
           batch.partition,
-          [...customers].map((customerId) => ({ customerId, day: dayOf(now), at: now, processedDueAt: null, touch: '0' })),
+          [...customers].map((customerId) => ({
+            customerId,
+            day: dayOf(now),
+            at: now,
+            processedDueAt: null,
+            touch: '0',
+          })),
         ),
       );
     },

@@ -1,14 +1,14 @@
+import type { RedisClient } from '@tierstream/config';
 import type { ServiceMetrics } from '@tierstream/observability';
 import { KNOWN_METRICS, type Metrics, parseRules } from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
-import type { Redis, Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TierEngine } from './engine';
 
 export interface SweeperOptions {
   engine: TierEngine;
   tierState: TierStateStore;
-  redis: Redis | Cluster;
+  redis: RedisClient;
   mode: 'live' | 'replay';
   /** `topic:partition` of every input partition: the replay clock is the minimum of their watermarks. */
   inputPartitions: string[];
@@ -90,18 +90,22 @@ export class Sweeper {
   private async sweepPartition(p: number, clock: number): Promise<void> {
     const meta = await this.o.tierState.getPartitionMeta(p);
     let closed: number;
-    if (meta.closed_day !== undefined) {
+    const start = await this.o.tierState.startDay(null);
+    if (meta.closed_day !== undefined && start !== null) {
       closed = Number(meta.closed_day);
     } else {
+      // Live: start closing days from yesterday, not from the first event of some old history. Replay: from the
+      // day before the earliest due customer of whichever partition starts first; every partition starts there.
       const earliest = await this.o.tierState.earliestDue(p);
-      if (earliest === null) return;
-      // Live: start closing days from yesterday, not from the first event of some old history.
-      closed = this.o.mode === 'live' ? dayOf(clock) - 1 : dayOf(earliest) - 1;
+      const candidate = this.o.mode === 'live' ? dayOf(clock) - 1 : earliest === null ? null : dayOf(earliest) - 1;
+      const first = await this.o.tierState.startDay(candidate);
+      if (first === null) return;
+      closed = first;
       await this.o.tierState.setPartitionMeta(p, { closed_day: closed });
     }
     while (!this.stopped && this.owned.has(p) && endOfDay(closed + 1) <= clock) {
       const day = closed + 1;
-      if (!(await this.cutPointsReadyFor(day))) return;
+      if (!(await this.cutPointsReadyFor(day, start))) return;
       await this.drainDue(p, endOfDay(day));
       const collect = this.isCutPointDay(day);
       const { rows, population } = await this.o.engine.snapshot(p, day, collect);
@@ -121,7 +125,13 @@ export class Sweeper {
       if (due.length === 0) return;
       await this.o.engine.evaluate(
         p,
-        due.map((d) => ({ customerId: d.customerId, day: dayOf(d.dueAt), at: d.dueAt, processedDueAt: d.dueAt, touch: d.touch })),
+        due.map((d) => ({
+          customerId: d.customerId,
+          day: dayOf(d.dueAt),
+          at: d.dueAt,
+          processedDueAt: d.dueAt,
+          touch: d.touch,
+        })),
       );
       this.o.metrics?.sweeperEvaluated.inc(due.length);
     }
@@ -131,10 +141,13 @@ export class Sweeper {
     return this.o.cutPointsEveryDays > 0 && day % this.o.cutPointsEveryDays === 0;
   }
 
-  /** Day `day` may only be evaluated once the cut points computed at the close of the previous cut-point day exist. */
-  private async cutPointsReadyFor(day: number): Promise<boolean> {
+  /**
+   * Day `day` may only be evaluated once the cut points computed at the close of the previous cut-point day exist
+   * (unless that day was before the engine's first closed day: nobody computed cut points then).
+   */
+  private async cutPointsReadyFor(day: number, startDay: number | null): Promise<boolean> {
     const required = day - 1;
-    if (!this.isCutPointDay(required)) return true;
+    if (!this.isCutPointDay(required) || startDay === null || required <= startDay) return true;
     const want = `cp-${isoDay(required)}`;
     if (this.o.engine.cutPoints.version >= want && this.o.engine.cutPoints.version.startsWith('cp-')) return true;
     const stored = await this.o.tierState.getCutPoints();
@@ -170,7 +183,9 @@ export class Sweeper {
     let scheduled = 0;
     for (let q = 0; q < this.o.numPartitions; q++) {
       for await (const ids of this.o.tierState.customers(q, 1000)) {
-        await this.o.tierState.schedule(ids.map((customerId) => ({ customerId, partition: q, dueAt: endOfDay(day + 1) })));
+        await this.o.tierState.schedule(
+          ids.map((customerId) => ({ customerId, partition: q, dueAt: endOfDay(day + 1) })),
+        );
         scheduled += ids.length;
       }
     }
@@ -199,7 +214,14 @@ export class Sweeper {
         for await (const ids of this.o.tierState.customers(p, Math.min(1000, this.o.rulesReevaluationRate))) {
           await this.o.engine.evaluate(
             p,
-            ids.map((customerId) => ({ customerId, day, at: endOfDay(day), processedDueAt: null, touch: '0', rulesChanged: true })),
+            ids.map((customerId) => ({
+              customerId,
+              day,
+              at: endOfDay(day),
+              processedDueAt: null,
+              touch: '0',
+              rulesChanged: true,
+            })),
           );
           done += ids.length;
           const ahead = (done / this.o.rulesReevaluationRate) * 1000 - (Date.now() - started);

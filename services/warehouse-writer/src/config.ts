@@ -6,7 +6,10 @@ export const writerConfigSchema = z.object({
   KAFKA_BROKERS: env.list(STACK_DEFAULTS.KAFKA_BROKERS),
   SCHEMA_REGISTRY_URL: env.url(STACK_DEFAULTS.SCHEMA_REGISTRY_URL, ['http', 'https']),
   CLICKHOUSE_URL: env.url(STACK_DEFAULTS.CLICKHOUSE_URL, ['http', 'https']),
-  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a ClickHouse identifier' }).default(STACK_DEFAULTS.CLICKHOUSE_DATABASE),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a ClickHouse identifier' })
+    .default(STACK_DEFAULTS.CLICKHOUSE_DATABASE),
   CLICKHOUSE_USER: z.string().default('default'),
   CLICKHOUSE_PASSWORD: z.string().default(''),
   WRITER_GROUP_ID: z.string().min(1).default('tierstream-warehouse-writer'),

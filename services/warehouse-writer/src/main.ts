@@ -1,16 +1,25 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { createClient } from '@clickhouse/client';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { exitOnConfigError, loadConfig } from '@tierstream/config';
 import { AvroSerde, type TierChange, type TierTransition } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
-import { createLogger, createMetrics, installShutdown, type Logger, startHealthServer } from '@tierstream/observability';
+import {
+  createLogger,
+  createMetrics,
+  installShutdown,
+  type Logger,
+  startHealthServer,
+} from '@tierstream/observability';
 import { WarehouseWriter } from '@tierstream/warehouse';
 import { type WriterConfig, writerConfigSchema } from './config';
 import { GroupCommit, type Rows } from './group-commit';
 
 const SERVICE = 'warehouse-writer';
 
-export async function runWarehouseWriter(config: WriterConfig, logger: Logger): Promise<{ stop: () => Promise<void>; port: number }> {
+export async function runWarehouseWriter(
+  config: WriterConfig,
+  logger: Logger,
+): Promise<{ stop: () => Promise<void>; port: number }> {
   const metrics = createMetrics(SERVICE);
   const clickhouse = createClient({
     url: config.CLICKHOUSE_URL,
@@ -23,8 +32,14 @@ export async function runWarehouseWriter(config: WriterConfig, logger: Logger): 
     logger,
     retry: { attempts: config.WRITER_RETRY_ATTEMPTS },
   });
-  const group = new GroupCommit(writer, { maxRows: config.WRITER_MAX_ROWS, maxAgeMs: config.WRITER_MAX_AGE_MS }, metrics);
-  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), { registryUrl: config.SCHEMA_REGISTRY_URL });
+  const group = new GroupCommit(
+    writer,
+    { maxRows: config.WRITER_MAX_ROWS, maxAgeMs: config.WRITER_MAX_AGE_MS },
+    metrics,
+  );
+  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
+    registryUrl: config.SCHEMA_REGISTRY_URL,
+  });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
   const producer = await createProducer(kafka);
   const topics = [config.CHANGES_TOPIC, config.TRANSITIONS_TOPIC, config.SNAPSHOTS_TOPIC];

@@ -1,0 +1,395 @@
+/**
+ * tierstream benchmark suite: `npm run bench -- [--customers N] [--scale 10000,100000,1000000] [--skip latency,...]
+ * [--out file] [--profile aggregator,tier-engine]`. Measures, in ONE run on the local stack, the ceilings (Kafka's
+ * ConsumerPerformance, a bare kafkajs drain, Redis EVALSHA) next to the services, and reports the DESIGN.md targets
+ * as ratios. Every phase is bounded in time; every child process is stopped whatever fails.
+ * It WIPES tierstream's topics, consumer groups, Redis keys under `ts:` and the ClickHouse database: the bench owns
+ * the stack while it runs. See docs/performance.md.
+ */
+import { execSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Clients, REPO_ROOT } from '@tierstream/cli';
+import {
+  type AggregatorResult,
+  type BenchContext,
+  type CeilingsResult,
+  type EngineResult,
+  type LatencyResult,
+  phaseAggregator,
+  phaseCeilings,
+  phaseEngine,
+  phaseLatency,
+  phaseSweep,
+  phaseWarehouse,
+  phaseWorkload,
+  type SweepPoint,
+  type WarehouseResult,
+  type WorkloadResult,
+} from './lib/phases';
+import { stopAllServices, withTimeout } from './lib/proc';
+import { type ProfileSummary, summarizeCpuProfile } from './lib/profile';
+
+const PHASES = ['workload', 'ceilings', 'aggregator', 'engine', 'warehouse', 'latency', 'sweep'] as const;
+type Phase = (typeof PHASES)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    customers: { type: 'string', default: '20000' },
+    scale: { type: 'string', default: '10000,100000,1000000' },
+    skip: { type: 'string', default: '' },
+    out: { type: 'string' },
+    profile: { type: 'string', default: '' },
+    'engine-seconds': { type: 'string', default: '240' },
+    'latency-seconds': { type: 'string', default: '30' },
+    'snapshot-rows': { type: 'string', default: '1000000' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (args.help) {
+  console.log(`npm run bench -- [options]
+  --customers N          customers of the standard profile (seed 20260630, 365 days); default 20000 (standard: 100000)
+  --scale a,b,c          due-index sizes for the sweep phase; default 10000,100000,1000000
+  --skip p1,p2           phases to skip: ${PHASES.join(', ')}
+  --profile s1,s2        run these services under node --cpu-prof (aggregator, tier-engine)
+  --engine-seconds S     time budget of the replay tier-engine phase (it reports a projection if not finished); default 240
+  --latency-seconds S    length of the measured latency run; default 30
+  --snapshot-rows N      rows of the daily-snapshot write; default 1000000
+  --out FILE             JSON results (default bench/results/<timestamp>.json)
+WARNING: wipes tierstream's topics, consumer groups, Redis keys under "ts:" and the ClickHouse database.`);
+  process.exit(0);
+}
+
+const skip = new Set(
+  (args.skip ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+for (const s of skip)
+  if (!(PHASES as readonly string[]).includes(s))
+    throw new Error(`--skip: unknown phase ${s} (phases: ${PHASES.join(', ')})`);
+const positiveInt = (name: string, v: string | undefined) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    console.error(`--${name}: expected a positive integer, got ${v}`);
+    process.exit(2);
+  }
+  return n;
+};
+const customers = positiveInt('customers', args.customers);
+const scales = (args.scale ?? '').split(',').map((s) => positiveInt('scale', s));
+const runId = new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15);
+const resultsDir = path.join(REPO_ROOT, 'bench', 'results');
+const outFile = args.out ?? path.join(resultsDir, `${runId}.json`);
+const profileDir = path.join(resultsDir, `profiles-${runId}`);
+
+const started = Date.now();
+const log = (msg: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+
+interface Results {
+  runId: string;
+  date: string;
+  machine: { nproc: number; ramGiB: number; cpu: string; node: string; kernel: string };
+  versions: Record<string, string>;
+  options: Record<string, unknown>;
+  workload?: WorkloadResult;
+  ceilings?: CeilingsResult;
+  aggregator?: AggregatorResult;
+  engine?: EngineResult;
+  warehouse?: WarehouseResult;
+  latency?: LatencyResult;
+  sweep?: SweepPoint[];
+  profiles?: ProfileSummary[];
+  failures: Array<{ phase: string; error: string }>;
+  skipped: string[];
+  totalSeconds?: number;
+}
+
+function versions(): Record<string, string> {
+  const v: Record<string, string> = { node: process.version };
+  const pkg = (name: string) => {
+    try {
+      return (
+        JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as {
+          version: string;
+        }
+      ).version;
+    } catch {
+      return 'unknown';
+    }
+  };
+  for (const name of ['kafkajs', 'ioredis', '@clickhouse/client', 'avsc']) v[name] = pkg(name);
+  v.kafka = process.env.KAFKA_VERSION ?? '3.9.1';
+  try {
+    v.redis =
+      /redis_version:(\S+)/.exec(
+        execSync('redis-cli -p 16379 INFO server', { encoding: 'utf8', timeout: 5_000 }),
+      )?.[1] ?? 'unknown';
+  } catch {
+    v.redis = 'unknown';
+  }
+  try {
+    v.clickhouse = execSync(`curl -s 'http://127.0.0.1:18123/?query=SELECT%20version()'`, {
+      encoding: 'utf8',
+      timeout: 5_000,
+    }).trim();
+  } catch {
+    v.clickhouse = 'unknown';
+  }
+  return v;
+}
+
+const results: Results = {
+  runId,
+  date: new Date().toISOString(),
+  machine: {
+    nproc: os.cpus().length,
+    ramGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    kernel: os.release(),
+  },
+  versions: versions(),
+  options: {
+    customers,
+    scales,
+    skip: [...skip],
+    profile: args.profile,
+    engineSeconds: args['engine-seconds'],
+    latencySeconds: args['latency-seconds'],
+    snapshotRows: args['snapshot-rows'],
+  },
+  failures: [],
+  skipped: [...skip],
+};
+
+const clients = new Clients();
+const ctx: BenchContext = {
+  clients,
+  runId,
+  customers,
+  profile: new Set((args.profile ?? '').split(',').filter(Boolean)),
+  profileDir,
+  log,
+};
+
+async function phase<T>(name: Phase, budgetMs: number, fn: () => Promise<T>): Promise<T | undefined> {
+  if (skip.has(name)) return undefined;
+  log(`phase ${name}`);
+  try {
+    return await withTimeout(fn(), budgetMs, `phase ${name}`);
+  } catch (err) {
+    const message = (err as Error).stack ?? String(err);
+    log(`phase ${name} FAILED: ${message}`);
+    results.failures.push({ phase: name, error: (err as Error).message });
+    await stopAllServices();
+    return undefined;
+  }
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log(`${signal}: stopping child processes`);
+    void stopAllServices().finally(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<void> {
+  log(
+    `tierstream bench ${runId}: ${customers.toLocaleString('en')} customers; the bench owns the stack (tierstream data is wiped)`,
+  );
+  const engineMs = positiveInt('engine-seconds', args['engine-seconds']) * 1000;
+  results.workload = await phase('workload', 900_000, () => phaseWorkload(ctx));
+  const haveData = results.workload !== undefined;
+  if (!haveData)
+    for (const p of ['ceilings', 'aggregator', 'engine'] as const)
+      if (!skip.has(p)) skip.add(p), results.skipped.push(`${p} (no workload)`);
+  results.ceilings = await phase('ceilings', 900_000, () => phaseCeilings(ctx));
+  results.aggregator = await phase('aggregator', 1_200_000, () => phaseAggregator(ctx, 1_100_000));
+  if (!results.aggregator && !skip.has('engine')) {
+    skip.add('engine');
+    results.skipped.push('engine (aggregator did not finish)');
+  }
+  results.engine = await phase('engine', engineMs + 120_000, () =>
+    phaseEngine(ctx, results.aggregator?.redisBytesBefore ?? 0, engineMs),
+  );
+  results.warehouse = await phase('warehouse', 600_000, () =>
+    phaseWarehouse(ctx, positiveInt('snapshot-rows', args['snapshot-rows'])),
+  );
+  results.latency = await phase('latency', 600_000, () =>
+    phaseLatency(ctx, { seconds: positiveInt('latency-seconds', args['latency-seconds']), probeSeconds: 10 }),
+  );
+  results.sweep = await phase('sweep', 600_000, () => phaseSweep(ctx, scales, 1_000));
+}
+
+try {
+  await main();
+} catch (err) {
+  log(`bench FAILED: ${(err as Error).stack}`);
+  results.failures.push({ phase: 'bench', error: (err as Error).message });
+} finally {
+  await stopAllServices();
+  await clients.close().catch(() => undefined);
+}
+
+if (ctx.profile.size > 0) {
+  try {
+    results.profiles = readdirSync(profileDir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => summarizeCpuProfile(path.join(profileDir, f)));
+  } catch (err) {
+    results.failures.push({ phase: 'profiles', error: (err as Error).message });
+  }
+}
+results.totalSeconds = (Date.now() - started) / 1000;
+mkdirSync(path.dirname(outFile), { recursive: true });
+writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+printTable(results);
+console.log(`\nresults: ${path.relative(process.cwd(), outFile)}`);
+process.exit(results.failures.length > 0 ? 1 : 0);
+
+function printTable(r: Results): void {
+  const rows: Array<[string, string, string, string]> = [];
+  const f = (n: number | null | undefined, digits = 0) =>
+    n === null || n === undefined || Number.isNaN(n)
+      ? '—'
+      : n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const mb = (b: number) => `${f(b / 2 ** 20)} MB`;
+  const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+  if (r.workload)
+    rows.push([
+      'workload: events produced (generate+encode+produce)',
+      `${f(r.workload.events)} in ${f(r.workload.seconds, 1)} s = ${f(r.workload.eventsPerSec)}/s`,
+      '',
+      '',
+    ]);
+  const drain = r.ceilings?.kafkajsDrain.messagesPerSec;
+  if (r.ceilings) {
+    const cp = r.ceilings.consumerPerformance;
+    rows.push([
+      'ceiling: Kafka ConsumerPerformance',
+      'error' in cp ? `failed: ${cp.error.slice(0, 60)}` : `${f(cp.messagesPerSec)} msg/s`,
+      '',
+      '',
+    ]);
+    rows.push(['ceiling: bare kafkajs drain (eachBatch, no work)', `${f(drain)} msg/s`, '', '']);
+    rows.push(['ceiling: Redis pipelined EVALSHA', `${f(r.ceilings.redisEvalsha.callsPerSec)} calls/s`, '', '']);
+  }
+  if (r.aggregator) {
+    const ratio = drain ? r.aggregator.eventsPerSec / drain : Number.NaN;
+    rows.push([
+      'aggregator throughput',
+      `${f(r.aggregator.eventsPerSec)} events/s`,
+      '≥ 0.5 × kafkajs drain',
+      `${f(ratio, 2)} ${verdict(ratio >= 0.5)}`,
+    ]);
+    rows.push(['aggregator peak RSS', mb(r.aggregator.maxRssBytes), '', '']);
+    rows.push([
+      'Redis bytes/customer after aggregator',
+      f(r.aggregator.redisBytesPerCustomer),
+      '≤ 1024',
+      `${f(r.aggregator.redisBytesPerCustomer / 1024, 2)} ${verdict(r.aggregator.redisBytesPerCustomer <= 1024)}`,
+    ]);
+  }
+  if (r.engine) {
+    const e = r.engine;
+    rows.push([
+      'tier engine (replay): evaluations/s',
+      `${f(e.evaluationsPerSec)} (${f(e.evaluations)} in ${f(e.seconds, 1)} s)`,
+      '',
+      '',
+    ]);
+    rows.push([
+      'tier engine (replay): partition-days closed',
+      `${f(e.daysClosed)}/${f(e.daysTotal)} = ${f(e.daysClosedPerSec, 1)}/s; ${e.finished ? 'total' : 'projected'} ${f(e.projectedTotalSeconds)} s`,
+      '',
+      e.finished ? 'finished' : 'budget reached',
+    ]);
+    rows.push(['tier engine peak RSS', mb(e.maxRssBytes), '', '']);
+    rows.push([
+      'Redis bytes/customer after engine (total)',
+      f(e.redisBytesPerCustomer),
+      '≤ 1024',
+      `${f(e.redisBytesPerCustomer / 1024, 2)} ${verdict(e.redisBytesPerCustomer <= 1024)}`,
+    ]);
+  }
+  if (r.warehouse) {
+    const w = r.warehouse;
+    rows.push([
+      'warehouse: tier_current rows/s',
+      f(w.changes.rowsPerSec),
+      '≥ 100,000',
+      `${f(w.changes.rowsPerSec / 100_000, 2)} ${verdict(w.changes.rowsPerSec >= 100_000)}`,
+    ]);
+    rows.push([
+      'warehouse: tier_snapshots rows/s',
+      f(w.snapshot.rowsPerSec),
+      '≥ 100,000',
+      `${f(w.snapshot.rowsPerSec / 100_000, 2)} ${verdict(w.snapshot.rowsPerSec >= 100_000)}`,
+    ]);
+    rows.push([
+      `warehouse: daily snapshot of ${f(w.snapshot.rows)} customers`,
+      `${f(w.snapshot.seconds, 1)} s`,
+      '≤ 60 s',
+      `${f(w.snapshot.seconds / 60, 2)} ${verdict(w.snapshot.seconds <= 60 && w.snapshot.rows >= 1_000_000)}`,
+    ]);
+  }
+  if (r.latency) {
+    const l = r.latency;
+    rows.push(['live: max sustainable new-customer rate', `${f(l.maxRate.perSec)}/s`, '', '']);
+    rows.push([
+      `live: order → transition at ${f(l.rate)}/s (${l.matched}/${l.sent})`,
+      `p50 ${f(l.p50)} ms, p95 ${f(l.p95)} ms, p99 ${f(l.p99)} ms`,
+      'p99 ≤ 250 ms',
+      `${f(l.p99 / 250, 2)} ${verdict(l.p99 <= 250 && l.missing === 0)}`,
+    ]);
+    rows.push(['live: peak RSS aggregator / engine', `${mb(l.aggregatorRssBytes)} / ${mb(l.engineRssBytes)}`, '', '']);
+  }
+  if (r.sweep && r.sweep.length > 0) {
+    for (const p of r.sweep)
+      rows.push([
+        `sweep: ${f(p.customers)} in the due index, ${f(p.due)} due`,
+        `${f(p.sweepMsMean, 2)} ms/sweep (p99 ${f(p.sweepMsP99, 2)}), ${f(p.redisBytesPerCustomer)} B/customer`,
+        '',
+        '',
+      ]);
+    const first = r.sweep[0]!;
+    const last = r.sweep[r.sweep.length - 1]!;
+    const growth = last.sweepMsMean / first.sweepMsMean;
+    rows.push([
+      `sweep: cost growth ${f(first.customers)} → ${f(last.customers)} (×${f(last.customers / first.customers)})`,
+      `×${f(growth, 2)}`,
+      'O(due): ≤ ×2',
+      verdict(growth <= 2),
+    ]);
+  }
+  const widths = [0, 1, 2, 3].map((i) =>
+    Math.max(...rows.map((row) => row[i]!.length), ['measure', 'value', 'target', 'ratio'][i]!.length),
+  );
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
+  console.log(`\n${line(['measure', 'value', 'target', 'ratio'])}`);
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const row of rows) console.log(line(row));
+  for (const s of r.skipped) console.log(`skipped: ${s}`);
+  for (const fl of r.failures) console.log(`FAILED ${fl.phase}: ${fl.error.split('\n')[0]}`);
+  if (r.profiles) {
+    for (const p of r.profiles) {
+      console.log(`\nprofile ${path.basename(p.file)} (${f(p.totalMs)} ms sampled):`);
+      console.log(
+        `  by origin: ${p.byOrigin
+          .slice(0, 8)
+          .map((o) => `${o.origin} ${(o.share * 100).toFixed(1)}%`)
+          .join(', ')}`,
+      );
+      for (const fr of p.topFunctions.slice(0, 10))
+        console.log(`  ${(fr.share * 100).toFixed(1).padStart(5)} %  ${fr.frame}`);
+    }
+  }
+}

@@ -1,0 +1,215 @@
+import { createHash } from 'node:crypto';
+import { conditionMetrics, evalCondition } from './conditions';
+import { groupIndex, rfmCuts, shareCuts } from './cutpoints';
+import type { Attributes, Metrics } from './metrics';
+import type { CutPoints, Dimension, Direction, RfmKey, Rules, TierState, TransitionDraft } from './types';
+
+export const RULES_CHANGED = 'RULES_CHANGED';
+
+/** What one dimension's scoring says, before hysteresis. */
+export interface Candidate {
+  tier: string;
+  rule_id: string;
+  /** metric names behind the decision (deciding condition + scored metric) */
+  metrics: string[];
+  /** extra numbers behind the decision that are not metrics (rfm scores) */
+  extra: Record<string, number>;
+}
+
+/** Score one dimension (no hysteresis). `tiers` holds the tiers already decided for earlier dimensions. */
+export function scoreDimension(
+  dim: Dimension,
+  cutPoints: CutPoints,
+  metrics: Metrics,
+  attributes: Attributes | null | undefined,
+  tiers: Record<string, string>,
+): Candidate {
+  const s = dim.scoring;
+  switch (s.kind) {
+    case 'rules': {
+      for (const r of s.rules) {
+        if (evalCondition(r.when, metrics, attributes, tiers)) {
+          return { tier: r.tier, rule_id: r.id, metrics: conditionMetrics(r.when), extra: {} };
+        }
+      }
+      // the default is decided by every rule failing: report what they looked at
+      const used: string[] = [];
+      for (const r of s.rules) conditionMetrics(r.when, used);
+      return { tier: s.default.tier, rule_id: s.default.id, metrics: used, extra: {} };
+    }
+    case 'thresholds': {
+      const v = metrics[s.metric] ?? null;
+      if (v !== null) {
+        for (const t of s.tiers)
+          if (v >= t.min) return { tier: t.tier, rule_id: `threshold:${t.tier}`, metrics: [s.metric], extra: {} };
+      }
+      return { tier: s.default_tier, rule_id: 'threshold:default', metrics: [s.metric], extra: {} };
+    }
+    case 'shares': {
+      const used = conditionMetrics(s.eligible, [s.metric]);
+      const v = metrics[s.metric] ?? null;
+      if (v === null || (s.eligible && !evalCondition(s.eligible, metrics, attributes, tiers))) {
+        return { tier: s.ineligible_tier, rule_id: 'share:ineligible', metrics: used, extra: {} };
+      }
+      const tier = s.tiers[groupIndex(v, shareCuts(dim, s, cutPoints), 'higher')]!.tier;
+      return { tier, rule_id: `share:${tier}`, metrics: used, extra: {} };
+    }
+    case 'rfm': {
+      const used = conditionMetrics(s.eligible, [s.r.metric, s.f.metric, s.m.metric]);
+      if (s.eligible && !evalCondition(s.eligible, metrics, attributes, tiers)) {
+        return { tier: s.ineligible_tier, rule_id: 'rfm:ineligible', metrics: used, extra: {} };
+      }
+      const extra: Record<string, number> = {};
+      let key = '';
+      for (const k of ['r', 'f', 'm'] as const) {
+        const comp = s[k];
+        const v = metrics[comp.metric] ?? null;
+        // a missing value scores 1 (worst): it cannot be placed in the population
+        const score = v === null ? 1 : 5 - groupIndex(v, rfmCuts(dim, k, comp, cutPoints), comp.better);
+        extra[`${k}_score`] = score;
+        key += score >= s.high_from ? 'H' : 'L';
+      }
+      const tier = s.segments[key as RfmKey];
+      return { tier, rule_id: `rfm:${key}`, metrics: used, extra };
+    }
+  }
+}
+
+/** Deterministic transition id: sha256 over the cause (same cause → same id, so consumers can deduplicate). */
+export function transitionId(
+  customerId: string,
+  dimension: string,
+  from: string | null,
+  to: string,
+  at: number,
+  rulesVersion: string,
+): string {
+  return createHash('sha256')
+    .update(JSON.stringify([customerId, dimension, from, to, at, rulesVersion]))
+    .digest('hex');
+}
+
+export interface EvaluateInput {
+  rules: Rules;
+  cutPoints: CutPoints;
+  customerId: string;
+  metrics: Metrics;
+  attributes?: Attributes | null;
+  previous: TierState | null;
+  /** UTC day number = floor(ms / 86_400_000) */
+  day: number;
+  /** instant (ms) stamped on transitions */
+  at: number;
+  /** true when re-evaluating because a new rules version was applied: transitions get reason RULES_CHANGED */
+  rulesChanged?: boolean;
+}
+
+/**
+ * Classify one customer along every dimension (file order), applying hysteresis against the previous state.
+ * Pure and deterministic.
+ */
+export function evaluateTiers(input: EvaluateInput): { state: TierState; transitions: TransitionDraft[] } {
+  const { rules, cutPoints, customerId, metrics, attributes, previous, day } = input;
+  const tiers: Record<string, string> = {};
+  const pending: TierState['pending'] = {};
+  const decidedBy: Record<string, string> = {};
+  const transitions: TransitionDraft[] = [];
+
+  for (const dim of rules.dimensions) {
+    const cand = scoreDimension(dim, cutPoints, metrics, attributes, tiers);
+    const prevTier = previous?.tiers[dim.id] ?? null;
+    const prevRank = prevTier === null ? -1 : dim.tiers.indexOf(prevTier);
+    let apply = false;
+    if (prevTier === null || prevRank < 0) {
+      apply = true; // first time, or the old tier no longer exists in these rules
+    } else if (cand.tier === prevTier) {
+      apply = false; // unchanged; any pending demotion is dropped
+    } else {
+      const needsGrace = dim.grace_days > 0 && (!dim.ordered || dim.tiers.indexOf(cand.tier) > prevRank);
+      if (!needsGrace) {
+        apply = true;
+      } else {
+        const since = previous?.pending[dim.id]?.since_day ?? day;
+        if (day - since >= dim.grace_days) apply = true;
+        else pending[dim.id] = { tier: cand.tier, since_day: since };
+      }
+    }
+
+    if (apply && cand.tier !== prevTier) {
+      tiers[dim.id] = cand.tier;
+      decidedBy[dim.id] = cand.rule_id;
+      transitions.push(makeTransition(input, dim, prevTier, prevRank, cand));
+    } else {
+      tiers[dim.id] = prevTier!;
+      decidedBy[dim.id] = cand.tier === prevTier ? cand.rule_id : (previous?.decided_by[dim.id] ?? cand.rule_id);
+    }
+  }
+
+  const changed =
+    previous === null ||
+    !sameRecord(previous.tiers, tiers) ||
+    JSON.stringify(sortKeys(previous.pending)) !== JSON.stringify(sortKeys(pending));
+  const state: TierState = {
+    customer_id: customerId,
+    version: previous === null ? 1 : previous.version + (changed ? 1 : 0),
+    rules_version: rules.version,
+    cutpoints_version: cutPoints.version,
+    last_eval_day: day,
+    tiers,
+    pending,
+    decided_by: decidedBy,
+    metrics: { ...metrics },
+  };
+  return { state, transitions };
+}
+
+function makeTransition(
+  input: EvaluateInput,
+  dim: Dimension,
+  from: string | null,
+  fromRank: number,
+  cand: Candidate,
+): TransitionDraft {
+  let direction: Direction;
+  if (from === null) direction = 'ENTER';
+  else if (!dim.ordered || fromRank < 0) direction = 'LATERAL';
+  else direction = dim.tiers.indexOf(cand.tier) < fromRank ? 'UP' : 'DOWN';
+
+  let reason = cand.rule_id;
+  if (input.rulesChanged) reason = RULES_CHANGED;
+  else if (from !== null && dim.reactivation?.from.includes(from) && dim.reactivation.to.includes(cand.tier)) {
+    reason = dim.reactivation.reason;
+  }
+
+  const numbers: Record<string, number> = {};
+  for (const m of cand.metrics) {
+    const v = input.metrics[m];
+    if (typeof v === 'number' && Number.isFinite(v)) numbers[m] = v;
+  }
+  Object.assign(numbers, cand.extra);
+
+  return {
+    transition_id: transitionId(input.customerId, dim.id, from, cand.tier, input.at, input.rules.version),
+    customer_id: input.customerId,
+    dimension: dim.id,
+    from_tier: from,
+    to_tier: cand.tier,
+    direction,
+    reason,
+    rule_id: cand.rule_id,
+    rules_version: input.rules.version,
+    cutpoints_version: input.cutPoints.version,
+    metrics: numbers,
+    occurred_at: input.at,
+  };
+}
+
+function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => a[k] === b[k]);
+}
+
+function sortKeys<T>(r: Record<string, T>): [string, T][] {
+  return Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}

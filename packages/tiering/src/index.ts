@@ -1,0 +1,34 @@
+/**
+ * @tierstream/tiering — the pure rules engine: rules file → tiers, transitions and due days. No I/O.
+ */
+export { conditionMetrics, evalCondition } from './conditions';
+export { computeCutPoints, cutsFromShares, groupIndex, initialCutPoints } from './cutpoints';
+export { DUE_SEARCH_HORIZON_DAYS, type NextDueInput, nextDueDay } from './due';
+export {
+  type Candidate,
+  type EvaluateInput,
+  evaluateTiers,
+  RULES_CHANGED,
+  scoreDimension,
+  transitionId,
+} from './engine';
+export {
+  type Attributes,
+  closeMetricNames,
+  DAY_LINEAR_METRICS,
+  DECREASING_METRICS,
+  KNOWN_METRICS,
+  type Metrics,
+} from './metrics';
+export { parseRules } from './parse';
+export {
+  type Condition,
+  type CutPoints,
+  type Dimension,
+  type Direction,
+  type Rules,
+  RulesError,
+  type Scoring,
+  type TierState,
+  type TransitionDraft,
+} from './types';
