@@ -12,7 +12,7 @@ import {
 } from '@tierstream/cli';
 import { INPUT_TOPICS, type OrderEvent, type TierChange, TOPICS } from '@tierstream/contracts';
 import { DEFAULT_END, type GeneratorOptions, generateWorkload } from '@tierstream/generator';
-import { createKafka } from '@tierstream/kafka';
+import { createKafka, createProducer } from '@tierstream/kafka';
 import { dayOf, TierStateStore } from '@tierstream/tierstate';
 import { MIGRATIONS_DIR, migrate, WarehouseWriter } from '@tierstream/warehouse';
 import { Redis } from 'ioredis';
@@ -177,7 +177,10 @@ async function kafkaConsumerPerformance(
   return { messages, fetchSeconds: fetchMs / 1000, messagesPerSec: messages / (fetchMs / 1000), perTopic };
 }
 
-/** A bare kafkajs consumer (fresh group, eachBatch, no work) draining the three input topics; timed first batch → last. */
+/**
+ * A bare kafkajs consumer (fresh group, eachBatch, no work) draining the three input topics; timed from the group
+ * join to the last batch, like the aggregator (join logged → lag 0).
+ */
 async function kafkajsDrainRate(
   ctx: BenchContext,
   counts: Record<string, number>,
@@ -194,23 +197,25 @@ async function kafkajsDrainRate(
   try {
     await consumer.subscribe({ topics: [...INPUT_TOPICS], fromBeginning: true });
     let count = 0;
-    let first = 0;
+    let joinedAt = 0;
     let last = 0;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joinedAt = Date.now();
+    });
     let resolveDone: () => void = () => undefined;
     const done = new Promise<void>((r) => {
       resolveDone = r;
     });
     await consumer.run({
       eachBatch: async ({ batch }) => {
-        if (first === 0) first = Date.now();
         count += batch.messages.length;
         last = Date.now();
         if (count >= expected) resolveDone();
       },
     });
     await withTimeout(done, 300_000, `kafkajs drain of ${expected} messages (got ${count})`);
-    const seconds = (last - first) / 1000;
-    ctx.log(`  kafkajs drain: ${count} messages in ${seconds.toFixed(1)} s`);
+    const seconds = (last - joinedAt) / 1000;
+    ctx.log(`  kafkajs drain: ${count} messages in ${seconds.toFixed(2)} s (group joined → last batch)`);
     return { messages: count, seconds, messagesPerSec: count / seconds };
   } finally {
     await consumer.disconnect();
@@ -301,10 +306,11 @@ export async function phaseAggregator(ctx: BenchContext, timeoutMs: number): Pro
       timeoutMs,
       (lag) => ctx.log(`  aggregator lag ${lag.toLocaleString('en')}`),
     );
-    // The first poll that saw progress already includes work done since the previous poll (≤ 200 ms): count
-    // the events from that poll on, over the time from that poll on.
-    const events = lagAtFirst;
-    const seconds = Math.max(0.001, (doneAt - firstAt) / 1000);
+    // Timed like the kafkajs drain: from the group join (logged by the service) to lag 0. If the join line was
+    // not seen, from the first poll that saw progress, counting only the events left then.
+    const joinedAt = svc.joinedAt();
+    const events = joinedAt > 0 ? total : lagAtFirst;
+    const seconds = Math.max(0.001, (doneAt - (joinedAt > 0 ? joinedAt : firstAt)) / 1000);
     const redisBytesAfter = await redisUsedMemory(ctx.clients.redis);
     // Close the replay: control records move every input partition's watermark to the end of the workload.
     await sendWatermarks(admin, await ctx.clients.producer(), Date.parse(DEFAULT_END));
@@ -588,7 +594,8 @@ export async function phaseLatency(
   await resetPipelineData(clients);
   await bootstrapPipeline(clients);
   const admin = await clients.admin();
-  const producer = await clients.producer();
+  // A fresh idempotent producer: the shared one still holds sequence numbers of the deleted topics' partitions.
+  const producer = await createProducer(createKafka({ brokers: clients.endpoints.kafkaBrokers, clientId: 'tierstream-bench-latency-producer' }));
   const serde = clients.serde;
   const agg = startBenchService('aggregator', {}, { cpuProfDir: cpuProfDir(ctx, 'aggregator') });
   const engine = startBenchService(
@@ -600,6 +607,7 @@ export async function phaseLatency(
   const consumer = kafka.consumer({ groupId: `tierstream-bench-latency-${ctx.runId}`, maxWaitTimeInMs: 10 });
   /** customer id → timestamp of the first transition record produced for it. */
   const firstTransition = new Map<string, number>();
+  let probeSeen = 0;
   try {
     await waitReady(agg, 60_000);
     await waitReady(engine, 60_000);
@@ -611,7 +619,10 @@ export async function phaseLatency(
           // The key is the customer id (every topic is keyed by customer_id); the record timestamp is the
           // engine's produce time, so the bench consumer's own delay does not count.
           const id = m.key?.toString('utf8');
-          if (id && !firstTransition.has(id)) firstTransition.set(id, Number(m.timestamp));
+          if (id && !firstTransition.has(id)) {
+            firstTransition.set(id, Number(m.timestamp));
+            if (id.startsWith('bench-probe-')) probeSeen++;
+          }
         }
       },
     });
@@ -644,32 +655,30 @@ export async function phaseLatency(
     );
     await idle('warm-up');
 
-    // Max sustainable rate: new customers as fast as the bench can produce them for `probeSeconds`; the rate at
-    // which their transitions come out is what the pipeline sustains.
+    // Max sustainable rate: new customers produced in batches of 200 for `probeSeconds`, keeping at most 2,000 in
+    // flight (the probe measures completion, not queueing); the rate at which their first transitions come out is
+    // what the pipeline sustains.
     const probeIds: string[] = [];
     const probeStart = Date.now();
     let n = 0;
     while (Date.now() - probeStart < opts.probeSeconds * 1000) {
-      const batch = Array.from({ length: 500 }, () => `bench-probe-${ctx.runId}-${n++}`);
+      while (probeIds.length - probeSeen >= 2_000) {
+        const dead = agg.dead() ?? engine.dead();
+        if (dead) throw new Error(dead);
+        if (Date.now() - probeStart > 120_000) throw new Error(`max-rate probe: ${probeSeen}/${probeIds.length} through after 120 s`);
+        await sleep(5);
+      }
+      const batch = Array.from({ length: 200 }, () => `bench-probe-${ctx.runId}-${n++}`);
       probeIds.push(...batch);
       const at = Date.now();
-      await producer.send(
-        TOPICS.orders,
-        await Promise.all(
-          batch.map(async (id, i) => ({ key: id, value: await serde.encode(TOPICS.orders, orderFor(id, at, i)) })),
-        ),
-      );
-      // Do not run away from the pipeline by more than ~5 s of work: the probe measures completion, not queueing.
-      while (probeIds.length - countSeen(firstTransition, probeIds) > 20_000) await sleep(50);
+      await producer.send(TOPICS.orders, await Promise.all(batch.map(async (id, i) => ({ key: id, value: await serde.encode(TOPICS.orders, orderFor(id, at, i)) }))));
     }
     await idle('max-rate probe');
     const seenProbe = probeIds.filter((id) => firstTransition.has(id));
     const lastProbe = Math.max(...seenProbe.map((id) => firstTransition.get(id)!));
     const probeSeconds = (lastProbe - probeStart) / 1000;
     const maxPerSec = seenProbe.length / probeSeconds;
-    ctx.log(
-      `  max rate: ${seenProbe.length} new customers through in ${probeSeconds.toFixed(1)} s = ${Math.round(maxPerSec)}/s`,
-    );
+    ctx.log(`  max rate: ${seenProbe.length}/${probeIds.length} new customers through in ${probeSeconds.toFixed(1)} s = ${Math.round(maxPerSec)}/s`);
 
     // Measured run: single PLACED orders for brand-new customers at half that rate, each with its own send time.
     const rate = maxPerSec / 2;
@@ -715,14 +724,9 @@ export async function phaseLatency(
     };
   } finally {
     await consumer.disconnect().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
     await Promise.all([agg.stop(), engine.stop()]);
   }
-}
-
-function countSeen(seen: Map<string, number>, ids: string[]): number {
-  let n = 0;
-  for (let k = ids.length - 1; k >= 0 && k >= ids.length - 40_000; k--) if (seen.has(ids[k]!)) n++;
-  return n + Math.max(0, ids.length - 40_000);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

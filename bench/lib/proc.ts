@@ -14,6 +14,8 @@ export interface BenchService {
   port: Promise<number>;
   maxRssBytes: () => number;
   lastLines: () => string[];
+  /** When the service logged that it joined its consumer group (0 until then). */
+  joinedAt: () => number;
   /** null while running, else a description of how it ended. */
   dead: () => string | null;
   stop: () => Promise<number | null>;
@@ -32,6 +34,7 @@ export function startBenchService(
       `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${opts.cpuProfDir} --cpu-prof-name=${name}-${Date.now()}.cpuprofile`.trim();
   }
   const lines: string[] = [];
+  let joinedAt = 0;
   let resolvePort: (p: number) => void = () => undefined;
   let rejectPort: (e: Error) => void = () => undefined;
   const port = new Promise<number>((res, rej) => {
@@ -42,6 +45,7 @@ export function startBenchService(
   const svc = startService(name, childEnv, (_n, line) => {
     lines.push(line);
     if (lines.length > 40) lines.shift();
+    if (joinedAt === 0 && line.includes('joined consumer group')) joinedAt = Date.now();
     if (line.includes('started') && line.includes('"port"')) {
       const m = /"port":(\d+)/.exec(line);
       if (m) resolvePort(Number(m[1]));
@@ -65,6 +69,7 @@ export function startBenchService(
     port,
     maxRssBytes: () => Math.max(maxRss, rssOf(pid)),
     lastLines: () => [...lines],
+    joinedAt: () => joinedAt,
     dead: () => (ended ? `${ended}; last log lines:\n${lines.slice(-15).join('\n')}` : null),
     stop: async () => {
       running.delete(bench);

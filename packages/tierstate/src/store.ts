@@ -135,14 +135,22 @@ export class TierStateStore {
    */
   async commit(
     partition: number,
-    items: Array<{ state: TierState; processedDueAt: number | null; touch: string; nextDueAt: number | null }>,
+    items: Array<{
+      customerId: string;
+      /** null: nothing to store (the customer does not exist yet as of the evaluated day). */
+      state: TierState | null;
+      processedDueAt: number | null;
+      touch: string;
+      nextDueAt: number | null;
+    }>,
   ): Promise<void> {
     // States first, then the due index: a crash in between re-evaluates (idempotently), it never skips.
+    const states = items.flatMap((it) => (it.state ? [it.state] : []));
     await execBySlot(
       this.redis,
-      items,
-      (it) => this.keys.state(it.state.customer_id),
-      (p, it) => p.set(this.keys.state(it.state.customer_id), JSON.stringify(it.state)),
+      states,
+      (state) => this.keys.state(state.customer_id),
+      (p, state) => p.set(this.keys.state(state.customer_id), JSON.stringify(state)),
     );
     const due = this.keys.due(partition);
     await execBySlot(
@@ -154,13 +162,13 @@ export class TierStateStore {
           scripts(p).tsCommitDue(
             due,
             this.keys.touch(partition),
-            it.state.customer_id,
+            it.customerId,
             it.processedDueAt,
             it.touch,
             it.nextDueAt === null ? '' : String(it.nextDueAt),
           );
         } else {
-          p.zadd(due, 'LT', it.nextDueAt!, it.state.customer_id);
+          p.zadd(due, 'LT', it.nextDueAt!, it.customerId);
         }
       },
     );

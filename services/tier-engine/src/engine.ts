@@ -72,6 +72,22 @@ export interface EvaluationRequest {
   rulesChanged?: boolean;
 }
 
+/**
+ * The first day this customer has any activity in its aggregates; -Infinity when old activity was already folded
+ * out of the day buckets (the customer certainly existed), null when there is none.
+ */
+export function firstActivityDay(agg: AggregateState): number | null {
+  if (
+    agg.orderBase.count !== 0 ||
+    agg.orderBase.lastPlacedAt !== null ||
+    agg.webBaseLastSeenAt !== null ||
+    agg.ticketBase.lastTicketAt !== null
+  ) {
+    return Number.NEGATIVE_INFINITY;
+  }
+  return eventDaysAfter(agg, Number.NEGATIVE_INFINITY)[0] ?? null;
+}
+
 export function projectMetrics(metrics: Metrics): Record<string, number> {
   const out: Record<string, number> = {};
   for (const name of ROW_METRICS) {
@@ -112,20 +128,26 @@ export class TierEngine {
     ]);
     const transitions: TierTransition[] = [];
     const changes: TierChange[] = [];
-    const commits: Array<{ state: TierState; processedDueAt: number | null; touch: string; nextDueAt: number | null }> =
-      [];
+    const commits: Parameters<TierStateStore['commit']>[1] = [];
     const evaluatedAt = this.wallClock();
     for (const req of requests) {
       const agg = aggs.get(req.customerId);
       const previous = states.get(req.customerId) ?? null;
-      if (!agg) {
-        // Scheduled but nothing aggregated (e.g. all its events were duplicates of a deleted customer): drop the entry.
-        if (req.processedDueAt !== null && previous) {
-          commits.push({ state: previous, processedDueAt: req.processedDueAt, touch: req.touch, nextDueAt: null });
-        }
+      const firstDay = agg ? firstActivityDay(agg) : null;
+      const day = Math.max(req.day, previous?.last_eval_day ?? Number.NEGATIVE_INFINITY);
+      if (!agg || firstDay === null || firstDay > day) {
+        // Nothing aggregated yet, or the customer's first activity is after this day (a replay's aggregator runs
+        // ahead of the clock): the customer does not exist as of `day`. Wake it at its first day instead.
+        const nextDueAt = firstDay === null ? null : endOfDay(firstDay);
+        commits.push({
+          customerId: req.customerId,
+          state: previous,
+          processedDueAt: req.processedDueAt,
+          touch: req.touch,
+          nextDueAt,
+        });
         continue;
       }
-      const day = Math.max(req.day, previous?.last_eval_day ?? Number.NEGATIVE_INFINITY);
       const at = day === req.day ? req.at : endOfDay(day);
       const attributes = attrs.get(req.customerId) ?? null;
       const metrics = metricsAt(agg, endOfDay(day), this.deps.aggregateConfig);
@@ -148,6 +170,7 @@ export class TierEngine {
         changes.push(this.changeRow(result.state, metrics, 'CHANGE', null, at, evaluatedAt));
       }
       commits.push({
+        customerId: req.customerId,
         state: result.state,
         processedDueAt: req.processedDueAt,
         touch: req.touch,

@@ -90,17 +90,16 @@ export class Sweeper {
   private async sweepPartition(p: number, clock: number): Promise<void> {
     const meta = await this.o.tierState.getPartitionMeta(p);
     let closed: number;
-    const start = await this.o.tierState.startDay(null);
+    let start = await this.o.tierState.startDay(null);
     if (meta.closed_day !== undefined && start !== null) {
       closed = Number(meta.closed_day);
     } else {
       // Live: start closing days from yesterday, not from the first event of some old history. Replay: from the
       // day before the earliest due customer of whichever partition starts first; every partition starts there.
-      const earliest = await this.o.tierState.earliestDue(p);
-      const candidate = this.o.mode === 'live' ? dayOf(clock) - 1 : earliest === null ? null : dayOf(earliest) - 1;
-      const first = await this.o.tierState.startDay(candidate);
-      if (first === null) return;
-      closed = first;
+      const candidate = this.o.mode === 'live' ? dayOf(clock) - 1 : await this.earliestDueDayBefore();
+      start = await this.o.tierState.startDay(candidate);
+      if (start === null) return;
+      closed = start;
       await this.o.tierState.setPartitionMeta(p, { closed_day: closed });
     }
     while (!this.stopped && this.owned.has(p) && endOfDay(closed + 1) <= clock) {
@@ -116,6 +115,20 @@ export class Sweeper {
     }
     await this.drainDue(p, clock);
     this.o.metrics?.sweeperDue.set({ partition: String(p) }, await this.o.tierState.dueCount(p, clock));
+  }
+
+  /**
+   * Replay: the day before the earliest due customer over ALL partitions (not only this one: every partition must
+   * start on the same day, or the first days and cut points of the others would be skipped). Everything with event
+   * time up to the clock is scheduled before the watermark moves, so this is the first day of the history.
+   */
+  private async earliestDueDayBefore(): Promise<number | null> {
+    let earliest: number | null = null;
+    for (let q = 0; q < this.o.numPartitions; q++) {
+      const at = await this.o.tierState.earliestDue(q);
+      if (at !== null && (earliest === null || at < earliest)) earliest = at;
+    }
+    return earliest === null ? null : dayOf(earliest) - 1;
   }
 
   /** Evaluates every customer due at or before `upTo`, page by page, until none is left. */
