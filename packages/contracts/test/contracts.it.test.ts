@@ -105,6 +105,7 @@ const SAMPLES: Record<string, unknown> = {
   [TOPICS.signals]: signal,
   [TOPICS.transitions]: transition,
   [TOPICS.changes]: change,
+  [TOPICS.snapshots]: { ...change, kind: 'SNAPSHOT', snapshot_day: '2026-06-30' },
 };
 
 /** Plain JSON view (avsc decodes records into class instances). */
