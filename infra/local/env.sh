@@ -30,6 +30,12 @@ APICURIO_COMPATIBILITY="${APICURIO_COMPATIBILITY:-BACKWARD}"
 # Redis (Debian redis-server, AOF on).
 REDIS_PORT="${REDIS_PORT:-16379}"
 
+# Redis Cluster (optional: `stack.sh up redis-cluster`, or TIERSTREAM_REDIS_CLUSTER=1 to start it with plain `up`):
+# one master per port, no replicas; each node's cluster bus listens on its port + 10000.
+# Clients: REDIS_URL=redis-cluster://127.0.0.1:17001,127.0.0.1:17002,127.0.0.1:17003
+REDIS_CLUSTER_PORTS="${REDIS_CLUSTER_PORTS:-17001,17002,17003}"
+TIERSTREAM_REDIS_CLUSTER="${TIERSTREAM_REDIS_CLUSTER:-0}"
+
 # ClickHouse (Debian clickhouse-server 18.16), every port moved off the defaults.
 CLICKHOUSE_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-18123}"
 CLICKHOUSE_TCP_PORT="${CLICKHOUSE_TCP_PORT:-19000}"

@@ -23,11 +23,12 @@ const PROBE_TIMEOUT_MS = 2_000;
 async function verifyLocalStack(): Promise<void> {
   const endpoints = stackEndpoints(process.env);
   const kafka = endpoints.kafkaBrokers[0] ?? STACK_DEFAULTS.KAFKA_BROKERS;
-  const redis = new URL(endpoints.redisUrl);
   const probes: Array<[string, Promise<boolean>]> = [
     [`kafka ${kafka}`, tcpReachable(kafka)],
     [`schema registry ${endpoints.schemaRegistryUrl}`, httpOk(`${endpoints.schemaRegistryUrl}/subjects`)],
-    [`redis ${endpoints.redisUrl}`, redisPing(redis.hostname, Number(redis.port || 6379))],
+    ...redisNodes(endpoints.redisUrl).map(
+      ([host, port]) => [`redis ${host}:${port}`, redisPing(host, port)] as [string, Promise<boolean>],
+    ),
     [`clickhouse ${endpoints.clickhouseUrl}`, httpOk(`${endpoints.clickhouseUrl.replace(/\/$/, '')}/ping`)],
   ];
   const results = await Promise.all(probes.map(async ([name, ok]) => [name, await ok] as const));
@@ -35,6 +36,21 @@ async function verifyLocalStack(): Promise<void> {
   if (down.length > 0) {
     throw new Error(`local stack not running: run \`npm run stack:up\` (unreachable: ${down.join(', ')})`);
   }
+}
+
+/** host:port of the single server, or of every seed node of a `redis-cluster://h:p,h:p` URL. */
+function redisNodes(url: string): Array<[string, number]> {
+  if (url.startsWith('redis-cluster://')) {
+    return url
+      .slice('redis-cluster://'.length)
+      .split(',')
+      .map((hp) => {
+        const at = hp.lastIndexOf(':');
+        return [hp.slice(0, at) || '127.0.0.1', Number(hp.slice(at + 1) || 6379)];
+      });
+  }
+  const redis = new URL(url);
+  return [[redis.hostname, Number(redis.port || 6379)]];
 }
 
 function tcpReachable(hostPort: string): Promise<boolean> {

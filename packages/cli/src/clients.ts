@@ -57,7 +57,7 @@ export class Clients {
   }
 
   get clickhouse(): ClickHouseClient {
-    this._clickhouse ??= createClient({ url: this.endpoints.clickhouseUrl, request_timeout: 120_000 });
+    this._clickhouse ??= createClient({ url: this.endpoints.clickhouseUrl });
     return this._clickhouse;
   }
 

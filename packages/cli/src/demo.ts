@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { InputEvent } from '@tierstream/contracts';
+import { type InputEvent, TOPICS } from '@tierstream/contracts';
 import { generateWorkload, type ProfileName, parseCdnow, resolveOptions } from '@tierstream/generator';
 import { dayOf, endOfDay, isoDay } from '@tierstream/tierstate';
 import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
@@ -141,6 +141,9 @@ export async function printReport(clients: Clients, day: string): Promise<void> 
   });
   out.push('\n-- totals in ClickHouse');
   out.push(formatTable(await counts.json<Record<string, unknown>>()));
+  const offsets = await (await clients.admin()).fetchTopicOffsets(TOPICS.transitions);
+  const onKafka = offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
+  out.push(`\n-- ${onKafka} transition events on ${TOPICS.transitions} (what marketing automation consumes, keyed by customer)`);
   out.push(`
 Where to look next:
   npm run tierctl -- sql --list                          the analyst SQL pack (infra/clickhouse/queries)
@@ -148,6 +151,7 @@ Where to look next:
   npm run tierctl -- customer <id>                        one customer's aggregates and tiers
   npm run tierctl -- status                               stack health, consumer lag, DLQ sizes
   clickhouse-client --port 19000 -d ${database}           ad-hoc SQL (tables: tier_current, tier_snapshots, tier_transitions)
+  README.md "For analysts", docs/operations.md         the SQL pack explained; running tierstream as infrastructure
 `);
   process.stdout.write(`${out.join('\n')}\n`);
 }

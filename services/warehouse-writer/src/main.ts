@@ -25,7 +25,6 @@ export async function runWarehouseWriter(
     url: config.CLICKHOUSE_URL,
     username: config.CLICKHOUSE_USER,
     password: config.CLICKHOUSE_PASSWORD,
-    request_timeout: 60_000,
   });
   const writer = new WarehouseWriter(clickhouse, {
     database: config.CLICKHOUSE_DATABASE,
