@@ -40,7 +40,6 @@ describe(`chaos (full, ${profileName}, ${runs} run(s))`, () => {
         scaleOuts: 2,
         scaleHoldMs: [5_000, 20_000],
         gapMs: [500, 6_000],
-        basePort: Number(process.env.CHAOS_BASE_PORT ?? 0) || 39_401,
       });
       results.push(result);
       const c = result.comparison;

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, metricsAt, oracleMetrics } from '@tierstream/aggregates';
 import {
@@ -70,6 +71,19 @@ export function seedFrom(envName: string, label: string): number {
   return seed;
 }
 
+/** A port nobody listens on right now (the instance keeps it across its restarts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export type StackService = 'kafka' | 'registry' | 'redis' | 'clickhouse';
@@ -116,14 +130,12 @@ export class Fleet {
   private readonly logs = new Map<string, string[]>();
   readonly events: FleetEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private nextPort: number;
   private readonly started = Date.now();
 
   constructor(
     private readonly env: Record<string, string>,
-    opts: { basePort: number; livenessGraceMs?: number; probeEveryMs?: number },
+    opts: { livenessGraceMs?: number; probeEveryMs?: number } = {},
   ) {
-    this.nextPort = opts.basePort;
     this.livenessGraceMs = opts.livenessGraceMs ?? 20_000;
     this.probeEveryMs = opts.probeEveryMs ?? 1_000;
   }
@@ -131,16 +143,16 @@ export class Fleet {
   private readonly probeEveryMs: number;
 
   /** Starts an instance under `key` (e.g. `aggregator`, `aggregator#2`); a key keeps its HTTP port across restarts. */
-  start(key: string, name: ServiceName): void {
+  async start(key: string, name: ServiceName): Promise<void> {
     const existing = this.instances.get(key);
-    const port = existing?.port ?? this.nextPort++;
+    const port = existing?.port ?? (await freePort());
     const proc = startService(name, { ...this.env, HTTP_PORT: String(port) }, (_n, line) => this.log(key, line));
     const inst: Instance = { key, name, port, proc, expectingExit: false, liveFailures: 0 };
     this.instances.set(key, inst);
     proc.exited.then((code) => {
       if (this.instances.get(key) !== inst || inst.expectingExit) return;
       this.record(key, `exited on its own with code ${code} (signal ${proc.child.signalCode}): restarting`);
-      this.start(key, name);
+      void this.start(key, name);
     });
   }
 
@@ -150,7 +162,7 @@ export class Fleet {
     inst.expectingExit = true;
     await killService(inst.proc);
     this.record(key, 'kill -9');
-    this.start(key, inst.name);
+    await this.start(key, inst.name);
   }
 
   /** Graceful stop (SIGTERM) or kill -9, and forget the instance. Returns the exit code. */
@@ -190,11 +202,15 @@ export class Fleet {
         // Not listening yet (starting) counts as a failure only once the grace period is over.
       }
       inst.liveFailures = ok ? 0 : inst.liveFailures + 1;
-      if (!ok && inst.liveFailures * this.probeEveryMs >= this.livenessGraceMs && this.instances.get(inst.key) === inst) {
+      if (
+        !ok &&
+        inst.liveFailures * this.probeEveryMs >= this.livenessGraceMs &&
+        this.instances.get(inst.key) === inst
+      ) {
         this.record(inst.key, `not live for ${this.livenessGraceMs} ms: kill -9 and restart (liveness probe)`);
         inst.expectingExit = true;
         await killService(inst.proc);
-        this.start(inst.key, inst.name);
+        await this.start(inst.key, inst.name);
       }
     }
   }
@@ -370,7 +386,10 @@ export async function readDeadLetters(
   }
   const out: Array<{ topic: string; key: string | null; value: Buffer | null; headers: Record<string, string> }> = [];
   if (expected === 0) return out;
-  const consumer = clients.kafka.consumer({ groupId: `chaos-dlq-reader-${Date.now()}`, maxBytesPerPartition: 16_777_216 });
+  const consumer = clients.kafka.consumer({
+    groupId: `chaos-dlq-reader-${Date.now()}`,
+    maxBytesPerPartition: 16_777_216,
+  });
   await consumer.connect();
   await consumer.subscribe({ topics: [...topics], fromBeginning: true });
   await new Promise<void>((resolve, reject) => {

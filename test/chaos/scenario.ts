@@ -23,8 +23,8 @@ import {
   type OracleComparison,
   readDeadLetters,
   SeededRandom,
-  sleep,
   type StackService,
+  sleep,
   stackCtl,
 } from './harness';
 
@@ -44,8 +44,6 @@ export interface ChaosPlan {
   scaleOuts: number;
   scaleHoldMs: [number, number];
   gapMs: [number, number];
-  /** Port of the first service's HTTP server; instances take the next ones. */
-  basePort: number;
 }
 
 export type Fault =
@@ -87,7 +85,8 @@ export function planFaults(plan: ChaosPlan, rng: SeededRandom): Fault[] {
   for (const service of SERVICES) for (let i = 0; i < plan.killsPerService; i++) faults.push({ kind: 'kill', service });
   for (let i = 0; i < plan.redisRestarts; i++) faults.push({ kind: 'redis-restart' });
   for (let i = 0; i < plan.kafkaRestarts; i++) faults.push({ kind: 'kafka-restart' });
-  for (let i = 0; i < plan.clickhouseOutages; i++) faults.push({ kind: 'clickhouse-outage', ms: plan.clickhouseOutageMs });
+  for (let i = 0; i < plan.clickhouseOutages; i++)
+    faults.push({ kind: 'clickhouse-outage', ms: plan.clickhouseOutageMs });
   for (let i = 0; i < plan.scaleOuts; i++) {
     for (const service of ['aggregator', 'tier-engine'] as const) {
       faults.push({
@@ -128,7 +127,7 @@ async function inject(f: Fault, fleet: Fleet): Promise<void> {
       return restart('clickhouse', f.ms);
     case 'scale-out': {
       const key = `${f.service}#2`;
-      fleet.start(key, f.service);
+      await fleet.start(key, f.service);
       await sleep(f.holdMs);
       await fleet.remove(key, f.leave);
       return;
@@ -164,15 +163,16 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosResult> {
   );
 
   const clients = new Clients();
-  const fleet = new Fleet(
-    { CLOCK_MODE: 'replay', CUTPOINTS_EVERY_DAYS: String(CUTPOINTS_EVERY_DAYS), LOG_LEVEL: 'warn' },
-    { basePort: plan.basePort },
-  );
+  const fleet = new Fleet({
+    CLOCK_MODE: 'replay',
+    CUTPOINTS_EVERY_DAYS: String(CUTPOINTS_EVERY_DAYS),
+    LOG_LEVEL: 'warn',
+  });
   const log: ChaosResult['faults'] = [];
   try {
     await resetPipelineData(clients);
     await bootstrapPipeline(clients);
-    for (const name of SERVICES) fleet.start(name, name);
+    for (const name of SERVICES) await fleet.start(name, name);
     fleet.watch();
     const producer = await clients.producer();
     const feed = feedEvents(producer, clients.serde, events, { batchSize: 100, ratePerSec });
@@ -220,7 +220,8 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosResult> {
   } finally {
     await fleet.stopAll();
     // Whatever happened, leave the stack complete for the next run.
-    for (const s of ['redis', 'clickhouse', 'kafka', 'registry'] as const) await stackCtl('up', s).catch(() => undefined);
+    for (const s of ['redis', 'clickhouse', 'kafka', 'registry'] as const)
+      await stackCtl('up', s).catch(() => undefined);
     await clients.close().catch(() => undefined);
   }
 }

@@ -26,7 +26,6 @@ describe('chaos (reduced): faults during a replay change nothing', () => {
       scaleOuts: 1,
       scaleHoldMs: [6_000, 12_000],
       gapMs: [1_000, 4_000],
-      basePort: Number(process.env.CHAOS_BASE_PORT ?? 0) || 39_401,
     });
     expect(result.faults.length).toBe(9);
   });

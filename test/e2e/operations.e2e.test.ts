@@ -138,7 +138,8 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
     await resetPipelineData(clients);
     await bootstrapPipeline(clients);
     const admin = await clients.admin();
-    for (const name of ['aggregator', 'tier-engine', 'warehouse-writer'] as const) current.set(name, await launch(name));
+    for (const name of ['aggregator', 'tier-engine', 'warehouse-writer'] as const)
+      current.set(name, await launch(name));
     const producer = await clients.producer();
     const half = Math.floor(events.length / 2);
     await feedEvents(producer, clients.serde, events.slice(0, half));
@@ -216,7 +217,10 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
     }
     // The stopped instances said why they stopped (the graceful path ran, not a kill).
     for (const inst of all.filter((i) => i.svc.child.exitCode === 0)) {
-      expect(inst.log.some((l) => l.includes('stopped cleanly')), inst.svc.name).toBe(true);
+      expect(
+        inst.log.some((l) => l.includes('stopped cleanly')),
+        inst.svc.name,
+      ).toBe(true);
     }
   });
 
@@ -368,23 +372,36 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
       const log: string[] = [];
       const svc = startService(
         name,
-        { ...env, HTTP_PORT: String(port), REDIS_URL: `redis://127.0.0.1:${closedPort}`, AGGREGATOR_GROUP_ID: 'ops-no-redis', ENGINE_GROUP_ID: 'ops-no-redis' },
+        {
+          ...env,
+          HTTP_PORT: String(port),
+          REDIS_URL: `redis://127.0.0.1:${closedPort}`,
+          AGGREGATOR_GROUP_ID: 'ops-no-redis',
+          ENGINE_GROUP_ID: 'ops-no-redis',
+        },
         (_n, line) => log.push(line),
       );
       const inst = { svc, port, log };
       all.push(inst);
-      await waitUntil(`${name} to answer /health/ready`, async () => {
-        if (svc.child.exitCode !== null) throw new Error(`${name} exited ${svc.child.exitCode}: ${log.join('\n')}`);
-        try {
-          return (await scrape(inst, '/health/ready')).status === 503;
-        } catch {
-          return false;
-        }
-      }, 60_000);
+      await waitUntil(
+        `${name} to answer /health/ready`,
+        async () => {
+          if (svc.child.exitCode !== null) throw new Error(`${name} exited ${svc.child.exitCode}: ${log.join('\n')}`);
+          try {
+            return (await scrape(inst, '/health/ready')).status === 503;
+          } catch {
+            return false;
+          }
+        },
+        60_000,
+      );
       const r = await scrape(inst, '/health/ready');
       const body = JSON.parse(r.text) as { status: string; failing: string[] };
       expect(body.status).toBe('not ready');
-      expect(body.failing.some((f) => f.startsWith('redis:')), r.text).toBe(true);
+      expect(
+        body.failing.some((f) => f.startsWith('redis:')),
+        r.text,
+      ).toBe(true);
       expect((await scrape(inst, '/health/live')).status, name).toBe(200);
       await new Promise((res) => setTimeout(res, 1_500));
       expect(svc.child.exitCode, `${name} must not crash while Redis is away`).toBeNull();

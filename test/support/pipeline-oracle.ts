@@ -20,6 +20,8 @@ export interface OracleResult {
   transitions: TransitionDraft[];
   /** Snapshot rows: day → customer → tiers. */
   snapshots: Map<string, Map<string, Record<string, string>>>;
+  /** Metrics per customer as of each day's close (the snapshot rows' metrics). */
+  metrics: Map<string, Map<string, Metrics>>;
   /** Customers per tier per day per dimension: `${day}|${dimension}|${tier}` → count. */
   distribution: Map<string, number>;
   cutPoints: CutPoints;
@@ -65,11 +67,13 @@ export function runPipelineOracle(opts: {
   const states = new Map<string, TierState>();
   const transitions: TransitionDraft[] = [];
   const snapshots = new Map<string, Map<string, Record<string, string>>>();
+  const metricsByDay = new Map<string, Map<string, Metrics>>();
   const distribution = new Map<string, number>();
   const ids = [...byCustomer.keys()].sort();
   for (let day = startDay; day <= lastDay; day++) {
     const population: Metrics[] = [];
     const snapshot = new Map<string, Record<string, string>>();
+    const dayMetrics = new Map<string, Metrics>();
     for (const id of ids) {
       if (firstDay.get(id)! > day) continue;
       const metrics = oracleMetrics(byCustomer.get(id)!, endOfDay(day), opts.aggregateConfig, 48 * 3_600_000);
@@ -86,6 +90,7 @@ export function runPipelineOracle(opts: {
       states.set(id, result.state);
       transitions.push(...result.transitions);
       population.push(metrics);
+      dayMetrics.set(id, metrics);
       snapshot.set(id, { ...result.state.tiers });
       for (const [dimension, tier] of Object.entries(result.state.tiers)) {
         const k = `${isoDay(day)}|${dimension}|${tier}`;
@@ -93,9 +98,10 @@ export function runPipelineOracle(opts: {
       }
     }
     snapshots.set(isoDay(day), snapshot);
+    metricsByDay.set(isoDay(day), dayMetrics);
     if (opts.cutPointsEveryDays > 0 && day % opts.cutPointsEveryDays === 0) {
       cutPoints = computeCutPoints(opts.rules, population, `cp-${isoDay(day)}`, endOfDay(day));
     }
   }
-  return { states, transitions, snapshots, distribution, cutPoints };
+  return { states, transitions, snapshots, metrics: metricsByDay, distribution, cutPoints };
 }

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type InputEvent, TOPICS } from '@tierstream/contracts';
 import { generateWorkload, type ProfileName, parseCdnow, resolveOptions } from '@tierstream/generator';
 import { dayOf, endOfDay, isoDay } from '@tierstream/tierstate';
-import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
+import { formatTable, QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import cliProgress from 'cli-progress';
 import { bootstrapPipeline, Clients } from './clients';
 import { feedEvents, sendWatermarks } from './feed';
@@ -61,7 +61,6 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       `registered ${Object.keys(boot.schemas).length} schemas, topics created ${boot.topics.created.length}, migrations applied ${boot.migrations.applied.length}`,
     );
     const { events, endAt, label } = demoEvents(opts);
-    const { mkdirSync, createWriteStream } = await import('node:fs');
     mkdirSync(logDir, { recursive: true });
     for (const name of SERVICES) {
       const log = createWriteStream(path.join(logDir, `${name}.log`), { flags: 'w' });
@@ -130,7 +129,6 @@ export async function printReport(clients: Clients, day: string): Promise<void> 
     format: 'JSONEachRow',
   });
   const rows = await latest.json<Record<string, unknown>>();
-  const { formatTable } = await import('@tierstream/warehouse');
   out.push('\n-- the latest transitions (customer-tier-transitions.v1 → tier_transitions)');
   out.push(formatTable(rows));
   const counts = await clients.clickhouse.query({

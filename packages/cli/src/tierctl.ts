@@ -12,7 +12,7 @@ import {
   summarize,
 } from '@tierstream/generator';
 import { DLQ_HEADERS } from '@tierstream/kafka';
-import { evaluateTiers, parseRules, RulesError } from '@tierstream/tiering';
+import { evaluateTiers, initialCutPoints, parseRules, RulesError } from '@tierstream/tiering';
 import { dayOf, endOfDay, TierStateStore } from '@tierstream/tierstate';
 import { formatTable, listQueries, MIGRATIONS_DIR, migrate, QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import cliProgress from 'cli-progress';
@@ -424,7 +424,6 @@ async function diffRules(
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
   const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: DEFAULT_AGGREGATE_CONFIG });
   await store.init();
-  const { initialCutPoints } = await import('@tierstream/tiering');
   const cutPoints = (await tierState.getCutPoints()) ?? initialCutPoints(next);
   const admin = await clients.admin();
   const meta = await admin.fetchTopicMetadata({ topics: [TOPICS.signals] });

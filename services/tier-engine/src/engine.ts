@@ -19,7 +19,7 @@ import {
   type Rules,
   type TierState,
 } from '@tierstream/tiering';
-import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
+import { endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
 
 /** Metrics copied into tier-change and snapshot rows (the warehouse columns analysts use). */
@@ -298,4 +298,3 @@ export class TierEngine {
   }
 }
 
-export { dayOf };
