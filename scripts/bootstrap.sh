@@ -11,13 +11,15 @@ if ! command -v node >/dev/null 2>&1; then
   exit 1
 fi
 
-# npm packages: reinstall only when the lock file changed since the last install.
+# npm packages: install only when package.json or the lock file changed since the last install. `npm install`
+# (not `npm ci`) because npm 11 leaves other platforms' optional packages out of the lock file, which `npm ci`
+# then calls out of sync; the lock file still pins every version that is installed.
 stamp=node_modules/.tierstream-lock.sha
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
+want=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  log "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$want" > "$stamp"
+  log "installing npm packages"
+  npm install --no-audit --no-fund --loglevel=error
+  cat package.json package-lock.json | sha256sum | cut -d' ' -f1 > "$stamp"
 fi
 
 if [ "${TIERSTREAM_STACK:-local}" = "local" ]; then
