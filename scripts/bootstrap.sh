@@ -25,4 +25,6 @@ fi
 if [ "${TIERSTREAM_STACK:-local}" = "local" ]; then
   log "starting the local stack (Kafka, schema registry, Redis, ClickHouse)"
   bash infra/local/stack.sh up
+  # A 3-master Redis Cluster on loopback: test/e2e/cluster.e2e.test.ts runs the pipeline scenario on it.
+  bash infra/local/stack.sh up redis-cluster
 fi

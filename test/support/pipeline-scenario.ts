@@ -20,8 +20,9 @@ import { stackEndpoints } from '@tierstream/config';
 import { customerIdOf, type InputEvent } from '@tierstream/contracts';
 import { generateWorkload, resolveOptions } from '@tierstream/generator';
 import { parseRules } from '@tierstream/tiering';
-import { dayOf, endOfDay, TierStateStore } from '@tierstream/tierstate';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { dayOf, endOfDay, isoDay, TierStateStore } from '@tierstream/tierstate';
+import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OracleResult, runPipelineOracle } from './pipeline-oracle';
 
 /**
@@ -29,7 +30,7 @@ import { type OracleResult, runPipelineOracle } from './pipeline-oracle';
  * (Redis Cluster): the whole pipeline (aggregator → tier engine → warehouse writer) as real processes over the real
  * stack, in replay mode, on the `tiny` profile, with kill -9 of the aggregator (twice) and of the writer mid-run.
  * Everything that comes out — Redis aggregates, tier state, the set of transition ids, ClickHouse snapshots per tier
- * per day — must equal the batch oracle computed from the generator's events.
+ * per day, and every query of the analyst SQL pack — must equal the batch oracle computed from the generator's events.
  */
 export const CUTPOINTS_EVERY_DAYS = 7;
 
@@ -165,6 +166,116 @@ export function pipelineScenario(opts: PipelineScenarioOptions = {}): PipelineSc
       ]),
     );
     expect(actual).toEqual(oracle.distribution);
+  });
+
+  describe('every query of the analyst SQL pack, against the oracle', () => {
+    const db = () => clients.endpoints.clickhouseDatabase;
+    const lastDay = isoDay(dayOf(endAt));
+    const run = async (name: string, params: Record<string, string>) =>
+      (await runNamedQuery(clients.clickhouse, { dir: QUERIES_DIR, name, params, database: db() })).rows;
+    const sortRows = <T extends Record<string, unknown>>(rows: T[]) =>
+      [...rows].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    const count = <K extends string>(keys: K[]) => {
+      const m = new Map<K, number>();
+      for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
+      return m;
+    };
+
+    it('tier_distribution_daily', async () => {
+      const rows = await run('tier_distribution_daily', { dimension: 'lifecycle', from: lastDay, to: lastDay });
+      const expected = [...oracle.distribution]
+        .filter(([k]) => k.startsWith(`${lastDay}|lifecycle|`))
+        .map(([k, n]) => ({ day: lastDay, tier: k.split('|')[2], customers: n }));
+      expect(sortRows(rows)).toEqual(sortRows(expected));
+    });
+
+    it('migration_matrix', async () => {
+      const from = isoDay(dayOf(endAt) - 30);
+      const rows = await run('migration_matrix', { dimension: 'value_tier', from, to: lastDay });
+      const a = oracle.snapshots.get(from)!;
+      const b = oracle.snapshots.get(lastDay)!;
+      const ids = new Set([...a.keys(), ...b.keys()]);
+      const pairs = count(
+        [...ids].map((id) => `${a.get(id)?.value_tier ?? '(none)'}|${b.get(id)?.value_tier ?? '(none)'}`),
+      );
+      const expected = [...pairs].map(([k, n]) => ({
+        from_tier: k.split('|')[0],
+        to_tier: k.split('|')[1],
+        customers: n,
+      }));
+      expect(sortRows(rows)).toEqual(sortRows(expected));
+      expect(expected.length).toBeGreaterThan(3);
+    });
+
+    it('revenue_share', async () => {
+      const rows = await run('revenue_share', { day: lastDay });
+      const tiers = oracle.snapshots.get(lastDay)!;
+      const metrics = oracle.metrics.get(lastDay)!;
+      const per = new Map<string, { customers: number; revenue: number }>();
+      for (const [id, t] of tiers) {
+        const e = per.get(t.value_tier!) ?? { customers: 0, revenue: 0 };
+        e.customers++;
+        e.revenue += metrics.get(id)!.revenue_365d ?? 0;
+        per.set(t.value_tier!, e);
+      }
+      expect(
+        rows
+          .map((r) => ({ tier: r.tier, customers: Number(r.customers), revenue: Number(r.revenue) }))
+          .sort((x, y) => String(x.tier).localeCompare(String(y.tier))),
+      ).toEqual([...per].map(([tier, e]) => ({ tier, ...e })).sort((x, y) => x.tier.localeCompare(y.tier)));
+    });
+
+    it('high_value_at_risk', async () => {
+      const rows = await run('high_value_at_risk', { limit: '1000' });
+      const expected = [...oracle.states]
+        .filter(([, s]) => ['PLATINUM', 'GOLD'].includes(s.tiers.value_tier!) && s.tiers.lifecycle === 'AT_RISK')
+        .map(([id]) => id)
+        .sort();
+      expect(rows.map((r) => String(r.customer_id)).sort()).toEqual(expected);
+    });
+
+    it('transitions_by_reason', async () => {
+      const first = isoDay(dayOf(Math.min(...events.map((e) => e.event.occurred_at))));
+      const rows = await run('transitions_by_reason', { from: first, to: lastDay });
+      const groups = new Map<string, typeof oracle.transitions>();
+      for (const t of oracle.transitions) {
+        const k = `${isoDay(dayOf(t.occurred_at))}|${t.dimension}|${t.reason}`;
+        groups.set(k, [...(groups.get(k) ?? []), t]);
+      }
+      const expected = [...groups].map(([k, list]) => {
+        const [day, dimension, reason] = k.split('|');
+        const dir = (d: string) => list.filter((t) => t.direction === d).length;
+        return {
+          day,
+          dimension,
+          reason,
+          transitions: list.length,
+          up: dir('UP'),
+          down: dir('DOWN'),
+          enter: dir('ENTER'),
+          lateral: dir('LATERAL'),
+          customers: new Set(list.map((t) => t.customer_id)).size,
+        };
+      });
+      expect(sortRows(rows)).toEqual(sortRows(expected));
+    });
+
+    it('cohort_by_first_order_month', async () => {
+      const rows = await run('cohort_by_first_order_month', { dimension: 'value_tier' });
+      const finalMetrics = oracle.metrics.get(lastDay)!;
+      const cohorts = count(
+        [...oracle.states].map(([id, s]) => {
+          const first = finalMetrics.get(id)?.first_order_at ?? null;
+          return `${first === null ? '(no order)' : new Date(first).toISOString().slice(0, 7)}|${s.tiers.value_tier}`;
+        }),
+      );
+      const expected = [...cohorts].map(([k, n]) => ({
+        first_order_month: k.split('|')[0],
+        tier: k.split('|')[1],
+        customers: n,
+      }));
+      expect(sortRows(rows)).toEqual(sortRows(expected));
+    });
   });
 
   return { clients, events, oracle, endAt };
