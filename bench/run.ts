@@ -208,9 +208,13 @@ async function main(): Promise<void> {
   const engineMs = positiveInt('engine-seconds', args['engine-seconds']) * 1000;
   results.workload = await phase('workload', 900_000, () => phaseWorkload(ctx));
   const haveData = results.workload !== undefined;
-  if (!haveData)
-    for (const p of ['ceilings', 'aggregator', 'engine'] as const)
-      if (!skip.has(p)) skip.add(p), results.skipped.push(`${p} (no workload)`);
+  if (!haveData) {
+    for (const p of ['ceilings', 'aggregator', 'engine'] as const) {
+      if (skip.has(p)) continue;
+      skip.add(p);
+      results.skipped.push(`${p} (no workload)`);
+    }
+  }
   results.ceilings = await phase('ceilings', 900_000, () => phaseCeilings(ctx));
   results.aggregator = await phase('aggregator', 1_200_000, () => phaseAggregator(ctx, 1_100_000));
   if (!results.aggregator && !skip.has('engine')) {

@@ -595,7 +595,9 @@ export async function phaseLatency(
   await bootstrapPipeline(clients);
   const admin = await clients.admin();
   // A fresh idempotent producer: the shared one still holds sequence numbers of the deleted topics' partitions.
-  const producer = await createProducer(createKafka({ brokers: clients.endpoints.kafkaBrokers, clientId: 'tierstream-bench-latency-producer' }));
+  const producer = await createProducer(
+    createKafka({ brokers: clients.endpoints.kafkaBrokers, clientId: 'tierstream-bench-latency-producer' }),
+  );
   const serde = clients.serde;
   const agg = startBenchService('aggregator', {}, { cpuProfDir: cpuProfDir(ctx, 'aggregator') });
   const engine = startBenchService(
@@ -665,20 +667,28 @@ export async function phaseLatency(
       while (probeIds.length - probeSeen >= 2_000) {
         const dead = agg.dead() ?? engine.dead();
         if (dead) throw new Error(dead);
-        if (Date.now() - probeStart > 120_000) throw new Error(`max-rate probe: ${probeSeen}/${probeIds.length} through after 120 s`);
+        if (Date.now() - probeStart > 120_000)
+          throw new Error(`max-rate probe: ${probeSeen}/${probeIds.length} through after 120 s`);
         await sleep(5);
       }
       const batch = Array.from({ length: 200 }, () => `bench-probe-${ctx.runId}-${n++}`);
       probeIds.push(...batch);
       const at = Date.now();
-      await producer.send(TOPICS.orders, await Promise.all(batch.map(async (id, i) => ({ key: id, value: await serde.encode(TOPICS.orders, orderFor(id, at, i)) }))));
+      await producer.send(
+        TOPICS.orders,
+        await Promise.all(
+          batch.map(async (id, i) => ({ key: id, value: await serde.encode(TOPICS.orders, orderFor(id, at, i)) })),
+        ),
+      );
     }
     await idle('max-rate probe');
     const seenProbe = probeIds.filter((id) => firstTransition.has(id));
     const lastProbe = Math.max(...seenProbe.map((id) => firstTransition.get(id)!));
     const probeSeconds = (lastProbe - probeStart) / 1000;
     const maxPerSec = seenProbe.length / probeSeconds;
-    ctx.log(`  max rate: ${seenProbe.length}/${probeIds.length} new customers through in ${probeSeconds.toFixed(1)} s = ${Math.round(maxPerSec)}/s`);
+    ctx.log(
+      `  max rate: ${seenProbe.length}/${probeIds.length} new customers through in ${probeSeconds.toFixed(1)} s = ${Math.round(maxPerSec)}/s`,
+    );
 
     // Measured run: single PLACED orders for brand-new customers at half that rate, each with its own send time.
     const rate = maxPerSec / 2;

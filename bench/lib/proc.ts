@@ -30,8 +30,11 @@ export function startBenchService(
 ): BenchService {
   const childEnv: Record<string, string> = { HTTP_PORT: '0', LOG_LEVEL: 'info', ...env };
   if (opts.cpuProfDir) {
-    childEnv.NODE_OPTIONS =
-      `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${opts.cpuProfDir} --cpu-prof-name=${name}-${Date.now()}.cpuprofile`.trim();
+    // Node 20 refuses --cpu-prof in NODE_OPTIONS: a preload starts the same V8 profiler through the inspector.
+    const preload = new URL('./cpu-prof-preload.mjs', import.meta.url).href;
+    childEnv.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${preload}`.trim();
+    childEnv.BENCH_CPU_PROF_DIR = opts.cpuProfDir;
+    childEnv.BENCH_CPU_PROF_NAME = `${name}-${Date.now()}`;
   }
   const lines: string[] = [];
   let joinedAt = 0;

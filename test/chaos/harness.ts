@@ -301,7 +301,13 @@ export async function compareWithOracle(
     const expected = oracleMetrics(byCustomer.get(id)!, endAt, DEFAULT_AGGREGATE_CONFIG, 48 * 3_600_000);
     const actual = state ? metricsAt(state, endAt, DEFAULT_AGGREGATE_CONFIG) : null;
     if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-      aggregateMismatches.push(`${JSON.stringify(id)}: ${JSON.stringify(actual)} != ${JSON.stringify(expected)}`);
+      const fields = Object.keys(expected).filter(
+        (k) =>
+          JSON.stringify(actual?.[k as keyof typeof actual]) !== JSON.stringify(expected[k as keyof typeof expected]),
+      );
+      const show = (m: object | null) =>
+        JSON.stringify(Object.fromEntries(fields.map((k) => [k, (m as Record<string, unknown> | null)?.[k]])));
+      aggregateMismatches.push(`${JSON.stringify(id)}: ${show(actual)} != ${show(expected)}`);
     }
   }
 

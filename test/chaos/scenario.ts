@@ -170,18 +170,51 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosResult> {
   });
   const log: ChaosResult['faults'] = [];
   try {
+    // The test's own connection sees the Redis restarts too: reconnecting is expected, not an error to print.
+    clients.redis.on('error', () => undefined);
     await resetPipelineData(clients);
     await bootstrapPipeline(clients);
     for (const name of SERVICES) await fleet.start(name, name);
     fleet.watch();
     const producer = await clients.producer();
-    const feed = feedEvents(producer, clients.serde, events, { batchSize: 100, ratePerSec });
+    // The feeder stands for upstream producers, not the system under test: it pauses while the broker restarts
+    // (the gate), so its own sends never have to ride out the outage; the services do.
+    let gate: Promise<void> = Promise.resolve();
+    let feeding: Promise<void> = Promise.resolve();
+    const feed = (async () => {
+      const chunk = 100;
+      const t0 = Date.now();
+      for (let i = 0; i < events.length; i += chunk) {
+        await gate;
+        let release!: () => void;
+        const inFlight = new Promise<void>((r) => {
+          release = r;
+        });
+        feeding = inFlight;
+        await feedEvents(producer, clients.serde, events.slice(i, i + chunk), { batchSize: chunk });
+        release();
+        const ahead = ((i + chunk) / ratePerSec) * 1000 - (Date.now() - t0);
+        if (ahead > 0) await sleep(ahead);
+      }
+    })();
+    const pauseFeed = async <T>(fn: () => Promise<T>): Promise<T> => {
+      let open!: () => void;
+      gate = new Promise<void>((r) => {
+        open = r;
+      });
+      await feeding;
+      try {
+        return await fn();
+      } finally {
+        open();
+      }
+    };
     const chaos = (async () => {
       for (const [i, f] of faults.entries()) {
         await sleep(gaps[i]!);
         const at = Date.now() - started;
         fleet.record('chaos', `fault ${i + 1}/${faults.length}: ${describeFault(f)}`);
-        await inject(f, fleet);
+        await (f.kind === 'kafka-restart' ? pauseFeed(() => inject(f, fleet)) : inject(f, fleet));
         log.push({ at, fault: describeFault(f), tookMs: Date.now() - started - at });
       }
     })();

@@ -27,7 +27,7 @@ describe('chaos (reduced): faults during a replay change nothing', () => {
       scaleHoldMs: [6_000, 12_000],
       gapMs: [1_000, 4_000],
     });
-    expect(result.faults.length).toBe(9);
+    expect(result.faults.length).toBe(8);
   });
 
   it('Redis aggregates equal the oracle for every customer', () => {

@@ -60,7 +60,7 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs 
 }
 
 /** Sum of the samples of one metric (exact name: `name{...} v` or `name v`) in Prometheus text. */
-export function metricSum(text: string, name: string): number | null {
+function metricSum(text: string, name: string): number | null {
   let sum: number | null = null;
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue;
@@ -78,9 +78,24 @@ interface Instance {
 
 describe('operations: graceful stops while busy, rebalances, metrics and health', () => {
   const clients = new Clients();
-  const events: InputEvent[] = [...generateWorkload('tiny')];
+  const workload: InputEvent[] = [...generateWorkload('tiny')];
   const options = resolveOptions('tiny');
   const endAt = endOfDay(dayOf(typeof options.end === 'number' ? options.end : Date.parse(options.end)));
+  // One more order on the last day, sent after the extra instances left: the surviving aggregator then certainly
+  // applies an event and produces a signal (its own counters are checked at the end).
+  const lastOrder = [...workload].reverse().find((e) => e.kind === 'order')!;
+  const tail: InputEvent = {
+    kind: 'order',
+    event: {
+      ...(lastOrder.event as Extract<InputEvent, { kind: 'order' }>['event']),
+      event_id: 'ops-tail-order',
+      order_id: 'ops-tail-order',
+      type: 'PLACED',
+      original_placed_at: null,
+      occurred_at: endAt - 3_600_000,
+    },
+  };
+  const events: InputEvent[] = [...workload, tail];
   const lastDay = dayOf(endAt + 1) - 1;
   const rules = parseRules(readFileSync(path.join(REPO_ROOT, 'rules/default.yaml'), 'utf8'), 'rules/default.yaml');
   const oracle = runPipelineOracle({
@@ -141,8 +156,8 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
     for (const name of ['aggregator', 'tier-engine', 'warehouse-writer'] as const)
       current.set(name, await launch(name));
     const producer = await clients.producer();
-    const half = Math.floor(events.length / 2);
-    await feedEvents(producer, clients.serde, events.slice(0, half));
+    const half = Math.floor(workload.length / 2);
+    await feedEvents(producer, clients.serde, workload.slice(0, half));
 
     // 1. Aggregator: SIGTERM while it has consumed some but not all input.
     const a1 = current.get('aggregator')!;
@@ -157,7 +172,7 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
 
     // 2. A second aggregator and a second tier engine join mid-run (partitions move to them).
     extras.push(await launch('aggregator'), await launch('tier-engine'));
-    await feedEvents(producer, clients.serde, events.slice(half));
+    await feedEvents(producer, clients.serde, workload.slice(half));
     await waitUntil('the extra instances to join their groups', async () => {
       const d = dead();
       if (d) throw new Error(d);
@@ -193,6 +208,7 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
 
     // One undecodable record, so the surviving aggregator has a dead letter to count; then close the replay.
     await producer.send(TOPICS.orders, [{ key: 'ops-bad', value: Buffer.from('not avro at all') }]);
+    await feedEvents(producer, clients.serde, [tail]);
     await sendWatermarks(admin, producer, endAt);
     await waitForPipeline(clients, endAt, { timeoutMs: 300_000, isAlive: dead });
     console.log('graceful stops:', JSON.stringify(stops));
@@ -334,7 +350,12 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
       expect(status, name).toBe(200);
       texts.set(name, text);
       for (const m of [...common, ...own[name]]) expect(text, `${name} ${m}`).toContain(`# TYPE ${m} `);
-      // Work was done by this very process (it joined mid-run and finished the replay).
+    }
+    // Work was done by these very processes (restarted mid-run, they finished the replay). The engine in replay mode
+    // works from the due index, and the last signals may have been consumed by an earlier instance, so its consumer
+    // counters are checked only when it consumed something.
+    for (const name of ['aggregator', 'warehouse-writer'] as const) {
+      const text = texts.get(name)!;
       expect(metricSum(text, 'tierstream_records_in_total'), name).toBeGreaterThan(0);
       expect(metricSum(text, 'tierstream_batch_duration_seconds_count'), name).toBeGreaterThan(0);
       // Caught up at the end: the lag gauge has samples, and they are 0.

@@ -4,6 +4,7 @@ import {
   type Clients,
   feedEvents,
   GROUPS,
+  groupLag,
   REPO_ROOT,
   SERVICES,
   type ServiceName,
@@ -233,7 +234,7 @@ export async function endOffsets(clients: Clients, topic: string): Promise<Map<n
   return new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
 }
 
-export const after = (boundary: Map<number, bigint>) => (t: { partition: number; offset: bigint }) =>
+export const isAfter = (boundary: Map<number, bigint>) => (t: { partition: number; offset: bigint }) =>
   t.offset >= (boundary.get(t.partition) ?? 0n);
 
 /** The comparable part of a transition: what changed, why, and on which UTC day. */
@@ -311,4 +312,28 @@ export async function limited<T, R>(items: T[], limit: number, fn: (item: T) => 
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/** Waits until a consumer group has consumed every record of `topics` (retrying transient broker errors). */
+export async function waitForGroupLag(
+  clients: Clients,
+  groupId: string,
+  topics: readonly string[],
+  opts: { timeoutMs?: number; isAlive?: () => string | null } = {},
+): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  let last: unknown = null;
+  for (;;) {
+    const dead = opts.isAlive?.();
+    if (dead) throw new Error(dead);
+    try {
+      last = await groupLag(await clients.admin(), groupId, topics);
+      if (last === 0) return;
+    } catch (err) {
+      if (!(err as { retriable?: boolean }).retriable) throw err;
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`group ${groupId} still lags on ${topics.join(', ')}: ${String(last)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }

@@ -2,6 +2,7 @@
  * The Redis keyspace and its codecs (pure): key names, the ARGV encoding of events for apply_events.lua, and the
  * decoding of a customer's hash into an AggregateState. Field layout documented in README.md ("Keyspace").
  */
+import { customerHashTag } from '@tierstream/config';
 import { type InputEvent, WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
 import { type AggregateConfig, toReportingMinor } from './config';
 import {
@@ -17,9 +18,9 @@ import {
 export const DEFAULT_PREFIX = 'ts';
 export const DEFAULT_DEDUPE_HORIZON_MS = 48 * 3_600_000;
 
-/** All keys of one customer. Hash-tagged on the customer id so that they share one Cluster slot. */
+/** All keys of one customer. Hash-tagged on the (brace-escaped) customer id so that they share one Cluster slot. */
 export function customerKeys(prefix: string, customerId: string): { agg: string } {
-  return { agg: `${prefix}:{${customerId}}:agg` };
+  return { agg: `${prefix}:${customerHashTag(customerId)}:agg` };
 }
 
 /** Number of ARGV entries per event in apply_events.lua. */

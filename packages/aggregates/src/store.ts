@@ -76,13 +76,19 @@ export class AggregateStore {
     return customerKeys(this.prefix, customerId);
   }
 
-  /** Applies all customers' events (one script call per customer); idempotent under redelivery and duplicates. */
-  async applyBatch(items: CustomerBatch[]): Promise<Map<string, ApplyResult>> {
+  /**
+   * Applies all customers' events (one script call per customer); idempotent under redelivery and duplicates.
+   * `foldLimitDay`: never fold day buckets after this day into the lifetime base (the aggregator passes the tier
+   * engine's horizon, so a replay that runs ahead of the engine keeps the buckets the engine still needs).
+   */
+  async applyBatch(items: CustomerBatch[], opts: { foldLimitDay?: number } = {}): Promise<Map<string, ApplyResult>> {
     if (this.sha === null) await this.init();
+    const retention =
+      opts.foldLimitDay === undefined ? String(RETENTION_DAYS) : `${RETENTION_DAYS}:${Math.floor(opts.foldLimitDay)}`;
     const calls: Call[] = [];
     for (const item of items) {
       if (item.events.length === 0) continue;
-      const args: string[] = [String(this.dedupeHorizonMs), String(RETENTION_DAYS)];
+      const args: string[] = [String(this.dedupeHorizonMs), retention];
       for (const r of item.events) {
         args.push(...encodeEvent(r.event, r.topic, r.partition, r.offset, this.config));
       }

@@ -44,6 +44,16 @@ export class Clients {
     return this._producer;
   }
 
+  /**
+   * Drops the cached producer. After topics are deleted and created again, an idempotent producer's sequence numbers
+   * no longer match the new partitions and its sends would retry forever.
+   */
+  async resetProducer(): Promise<void> {
+    const producer = this._producer;
+    this._producer = undefined;
+    if (producer) await (await producer).disconnect();
+  }
+
   get serde(): AvroSerde {
     this._serde ??= new AvroSerde(new SchemaRegistry({ host: this.endpoints.schemaRegistryUrl }), {
       registryUrl: this.endpoints.schemaRegistryUrl,

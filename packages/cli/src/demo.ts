@@ -141,7 +141,9 @@ export async function printReport(clients: Clients, day: string): Promise<void> 
   out.push(formatTable(await counts.json<Record<string, unknown>>()));
   const offsets = await (await clients.admin()).fetchTopicOffsets(TOPICS.transitions);
   const onKafka = offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
-  out.push(`\n-- ${onKafka} transition events on ${TOPICS.transitions} (what marketing automation consumes, keyed by customer)`);
+  out.push(
+    `\n-- ${onKafka} transition events on ${TOPICS.transitions} (what marketing automation consumes, keyed by customer)`,
+  );
   out.push(`
 Where to look next:
   npm run tierctl -- sql --list                          the analyst SQL pack (infra/clickhouse/queries)

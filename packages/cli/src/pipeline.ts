@@ -68,7 +68,16 @@ export async function waitForPipeline(
   for (;;) {
     const dead = opts.isAlive?.();
     if (dead) throw new Error(`pipeline stopped: ${dead}`);
-    const progress = await pipelineProgress(clients, lastDay);
+    let progress: PipelineProgress;
+    try {
+      progress = await pipelineProgress(clients, lastDay);
+    } catch (err) {
+      // Retriable broker errors are expected while a fresh broker creates __consumer_offsets ("not the correct
+      // coordinator for this group"): poll again instead of failing the wait.
+      if (!(err as { retriable?: boolean }).retriable || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+      continue;
+    }
     opts.onProgress?.(progress);
     if (progress.done) return progress;
     if (Date.now() > deadline) {
@@ -91,6 +100,7 @@ export async function resetPipelineData(clients: Clients): Promise<void> {
   const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith('tierstream-'));
   if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
   if (ours.length > 0) {
+    await clients.resetProducer();
     await admin.deleteTopics({ topics: ours, timeout: 30_000 });
     // Topic deletion is asynchronous on the broker: wait until the names are gone before they are created again.
     for (let i = 0; i < 100; i++) {
@@ -101,6 +111,8 @@ export async function resetPipelineData(clients: Clients): Promise<void> {
   }
   const redis = clients.redis;
   // Redis Cluster: every master holds part of the keyspace; keys of different slots are unlinked one by one.
+  // A new Cluster client lists no node until it has the slot map: PING waits for that (`ready`).
+  if (redis instanceof Cluster) await redis.ping();
   const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
   for (const node of nodes) {
     let cursor = '0';

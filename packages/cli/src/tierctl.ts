@@ -430,6 +430,10 @@ async function diffRules(
   const partitions = meta.topics[0]?.partitions.length ?? 0;
   const counts = new Map<string, number>();
   for (let p = 0; p < partitions; p++) {
+    // As of the day the engine's re-evaluation will use (the partition's last closed day, or a later last
+    // evaluation): a customer last evaluated days ago may cross a new threshold in between.
+    const closed = (await tierState.getPartitionMeta(p)).closed_day;
+    const applyDay = closed === undefined ? Number.NEGATIVE_INFINITY : Number(closed);
     for await (const ids of tierState.customers(p, 1000)) {
       const [aggs, states, attrs] = await Promise.all([
         store.readMany(ids),
@@ -440,7 +444,7 @@ async function diffRules(
         const state = states.get(id);
         const agg = aggs.get(id);
         if (!state || !agg) continue;
-        const day = state.last_eval_day;
+        const day = Math.max(state.last_eval_day, applyDay);
         const result = evaluateTiers({
           rules: next,
           cutPoints,

@@ -4,11 +4,72 @@ import { type ChainableCommander, Cluster, Redis, type RedisOptions } from 'iore
 export type RedisClient = Redis | Cluster;
 
 /**
+ * The hash tag of a customer's keys: `{<id>}` with `%`, `{` and `}` percent-escaped. Redis Cluster hashes only the
+ * text between the first `{` and the next `}`, so a raw id containing a brace would be cut (`a}b` → tag `a`) or, when
+ * it starts with `}`, give an empty tag (the whole key is hashed: a customer's keys would land in different slots).
+ * The escaping is injective and leaves ids without these characters unchanged.
+ */
+export function customerHashTag(customerId: string): string {
+  return `{${customerId.replace(/[%{}]/g, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'))}}`;
+}
+
+/**
  * A Redis client from a URL: `redis://host:port[/db]` for one server, `redis-cluster://host:port,host:port,...`
  * for Redis Cluster (the seed nodes; the client discovers the rest).
  */
 export function createRedis(url: string, options: RedisOptions = {}): RedisClient {
-  const opts: RedisOptions = { maxRetriesPerRequest: null, ...options };
+  const client = connect(url, { maxRetriesPerRequest: null, ...options });
+  // Remember the last connection error for the readiness check (a listener also keeps ioredis from printing an
+  // "Unhandled error event" stack trace on every reconnect attempt while Redis is away).
+  client.on('error', (err: Error) => lastErrors.set(client, err.message));
+  client.on('ready', () => lastErrors.delete(client));
+  return client;
+}
+
+const lastErrors = new WeakMap<RedisClient, string>();
+
+/**
+ * Readiness of a Redis connection: null when it answers PING within `timeoutMs`, else why not (`redis: ...`).
+ * Never waits longer than the timeout: with maxRetriesPerRequest null a PING to an unreachable Redis would queue
+ * until Redis comes back, and a health probe must answer.
+ */
+export async function redisHealth(redis: RedisClient, timeoutMs = 1_000): Promise<string | null> {
+  if (redis.status !== 'ready') {
+    const why = lastErrors.get(redis);
+    return `redis: not connected (${redis.status}${why ? `: ${why}` : ''})`;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      redis.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no PING answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return null;
+  } catch (err) {
+    return `redis: ${(err as Error).message}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Logs Redis connection errors: one warning per distinct error per minute (ioredis retries every ~2 s). */
+export function warnWhileRedisUnreachable(
+  redis: RedisClient,
+  logger: { warn: (obj: object, msg: string) => void },
+): void {
+  let last = '';
+  let lastAt = 0;
+  redis.on('error', (err: Error) => {
+    if (err.message === last && Date.now() - lastAt < 60_000) return;
+    last = err.message;
+    lastAt = Date.now();
+    logger.warn({ err: err.message }, 'redis unreachable: retrying (not ready meanwhile)');
+  });
+}
+
+function connect(url: string, opts: RedisOptions): RedisClient {
   if (url.startsWith('redis-cluster://')) {
     const nodes = url
       .slice('redis-cluster://'.length)

@@ -161,7 +161,8 @@ export class AvroSerde {
     }
     let value: unknown;
     try {
-      value = await this.registry.decode(buffer);
+      // The writer type is already resolved (and cached by id): decode the Avro body with it directly.
+      value = writer.fromBuffer(buffer.subarray(WIRE_HEADER_BYTES));
     } catch (err) {
       throw new UndecodableMessageError(`cannot decode with schema id ${schemaId}: ${(err as Error).message}`);
     }

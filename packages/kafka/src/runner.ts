@@ -7,6 +7,7 @@ import {
   type DeadLetter,
   DLQ_HEADERS,
   dlqTopicOf,
+  type OutgoingRecord,
   type PartitionBatch,
   type RecordProducer,
 } from './types';
@@ -27,6 +28,8 @@ export interface ConsumerRunnerOptions {
   sessionTimeoutMs?: number;
   /** Partitions processed concurrently; 1 keeps one partition's batches strictly in order. */
   partitionsConsumedConcurrently?: number;
+  /** Longest a fetch waits for data when a partition is idle: the floor of per-hop latency in live mode. */
+  maxWaitTimeMs?: number;
   /** Called with this member's partitions after every group join, and with {} when a rebalance starts. */
   onAssignment?: (partitionsByTopic: Record<string, number[]>) => void;
 }
@@ -38,6 +41,12 @@ export interface ConsumerRunnerOptions {
  * If the partition was revoked meanwhile, the commit is refused by the coordinator (stale generation) or skipped
  * (isStale), and the new owner re-processes the batch: effects are idempotent, so that is safe.
  */
+/** Dead-letter values and keys above these sizes are cut (header `tierstream-dlq-truncated` gives the sizes). */
+const DLQ_MAX_VALUE_BYTES = 768 * 1024;
+const DLQ_MAX_KEY_BYTES = 16 * 1024;
+/** Upper bound of one dead-letter produce request (below the broker's default max message size of 1 MiB). */
+const DLQ_MAX_REQUEST_BYTES = 896 * 1024;
+
 export class ConsumerRunner {
   private consumer: Consumer;
   private running = false;
@@ -52,7 +61,7 @@ export class ConsumerRunner {
       sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
       maxBytesPerPartition: opts.maxBytesPerPartition ?? 1_048_576,
-      maxWaitTimeInMs: 100,
+      maxWaitTimeInMs: opts.maxWaitTimeMs ?? 100,
       allowAutoTopicCreation: false,
       retry: { retries: 10 },
     });
@@ -143,18 +152,19 @@ export class ConsumerRunner {
 
   private async produceDeadLetters(dead: DeadLetter[]): Promise<void> {
     const now = new Date().toISOString();
-    const byTopic = new Map<string, DeadLetter[]>();
-    for (const d of dead) {
-      const list = byTopic.get(d.record.topic) ?? [];
-      list.push(d);
-      byTopic.set(d.record.topic, list);
-    }
-    await this.opts.producer.sendMany(
-      [...byTopic].map(([topic, list]) => ({
-        topic: dlqTopicOf(topic),
-        records: list.map((d) => ({
-          key: d.record.key,
-          value: d.record.value ?? Buffer.alloc(0),
+    // The broker refuses a record batch above its max message size (1 MiB by default), and such a refusal is not
+    // retriable (it also throws the idempotent producer's sequence numbers out of step): input records that were
+    // accepted one by one must not be combined into one too-large request, and a record near the limit must not
+    // grow past it with our headers. So values and keys are capped (headers say so) and requests are bounded.
+    const records = dead.map((d) => {
+      const value = d.record.value ?? Buffer.alloc(0);
+      const key = d.record.key;
+      const truncated = value.length > DLQ_MAX_VALUE_BYTES || (key !== null && key.length > DLQ_MAX_KEY_BYTES);
+      return {
+        topic: dlqTopicOf(d.record.topic),
+        record: {
+          key: key !== null && key.length > DLQ_MAX_KEY_BYTES ? key.subarray(0, DLQ_MAX_KEY_BYTES) : key,
+          value: value.length > DLQ_MAX_VALUE_BYTES ? value.subarray(0, DLQ_MAX_VALUE_BYTES) : value,
           headers: {
             ...d.record.headers,
             [DLQ_HEADERS.reason]: d.reason,
@@ -164,10 +174,30 @@ export class ConsumerRunner {
             [DLQ_HEADERS.sourceOffset]: d.record.offset,
             [DLQ_HEADERS.firstSeenAt]: d.record.headers[DLQ_HEADERS.firstSeenAt] ?? now,
             [DLQ_HEADERS.service]: this.opts.service,
+            ...(truncated
+              ? { 'tierstream-dlq-truncated': `value ${value.length} bytes, key ${key?.length ?? 0} bytes` }
+              : {}),
           },
-        })),
-      })),
-    );
+        },
+      };
+    });
+    let chunk: typeof records = [];
+    let chunkBytes = 0;
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      const byTopic = new Map<string, OutgoingRecord[]>();
+      for (const r of chunk) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r.record]);
+      await this.opts.producer.sendMany([...byTopic].map(([topic, list]) => ({ topic, records: list })));
+      chunk = [];
+      chunkBytes = 0;
+    };
+    for (const r of records) {
+      const bytes = r.record.value.length + (r.record.key?.length ?? 0) + 4_096;
+      if (chunkBytes + bytes > DLQ_MAX_REQUEST_BYTES) await flush();
+      chunk.push(r);
+      chunkBytes += bytes;
+    }
+    await flush();
     for (const d of dead) this.opts.metrics?.dlq.inc({ topic: d.record.topic, reason: d.reason });
     this.opts.logger.warn(
       { count: dead.length, reasons: [...new Set(dead.map((d) => d.reason))], topic: dead[0]?.record.topic },

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { execBySlot, type RedisClient } from '@tierstream/config';
+import { customerHashTag, execBySlot, type RedisClient } from '@tierstream/config';
 import type { Attributes, CutPoints, TierState } from '@tierstream/tiering';
 import type { ChainableCommander } from 'ioredis';
 
@@ -43,7 +43,7 @@ export class TierStateStore {
   }
 
   keys = {
-    state: (customerId: string) => `${this.prefix}:{${customerId}}:tier`,
+    state: (customerId: string) => `${this.prefix}:${customerHashTag(customerId)}:tier`,
     due: (p: number) => `${this.prefix}:due:{p${p}}`,
     touch: (p: number) => `${this.prefix}:touch:{p${p}}`,
     customers: (p: number) => `${this.prefix}:customers:{p${p}}`,
@@ -260,5 +260,5 @@ const scripts = (p: ChainableCommander) => p as unknown as TierStateCommands;
 
 /** Keys of customer attributes (industry, company size, region): the latest non-null values win. */
 export function attributesKey(prefix: string, customerId: string): string {
-  return `${prefix}:{${customerId}}:attrs`;
+  return `${prefix}:${customerHashTag(customerId)}:attrs`;
 }

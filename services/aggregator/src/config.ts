@@ -23,6 +23,10 @@ export const aggregatorConfigSchema = z.object({
   MAX_MESSAGE_BYTES: env.int(1_048_576, 1_024),
   /** Optional YAML file with the aggregate settings (reporting currency, fx rates, engagement weights). */
   AGGREGATES_CONFIG_FILE: z.string().optional(),
+  /** Max wait of an idle fetch (ms): lower means lower live latency and more fetch requests. */
+  FETCH_MAX_WAIT_MS: env.int(20, 1, 10_000),
+  /** Partitions whose batches are processed at the same time (each partition stays in order). */
+  PARTITIONS_CONCURRENCY: env.int(3, 1, 64),
   HTTP_PORT: env.int(9401, 0, 65_535),
   MAX_BYTES_PER_PARTITION: env.int(2_097_152, 1_024),
 });

@@ -24,6 +24,9 @@ export interface AggregatorDeps {
   now?: () => number;
 }
 
+/** A fold limit before any real day: keep every bucket. */
+const NO_FOLD_DAY = -1_000_000_000;
+
 interface PendingEvent {
   event: InputEvent;
   topic: string;
@@ -76,7 +79,10 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     }
     if (byCustomer.size > 0) {
       const items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
-      await timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () => deps.aggregates.applyBatch(items));
+      const foldLimitDay = await engineFoldLimitDay();
+      await timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () =>
+        deps.aggregates.applyBatch(items, { foldLimitDay }),
+      );
       // Schedule every customer of the batch, applied or not: after a crash between the Redis write and this
       // point, the redelivered batch applies nothing but must still schedule and signal.
       const schedule = items.map(({ customerId, events }) => ({
@@ -111,6 +117,24 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     }
     if (anonymous > 0) deps.logger.debug({ anonymous, topic: batch.topic }, 'skipped anonymous web events');
   };
+
+  /**
+   * The last day whose buckets may be folded into the lifetime base: the tier engine evaluates every partition as of
+   * a day after its closed day, with windows reaching 365 days back. Until every signal partition has closed a day,
+   * nothing is folded. Without this, a replay's aggregator running more than 35 days (400 − 365) of event time ahead
+   * of the engine folds buckets the engine still needs, and early days are evaluated on wrong metrics.
+   */
+  async function engineFoldLimitDay(): Promise<number> {
+    const metas = await Promise.all(
+      Array.from({ length: deps.signalPartitions }, (_, p) => deps.tierState.getPartitionMeta(p)),
+    );
+    let minClosed = Number.POSITIVE_INFINITY;
+    for (const m of metas) {
+      if (m.closed_day === undefined) return NO_FOLD_DAY;
+      minClosed = Math.min(minClosed, Number(m.closed_day));
+    }
+    return Number.isFinite(minClosed) ? minClosed - 365 : NO_FOLD_DAY;
+  }
 
   async function classify(
     record: ConsumedRecord,

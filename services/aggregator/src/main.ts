@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, parseAggregateConfig } from '@tierstream/aggregates';
-import { createRedis, exitOnConfigError, loadConfig } from '@tierstream/config';
+import { createRedis, exitOnConfigError, loadConfig, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
 import { AvroSerde } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
 import {
@@ -27,6 +27,24 @@ export async function runAggregator(
     ? parseAggregateConfig(parseYaml(readFileSync(config.AGGREGATES_CONFIG_FILE, 'utf8')))
     : DEFAULT_AGGREGATE_CONFIG;
   const redis = createRedis(config.REDIS_URL);
+  warnWhileRedisUnreachable(redis, logger);
+  // Health first: while Redis (or Kafka) is unreachable at start, the process waits for it and says so on
+  // /health/ready (503 naming what fails) instead of hanging without an HTTP endpoint.
+  let runner: ConsumerRunner | undefined;
+  const health = await startHealthServer({
+    port: config.HTTP_PORT,
+    registry: metrics.registry,
+    checks: {
+      live: () => runner?.isLive() ?? true,
+      ready: async () => {
+        const failing: string[] = [];
+        if (!runner?.isReady()) failing.push('kafka: not a member of the consumer group');
+        const redisProblem = await redisHealth(redis);
+        if (redisProblem) failing.push(redisProblem);
+        return failing;
+      },
+    },
+  });
   const aggregates = new AggregateStore(redis, {
     prefix: config.REDIS_PREFIX,
     dedupeHorizonMs: config.DEDUPE_HORIZON_HOURS * 3_600_000,
@@ -46,7 +64,7 @@ export async function runAggregator(
   if (signalPartitions === 0)
     throw new Error(`topic ${config.SIGNALS_TOPIC} has no partitions: run \`tierctl topics apply\``);
   const producer = await createProducer(kafka);
-  const runner = new ConsumerRunner({
+  runner = new ConsumerRunner({
     kafka,
     groupId: config.AGGREGATOR_GROUP_ID,
     topics: config.AGGREGATOR_TOPICS,
@@ -55,6 +73,9 @@ export async function runAggregator(
     metrics,
     service: SERVICE,
     maxBytesPerPartition: config.MAX_BYTES_PER_PARTITION,
+    maxWaitTimeMs: config.FETCH_MAX_WAIT_MS,
+    // Redis round trips of one partition overlap with another's decoding; each partition stays strictly in order.
+    partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENCY,
     handler: createAggregatorHandler({
       serde,
       aggregates,
@@ -67,29 +88,12 @@ export async function runAggregator(
       metrics,
     }),
   });
-  const health = await startHealthServer({
-    port: config.HTTP_PORT,
-    registry: metrics.registry,
-    checks: {
-      live: () => runner.isLive(),
-      ready: async () => {
-        const failing: string[] = [];
-        if (!runner.isReady()) failing.push('kafka: not a member of the consumer group');
-        try {
-          await redis.ping();
-        } catch (err) {
-          failing.push(`redis: ${(err as Error).message}`);
-        }
-        return failing;
-      },
-    },
-  });
   await runner.start();
   logger.info({ topics: config.AGGREGATOR_TOPICS, signalPartitions, port: health.port }, 'aggregator started');
   return {
     port: health.port,
     stop: async () => {
-      await runner.stop();
+      await runner?.stop();
       await producer.disconnect();
       await health.close();
       redis.disconnect();
@@ -105,8 +109,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     exitOnConfigError(SERVICE, err);
   }
   const logger = createLogger(SERVICE);
+  // Installed before the start: a SIGTERM while the service still waits for its dependencies exits 0 at once
+  // (nothing consumed yet, nothing to commit) instead of being killed by the default signal handler.
+  let service: { stop: () => Promise<void> } | undefined;
+  installShutdown(logger, async () => service?.stop());
   runAggregator(config, logger)
-    .then((svc) => installShutdown(logger, () => svc.stop()))
+    .then((svc) => {
+      service = svc;
+    })
     .catch((err: unknown) => {
       logger.fatal({ err }, 'aggregator failed to start');
       process.exit(1);

@@ -33,6 +33,8 @@ export const engineConfigSchema = z.object({
   /** Customers re-evaluated per second after `tierctl rules apply`. */
   RULES_REEVALUATION_RATE: env.int(2_000, 1),
   RULES_POLL_MS: env.int(2_000, 100),
+  /** Max wait of an idle fetch (ms): lower means lower live latency and more fetch requests. */
+  FETCH_MAX_WAIT_MS: env.int(20, 1, 10_000),
   HTTP_PORT: env.int(9402, 0, 65_535),
 });
 

@@ -297,4 +297,3 @@ export class TierEngine {
     for (const b of batches) this.deps.metrics?.recordsOut.inc({ topic: b.topic }, b.records.length);
   }
 }
-

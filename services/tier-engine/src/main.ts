@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
-import { createRedis, exitOnConfigError, loadConfig } from '@tierstream/config';
+import { createRedis, exitOnConfigError, loadConfig, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
 import { AvroSerde } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
 import {
@@ -25,6 +25,24 @@ export async function runTierEngine(
 ): Promise<{ stop: () => Promise<void>; port: number }> {
   const metrics = createMetrics(SERVICE);
   const redis = createRedis(config.REDIS_URL);
+  warnWhileRedisUnreachable(redis, logger);
+  // Health first: while Redis (or Kafka) is unreachable at start, the process waits for it and says so on
+  // /health/ready (503 naming what fails) instead of hanging without an HTTP endpoint.
+  let runner: ConsumerRunner | undefined;
+  const health = await startHealthServer({
+    port: config.HTTP_PORT,
+    registry: metrics.registry,
+    checks: {
+      live: () => runner?.isLive() ?? true,
+      ready: async () => {
+        const failing: string[] = [];
+        if (!runner?.isReady()) failing.push('kafka: not a member of the consumer group');
+        const redisProblem = await redisHealth(redis);
+        if (redisProblem) failing.push(redisProblem);
+        return failing;
+      },
+    },
+  });
   const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
   const aggregates = new AggregateStore(redis, { prefix: config.REDIS_PREFIX, config: DEFAULT_AGGREGATE_CONFIG });
   await aggregates.init();
@@ -80,7 +98,7 @@ export async function runTierEngine(
     logger,
     metrics,
   });
-  const runner = new ConsumerRunner({
+  runner = new ConsumerRunner({
     kafka,
     groupId: config.ENGINE_GROUP_ID,
     topics: [config.SIGNALS_TOPIC],
@@ -88,6 +106,7 @@ export async function runTierEngine(
     logger,
     metrics,
     service: SERVICE,
+    maxWaitTimeMs: config.FETCH_MAX_WAIT_MS,
     onAssignment: (assignment) => {
       sweeper.owned.clear();
       for (const p of assignment[config.SIGNALS_TOPIC] ?? []) sweeper.owned.add(p);
@@ -118,23 +137,6 @@ export async function runTierEngine(
       );
     },
   });
-  const health = await startHealthServer({
-    port: config.HTTP_PORT,
-    registry: metrics.registry,
-    checks: {
-      live: () => runner.isLive(),
-      ready: async () => {
-        const failing: string[] = [];
-        if (!runner.isReady()) failing.push('kafka: not a member of the consumer group');
-        try {
-          await redis.ping();
-        } catch (err) {
-          failing.push(`redis: ${(err as Error).message}`);
-        }
-        return failing;
-      },
-    },
-  });
   await runner.start();
   sweeper.start(config.SWEEP_INTERVAL_MS);
   logger.info(
@@ -145,7 +147,7 @@ export async function runTierEngine(
     port: health.port,
     stop: async () => {
       await sweeper.stop();
-      await runner.stop();
+      await runner?.stop();
       await producer.disconnect();
       await health.close();
       redis.disconnect();
@@ -161,8 +163,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     exitOnConfigError(SERVICE, err);
   }
   const logger = createLogger(SERVICE);
+  // Installed before the start: a SIGTERM while the service still waits for its dependencies exits 0 at once
+  // (nothing consumed yet, nothing to commit) instead of being killed by the default signal handler.
+  let service: { stop: () => Promise<void> } | undefined;
+  installShutdown(logger, async () => service?.stop());
   runTierEngine(config, logger)
-    .then((svc) => installShutdown(logger, () => svc.stop()))
+    .then((svc) => {
+      service = svc;
+    })
     .catch((err: unknown) => {
       logger.fatal({ err }, 'tier engine failed to start');
       process.exit(1);

@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '@tierstream/config';
 import type { ServiceMetrics } from '@tierstream/observability';
-import { KNOWN_METRICS, type Metrics, parseRules } from '@tierstream/tiering';
+import { type CutPoints, KNOWN_METRICS, type Metrics, parseRules } from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
 import type { TierEngine } from './engine';
@@ -26,11 +27,32 @@ export interface SweeperOptions {
  * population to the cut-point barrier — then evaluates what is due so far in the open day.
  * All work on a partition runs under that partition's lock, shared with the signal handler: one writer per customer.
  */
+/**
+ * How long a partition lease lives without renewal. It is renewed on every sweep and every closed day; it only runs
+ * out when its holder died (kill -9), which costs the next owner at most this long — about the consumer group's
+ * session timeout, after which Kafka itself reassigns the dead member's partitions.
+ */
+export const PARTITION_LEASE_MS = 20_000;
+
+// Acquire or renew: free, or already ours → (re)set with the TTL. 1 = ours now, 0 = held by another instance.
+const LEASE_ACQUIRE = `local v = redis.call('GET', KEYS[1])
+if v == false or v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
+const LEASE_RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 export class Sweeper {
   readonly owned = new Set<number>();
   private readonly locks = new Map<number, Promise<unknown>>();
   private stopped = false;
   private loop: Promise<void> | null = null;
+  /**
+   * Partitions whose Redis lease this instance holds. Kafka's assignment says which partitions an instance SHOULD
+   * sweep, but during a rebalance the previous owner may still be closing a day when the new owner starts: the
+   * lease makes the new owner wait until the old one has finished and released it (one writer per customer).
+   */
+  private readonly leased = new Set<number>();
+  private readonly leaseToken = `${process.pid}-${randomBytes(6).toString('hex')}`;
 
   constructor(private readonly o: SweeperOptions) {}
 
@@ -76,15 +98,49 @@ export class Sweeper {
     this.stopped = true;
     await this.loop;
     await Promise.all([...this.locks.values()]);
+    for (const p of [...this.leased]) await this.releaseLease(p).catch(() => undefined);
   }
 
   async sweepOnce(): Promise<void> {
+    // Leases of partitions this instance no longer owns: released once their in-flight work is done (same lock).
+    for (const p of [...this.leased]) {
+      if (!this.owned.has(p)) await this.withLock(p, () => this.releaseLease(p));
+    }
     const clock = await this.clock();
     if (clock === null) return;
     for (const p of [...this.owned].sort((a, b) => a - b)) {
       if (this.stopped || !this.owned.has(p)) continue;
-      await this.withLock(p, () => this.sweepPartition(p, clock));
+      await this.withLock(p, async () => {
+        if (!(await this.acquireLease(p))) return; // the previous owner is still finishing: next tick
+        await this.sweepPartition(p, clock);
+      });
     }
+  }
+
+  private leaseKey(p: number): string {
+    return `${this.o.tierState.prefix}:lease:{p${p}}`;
+  }
+
+  /** Takes or renews partition p's lease. On a fresh take, adopts the newest stored cut points (see below). */
+  private async acquireLease(p: number): Promise<boolean> {
+    const ok = Number(await this.o.redis.eval(LEASE_ACQUIRE, 1, this.leaseKey(p), this.leaseToken, PARTITION_LEASE_MS));
+    if (ok !== 1) {
+      this.leased.delete(p);
+      return false;
+    }
+    if (!this.leased.has(p)) {
+      this.leased.add(p);
+      // Another instance may have swept this partition past later cut-point days: the cut points in memory can be
+      // stale. The stored ones are the newest computed, which is what the partition's next day needs (barrier).
+      const stored = await this.o.tierState.getCutPoints();
+      if (stored && isNewerCutPoints(stored, this.o.engine.cutPoints)) this.o.engine.cutPoints = stored;
+    }
+    return true;
+  }
+
+  private async releaseLease(p: number): Promise<void> {
+    this.leased.delete(p);
+    await this.o.redis.eval(LEASE_RELEASE, 1, this.leaseKey(p), this.leaseToken);
   }
 
   private async sweepPartition(p: number, clock: number): Promise<void> {
@@ -111,9 +167,13 @@ export class Sweeper {
       if (collect) await this.contributePopulation(p, day, population);
       await this.o.tierState.setPartitionMeta(p, { closed_day: day });
       closed = day;
+      if (!(await this.acquireLease(p))) return; // renew; lost only if this instance stalled past the lease
       this.o.logger.debug({ partition: p, day: isoDay(day), snapshotRows: rows }, 'closed day');
     }
-    await this.drainDue(p, clock);
+    // The open day only once every day before it is closed: after a stop or a lost partition the loop ends early, and
+    // draining up to the clock then would evaluate customers days ahead of the partition's closed day (skipping
+    // their day closes, snapshots and cut points).
+    if (endOfDay(closed + 1) > clock) await this.drainDue(p, clock);
     this.o.metrics?.sweeperDue.set({ partition: String(p) }, await this.o.tierState.dueCount(p, clock));
   }
 
@@ -164,7 +224,7 @@ export class Sweeper {
     const want = `cp-${isoDay(required)}`;
     if (this.o.engine.cutPoints.version >= want && this.o.engine.cutPoints.version.startsWith('cp-')) return true;
     const stored = await this.o.tierState.getCutPoints();
-    if (stored && stored.version.startsWith('cp-') && stored.version >= want) {
+    if (stored?.version.startsWith('cp-') && stored.version >= want) {
       this.o.engine.cutPoints = stored;
       return true;
     }
@@ -180,9 +240,11 @@ export class Sweeper {
     const key = `${this.o.tierState.prefix}:population:${isoDay(day)}`;
     const names = referencedMetricNames(this.o.engine.rules);
     const compact = population.map((m) => names.map((n) => m[n] ?? null));
-    await this.o.redis.hset(key, String(p), JSON.stringify(compact));
-    if ((await this.o.redis.hlen(key)) < this.o.numPartitions) return;
-    const parts = await this.o.redis.hgetall(key);
+    // HSET and HGETALL in one transaction: two partitions finishing at the same moment may both see every part
+    // (both compute the same cut points), but neither can read the hash after the other deleted it.
+    const results = await this.o.redis.multi().hset(key, String(p), JSON.stringify(compact)).hgetall(key).exec();
+    const parts = (results?.[1]?.[1] ?? {}) as Record<string, string>;
+    if (Object.keys(parts).length < this.o.numPartitions) return;
     const all: Metrics[] = [];
     for (const json of Object.values(parts)) {
       for (const row of JSON.parse(json) as Array<Array<number | null>>) {
@@ -251,4 +313,10 @@ export class Sweeper {
 export function referencedMetricNames(rules: unknown): string[] {
   const text = JSON.stringify(rules);
   return [...KNOWN_METRICS].filter((m) => text.includes(`"${m}"`)).sort();
+}
+
+/** Population cut points (`cp-YYYY-MM-DD`) are newer when their day is later; the initial ones are the oldest. */
+export function isNewerCutPoints(candidate: CutPoints, current: CutPoints): boolean {
+  if (!candidate.version.startsWith('cp-')) return false;
+  return !current.version.startsWith('cp-') || candidate.version > current.version;
 }
