@@ -49,12 +49,11 @@ const FUZZ_HEADER = 'fuzz-id';
 const MAX_MESSAGE_BYTES = 64 * 1024;
 const BAD_COUNT = Number(process.env.FUZZ_BAD ?? 3000);
 /**
- * Exact duplicates of workload events, re-sent right after the original. Default 0 because they expose a known bug
- * (see test/chaos/README.md): the Lua dedupe horizon is measured from the customer's latest event over ALL input
- * topics, which are consumed independently, so an event whose topic lags the customer's other topics by more than
- * 48 h is never remembered and its duplicate is counted twice. FUZZ_DUPLICATES=50 reproduces it.
+ * Exact duplicates of workload events, re-sent right after the original (each must count once). They once exposed a
+ * bug: the Lua dedupe horizon was measured from the customer's latest event over ALL input topics, which are consumed
+ * independently, so a lagging topic's ids were forgotten; the horizon is now per topic.
  */
-const DUPLICATES = Number(process.env.FUZZ_DUPLICATES ?? 0);
+const DUPLICATES = Number(process.env.FUZZ_DUPLICATES ?? 50);
 
 /** Customer ids that are odd but valid: they must be counted like any other. */
 const HOSTILE_IDS = [

@@ -11,8 +11,8 @@
 --        x3 '1' for a COMPLAINT OPENED, the csat value for S, else ''
 -- Returns {applied, min occurred_at applied, max occurred_at applied} (0, 0, 0 when nothing was applied).
 --
--- Hash fields (see README "Keyspace"): mx fo ob wb tb, o:<day> w:<day> t:<day>, k:<ticket> q:<ticket>,
--- h:<topic>:<partition>, e:<event_id>.
+-- Hash fields (see README "Keyspace"): mx fo ob wb tb, x:<topic code>, o:<day> w:<day> t:<day>, k:<ticket> q:<ticket>,
+-- h:<topic>:<partition>, e:<topic code>:<event_id>.
 
 local key = KEYS[1]
 local horizon = tonumber(ARGV[1])
@@ -171,6 +171,8 @@ local function add_ticket_state(tid, code, at, eid)
 end
 
 local applied, min_at, max_at = 0, nil, nil
+-- Short per-topic codes (4 hex digits of the topic name's SHA-1) keep the per-event dedupe fields small.
+local topic_codes = {}
 local n = #ARGV
 for i = 3, n, 9 do
   local topic, partition, offset, eid = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -182,10 +184,18 @@ for i = 3, n, 9 do
   if hw == nil or offset_gt(offset, hw) then
     set(hf, offset)
     -- 2. Duplicate event_id still remembered (within the dedupe horizon): skip.
-    local ef = 'e:' .. eid
+    -- The horizon is measured per input topic (from the latest event time of that topic for this customer): the
+    -- topics are consumed independently, and a lagging topic's ids must not be forgotten because another topic ran
+    -- ahead in event time. Ids are unique within a topic.
+    local tc = topic_codes[topic]
+    if tc == nil then tc = string.sub(redis.sha1hex(topic), 1, 4); topic_codes[topic] = tc end
+    local ef = 'e:' .. tc .. ':' .. eid
     if h[ef] == nil then
       if mx == nil or at > mx then mx = at; set('mx', fmt(at)) end
-      if at >= mx - horizon then set(ef, fmt(at)) end
+      local xf = 'x:' .. tc
+      local tx = opt(h[xf])
+      if tx == nil or at > tx then tx = at; set(xf, fmt(at)) end
+      if at >= tx - horizon then set(ef, fmt(at)) end
       applied = applied + 1
       if min_at == nil or at < min_at then min_at = at end
       if max_at == nil or at > max_at then max_at = at end
@@ -214,12 +224,13 @@ local cut = cutoff_day()
 if cut ~= nil then
   local fields = {}
   for f, _ in pairs(h) do fields[#fields + 1] = f end
-  local floor_seen = mx - horizon
   local advanced = initial_cutoff == nil or cut > initial_cutoff
   for _, f in ipairs(fields) do
     local p = string.sub(f, 1, 2)
     if p == 'e:' then
-      if tonumber(h[f]) < floor_seen then del(f) end
+      local t = string.match(f, '^e:([^:]*):')
+      local tx = t and opt(h['x:' .. t])
+      if tx == nil or tonumber(h[f]) < tx - horizon then del(f) end
     elseif advanced then
       if p == 'o:' or p == 'w:' or p == 't:' then
         local d = tonumber(string.sub(f, 3))

@@ -78,13 +78,13 @@ export class AggregateStore {
 
   /**
    * Applies all customers' events (one script call per customer); idempotent under redelivery and duplicates.
-   * `foldLimitDay`: never fold day buckets after this day into the lifetime base (the aggregator passes the tier
-   * engine's horizon, so a replay that runs ahead of the engine keeps the buckets the engine still needs).
+   * `retentionDays`: keep day buckets for this many days behind the customer's latest event before folding them into
+   * the lifetime base (never fewer than RETENTION_DAYS). The aggregator raises it while a replay runs ahead of the
+   * tier engine, which still needs the buckets of the days it has not evaluated yet.
    */
-  async applyBatch(items: CustomerBatch[], opts: { foldLimitDay?: number } = {}): Promise<Map<string, ApplyResult>> {
+  async applyBatch(items: CustomerBatch[], opts: { retentionDays?: number } = {}): Promise<Map<string, ApplyResult>> {
     if (this.sha === null) await this.init();
-    const retention =
-      opts.foldLimitDay === undefined ? String(RETENTION_DAYS) : `${RETENTION_DAYS}:${Math.floor(opts.foldLimitDay)}`;
+    const retention = String(Math.max(RETENTION_DAYS, Math.ceil(opts.retentionDays ?? RETENTION_DAYS)));
     const calls: Call[] = [];
     for (const item of items) {
       if (item.events.length === 0) continue;

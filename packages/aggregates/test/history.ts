@@ -209,7 +209,8 @@ export function deliver(eventsByCustomer: Map<string, InputEvent[]>, seed: numbe
     return list.map((x, i) => ({
       customerId: x.customerId,
       event: x.event,
-      topic: `t${p % 2}`,
+      // One topic per event kind, as in production: a duplicate (same event_id) stays in its topic.
+      topic: `t-${x.event.kind}`,
       partition: p,
       offset: (base + BigInt(i)).toString(),
     }));

@@ -24,8 +24,8 @@ export interface AggregatorDeps {
   now?: () => number;
 }
 
-/** A fold limit before any real day: keep every bucket. */
-const NO_FOLD_DAY = -1_000_000_000;
+/** A retention longer than any history: fold nothing. */
+const KEEP_ALL_DAYS = 1_000_000;
 
 interface PendingEvent {
   event: InputEvent;
@@ -42,6 +42,7 @@ interface PendingEvent {
  */
 export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   const now = deps.now ?? Date.now;
+  let retentionCache: { at: number; days: number } | null = null;
   return async (batch, ctx) => {
     const byCustomer = new Map<string, PendingEvent[]>();
     const attributes = new Map<string, Record<string, string | number>>();
@@ -79,9 +80,9 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     }
     if (byCustomer.size > 0) {
       const items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
-      const foldLimitDay = await engineFoldLimitDay();
+      const retentionDays = await retentionForEngine();
       await timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () =>
-        deps.aggregates.applyBatch(items, { foldLimitDay }),
+        deps.aggregates.applyBatch(items, { retentionDays }),
       );
       // Schedule every customer of the batch, applied or not: after a crash between the Redis write and this
       // point, the redelivered batch applies nothing but must still schedule and signal.
@@ -119,21 +120,35 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   };
 
   /**
-   * The last day whose buckets may be folded into the lifetime base: the tier engine evaluates every partition as of
-   * a day after its closed day, with windows reaching 365 days back. Until every signal partition has closed a day,
-   * nothing is folded. Without this, a replay's aggregator running more than 35 days (400 − 365) of event time ahead
-   * of the engine folds buckets the engine still needs, and early days are evaluated on wrong metrics.
+   * How many days of buckets to keep behind a customer's latest event. The tier engine evaluates each signal
+   * partition as of a day after its closed day, with windows reaching 365 days back, so no bucket after
+   * (min closed day − 365) may be folded. A customer's latest event is at most today + the future skew (later events
+   * are dead letters), so keeping (that day − the limit) days folds nothing the engine needs; live, this is below
+   * RETENTION_DAYS and changes nothing. Until every signal partition has closed a day, nothing is folded. Without it,
+   * a replay's aggregator running more than 35 days (400 − 365) of event time ahead of the engine folds the buckets
+   * of days not evaluated yet, and those days are evaluated on wrong metrics.
    */
-  async function engineFoldLimitDay(): Promise<number> {
+  async function retentionForEngine(): Promise<number> {
+    // Closed days only grow, so a value up to a second old keeps more than needed, never less: one read per second.
+    const t = Date.now();
+    if (retentionCache && t - retentionCache.at < 1_000) return retentionCache.days;
+    const days = await readRetentionForEngine();
+    retentionCache = { at: t, days };
+    return days;
+  }
+
+  async function readRetentionForEngine(): Promise<number> {
     const metas = await Promise.all(
       Array.from({ length: deps.signalPartitions }, (_, p) => deps.tierState.getPartitionMeta(p)),
     );
     let minClosed = Number.POSITIVE_INFINITY;
     for (const m of metas) {
-      if (m.closed_day === undefined) return NO_FOLD_DAY;
+      if (m.closed_day === undefined) return KEEP_ALL_DAYS;
       minClosed = Math.min(minClosed, Number(m.closed_day));
     }
-    return Number.isFinite(minClosed) ? minClosed - 365 : NO_FOLD_DAY;
+    if (!Number.isFinite(minClosed)) return KEEP_ALL_DAYS;
+    const latestPossibleDay = dayOf(now() + deps.validation.maxFutureSkewMs) + 1;
+    return latestPossibleDay - (minClosed - 365);
   }
 
   async function classify(
