@@ -11,7 +11,7 @@
 --        x3 '1' for a COMPLAINT OPENED, the csat value for S, else ''
 -- Returns {applied, min occurred_at applied, max occurred_at applied} (0, 0, 0 when nothing was applied).
 --
--- Hash fields (see README "Keyspace"): mx fo ob wb tb, x:<topic code>, o:<day> w:<day> t:<day>, k:<ticket> q:<ticket>,
+-- Hash fields (see README "Keyspace"): mx fo ob wb tb, x:<topic code>, a:<order day>:<effective day>, o:<day> w:<day> t:<day>, k:<ticket> q:<ticket>,
 -- h:<topic>:<partition>, e:<topic code>:<event_id>.
 
 local key = KEYS[1]
@@ -93,6 +93,18 @@ local function add_order(bucket_day, dc, dr, dm, placed_at)
     if ms == nil or pms > ms then ms = pms end
   end
   set(f, join_trim({ num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm, ms and fmt(ms) or '' }, 4))
+end
+
+-- A refund or cancellation subtracts from its original order's day, but only from the day it happened on: as of an
+-- earlier day the order still counts in full (the pipeline must not know the future, or a replay would depend on
+-- how far the aggregator ran ahead). Same day: straight into the order bucket. Field a:<order day>:<effective day>.
+local function add_adjustment(order_day, effective_day, dc, dr, dm)
+  if effective_day <= order_day then add_order(order_day, dc, dr, dm, nil); return end
+  local cut = cutoff_day()
+  if effective_day <= cut then add_order_base(dc, dr, dm, nil); return end
+  local f = 'a:' .. order_day .. ':' .. effective_day
+  local b = split(h[f] or '0')
+  set(f, join_trim({ num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm }, 3))
 end
 
 local function max_field(f, at)
@@ -204,9 +216,9 @@ for i = 3, n, 9 do
         if fo == nil or at < fo then set('fo', fmt(at)) end
         add_order(day_of(tonumber(x3)), 1, tonumber(x1), num(x2), at)
       elseif op == 'R' then
-        add_order(day_of(tonumber(x3)), 0, -tonumber(x1), -num(x2), nil)
+        add_adjustment(day_of(tonumber(x3)), day_of(at), 0, -tonumber(x1), -num(x2))
       elseif op == 'C' then
-        add_order(day_of(tonumber(x3)), -1, -tonumber(x1), -num(x2), nil)
+        add_adjustment(day_of(tonumber(x3)), day_of(at), -1, -tonumber(x1), -num(x2))
       elseif op == 'W' then
         add_web(at, tonumber(x1))
       elseif op == 'T' then
@@ -232,7 +244,14 @@ if cut ~= nil then
       local tx = t and opt(h['x:' .. t])
       if tx == nil or tonumber(h[f]) < tx - horizon then del(f) end
     elseif advanced then
-      if p == 'o:' or p == 'w:' or p == 't:' then
+      if p == 'a:' then
+        local eff = tonumber(string.match(f, '^a:[^:]*:(.*)$'))
+        if eff <= cut then
+          local b = split(h[f])
+          add_order_base(num(b[1]), num(b[2]), num(b[3]), nil)
+          del(f)
+        end
+      elseif p == 'o:' or p == 'w:' or p == 't:' then
         local d = tonumber(string.sub(f, 3))
         if d <= cut then
           local b = split(h[f])

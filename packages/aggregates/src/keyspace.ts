@@ -99,6 +99,10 @@ export function decodeState(customerId: string, hash: Record<string, string>): A
     else if (f === 'tb') {
       const b = v.split(',');
       s.ticketBase = { lastTicketAt: nOpt(b[0]), resolveSumMs: n0(b[1]), resolveCount: n0(b[2]) };
+    } else if (p === 'a:') {
+      const [orderDay, effectiveDay] = f.slice(2).split(':').map(Number) as [number, number];
+      const b = v.split(',');
+      s.adjustments.push({ orderDay, effectiveDay, count: n0(b[0]), revenue: n0(b[1]), margin: n0(b[2]) });
     } else if (p === 'o:') {
       const d = Number(f.slice(2));
       const b = v.split(',');

@@ -29,6 +29,15 @@ export interface OrderBucket {
   lastPlacedAt: number | null;
 }
 
+/** A refund or cancellation of an order of `orderDay`, known from `effectiveDay` on (a later day). */
+export interface OrderAdjustment {
+  orderDay: number;
+  effectiveDay: number;
+  count: number;
+  revenue: number;
+  margin: number;
+}
+
 export interface WebBucket {
   /** Count per WEB_BEHAVIOR_TYPES index. */
   counts: number[];
@@ -71,6 +80,8 @@ export interface AggregateState {
   /** Folded ticket data: latest ticket event time among folded, and resolve-time sums of folded tickets. */
   ticketBase: { lastTicketAt: number | null; resolveSumMs: number; resolveCount: number };
   orders: Map<number, OrderBucket>;
+  /** Refunds/cancellations that happened after their order's day (applied to it from their own day on). */
+  adjustments: OrderAdjustment[];
   web: Map<number, WebBucket>;
   service: Map<number, ServiceBucket>;
   tickets: Map<string, TicketState>;
@@ -89,6 +100,7 @@ export function emptyState(customerId: string): AggregateState {
     webBaseLastSeenAt: null,
     ticketBase: { lastTicketAt: null, resolveSumMs: 0, resolveCount: 0 },
     orders: new Map(),
+    adjustments: [],
     web: new Map(),
     service: new Map(),
     tickets: new Map(),
@@ -146,6 +158,20 @@ export function metricsAt(state: AggregateState, asOfMs: number, config: Aggrega
     }
     if (inWindow(d, 365)) margin365 += b.margin;
     if (d >= D - 179 && d <= D - 90) revenuePrev90 += b.revenue;
+  }
+  for (const a of state.adjustments) {
+    if (a.effectiveDay > D) continue;
+    ordersLifetime += a.count;
+    revenueLifetime += a.revenue;
+    marginLifetime += a.margin;
+    for (const n of WINDOWS) {
+      if (inWindow(a.orderDay, n)) {
+        oc[n]! += a.count;
+        orv[n]! += a.revenue;
+      }
+    }
+    if (inWindow(a.orderDay, 365)) margin365 += a.margin;
+    if (a.orderDay >= D - 179 && a.orderDay <= D - 90) revenuePrev90 += a.revenue;
   }
   const firstOrderAt = state.firstOrderAt !== null && dayOf(state.firstOrderAt) <= D ? state.firstOrderAt : null;
   m.orders_lifetime = ordersLifetime;
@@ -250,6 +276,7 @@ export function rollOffDays(state: AggregateState, fromDay: number): number[] {
   };
   // Only order buckets feed revenue_prev_90d (the +180 boundary); web and service buckets only have 30/90/365 windows.
   for (const d of state.orders.keys()) add(d, ROLL_OFF_OFFSETS);
+  for (const a of state.adjustments) add(a.orderDay, ROLL_OFF_OFFSETS);
   for (const d of state.web.keys()) add(d, WINDOWS);
   for (const d of state.service.keys()) add(d, WINDOWS);
   return [...out].sort((a, b) => a - b);
@@ -265,6 +292,7 @@ export function eventDaysAfter(state: AggregateState, fromDay: number): number[]
     if (d > fromDay) out.add(d);
   };
   for (const d of state.orders.keys()) add(d);
+  for (const a of state.adjustments) add(a.effectiveDay);
   for (const d of state.web.keys()) add(d);
   for (const d of state.service.keys()) add(d);
   if (state.firstOrderAt !== null) add(dayOf(state.firstOrderAt));

@@ -35,7 +35,8 @@ export function oracleMetrics(
     unique.push(e);
   }
 
-  // Orders: every effect lands on a day (PLACED: its own day; REFUNDED/CANCELLED: the original order's day).
+  // Orders: every effect lands on a day (PLACED: its own day; REFUNDED/CANCELLED: the original order's day, known
+  // from their own day on).
   const orderEffects: Array<{ d: number; count: number; revenue: number; margin: number }> = [];
   const placedTimes: number[] = [];
   // Web: events per day and type.
@@ -55,6 +56,8 @@ export function oracleMetrics(
         orderEffects.push({ d: day(e.occurred_at), count: 1, revenue: amount, margin });
         placedTimes.push(e.occurred_at);
       } else {
+        // A refund/cancellation counts against its order's day, but only as of the day it happened on.
+        if (day(e.occurred_at) > D) continue;
         const d = day(e.original_placed_at ?? e.occurred_at);
         orderEffects.push({ d, count: e.type === 'CANCELLED' ? -1 : 0, revenue: -amount, margin: -margin });
       }

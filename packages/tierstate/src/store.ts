@@ -50,6 +50,7 @@ export class TierStateStore {
     partitionMeta: (p: number) => `${this.prefix}:meta:{p${p}}`,
     watermarks: () => `${this.prefix}:watermarks`,
     cutPoints: () => `${this.prefix}:cutpoints`,
+    cutPointsHistory: () => `${this.prefix}:cutpoints:history`,
     startDay: () => `${this.prefix}:start_day`,
     rules: () => `${this.prefix}:rules`,
   };
@@ -239,7 +240,14 @@ export class TierStateStore {
     return raw ? (JSON.parse(raw) as CutPoints) : null;
   }
 
+  /** Every cut-point version ever stored (a partition still closing earlier days needs the older ones). */
+  async getCutPointsHistory(): Promise<CutPoints[]> {
+    const all = await this.redis.hgetall(this.keys.cutPointsHistory());
+    return Object.values(all).map((json) => JSON.parse(json) as CutPoints);
+  }
+
   async setCutPoints(cutPoints: CutPoints): Promise<void> {
+    await this.redis.hset(this.keys.cutPointsHistory(), cutPoints.version, JSON.stringify(cutPoints));
     await this.redis.set(this.keys.cutPoints(), JSON.stringify(cutPoints));
   }
 

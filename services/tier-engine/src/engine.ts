@@ -19,7 +19,7 @@ import {
   type Rules,
   type TierState,
 } from '@tierstream/tiering';
-import { endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
+import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
 
 /** Metrics copied into tier-change and snapshot rows (the warehouse columns analysts use). */
@@ -72,6 +72,11 @@ export interface EvaluationRequest {
   rulesChanged?: boolean;
 }
 
+/** First day a cut-point version applies to: the day after the day it was computed at the close of. */
+export function effectiveFrom(cutPoints: CutPoints): number {
+  return cutPoints.version.startsWith('cp-') ? dayOf(cutPoints.computed_at) + 1 : Number.NEGATIVE_INFINITY;
+}
+
 /**
  * The first day this customer has any activity in its aggregates; -Infinity when old activity was already folded
  * out of the day buckets (the customer certainly existed), null when there is none.
@@ -104,7 +109,8 @@ export function projectMetrics(metrics: Metrics): Record<string, number> {
  */
 export class TierEngine {
   rules: Rules;
-  cutPoints: CutPoints;
+  /** Every cut-point version known, by the first day it applies to (ascending). */
+  private cutPointsHistory: CutPoints[] = [];
   private readonly wallClock: () => number;
 
   constructor(
@@ -115,6 +121,29 @@ export class TierEngine {
     this.rules = rules;
     this.cutPoints = cutPoints;
     this.wallClock = deps.wallClock ?? Date.now;
+  }
+
+  /** The newest cut points. */
+  get cutPoints(): CutPoints {
+    return this.cutPointsHistory[this.cutPointsHistory.length - 1]!;
+  }
+
+  /** Adds a cut-point version; older versions stay, for partitions that are still evaluating earlier days. */
+  set cutPoints(cutPoints: CutPoints) {
+    if (this.cutPointsHistory.some((c) => c.version === cutPoints.version)) return;
+    this.cutPointsHistory.push(cutPoints);
+    this.cutPointsHistory.sort((a, b) => effectiveFrom(a) - effectiveFrom(b));
+  }
+
+  /**
+   * The cut points in force for an evaluation as of `day`: the newest computed at the close of a day before it.
+   * Partitions close days independently (a taken-over partition may still be a few days behind the others), so the
+   * choice depends on the evaluated day, not on what was computed last.
+   */
+  cutPointsFor(day: number): CutPoints {
+    let chosen = this.cutPointsHistory[0]!;
+    for (const c of this.cutPointsHistory) if (effectiveFrom(c) <= day) chosen = c;
+    return chosen;
   }
 
   /** Evaluates customers of one signal partition; returns the number of transitions produced. */
@@ -153,7 +182,7 @@ export class TierEngine {
       const metrics = metricsAt(agg, endOfDay(day), this.deps.aggregateConfig);
       const result = evaluateTiers({
         rules: this.rules,
-        cutPoints: this.cutPoints,
+        cutPoints: this.cutPointsFor(day),
         customerId: req.customerId,
         metrics,
         attributes,
@@ -195,7 +224,7 @@ export class TierEngine {
     for (let i = 0; i < MAX_SKIP_AHEAD; i++) {
       const candidate = nextDueDay({
         rules: this.rules,
-        cutPoints: this.cutPoints,
+        cutPoints: this.cutPointsFor(from),
         state: probe,
         fromDay: from,
         metricsAtDay,
@@ -206,7 +235,7 @@ export class TierEngine {
       if (nextEvent !== null && nextEvent <= candidate) return endOfDay(nextEvent);
       const trial = evaluateTiers({
         rules: this.rules,
-        cutPoints: this.cutPoints,
+        cutPoints: this.cutPointsFor(candidate),
         customerId: state.customer_id,
         metrics: metricsAtDay(candidate),
         attributes,

@@ -50,7 +50,7 @@ export async function runTierEngine(
   const rules = active
     ? parseRules(active.text, `redis:${tierState.keys.rules()}`)
     : parseRules(readFileSync(config.RULES_FILE, 'utf8'), config.RULES_FILE);
-  const cutPoints = (await tierState.getCutPoints()) ?? initialCutPoints(rules);
+  const cutPoints = initialCutPoints(rules);
   const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
     registryUrl: config.SCHEMA_REGISTRY_URL,
   });
@@ -85,6 +85,8 @@ export async function runTierEngine(
     rules,
     cutPoints,
   );
+  // Every stored cut-point version: a partition that is behind evaluates its days with the versions of those days.
+  for (const stored of await tierState.getCutPointsHistory()) engine.cutPoints = stored;
   const sweeper = new Sweeper({
     engine,
     tierState,
@@ -140,7 +142,13 @@ export async function runTierEngine(
   await runner.start();
   sweeper.start(config.SWEEP_INTERVAL_MS);
   logger.info(
-    { mode: config.CLOCK_MODE, rules: rules.version, cutPoints: cutPoints.version, numPartitions, port: health.port },
+    {
+      mode: config.CLOCK_MODE,
+      rules: rules.version,
+      cutPoints: engine.cutPoints.version,
+      numPartitions,
+      port: health.port,
+    },
     'tier engine started',
   );
   return {

@@ -132,8 +132,7 @@ export class Sweeper {
       this.leased.add(p);
       // Another instance may have swept this partition past later cut-point days: the cut points in memory can be
       // stale. The stored ones are the newest computed, which is what the partition's next day needs (barrier).
-      const stored = await this.o.tierState.getCutPoints();
-      if (stored && isNewerCutPoints(stored, this.o.engine.cutPoints)) this.o.engine.cutPoints = stored;
+      for (const stored of await this.o.tierState.getCutPointsHistory()) this.o.engine.cutPoints = stored;
     }
     return true;
   }
@@ -223,12 +222,9 @@ export class Sweeper {
     if (!this.isCutPointDay(required) || startDay === null || required <= startDay) return true;
     const want = `cp-${isoDay(required)}`;
     if (this.o.engine.cutPoints.version >= want && this.o.engine.cutPoints.version.startsWith('cp-')) return true;
-    const stored = await this.o.tierState.getCutPoints();
-    if (stored?.version.startsWith('cp-') && stored.version >= want) {
-      this.o.engine.cutPoints = stored;
-      return true;
-    }
-    return false;
+    // Load every stored version (not only the newest): other instances may have computed several meanwhile.
+    for (const stored of await this.o.tierState.getCutPointsHistory()) this.o.engine.cutPoints = stored;
+    return this.o.engine.cutPoints.version.startsWith('cp-') && this.o.engine.cutPoints.version >= want;
   }
 
   /**
@@ -313,10 +309,4 @@ export class Sweeper {
 export function referencedMetricNames(rules: unknown): string[] {
   const text = JSON.stringify(rules);
   return [...KNOWN_METRICS].filter((m) => text.includes(`"${m}"`)).sort();
-}
-
-/** Population cut points (`cp-YYYY-MM-DD`) are newer when their day is later; the initial ones are the oldest. */
-export function isNewerCutPoints(candidate: CutPoints, current: CutPoints): boolean {
-  if (!candidate.version.startsWith('cp-')) return false;
-  return !current.version.startsWith('cp-') || candidate.version > current.version;
 }
