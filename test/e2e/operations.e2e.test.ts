@@ -157,18 +157,25 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
       current.set(name, await launch(name));
     const producer = await clients.producer();
     const half = Math.floor(workload.length / 2);
-    await feedEvents(producer, clients.serde, workload.slice(0, half));
+    // Fed at a bounded rate, so the aggregator is still consuming when it is stopped (a fast aggregator would
+    // otherwise finish the first half before the probe sees it busy).
+    let fed = false;
+    const feeding = feedEvents(producer, clients.serde, workload.slice(0, half), {
+      batchSize: 100,
+      ratePerSec: 500,
+    }).then(() => {
+      fed = true;
+    });
 
-    // 1. Aggregator: SIGTERM while it has consumed some but not all input.
+    // 1. Aggregator: SIGTERM while it has consumed some but not all input (the feed is still going on).
     const a1 = current.get('aggregator')!;
     await waitUntil(
       'the aggregator to be busy',
-      async () =>
-        (await metric(a1, 'tierstream_records_in_total')) > 0 &&
-        (await groupLag(admin, GROUPS.aggregator, INPUT_TOPICS)) > 0,
+      async () => (await metric(a1, 'tierstream_records_in_total')) > 0 && !fed,
     );
     await gracefulStop(a1, `input lag ${await groupLag(admin, GROUPS.aggregator, INPUT_TOPICS)}`);
     current.set('aggregator', await launch('aggregator'));
+    await feeding;
 
     // 2. A second aggregator and a second tier engine join mid-run (partitions move to them).
     extras.push(await launch('aggregator'), await launch('tier-engine'));
