@@ -1,4 +1,7 @@
+import { exitOnConfigError, loadConfig } from '@tierstream/config';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { createLogger } from './logger';
 
 /**
  * Graceful shutdown on SIGTERM/SIGINT: run `stop` (finish the batch in flight, flush, commit, disconnect) and exit 0;
@@ -31,4 +34,33 @@ export function installShutdown(logger: Logger, stop: (signal: string) => Promis
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+/**
+ * The entry point of a service process: validate the configuration (an invalid value exits 2 with one line naming
+ * the variable), install the graceful shutdown BEFORE starting (a SIGTERM while the service still waits for its
+ * dependencies exits 0 at once: nothing consumed yet, nothing to commit), then start it; a failed start exits 1.
+ */
+export function runServiceMain<S extends z.ZodObject>(
+  service: string,
+  schema: S,
+  run: (config: z.infer<S>, logger: Logger) => Promise<{ stop: () => Promise<void> }>,
+): void {
+  let config: z.infer<S>;
+  try {
+    config = loadConfig(schema);
+  } catch (err) {
+    exitOnConfigError(service, err);
+  }
+  const logger = createLogger(service);
+  let running: { stop: () => Promise<void> } | undefined;
+  installShutdown(logger, async () => running?.stop());
+  run(config, logger)
+    .then((svc) => {
+      running = svc;
+    })
+    .catch((err: unknown) => {
+      logger.fatal({ err }, `${service} failed to start`);
+      process.exit(1);
+    });
 }

@@ -1,16 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
-import { createRedis, exitOnConfigError, loadConfig, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
+import { createRedis, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
 import { AvroSerde } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
-import {
-  createLogger,
-  createMetrics,
-  installShutdown,
-  type Logger,
-  startHealthServer,
-} from '@tierstream/observability';
+import { createMetrics, type Logger, runServiceMain, startHealthServer } from '@tierstream/observability';
 import { initialCutPoints, parseRules } from '@tierstream/tiering';
 import { dayOf, TierStateStore } from '@tierstream/tierstate';
 import { type EngineConfig, engineConfigSchema } from './config';
@@ -163,24 +157,4 @@ export async function runTierEngine(
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  let config: EngineConfig;
-  try {
-    config = loadConfig(engineConfigSchema);
-  } catch (err) {
-    exitOnConfigError(SERVICE, err);
-  }
-  const logger = createLogger(SERVICE);
-  // Installed before the start: a SIGTERM while the service still waits for its dependencies exits 0 at once
-  // (nothing consumed yet, nothing to commit) instead of being killed by the default signal handler.
-  let service: { stop: () => Promise<void> } | undefined;
-  installShutdown(logger, async () => service?.stop());
-  runTierEngine(config, logger)
-    .then((svc) => {
-      service = svc;
-    })
-    .catch((err: unknown) => {
-      logger.fatal({ err }, 'tier engine failed to start');
-      process.exit(1);
-    });
-}
+if (import.meta.url === `file://${process.argv[1]}`) runServiceMain(SERVICE, engineConfigSchema, runTierEngine);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '@tierstream/config';
 import type { ServiceMetrics } from '@tierstream/observability';
-import { type CutPoints, KNOWN_METRICS, type Metrics, parseRules } from '@tierstream/tiering';
+import { KNOWN_METRICS, type Metrics, parseRules } from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
 import type { TierEngine } from './engine';

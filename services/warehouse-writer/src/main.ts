@@ -1,15 +1,8 @@
 import { createClient } from '@clickhouse/client';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { exitOnConfigError, loadConfig } from '@tierstream/config';
 import { AvroSerde, type TierChange, type TierTransition } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
-import {
-  createLogger,
-  createMetrics,
-  installShutdown,
-  type Logger,
-  startHealthServer,
-} from '@tierstream/observability';
+import { createMetrics, type Logger, runServiceMain, startHealthServer } from '@tierstream/observability';
 import { WarehouseWriter } from '@tierstream/warehouse';
 import { type WriterConfig, writerConfigSchema } from './config';
 import { GroupCommit, type Rows } from './group-commit';
@@ -96,18 +89,4 @@ export async function runWarehouseWriter(
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  let config: WriterConfig;
-  try {
-    config = loadConfig(writerConfigSchema);
-  } catch (err) {
-    exitOnConfigError(SERVICE, err);
-  }
-  const logger = createLogger(SERVICE);
-  runWarehouseWriter(config, logger)
-    .then((svc) => installShutdown(logger, () => svc.stop()))
-    .catch((err: unknown) => {
-      logger.fatal({ err }, 'warehouse writer failed to start');
-      process.exit(1);
-    });
-}
+if (import.meta.url === `file://${process.argv[1]}`) runServiceMain(SERVICE, writerConfigSchema, runWarehouseWriter);
