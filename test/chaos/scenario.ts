@@ -180,12 +180,15 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosResult> {
     // The feeder stands for upstream producers, not the system under test: it pauses while the broker restarts
     // (the gate), so its own sends never have to ride out the outage; the services do.
     let gate: Promise<void> = Promise.resolve();
+    let fedUpTo = 0;
     let feeding: Promise<void> = Promise.resolve();
     const feed = (async () => {
       const chunk = 100;
       const t0 = Date.now();
-      for (let i = 0; i < events.length; i += chunk) {
+      while (fedUpTo < events.length) {
         await gate;
+        const i = fedUpTo;
+        fedUpTo = Math.min(events.length, i + chunk);
         let release!: () => void;
         const inFlight = new Promise<void>((r) => {
           release = r;
@@ -193,7 +196,7 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosResult> {
         feeding = inFlight;
         await feedEvents(producer, clients.serde, events.slice(i, i + chunk), { batchSize: chunk });
         release();
-        const ahead = ((i + chunk) / ratePerSec) * 1000 - (Date.now() - t0);
+        const ahead = (fedUpTo / ratePerSec) * 1000 - (Date.now() - t0);
         if (ahead > 0) await sleep(ahead);
       }
     })();
@@ -202,6 +205,9 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosResult> {
       gate = new Promise<void>((r) => {
         open = r;
       });
+      await feeding;
+      // A feed step that had already passed the old gate sets `feeding` in a microtask: let it, and wait for it too.
+      await sleep(0);
       await feeding;
       try {
         return await fn();
@@ -214,7 +220,18 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosResult> {
         await sleep(gaps[i]!);
         const at = Date.now() - started;
         fleet.record('chaos', `fault ${i + 1}/${faults.length}: ${describeFault(f)}`);
-        await (f.kind === 'kafka-restart' ? pauseFeed(() => inject(f, fleet)) : inject(f, fleet));
+        if (f.kind === 'kill' && f.service === 'aggregator') {
+          // Kill the aggregator while it has work in flight: with the feed paused (so event-time order per partition
+          // holds), the next 300 events go out at once and the kill -9 follows within milliseconds, so the crash
+          // lands between applying a batch and committing it, and the restarted aggregator gets records redelivered.
+          await pauseFeed(async () => {
+            const from = fedUpTo;
+            fedUpTo = Math.min(events.length, from + 300);
+            await feedEvents(producer, clients.serde, events.slice(from, fedUpTo), { batchSize: 300 });
+            await sleep(15);
+            await inject(f, fleet);
+          });
+        } else await (f.kind === 'kafka-restart' ? pauseFeed(() => inject(f, fleet)) : inject(f, fleet));
         log.push({ at, fault: describeFault(f), tookMs: Date.now() - started - at });
       }
     })();
