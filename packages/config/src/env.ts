@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { STACK_DEFAULTS } from './stack';
 
 /** A configuration problem, worded for the operator: it names the variable (or file key) and what was expected. */
 export class ConfigError extends Error {
@@ -112,3 +113,18 @@ export function exitOnConfigError(service: string, err: unknown): never {
   process.stderr.write(`${service}: ${message}\n`);
   process.exit(2);
 }
+
+/** Settings every Kafka service has: where the broker and the schema registry are. */
+export const kafkaServiceSettings = {
+  KAFKA_BROKERS: env.list(STACK_DEFAULTS.KAFKA_BROKERS),
+  SCHEMA_REGISTRY_URL: env.url(STACK_DEFAULTS.SCHEMA_REGISTRY_URL, ['http', 'https']),
+};
+
+/** Settings of the services that keep state in Redis (the key prefix isolates deployments sharing one Redis). */
+export const redisServiceSettings = {
+  REDIS_URL: env.redisUrl(STACK_DEFAULTS.REDIS_URL),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected letters, digits, _ . -' })
+    .default('ts'),
+};

@@ -1,15 +1,10 @@
-import { env, STACK_DEFAULTS } from '@tierstream/config';
+import { env, kafkaServiceSettings, redisServiceSettings } from '@tierstream/config';
 import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
 
 export const aggregatorConfigSchema = z.object({
-  KAFKA_BROKERS: env.list(STACK_DEFAULTS.KAFKA_BROKERS),
-  SCHEMA_REGISTRY_URL: env.url(STACK_DEFAULTS.SCHEMA_REGISTRY_URL, ['http', 'https']),
-  REDIS_URL: env.redisUrl(STACK_DEFAULTS.REDIS_URL),
-  REDIS_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected letters, digits, _ . -' })
-    .default('ts'),
+  ...kafkaServiceSettings,
+  ...redisServiceSettings,
   /** Which input topics this deployment consumes: all three in one, or one per deployment. */
   AGGREGATOR_TOPICS: env
     .list(INPUT_TOPICS.join(','))

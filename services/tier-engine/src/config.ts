@@ -1,15 +1,10 @@
-import { env, STACK_DEFAULTS } from '@tierstream/config';
+import { env, kafkaServiceSettings, redisServiceSettings } from '@tierstream/config';
 import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
 
 export const engineConfigSchema = z.object({
-  KAFKA_BROKERS: env.list(STACK_DEFAULTS.KAFKA_BROKERS),
-  SCHEMA_REGISTRY_URL: env.url(STACK_DEFAULTS.SCHEMA_REGISTRY_URL, ['http', 'https']),
-  REDIS_URL: env.redisUrl(STACK_DEFAULTS.REDIS_URL),
-  REDIS_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected letters, digits, _ . -' })
-    .default('ts'),
+  ...kafkaServiceSettings,
+  ...redisServiceSettings,
   ENGINE_GROUP_ID: z.string().min(1).default('tierstream-tier-engine'),
   SIGNALS_TOPIC: z.string().min(1).default(TOPICS.signals),
   TRANSITIONS_TOPIC: z.string().min(1).default(TOPICS.transitions),

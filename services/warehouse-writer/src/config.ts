@@ -1,10 +1,9 @@
-import { env, STACK_DEFAULTS } from '@tierstream/config';
+import { env, kafkaServiceSettings, STACK_DEFAULTS } from '@tierstream/config';
 import { TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
 
 export const writerConfigSchema = z.object({
-  KAFKA_BROKERS: env.list(STACK_DEFAULTS.KAFKA_BROKERS),
-  SCHEMA_REGISTRY_URL: env.url(STACK_DEFAULTS.SCHEMA_REGISTRY_URL, ['http', 'https']),
+  ...kafkaServiceSettings,
   CLICKHOUSE_URL: env.url(STACK_DEFAULTS.CLICKHOUSE_URL, ['http', 'https']),
   CLICKHOUSE_DATABASE: z
     .string()
