@@ -64,9 +64,11 @@ export class SeededRandom {
 }
 
 /** The seed from `envName` (decimal), else a fresh one. Always printed, so a failing run can be repeated. */
-export function seedFrom(envName: string, label: string): number {
+export function seedFrom(envName: string, label: string, fallback?: number): number {
   const raw = process.env[envName];
-  const seed = raw !== undefined && raw !== '' ? Number(raw) >>> 0 : Math.floor(Math.random() * 2 ** 31);
+  const random = () => Math.floor(Math.random() * 2 ** 31);
+  const seed =
+    raw === 'random' ? random() : raw !== undefined && raw !== '' ? Number(raw) >>> 0 : (fallback ?? random());
   console.log(`[${label}] seed ${seed} (repeat with ${envName}=${seed})`);
   return seed;
 }

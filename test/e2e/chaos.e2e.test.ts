@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { seedFrom } from '../chaos/harness';
 import { type ChaosResult, runChaos } from '../chaos/scenario';
 
+/** The reduced run's default fault schedule (passed repeatedly; fails when the Lua offset check is removed). */
+const REDUCED_CHAOS_SEED = 1230687233;
+
 /**
  * Chaos, the reduced version for the normal suite (about 4 minutes; the full one is `npm run test:chaos`): while the
  * `tiny` workload is replayed, every service is killed with -9 and restarted, Redis is restarted (gracefully: its AOF
@@ -16,7 +19,9 @@ describe('chaos (reduced): faults during a replay change nothing', () => {
   it('replays the tiny workload through kills, restarts, an outage and rebalances', async () => {
     result = await runChaos({
       label: 'chaos-e2e',
-      seed: seedFrom('CHAOS_SEED', 'chaos-e2e'),
+      // A fixed schedule in `npm test` (reproducible CI); CHAOS_SEED=random or =<n> explores others, and
+      // `npm run test:chaos` draws random seeds.
+      seed: seedFrom('CHAOS_SEED', 'chaos-e2e', REDUCED_CHAOS_SEED),
       workload: 'tiny',
       killsPerService: 1,
       redisRestarts: 1,
