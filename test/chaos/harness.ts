@@ -16,6 +16,7 @@ import { customerIdOf, type InputEvent } from '@tierstream/contracts';
 import { parseRules, type Rules } from '@tierstream/tiering';
 import { TierStateStore } from '@tierstream/tierstate';
 import type { OracleResult } from '../support/pipeline-oracle';
+import { snapshotDistribution } from '../support/warehouse-reads';
 
 /**
  * Shared machinery of the chaos and fuzz suites: a seeded random source, control of the local stack's services
@@ -331,18 +332,7 @@ export async function compareWithOracle(
   const actualIds = new Set(transitionIds);
   const expectedIds = new Set(oracle.transitions.map((t) => t.transition_id));
 
-  const dist = await clients.clickhouse.query({
-    query: `SELECT toString(snapshot_day) AS day, dim, tier, count() AS n
-            FROM ${db}.tier_snapshots FINAL ARRAY JOIN dims AS dim, tiers AS tier
-            GROUP BY day, dim, tier`,
-    format: 'JSONEachRow',
-  });
-  const actualDist = new Map(
-    (await dist.json<{ day: string; dim: string; tier: string; n: string }>()).map((r) => [
-      `${r.day}|${r.dim}|${r.tier}`,
-      Number(r.n),
-    ]),
-  );
+  const actualDist = await snapshotDistribution(clients);
   const distributionMismatches: string[] = [];
   for (const k of new Set([...actualDist.keys(), ...oracle.distribution.keys()])) {
     if (actualDist.get(k) !== oracle.distribution.get(k)) {

@@ -26,6 +26,7 @@ import { dayOf, endOfDay, TierStateStore } from '@tierstream/tierstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipelineOracle } from '../support/pipeline-oracle';
 import { createKafka } from '../support/stack';
+import { snapshotDistribution } from '../support/warehouse-reads';
 
 /**
  * Running tierstream as infrastructure: the three services as processes (replay mode, `tiny` profile), each one
@@ -322,20 +323,7 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
   });
 
   it('ClickHouse snapshot counts per tier per day equal the oracle', async () => {
-    const db = clients.endpoints.clickhouseDatabase;
-    const rs = await clients.clickhouse.query({
-      query: `SELECT toString(snapshot_day) AS day, dim, tier, count() AS n
-              FROM ${db}.tier_snapshots FINAL ARRAY JOIN dims AS dim, tiers AS tier
-              GROUP BY day, dim, tier`,
-      format: 'JSONEachRow',
-    });
-    const actual = new Map(
-      (await rs.json<{ day: string; dim: string; tier: string; n: string }>()).map((r) => [
-        `${r.day}|${r.dim}|${r.tier}`,
-        Number(r.n),
-      ]),
-    );
-    expect(actual).toEqual(oracle.distribution);
+    expect(await snapshotDistribution(clients)).toEqual(oracle.distribution);
   });
 
   it('/metrics of each service exposes the documented metrics, with values after work', async () => {

@@ -24,6 +24,7 @@ import { dayOf, endOfDay, isoDay, TierStateStore } from '@tierstream/tierstate';
 import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OracleResult, runPipelineOracle } from './pipeline-oracle';
+import { snapshotDistribution } from './warehouse-reads';
 
 /**
  * The e2e pipeline scenario, shared by test/e2e/pipeline.e2e.test.ts (single Redis) and test/e2e/cluster.e2e.test.ts
@@ -152,20 +153,7 @@ export function pipelineScenario(opts: PipelineScenarioOptions = {}): PipelineSc
   });
 
   it('ClickHouse snapshot counts per tier per day equal the oracle, for every dimension and day', async () => {
-    const db = clients.endpoints.clickhouseDatabase;
-    const rs = await clients.clickhouse.query({
-      query: `SELECT toString(snapshot_day) AS day, dim, tier, count() AS n
-              FROM ${db}.tier_snapshots FINAL ARRAY JOIN dims AS dim, tiers AS tier
-              GROUP BY day, dim, tier`,
-      format: 'JSONEachRow',
-    });
-    const actual = new Map(
-      (await rs.json<{ day: string; dim: string; tier: string; n: string }>()).map((r) => [
-        `${r.day}|${r.dim}|${r.tier}`,
-        Number(r.n),
-      ]),
-    );
-    expect(actual).toEqual(oracle.distribution);
+    expect(await snapshotDistribution(clients)).toEqual(oracle.distribution);
   });
 
   describe('every query of the analyst SQL pack, against the oracle', () => {
