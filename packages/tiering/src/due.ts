@@ -3,9 +3,9 @@
  *
  * Without events, inputs only move in three ways: window metrics change on roll-off days (given by the caller),
  * day-linear metrics (recency_days, ...) grow by exactly 1 per day, engagement_score only decreases.
- * So between two roll-off days every comparison `lhs op rhs` has a monotone difference f(d) = lhs(d) - rhs(d),
+ * So between two jump days (roll-offs, and days of events already applied ahead of `fromDay` in a replay) every comparison `lhs op rhs` has a monotone difference f(d) = lhs(d) - rhs(d),
  * and its outcome can only flip on the first day f reaches 0 or crosses it. Those days (by arithmetic for
- * day-linear metrics, by binary search over metricsAtDay for engagement), the roll-off days and the grace expiry
+ * day-linear metrics, by binary search over metricsAtDay for engagement), the jump days and the grace expiry
  * of pending demotions are the candidates; the answer is the smallest. Returning a day on which nothing changes
  * is harmless (the engine re-evaluates and asks again); skipping one is not.
  */
@@ -22,7 +22,14 @@ export interface NextDueInput {
   state: TierState;
   fromDay: number;
   metricsAtDay: (day: number) => Metrics;
+  /** Days on which a window metric changes without a new event (bucket day + window length). */
   rollOffDays: number[];
+  /**
+   * Days after `fromDay` that already hold applied events: in a replay the aggregator runs ahead of the evaluated
+   * day, so `metricsAtDay` of a later day includes them. Metrics jump on those days (engagement rises, recency
+   * resets), so no search may look past the next one; live there are none.
+   */
+  eventDays: number[];
   attributes?: Attributes | null;
 }
 
@@ -80,17 +87,18 @@ export function nextDueDay(input: NextDueInput): number | null {
     if (d > fromDay && d < best) best = d;
   };
 
-  let nextRollOff = Number.POSITIVE_INFINITY;
-  for (const d of input.rollOffDays) if (d > fromDay && d < nextRollOff) nextRollOff = d;
-  consider(nextRollOff);
+  // The next day on which metrics jump (a roll-off or an already-applied event): a candidate itself, and the end of
+  // every search below, since the monotone drift between jumps is what makes the searches exact.
+  let nextJump = Number.POSITIVE_INFINITY;
+  for (const d of [...input.rollOffDays, ...input.eventDays]) if (d > fromDay && d < nextJump) nextJump = d;
+  consider(nextJump);
 
   for (const dim of rules.dimensions) {
     const p = state.pending[dim.id];
     if (p) consider(Math.max(fromDay + 1, p.since_day + dim.grace_days));
   }
 
-  // window metrics are constant strictly before the next roll-off day, so searches stop there
-  const searchEnd = Math.min(fromDay + DUE_SEARCH_HORIZON_DAYS, nextRollOff - 1);
+  const searchEnd = Math.min(fromDay + DUE_SEARCH_HORIZON_DAYS, nextJump - 1);
   const cache = new Map<number, Metrics>();
   const at = (d: number): Metrics => {
     let m = cache.get(d);

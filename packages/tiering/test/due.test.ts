@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type CutPoints, computeCutPoints, initialCutPoints, nextDueDay, parseRules, type Rules } from '../src/index';
-import { type Journey, journeyMetrics, journeyRollOffDays, loadRules, runDaily, runLazy } from './helpers';
+import {
+  type Journey,
+  journeyEventDays,
+  journeyMetrics,
+  journeyRollOffDays,
+  loadRules,
+  runDaily,
+  runLazy,
+} from './helpers';
 
 // Rules that lean on every time-driven path: all four day-linear metrics, engagement decay (thresholds, between,
 // eq), metric-vs-metric comparisons, shares and rfm quintiles on drifting metrics, grace on ordered and unordered
@@ -109,14 +117,15 @@ function populationCuts(rules: Rules, journeys: Journey[], day: number): CutPoin
 
 const HORIZON = 450;
 
-function checkNeverSkips(rules: Rules, cutPoints: CutPoints, j: Journey, extraDays: number) {
-  const lastEvent = Math.max(
-    0,
-    ...j.orders.map((o) => o.day),
-    ...j.web.map((w) => w.day),
-    ...j.tickets.map((t) => t.day),
-  );
-  const fromDay = lastEvent + extraDays;
+const lastEventDay = (j: Journey) =>
+  Math.max(0, ...j.orders.map((o) => o.day), ...j.web.map((w) => w.day), ...j.tickets.map((t) => t.day));
+
+/**
+ * From `fromDay` on, nextDueDay must never skip the first day the day-by-day run changes anything. When fromDay is
+ * before the journey's last event, the later events are already in the metrics (a replay's aggregator runs ahead of
+ * the evaluated day) and reach nextDueDay as event days.
+ */
+function checkNeverSkips(rules: Rules, cutPoints: CutPoints, j: Journey, fromDay: number) {
   const head = runDaily(rules, cutPoints, j, 0, fromDay);
   const state = head.state!;
   const daily = runDaily(rules, cutPoints, j, fromDay + 1, fromDay + HORIZON, state);
@@ -128,6 +137,7 @@ function checkNeverSkips(rules: Rules, cutPoints: CutPoints, j: Journey, extraDa
     fromDay,
     metricsAtDay: (d) => journeyMetrics(j, d),
     rollOffDays: journeyRollOffDays(j, fromDay),
+    eventDays: journeyEventDays(j, fromDay),
   });
   const firstChange = daily.changeDays[0];
   if (firstChange !== undefined) {
@@ -150,7 +160,7 @@ describe('nextDueDay never skips a change (vs day-by-day brute force)', () => {
   it('default rules, initial cut points', () => {
     fc.assert(
       fc.property(journeyArb, fc.integer({ min: 0, max: 30 }), (j, extra) => {
-        checkNeverSkips(defaultRules, initialCutPoints(defaultRules), j, extra);
+        checkNeverSkips(defaultRules, initialCutPoints(defaultRules), j, lastEventDay(j) + extra);
       }),
       { numRuns: 40 },
     );
@@ -159,7 +169,7 @@ describe('nextDueDay never skips a change (vs day-by-day brute force)', () => {
   it('default rules, cut points computed from a population', () => {
     fc.assert(
       fc.property(journeyArb, fc.array(journeyArb, { minLength: 5, maxLength: 15 }), (j, pop) => {
-        checkNeverSkips(defaultRules, populationCuts(defaultRules, pop, 220), j, 0);
+        checkNeverSkips(defaultRules, populationCuts(defaultRules, pop, 220), j, lastEventDay(j));
       }),
       { numRuns: 30 },
     );
@@ -167,7 +177,7 @@ describe('nextDueDay never skips a change (vs day-by-day brute force)', () => {
 
   it('b2b rules', () => {
     fc.assert(
-      fc.property(journeyArb, (j) => checkNeverSkips(b2bRules, initialCutPoints(b2bRules), j, 0)),
+      fc.property(journeyArb, (j) => checkNeverSkips(b2bRules, initialCutPoints(b2bRules), j, lastEventDay(j))),
       { numRuns: 25 },
     );
   });
@@ -179,11 +189,60 @@ describe('nextDueDay never skips a change (vs day-by-day brute force)', () => {
         fc.array(journeyArb, { minLength: 5, maxLength: 15 }),
         fc.integer({ min: 0, max: 20 }),
         (j, pop, extra) => {
-          checkNeverSkips(EXOTIC, populationCuts(EXOTIC, pop, 210), j, extra);
+          checkNeverSkips(EXOTIC, populationCuts(EXOTIC, pop, 210), j, lastEventDay(j) + extra);
         },
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('from a day before later, already-applied events (replay): default, b2b and exotic rules', () => {
+    // The chaos suite found this: engagement decaying below a threshold the day before a web event that was already
+    // applied. Searching past the event day saw the raised engagement and missed the crossing.
+    fc.assert(
+      fc.property(
+        journeyArb,
+        fc.array(journeyArb, { minLength: 5, maxLength: 15 }),
+        fc.integer({ min: 0, max: 200 }),
+        (j, pop, fromDay) => {
+          checkNeverSkips(defaultRules, populationCuts(defaultRules, pop, 220), j, fromDay);
+          checkNeverSkips(b2bRules, initialCutPoints(b2bRules), j, fromDay);
+          checkNeverSkips(EXOTIC, populationCuts(EXOTIC, pop, 210), j, fromDay);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('does not search past an already-applied event: engagement crossing the day before a web event', () => {
+    const rules = defaultRules;
+    const cp = initialCutPoints(rules);
+    // A burst of web events on day 0 puts engagement above 20 (QUESTION_MARK); it decays below 20 a few days later;
+    // another burst on day 12 (before any roll-off day) lifts it again. Evaluated as of day 1 with both applied.
+    const j: Journey = {
+      orders: [],
+      web: [
+        { day: 0, weight: 25, type: 'demo_requested' },
+        { day: 12, weight: 25, type: 'demo_requested' },
+      ],
+      tickets: [],
+    };
+    const { state } = runDaily(rules, cp, j, 0, 1);
+    expect(state!.tiers.value_potential).toBe('QUESTION_MARK');
+    const daily = runDaily(rules, cp, j, 2, 20, state);
+    const drop = daily.transitions.find((t) => t.dimension === 'value_potential');
+    expect(drop?.to_tier).toBe('DOG');
+    expect(drop!.day).toBeLessThan(12);
+    const due = nextDueDay({
+      rules,
+      cutPoints: cp,
+      state: state!,
+      fromDay: 1,
+      metricsAtDay: (d) => journeyMetrics(j, d),
+      rollOffDays: journeyRollOffDays(j, 1),
+      eventDays: journeyEventDays(j, 1),
+    });
+    expect(due).toBe(drop!.day);
   });
 
   it('returns null when nothing can change any more', () => {
@@ -199,6 +258,7 @@ describe('nextDueDay never skips a change (vs day-by-day brute force)', () => {
         fromDay: 0,
         metricsAtDay: (d) => journeyMetrics(j, d),
         rollOffDays: [],
+        eventDays: [],
       }),
     ).toBeNull();
   });
@@ -216,6 +276,7 @@ describe('nextDueDay never skips a change (vs day-by-day brute force)', () => {
         fromDay,
         metricsAtDay: (d) => journeyMetrics(j, d),
         rollOffDays: [],
+        eventDays: [],
       });
     // the first boundary recency_days crosses is the RFM R band "<= 14 days" (score 5 -> 4): day 15
     expect(due(10)).toBe(15);
@@ -231,6 +292,7 @@ describe('nextDueDay never skips a change (vs day-by-day brute force)', () => {
         fromDay: 10,
         metricsAtDay: (d) => journeyMetrics(j, d),
         rollOffDays: [5, 12, 30],
+        eventDays: [],
       }),
     ).toBe(12);
   });
@@ -250,6 +312,7 @@ describe('nextDueDay never skips a change (vs day-by-day brute force)', () => {
         fromDay: 12,
         metricsAtDay: (d) => journeyMetrics(j, d),
         rollOffDays: [],
+        eventDays: [],
       }),
     ).toBe(15);
   });

@@ -95,6 +95,12 @@ export function journeyRollOffDays(j: Journey, fromDay: number): number[] {
   return [...days].sort((a, b) => a - b);
 }
 
+/** Days after fromDay with events of the journey (applied ahead of fromDay, as in a replay). */
+export function journeyEventDays(j: Journey, fromDay: number): number[] {
+  const days = [...j.orders.map((o) => o.day), ...j.web.map((w) => w.day), ...j.tickets.map((t) => t.day)];
+  return [...new Set(days.filter((d) => d > fromDay))].sort((a, b) => a - b);
+}
+
 export interface DayTransition extends TransitionDraft {
   day: number;
 }
@@ -148,6 +154,7 @@ export function runLazy(
       fromDay: day,
       metricsAtDay: (d) => journeyMetrics(j, d),
       rollOffDays: journeyRollOffDays(j, day),
+      eventDays: journeyEventDays(j, day),
     });
     if (due === null || due > toDay) break;
     expect(due).toBeGreaterThan(day);

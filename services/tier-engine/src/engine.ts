@@ -229,6 +229,7 @@ export class TierEngine {
         fromDay: from,
         metricsAtDay,
         rollOffDays: rollOffDays(agg, from),
+        eventDays: nextEvent === null ? [] : [nextEvent],
         attributes,
       });
       if (candidate === null) return nextEvent === null ? null : endOfDay(nextEvent);
