@@ -16,7 +16,7 @@ import { customerIdOf, type InputEvent } from '@tierstream/contracts';
 import { parseRules, type Rules } from '@tierstream/tiering';
 import { TierStateStore } from '@tierstream/tierstate';
 import type { OracleResult } from '../support/pipeline-oracle';
-import { snapshotDistribution } from '../support/warehouse-reads';
+import { snapshotDistribution, warehouseTransitionIds } from '../support/warehouse-reads';
 
 /**
  * Shared machinery of the chaos and fuzz suites: a seeded random source, control of the local stack's services
@@ -323,12 +323,7 @@ export async function compareWithOracle(
     }
   }
 
-  const db = clients.endpoints.clickhouseDatabase;
-  const rs = await clients.clickhouse.query({
-    query: `SELECT transition_id FROM ${db}.tier_transitions FINAL`,
-    format: 'JSONEachRow',
-  });
-  const transitionIds = (await rs.json<{ transition_id: string }>()).map((r) => r.transition_id);
+  const transitionIds = await warehouseTransitionIds(clients);
   const actualIds = new Set(transitionIds);
   const expectedIds = new Set(oracle.transitions.map((t) => t.transition_id));
 

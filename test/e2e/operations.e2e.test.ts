@@ -26,7 +26,7 @@ import { dayOf, endOfDay, TierStateStore } from '@tierstream/tierstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipelineOracle } from '../support/pipeline-oracle';
 import { createKafka } from '../support/stack';
-import { snapshotDistribution } from '../support/warehouse-reads';
+import { snapshotDistribution, warehouseTransitionIds } from '../support/warehouse-reads';
 
 /**
  * Running tierstream as infrastructure: the three services as processes (replay mode, `tiny` profile), each one
@@ -271,12 +271,7 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
   });
 
   it('ClickHouse holds exactly the oracle transitions, each id once (FINAL)', async () => {
-    const db = clients.endpoints.clickhouseDatabase;
-    const rs = await clients.clickhouse.query({
-      query: `SELECT transition_id FROM ${db}.tier_transitions FINAL`,
-      format: 'JSONEachRow',
-    });
-    const ids = (await rs.json<{ transition_id: string }>()).map((r) => r.transition_id);
+    const ids = await warehouseTransitionIds(clients);
     expect(new Set(ids).size).toBe(ids.length);
     expect(new Set(ids)).toEqual(new Set(oracle.transitions.map((t) => t.transition_id)));
     expect(oracle.transitions.length).toBeGreaterThan(100);

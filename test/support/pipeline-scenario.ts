@@ -24,7 +24,7 @@ import { dayOf, endOfDay, isoDay, TierStateStore } from '@tierstream/tierstate';
 import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OracleResult, runPipelineOracle } from './pipeline-oracle';
-import { snapshotDistribution } from './warehouse-reads';
+import { snapshotDistribution, warehouseTransitionIds } from './warehouse-reads';
 
 /**
  * The e2e pipeline scenario, shared by test/e2e/pipeline.e2e.test.ts (single Redis) and test/e2e/cluster.e2e.test.ts
@@ -141,12 +141,7 @@ export function pipelineScenario(opts: PipelineScenarioOptions = {}): PipelineSc
   });
 
   it('ClickHouse holds exactly the oracle transitions (by id), none duplicated', async () => {
-    const db = clients.endpoints.clickhouseDatabase;
-    const rs = await clients.clickhouse.query({
-      query: `SELECT transition_id FROM ${db}.tier_transitions FINAL`,
-      format: 'JSONEachRow',
-    });
-    const ids = (await rs.json<{ transition_id: string }>()).map((r) => r.transition_id);
+    const ids = await warehouseTransitionIds(clients);
     expect(new Set(ids).size).toBe(ids.length);
     expect(new Set(ids)).toEqual(new Set(oracle.transitions.map((t) => t.transition_id)));
     expect(oracle.transitions.length).toBeGreaterThan(100);

@@ -11,3 +11,12 @@ export async function snapshotDistribution(clients: Clients): Promise<Map<string
   const rows = await rs.json<{ day: string; dim: string; tier: string; n: string }>();
   return new Map(rows.map((r) => [`${r.day}|${r.dim}|${r.tier}`, Number(r.n)]));
 }
+
+/** Every transition id in `tier_transitions` after FINAL (a duplicate row would appear twice). */
+export async function warehouseTransitionIds(clients: Clients): Promise<string[]> {
+  const rs = await clients.clickhouse.query({
+    query: `SELECT transition_id FROM ${clients.endpoints.clickhouseDatabase}.tier_transitions FINAL`,
+    format: 'JSONEachRow',
+  });
+  return (await rs.json<{ transition_id: string }>()).map((r) => r.transition_id);
+}

@@ -8,6 +8,34 @@ export interface HealthChecks {
   ready: () => Promise<string[]>;
 }
 
+/** The part of a Kafka consumer loop the health checks look at (ConsumerRunner has it). */
+export interface ConsumerLoop {
+  isLive(): boolean;
+  isReady(): boolean;
+}
+
+/**
+ * Health of a consumer service: live while its loop is; ready when it is a group member and every dependency
+ * answers. `runner` is read at each check (a service starts its health endpoint before its consumer exists, so that
+ * an unreachable dependency at start shows on /health/ready). Each dependency returns its problem, or null.
+ */
+export function consumerHealthChecks(
+  runner: () => ConsumerLoop | undefined,
+  dependencies: Array<() => Promise<string | null>>,
+): HealthChecks {
+  return {
+    live: () => runner()?.isLive() ?? true,
+    ready: async () => {
+      const failing: string[] = [];
+      if (!runner()?.isReady()) failing.push('kafka: not a member of the consumer group');
+      for (const problem of await Promise.all(dependencies.map((check) => check()))) {
+        if (problem) failing.push(problem);
+      }
+      return failing;
+    },
+  };
+}
+
 /**
  * /metrics (Prometheus text), /health/live and /health/ready (200 or 503 with a JSON body naming what failed).
  * Port 0 picks a free port (tests); the bound port is returned.

@@ -4,7 +4,13 @@ import { AggregateStore, DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates
 import { createRedis, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
 import { AvroSerde } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
-import { createMetrics, type Logger, runServiceMain, startHealthServer } from '@tierstream/observability';
+import {
+  consumerHealthChecks,
+  createMetrics,
+  type Logger,
+  runServiceMain,
+  startHealthServer,
+} from '@tierstream/observability';
 import { initialCutPoints, parseRules } from '@tierstream/tiering';
 import { dayOf, TierStateStore } from '@tierstream/tierstate';
 import { type EngineConfig, engineConfigSchema } from './config';
@@ -26,16 +32,7 @@ export async function runTierEngine(
   const health = await startHealthServer({
     port: config.HTTP_PORT,
     registry: metrics.registry,
-    checks: {
-      live: () => runner?.isLive() ?? true,
-      ready: async () => {
-        const failing: string[] = [];
-        if (!runner?.isReady()) failing.push('kafka: not a member of the consumer group');
-        const redisProblem = await redisHealth(redis);
-        if (redisProblem) failing.push(redisProblem);
-        return failing;
-      },
-    },
+    checks: consumerHealthChecks(() => runner, [() => redisHealth(redis)]),
   });
   const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
   const aggregates = new AggregateStore(redis, { prefix: config.REDIS_PREFIX, config: DEFAULT_AGGREGATE_CONFIG });

@@ -2,7 +2,13 @@ import { createClient } from '@clickhouse/client';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AvroSerde, type TierChange, type TierTransition } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
-import { createMetrics, type Logger, runServiceMain, startHealthServer } from '@tierstream/observability';
+import {
+  consumerHealthChecks,
+  createMetrics,
+  type Logger,
+  runServiceMain,
+  startHealthServer,
+} from '@tierstream/observability';
 import { WarehouseWriter } from '@tierstream/warehouse';
 import { type WriterConfig, writerConfigSchema } from './config';
 import { GroupCommit, type Rows } from './group-commit';
@@ -64,16 +70,15 @@ export async function runWarehouseWriter(
   const health = await startHealthServer({
     port: config.HTTP_PORT,
     registry: metrics.registry,
-    checks: {
-      live: () => runner.isLive(),
-      ready: async () => {
-        const failing: string[] = [];
-        if (!runner.isReady()) failing.push('kafka: not a member of the consumer group');
-        const ping = await clickhouse.ping();
-        if (!ping.success) failing.push(`clickhouse: ${ping.error.message}`);
-        return failing;
-      },
-    },
+    checks: consumerHealthChecks(
+      () => runner,
+      [
+        async () => {
+          const ping = await clickhouse.ping();
+          return ping.success ? null : `clickhouse: ${ping.error.message}`;
+        },
+      ],
+    ),
   });
   await runner.start();
   logger.info({ topics, database: config.CLICKHOUSE_DATABASE, port: health.port }, 'warehouse writer started');
