@@ -91,8 +91,8 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 export type StackService = 'kafka' | 'registry' | 'redis' | 'clickhouse';
 
-/** `bash infra/local/stack.sh <down|up> <service>` with this process's environment (ports, stack dir). */
-export function stackCtl(action: 'up' | 'down', service: StackService): Promise<void> {
+/** `bash infra/local/stack.sh <up|down|kill> <service>` with this process's environment (ports, stack dir). */
+export function stackCtl(action: 'up' | 'down' | 'kill', service: StackService): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(
       'bash',

@@ -35,8 +35,10 @@ export interface ChaosPlan {
   workload: ProfileName | GeneratorOptions;
   /** kill -9 + restart of each of the three services. */
   killsPerService: number;
-  /** Graceful Redis restarts (SIGTERM = SHUTDOWN: the AOF is fsynced, see docs in test/chaos/README.md). */
+  /** Graceful Redis restarts (SIGTERM = SHUTDOWN: the AOF is fsynced and the process exits). */
   redisRestarts: number;
+  /** Redis crashes: kill -9 of the server, then a start from its AOF (`appendfsync always`: nothing acked is lost). */
+  redisCrashes: number;
   kafkaRestarts: number;
   clickhouseOutages: number;
   clickhouseOutageMs: number;
@@ -49,6 +51,7 @@ export interface ChaosPlan {
 export type Fault =
   | { kind: 'kill'; service: ServiceName }
   | { kind: 'redis-restart' }
+  | { kind: 'redis-crash' }
   | { kind: 'kafka-restart' }
   | { kind: 'clickhouse-outage'; ms: number }
   | { kind: 'scale-out'; service: 'aggregator' | 'tier-engine'; holdMs: number; leave: 'stop' | 'kill' };
@@ -70,6 +73,7 @@ function estimateMs(f: Fault): number {
     case 'kill':
       return 4_000;
     case 'redis-restart':
+    case 'redis-crash':
       return 3_000;
     case 'kafka-restart':
       return 25_000;
@@ -84,6 +88,7 @@ export function planFaults(plan: ChaosPlan, rng: SeededRandom): Fault[] {
   const faults: Fault[] = [];
   for (const service of SERVICES) for (let i = 0; i < plan.killsPerService; i++) faults.push({ kind: 'kill', service });
   for (let i = 0; i < plan.redisRestarts; i++) faults.push({ kind: 'redis-restart' });
+  for (let i = 0; i < plan.redisCrashes; i++) faults.push({ kind: 'redis-crash' });
   for (let i = 0; i < plan.kafkaRestarts; i++) faults.push({ kind: 'kafka-restart' });
   for (let i = 0; i < plan.clickhouseOutages; i++)
     faults.push({ kind: 'clickhouse-outage', ms: plan.clickhouseOutageMs });
@@ -109,8 +114,8 @@ const describeFault = (f: Fault): string =>
         ? `second ${f.service} for ${f.holdMs} ms, leaves by ${f.leave}`
         : f.kind;
 
-async function restart(service: StackService, downMs = 0): Promise<void> {
-  await stackCtl('down', service);
+async function restart(service: StackService, downMs = 0, how: 'down' | 'kill' = 'down'): Promise<void> {
+  await stackCtl(how, service);
   if (downMs > 0) await sleep(downMs);
   await stackCtl('up', service);
 }
@@ -121,6 +126,8 @@ async function inject(f: Fault, fleet: Fleet): Promise<void> {
       return fleet.crash(f.service);
     case 'redis-restart':
       return restart('redis');
+    case 'redis-crash':
+      return restart('redis', 0, 'kill');
     case 'kafka-restart':
       return restart('kafka');
     case 'clickhouse-outage':

@@ -140,7 +140,17 @@ async function startContainers(): Promise<() => Promise<void>> {
       .withStartupTimeout(180_000)
       .start(),
     new GenericContainer(IMAGES.redis)
-      .withCommand(['redis-server', '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''])
+      .withCommand([
+        'redis-server',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--save',
+        '',
+        '--hash-max-listpack-entries',
+        '1024',
+      ])
       .withExposedPorts(6379)
       .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
       .start(),

@@ -2,8 +2,8 @@
 --
 -- KEYS[1]  the customer's hash (`<prefix>:{<customerId>}:agg`)
 -- ARGV[1]  dedupe horizon in ms;  ARGV[2] retention in days (buckets kept for days > maxDay - retention)
--- ARGV[3..] events, 9 arguments each, in delivery order:
---   topic, partition, offset, event_id, occurred_at_ms, op, x1, x2, x3
+-- ARGV[3..] events, 2 arguments each, in delivery order: `topic,partition,offset,occurred_at_ms,op,x2,x3,x1` and
+--   event_id (x1 last: a ticket id may contain commas; only the first 7 commas separate fields)
 --   op P/R/C (order PLACED/REFUNDED/CANCELLED): x1 amount (reporting minor units), x2 margin or '', x3 bucket time
 --        (occurred_at for P, original_placed_at for R/C)
 --   op W (web): x1 type index (0-based, WEB_BEHAVIOR_TYPES order)
@@ -11,7 +11,7 @@
 --        x3 '1' for a COMPLAINT OPENED, the csat value for S, else ''
 -- Returns {applied, min occurred_at applied, max occurred_at applied} (0, 0, 0 when nothing was applied).
 --
--- Hash fields (see README "Keyspace"): mx fo ob wb tb, x:<topic code>, a:<order day>:<effective day>, o:<day> w:<day> t:<day>, k:<ticket> q:<ticket>,
+-- Hash fields (see README "Keyspace"): mx fo ob wb tb lb, x:<topic code>, a:<order day>:<effective day>, o:<day> w:<day> t:<day>, k:<ticket> q:<ticket>,
 -- h:<topic>:<partition>, e:<topic code>:<event_id>.
 
 local key = KEYS[1]
@@ -19,12 +19,27 @@ local horizon = tonumber(ARGV[1])
 local retention = tonumber(ARGV[2])
 local DAY = 86400000
 
-local h = {}
-local raw = redis.call('HGETALL', key)
-for i = 1, #raw, 2 do h[raw[i]] = raw[i + 1] end
+-- Field cache: value string, or false when known absent; nil = not read yet. Only the fields this call needs are read
+-- (one HMGET up front, HGET for any other), not the whole hash: a customer's hash holds hundreds of day buckets.
+local cache = {}
 local dirty = {}
-local function set(f, v) h[f] = v; dirty[f] = true end
-local function del(f) h[f] = nil; dirty[f] = true end
+local function get(f)
+  local v = cache[f]
+  if v == nil then
+    v = redis.call('HGET', key, f)
+    cache[f] = v
+  end
+  if v == false then return nil end
+  return v
+end
+local function set(f, v) cache[f] = v; dirty[f] = true end
+local function del(f) cache[f] = false; dirty[f] = true end
+-- Adds fields read by a scan (HSCAN/HGETALL reply) to the cache without overriding what this call read or wrote.
+local function merge(raw)
+  for i = 1, #raw, 2 do
+    if cache[raw[i]] == nil then cache[raw[i]] = raw[i + 1] end
+  end
+end
 
 local function split(s)
   local t, n, start = {}, 0, 1
@@ -70,13 +85,68 @@ local function str_gt(a, b)
   return #a > #b
 end
 
-local mx = opt(h['mx'])
+-- Short per-topic codes (4 hex digits of the topic name's SHA-1) keep the per-event dedupe fields small.
+local topic_codes = {}
+-- Per event (by its first ARGV index): the names of its high-water and dedupe fields, and its topic code.
+local hw_field, dedupe_field, code_of = {}, {}, {}
+-- Per event: the unpacked fields (offset, occurred_at as a number, op, x1, x2, x3).
+local ev_offset, ev_at, ev_op, ev_x1, ev_x2, ev_x3 = {}, {}, {}, {}, {}, {}
+
+-- Read up front, in one HMGET, every field the events can touch.
+do
+  local want, seen = { 'mx', 'fo', 'ob', 'wb', 'tb', 'lb' }, {}
+  local function want_field(f) if not seen[f] then seen[f] = true; want[#want + 1] = f end end
+  for i = 3, #ARGV, 2 do
+    local packed, eid = ARGV[i], ARGV[i + 1]
+    local f, start = {}, 1
+    for k = 1, 7 do
+      local c = string.find(packed, ',', start, true)
+      f[k] = string.sub(packed, start, c - 1)
+      start = c + 1
+    end
+    local topic, at, op, x1, x3 = f[1], tonumber(f[4]), f[5], string.sub(packed, start), f[7]
+    ev_offset[i], ev_at[i], ev_op[i], ev_x1[i], ev_x2[i], ev_x3[i] = f[3], at, op, x1, f[6], x3
+    local tc = topic_codes[topic]
+    if tc == nil then tc = string.sub(redis.sha1hex(topic), 1, 4); topic_codes[topic] = tc end
+    local hf, ef = 'h:' .. topic .. ':' .. f[2], 'e:' .. tc .. ':' .. eid
+    hw_field[i], dedupe_field[i], code_of[i] = hf, ef, tc
+    want_field(hf)
+    want_field(ef)
+    want_field('x:' .. tc)
+    if op == 'P' or op == 'R' or op == 'C' then
+      local od = day_of(tonumber(x3))
+      want_field('o:' .. od)
+      if op ~= 'P' then want_field('a:' .. od .. ':' .. day_of(at)) end
+    elseif op == 'W' then
+      want_field('w:' .. day_of(at))
+    elseif op == 'T' then
+      want_field('t:' .. day_of(at))
+      want_field('k:' .. x1)
+      want_field('q:' .. x1)
+    end
+  end
+  -- In chunks: unpack() is limited by the Lua C stack (8000).
+  for from = 1, #want, 4000 do
+    local to = math.min(from + 3999, #want)
+    local vals = redis.call('HMGET', key, unpack(want, from, to))
+    for i = from, to do cache[want[i]] = vals[i - from + 1] end
+  end
+end
+
+-- `lb`: a lower bound of the days at which fields become foldable (bucket days, adjustments' effective days, CLOSED
+-- tickets' status days), so that the fold scan below runs only when something can fold. Absent = unknown.
+local lower_bound = opt(get('lb'))
+local function lower_bound_to(d)
+  if lower_bound ~= nil and d < lower_bound then lower_bound = d; set('lb', fmt(d)) end
+end
+
+local mx = opt(get('mx'))
 local function cutoff_day() if mx == nil then return nil end return day_of(mx) - retention end
 local initial_cutoff = cutoff_day()
 
 -- Lifetime base for orders: count, revenue, margin, last PLACED time among folded.
 local function add_order_base(dc, dr, dm, placed_at)
-  local b = split(h['ob'] or '0')
+  local b = split(get('ob') or '0')
   local last = opt(b[4])
   if placed_at ~= nil and (last == nil or placed_at > last) then last = placed_at end
   set('ob', join_trim({ num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm, last and fmt(last) or '' }, 4))
@@ -86,13 +156,14 @@ local function add_order(bucket_day, dc, dr, dm, placed_at)
   local cut = cutoff_day()
   if bucket_day <= cut then add_order_base(dc, dr, dm, placed_at); return end
   local f = 'o:' .. bucket_day
-  local b = split(h[f] or '0')
+  local b = split(get(f) or '0')
   local ms = opt(b[4])
   if placed_at ~= nil then
     local pms = placed_at - bucket_day * DAY
     if ms == nil or pms > ms then ms = pms end
   end
   set(f, join_trim({ num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm, ms and fmt(ms) or '' }, 4))
+  lower_bound_to(bucket_day)
 end
 
 -- A refund or cancellation subtracts from its original order's day, but only from the day it happened on: as of an
@@ -103,17 +174,18 @@ local function add_adjustment(order_day, effective_day, dc, dr, dm)
   local cut = cutoff_day()
   if effective_day <= cut then add_order_base(dc, dr, dm, nil); return end
   local f = 'a:' .. order_day .. ':' .. effective_day
-  local b = split(h[f] or '0')
+  local b = split(get(f) or '0')
   set(f, join_trim({ num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm }, 3))
+  lower_bound_to(effective_day)
 end
 
 local function max_field(f, at)
-  local cur = opt(h[f])
+  local cur = opt(get(f))
   if cur == nil or at > cur then set(f, fmt(at)) end
 end
 
 local function set_ticket_base_last(at)
-  local b = split(h['tb'] or '')
+  local b = split(get('tb') or '')
   local last = opt(b[1])
   if last == nil or at > last then
     set('tb', join_trim({ fmt(at), num(b[2]), num(b[3]) }, 3))
@@ -127,7 +199,7 @@ local function add_web(at, type_index)
   local f = 'w:' .. d
   local ms = at - d * DAY
   local counts = {}
-  local cur = h[f]
+  local cur = get(f)
   if cur then
     local parts = split(cur)
     if num(parts[1]) > ms then ms = num(parts[1]) end
@@ -142,6 +214,7 @@ local function add_web(at, type_index)
     if counts[i] then out[#out + 1] = i .. ':' .. fmt(counts[i]) end
   end
   set(f, table.concat(out, ','))
+  lower_bound_to(d)
 end
 
 -- Service bucket: "lastTicketMsOfDay,tickets,complaints,escalations,csatSum,csatCount"
@@ -149,7 +222,7 @@ local function add_service(at, code, x3)
   local d = day_of(at)
   if d <= cutoff_day() then set_ticket_base_last(at); return end
   local f = 't:' .. d
-  local b = split(h[f] or '0')
+  local b = split(get(f) or '0')
   local ms = at - d * DAY
   if num(b[1]) > ms then ms = num(b[1]) end
   local tickets, complaints, escalations = num(b[2]), num(b[3]), num(b[4])
@@ -164,34 +237,36 @@ local function add_service(at, code, x3)
     ccount = ccount + 1
   end
   set(f, join_trim({ ms, tickets, complaints, escalations, csum, ccount }, 6))
+  lower_bound_to(d)
 end
 
 -- Ticket state: "openedAt,resolvedAt,statusCode,statusAt"; q:<ticket> holds the status event's id (tie-break).
 local function add_ticket_state(tid, code, at, eid)
   if code ~= 'O' and code ~= 'P' and code ~= 'R' and code ~= 'C' then return end
   local kf, qf = 'k:' .. tid, 'q:' .. tid
-  local st = split(h[kf] or ',,,')
+  local st = split(get(kf) or ',,,')
   local opened, resolved, status_at = opt(st[1]), opt(st[2]), opt(st[4])
   if code == 'O' and (opened == nil or at < opened) then st[1] = fmt(at) end
   if (code == 'R' or code == 'C') and (resolved == nil or at < resolved) then st[2] = fmt(at) end
-  if status_at == nil or at > status_at or (at == status_at and str_gt(eid, h[qf] or '')) then
+  if status_at == nil or at > status_at or (at == status_at and str_gt(eid, get(qf) or '')) then
     st[3] = code
     st[4] = fmt(at)
     set(qf, eid)
   end
   set(kf, table.concat({ st[1] or '', st[2] or '', st[3] or '', st[4] or '' }, ','))
+  if st[3] == 'C' and st[4] ~= nil and st[4] ~= '' then lower_bound_to(day_of(tonumber(st[4]))) end
 end
 
 local applied, min_at, max_at = 0, nil, nil
--- Short per-topic codes (4 hex digits of the topic name's SHA-1) keep the per-event dedupe fields small.
-local topic_codes = {}
+-- The dedupe fields this call added (the prune below needs every dedupe field, not every field read).
+local added_dedupe = {}
 local n = #ARGV
-for i = 3, n, 9 do
-  local topic, partition, offset, eid = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local at = tonumber(ARGV[i + 4])
-  local op, x1, x2, x3 = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
-  local hf = 'h:' .. topic .. ':' .. partition
-  local hw = h[hf]
+for i = 3, n, 2 do
+  local offset, eid = ev_offset[i], ARGV[i + 1]
+  local at = ev_at[i]
+  local op, x1, x2, x3 = ev_op[i], ev_x1[i], ev_x2[i], ev_x3[i]
+  local hf = hw_field[i]
+  local hw = get(hf)
   -- 1. Redelivery: a record at or below this customer's high-water offset of its partition was applied before.
   if hw == nil or offset_gt(offset, hw) then
     set(hf, offset)
@@ -199,20 +274,18 @@ for i = 3, n, 9 do
     -- The horizon is measured per input topic (from the latest event time of that topic for this customer): the
     -- topics are consumed independently, and a lagging topic's ids must not be forgotten because another topic ran
     -- ahead in event time. Ids are unique within a topic.
-    local tc = topic_codes[topic]
-    if tc == nil then tc = string.sub(redis.sha1hex(topic), 1, 4); topic_codes[topic] = tc end
-    local ef = 'e:' .. tc .. ':' .. eid
-    if h[ef] == nil then
+    local tc, ef = code_of[i], dedupe_field[i]
+    if get(ef) == nil then
       if mx == nil or at > mx then mx = at; set('mx', fmt(at)) end
       local xf = 'x:' .. tc
-      local tx = opt(h[xf])
+      local tx = opt(get(xf))
       if tx == nil or at > tx then tx = at; set(xf, fmt(at)) end
-      if at >= tx - horizon then set(ef, fmt(at)) end
+      if at >= tx - horizon then set(ef, fmt(at)); added_dedupe[#added_dedupe + 1] = ef end
       applied = applied + 1
       if min_at == nil or at < min_at then min_at = at end
       if max_at == nil or at > max_at then max_at = at end
       if op == 'P' then
-        local fo = opt(h['fo'])
+        local fo = opt(get('fo'))
         if fo == nil or at < fo then set('fo', fmt(at)) end
         add_order(day_of(tonumber(x3)), 1, tonumber(x1), num(x2), at)
       elseif op == 'R' then
@@ -234,27 +307,52 @@ end
 -- Retention: fold buckets (and long-closed tickets) that fell behind the cutoff, prune the dedupe memory.
 local cut = cutoff_day()
 if cut ~= nil then
-  local fields = {}
-  for f, _ in pairs(h) do fields[#fields + 1] = f end
   local advanced = initial_cutoff == nil or cut > initial_cutoff
+  local fold = advanced and (lower_bound == nil or cut >= lower_bound)
+  local fields = {}
+  if fold then
+    -- Something may fold: read the whole hash (rare: the lower bound moves past the cutoff once per folded day).
+    merge(redis.call('HGETALL', key))
+    for f, v in pairs(cache) do
+      if v ~= false then fields[#fields + 1] = f end
+    end
+  else
+    -- Only the dedupe entries are needed: those stored (the server filters them; HSCAN of a listpack returns all in
+    -- one reply) and those this call added.
+    local listed = {}
+    for _, f in ipairs(added_dedupe) do
+      if not listed[f] then listed[f] = true; fields[#fields + 1] = f end
+    end
+    local cursor = '0'
+    repeat
+      local r = redis.call('HSCAN', key, cursor, 'MATCH', 'e:*', 'COUNT', 1000)
+      cursor = r[1]
+      local raw = r[2]
+      for j = 1, #raw, 2 do
+        local f = raw[j]
+        if cache[f] == nil then cache[f] = raw[j + 1] end
+        if not listed[f] and cache[f] ~= false then listed[f] = true; fields[#fields + 1] = f end
+      end
+    until cursor == '0'
+  end
   for _, f in ipairs(fields) do
     local p = string.sub(f, 1, 2)
     if p == 'e:' then
       local t = string.match(f, '^e:([^:]*):')
-      local tx = t and opt(h['x:' .. t])
-      if tx == nil or tonumber(h[f]) < tx - horizon then del(f) end
-    elseif advanced then
+      local tx = t and opt(get('x:' .. t))
+      if tx == nil or tonumber(cache[f]) < tx - horizon then del(f) end
+    elseif fold then
       if p == 'a:' then
         local eff = tonumber(string.match(f, '^a:[^:]*:(.*)$'))
         if eff <= cut then
-          local b = split(h[f])
+          local b = split(cache[f])
           add_order_base(num(b[1]), num(b[2]), num(b[3]), nil)
           del(f)
         end
       elseif p == 'o:' or p == 'w:' or p == 't:' then
         local d = tonumber(string.sub(f, 3))
         if d <= cut then
-          local b = split(h[f])
+          local b = split(cache[f])
           if p == 'o:' then
             local ms = opt(b[4])
             add_order_base(num(b[1]), num(b[2]), num(b[3]), ms and (d * DAY + ms) or nil)
@@ -266,12 +364,12 @@ if cut ~= nil then
           del(f)
         end
       elseif p == 'k:' then
-        local st = split(h[f])
+        local st = split(cache[f])
         local status_at = opt(st[4])
         if st[3] == 'C' and status_at ~= nil and day_of(status_at) <= cut then
           local opened, resolved = opt(st[1]), opt(st[2])
           if opened ~= nil and resolved ~= nil then
-            local b = split(h['tb'] or '')
+            local b = split(get('tb') or '')
             set('tb', join_trim({ b[1] or '', num(b[2]) + (resolved - opened), num(b[3]) + 1 }, 3))
           end
           del(f)
@@ -280,11 +378,33 @@ if cut ~= nil then
       end
     end
   end
+  if fold then
+    -- The whole hash is in the cache: the exact lower bound of what is left.
+    local lb = nil
+    for f, v in pairs(cache) do
+      if v ~= false then
+        local p, d = string.sub(f, 1, 2), nil
+        if p == 'o:' or p == 'w:' or p == 't:' then
+          d = tonumber(string.sub(f, 3))
+        elseif p == 'a:' then
+          d = tonumber(string.match(f, '^a:[^:]*:(.*)$'))
+        elseif p == 'k:' then
+          local st = split(v)
+          if st[3] == 'C' and st[4] ~= nil and st[4] ~= '' then d = day_of(tonumber(st[4])) end
+        end
+        if d ~= nil and (lb == nil or d < lb) then lb = d end
+      end
+    end
+    -- Nothing foldable left: any later bucket lowers it again.
+    lower_bound = lb or 2147483647
+    set('lb', fmt(lower_bound))
+  end
 end
 
 local hset, hdel = {}, {}
 for f, _ in pairs(dirty) do
-  if h[f] == nil then hdel[#hdel + 1] = f else hset[#hset + 1] = f; hset[#hset + 1] = h[f] end
+  local v = cache[f]
+  if v == false then hdel[#hdel + 1] = f else hset[#hset + 1] = f; hset[#hset + 1] = v end
 end
 if #hdel > 0 then redis.call('HDEL', key, unpack(hdel)) end
 if #hset > 0 then redis.call('HSET', key, unpack(hset)) end

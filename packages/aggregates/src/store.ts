@@ -7,7 +7,7 @@ import type { InputEvent } from '@tierstream/contracts';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
 import type { AggregateConfig } from './config';
-import { customerKeys, DEFAULT_DEDUPE_HORIZON_MS, DEFAULT_PREFIX, decodeState, encodeEvent } from './keyspace';
+import { customerKeys, DEFAULT_DEDUPE_HORIZON_MS, DEFAULT_PREFIX, decodeState, encodeEventInto } from './keyspace';
 import { type AggregateState, RETENTION_DAYS } from './metrics';
 
 export const APPLY_EVENTS_LUA = readFileSync(new URL('../lua/apply_events.lua', import.meta.url), 'utf8');
@@ -89,9 +89,7 @@ export class AggregateStore {
     for (const item of items) {
       if (item.events.length === 0) continue;
       const args: string[] = [String(this.dedupeHorizonMs), retention];
-      for (const r of item.events) {
-        args.push(...encodeEvent(r.event, r.topic, r.partition, r.offset, this.config));
-      }
+      for (const r of item.events) encodeEventInto(args, r.event, r.topic, r.partition, r.offset, this.config);
       calls.push({ customerId: item.customerId, key: this.keys(item.customerId).agg, args });
     }
     const out = new Map<string, ApplyResult>();

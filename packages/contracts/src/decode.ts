@@ -1,4 +1,4 @@
-import { type AvroSerde, UndecodableMessageError, UnknownSchemaIdError } from './serde';
+import { type AvroSerde, type DecodedMessage, UndecodableMessageError, UnknownSchemaIdError } from './serde';
 import { TOPIC_SCHEMA_NAMES, type TopicName } from './types';
 import { type ValidateOptions, type ValidationResult, validateInput } from './validation';
 
@@ -27,19 +27,55 @@ export async function decodeAndValidate(
   buffer: Buffer | null,
   opts: DecodeValidateOptions,
 ): Promise<ValidationResult> {
+  const early = checkSize(buffer, opts);
+  if (early !== undefined) return early;
+  let decoded: DecodedMessage;
+  try {
+    decoded = await serde.decode(buffer!);
+  } catch (err) {
+    return decodeFailure(err);
+  }
+  return validateDecoded(topic, decoded, opts);
+}
+
+/**
+ * decodeAndValidate without a promise, for when the writer schema is already cached (the hot path of a consumer);
+ * undefined when it is not (then call decodeAndValidate). Same results otherwise.
+ */
+export function decodeAndValidateIfCached(
+  serde: Pick<AvroSerde, 'decodeIfCached'>,
+  topic: string,
+  buffer: Buffer | null,
+  opts: DecodeValidateOptions,
+): ValidationResult | undefined {
+  const early = checkSize(buffer, opts);
+  if (early !== undefined) return early;
+  let decoded: DecodedMessage | undefined;
+  try {
+    decoded = serde.decodeIfCached(buffer!);
+  } catch (err) {
+    return decodeFailure(err);
+  }
+  return decoded === undefined ? undefined : validateDecoded(topic, decoded, opts);
+}
+
+function checkSize(buffer: Buffer | null, opts: DecodeValidateOptions): ValidationResult | undefined {
   const maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   if (buffer === null) return { ok: false, reason: 'UNDECODABLE', message: 'message has no value (tombstone)' };
   if (buffer.length > maxBytes) {
     return { ok: false, reason: 'OVERSIZED', message: `message of ${buffer.length} bytes exceeds ${maxBytes} bytes` };
   }
-  let decoded: Awaited<ReturnType<AvroSerde['decode']>>;
-  try {
-    decoded = await serde.decode(buffer);
-  } catch (err) {
-    if (err instanceof UnknownSchemaIdError) return { ok: false, reason: 'UNKNOWN_SCHEMA_ID', message: err.message };
-    if (err instanceof UndecodableMessageError) return { ok: false, reason: 'UNDECODABLE', message: err.message };
-    throw err;
-  }
+  return undefined;
+}
+
+/** Registry outages are rethrown (transient: retry, don't dead-letter). */
+function decodeFailure(err: unknown): ValidationResult {
+  if (err instanceof UnknownSchemaIdError) return { ok: false, reason: 'UNKNOWN_SCHEMA_ID', message: err.message };
+  if (err instanceof UndecodableMessageError) return { ok: false, reason: 'UNDECODABLE', message: err.message };
+  throw err;
+}
+
+function validateDecoded(topic: string, decoded: DecodedMessage, opts: DecodeValidateOptions): ValidationResult {
   const expected = expectedSchemaName(topic as TopicName);
   if (decoded.schemaName !== expected) {
     return {

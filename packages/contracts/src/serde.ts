@@ -55,6 +55,12 @@ export class AvroSerde {
   readonly registryUrl: string;
   private readonly subjectOfTopic: (topic: string) => string;
   private readonly idByTopic = new Map<string, number>();
+  // In-flight lookups, shared: the first batch after a start decodes thousands of records at once, and the library's
+  // own cache is only filled after its registry answer, so every concurrent miss would build the avsc Type again
+  // (seconds of CPU and garbage at start) and every concurrent encode would ask for the latest id again.
+  private readonly idLookups = new Map<string, Promise<number>>();
+  private readonly writerById = new Map<number, avro.Type>();
+  private readonly writerLookups = new Map<number, Promise<avro.Type>>();
 
   constructor(
     readonly registry: SchemaRegistry,
@@ -128,14 +134,43 @@ export class AvroSerde {
   async schemaIdOf(topic: string): Promise<number> {
     const cached = this.idByTopic.get(topic);
     if (cached !== undefined) return cached;
-    const id = await this.registry.getLatestSchemaId(this.subjectOf(topic));
+    let lookup = this.idLookups.get(topic);
+    if (lookup === undefined) {
+      lookup = this.registry.getLatestSchemaId(this.subjectOf(topic)).finally(() => this.idLookups.delete(topic));
+      this.idLookups.set(topic, lookup);
+    }
+    const id = await lookup;
     this.idByTopic.set(topic, id);
     return id;
   }
 
   async encode<T>(topic: string, value: T): Promise<Buffer> {
     const id = await this.schemaIdOf(topic);
+    // Prime the library's cache through the shared lookup (its own misses each build the type); errors surface from
+    // the library's call below, as before.
+    if (!this.writerById.has(id)) await this.writerOf(id).catch(() => undefined);
     return this.registry.encode(id, value);
+  }
+
+  /**
+   * encode without promises when the topic's schema id and type are cached (the hot path); undefined otherwise, and
+   * when the value does not fit the schema (then encode gives the library's validation error).
+   */
+  encodeIfCached<T>(topic: string, value: T): Buffer | undefined {
+    const id = this.idByTopic.get(topic);
+    const type = id === undefined ? undefined : this.writerById.get(id);
+    if (id === undefined || type === undefined) return undefined;
+    let body: Buffer;
+    try {
+      body = type.toBuffer(value);
+    } catch {
+      return undefined;
+    }
+    const out = Buffer.allocUnsafe(WIRE_HEADER_BYTES + body.length);
+    out[0] = 0;
+    out.writeInt32BE(id, 1);
+    body.copy(out, WIRE_HEADER_BYTES);
+    return out;
   }
 
   /**
@@ -144,21 +179,21 @@ export class AvroSerde {
    * because it is transient and must not send the message to a dead-letter topic.
    */
   async decode(buffer: Buffer): Promise<DecodedMessage> {
-    if (buffer.length < WIRE_HEADER_BYTES || buffer[0] !== 0) {
-      throw new UndecodableMessageError(
-        buffer.length < WIRE_HEADER_BYTES
-          ? `message of ${buffer.length} bytes is shorter than the ${WIRE_HEADER_BYTES}-byte Confluent header`
-          : `message starts with byte ${buffer[0]}, not the Confluent magic byte 0`,
-      );
-    }
+    return this.decodeIfCached(buffer) ?? this.decodeWith(buffer, await this.writerOf(buffer.readInt32BE(1)));
+  }
+
+  /**
+   * decode without a promise when the writer schema is already cached (the hot path: one promise per record is
+   * garbage); undefined when it is not (then use decode). Throws like decode.
+   */
+  decodeIfCached(buffer: Buffer): DecodedMessage | undefined {
+    checkFraming(buffer);
+    const writer = this.writerById.get(buffer.readInt32BE(1));
+    return writer === undefined ? undefined : this.decodeWith(buffer, writer);
+  }
+
+  private decodeWith(buffer: Buffer, writer: avro.Type): DecodedMessage {
     const schemaId = buffer.readInt32BE(1);
-    let writer: avro.Type;
-    try {
-      writer = (await this.registry.getSchema(schemaId)) as avro.Type;
-    } catch (err) {
-      if (isNotFound(err)) throw new UnknownSchemaIdError(schemaId);
-      throw err;
-    }
     let value: unknown;
     try {
       // The writer type is already resolved (and cached by id): decode the Avro body with it directly.
@@ -167,6 +202,35 @@ export class AvroSerde {
       throw new UndecodableMessageError(`cannot decode with schema id ${schemaId}: ${(err as Error).message}`);
     }
     return { value, schemaId, schemaName: writer.name ?? String(writer.typeName) };
+  }
+
+  /** The writer type of a schema id, built once (concurrent first lookups share one registry request and build). */
+  private async writerOf(schemaId: number): Promise<avro.Type> {
+    let lookup = this.writerLookups.get(schemaId);
+    if (lookup === undefined) {
+      lookup = (this.registry.getSchema(schemaId) as Promise<avro.Type>).finally(() =>
+        this.writerLookups.delete(schemaId),
+      );
+      this.writerLookups.set(schemaId, lookup);
+    }
+    try {
+      const writer = await lookup;
+      this.writerById.set(schemaId, writer);
+      return writer;
+    } catch (err) {
+      if (isNotFound(err)) throw new UnknownSchemaIdError(schemaId);
+      throw err;
+    }
+  }
+}
+
+function checkFraming(buffer: Buffer): void {
+  if (buffer.length < WIRE_HEADER_BYTES || buffer[0] !== 0) {
+    throw new UndecodableMessageError(
+      buffer.length < WIRE_HEADER_BYTES
+        ? `message of ${buffer.length} bytes is shorter than the ${WIRE_HEADER_BYTES}-byte Confluent header`
+        : `message starts with byte ${buffer[0]}, not the Confluent magic byte 0`,
+    );
   }
 }
 

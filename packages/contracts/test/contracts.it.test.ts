@@ -18,6 +18,7 @@ import {
   type TierTransition,
   TOPICS,
   type TopicsSpec,
+  UndecodableMessageError,
   type WebBehaviorEvent,
 } from '../src/index';
 
@@ -158,6 +159,23 @@ describe('AvroSerde against the registry', () => {
     expect(await other.schemaIdOf(TOPICS.orders)).toBe(ids[subjectOf(TOPICS.orders)]);
     const decoded = await other.decode(await other.encode(TOPICS.orders, order));
     expect(plain(decoded.value)).toEqual(order);
+  });
+
+  it('the promise-free paths (encodeIfCached/decodeIfCached) give the same bytes and values once cached', async () => {
+    const other = new AvroSerde(new SchemaRegistry({ host: endpoints.schemaRegistryUrl }), {
+      registryUrl: endpoints.schemaRegistryUrl,
+      subjectOf,
+    });
+    expect(other.encodeIfCached(TOPICS.orders, order)).toBeUndefined();
+    // Concurrent first uses share one lookup (and one built type) per schema id.
+    const bufs = await Promise.all(Array.from({ length: 50 }, () => other.encode(TOPICS.orders, order)));
+    expect(other.decodeIfCached(bufs[0]!)).toBeDefined();
+    const cached = other.encodeIfCached(TOPICS.orders, order);
+    expect(cached).toEqual(bufs[0]);
+    expect(cached).toEqual(await serde.encode(TOPICS.orders, order));
+    expect(plain(other.decodeIfCached(cached!)!.value)).toEqual(order);
+    expect(other.encodeIfCached(TOPICS.orders, { ...order, amount_minor: 'x' })).toBeUndefined();
+    expect(() => other.decodeIfCached(Buffer.from([1, 0, 0, 0, 1]))).toThrow(UndecodableMessageError);
   });
 
   it('refuses an incompatible change with a clear message, accepts a compatible one', async () => {

@@ -158,7 +158,6 @@ export function evaluateTiers(input: EvaluateInput): { state: TierState; transit
     tiers,
     pending,
     decided_by: decidedBy,
-    metrics: { ...metrics },
   };
   return { state, transitions };
 }

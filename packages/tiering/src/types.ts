@@ -1,5 +1,3 @@
-import type { Metrics } from './metrics';
-
 export type CompareOp = 'gt' | 'gte' | 'lt' | 'lte' | 'eq' | 'neq' | 'between' | 'is_null' | 'not_null';
 export type AttributeName = 'industry' | 'company_size' | 'region';
 export type AttributeOp =
@@ -139,7 +137,6 @@ export interface TierState {
   pending: Record<string, { tier: string; since_day: number }>;
   /** rule id per dimension that decided the current tier */
   decided_by: Record<string, string>;
-  metrics: Metrics;
 }
 
 export type Direction = 'UP' | 'DOWN' | 'ENTER' | 'LATERAL';

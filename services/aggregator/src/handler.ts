@@ -3,7 +3,9 @@ import {
   type AvroSerde,
   type CustomerSignal,
   customerIdOf,
+  type DecodeValidateOptions,
   decodeAndValidate,
+  decodeAndValidateIfCached,
   type InputEvent,
 } from '@tierstream/contracts';
 import { type BatchHandler, CONTROL_HEADER, type ConsumedRecord, type RecordProducer } from '@tierstream/kafka';
@@ -22,6 +24,17 @@ export interface AggregatorDeps {
   logger: Logger;
   metrics?: ServiceMetrics;
   now?: () => number;
+}
+
+type Classified =
+  | { kind: 'control'; at: number }
+  | { kind: 'event'; event: InputEvent }
+  | { kind: 'dead'; reason: string; message: string };
+
+function minOccurredAt(events: PendingEvent[]): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (const e of events) if (e.event.event.occurred_at < min) min = e.event.event.occurred_at;
+  return min;
 }
 
 /** A retention longer than any history: fold nothing. */
@@ -48,9 +61,14 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     const attributes = new Map<string, Record<string, string | number>>();
     let watermark = -1;
     let anonymous = 0;
-    const decoded = await Promise.all(batch.records.map((r) => classify(r)));
-    for (const [i, result] of decoded.entries()) {
-      const record = batch.records[i]!;
+    const validateOpts = {
+      now: now(),
+      maxFutureSkewMs: deps.validation.maxFutureSkewMs,
+      maxMessageBytes: deps.validation.maxMessageBytes,
+    };
+    for (const record of batch.records) {
+      // Synchronous while the writer schemas are cached (always after the first records): no promise per record.
+      const result = classifySync(record, validateOpts) ?? (await classify(record));
       if (result.kind === 'control') {
         watermark = Math.max(watermark, result.at);
         continue;
@@ -89,27 +107,34 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       const schedule = items.map(({ customerId, events }) => ({
         customerId,
         partition: signalPartitionOf(customerId, deps.signalPartitions),
-        dueAt: endOfDay(Math.min(...events.map((e) => dayOf(e.event.event.occurred_at)))),
+        dueAt: endOfDay(dayOf(minOccurredAt(events))),
       }));
       await timed(deps.metrics?.redisLatency, { op: 'schedule' }, async () => {
         await deps.tierState.schedule(schedule);
         await deps.tierState.setAttributes([...attributes].map(([customerId, a]) => ({ customerId, attributes: a })));
       });
       const emittedAt = now();
-      const signals = await Promise.all(
-        items.map(async ({ customerId, events }) => {
-          const times = events.map((e) => e.event.event.occurred_at);
-          const signal: CustomerSignal = {
-            customer_id: customerId,
-            first_event_at: Math.min(...times),
-            last_event_at: Math.max(...times),
-            applied: events.length,
-            sources: [batch.topic],
-            emitted_at: emittedAt,
-          };
-          return { key: customerId, value: await deps.serde.encode(deps.signalsTopic, signal) };
-        }),
-      );
+      const signals: Array<{ key: string; value: Buffer }> = [];
+      for (const { customerId, events } of items) {
+        let first = Number.POSITIVE_INFINITY;
+        let last = Number.NEGATIVE_INFINITY;
+        for (const e of events) {
+          const t = e.event.event.occurred_at;
+          if (t < first) first = t;
+          if (t > last) last = t;
+        }
+        const signal: CustomerSignal = {
+          customer_id: customerId,
+          first_event_at: first,
+          last_event_at: last,
+          applied: events.length,
+          sources: [batch.topic],
+          emitted_at: emittedAt,
+        };
+        const value =
+          deps.serde.encodeIfCached(deps.signalsTopic, signal) ?? (await deps.serde.encode(deps.signalsTopic, signal));
+        signals.push({ key: customerId, value });
+      }
       await deps.producer.send(deps.signalsTopic, signals);
       deps.metrics?.recordsOut.inc({ topic: deps.signalsTopic }, signals.length);
     }
@@ -151,13 +176,17 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     return latestPossibleDay - (minClosed - 365);
   }
 
-  async function classify(
-    record: ConsumedRecord,
-  ): Promise<
-    | { kind: 'control'; at: number }
-    | { kind: 'event'; event: InputEvent }
-    | { kind: 'dead'; reason: string; message: string }
-  > {
+  /** classify without a promise; undefined when the record needs a registry lookup (then classify). */
+  function classifySync(record: ConsumedRecord, opts: DecodeValidateOptions): Classified | undefined {
+    if (record.headers[CONTROL_HEADER] !== undefined || record.value === null) return undefined;
+    const result = decodeAndValidateIfCached(deps.serde, record.topic, record.value, opts);
+    if (result === undefined) return undefined;
+    return result.ok
+      ? { kind: 'event', event: result.event }
+      : { kind: 'dead', reason: result.reason, message: result.message };
+  }
+
+  async function classify(record: ConsumedRecord): Promise<Classified> {
     const control = record.headers[CONTROL_HEADER];
     if (control !== undefined) {
       const at = Number(record.value?.toString('utf8'));

@@ -4,7 +4,13 @@ import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, parseAggregateConfig } from '
 import { createRedis, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
 import { AvroSerde } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
-import { createMetrics, type Logger, runServiceMain, startHealthServer } from '@tierstream/observability';
+import {
+  consumerHealthChecks,
+  createMetrics,
+  type Logger,
+  runServiceMain,
+  startHealthServer,
+} from '@tierstream/observability';
 import { TierStateStore } from '@tierstream/tierstate';
 import { parse as parseYaml } from 'yaml';
 import { type AggregatorConfig, aggregatorConfigSchema } from './config';
@@ -28,16 +34,7 @@ export async function runAggregator(
   const health = await startHealthServer({
     port: config.HTTP_PORT,
     registry: metrics.registry,
-    checks: {
-      live: () => runner?.isLive() ?? true,
-      ready: async () => {
-        const failing: string[] = [];
-        if (!runner?.isReady()) failing.push('kafka: not a member of the consumer group');
-        const redisProblem = await redisHealth(redis);
-        if (redisProblem) failing.push(redisProblem);
-        return failing;
-      },
-    },
+    checks: consumerHealthChecks(() => runner, [() => redisHealth(redis)]),
   });
   const aggregates = new AggregateStore(redis, {
     prefix: config.REDIS_PREFIX,
