@@ -325,10 +325,10 @@ pidfile $(pid_file_of redis)
 logfile $(log_of redis)
 dir $DATA_DIR/redis
 appendonly yes
-# fsync before replying: an acknowledged write survives a crash of the Redis process. The aggregator commits Kafka
-# offsets once Redis has acknowledged the batch; with everysec a kill -9 could lose ~1 s of acknowledged aggregates
-# whose offsets were already committed (events silently lost). Redis fsyncs once per event-loop pass for all clients,
-# so pipelined batches share it (throughput figures in docs/performance.md).
+# fsync before replying: an acknowledged write survives a crash of the machine, not only of the process. The
+# aggregator commits Kafka offsets once Redis has acknowledged a batch; with everysec a power loss or kernel crash
+# could lose ~1-2 s of acknowledged aggregates whose offsets were already committed (events silently lost). Redis
+# fsyncs once per event-loop pass for all clients, so pipelined batches share it (docs/design-decisions.md §11).
 appendfsync always
 save ""
 # A customer's aggregate hash holds a day bucket per active day (up to 400 days of web, order and ticket buckets):
@@ -358,10 +358,10 @@ cluster-enabled yes
 cluster-config-file nodes.conf
 cluster-node-timeout 5000
 appendonly yes
-# fsync before replying: an acknowledged write survives a crash of the Redis process. The aggregator commits Kafka
-# offsets once Redis has acknowledged the batch; with everysec a kill -9 could lose ~1 s of acknowledged aggregates
-# whose offsets were already committed (events silently lost). Redis fsyncs once per event-loop pass for all clients,
-# so pipelined batches share it (throughput figures in docs/performance.md).
+# fsync before replying: an acknowledged write survives a crash of the machine, not only of the process. The
+# aggregator commits Kafka offsets once Redis has acknowledged a batch; with everysec a power loss or kernel crash
+# could lose ~1-2 s of acknowledged aggregates whose offsets were already committed (events silently lost). Redis
+# fsyncs once per event-loop pass for all clients, so pipelined batches share it (docs/design-decisions.md §11).
 appendfsync always
 save ""
 # A customer's aggregate hash holds a day bucket per active day (up to 400 days of web, order and ticket buckets):

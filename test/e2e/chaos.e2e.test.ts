@@ -7,8 +7,8 @@ const REDUCED_CHAOS_SEED = 1230687233;
 
 /**
  * Chaos, the reduced version for the normal suite (about 4 minutes; the full one is `npm run test:chaos`): while the
- * `tiny` workload is replayed, every service is killed with -9 and restarted, Redis is restarted (gracefully: its AOF
- * must bring the state back), the Kafka broker is restarted, ClickHouse is down for 20 s, and a second aggregator and
+ * `tiny` workload is replayed, every service is killed with -9 and restarted, Redis is killed with -9 and restarted (its
+ * AOF must bring back every acknowledged write), the Kafka broker is restarted, ClickHouse is down for 20 s, and a second aggregator and
  * a second tier engine join and leave (rebalances). The order and the moments come from a printed seed
  * (CHAOS_SEED=<n> repeats a run). Afterwards everything must equal the batch oracle exactly, and no valid record may
  * have been dead-lettered because of an outage.

@@ -123,73 +123,145 @@ const nOpt = (s: string | undefined): number | null => (s === undefined || s ===
 export function decodeState(customerId: string, hash: Record<string, string>): AggregateState | null {
   const fields = Object.keys(hash);
   if (fields.length === 0) return null;
-  const s = emptyState(customerId);
-  const statusIds = new Map<string, string>();
-  for (const f of fields) {
-    const v = hash[f]!;
-    const p = f.slice(0, 2);
-    if (f === 'mx') s.maxEventAt = Number(v);
-    else if (f === 'fo') s.firstOrderAt = Number(v);
-    else if (f === 'ob') {
-      const b = v.split(',');
-      s.orderBase = { count: n0(b[0]), revenue: n0(b[1]), margin: n0(b[2]), lastPlacedAt: nOpt(b[3]) };
-    } else if (f === 'wb') s.webBaseLastSeenAt = Number(v);
-    else if (f === 'tb') {
-      const b = v.split(',');
-      s.ticketBase = { lastTicketAt: nOpt(b[0]), resolveSumMs: n0(b[1]), resolveCount: n0(b[2]) };
-    } else if (p === 'a:') {
-      const [orderDay, effectiveDay] = f.slice(2).split(':').map(Number) as [number, number];
-      const b = v.split(',');
-      s.adjustments.push({ orderDay, effectiveDay, count: n0(b[0]), revenue: n0(b[1]), margin: n0(b[2]) });
-    } else if (p === 'o:') {
-      const d = Number(f.slice(2));
-      const b = v.split(',');
-      const ms = nOpt(b[3]);
-      const bucket: OrderBucket = {
-        count: n0(b[0]),
-        revenue: n0(b[1]),
-        margin: n0(b[2]),
-        lastPlacedAt: ms === null ? null : d * DAY_MS + ms,
-      };
-      s.orders.set(d, bucket);
-    } else if (p === 'w:') {
-      const d = Number(f.slice(2));
-      const [ms, ...pairs] = v.split(',');
-      const counts = new Array<number>(WEB_BEHAVIOR_TYPES.length).fill(0);
-      for (const pair of pairs) {
-        const [i, c] = pair.split(':');
-        counts[Number(i)] = Number(c);
+  const decoder = new StateDecoder(customerId, true);
+  for (const f of fields) decoder.field(f, hash[f]!);
+  return decoder.finish();
+}
+
+/**
+ * Decodes a raw HGETALL reply (flat `[field, value, field, value, …]`, as `redis.call('HGETALL', key)` returns it:
+ * ioredis' object conversion of `hgetall` replies was a large share of the tier engine's time). Same result as
+ * decodeState of the same fields, except with `idempotence: false`, which leaves `offsets` and `seenEvents` empty:
+ * the metrics never read them, and the dedupe entries are a good part of a hash.
+ */
+export function decodeStateReply(
+  customerId: string,
+  reply: string[],
+  opts: { idempotence?: boolean } = {},
+): AggregateState | null {
+  if (reply.length === 0) return null;
+  const decoder = new StateDecoder(customerId, opts.idempotence ?? true);
+  for (let i = 0; i + 1 < reply.length; i += 2) decoder.field(reply[i]!, reply[i + 1]!);
+  return decoder.finish();
+}
+
+const C_COLON = 58; // ':'
+
+/** Field-by-field decoding of one hash (layout: README "Keyspace"). */
+class StateDecoder {
+  private readonly s: AggregateState;
+  private readonly statusIds = new Map<string, string>();
+
+  constructor(
+    customerId: string,
+    private readonly idempotence: boolean,
+  ) {
+    this.s = emptyState(customerId);
+  }
+
+  field(f: string, v: string): void {
+    const s = this.s;
+    // Day buckets and per-event fields are `<letter>:…`; the base fields are two letters.
+    if (f.charCodeAt(1) !== C_COLON) {
+      if (f === 'mx') s.maxEventAt = Number(v);
+      else if (f === 'fo') s.firstOrderAt = Number(v);
+      else if (f === 'ob') {
+        const b = v.split(',');
+        s.orderBase = { count: n0(b[0]), revenue: n0(b[1]), margin: n0(b[2]), lastPlacedAt: nOpt(b[3]) };
+      } else if (f === 'wb') s.webBaseLastSeenAt = Number(v);
+      else if (f === 'tb') {
+        const b = v.split(',');
+        s.ticketBase = { lastTicketAt: nOpt(b[0]), resolveSumMs: n0(b[1]), resolveCount: n0(b[2]) };
       }
-      const bucket: WebBucket = { counts, lastSeenAt: d * DAY_MS + n0(ms) };
-      s.web.set(d, bucket);
-    } else if (p === 't:') {
-      const d = Number(f.slice(2));
-      const b = v.split(',');
-      const bucket: ServiceBucket = {
-        lastTicketAt: d * DAY_MS + n0(b[0]),
-        tickets: n0(b[1]),
-        complaints: n0(b[2]),
-        escalations: n0(b[3]),
-        csatSum: n0(b[4]),
-        csatCount: n0(b[5]),
-      };
-      s.service.set(d, bucket);
-    } else if (p === 'k:') {
-      const b = v.split(',');
-      s.tickets.set(f.slice(2), {
-        openedAt: nOpt(b[0]),
-        resolvedAt: nOpt(b[1]),
-        status: b[2] ? (STATUS_BY_CODE[b[2]] ?? null) : null,
-        statusAt: nOpt(b[3]),
-        statusEventId: null,
-      });
-    } else if (p === 'q:') statusIds.set(f.slice(2), v);
-    else if (p === 'h:') s.offsets.set(f.slice(2), v);
-    else if (p === 'e:') s.seenEvents.set(f.slice(2), Number(v));
+      return;
+    }
+    switch (f.charCodeAt(0)) {
+      case 111: {
+        // o:<day>
+        const d = Number(f.slice(2));
+        const b = v.split(',');
+        const ms = nOpt(b[3]);
+        const bucket: OrderBucket = {
+          count: n0(b[0]),
+          revenue: n0(b[1]),
+          margin: n0(b[2]),
+          lastPlacedAt: ms === null ? null : d * DAY_MS + ms,
+        };
+        s.orders.set(d, bucket);
+        return;
+      }
+      case 119: {
+        // w:<day>
+        const d = Number(f.slice(2));
+        const counts = new Array<number>(WEB_BEHAVIOR_TYPES.length).fill(0);
+        let comma = v.indexOf(',');
+        const ms = comma < 0 ? v : v.slice(0, comma);
+        while (comma >= 0) {
+          const next = v.indexOf(',', comma + 1);
+          const pair = next < 0 ? v.slice(comma + 1) : v.slice(comma + 1, next);
+          // As pair.split(':') → [i, c]: c ends at a second colon, if any; undefined without a colon.
+          const colon = pair.indexOf(':');
+          const colon2 = colon < 0 ? -1 : pair.indexOf(':', colon + 1);
+          const i = colon < 0 ? pair : pair.slice(0, colon);
+          const c = colon < 0 ? undefined : colon2 < 0 ? pair.slice(colon + 1) : pair.slice(colon + 1, colon2);
+          counts[Number(i)] = Number(c);
+          comma = next;
+        }
+        const bucket: WebBucket = { counts, lastSeenAt: d * DAY_MS + n0(ms) };
+        s.web.set(d, bucket);
+        return;
+      }
+      case 116: {
+        // t:<day>
+        const d = Number(f.slice(2));
+        const b = v.split(',');
+        const bucket: ServiceBucket = {
+          lastTicketAt: d * DAY_MS + n0(b[0]),
+          tickets: n0(b[1]),
+          complaints: n0(b[2]),
+          escalations: n0(b[3]),
+          csatSum: n0(b[4]),
+          csatCount: n0(b[5]),
+        };
+        s.service.set(d, bucket);
+        return;
+      }
+      case 97: {
+        // a:<order day>:<effective day>
+        const [orderDay, effectiveDay] = f.slice(2).split(':').map(Number) as [number, number];
+        const b = v.split(',');
+        s.adjustments.push({ orderDay, effectiveDay, count: n0(b[0]), revenue: n0(b[1]), margin: n0(b[2]) });
+        return;
+      }
+      case 107: {
+        // k:<ticket>
+        const b = v.split(',');
+        s.tickets.set(f.slice(2), {
+          openedAt: nOpt(b[0]),
+          resolvedAt: nOpt(b[1]),
+          status: b[2] ? (STATUS_BY_CODE[b[2]] ?? null) : null,
+          statusAt: nOpt(b[3]),
+          statusEventId: null,
+        });
+        return;
+      }
+      case 113: // q:<ticket>
+        this.statusIds.set(f.slice(2), v);
+        return;
+      case 104: // h:<topic>:<partition>
+        if (this.idempotence) s.offsets.set(f.slice(2), v);
+        return;
+      case 101: // e:<topic code>:<event id>
+        if (this.idempotence) s.seenEvents.set(f.slice(2), Number(v));
+        return;
+    }
   }
-  for (const [tid, eid] of statusIds) {
-    const t = s.tickets.get(tid);
-    if (t) t.statusEventId = eid;
+
+  finish(): AggregateState {
+    for (const [tid, eid] of this.statusIds) {
+      const t = this.s.tickets.get(tid);
+      if (t) t.statusEventId = eid;
+    }
+    return this.s;
   }
-  return s;
 }

@@ -301,3 +301,249 @@ export function eventDaysAfter(state: AggregateState, fromDay: number): number[]
   }
   return [...out].sort((a, b) => a - b);
 }
+
+/** Number of sorted `days` that are ≤ x (binary search). */
+function countUpTo(days: number[], x: number): number {
+  let lo = 0;
+  let hi = days.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (days[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Ascending days of a bucket map, and per-bucket values in that order. */
+function sortedEntries<T>(m: Map<number, T>): { days: number[]; buckets: T[] } {
+  const days = sortedDays(m);
+  return { days, buckets: days.map((d) => m.get(d)!) };
+}
+
+/** prefix[i] = sum of value(buckets[0..i-1]); integer sums, so exact whatever the order of addition. */
+function prefixSums<T>(buckets: T[], value: (b: T) => number): number[] {
+  const out = new Array<number>(buckets.length + 1);
+  out[0] = 0;
+  for (let i = 0; i < buckets.length; i++) out[i + 1] = out[i]! + value(buckets[i]!);
+  return out;
+}
+
+/** prefix[i] = max of base and the non-null value(buckets[0..i-1]), null if none. */
+function prefixMax<T>(buckets: T[], base: number | null, value: (b: T) => number | null): Array<number | null> {
+  const out = new Array<number | null>(buckets.length + 1);
+  out[0] = base;
+  for (let i = 0; i < buckets.length; i++) out[i + 1] = maxOrNull(out[i]!, value(buckets[i]!));
+  return out;
+}
+
+/**
+ * An indexed, immutable copy of one customer's AggregateState for evaluating it as of many days: the tier engine asks
+ * for the metrics of dozens of days per customer (its next-due searches), and metricsAt walks every bucket each time.
+ * Here the window sums come from prefix sums over the day-sorted buckets (binary search per window bound), the metrics
+ * of a day are computed once, and the roll-off and event days are sorted once.
+ * Results are exactly those of metricsAt / rollOffDays / eventDaysAfter (a test compares them on random states): the
+ * summed quantities are integers (counts, minor units, csat 1..5) so any order of addition is exact, and the one float
+ * sum (engagement_score) is accumulated over the same buckets in the same ascending day order.
+ * It copies what it needs at construction: later changes to the state are not seen (build one per read of the state).
+ */
+export class AggregateTimeline {
+  readonly customerId: string;
+  private readonly firstOrderAt: number | null;
+  private readonly orderBase: AggregateState['orderBase'];
+  private readonly orderDays: number[];
+  private readonly orderCount: number[];
+  private readonly orderRevenue: number[];
+  private readonly orderMargin: number[];
+  private readonly orderLastPlaced: Array<number | null>;
+  private readonly adjustments: OrderAdjustment[];
+  private readonly webDays: number[];
+  /** Per web bucket: Σ_type weight × count, summed in type order like metricsAt. */
+  private readonly webWeighted: number[];
+  /** Per type: prefix sums of the counts over webDays. */
+  private readonly webTypePrefix: number[][];
+  private readonly webLastSeen: Array<number | null>;
+  private readonly serviceDays: number[];
+  private readonly serviceTickets: number[];
+  private readonly serviceComplaints: number[];
+  private readonly serviceEscalations: number[];
+  private readonly serviceCsatSum: number[];
+  private readonly serviceCsatCount: number[];
+  private readonly serviceLastTicket: Array<number | null>;
+  private readonly tickets: TicketState[];
+  private readonly ticketBase: AggregateState['ticketBase'];
+  private readonly halfLifeDays: number;
+  private readonly allRollOffDays: number[];
+  private readonly allEventDays: number[];
+  private readonly byDay = new Map<number, Metrics>();
+
+  constructor(state: AggregateState, config: AggregateConfig) {
+    this.customerId = state.customerId;
+    this.firstOrderAt = state.firstOrderAt;
+    this.orderBase = { ...state.orderBase };
+    const orders = sortedEntries(state.orders);
+    this.orderDays = orders.days;
+    this.orderCount = prefixSums(orders.buckets, (b) => b.count);
+    this.orderRevenue = prefixSums(orders.buckets, (b) => b.revenue);
+    this.orderMargin = prefixSums(orders.buckets, (b) => b.margin);
+    this.orderLastPlaced = prefixMax(orders.buckets, state.orderBase.lastPlacedAt, (b) => b.lastPlacedAt);
+    this.adjustments = state.adjustments.map((a) => ({ ...a }));
+
+    const web = sortedEntries(state.web);
+    const nTypes = WEB_BEHAVIOR_TYPES.length;
+    this.webDays = web.days;
+    this.webWeighted = web.buckets.map((b) => {
+      let weighted = 0;
+      for (let i = 0; i < nTypes; i++) weighted += config.weights[WEB_BEHAVIOR_TYPES[i]!] * (b.counts[i] ?? 0);
+      return weighted;
+    });
+    this.webTypePrefix = WEB_BEHAVIOR_TYPES.map((_t, i) => prefixSums(web.buckets, (b) => b.counts[i] ?? 0));
+    this.webLastSeen = prefixMax(web.buckets, state.webBaseLastSeenAt, (b) => b.lastSeenAt);
+    this.halfLifeDays = config.halfLifeDays;
+
+    const service = sortedEntries(state.service);
+    this.serviceDays = service.days;
+    this.serviceTickets = prefixSums(service.buckets, (b) => b.tickets);
+    this.serviceComplaints = prefixSums(service.buckets, (b) => b.complaints);
+    this.serviceEscalations = prefixSums(service.buckets, (b) => b.escalations);
+    this.serviceCsatSum = prefixSums(service.buckets, (b) => b.csatSum);
+    this.serviceCsatCount = prefixSums(service.buckets, (b) => b.csatCount);
+    this.serviceLastTicket = prefixMax(service.buckets, state.ticketBase.lastTicketAt, (b) => b.lastTicketAt);
+    this.tickets = [...state.tickets.values()].map((t) => ({ ...t }));
+    this.ticketBase = { ...state.ticketBase };
+
+    this.allRollOffDays = rollOffDays(state, Number.NEGATIVE_INFINITY);
+    this.allEventDays = eventDaysAfter(state, Number.NEGATIVE_INFINITY);
+  }
+
+  /** Same as rollOffDays(state, fromDay). */
+  rollOffDays(fromDay: number): number[] {
+    return this.allRollOffDays.slice(countUpTo(this.allRollOffDays, fromDay));
+  }
+
+  /** Same as eventDaysAfter(state, fromDay). */
+  eventDaysAfter(fromDay: number): number[] {
+    return this.allEventDays.slice(countUpTo(this.allEventDays, fromDay));
+  }
+
+  /** Same as eventDaysAfter(state, fromDay)[0] ?? null, without the copy. */
+  firstEventDayAfter(fromDay: number): number | null {
+    return this.allEventDays[countUpTo(this.allEventDays, fromDay)] ?? null;
+  }
+
+  /**
+   * Same as metricsAt(state, asOfMs, config). The result of a day is computed once and shared by later calls for
+   * that day: callers must not modify it.
+   */
+  metricsAt(asOfMs: number): Metrics {
+    const D = dayOf(asOfMs);
+    let m = this.byDay.get(D);
+    if (!m) {
+      m = this.compute(D);
+      this.byDay.set(D, m);
+    }
+    return m;
+  }
+
+  private compute(D: number): Metrics {
+    const m: Metrics = {};
+    const inWindow = (d: number, n: number) => d > D - n && d <= D;
+    const sum = (prefix: number[], end: number, start: number) => prefix[end]! - prefix[start]!;
+
+    // Orders: buckets [0, upTo) have day ≤ D; window n is [upTo − in window n, upTo).
+    const od = this.orderDays;
+    const oUpTo = countUpTo(od, D);
+    let ordersLifetime = this.orderBase.count + this.orderCount[oUpTo]!;
+    let revenueLifetime = this.orderBase.revenue + this.orderRevenue[oUpTo]!;
+    let marginLifetime = this.orderBase.margin + this.orderMargin[oUpTo]!;
+    const lastOrderAt = this.orderLastPlaced[oUpTo]!;
+    const oc: Record<number, number> = {};
+    const orv: Record<number, number> = {};
+    for (const n of WINDOWS) {
+      const from = countUpTo(od, D - n);
+      oc[n] = sum(this.orderCount, oUpTo, from);
+      orv[n] = sum(this.orderRevenue, oUpTo, from);
+    }
+    let margin365 = sum(this.orderMargin, oUpTo, countUpTo(od, D - 365));
+    let revenuePrev90 = sum(this.orderRevenue, countUpTo(od, D - 90), countUpTo(od, D - 180));
+    for (const a of this.adjustments) {
+      if (a.effectiveDay > D) continue;
+      ordersLifetime += a.count;
+      revenueLifetime += a.revenue;
+      marginLifetime += a.margin;
+      for (const n of WINDOWS) {
+        if (inWindow(a.orderDay, n)) {
+          oc[n]! += a.count;
+          orv[n]! += a.revenue;
+        }
+      }
+      if (inWindow(a.orderDay, 365)) margin365 += a.margin;
+      if (a.orderDay >= D - 179 && a.orderDay <= D - 90) revenuePrev90 += a.revenue;
+    }
+    const firstOrderAt = this.firstOrderAt !== null && dayOf(this.firstOrderAt) <= D ? this.firstOrderAt : null;
+    m.orders_lifetime = ordersLifetime;
+    for (const n of WINDOWS) m[`orders_${n}d`] = oc[n]!;
+    m.revenue_lifetime = revenueLifetime;
+    for (const n of WINDOWS) m[`revenue_${n}d`] = orv[n]!;
+    m.revenue_prev_90d = revenuePrev90;
+    m.margin_lifetime = marginLifetime;
+    m.margin_365d = margin365;
+    m.aov_lifetime = ordersLifetime > 0 ? revenueLifetime / ordersLifetime : null;
+    m.first_order_at = firstOrderAt;
+    m.last_order_at = lastOrderAt;
+    m.recency_days = lastOrderAt === null ? null : D - dayOf(lastOrderAt);
+    m.tenure_days = firstOrderAt === null ? null : D - dayOf(firstOrderAt);
+
+    // Web engagement: the score over the 365-day window in ascending day order, as metricsAt sums it.
+    const wd = this.webDays;
+    const wUpTo = countUpTo(wd, D);
+    const wFrom = { 30: countUpTo(wd, D - 30), 90: countUpTo(wd, D - 90), 365: countUpTo(wd, D - 365) };
+    let score = 0;
+    for (let i = wFrom[365]; i < wUpTo; i++) {
+      score += this.webWeighted[i]! * 0.5 ** ((D - wd[i]!) / this.halfLifeDays);
+    }
+    m.engagement_score = round6(score);
+    let events30 = 0;
+    let events90 = 0;
+    for (const prefix of this.webTypePrefix) {
+      events30 += sum(prefix, wUpTo, wFrom[30]);
+      events90 += sum(prefix, wUpTo, wFrom[90]);
+    }
+    m.web_events_30d = events30;
+    m.web_events_90d = events90;
+    for (let i = 0; i < WEB_BEHAVIOR_TYPES.length; i++) {
+      const prefix = this.webTypePrefix[i]!;
+      const name = WEB_BEHAVIOR_TYPES[i]!.toLowerCase();
+      for (const n of WINDOWS) m[`web_${name}_${n}d`] = sum(prefix, wUpTo, wFrom[n]);
+    }
+    const lastSeenAt = this.webLastSeen[wUpTo]!;
+    m.last_seen_at = lastSeenAt;
+    m.days_since_last_seen = lastSeenAt === null ? null : D - dayOf(lastSeenAt);
+
+    // Service.
+    const sd = this.serviceDays;
+    const sUpTo = countUpTo(sd, D);
+    const sFrom = { 30: countUpTo(sd, D - 30), 90: countUpTo(sd, D - 90), 365: countUpTo(sd, D - 365) };
+    const csatSum = sum(this.serviceCsatSum, sUpTo, sFrom[90]);
+    const csatCount = sum(this.serviceCsatCount, sUpTo, sFrom[90]);
+    const lastTicketAt = this.serviceLastTicket[sUpTo]!;
+    let open = 0;
+    let resolveSum = this.ticketBase.resolveSumMs;
+    let resolveCount = this.ticketBase.resolveCount;
+    for (const t of this.tickets) {
+      if ((t.status === 'OPENED' || t.status === 'REOPENED') && t.statusAt !== null && dayOf(t.statusAt) <= D) open++;
+      if (t.openedAt !== null && t.resolvedAt !== null && dayOf(t.openedAt) <= D && dayOf(t.resolvedAt) <= D) {
+        resolveSum += t.resolvedAt - t.openedAt;
+        resolveCount++;
+      }
+    }
+    m.open_tickets = open;
+    for (const n of WINDOWS) m[`tickets_${n}d`] = sum(this.serviceTickets, sUpTo, sFrom[n]);
+    for (const n of WINDOWS) m[`complaints_${n}d`] = sum(this.serviceComplaints, sUpTo, sFrom[n]);
+    for (const n of WINDOWS) m[`escalations_${n}d`] = sum(this.serviceEscalations, sUpTo, sFrom[n]);
+    m.csat_avg_90d = csatCount > 0 ? csatSum / csatCount : null;
+    m.avg_resolve_hours = resolveCount > 0 ? hours(resolveSum, resolveCount) : null;
+    m.last_ticket_at = lastTicketAt;
+    m.days_since_last_ticket = lastTicketAt === null ? null : D - dayOf(lastTicketAt);
+    return m;
+  }
+}

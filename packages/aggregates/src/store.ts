@@ -7,7 +7,14 @@ import type { InputEvent } from '@tierstream/contracts';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
 import type { AggregateConfig } from './config';
-import { customerKeys, DEFAULT_DEDUPE_HORIZON_MS, DEFAULT_PREFIX, decodeState, encodeEventInto } from './keyspace';
+import {
+  customerKeys,
+  DEFAULT_DEDUPE_HORIZON_MS,
+  DEFAULT_PREFIX,
+  decodeState,
+  decodeStateReply,
+  encodeEventInto,
+} from './keyspace';
 import { type AggregateState, RETENTION_DAYS } from './metrics';
 
 export const APPLY_EVENTS_LUA = readFileSync(new URL('../lua/apply_events.lua', import.meta.url), 'utf8');
@@ -132,18 +139,22 @@ export class AggregateStore {
     return decodeState(customerId, hash);
   }
 
-  /** States of the given customers; customers without state are absent from the map. */
-  async readMany(ids: string[]): Promise<Map<string, AggregateState>> {
+  /**
+   * States of the given customers; customers without state are absent from the map. `idempotence: false` leaves
+   * `offsets` and `seenEvents` empty (readers of metrics only; see decodeStateReply).
+   */
+  async readMany(ids: string[], opts: { idempotence?: boolean } = {}): Promise<Map<string, AggregateState>> {
     const calls: Call[] = ids.map((id) => ({ customerId: id, key: this.keys(id).agg, args: [] }));
     const results = await this.runGrouped(calls, async (group) => {
       const p = this.redis.pipeline();
-      for (const c of group) p.hgetall(c.key);
+      // The raw flat reply: `hgetall` would have ioredis build an object per hash first.
+      for (const c of group) p.call('HGETALL', c.key);
       return ((await p.exec()) ?? []) as Array<[Error | null, unknown]>;
     });
     const out = new Map<string, AggregateState>();
-    for (const [call, [err, hash]] of results) {
+    for (const [call, [err, reply]] of results) {
       if (err) throw err;
-      const s = decodeState(call.customerId, hash as Record<string, string>);
+      const s = decodeStateReply(call.customerId, reply as string[], opts);
       if (s) out.set(call.customerId, s);
     }
     return out;

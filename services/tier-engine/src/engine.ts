@@ -2,9 +2,8 @@ import {
   type AggregateConfig,
   type AggregateState,
   type AggregateStore,
-  eventDaysAfter,
+  AggregateTimeline,
   metricsAt,
-  rollOffDays,
 } from '@tierstream/aggregates';
 import type { AvroSerde, TierChange, TierTransition } from '@tierstream/contracts';
 import type { OutgoingRecord, RecordProducer } from '@tierstream/kafka';
@@ -81,7 +80,7 @@ export function effectiveFrom(cutPoints: CutPoints): number {
  * The first day this customer has any activity in its aggregates; -Infinity when old activity was already folded
  * out of the day buckets (the customer certainly existed), null when there is none.
  */
-export function firstActivityDay(agg: AggregateState): number | null {
+export function firstActivityDay(agg: AggregateState, timeline: AggregateTimeline): number | null {
   if (
     agg.orderBase.count !== 0 ||
     agg.orderBase.lastPlacedAt !== null ||
@@ -90,7 +89,7 @@ export function firstActivityDay(agg: AggregateState): number | null {
   ) {
     return Number.NEGATIVE_INFINITY;
   }
-  return eventDaysAfter(agg, Number.NEGATIVE_INFINITY)[0] ?? null;
+  return timeline.firstEventDayAfter(Number.NEGATIVE_INFINITY);
 }
 
 export function projectMetrics(metrics: Metrics): Record<string, number> {
@@ -151,7 +150,7 @@ export class TierEngine {
     if (requests.length === 0) return 0;
     const ids = [...new Set(requests.map((r) => r.customerId))];
     const [aggs, states, attrs] = await Promise.all([
-      this.deps.aggregates.readMany(ids),
+      this.deps.aggregates.readMany(ids, { idempotence: false }),
       this.deps.tierState.readStates(ids),
       this.deps.tierState.readAttributes(ids),
     ]);
@@ -162,9 +161,11 @@ export class TierEngine {
     for (const req of requests) {
       const agg = aggs.get(req.customerId);
       const previous = states.get(req.customerId) ?? null;
-      const firstDay = agg ? firstActivityDay(agg) : null;
+      // Built per evaluation from the state just read: it never outlives the read (no stale metrics).
+      const timeline = agg ? new AggregateTimeline(agg, this.deps.aggregateConfig) : null;
+      const firstDay = agg && timeline ? firstActivityDay(agg, timeline) : null;
       const day = Math.max(req.day, previous?.last_eval_day ?? Number.NEGATIVE_INFINITY);
-      if (!agg || firstDay === null || firstDay > day) {
+      if (!timeline || firstDay === null || firstDay > day) {
         // Nothing aggregated yet, or the customer's first activity is after this day (a replay's aggregator runs
         // ahead of the clock): the customer does not exist as of `day`. Wake it at its first day instead.
         const nextDueAt = firstDay === null ? null : endOfDay(firstDay);
@@ -179,7 +180,7 @@ export class TierEngine {
       }
       const at = day === req.day ? req.at : endOfDay(day);
       const attributes = attrs.get(req.customerId) ?? null;
-      const metrics = metricsAt(agg, endOfDay(day), this.deps.aggregateConfig);
+      const metrics = timeline.metricsAt(endOfDay(day));
       const result = evaluateTiers({
         rules: this.rules,
         cutPoints: this.cutPointsFor(day),
@@ -203,7 +204,7 @@ export class TierEngine {
         state: result.state,
         processedDueAt: req.processedDueAt,
         touch: req.touch,
-        nextDueAt: this.nextDueAt(agg, result.state, day, attributes),
+        nextDueAt: this.nextDueAt(timeline, result.state, day, attributes),
       });
     }
     await this.produce(transitions, changes, []);
@@ -216,9 +217,10 @@ export class TierEngine {
    * with already-applied (later) events and the pure engine's next due day. Candidate days on which an in-memory
    * evaluation shows no change are skipped, so Redis only wakes the customer when something happens.
    */
-  nextDueAt(agg: AggregateState, state: TierState, day: number, attributes: Attributes | null): number | null {
-    const nextEvent = eventDaysAfter(agg, day)[0] ?? null;
-    const metricsAtDay = (d: number) => metricsAt(agg, endOfDay(d), this.deps.aggregateConfig);
+  nextDueAt(timeline: AggregateTimeline, state: TierState, day: number, attributes: Attributes | null): number | null {
+    const nextEvent = timeline.firstEventDayAfter(day);
+    // Memoised per day by the timeline: the searches below ask for the same days again and again.
+    const metricsAtDay = (d: number) => timeline.metricsAt(endOfDay(d));
     let from = day;
     let probe = state;
     for (let i = 0; i < MAX_SKIP_AHEAD; i++) {
@@ -228,7 +230,7 @@ export class TierEngine {
         state: probe,
         fromDay: from,
         metricsAtDay,
-        rollOffDays: rollOffDays(agg, from),
+        rollOffDays: timeline.rollOffDays(from),
         eventDays: nextEvent === null ? [] : [nextEvent],
         attributes,
       });
@@ -287,10 +289,12 @@ export class TierEngine {
   ): Promise<{ rows: number; population: Metrics[] }> {
     const population: Metrics[] = [];
     let rows = 0;
+    // Nothing to emit and nothing to collect: skip reading every customer of the partition.
+    if (!this.deps.snapshotsEnabled && !collectPopulation) return { rows, population };
     const emittedAt = this.wallClock();
     for await (const ids of this.deps.tierState.customers(partition, 1000)) {
       const [aggs, states] = await Promise.all([
-        this.deps.aggregates.readMany(ids),
+        this.deps.aggregates.readMany(ids, { idempotence: false }),
         this.deps.tierState.readStates(ids),
       ]);
       const out: TierChange[] = [];

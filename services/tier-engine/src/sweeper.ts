@@ -82,13 +82,17 @@ export class Sweeper {
   start(intervalMs: number): void {
     const tick = async () => {
       while (!this.stopped) {
+        let closedDays = false;
         try {
-          await this.sweepOnce();
+          closedDays = await this.sweepOnce();
           await this.applyRulesIfChanged();
         } catch (err) {
           this.o.logger.error({ err }, 'sweep failed; retrying');
         }
-        await new Promise((r) => setTimeout(r, intervalMs));
+        // A replay that closed days sweeps again at once: a partition that stopped at a cut-point barrier can
+        // usually go on now (the others closed the day meanwhile), and a pause per barrier adds up over a history.
+        if (closedDays && this.o.mode === 'replay') await new Promise((r) => setImmediate(r));
+        else await new Promise((r) => setTimeout(r, intervalMs));
       }
     };
     this.loop = tick();
@@ -101,20 +105,23 @@ export class Sweeper {
     for (const p of [...this.leased]) await this.releaseLease(p).catch(() => undefined);
   }
 
-  async sweepOnce(): Promise<void> {
+  /** One pass over the owned partitions; true if it closed at least one day. */
+  async sweepOnce(): Promise<boolean> {
     // Leases of partitions this instance no longer owns: released once their in-flight work is done (same lock).
     for (const p of [...this.leased]) {
       if (!this.owned.has(p)) await this.withLock(p, () => this.releaseLease(p));
     }
     const clock = await this.clock();
-    if (clock === null) return;
+    if (clock === null) return false;
+    let closedDays = false;
     for (const p of [...this.owned].sort((a, b) => a - b)) {
       if (this.stopped || !this.owned.has(p)) continue;
       await this.withLock(p, async () => {
         if (!(await this.acquireLease(p))) return; // the previous owner is still finishing: next tick
-        await this.sweepPartition(p, clock);
+        if ((await this.sweepPartition(p, clock)) > 0) closedDays = true;
       });
     }
+    return closedDays;
   }
 
   private leaseKey(p: number): string {
@@ -142,7 +149,8 @@ export class Sweeper {
     await this.o.redis.eval(LEASE_RELEASE, 1, this.leaseKey(p), this.leaseToken);
   }
 
-  private async sweepPartition(p: number, clock: number): Promise<void> {
+  /** Closes partition p's days up to the clock (or a cut-point barrier); returns how many it closed. */
+  private async sweepPartition(p: number, clock: number): Promise<number> {
     const meta = await this.o.tierState.getPartitionMeta(p);
     let closed: number;
     let start = await this.o.tierState.startDay(null);
@@ -153,20 +161,22 @@ export class Sweeper {
       // day before the earliest due customer of whichever partition starts first; every partition starts there.
       const candidate = this.o.mode === 'live' ? dayOf(clock) - 1 : await this.earliestDueDayBefore();
       start = await this.o.tierState.startDay(candidate);
-      if (start === null) return;
+      if (start === null) return 0;
       closed = start;
       await this.o.tierState.setPartitionMeta(p, { closed_day: closed });
     }
+    let closedNow = 0;
     while (!this.stopped && this.owned.has(p) && endOfDay(closed + 1) <= clock) {
       const day = closed + 1;
-      if (!(await this.cutPointsReadyFor(day, start))) return;
+      if (!(await this.cutPointsReadyFor(day, start))) return closedNow;
       await this.drainDue(p, endOfDay(day));
       const collect = this.isCutPointDay(day);
       const { rows, population } = await this.o.engine.snapshot(p, day, collect);
       if (collect) await this.contributePopulation(p, day, population);
       await this.o.tierState.setPartitionMeta(p, { closed_day: day });
       closed = day;
-      if (!(await this.acquireLease(p))) return; // renew; lost only if this instance stalled past the lease
+      closedNow++;
+      if (!(await this.acquireLease(p))) return closedNow; // renew; lost only if this instance stalled past the lease
       this.o.logger.debug({ partition: p, day: isoDay(day), snapshotRows: rows }, 'closed day');
     }
     // The open day only once every day before it is closed: after a stop or a lost partition the loop ends early, and
@@ -174,6 +184,7 @@ export class Sweeper {
     // their day closes, snapshots and cut points).
     if (endOfDay(closed + 1) > clock) await this.drainDue(p, clock);
     this.o.metrics?.sweeperDue.set({ partition: String(p) }, await this.o.tierState.dueCount(p, clock));
+    return closedNow;
   }
 
   /**
