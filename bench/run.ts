@@ -6,7 +6,6 @@
  * It WIPES tierstream's topics, consumer groups, Redis keys under `ts:` and the ClickHouse database: the bench owns
  * the stack while it runs. See docs/performance.md.
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,7 +108,8 @@ interface Results {
   totalSeconds?: number;
 }
 
-function versions(): Record<string, string> {
+/** Node, the client libraries and the Kafka version of the stack scripts. */
+function libraryVersions(): Record<string, string> {
   const v: Record<string, string> = { node: process.version };
   const pkg = (name: string) => {
     try {
@@ -124,19 +124,20 @@ function versions(): Record<string, string> {
   };
   for (const name of ['kafkajs', 'ioredis', '@clickhouse/client', 'avsc']) v[name] = pkg(name);
   v.kafka = process.env.KAFKA_VERSION ?? '3.9.1';
+  return v;
+}
+
+/** Server versions from the stack the bench runs against (its own endpoints, not the default ports). */
+async function serverVersions(clients: Clients): Promise<Record<string, string>> {
+  const v: Record<string, string> = {};
   try {
-    v.redis =
-      /redis_version:(\S+)/.exec(
-        execSync('redis-cli -p 16379 INFO server', { encoding: 'utf8', timeout: 5_000 }),
-      )?.[1] ?? 'unknown';
+    v.redis = /redis_version:(\S+)/.exec(await clients.redis.info('server'))?.[1] ?? 'unknown';
   } catch {
     v.redis = 'unknown';
   }
   try {
-    v.clickhouse = execSync(`curl -s 'http://127.0.0.1:18123/?query=SELECT%20version()'`, {
-      encoding: 'utf8',
-      timeout: 5_000,
-    }).trim();
+    const rs = await clients.clickhouse.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
+    v.clickhouse = (await rs.json<{ v: string }>())[0]?.v ?? 'unknown';
   } catch {
     v.clickhouse = 'unknown';
   }
@@ -153,7 +154,7 @@ const results: Results = {
     node: process.version,
     kernel: os.release(),
   },
-  versions: versions(),
+  versions: libraryVersions(),
   options: {
     customers,
     scales,
@@ -168,6 +169,7 @@ const results: Results = {
 };
 
 const clients = new Clients();
+Object.assign(results.versions, await serverVersions(clients));
 const ctx: BenchContext = {
   clients,
   runId,
