@@ -146,6 +146,49 @@ export function decodeStateReply(
 }
 
 const C_COLON = 58; // ':'
+const C_COMMA = 44;
+const C_MINUS = 45;
+const C_0 = 48;
+const C_9 = 57;
+
+/**
+ * Columns of a comma-separated numeric value, as `v.split(',').map(...)` would read them, without the substrings:
+ * COLUMN_VALUE[i] is Number(column i) and COLUMN_SET[i] is 0 for an empty column (n0 → 0, nOpt → null). Plain
+ * integers (what the script writes) are parsed here; anything else goes through Number() of the substring.
+ * Returns the number of columns. Reused buffers: read them before the next call.
+ */
+const COLUMN_VALUE: number[] = [];
+const COLUMN_SET: boolean[] = [];
+function parseColumns(v: string): number {
+  let n = 0;
+  let start = 0;
+  for (;;) {
+    let end = v.indexOf(',', start);
+    if (end < 0) end = v.length;
+    COLUMN_SET[n] = end > start;
+    let value = 0;
+    if (end > start) {
+      let i = start;
+      const neg = v.charCodeAt(i) === C_MINUS;
+      if (neg) i++;
+      let plain = i < end && end - i <= 15;
+      for (; plain && i < end; i++) {
+        const c = v.charCodeAt(i);
+        if (c < C_0 || c > C_9) plain = false;
+        else value = value * 10 + (c - C_0);
+      }
+      if (!plain) value = Number(v.slice(start, end));
+      else if (neg) value = -value;
+    }
+    COLUMN_VALUE[n++] = value;
+    if (end === v.length || v.charCodeAt(end) !== C_COMMA) return n;
+    start = end + 1;
+  }
+}
+/** n0(v.split(',')[i]) after parseColumns(v) returned `count`. */
+const col0 = (i: number, count: number): number => (i < count && COLUMN_SET[i] ? COLUMN_VALUE[i]! : 0);
+/** nOpt(v.split(',')[i]) after parseColumns(v) returned `count`. */
+const colOpt = (i: number, count: number): number | null => (i < count && COLUMN_SET[i] ? COLUMN_VALUE[i]! : null);
 
 /** Field-by-field decoding of one hash (layout: README "Keyspace"). */
 class StateDecoder {
@@ -179,12 +222,12 @@ class StateDecoder {
       case 111: {
         // o:<day>
         const d = Number(f.slice(2));
-        const b = v.split(',');
-        const ms = nOpt(b[3]);
+        const n = parseColumns(v);
+        const ms = colOpt(3, n);
         const bucket: OrderBucket = {
-          count: n0(b[0]),
-          revenue: n0(b[1]),
-          margin: n0(b[2]),
+          count: col0(0, n),
+          revenue: col0(1, n),
+          margin: col0(2, n),
           lastPlacedAt: ms === null ? null : d * DAY_MS + ms,
         };
         s.orders.set(d, bucket);
@@ -214,14 +257,14 @@ class StateDecoder {
       case 116: {
         // t:<day>
         const d = Number(f.slice(2));
-        const b = v.split(',');
+        const n = parseColumns(v);
         const bucket: ServiceBucket = {
-          lastTicketAt: d * DAY_MS + n0(b[0]),
-          tickets: n0(b[1]),
-          complaints: n0(b[2]),
-          escalations: n0(b[3]),
-          csatSum: n0(b[4]),
-          csatCount: n0(b[5]),
+          lastTicketAt: d * DAY_MS + col0(0, n),
+          tickets: col0(1, n),
+          complaints: col0(2, n),
+          escalations: col0(3, n),
+          csatSum: col0(4, n),
+          csatCount: col0(5, n),
         };
         s.service.set(d, bucket);
         return;

@@ -302,6 +302,12 @@ export function eventDaysAfter(state: AggregateState, fromDay: number): number[]
   return [...out].sort((a, b) => a - b);
 }
 
+/** `web_<type>_<30|90|365>d` per WEB_BEHAVIOR_TYPES index: built once, not per computed day. */
+const WEB_TYPE_WINDOW_KEYS: Array<[string, string, string]> = WEB_BEHAVIOR_TYPES.map((t) => {
+  const name = t.toLowerCase();
+  return [`web_${name}_30d`, `web_${name}_90d`, `web_${name}_365d`];
+});
+
 /** Number of sorted `days` that are ≤ x (binary search). */
 function countUpTo(days: number[], x: number): number {
   let lo = 0;
@@ -314,9 +320,40 @@ function countUpTo(days: number[], x: number): number {
   return lo;
 }
 
+/** Ascending, without duplicates, only values > -Infinity (what `d > fromDay` keeps in rollOffDays/eventDaysAfter). */
+function sortedUnique(values: number[]): number[] {
+  // Day numbers: integers within a few years of each other. Marking them in a byte map is cheaper than sorting.
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let integers = true;
+  for (const v of values) {
+    if (!Number.isInteger(v)) {
+      integers = false;
+      break;
+    }
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (integers && values.length > 0 && max - min <= 4096) {
+    const seen = new Uint8Array(max - min + 1);
+    for (const v of values) seen[v - min] = 1;
+    const out: number[] = [];
+    for (let i = 0; i < seen.length; i++) if (seen[i] === 1) out.push(min + i);
+    return out;
+  }
+  // Otherwise a typed array sort (no comparator call per comparison; NaN last, and `v > -Infinity` drops it).
+  const sorted = Float64Array.from(values).sort();
+  const out: number[] = [];
+  for (const v of sorted) if (v > Number.NEGATIVE_INFINITY && v !== out[out.length - 1]) out.push(v);
+  return out;
+}
+
 /** Ascending days of a bucket map, and per-bucket values in that order. */
 function sortedEntries<T>(m: Map<number, T>): { days: number[]; buckets: T[] } {
-  const days = sortedDays(m);
+  const keys = [...m.keys()];
+  // Map keys are unique: sortedUnique only sorts them. Anything but integer days (never written by the script) goes
+  // through sortedDays, which keeps every key.
+  const days = keys.every(Number.isInteger) ? sortedUnique(keys) : sortedDays(m);
   return { days, buckets: days.map((d) => m.get(d)!) };
 }
 
@@ -411,8 +448,23 @@ export class AggregateTimeline {
     this.tickets = [...state.tickets.values()].map((t) => ({ ...t }));
     this.ticketBase = { ...state.ticketBase };
 
-    this.allRollOffDays = rollOffDays(state, Number.NEGATIVE_INFINITY);
-    this.allEventDays = eventDaysAfter(state, Number.NEGATIVE_INFINITY);
+    // rollOffDays / eventDaysAfter from -Infinity, from the day lists already sorted above (no Set).
+    const rollOff: number[] = [];
+    for (const d of orders.days) for (const k of ROLL_OFF_OFFSETS) rollOff.push(d + k);
+    for (const a of state.adjustments) for (const k of ROLL_OFF_OFFSETS) rollOff.push(a.orderDay + k);
+    for (const d of web.days) for (const k of WINDOWS) rollOff.push(d + k);
+    for (const d of service.days) for (const k of WINDOWS) rollOff.push(d + k);
+    this.allRollOffDays = sortedUnique(rollOff);
+    const events: number[] = [...orders.days];
+    for (const a of state.adjustments) events.push(a.effectiveDay);
+    events.push(...web.days, ...service.days);
+    if (state.firstOrderAt !== null) events.push(dayOf(state.firstOrderAt));
+    for (const t of state.tickets.values()) {
+      if (t.openedAt !== null) events.push(dayOf(t.openedAt));
+      if (t.resolvedAt !== null) events.push(dayOf(t.resolvedAt));
+      if (t.statusAt !== null) events.push(dayOf(t.statusAt));
+    }
+    this.allEventDays = sortedUnique(events);
   }
 
   /** Same as rollOffDays(state, fromDay). */
@@ -447,43 +499,59 @@ export class AggregateTimeline {
   private compute(D: number): Metrics {
     const m: Metrics = {};
     const inWindow = (d: number, n: number) => d > D - n && d <= D;
-    const sum = (prefix: number[], end: number, start: number) => prefix[end]! - prefix[start]!;
 
-    // Orders: buckets [0, upTo) have day ≤ D; window n is [upTo − in window n, upTo).
+    // Orders: buckets [0, upTo) have a day ≤ D; those of window n are [countUpTo(D − n), upTo).
     const od = this.orderDays;
     const oUpTo = countUpTo(od, D);
-    let ordersLifetime = this.orderBase.count + this.orderCount[oUpTo]!;
-    let revenueLifetime = this.orderBase.revenue + this.orderRevenue[oUpTo]!;
+    const o30 = countUpTo(od, D - 30);
+    const o90 = countUpTo(od, D - 90);
+    const o365 = countUpTo(od, D - 365);
+    const count = this.orderCount;
+    const revenue = this.orderRevenue;
+    const upToCount = count[oUpTo]!;
+    const upToRevenue = revenue[oUpTo]!;
+    let ordersLifetime = this.orderBase.count + upToCount;
+    let revenueLifetime = this.orderBase.revenue + upToRevenue;
     let marginLifetime = this.orderBase.margin + this.orderMargin[oUpTo]!;
     const lastOrderAt = this.orderLastPlaced[oUpTo]!;
-    const oc: Record<number, number> = {};
-    const orv: Record<number, number> = {};
-    for (const n of WINDOWS) {
-      const from = countUpTo(od, D - n);
-      oc[n] = sum(this.orderCount, oUpTo, from);
-      orv[n] = sum(this.orderRevenue, oUpTo, from);
-    }
-    let margin365 = sum(this.orderMargin, oUpTo, countUpTo(od, D - 365));
-    let revenuePrev90 = sum(this.orderRevenue, countUpTo(od, D - 90), countUpTo(od, D - 180));
+    let orders30 = upToCount - count[o30]!;
+    let orders90 = upToCount - count[o90]!;
+    let orders365 = upToCount - count[o365]!;
+    let revenue30 = upToRevenue - revenue[o30]!;
+    let revenue90 = upToRevenue - revenue[o90]!;
+    let revenue365 = upToRevenue - revenue[o365]!;
+    let margin365 = this.orderMargin[oUpTo]! - this.orderMargin[o365]!;
+    let revenuePrev90 = revenue[o90]! - revenue[countUpTo(od, D - 180)]!;
     for (const a of this.adjustments) {
       if (a.effectiveDay > D) continue;
       ordersLifetime += a.count;
       revenueLifetime += a.revenue;
       marginLifetime += a.margin;
-      for (const n of WINDOWS) {
-        if (inWindow(a.orderDay, n)) {
-          oc[n]! += a.count;
-          orv[n]! += a.revenue;
-        }
+      if (inWindow(a.orderDay, 30)) {
+        orders30 += a.count;
+        revenue30 += a.revenue;
       }
-      if (inWindow(a.orderDay, 365)) margin365 += a.margin;
+      if (inWindow(a.orderDay, 90)) {
+        orders90 += a.count;
+        revenue90 += a.revenue;
+      }
+      if (inWindow(a.orderDay, 365)) {
+        orders365 += a.count;
+        revenue365 += a.revenue;
+        margin365 += a.margin;
+      }
       if (a.orderDay >= D - 179 && a.orderDay <= D - 90) revenuePrev90 += a.revenue;
     }
     const firstOrderAt = this.firstOrderAt !== null && dayOf(this.firstOrderAt) <= D ? this.firstOrderAt : null;
+    // Same keys in the same order as metricsAt.
     m.orders_lifetime = ordersLifetime;
-    for (const n of WINDOWS) m[`orders_${n}d`] = oc[n]!;
+    m.orders_30d = orders30;
+    m.orders_90d = orders90;
+    m.orders_365d = orders365;
     m.revenue_lifetime = revenueLifetime;
-    for (const n of WINDOWS) m[`revenue_${n}d`] = orv[n]!;
+    m.revenue_30d = revenue30;
+    m.revenue_90d = revenue90;
+    m.revenue_365d = revenue365;
     m.revenue_prev_90d = revenuePrev90;
     m.margin_lifetime = marginLifetime;
     m.margin_365d = margin365;
@@ -496,24 +564,28 @@ export class AggregateTimeline {
     // Web engagement: the score over the 365-day window in ascending day order, as metricsAt sums it.
     const wd = this.webDays;
     const wUpTo = countUpTo(wd, D);
-    const wFrom = { 30: countUpTo(wd, D - 30), 90: countUpTo(wd, D - 90), 365: countUpTo(wd, D - 365) };
+    const w30 = countUpTo(wd, D - 30);
+    const w90 = countUpTo(wd, D - 90);
+    const w365 = countUpTo(wd, D - 365);
     let score = 0;
-    for (let i = wFrom[365]; i < wUpTo; i++) {
-      score += this.webWeighted[i]! * 0.5 ** ((D - wd[i]!) / this.halfLifeDays);
-    }
+    for (let i = w365; i < wUpTo; i++) score += this.webWeighted[i]! * 0.5 ** ((D - wd[i]!) / this.halfLifeDays);
     m.engagement_score = round6(score);
+    const typePrefix = this.webTypePrefix;
     let events30 = 0;
     let events90 = 0;
-    for (const prefix of this.webTypePrefix) {
-      events30 += sum(prefix, wUpTo, wFrom[30]);
-      events90 += sum(prefix, wUpTo, wFrom[90]);
+    for (const prefix of typePrefix) {
+      events30 += prefix[wUpTo]! - prefix[w30]!;
+      events90 += prefix[wUpTo]! - prefix[w90]!;
     }
     m.web_events_30d = events30;
     m.web_events_90d = events90;
-    for (let i = 0; i < WEB_BEHAVIOR_TYPES.length; i++) {
-      const prefix = this.webTypePrefix[i]!;
-      const name = WEB_BEHAVIOR_TYPES[i]!.toLowerCase();
-      for (const n of WINDOWS) m[`web_${name}_${n}d`] = sum(prefix, wUpTo, wFrom[n]);
+    for (let i = 0; i < typePrefix.length; i++) {
+      const prefix = typePrefix[i]!;
+      const keys = WEB_TYPE_WINDOW_KEYS[i]!;
+      const upTo = prefix[wUpTo]!;
+      m[keys[0]] = upTo - prefix[w30]!;
+      m[keys[1]] = upTo - prefix[w90]!;
+      m[keys[2]] = upTo - prefix[w365]!;
     }
     const lastSeenAt = this.webLastSeen[wUpTo]!;
     m.last_seen_at = lastSeenAt;
@@ -522,9 +594,11 @@ export class AggregateTimeline {
     // Service.
     const sd = this.serviceDays;
     const sUpTo = countUpTo(sd, D);
-    const sFrom = { 30: countUpTo(sd, D - 30), 90: countUpTo(sd, D - 90), 365: countUpTo(sd, D - 365) };
-    const csatSum = sum(this.serviceCsatSum, sUpTo, sFrom[90]);
-    const csatCount = sum(this.serviceCsatCount, sUpTo, sFrom[90]);
+    const s30 = countUpTo(sd, D - 30);
+    const s90 = countUpTo(sd, D - 90);
+    const s365 = countUpTo(sd, D - 365);
+    const csatSum = this.serviceCsatSum[sUpTo]! - this.serviceCsatSum[s90]!;
+    const csatCount = this.serviceCsatCount[sUpTo]! - this.serviceCsatCount[s90]!;
     const lastTicketAt = this.serviceLastTicket[sUpTo]!;
     let open = 0;
     let resolveSum = this.ticketBase.resolveSumMs;
@@ -536,10 +610,19 @@ export class AggregateTimeline {
         resolveCount++;
       }
     }
+    const tickets = this.serviceTickets;
+    const complaints = this.serviceComplaints;
+    const escalations = this.serviceEscalations;
     m.open_tickets = open;
-    for (const n of WINDOWS) m[`tickets_${n}d`] = sum(this.serviceTickets, sUpTo, sFrom[n]);
-    for (const n of WINDOWS) m[`complaints_${n}d`] = sum(this.serviceComplaints, sUpTo, sFrom[n]);
-    for (const n of WINDOWS) m[`escalations_${n}d`] = sum(this.serviceEscalations, sUpTo, sFrom[n]);
+    m.tickets_30d = tickets[sUpTo]! - tickets[s30]!;
+    m.tickets_90d = tickets[sUpTo]! - tickets[s90]!;
+    m.tickets_365d = tickets[sUpTo]! - tickets[s365]!;
+    m.complaints_30d = complaints[sUpTo]! - complaints[s30]!;
+    m.complaints_90d = complaints[sUpTo]! - complaints[s90]!;
+    m.complaints_365d = complaints[sUpTo]! - complaints[s365]!;
+    m.escalations_30d = escalations[sUpTo]! - escalations[s30]!;
+    m.escalations_90d = escalations[sUpTo]! - escalations[s90]!;
+    m.escalations_365d = escalations[sUpTo]! - escalations[s365]!;
     m.csat_avg_90d = csatCount > 0 ? csatSum / csatCount : null;
     m.avg_resolve_hours = resolveCount > 0 ? hours(resolveSum, resolveCount) : null;
     m.last_ticket_at = lastTicketAt;

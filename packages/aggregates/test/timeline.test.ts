@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG, parseAggregateConfig } from '../src/config';
 import { decodeState, decodeStateReply } from '../src/keyspace';
-import { AggregateTimeline, type AggregateState, eventDaysAfter, metricsAt, rollOffDays } from '../src/metrics';
+import { type AggregateState, AggregateTimeline, eventDaysAfter, metricsAt, rollOffDays } from '../src/metrics';
 
 const DAY = 86_400_000;
 const BASE = 20_000;
@@ -45,15 +45,22 @@ const hashArb: fc.Arbitrary<Record<string, string>> = fc
       ),
       { maxLength: 60 },
     ),
-    service: fc.array(
-      fc.tuple(bucketDay, ms, fc.nat(3), fc.nat(2), fc.nat(2), fc.nat(15), fc.nat(3), fc.nat(5)),
-      { maxLength: 20 },
-    ),
+    service: fc.array(fc.tuple(bucketDay, ms, fc.nat(3), fc.nat(2), fc.nat(2), fc.nat(15), fc.nat(3), fc.nat(5)), {
+      maxLength: 20,
+    }),
     tickets: fc.array(
-      fc.tuple(optAt, optAt, fc.constantFrom('', 'O', 'P', 'R', 'C'), optAt, fc.option(fc.hexaString(), { nil: null })),
+      fc.tuple(
+        optAt,
+        optAt,
+        fc.constantFrom('', 'O', 'P', 'R', 'C'),
+        optAt,
+        fc.option(fc.string({ unit: fc.constantFrom(...'abcdef0123') }), { nil: null }),
+      ),
       { maxLength: 5 },
     ),
-    dedupe: fc.array(fc.tuple(fc.hexaString({ minLength: 1 }), at), { maxLength: 8 }),
+    dedupe: fc.array(fc.tuple(fc.string({ unit: fc.constantFrom(...'abcdef0123'), minLength: 1 }), at), {
+      maxLength: 8,
+    }),
     offsets: fc.array(fc.tuple(fc.constantFrom('orders.v1:0', 'web.v1:2', 'tickets.v1:1'), fc.nat()), { maxLength: 3 }),
   })
   .map((r) => {
@@ -95,6 +102,19 @@ describe('decodeStateReply', () => {
       { numRuns: 300 },
     );
     expect(decodeStateReply('c', [])).toBeNull();
+  });
+
+  it('reads numbers the fast path does not parse itself like Number() does', () => {
+    const h: Record<string, string> = {
+      mx: '1',
+      [`o:${BASE}`]: '1e+21,2.5,-0,,7',
+      [`o:${BASE + 1}`]: '',
+      [`o:${BASE + 2}`]: '+3,1234567890123456,-12,x',
+      [`t:${BASE}`]: '0012,-,3,,4',
+      [`t:${BASE + 1}`]: '5',
+    };
+    expect(decodeStateReply('c', flat(h))).toEqual(decodeState('c', h));
+    expect(Object.is(decodeStateReply('c', flat(h))!.orders.get(BASE)!.margin, -0)).toBe(true);
   });
 });
 

@@ -82,17 +82,13 @@ export class Sweeper {
   start(intervalMs: number): void {
     const tick = async () => {
       while (!this.stopped) {
-        let closedDays = false;
         try {
-          closedDays = await this.sweepOnce();
+          await this.sweepOnce();
           await this.applyRulesIfChanged();
         } catch (err) {
           this.o.logger.error({ err }, 'sweep failed; retrying');
         }
-        // A replay that closed days sweeps again at once: a partition that stopped at a cut-point barrier can
-        // usually go on now (the others closed the day meanwhile), and a pause per barrier adds up over a history.
-        if (closedDays && this.o.mode === 'replay') await new Promise((r) => setImmediate(r));
-        else await new Promise((r) => setTimeout(r, intervalMs));
+        await new Promise((r) => setTimeout(r, intervalMs));
       }
     };
     this.loop = tick();
@@ -105,23 +101,20 @@ export class Sweeper {
     for (const p of [...this.leased]) await this.releaseLease(p).catch(() => undefined);
   }
 
-  /** One pass over the owned partitions; true if it closed at least one day. */
-  async sweepOnce(): Promise<boolean> {
+  async sweepOnce(): Promise<void> {
     // Leases of partitions this instance no longer owns: released once their in-flight work is done (same lock).
     for (const p of [...this.leased]) {
       if (!this.owned.has(p)) await this.withLock(p, () => this.releaseLease(p));
     }
     const clock = await this.clock();
-    if (clock === null) return false;
-    let closedDays = false;
+    if (clock === null) return;
     for (const p of [...this.owned].sort((a, b) => a - b)) {
       if (this.stopped || !this.owned.has(p)) continue;
       await this.withLock(p, async () => {
         if (!(await this.acquireLease(p))) return; // the previous owner is still finishing: next tick
-        if ((await this.sweepPartition(p, clock)) > 0) closedDays = true;
+        await this.sweepPartition(p, clock);
       });
     }
-    return closedDays;
   }
 
   private leaseKey(p: number): string {
@@ -149,8 +142,7 @@ export class Sweeper {
     await this.o.redis.eval(LEASE_RELEASE, 1, this.leaseKey(p), this.leaseToken);
   }
 
-  /** Closes partition p's days up to the clock (or a cut-point barrier); returns how many it closed. */
-  private async sweepPartition(p: number, clock: number): Promise<number> {
+  private async sweepPartition(p: number, clock: number): Promise<void> {
     const meta = await this.o.tierState.getPartitionMeta(p);
     let closed: number;
     let start = await this.o.tierState.startDay(null);
@@ -161,22 +153,20 @@ export class Sweeper {
       // day before the earliest due customer of whichever partition starts first; every partition starts there.
       const candidate = this.o.mode === 'live' ? dayOf(clock) - 1 : await this.earliestDueDayBefore();
       start = await this.o.tierState.startDay(candidate);
-      if (start === null) return 0;
+      if (start === null) return;
       closed = start;
       await this.o.tierState.setPartitionMeta(p, { closed_day: closed });
     }
-    let closedNow = 0;
     while (!this.stopped && this.owned.has(p) && endOfDay(closed + 1) <= clock) {
       const day = closed + 1;
-      if (!(await this.cutPointsReadyFor(day, start))) return closedNow;
+      if (!(await this.cutPointsReadyFor(day, start))) return;
       await this.drainDue(p, endOfDay(day));
       const collect = this.isCutPointDay(day);
       const { rows, population } = await this.o.engine.snapshot(p, day, collect);
       if (collect) await this.contributePopulation(p, day, population);
       await this.o.tierState.setPartitionMeta(p, { closed_day: day });
       closed = day;
-      closedNow++;
-      if (!(await this.acquireLease(p))) return closedNow; // renew; lost only if this instance stalled past the lease
+      if (!(await this.acquireLease(p))) return; // renew; lost only if this instance stalled past the lease
       this.o.logger.debug({ partition: p, day: isoDay(day), snapshotRows: rows }, 'closed day');
     }
     // The open day only once every day before it is closed: after a stop or a lost partition the loop ends early, and
@@ -184,7 +174,6 @@ export class Sweeper {
     // their day closes, snapshots and cut points).
     if (endOfDay(closed + 1) > clock) await this.drainDue(p, clock);
     this.o.metrics?.sweeperDue.set({ partition: String(p) }, await this.o.tierState.dueCount(p, clock));
-    return closedNow;
   }
 
   /**
