@@ -36,7 +36,7 @@ type Phase = (typeof PHASES)[number];
 
 const { values: args } = parseArgs({
   options: {
-    customers: { type: 'string', default: '20000' },
+    customers: { type: 'string', default: '100000' },
     scale: { type: 'string', default: '10000,100000,1000000' },
     skip: { type: 'string', default: '' },
     out: { type: 'string' },
@@ -50,7 +50,7 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   console.log(`npm run bench -- [options]
-  --customers N          customers of the standard profile (seed 20260630, 365 days); default 20000 (standard: 100000)
+  --customers N          customers (standard profile shape: seed 20260630, 365 days); default 100000 = the standard profile
   --scale a,b,c          due-index sizes for the sweep phase; default 10000,100000,1000000
   --skip p1,p2           phases to skip: ${PHASES.join(', ')}
   --profile s1,s2        run these services under node --cpu-prof (aggregator, tier-engine)
