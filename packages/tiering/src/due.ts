@@ -3,11 +3,12 @@
  *
  * Without events, inputs only move in three ways: window metrics change on roll-off days (given by the caller),
  * day-linear metrics (recency_days, ...) grow by exactly 1 per day, engagement_score only decreases.
- * So between two jump days (roll-offs, and days of events already applied ahead of `fromDay` in a replay) every comparison `lhs op rhs` has a monotone difference f(d) = lhs(d) - rhs(d),
- * and its outcome can only flip on the first day f reaches 0 or crosses it. Those days (by arithmetic for
- * day-linear metrics, by binary search over metricsAtDay for engagement), the jump days and the grace expiry
- * of pending demotions are the candidates; the answer is the smallest. Returning a day on which nothing changes
- * is harmless (the engine re-evaluates and asks again); skipping one is not.
+ * So between two jump days (roll-offs, and days of events already applied ahead of `fromDay` in a replay) every
+ * comparison `lhs op rhs` has a monotone difference f(d) = lhs(d) - rhs(d), and its outcome can only flip on the
+ * first day f reaches 0 or crosses it. Those days (by arithmetic for day-linear metrics, by binary search over
+ * metricsAtDay for engagement), the jump days and the grace expiry of pending demotions are the candidates; the
+ * answer is the smallest. Returning a day on which nothing changes is harmless (the engine re-evaluates and asks
+ * again); skipping one is not.
  */
 import { metricComparisons } from './conditions';
 import { rfmCuts, shareCuts } from './cutpoints';
