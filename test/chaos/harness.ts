@@ -1,8 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, metricsAt, oracleMetrics } from '@tierstream/aggregates';
 import {
   type Clients,
   killService,
@@ -14,7 +12,8 @@ import {
 } from '@tierstream/cli';
 import { customerIdOf, type InputEvent } from '@tierstream/contracts';
 import { parseRules, type Rules } from '@tierstream/tiering';
-import { TierStateStore } from '@tierstream/tierstate';
+import { freePort } from '../support/free-port';
+import { aggregateMismatches, tierStateMismatches } from '../support/oracle-checks';
 import type { OracleResult } from '../support/pipeline-oracle';
 import { snapshotDistribution, warehouseTransitionIds } from '../support/warehouse-reads';
 
@@ -72,19 +71,6 @@ export function seedFrom(envName: string, label: string, fallback?: number): num
     raw === 'random' ? random() : raw !== undefined && raw !== '' ? Number(raw) >>> 0 : (fallback ?? random());
   console.log(`[${label}] seed ${seed} (repeat with ${envName}=${seed})`);
   return seed;
-}
-
-/** A port nobody listens on right now (the instance keeps it across its restarts). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -289,40 +275,9 @@ export async function compareWithOracle(
   oracle: OracleResult,
   endAt: number,
 ): Promise<OracleComparison> {
-  const byCustomer = new Map<string, InputEvent[]>();
-  for (const e of events) {
-    const id = customerIdOf(e);
-    if (id !== null) byCustomer.set(id, [...(byCustomer.get(id) ?? []), e]);
-  }
-  const ids = [...byCustomer.keys()];
-  const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: DEFAULT_AGGREGATE_CONFIG });
-  await store.init();
-  const aggregates = await store.readMany(ids);
-  const aggregateMismatches: string[] = [];
-  for (const id of ids) {
-    const state = aggregates.get(id);
-    const expected = oracleMetrics(byCustomer.get(id)!, endAt, DEFAULT_AGGREGATE_CONFIG, 48 * 3_600_000);
-    const actual = state ? metricsAt(state, endAt, DEFAULT_AGGREGATE_CONFIG) : null;
-    if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-      const fields = Object.keys(expected).filter(
-        (k) =>
-          JSON.stringify(actual?.[k as keyof typeof actual]) !== JSON.stringify(expected[k as keyof typeof expected]),
-      );
-      const show = (m: object | null) =>
-        JSON.stringify(Object.fromEntries(fields.map((k) => [k, (m as Record<string, unknown> | null)?.[k]])));
-      aggregateMismatches.push(`${JSON.stringify(id)}: ${show(actual)} != ${show(expected)}`);
-    }
-  }
-
-  const tierStates = await new TierStateStore(clients.redis, clients.redisPrefix).readStates([...oracle.states.keys()]);
-  const tierMismatches: string[] = [];
-  for (const [id, expected] of oracle.states) {
-    const actual = tierStates.get(id)?.tiers;
-    if (JSON.stringify(sortKeys(actual)) !== JSON.stringify(sortKeys(expected.tiers))) {
-      tierMismatches.push(`${JSON.stringify(id)}: ${JSON.stringify(actual)} != ${JSON.stringify(expected.tiers)}`);
-    }
-  }
-
+  const customers = new Set(events.map(customerIdOf).filter((id) => id !== null)).size;
+  const aggregates = await aggregateMismatches(clients, events, endAt);
+  const tiers = await tierStateMismatches(clients, oracle);
   const transitionIds = await warehouseTransitionIds(clients);
   const actualIds = new Set(transitionIds);
   const expectedIds = new Set(oracle.transitions.map((t) => t.transition_id));
@@ -336,19 +291,15 @@ export async function compareWithOracle(
   }
 
   return {
-    customers: ids.length,
-    aggregateMismatches,
-    tierMismatches,
+    customers,
+    aggregateMismatches: aggregates,
+    tierMismatches: tiers,
     missingTransitions: [...expectedIds].filter((id) => !actualIds.has(id)),
     unexpectedTransitions: [...actualIds].filter((id) => !expectedIds.has(id)),
     duplicateTransitionRows: transitionIds.length - actualIds.size,
     oracleTransitions: expectedIds.size,
     distributionMismatches,
   };
-}
-
-function sortKeys(o: Record<string, string> | undefined): Array<[string, string]> | undefined {
-  return o === undefined ? undefined : Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** One line per kind of difference, with the first few examples. */

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, metricsAt } from '@tierstream/aggregates';
@@ -19,6 +18,7 @@ import { loadTopicsSpec, type OrderEvent, type TierChange, TOPICS } from '@tiers
 import { DLQ_HEADERS } from '@tierstream/kafka';
 import kafkajs, { type KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/free-port';
 import { createKafka } from '../support/stack';
 
 /**
@@ -37,18 +37,6 @@ const OVERSIZED_BYTES = 1_200_000;
 const TOPIC_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 const run = promisify(execFile);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitUntil<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

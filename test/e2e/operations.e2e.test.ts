@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, metricsAt, oracleMetrics } from '@tierstream/aggregates';
+import { DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
 import {
   bootstrapPipeline,
   Clients,
@@ -19,11 +18,13 @@ import {
   stopService,
   waitForPipeline,
 } from '@tierstream/cli';
-import { customerIdOf, INPUT_TOPICS, type InputEvent, type TierTransition, TOPICS } from '@tierstream/contracts';
+import { INPUT_TOPICS, type InputEvent, type TierTransition, TOPICS } from '@tierstream/contracts';
 import { generateWorkload, resolveOptions } from '@tierstream/generator';
 import { parseRules } from '@tierstream/tiering';
-import { dayOf, endOfDay, TierStateStore } from '@tierstream/tierstate';
+import { dayOf, endOfDay } from '@tierstream/tierstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/free-port';
+import { aggregateMismatches, tierStateMismatches } from '../support/oracle-checks';
 import { runPipelineOracle } from '../support/pipeline-oracle';
 import { createKafka } from '../support/stack';
 import { snapshotDistribution, warehouseTransitionIds } from '../support/warehouse-reads';
@@ -38,18 +39,6 @@ import { snapshotDistribution, warehouseTransitionIds } from '../support/warehou
 const CUTPOINTS_EVERY_DAYS = 7;
 /** A graceful stop must end well before the 30 s shutdown timeout of installShutdown (which exits 1). */
 const STOP_BOUND_MS = 20_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -249,25 +238,11 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
   });
 
   it('Redis aggregates equal the batch oracle for every customer', async () => {
-    const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: DEFAULT_AGGREGATE_CONFIG });
-    await store.init();
-    const byCustomer = new Map<string, InputEvent[]>();
-    for (const e of events) {
-      const id = customerIdOf(e);
-      if (id) byCustomer.set(id, [...(byCustomer.get(id) ?? []), e]);
-    }
-    const states = await store.readMany([...byCustomer.keys()]);
-    expect(states.size).toBe(byCustomer.size);
-    for (const [id, list] of byCustomer) {
-      expect(metricsAt(states.get(id)!, endAt, DEFAULT_AGGREGATE_CONFIG), id).toEqual(
-        oracleMetrics(list, endAt, DEFAULT_AGGREGATE_CONFIG, 48 * 3_600_000),
-      );
-    }
+    expect(await aggregateMismatches(clients, events, endAt)).toEqual([]);
   });
 
   it('tier state in Redis equals the oracle for every customer', async () => {
-    const states = await new TierStateStore(clients.redis, clients.redisPrefix).readStates([...oracle.states.keys()]);
-    for (const [id, expected] of oracle.states) expect(states.get(id)?.tiers, id).toEqual(expected.tiers);
+    expect(await tierStateMismatches(clients, oracle)).toEqual([]);
   });
 
   it('ClickHouse holds exactly the oracle transitions, each id once (FINAL)', async () => {

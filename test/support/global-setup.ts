@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { STACK_DEFAULTS, stackEndpoints } from '@tierstream/config';
+import { freePort } from './free-port';
 
 /**
  * vitest globalSetup of the integration and e2e projects.
@@ -169,16 +170,4 @@ async function startContainers(): Promise<() => Promise<void>> {
   return async () => {
     await Promise.all(started.map((c) => c.stop()));
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

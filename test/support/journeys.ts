@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import {
   type Clients,
+  deleteRedisKeys,
   feedEvents,
   GROUPS,
   groupLag,
@@ -24,7 +25,6 @@ import type {
 } from '@tierstream/contracts';
 import { CONTROL_HEADER } from '@tierstream/kafka';
 import { DAY_MS, dayOf, isoDay } from '@tierstream/tierstate';
-import { Cluster } from 'ioredis';
 
 /**
  * Helpers for scripted customer journeys through the real services: hand-built input events on chosen days,
@@ -145,16 +145,7 @@ export async function feedAndClose(
 export async function resetGroupsAndRedis(clients: Clients): Promise<void> {
   const admin = await clients.admin();
   await admin.deleteGroups(Object.values(GROUPS)).catch(() => undefined);
-  const redis = clients.redis;
-  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${clients.redisPrefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await Promise.all(keys.map((k) => node.unlink(k)));
-    } while (cursor !== '0');
-  }
+  await deleteRedisKeys(clients);
 }
 
 export interface TopicRecord {

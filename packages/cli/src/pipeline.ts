@@ -87,6 +87,23 @@ export async function waitForPipeline(
   }
 }
 
+/** Removes every Redis key under the clients' prefix (on every master of a Redis Cluster). */
+export async function deleteRedisKeys(clients: Clients): Promise<void> {
+  const redis = clients.redis;
+  // Redis Cluster: every master holds part of the keyspace; keys of different slots are unlinked one by one.
+  // A new Cluster client lists no node until it has the slot map: PING waits for that (`ready`).
+  if (redis instanceof Cluster) await redis.ping();
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${clients.redisPrefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await Promise.all(keys.map((k) => node.unlink(k)));
+    } while (cursor !== '0');
+  }
+}
+
 /**
  * Wipes tierstream's data (not the stack): deletes and recreates the topics, deletes the consumer groups, removes the
  * Redis keys under the prefix and drops the ClickHouse database. For demos and tests that want a clean start.
@@ -109,18 +126,6 @@ export async function resetPipelineData(clients: Clients): Promise<void> {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  const redis = clients.redis;
-  // Redis Cluster: every master holds part of the keyspace; keys of different slots are unlinked one by one.
-  // A new Cluster client lists no node until it has the slot map: PING waits for that (`ready`).
-  if (redis instanceof Cluster) await redis.ping();
-  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${clients.redisPrefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await Promise.all(keys.map((k) => node.unlink(k)));
-    } while (cursor !== '0');
-  }
+  await deleteRedisKeys(clients);
   await clients.clickhouse.command({ query: `DROP DATABASE IF EXISTS ${clients.endpoints.clickhouseDatabase}` });
 }
