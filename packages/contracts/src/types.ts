@@ -105,7 +105,11 @@ export interface TierTransition {
   evaluated_at: number;
 }
 
-export const TIER_CHANGE_KINDS = ['CHANGE', 'SNAPSHOT'] as const;
+/**
+ * CHANGE: the state after a change (on `changes`, compacted, and a copy on `snapshots` for the history);
+ * SNAPSHOT: the optional periodic full snapshot; METRICS: a point of a customer's metric history (see TierChange).
+ */
+export const TIER_CHANGE_KINDS = ['CHANGE', 'SNAPSHOT', 'METRICS'] as const;
 export type TierChangeKind = (typeof TIER_CHANGE_KINDS)[number];
 
 export interface TierChange {
@@ -119,6 +123,11 @@ export interface TierChange {
   cutpoints_version: string;
   as_of: number;
   emitted_at: number;
+  /**
+   * METRICS rows only: the UTC day (YYYY-MM-DD) of the evaluation whose metric path this row belongs to. The row gives
+   * the metrics from `snapshot_day` (≥ basis_day) on, until a row of a later basis day or a later `snapshot_day`.
+   */
+  basis_day?: string | null;
 }
 
 /** The input topics, their contracts, and the outputs. Topic names are versioned with the contract. */
@@ -129,7 +138,7 @@ export const TOPICS = {
   signals: 'customer-signals.v1',
   transitions: 'customer-tier-transitions.v1',
   changes: 'customer-tier-changes.v1',
-  /** Daily snapshot rows (TierChange, kind SNAPSHOT): not compacted, unlike `changes`. */
+  /** History rows (TierChange: CHANGE copies, METRICS points, optional SNAPSHOTs): not compacted, unlike `changes`. */
   snapshots: 'customer-tier-snapshots.v1',
 } as const;
 
@@ -237,6 +246,7 @@ export const TIER_CHANGE_FIELDS = {
   cutpoints_version: 'string',
   as_of: 'long',
   emitted_at: 'long',
+  basis_day: 'string?',
 } as const satisfies Record<keyof TierChange, FieldShape>;
 
 /** Enum symbols per `Record.field`, for the drift test (every Avro enum must be listed here). */
