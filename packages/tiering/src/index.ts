@@ -19,8 +19,19 @@ export {
   DECREASING_METRICS,
   KNOWN_METRICS,
   type Metrics,
+  metricDrift,
 } from './metrics';
 export { parseRules } from './parse';
+export {
+  cutMetricNames,
+  entryMetricsAt,
+  type MovedBoundary,
+  movedBoundaries,
+  needsRecheck,
+  type PopulationEntry,
+  populationCacheSupported,
+  populationEntry,
+} from './population';
 export {
   type Condition,
   type CutPoints,

@@ -1,0 +1,195 @@
+/**
+ * The population cache and the cut-point recheck: pure helpers that let a cut-point recompute read the population
+ * in bulk and re-evaluate only the customers whose tiers can change under the new cuts.
+ *
+ * A customer's entry is written at each evaluation: the values of the metrics the cut points are computed from
+ * (`cutMetricNames`), as a step path from the evaluated day through every later day on which one of them changes
+ * without an event (window roll-offs), up to the next event already applied (`until`, exclusive: that day is
+ * evaluated again and rewrites the entry). Day-linear metrics (recency_days, …) are stored at each step and grow by
+ * one per day in between, so the entry gives the exact metrics on any day in [evaluated day, until).
+ *
+ * Why a recheck can skip a customer: share and RFM tiers depend on the cut points only through which group a
+ * metric value falls in (`groupIndex`). If, on every day up to the customer's next due day (and at most until the
+ * next recompute, where the question is asked again), its value lies outside every interval between an old and a
+ * new cut of the same boundary, then every evaluation on those days gives the same result under the old and the
+ * new cuts, and so does the due search that chose the next due day. For RFM only the boundary at `high_from`
+ * matters: the segment depends on H/L per component, not on the score.
+ */
+import { conditionMetrics } from './conditions';
+import { rfmCuts, shareCuts } from './cutpoints';
+import { type Metrics, metricDrift } from './metrics';
+import type { CutPoints, Rules } from './types';
+
+/** The metrics cut points are computed from (scored metrics and eligibility conditions), sorted. */
+export function cutMetricNames(rules: Rules): string[] {
+  const names: string[] = [];
+  for (const dim of rules.dimensions) {
+    const s = dim.scoring;
+    if (s.kind === 'shares') conditionMetrics(s.eligible, names).push(s.metric);
+    if (s.kind === 'rfm') {
+      conditionMetrics(s.eligible, names);
+      for (const k of ['r', 'f', 'm'] as const) if (s[k].quintiles) names.push(s[k].metric);
+    }
+  }
+  return [...new Set(names)].sort();
+}
+
+/**
+ * Whether entries can represent these metrics exactly between steps: piecewise-constant and day-linear metrics
+ * can; engagement_score (decays every day) cannot, and a population over it is read from the aggregates.
+ */
+export function populationCacheSupported(names: readonly string[]): boolean {
+  return names.every((n) => metricDrift(n) !== 'dec');
+}
+
+/**
+ * One customer's cached population values. `e`: evaluated day; `v`: cut-point version of that evaluation; `d`: its
+ * next due day (null: none); `u`: the next event day already applied (null: none; the path ends before it);
+ * `p`: steps `[day, value per cutMetricNames…]`, ascending, the first on `e`.
+ */
+export interface PopulationEntry {
+  e: number;
+  v: string;
+  d: number | null;
+  u: number | null;
+  p: Array<Array<number | null>>;
+}
+
+/**
+ * Builds the entry of one evaluation. `pathDays` are the evaluated day followed by the later days (ascending) on
+ * which a window metric may change; days at or after `until` are ignored; a step is kept only where a
+ * piecewise-constant value changes.
+ */
+export function populationEntry(opts: {
+  names: readonly string[];
+  day: number;
+  cutPointsVersion: string;
+  dueDay: number | null;
+  until: number | null;
+  pathDays: readonly number[];
+  metricsAtDay: (day: number) => Metrics;
+}): PopulationEntry {
+  const { names, until } = opts;
+  const steps: Array<Array<number | null>> = [];
+  let last: Array<number | null> | null = null;
+  for (const day of opts.pathDays) {
+    if (until !== null && day >= until) break;
+    const m = opts.metricsAtDay(day);
+    const values = names.map((n) => m[n] ?? null);
+    if (last !== null && !constantsDiffer(names, last, values)) continue;
+    steps.push([day, ...values]);
+    last = values;
+  }
+  return { e: opts.day, v: opts.cutPointsVersion, d: opts.dueDay, u: until, p: steps };
+}
+
+function constantsDiffer(names: readonly string[], a: Array<number | null>, b: Array<number | null>): boolean {
+  for (let i = 0; i < names.length; i++) {
+    if (metricDrift(names[i]!) === 'const' && a[i] !== b[i]) return true;
+  }
+  return false;
+}
+
+/** The value of metric `i` (index in the names) on `day`, from the step in force (`step[0]` ≤ day). */
+function valueOn(step: Array<number | null>, i: number, drift: 'inc1' | 'dec' | 'const', day: number): number | null {
+  const v = step[i + 1] ?? null;
+  if (v === null || drift !== 'inc1') return v;
+  return v + (day - step[0]!);
+}
+
+/** Index of the step in force on `day`, or -1 before the first step. */
+function stepIndex(entry: PopulationEntry, day: number): number {
+  let idx = -1;
+  for (let i = 0; i < entry.p.length && entry.p[i]![0]! <= day; i++) idx = i;
+  return idx;
+}
+
+/** The cached metrics as of `day`, or null when the entry does not cover it (before `e`, or at/after `u`). */
+export function entryMetricsAt(entry: PopulationEntry, names: readonly string[], day: number): Metrics | null {
+  if (day < entry.e || (entry.u !== null && day >= entry.u)) return null;
+  const idx = stepIndex(entry, day);
+  if (idx < 0) return null;
+  const step = entry.p[idx]!;
+  const m: Metrics = {};
+  names.forEach((n, i) => {
+    m[n] = valueOn(step, i, metricDrift(n), day);
+  });
+  return m;
+}
+
+/** A boundary whose cut moved: values in [lo, hi] may fall in another group under the new cuts. */
+export interface MovedBoundary {
+  metric: string;
+  lo: number;
+  hi: number;
+}
+
+/** The boundaries of share and RFM dimensions whose cut differs between two cut-point versions. */
+export function movedBoundaries(rules: Rules, before: CutPoints, after: CutPoints): MovedBoundary[] {
+  const out: MovedBoundary[] = [];
+  const add = (metric: string, a: number | undefined, b: number | undefined) => {
+    if (a === undefined || b === undefined || a === b) return;
+    out.push({ metric, lo: Math.min(a, b), hi: Math.max(a, b) });
+  };
+  for (const dim of rules.dimensions) {
+    const s = dim.scoring;
+    if (s.kind === 'shares') {
+      const a = shareCuts(dim, s, before);
+      const b = shareCuts(dim, s, after);
+      for (let k = 0; k < Math.max(a.length, b.length); k++) add(s.metric, a[k], b[k]);
+    } else if (s.kind === 'rfm') {
+      // H iff score = 5 − groupIndex ≥ high_from iff the value reaches cut K = 5 − high_from (cuts are monotone).
+      const K = 5 - s.high_from;
+      if (K < 0 || K > 3) continue;
+      for (const k of ['r', 'f', 'm'] as const) {
+        const comp = s[k];
+        if (!comp.quintiles) continue;
+        add(comp.metric, rfmCuts(dim, k, comp, before)[K], rfmCuts(dim, k, comp, after)[K]);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether the customer must be re-evaluated because cut points moved: some cached value on a day in
+ * [fromDay, toDay] lies in a moved boundary's interval (inclusive: ties go to the better group). Conservative: an
+ * entry that does not cover the window, or a metric the entry lacks, answers true.
+ */
+export function needsRecheck(
+  entry: PopulationEntry,
+  names: readonly string[],
+  moved: readonly MovedBoundary[],
+  fromDay: number,
+  toDay: number,
+): boolean {
+  if (moved.length === 0 || toDay < fromDay) return false;
+  // An event day before the window should have been evaluated (and the entry rewritten): stale, recheck.
+  if (entry.u !== null && entry.u < fromDay) return true;
+  const from = Math.max(fromDay, entry.e);
+  // From the next event day on, the customer is evaluated anyway, under the new cuts.
+  const to = entry.u === null ? toDay : Math.min(toDay, entry.u - 1);
+  if (to < from) return false;
+  const first = stepIndex(entry, from);
+  if (first < 0) return true;
+  for (const b of moved) {
+    const i = names.indexOf(b.metric);
+    if (i < 0) return true;
+    const drift = metricDrift(b.metric);
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    for (let s = first; s < entry.p.length && entry.p[s]![0]! <= to; s++) {
+      const step = entry.p[s]!;
+      const start = Math.max(step[0]!, from);
+      const end = Math.min(s + 1 < entry.p.length ? entry.p[s + 1]![0]! - 1 : to, to);
+      for (const day of drift === 'inc1' ? [start, end] : [start]) {
+        const v = valueOn(step, i, drift, day);
+        if (v === null) continue;
+        min = Math.min(min, v);
+        max = Math.max(max, v);
+      }
+    }
+    if (min <= b.hi && max >= b.lo) return true;
+  }
+  return false;
+}

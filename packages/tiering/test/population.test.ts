@@ -1,0 +1,132 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type CutPoints,
+  cutMetricNames,
+  entryMetricsAt,
+  movedBoundaries,
+  needsRecheck,
+  populationCacheSupported,
+  populationEntry,
+  scoreDimension,
+} from '../src/index';
+import { type Journey, journeyEventDays, journeyMetrics, journeyRollOffDays, loadRules } from './helpers';
+
+const rules = loadRules('rules/default.yaml');
+const names = cutMetricNames(rules);
+
+const journey = fc
+  .array(fc.record({ day: fc.integer({ min: 0, max: 500 }), amount: fc.integer({ min: 1, max: 400_000 }) }), {
+    minLength: 1,
+    maxLength: 8,
+  })
+  .map((orders): Journey => ({ orders, web: [], tickets: [] }));
+
+/** The entry of an evaluation on `day`, built the way the engine builds it (roll-offs up to the next event). */
+function entryOf(j: Journey, day: number, due: number | null, version = 'old') {
+  const until = journeyEventDays(j, day)[0] ?? null;
+  return populationEntry({
+    names,
+    day,
+    cutPointsVersion: version,
+    dueDay: due,
+    until,
+    pathDays: [day, ...journeyRollOffDays(j, day)],
+    metricsAtDay: (d) => journeyMetrics(j, d),
+  });
+}
+
+const descending = (n: number, max: number) =>
+  fc.array(fc.integer({ min: 0, max }), { minLength: n, maxLength: n }).map((xs) => xs.sort((a, b) => b - a));
+const ascending = (n: number, max: number) =>
+  fc.array(fc.integer({ min: 0, max }), { minLength: n, maxLength: n }).map((xs) => xs.sort((a, b) => a - b));
+const cutPoints = fc
+  .record({ v: descending(3, 800_000), r: ascending(4, 400), m: descending(4, 2_000_000) })
+  .map(
+    ({ v, r, m }): CutPoints => ({
+      version: 'x',
+      computed_at: 0,
+      cuts: { value_tier: v, 'rfm_segment.r': r, 'rfm_segment.m': m },
+    }),
+  );
+
+const CUT_DIMENSIONS = rules.dimensions.filter((d) => d.scoring.kind === 'shares' || d.scoring.kind === 'rfm');
+
+describe('population cache entries', () => {
+  it('the default rules rank on revenue_365d, recency_days and revenue_lifetime (cacheable)', () => {
+    expect(names).toEqual(['orders_lifetime', 'recency_days', 'revenue_365d', 'revenue_lifetime']);
+    expect(populationCacheSupported(names)).toBe(true);
+    expect(populationCacheSupported(['engagement_score'])).toBe(false);
+  });
+
+  it('give the exact metrics on every day from the evaluation up to the next event', () => {
+    fc.assert(
+      fc.property(journey, fc.integer({ min: 0, max: 500 }), (j, day) => {
+        const entry = entryOf(j, day, null);
+        const end = entry.u ?? day + 420;
+        for (let d = day; d < end; d++) {
+          const m = entryMetricsAt(entry, names, d);
+          const want = journeyMetrics(j, d);
+          expect(m).toEqual(Object.fromEntries(names.map((n) => [n, want[n] ?? null])));
+        }
+        if (entry.u !== null) expect(entryMetricsAt(entry, names, entry.u)).toBeNull();
+        expect(entryMetricsAt(entry, names, day - 1)).toBeNull();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keep a step only where a piecewise-constant value changes', () => {
+    const j: Journey = { orders: [{ day: 10, amount: 500 }], web: [], tickets: [] };
+    const entry = entryOf(j, 10, null);
+    // revenue_365d drops on day 375; the 30/90/180 roll-offs change no cut metric.
+    expect(entry.p.map((s) => s[0])).toEqual([10, 375]);
+    expect(entry.u).toBeNull();
+  });
+});
+
+describe('cut-point recheck', () => {
+  it('a customer it skips gets the same share and RFM tiers under the old and the new cuts on every day of the window', () => {
+    fc.assert(
+      fc.property(
+        journey,
+        fc.integer({ min: 0, max: 500 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 1, max: 14 }),
+        cutPoints,
+        cutPoints,
+        (j, day, offset, length, before, after) => {
+          const entry = entryOf(j, day, null);
+          const from = day + offset;
+          const to = from + length - 1;
+          if (needsRecheck(entry, names, movedBoundaries(rules, before, after), from, to)) return;
+          for (let d = from; d <= Math.min(to, (entry.u ?? Number.POSITIVE_INFINITY) - 1); d++) {
+            const m = journeyMetrics(j, d);
+            for (const dim of CUT_DIMENSIONS) {
+              expect(scoreDimension(dim, after, m, null, {}).tier).toBe(scoreDimension(dim, before, m, null, {}).tier);
+            }
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('selects a customer whose value lies between an old and a new cut, and not one far from every cut', () => {
+    const before: CutPoints = {
+      version: 'a',
+      computed_at: 0,
+      cuts: { value_tier: [100_000, 50_000, 10_000], 'rfm_segment.r': [10, 20, 30, 40], 'rfm_segment.m': [9, 8, 7, 6] },
+    };
+    const after: CutPoints = { ...before, version: 'b', cuts: { ...before.cuts, value_tier: [120_000, 50_000, 10_000] } };
+    const moved = movedBoundaries(rules, before, after);
+    expect(moved).toEqual([{ metric: 'revenue_365d', lo: 100_000, hi: 120_000 }]);
+    const between = entryOf({ orders: [{ day: 0, amount: 110_000 }], web: [], tickets: [] }, 0, null);
+    const far = entryOf({ orders: [{ day: 0, amount: 300_000 }], web: [], tickets: [] }, 0, null);
+    expect(needsRecheck(between, names, moved, 1, 7)).toBe(true);
+    expect(needsRecheck(far, names, moved, 1, 7)).toBe(false);
+    // RFM: only the cut at high_from (score 3, index 2) decides H/L: moving the score-5 cut changes no segment.
+    const r5: CutPoints = { ...before, version: 'c', cuts: { ...before.cuts, 'rfm_segment.r': [5, 20, 30, 40] } };
+    expect(movedBoundaries(rules, before, r5)).toEqual([]);
+  });
+});
