@@ -410,6 +410,8 @@ export class AggregateTimeline {
   private readonly ticketBase: AggregateState['ticketBase'];
   private readonly halfLifeDays: number;
   private readonly allRollOffDays: number[];
+  /** Roll-off days of order and service buckets only (what money, order and ticket window metrics move on). */
+  private readonly orderServiceRollOffDays: number[];
   private readonly allEventDays: number[];
   private readonly byDay = new Map<number, Metrics>();
 
@@ -452,8 +454,9 @@ export class AggregateTimeline {
     const rollOff: number[] = [];
     for (const d of orders.days) for (const k of ROLL_OFF_OFFSETS) rollOff.push(d + k);
     for (const a of state.adjustments) for (const k of ROLL_OFF_OFFSETS) rollOff.push(a.orderDay + k);
-    for (const d of web.days) for (const k of WINDOWS) rollOff.push(d + k);
     for (const d of service.days) for (const k of WINDOWS) rollOff.push(d + k);
+    this.orderServiceRollOffDays = sortedUnique([...rollOff]);
+    for (const d of web.days) for (const k of WINDOWS) rollOff.push(d + k);
     this.allRollOffDays = sortedUnique(rollOff);
     const events: number[] = [...orders.days];
     for (const a of state.adjustments) events.push(a.effectiveDay);
@@ -470,6 +473,15 @@ export class AggregateTimeline {
   /** Same as rollOffDays(state, fromDay). */
   rollOffDays(fromDay: number): number[] {
     return this.allRollOffDays.slice(countUpTo(this.allRollOffDays, fromDay));
+  }
+
+  /**
+   * Days > fromDay on which a window metric changes without an event, like rollOffDays, but without the roll-offs of
+   * web buckets unless `web` (they move only web_* counts; engagement_score moves every day anyway).
+   */
+  windowChangeDays(fromDay: number, opts: { web: boolean }): number[] {
+    const days = opts.web ? this.allRollOffDays : this.orderServiceRollOffDays;
+    return days.slice(countUpTo(days, fromDay));
   }
 
   /** Same as eventDaysAfter(state, fromDay). */

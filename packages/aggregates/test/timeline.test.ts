@@ -136,6 +136,8 @@ describe('AggregateTimeline', () => {
             const asOf = d * DAY + (d % 7) * 3_600_000;
             expect(ordered(timeline.metricsAt(asOf))).toEqual(ordered(metricsAt(state, asOf, config)));
             expect(timeline.rollOffDays(d)).toEqual(rollOffDays(state, d));
+            expect(timeline.windowChangeDays(d, { web: true })).toEqual(rollOffDays(state, d));
+            expect(timeline.windowChangeDays(d, { web: false })).toEqual(rollOffDays({ ...state, web: new Map() }, d));
             expect(timeline.eventDaysAfter(d)).toEqual(eventDaysAfter(state, d));
             expect(timeline.firstEventDayAfter(d)).toBe(eventDaysAfter(state, d)[0] ?? null);
           }

@@ -73,6 +73,16 @@ export function createMetrics(service: string) {
       help: 'Customers evaluated by the time-driven sweeper',
       registers: [registry],
     }),
+    cutpointRechecks: new Counter({
+      name: 'tierstream_cutpoint_rechecks_total',
+      help: 'Customers re-evaluated because population cut points moved (between an old and a new cut)',
+      registers: [registry],
+    }),
+    cutpointRecheckChanges: new Counter({
+      name: 'tierstream_cutpoint_recheck_changes_total',
+      help: 'Customers re-evaluated after a cut-point recompute whose tier state changed in that evaluation',
+      registers: [registry],
+    }),
     bufferedRows: new Gauge({
       name: 'tierstream_buffered_rows',
       help: 'Rows buffered in memory waiting for a ClickHouse insert',

@@ -48,6 +48,8 @@ export class TierStateStore {
     touch: (p: number) => `${this.prefix}:touch:{p${p}}`,
     customers: (p: number) => `${this.prefix}:customers:{p${p}}`,
     partitionMeta: (p: number) => `${this.prefix}:meta:{p${p}}`,
+    /** Hash customer → population cache entry (JSON, see @tierstream/tiering population.ts), per partition. */
+    populationCache: (p: number) => `${this.prefix}:popcache:{p${p}}`,
     watermarks: () => `${this.prefix}:watermarks`,
     cutPoints: () => `${this.prefix}:cutpoints`,
     cutPointsHistory: () => `${this.prefix}:cutpoints:history`,
@@ -143,6 +145,8 @@ export class TierStateStore {
       processedDueAt: number | null;
       touch: string;
       nextDueAt: number | null;
+      /** The customer's population cache entry (JSON), written with the state. */
+      population?: string;
     }>,
   ): Promise<void> {
     // States first, then the due index: a crash in between re-evaluates (idempotently), it never skips.
@@ -153,6 +157,12 @@ export class TierStateStore {
       (state) => this.keys.state(state.customer_id),
       (p, state) => p.set(this.keys.state(state.customer_id), JSON.stringify(state)),
     );
+    const population = items.filter((it) => it.state && it.population !== undefined);
+    if (population.length > 0) {
+      const fields: string[] = [];
+      for (const it of population) fields.push(it.customerId, it.population!);
+      await this.redis.hset(this.keys.populationCache(partition), ...fields);
+    }
     const due = this.keys.due(partition);
     await execBySlot(
       this.redis,
@@ -173,6 +183,18 @@ export class TierStateStore {
         }
       },
     );
+  }
+
+  /** Every population cache entry of a partition (customer → JSON), read in pages (HSCAN). */
+  async readPopulationCache(partition: number, pageSize = 2000): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.keys.populationCache(partition), cursor, 'COUNT', pageSize);
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) out.set(flat[i]!, flat[i + 1]!);
+    } while (cursor !== '0');
+    return out;
   }
 
   /** Iterates a partition's known customers in pages (SSCAN: no blocking of Redis on large sets). */

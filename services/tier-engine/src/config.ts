@@ -22,7 +22,12 @@ export const engineConfigSchema = z.object({
   INPUT_TOPICS: env.list(INPUT_TOPICS.join(',')),
   SWEEP_INTERVAL_MS: env.int(200, 10, 60_000),
   SWEEP_BATCH: env.int(500, 1, 100_000),
-  SNAPSHOTS_ENABLED: env.bool(true),
+  /**
+   * The optional periodic full snapshot of every customer (ClickHouse tier_snapshots): off, day (every day close) or
+   * month (the close of each month's last day). Default: month live, off in replay. History does not need it:
+   * tier_history and metric_history answer every day exactly from the changes.
+   */
+  SNAPSHOT_PERIOD: z.enum(['off', 'day', 'month'], { error: 'expected off, day or month' }).optional(),
   /** Recompute population cut points (shares, RFM quintiles) at the close of every N-th day; 0 = never. */
   CUTPOINTS_EVERY_DAYS: env.int(7, 0, 3650),
   /** Customers re-evaluated per second after `tierctl rules apply`. */

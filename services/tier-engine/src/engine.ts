@@ -12,9 +12,13 @@ import {
   type Attributes,
   type CutPoints,
   computeCutPoints,
+  cutMetricNames,
   evaluateTiers,
   type Metrics,
+  metricDrift,
   nextDueDay,
+  populationCacheSupported,
+  populationEntry,
   type Rules,
   type TierState,
 } from '@tierstream/tiering';
@@ -41,6 +45,9 @@ export const ROW_METRICS = [
   'open_tickets',
 ] as const;
 
+/** Row metrics that move only on event and roll-off days: a METRICS row is emitted where one of them changes. */
+const STEP_ROW_METRICS = ROW_METRICS.filter((m) => metricDrift(m) === 'const');
+
 /** Without events, how many candidate days the engine looks ahead in memory before it schedules a Redis wake-up. */
 const MAX_SKIP_AHEAD = 64;
 
@@ -53,7 +60,6 @@ export interface EngineDeps {
   topics: { transitions: string; changes: string; snapshots: string };
   logger: Logger;
   metrics?: ServiceMetrics;
-  snapshotsEnabled: boolean;
   cutPointsEveryDays: number;
   numPartitions: number;
   wallClock?: () => number;
@@ -69,6 +75,8 @@ export interface EvaluationRequest {
   processedDueAt: number | null;
   touch: string;
   rulesChanged?: boolean;
+  /** Re-evaluated because cut points moved (counted: rechecks that changed the tier state). */
+  recheck?: boolean;
 }
 
 /** First day a cut-point version applies to: the day after the day it was computed at the close of. */
@@ -107,7 +115,11 @@ export function projectMetrics(metrics: Metrics): Record<string, number> {
  * a crash in between re-produces the same transitions, with the same ids, which consumers drop).
  */
 export class TierEngine {
-  rules: Rules;
+  private currentRules!: Rules;
+  /** Metrics the cut points are computed from, cached per customer; null when they cannot be (see population.ts). */
+  populationNames: string[] | null = null;
+  /** Whether a customer's metric path must include web roll-off days (a cut metric is a web window count). */
+  private pathWithWeb = false;
   /** Every cut-point version known, by the first day it applies to (ascending). */
   private cutPointsHistory: CutPoints[] = [];
   private readonly wallClock: () => number;
@@ -120,6 +132,22 @@ export class TierEngine {
     this.rules = rules;
     this.cutPoints = cutPoints;
     this.wallClock = deps.wallClock ?? Date.now;
+  }
+
+  get rules(): Rules {
+    return this.currentRules;
+  }
+
+  set rules(rules: Rules) {
+    this.currentRules = rules;
+    const names = cutMetricNames(rules);
+    this.populationNames = populationCacheSupported(names) ? names : null;
+    this.pathWithWeb = names.some((n) => n.startsWith('web_'));
+  }
+
+  /** A stored cut-point version by name, if this engine knows it. */
+  cutPointsByVersion(version: string): CutPoints | undefined {
+    return this.cutPointsHistory.find((c) => c.version === version);
   }
 
   /** The newest cut points. */
@@ -156,6 +184,8 @@ export class TierEngine {
     ]);
     const transitions: TierTransition[] = [];
     const changes: TierChange[] = [];
+    /** History rows for the snapshots topic: copies of the changes and METRICS points. */
+    const history: TierChange[] = [];
     const commits: Parameters<TierStateStore['commit']>[1] = [];
     const evaluatedAt = this.wallClock();
     for (const req of requests) {
@@ -196,20 +226,86 @@ export class TierEngine {
         transitions.push({ ...t, evaluated_at: evaluatedAt });
         this.deps.metrics?.transitions.inc({ dimension: t.dimension, direction: t.direction });
       }
-      if (!previous || result.state.version !== previous.version) {
-        changes.push(this.changeRow(result.state, metrics, 'CHANGE', null, at, evaluatedAt));
+      const changed = !previous || result.state.version !== previous.version;
+      if (changed) {
+        const row = this.changeRow(result.state, metrics, 'CHANGE', isoDay(day), at, evaluatedAt);
+        changes.push(row);
+        history.push(row);
       }
+      if (req.recheck && (changed || result.transitions.length > 0)) this.deps.metrics?.cutpointRecheckChanges.inc();
+      const nextDueAt = this.nextDueAt(timeline, result.state, day, attributes);
+      // The metric path from this day: every day a window metric changes without an event, up to the next event
+      // already applied (that day is evaluated again). Metrics only move with events, so a path is emitted when this
+      // evaluation saw new events: on an event day, on the first evaluation, and on every live signal.
+      const until = timeline.firstEventDayAfter(day);
+      const pathDays = [day, ...timeline.windowChangeDays(day, { web: this.pathWithWeb })];
+      if (!previous || req.processedDueAt === null || timeline.firstEventDayAfter(day - 1) === day) {
+        history.push(...this.metricRows(result.state, timeline, day, until, pathDays, at, evaluatedAt));
+      }
+      const names = this.populationNames;
       commits.push({
         customerId: req.customerId,
         state: result.state,
         processedDueAt: req.processedDueAt,
         touch: req.touch,
-        nextDueAt: this.nextDueAt(timeline, result.state, day, attributes),
+        nextDueAt,
+        population:
+          names === null
+            ? undefined
+            : JSON.stringify(
+                populationEntry({
+                  names,
+                  day,
+                  cutPointsVersion: result.state.cutpoints_version,
+                  dueDay: nextDueAt === null ? null : dayOf(nextDueAt),
+                  until,
+                  pathDays,
+                  metricsAtDay: (d) => timeline.metricsAt(endOfDay(d)),
+                }),
+              ),
       });
     }
-    await this.produce(transitions, changes, []);
+    await this.produce(transitions, changes, history);
     await this.deps.tierState.commit(partition, commits);
     return transitions.length;
+  }
+
+  /**
+   * METRICS history rows of one evaluation on `day`: one on `day`, then one on each later path day (before `until`)
+   * where a piecewise-constant row metric changes. A row holds the metrics from its `snapshot_day` on until the next
+   * row; rows of a later `basis_day` supersede these.
+   */
+  private metricRows(
+    state: TierState,
+    timeline: AggregateTimeline,
+    day: number,
+    until: number | null,
+    pathDays: readonly number[],
+    asOf: number,
+    emittedAt: number,
+  ): TierChange[] {
+    const rows: TierChange[] = [];
+    let last: Metrics | null = null;
+    for (const d of pathDays) {
+      if (until !== null && d >= until) break;
+      const m = timeline.metricsAt(endOfDay(d));
+      if (last !== null && STEP_ROW_METRICS.every((k) => m[k] === last![k])) continue;
+      last = m;
+      rows.push({
+        customer_id: state.customer_id,
+        kind: 'METRICS',
+        state_version: state.version,
+        snapshot_day: isoDay(d),
+        basis_day: isoDay(day),
+        tiers: {},
+        metrics: projectMetrics(m),
+        rules_version: state.rules_version,
+        cutpoints_version: state.cutpoints_version,
+        as_of: asOf,
+        emitted_at: emittedAt,
+      });
+    }
+    return rows;
   }
 
   /**
@@ -278,19 +374,20 @@ export class TierEngine {
   }
 
   /**
-   * The daily snapshot of one partition as of `day`: every customer that exists by then, with tiers from its state
-   * and metrics recomputed as of the day (exact even if later events are already applied).
-   * Returns the population metrics when cut points are due to be recomputed from this day.
+   * A full snapshot of one partition as of `day` (reads every customer): every customer that exists by then, with
+   * tiers from its state and metrics recomputed as of the day (exact even if later events are already applied).
+   * `emit`: send the SNAPSHOT rows (the optional periodic snapshot); `collectPopulation`: return every customer's
+   * metrics (the cut-point population when the population cache cannot serve it).
    */
   async snapshot(
     partition: number,
     day: number,
-    collectPopulation: boolean,
+    opts: { emit: boolean; collectPopulation: boolean },
   ): Promise<{ rows: number; population: Metrics[] }> {
     const population: Metrics[] = [];
     let rows = 0;
-    // Nothing to emit and nothing to collect: skip reading every customer of the partition.
-    if (!this.deps.snapshotsEnabled && !collectPopulation) return { rows, population };
+    if (!opts.emit && !opts.collectPopulation) return { rows, population };
+    const collectPopulation = opts.collectPopulation;
     const emittedAt = this.wallClock();
     for await (const ids of this.deps.tierState.customers(partition, 1000)) {
       const [aggs, states] = await Promise.all([
@@ -304,13 +401,28 @@ export class TierEngine {
         if (!state || !agg || state.last_eval_day > day) continue;
         const metrics = metricsAt(agg, endOfDay(day), this.deps.aggregateConfig);
         if (collectPopulation) population.push(metrics);
-        if (this.deps.snapshotsEnabled)
+        if (opts.emit)
           out.push(this.changeRow(state, metrics, 'SNAPSHOT', isoDay(day), endOfDay(day), emittedAt));
       }
       await this.produce([], [], out);
       rows += out.length;
     }
     return { rows, population };
+  }
+
+  /** Metrics as of `day` of those customers that exist by then (state evaluated on or before `day`). */
+  async populationOf(customerIds: string[], day: number): Promise<Metrics[]> {
+    const [aggs, states] = await Promise.all([
+      this.deps.aggregates.readMany(customerIds, { idempotence: false }),
+      this.deps.tierState.readStates(customerIds),
+    ]);
+    const out: Metrics[] = [];
+    for (const id of customerIds) {
+      const state = states.get(id);
+      const agg = aggs.get(id);
+      if (state && agg && state.last_eval_day <= day) out.push(metricsAt(agg, endOfDay(day), this.deps.aggregateConfig));
+    }
+    return out;
   }
 
   recomputeCutPoints(population: Metrics[], day: number): CutPoints {

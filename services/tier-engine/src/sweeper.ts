@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '@tierstream/config';
 import type { ServiceMetrics } from '@tierstream/observability';
-import { KNOWN_METRICS, type Metrics, parseRules } from '@tierstream/tiering';
+import {
+  type CutPoints,
+  cutMetricNames,
+  entryMetricsAt,
+  type Metrics,
+  type MovedBoundary,
+  movedBoundaries,
+  needsRecheck,
+  type PopulationEntry,
+  parseRules,
+} from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
 import type { TierEngine } from './engine';
@@ -16,6 +26,8 @@ export interface SweeperOptions {
   numPartitions: number;
   batchSize: number;
   cutPointsEveryDays: number;
+  /** The optional periodic full snapshot (kind SNAPSHOT): never, at every day close, or at each month's last day. */
+  snapshotPeriod: 'off' | 'day' | 'month';
   rulesReevaluationRate: number;
   logger: Logger;
   metrics?: ServiceMetrics;
@@ -53,6 +65,10 @@ export class Sweeper {
    */
   private readonly leased = new Set<number>();
   private readonly leaseToken = `${process.pid}-${randomBytes(6).toString('hex')}`;
+  /** Per partition: the population cache entries read at the last cut-point day (the recheck's input). */
+  private readonly recheckBasis = new Map<number, { day: number; entries: Map<string, PopulationEntry> }>();
+  /** Per partition: customers re-evaluated on `day` because cut points moved (`full`: everyone, no usable cache). */
+  private readonly rechecks = new Map<number, { day: number; ids: Set<string>; full: boolean }>();
 
   constructor(private readonly o: SweeperOptions) {}
 
@@ -108,12 +124,18 @@ export class Sweeper {
     }
     const clock = await this.clock();
     if (clock === null) return;
-    for (const p of [...this.owned].sort((a, b) => a - b)) {
-      if (this.stopped || !this.owned.has(p)) continue;
-      await this.withLock(p, async () => {
-        if (!(await this.acquireLease(p))) return; // the previous owner is still finishing: next tick
-        await this.sweepPartition(p, clock);
-      });
+    // Partitions wait for each other at cut-point days (the barrier): go round again while any of them moved on,
+    // so a partition released by the last one's cut points does not wait for the next tick.
+    for (let progress = true; progress && !this.stopped; ) {
+      progress = false;
+      for (const p of [...this.owned].sort((a, b) => a - b)) {
+        if (this.stopped || !this.owned.has(p)) continue;
+        const moved = await this.withLock(p, async () => {
+          if (!(await this.acquireLease(p))) return false; // the previous owner is still finishing: next tick
+          return this.sweepPartition(p, clock);
+        });
+        progress ||= moved;
+      }
     }
   }
 
@@ -142,7 +164,8 @@ export class Sweeper {
     await this.o.redis.eval(LEASE_RELEASE, 1, this.leaseKey(p), this.leaseToken);
   }
 
-  private async sweepPartition(p: number, clock: number): Promise<void> {
+  /** Closes the partition's days up to the clock; true when it closed at least one. */
+  private async sweepPartition(p: number, clock: number): Promise<boolean> {
     const meta = await this.o.tierState.getPartitionMeta(p);
     let closed: number;
     let start = await this.o.tierState.startDay(null);
@@ -153,20 +176,29 @@ export class Sweeper {
       // day before the earliest due customer of whichever partition starts first; every partition starts there.
       const candidate = this.o.mode === 'live' ? dayOf(clock) - 1 : await this.earliestDueDayBefore();
       start = await this.o.tierState.startDay(candidate);
-      if (start === null) return;
+      if (start === null) return false;
       closed = start;
-      await this.o.tierState.setPartitionMeta(p, { closed_day: closed });
+      // A new partition: every customer evaluated from now on gets a population cache entry.
+      await this.o.tierState.setPartitionMeta(p, { closed_day: closed, popcache: this.populationKey() });
     }
+    let progress = false;
     while (!this.stopped && this.owned.has(p) && endOfDay(closed + 1) <= clock) {
       const day = closed + 1;
-      if (!(await this.cutPointsReadyFor(day, start))) return;
+      if (!(await this.cutPointsReadyFor(day, start))) return progress;
+      await this.recheckAfterCutPoints(p, day, start);
       await this.drainDue(p, endOfDay(day));
       const collect = this.isCutPointDay(day);
-      const { rows, population } = await this.o.engine.snapshot(p, day, collect);
-      if (collect) await this.contributePopulation(p, day, population);
+      const fromCache = collect && (await this.populationCacheUsable(p));
+      const { rows, population } = await this.o.engine.snapshot(p, day, {
+        emit: this.isSnapshotDay(day),
+        collectPopulation: collect && !fromCache,
+      });
+      if (collect) await this.contributePopulation(p, day, fromCache ? await this.cachedPopulation(p, day) : population);
       await this.o.tierState.setPartitionMeta(p, { closed_day: day });
+      await this.finishRecheck(p, day);
       closed = day;
-      if (!(await this.acquireLease(p))) return; // renew; lost only if this instance stalled past the lease
+      progress = true;
+      if (!(await this.acquireLease(p))) return progress; // renew; lost only if this instance stalled past the lease
       this.o.logger.debug({ partition: p, day: isoDay(day), snapshotRows: rows }, 'closed day');
     }
     // The open day only once every day before it is closed: after a stop or a lost partition the loop ends early, and
@@ -174,6 +206,117 @@ export class Sweeper {
     // their day closes, snapshots and cut points).
     if (endOfDay(closed + 1) > clock) await this.drainDue(p, clock);
     this.o.metrics?.sweeperDue.set({ partition: String(p) }, await this.o.tierState.dueCount(p, clock));
+    return progress;
+  }
+
+  private isSnapshotDay(day: number): boolean {
+    if (this.o.snapshotPeriod === 'day') return true;
+    // The last day of a month: the next day is the 1st.
+    return this.o.snapshotPeriod === 'month' && new Date(endOfDay(day) + 1).getUTCDate() === 1;
+  }
+
+  /** What the population cache entries hold (the cut metrics of the rules); '' when it cannot serve these rules. */
+  private populationKey(): string {
+    return this.o.engine.populationNames?.join(',') ?? '';
+  }
+
+  /**
+   * Whether every customer of the partition that was evaluated has an entry for the current rules: true from the
+   * partition's first day, and again once a full re-evaluation rewrote every entry (after an upgrade or a rules
+   * change); until then the population is read from the aggregates.
+   */
+  private async populationCacheUsable(p: number): Promise<boolean> {
+    const key = this.populationKey();
+    return key !== '' && (await this.o.tierState.getPartitionMeta(p)).popcache === key;
+  }
+
+  private async readPopulationEntries(p: number): Promise<Map<string, PopulationEntry>> {
+    const entries = new Map<string, PopulationEntry>();
+    for (const [id, json] of await this.o.tierState.readPopulationCache(p)) {
+      entries.set(id, JSON.parse(json) as PopulationEntry);
+    }
+    return entries;
+  }
+
+  /**
+   * The partition's population as of `day` from the population cache (one bulk read, no aggregate), like
+   * engine.snapshot would collect it: every customer evaluated by then. An entry that does not cover the day (it
+   * should, see population.ts) is recomputed from the customer's aggregates.
+   */
+  private async cachedPopulation(p: number, day: number): Promise<Metrics[]> {
+    const names = this.o.engine.populationNames!;
+    const entries = await this.readPopulationEntries(p);
+    this.recheckBasis.set(p, { day, entries });
+    const population: Metrics[] = [];
+    const stale: string[] = [];
+    for (const [id, entry] of entries) {
+      if (entry.e > day) continue;
+      const m = entryMetricsAt(entry, names, day);
+      if (m) population.push(m);
+      else stale.push(id);
+    }
+    if (stale.length > 0) {
+      this.o.logger.warn({ partition: p, day: isoDay(day), customers: stale.length }, 'population cache entries stale');
+      population.push(...(await this.o.engine.populationOf(stale, day)));
+    }
+    return population;
+  }
+
+  /**
+   * After cut points moved (at the close of the cut-point day before `day`): schedule for `day` the customers whose
+   * tiers can change under the new cuts before their next due day or the next recompute (population.ts says why
+   * the others cannot), or everyone when the population cache cannot tell.
+   */
+  private async recheckAfterCutPoints(p: number, day: number, start: number | null): Promise<void> {
+    const cutDay = day - 1;
+    if (!this.isCutPointDay(cutDay) || start === null || cutDay <= start) return;
+    const meta = await this.o.tierState.getPartitionMeta(p);
+    if (meta.recheck_day === String(cutDay)) return; // done before a restart
+    const next = this.o.engine.cutPointsFor(day);
+    const ids = new Set<string>();
+    let full = false;
+    let population = 0;
+    if (await this.populationCacheUsable(p)) {
+      const basis = this.recheckBasis.get(p);
+      const entries = basis?.day === cutDay ? basis.entries : await this.readPopulationEntries(p);
+      const names = this.o.engine.populationNames!;
+      const movedByVersion = new Map<string, MovedBoundary[] | null>();
+      const lastDay = cutDay + this.o.cutPointsEveryDays;
+      for (const [id, entry] of entries) {
+        population++;
+        let moved = movedByVersion.get(entry.v);
+        if (moved === undefined) {
+          const before: CutPoints | undefined = this.o.engine.cutPointsByVersion(entry.v);
+          moved = before ? movedBoundaries(this.o.engine.rules, before, next) : null;
+          movedByVersion.set(entry.v, moved);
+        }
+        const to = entry.d === null ? lastDay : Math.min(entry.d - 1, lastDay);
+        if (moved === null || needsRecheck(entry, names, moved, day, to)) ids.add(id);
+      }
+    } else {
+      full = true;
+      for await (const page of this.o.tierState.customers(p, 1000)) for (const id of page) ids.add(id);
+      population = ids.size;
+    }
+    this.recheckBasis.delete(p);
+    await this.o.tierState.schedule([...ids].map((customerId) => ({ customerId, partition: p, dueAt: endOfDay(day) })));
+    this.rechecks.set(p, { day, ids, full });
+    await this.o.tierState.setPartitionMeta(p, { recheck_day: cutDay });
+    this.o.metrics?.cutpointRechecks.inc(ids.size);
+    this.o.logger.info(
+      { partition: p, cutPoints: next.version, population, rechecked: ids.size, full },
+      'cut points moved: customers rechecked',
+    );
+  }
+
+  /** After `day` closed: a full recheck rewrote every entry, so the population cache serves the next cut points. */
+  private async finishRecheck(p: number, day: number): Promise<void> {
+    const recheck = this.rechecks.get(p);
+    if (!recheck || recheck.day !== day) return;
+    this.rechecks.delete(p);
+    if (recheck.full && this.populationKey() !== '') {
+      await this.o.tierState.setPartitionMeta(p, { popcache: this.populationKey() });
+    }
   }
 
   /**
@@ -192,6 +335,7 @@ export class Sweeper {
 
   /** Evaluates every customer due at or before `upTo`, page by page, until none is left. */
   private async drainDue(p: number, upTo: number): Promise<void> {
+    const recheck = this.rechecks.get(p);
     for (;;) {
       const due = await this.o.tierState.due(p, upTo, this.o.batchSize);
       if (due.length === 0) return;
@@ -203,6 +347,7 @@ export class Sweeper {
           at: d.dueAt,
           processedDueAt: d.dueAt,
           touch: d.touch,
+          recheck: recheck?.day === dayOf(d.dueAt) && recheck.ids.has(d.customerId),
         })),
       );
       this.o.metrics?.sweeperEvaluated.inc(due.length);
@@ -229,12 +374,12 @@ export class Sweeper {
 
   /**
    * The cut-point barrier: each partition adds its population (metrics as of `day`) to a Redis hash; the writer of
-   * the last part computes the cut points from all of it, stores them, and schedules every customer for the next
-   * day's close (their share tiers may move with the population).
+   * the last part computes the cut points from all of it and stores them. Each partition then rechecks its own
+   * customers before it closes the next day (recheckAfterCutPoints).
    */
   private async contributePopulation(p: number, day: number, population: Metrics[]): Promise<void> {
     const key = `${this.o.tierState.prefix}:population:${isoDay(day)}`;
-    const names = referencedMetricNames(this.o.engine.rules);
+    const names = cutMetricNames(this.o.engine.rules);
     const compact = population.map((m) => names.map((n) => m[n] ?? null));
     // HSET and HGETALL in one transaction: two partitions finishing at the same moment may both see every part
     // (both compute the same cut points), but neither can read the hash after the other deleted it.
@@ -251,16 +396,7 @@ export class Sweeper {
     await this.o.tierState.setCutPoints(cutPoints);
     await this.o.redis.del(key);
     this.o.engine.cutPoints = cutPoints;
-    let scheduled = 0;
-    for (let q = 0; q < this.o.numPartitions; q++) {
-      for await (const ids of this.o.tierState.customers(q, 1000)) {
-        await this.o.tierState.schedule(
-          ids.map((customerId) => ({ customerId, partition: q, dueAt: endOfDay(day + 1) })),
-        );
-        scheduled += ids.length;
-      }
-    }
-    this.o.logger.info({ version: cutPoints.version, population: all.length, scheduled }, 'recomputed cut points');
+    this.o.logger.info({ version: cutPoints.version, population: all.length }, 'recomputed cut points');
   }
 
   /**
@@ -298,15 +434,10 @@ export class Sweeper {
           const ahead = (done / this.o.rulesReevaluationRate) * 1000 - (Date.now() - started);
           if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
         }
-        await this.o.tierState.setPartitionMeta(p, { rules_version: active.version });
+        // Every customer was evaluated under the new rules: the population cache holds their cut metrics again.
+        await this.o.tierState.setPartitionMeta(p, { rules_version: active.version, popcache: this.populationKey() });
         this.o.logger.info({ partition: p, version: active.version, customers: done }, 'rules change applied');
       });
     }
   }
-}
-
-/** Metric names the rules refer to (what cut points may need), in a stable order. */
-export function referencedMetricNames(rules: unknown): string[] {
-  const text = JSON.stringify(rules);
-  return [...KNOWN_METRICS].filter((m) => text.includes(`"${m}"`)).sort();
 }
