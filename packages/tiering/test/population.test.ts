@@ -40,15 +40,13 @@ const descending = (n: number, max: number) =>
   fc.array(fc.integer({ min: 0, max }), { minLength: n, maxLength: n }).map((xs) => xs.sort((a, b) => b - a));
 const ascending = (n: number, max: number) =>
   fc.array(fc.integer({ min: 0, max }), { minLength: n, maxLength: n }).map((xs) => xs.sort((a, b) => a - b));
-const cutPoints = fc
-  .record({ v: descending(3, 800_000), r: ascending(4, 400), m: descending(4, 2_000_000) })
-  .map(
-    ({ v, r, m }): CutPoints => ({
-      version: 'x',
-      computed_at: 0,
-      cuts: { value_tier: v, 'rfm_segment.r': r, 'rfm_segment.m': m },
-    }),
-  );
+const cutPoints = fc.record({ v: descending(3, 800_000), r: ascending(4, 400), m: descending(4, 2_000_000) }).map(
+  ({ v, r, m }): CutPoints => ({
+    version: 'x',
+    computed_at: 0,
+    cuts: { value_tier: v, 'rfm_segment.r': r, 'rfm_segment.m': m },
+  }),
+);
 
 const CUT_DIMENSIONS = rules.dimensions.filter((d) => d.scoring.kind === 'shares' || d.scoring.kind === 'rfm');
 
@@ -118,7 +116,11 @@ describe('cut-point recheck', () => {
       computed_at: 0,
       cuts: { value_tier: [100_000, 50_000, 10_000], 'rfm_segment.r': [10, 20, 30, 40], 'rfm_segment.m': [9, 8, 7, 6] },
     };
-    const after: CutPoints = { ...before, version: 'b', cuts: { ...before.cuts, value_tier: [120_000, 50_000, 10_000] } };
+    const after: CutPoints = {
+      ...before,
+      version: 'b',
+      cuts: { ...before.cuts, value_tier: [120_000, 50_000, 10_000] },
+    };
     const moved = movedBoundaries(rules, before, after);
     expect(moved).toEqual([{ metric: 'revenue_365d', lo: 100_000, hi: 120_000 }]);
     const between = entryOf({ orders: [{ day: 0, amount: 110_000 }], web: [], tickets: [] }, 0, null);

@@ -401,8 +401,7 @@ export class TierEngine {
         if (!state || !agg || state.last_eval_day > day) continue;
         const metrics = metricsAt(agg, endOfDay(day), this.deps.aggregateConfig);
         if (collectPopulation) population.push(metrics);
-        if (opts.emit)
-          out.push(this.changeRow(state, metrics, 'SNAPSHOT', isoDay(day), endOfDay(day), emittedAt));
+        if (opts.emit) out.push(this.changeRow(state, metrics, 'SNAPSHOT', isoDay(day), endOfDay(day), emittedAt));
       }
       await this.produce([], [], out);
       rows += out.length;
@@ -420,7 +419,8 @@ export class TierEngine {
     for (const id of customerIds) {
       const state = states.get(id);
       const agg = aggs.get(id);
-      if (state && agg && state.last_eval_day <= day) out.push(metricsAt(agg, endOfDay(day), this.deps.aggregateConfig));
+      if (state && agg && state.last_eval_day <= day)
+        out.push(metricsAt(agg, endOfDay(day), this.deps.aggregateConfig));
     }
     return out;
   }

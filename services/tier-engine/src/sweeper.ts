@@ -193,7 +193,8 @@ export class Sweeper {
         emit: this.isSnapshotDay(day),
         collectPopulation: collect && !fromCache,
       });
-      if (collect) await this.contributePopulation(p, day, fromCache ? await this.cachedPopulation(p, day) : population);
+      if (collect)
+        await this.contributePopulation(p, day, fromCache ? await this.cachedPopulation(p, day) : population);
       await this.o.tierState.setPartitionMeta(p, { closed_day: day });
       await this.finishRecheck(p, day);
       closed = day;
