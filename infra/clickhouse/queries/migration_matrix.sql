@@ -1,9 +1,10 @@
 -- @title Tier migration matrix
--- @description How many customers moved from each tier on day `from` to each tier on day `to` (from the daily
--- snapshots). '(none)' means the customer had no snapshot, or no tier in the dimension, on that day.
+-- @description How many customers moved from each tier on day `from` to each tier on day `to` (from the tier history:
+-- a customer's tier on a day is the one of its latest tier_history row on or before that day). '(none)' means the
+-- customer was not a customer yet, or had no tier in the dimension, on that day.
 -- @param dimension String value_tier -- tier dimension
--- @param from Date -- the earlier snapshot day
--- @param to Date -- the later snapshot day
+-- @param from Date -- the earlier day
+-- @param to Date -- the later day
 -- @example npm run tierctl -- sql migration_matrix --param from=2024-01-31 --param to=2024-02-29
 SELECT
     if(tier_from = '', '(none)', tier_from) AS from_tier,
@@ -13,13 +14,13 @@ FROM
 (
     SELECT
         customer_id,
-        maxIf(tier, snapshot_day = {from:Date}) AS tier_from,
-        maxIf(tier, snapshot_day = {to:Date}) AS tier_to
+        argMaxIf(tier, valid_from, valid_from <= {from:Date}) AS tier_from,
+        argMaxIf(tier, valid_from, valid_from <= {to:Date}) AS tier_to
     FROM
     (
-        SELECT snapshot_day, customer_id, tiers[indexOf(dims, {dimension:String})] AS tier
-        FROM {db:Identifier}.tier_snapshots FINAL
-        WHERE snapshot_day = {from:Date} OR snapshot_day = {to:Date}
+        SELECT customer_id, valid_from, tiers[indexOf(dims, {dimension:String})] AS tier
+        FROM {db:Identifier}.tier_history FINAL
+        WHERE valid_from <= greatest({from:Date}, {to:Date})
     )
     GROUP BY customer_id
 )

@@ -1,20 +1,75 @@
 -- @title Tier distribution per day
--- @description Number of customers in each tier of one dimension, per day, from the daily snapshots.
--- Customers without a tier in the dimension are not counted.
+-- @description Number of customers in each tier of one dimension, per day, from the tier history (tier_history): a
+-- customer counts on day D in the tier of its latest history row on or before D. Customers without a tier in the
+-- dimension are not counted; days and tiers without customers are not listed.
 -- @param dimension String value_tier -- tier dimension, e.g. value_tier, rfm_segment, lifecycle, value_potential
 -- @param from Date -- first day, inclusive
 -- @param to Date -- last day, inclusive
 -- @example npm run tierctl -- sql tier_distribution_daily --param dimension=lifecycle --param from=2024-03-01 --param to=2024-03-31
 SELECT
-    snapshot_day AS day,
+    day,
     tier,
-    count() AS customers
+    toUInt64(if(n = 0, 0, running[n])) AS customers
 FROM
 (
-    SELECT snapshot_day, tiers[indexOf(dims, {dimension:String})] AS tier
-    FROM {db:Identifier}.tier_snapshots FINAL
-    WHERE snapshot_day >= {from:Date} AND snapshot_day <= {to:Date}
+    -- Per tier and day of [from, to]: the count is the running sum of the +1/-1 steps up to that day.
+    SELECT
+        tier,
+        {from:Date} + k AS day,
+        arrayCount(d -> d <= day, step_days) AS n,
+        running
+    FROM
+    (
+        SELECT
+            tier,
+            arrayMap(x -> tupleElement(x, 1), steps) AS step_days,
+            arrayCumSum(arrayMap(x -> tupleElement(x, 2), steps)) AS running,
+            range(toUInt32(greatest(toInt32({to:Date} - {from:Date}) + 1, 0))) AS offsets
+        FROM
+        (
+            SELECT tier, arraySort(groupArray((step_day, step))) AS steps
+            FROM
+            (
+                SELECT tupleElement(ev, 1) AS tier, tupleElement(ev, 2) AS step_day, sum(tupleElement(ev, 3)) AS step
+                FROM
+                (
+                    -- Each stay in a tier, clipped to [from, to]: +1 on its first day, -1 on the day after its last.
+                    SELECT arrayJoin(arrayFilter(
+                        e -> tupleElement(e, 1) != '' AND tupleElement(e, 2) <= {to:Date},
+                        [(tier, first_day, toInt64(1)), (tier, last_day + 1, toInt64(-1))])) AS ev
+                    FROM
+                    (
+                        SELECT
+                            tupleElement(iv, 1) AS tier,
+                            greatest(tupleElement(iv, 2), {from:Date}) AS first_day,
+                            least(tupleElement(iv, 3), {to:Date}) AS last_day
+                        FROM
+                        (
+                            SELECT arrayJoin(arrayMap(
+                                i -> (tupleElement(h[i], 2), tupleElement(h[i], 1),
+                                      if(i < length(h), tupleElement(h[i + 1], 1) - 1, {to:Date})),
+                                arrayEnumerate(h))) AS iv
+                            FROM
+                            (
+                                SELECT customer_id, arraySort(groupArray((valid_from, tier))) AS h
+                                FROM
+                                (
+                                    SELECT customer_id, valid_from, tiers[indexOf(dims, {dimension:String})] AS tier
+                                    FROM {db:Identifier}.tier_history FINAL
+                                    WHERE valid_from <= {to:Date}
+                                )
+                                GROUP BY customer_id
+                            )
+                        )
+                    )
+                    WHERE first_day <= last_day
+                )
+                GROUP BY tier, step_day
+            )
+            GROUP BY tier
+        )
+    )
+    ARRAY JOIN offsets AS k
 )
-WHERE tier != ''
-GROUP BY day, tier
+WHERE customers > 0
 ORDER BY day, tier

@@ -23,6 +23,22 @@ export interface TierSnapshotRow extends TierStateRow {
   snapshot_day: string;
 }
 
+/** A tier_history row: the tier state from `valid_from` (the CHANGE's snapshot_day) until the customer's next row. */
+export interface TierHistoryRow extends TierStateRow {
+  valid_from: string;
+}
+
+/** A metric_history row: a point of a customer's metric path (a METRICS record). */
+export interface MetricHistoryRow {
+  customer_id: string;
+  basis_day: string;
+  valid_from: string;
+  metric_names: string[];
+  metric_values: number[];
+  as_of: number;
+  emitted_at: number;
+}
+
 export interface TierTransitionRow {
   occurred_day: string;
   transition_id: string;
@@ -130,6 +146,88 @@ export function toSnapshotRow(c: TierChange): TierSnapshotRow {
   }
   // snapshot_day first: the column order of the table (cosmetic, JSONEachRow matches by name).
   return Object.assign({ snapshot_day: day }, toStateRow(c));
+}
+
+function dayField(c: TierChange, field: 'snapshot_day' | 'basis_day', who: string): string {
+  const day = c[field] ?? null;
+  if (!isValidDay(day)) {
+    throw new WarehouseError(`${who}: ${field} must be a date 'YYYY-MM-DD', got ${JSON.stringify(day)}`);
+  }
+  return day;
+}
+
+/** A CHANGE copy on the history topic → tier_history (valid from its snapshot_day). */
+export function toHistoryRow(c: TierChange): TierHistoryRow {
+  const who = `tier change of customer ${c.customer_id}`;
+  if (c.kind !== 'CHANGE') throw new WarehouseError(`${who}: kind must be CHANGE for tier_history, got ${c.kind}`);
+  const day = dayField(c, 'snapshot_day', who);
+  return Object.assign({ valid_from: day }, toStateRow(c));
+}
+
+/** A METRICS record → metric_history. basis_day ≤ snapshot_day (the row's valid_from); tiers are ignored. */
+export function toMetricHistoryRow(c: TierChange): MetricHistoryRow {
+  const who = `metrics of customer ${c.customer_id}`;
+  if (c.kind !== 'METRICS') throw new WarehouseError(`${who}: kind must be METRICS, got ${c.kind}`);
+  if (typeof c.customer_id !== 'string' || c.customer_id === '')
+    throw new WarehouseError(`${who}: customer_id is empty`);
+  const validFrom = dayField(c, 'snapshot_day', who);
+  const basis = dayField(c, 'basis_day', who);
+  if (basis > validFrom) {
+    throw new WarehouseError(
+      `${who}: basis_day ${basis} is after snapshot_day ${validFrom} (a path starts on its basis day)`,
+    );
+  }
+  const m = metricArrays(c.metrics);
+  return {
+    customer_id: c.customer_id,
+    basis_day: basis,
+    valid_from: validFrom,
+    metric_names: m.names,
+    metric_values: m.values,
+    as_of: epochMs(c.as_of, 'as_of', who),
+    emitted_at: epochMs(c.emitted_at, 'emitted_at', who),
+  };
+}
+
+/** The tables the writer fills, and a mapped row for each. */
+export type RoutedRow =
+  | { table: 'tier_current'; row: TierStateRow }
+  | { table: 'tier_snapshots'; row: TierSnapshotRow }
+  | { table: 'tier_history'; row: TierHistoryRow }
+  | { table: 'metric_history'; row: MetricHistoryRow }
+  | { table: 'tier_transitions'; row: TierTransitionRow };
+
+export type WarehouseTable = RoutedRow['table'];
+
+/**
+ * A record of the history topic (customer-tier-snapshots.v1), by kind: CHANGE → tier_history, METRICS →
+ * metric_history, SNAPSHOT → tier_snapshots. Throws a WarehouseError for a record that cannot be written.
+ */
+export function routeHistoryRecord(c: TierChange): RoutedRow {
+  switch (c.kind) {
+    case 'CHANGE':
+      return { table: 'tier_history', row: toHistoryRow(c) };
+    case 'METRICS':
+      return { table: 'metric_history', row: toMetricHistoryRow(c) };
+    case 'SNAPSHOT':
+      return { table: 'tier_snapshots', row: toSnapshotRow(c) };
+    default:
+      throw new WarehouseError(
+        `record of customer ${c.customer_id}: unknown kind ${JSON.stringify((c as { kind: unknown }).kind)}`,
+      );
+  }
+}
+
+/** A record of the changes topic → tier_current. A METRICS record (no tiers) there is refused, not written. */
+export function routeChangeRecord(c: TierChange): RoutedRow {
+  if (c.kind === 'METRICS') {
+    throw new WarehouseError(`tier change of customer ${c.customer_id}: kind METRICS is not a tier state`);
+  }
+  return { table: 'tier_current', row: toStateRow(c) };
+}
+
+export function routeTransitionRecord(t: TierTransition): RoutedRow {
+  return { table: 'tier_transitions', row: toTransitionRow(t) };
 }
 
 export function toTransitionRow(t: TierTransition): TierTransitionRow {

@@ -7,7 +7,16 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { TierChange, TierTransition } from '@tierstream/contracts';
 import type { Logger } from 'pino';
 import { describeError, isRetriable, WarehouseError } from './errors';
-import { metricArrays, toSnapshotRow, toStateRow, toTransitionRow } from './rows';
+import {
+  metricArrays,
+  type RoutedRow,
+  toHistoryRow,
+  toMetricHistoryRow,
+  toSnapshotRow,
+  toStateRow,
+  toTransitionRow,
+  type WarehouseTable,
+} from './rows';
 import { assertIdentifier } from './sql';
 
 export type WriterClient = Pick<ClickHouseClient, 'insert'>;
@@ -43,7 +52,18 @@ export const TABLES = {
   current: 'tier_current',
   snapshots: 'tier_snapshots',
   transitions: 'tier_transitions',
+  history: 'tier_history',
+  metricHistory: 'metric_history',
 } as const;
+
+/** Insert order of insertRouted: tier_current last, so a customer's latest state lands after its history. */
+export const ROUTED_TABLE_ORDER: readonly WarehouseTable[] = [
+  'tier_transitions',
+  'tier_snapshots',
+  'tier_history',
+  'metric_history',
+  'tier_current',
+];
 
 export class WarehouseWriter {
   private readonly database: string;
@@ -88,7 +108,37 @@ export class WarehouseWriter {
     await this.insertRows(TABLES.transitions, rows.map(toTransitionRow));
   }
 
-  private warnDroppedMetrics(rows: readonly { metrics: Record<string, number> }[]): void {
+  /** Tier history (tier_history); every row must be kind CHANGE with the snapshot_day it is valid from. */
+  async insertHistory(rows: TierChange[]): Promise<void> {
+    this.warnDroppedMetrics(rows);
+    await this.insertRows(TABLES.history, rows.map(toHistoryRow));
+  }
+
+  /** Metric history (metric_history); every row must be kind METRICS with basis_day ≤ snapshot_day. */
+  async insertMetricHistory(rows: TierChange[]): Promise<void> {
+    this.warnDroppedMetrics(rows);
+    await this.insertRows(TABLES.metricHistory, rows.map(toMetricHistoryRow));
+  }
+
+  /**
+   * Rows already mapped (and so validated) by routeHistoryRecord / routeChangeRecord / routeTransitionRecord: one
+   * INSERT (or more, by maxBatchRows) per table, in a fixed table order, rows in their given order.
+   */
+  async insertRouted(rows: readonly RoutedRow[]): Promise<void> {
+    const byTable = new Map<WarehouseTable, object[]>();
+    for (const r of rows) {
+      const list = byTable.get(r.table);
+      if (list) list.push(r.row);
+      else byTable.set(r.table, [r.row]);
+    }
+    for (const table of ROUTED_TABLE_ORDER) {
+      const list = byTable.get(table);
+      if (list) await this.insertRows(table, list);
+    }
+  }
+
+  /** Logs records whose non-finite metric values cannot be written (they are dropped from the row). */
+  warnDroppedMetrics(rows: readonly { metrics: Record<string, number> }[]): void {
     if (!this.logger) return;
     for (const r of rows) {
       for (const name in r.metrics) {

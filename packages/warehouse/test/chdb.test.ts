@@ -8,7 +8,15 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrate, QUERIES_DIR, runNamedQuery, WarehouseWriter } from '../src/index';
 import { createChdbClient } from './support/chdb-client';
-import { assertAllQueries, assertViews, copyMigrations, loadScenario, uniqueDatabase } from './support/scenario';
+import {
+  assertAllQueries,
+  assertBackfill,
+  assertViews,
+  copyMigrations,
+  loadScenario,
+  loadSnapshotsOnly,
+  uniqueDatabase,
+} from './support/scenario';
 
 describe('warehouse on current ClickHouse (chdb)', () => {
   let client: ClickHouseClient;
@@ -24,10 +32,10 @@ describe('warehouse on current ClickHouse (chdb)', () => {
 
   it('applies the migrations once, then skips them', async () => {
     const first = await migrate(client, { database: db, dir: MIGRATIONS_DIR });
-    expect(first.applied).toEqual(['0001_tier_tables.sql', '0002_views.sql']);
+    expect(first.applied).toEqual(['0001_tier_tables.sql', '0002_views.sql', '0003_history.sql']);
     expect(first.skipped).toEqual([]);
     const second = await migrate(client, { database: db, dir: MIGRATIONS_DIR });
-    expect(second).toEqual({ applied: [], skipped: ['0001_tier_tables.sql', '0002_views.sql'] });
+    expect(second).toEqual({ applied: [], skipped: ['0001_tier_tables.sql', '0002_views.sql', '0003_history.sql'] });
   });
 
   it('refuses a migration file changed after it was applied', async () => {
@@ -43,31 +51,44 @@ describe('warehouse on current ClickHouse (chdb)', () => {
     await assertAllQueries(client, db);
     await assertViews(client, db);
     // Merging changes nothing either.
-    for (const table of ['tier_current', 'tier_snapshots', 'tier_transitions']) {
+    for (const table of ['tier_current', 'tier_snapshots', 'tier_transitions', 'tier_history', 'metric_history']) {
       await client.command({ query: `OPTIMIZE TABLE ${db}.${table} FINAL` });
     }
     await assertAllQueries(client, db);
   });
 
+  it('migration 0003 backfills the history from the daily snapshots of an older database', async () => {
+    const old = uniqueDatabase('ts_chdb_backfill');
+    try {
+      const dir = await copyMigrations(['0001_tier_tables.sql', '0002_views.sql']);
+      expect((await migrate(client, { database: old, dir })).applied).toHaveLength(2);
+      await loadSnapshotsOnly(new WarehouseWriter(client, { database: old, maxBatchRows: 3 }));
+      expect((await migrate(client, { database: old, dir: MIGRATIONS_DIR })).applied).toEqual(['0003_history.sql']);
+      await assertBackfill(client, old);
+    } finally {
+      await client.command({ query: `DROP DATABASE IF EXISTS ${old}` });
+    }
+  });
+
   it('renders csv, json and table output, and names bad input', async () => {
     const run = (name: string, params: Record<string, string>, format?: 'csv' | 'json' | 'table') =>
       runNamedQuery(client, { dir: QUERIES_DIR, name, params, database: db, format });
-    const csv = await run('revenue_share', { day: '2024-01-31' }, 'csv');
+    const csv = await run('revenue_share', { day: '2024-03-04' }, 'csv');
     expect(csv.output.split('\n').slice(0, 2)).toEqual([
       'tier,customers,revenue,customer_share,revenue_share',
-      'PLATINUM,1,800,0.25,0.8',
+      'PLATINUM,1,1000,0.5,0.7407',
     ]);
-    const json = await run('revenue_share', { day: '2024-01-31' }, 'json');
-    expect(JSON.parse(json.output)[3]).toEqual({
+    const json = await run('revenue_share', { day: '2024-03-08' }, 'json');
+    expect(JSON.parse(json.output)[1]).toEqual({
       tier: 'BRONZE',
       customers: 1,
-      revenue: 40,
-      customer_share: 0.25,
-      revenue_share: 0.04,
+      revenue: 50,
+      customer_share: 0.3333,
+      revenue_share: 0.0303,
     });
-    const table = await run('migration_matrix', { from: '2024-01-31', to: '2024-02-01' });
-    expect(table.output.split('\n')[0]).toBe('from_tier  to_tier   customers');
-    expect(table.output.endsWith('(5 rows)')).toBe(true);
+    const table = await run('migration_matrix', { from: '2024-03-02', to: '2024-03-06' });
+    expect(table.output.split('\n')[0]).toBe('from_tier  to_tier  customers');
+    expect(table.output.endsWith('(4 rows)')).toBe(true);
     await expect(run('revenue_share', { day: '2024-01-31', tier: 'GOLD' })).rejects.toThrow(
       "unknown parameter 'tier' for query revenue_share (parameters: day, dimension, metric)",
     );

@@ -71,7 +71,14 @@ describe('parseMigrationFile', () => {
           .filter((l) => !l.trim().startsWith('--'))
           .join('\n');
         expect(s).not.toContain('{db}');
-        expect(s).toMatch(/IF NOT EXISTS dbx\./);
+        // CREATE … IF NOT EXISTS: a migration interrupted half-way can run again. A backfill (INSERT … SELECT) reads
+        // with FINAL into a ReplacingMergeTree, so running it again re-inserts identical rows, which collapse.
+        if (/^\s*INSERT INTO/.test(s)) {
+          expect(s).toMatch(/^\s*INSERT INTO dbx\.\w+/);
+          expect(s).toMatch(/FINAL/);
+        } else {
+          expect(s).toMatch(/IF NOT EXISTS dbx\./);
+        }
         // features the Debian ClickHouse 18.16 lacks
         expect(s).not.toMatch(/DateTime64|LowCardinality|\bTTL\b|\bMap\(|\bJSON\b|DELETE FROM/i);
       }

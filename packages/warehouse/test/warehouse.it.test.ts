@@ -10,10 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrate, WarehouseError, WarehouseWriter } from '../src/index';
 import {
   assertAllQueries,
+  assertBackfill,
   assertViews,
   copyMigrations,
   currentLatest,
   loadScenario,
+  loadSnapshotsOnly,
   uniqueDatabase,
 } from './support/scenario';
 
@@ -37,12 +39,12 @@ describe(`warehouse on the stack's ClickHouse (${clickhouseUrl})`, () => {
 
   it('applies the migrations once, then skips them', async () => {
     expect(await migrate(client, { database: db, dir: MIGRATIONS_DIR })).toEqual({
-      applied: ['0001_tier_tables.sql', '0002_views.sql'],
+      applied: ['0001_tier_tables.sql', '0002_views.sql', '0003_history.sql'],
       skipped: [],
     });
     expect(await migrate(client, { database: db, dir: MIGRATIONS_DIR })).toEqual({
       applied: [],
-      skipped: ['0001_tier_tables.sql', '0002_views.sql'],
+      skipped: ['0001_tier_tables.sql', '0002_views.sql', '0003_history.sql'],
     });
     const rs = await client.query({
       query: `SELECT version, file FROM ${db}.schema_migrations ORDER BY version`,
@@ -51,6 +53,7 @@ describe(`warehouse on the stack's ClickHouse (${clickhouseUrl})`, () => {
     expect(await rs.json()).toEqual([
       { version: '0001', file: '0001_tier_tables.sql' },
       { version: '0002', file: '0002_views.sql' },
+      { version: '0003', file: '0003_history.sql' },
     ]);
   });
 
@@ -66,10 +69,28 @@ describe(`warehouse on the stack's ClickHouse (${clickhouseUrl})`, () => {
     await loadScenario(new WarehouseWriter(client, { database: db, maxBatchRows: 3 }));
     await assertAllQueries(client, db);
     await assertViews(client, db);
-    for (const table of ['tier_current', 'tier_snapshots', 'tier_transitions']) {
+    for (const table of ['tier_current', 'tier_snapshots', 'tier_transitions', 'tier_history', 'metric_history']) {
       await client.command({ query: `OPTIMIZE TABLE ${db}.${table} FINAL` });
     }
     await assertAllQueries(client, db);
+  });
+
+  it('migration 0003 backfills the history from the daily snapshots of an older database', async () => {
+    const old = uniqueDatabase('ts_it_backfill');
+    try {
+      const dir = await copyMigrations(['0001_tier_tables.sql', '0002_views.sql']);
+      expect((await migrate(client, { database: old, dir })).applied).toHaveLength(2);
+      await loadSnapshotsOnly(new WarehouseWriter(client, { database: old, maxBatchRows: 3 }));
+      expect((await migrate(client, { database: old, dir: MIGRATIONS_DIR })).applied).toEqual(['0003_history.sql']);
+      await assertBackfill(client, old);
+      // Merging changes nothing.
+      for (const table of ['tier_history', 'metric_history']) {
+        await client.command({ query: `OPTIMIZE TABLE ${old}.${table} FINAL` });
+      }
+      await assertBackfill(client, old);
+    } finally {
+      await client.command({ query: `DROP DATABASE IF EXISTS ${old}` });
+    }
   });
 
   it('reports server errors readably (18.x sends no error type)', async () => {

@@ -1,7 +1,17 @@
 import type { TierChange, TierTransition } from '@tierstream/contracts';
 import { describe, expect, it } from 'vitest';
 import { describeError, isConnectionError, isRetriable, parseServerError, WarehouseError } from '../src/errors';
-import { toSnapshotRow, toStateRow, toTransitionRow, utcDay } from '../src/rows';
+import {
+  routeChangeRecord,
+  routeHistoryRecord,
+  routeTransitionRecord,
+  toHistoryRow,
+  toMetricHistoryRow,
+  toSnapshotRow,
+  toStateRow,
+  toTransitionRow,
+  utcDay,
+} from '../src/rows';
 import { backoffDelay, WarehouseWriter, type WriterClient } from '../src/writer';
 
 const change = (over: Partial<TierChange> = {}): TierChange => ({
@@ -69,6 +79,71 @@ describe('row mapping', () => {
     );
     expect(() => toStateRow(change({ state_version: -1 }))).toThrow('state_version must be a non-negative integer');
     expect(() => toStateRow(change({ customer_id: '' }))).toThrow('customer_id is empty');
+  });
+
+  it('maps a CHANGE copy of the history topic to tier_history, valid from its snapshot_day', () => {
+    const r = toHistoryRow(change({ snapshot_day: '2024-02-29' }));
+    expect(r).toEqual({ valid_from: '2024-02-29', ...toStateRow(change()) });
+    expect(() => toHistoryRow(change())).toThrow(
+      "tier change of customer c1: snapshot_day must be a date 'YYYY-MM-DD', got null",
+    );
+    expect(() => toHistoryRow(change({ snapshot_day: '2024-13-01' }))).toThrow('snapshot_day must be a date');
+    expect(() => toHistoryRow(change({ kind: 'SNAPSHOT', snapshot_day: '2024-02-29' }))).toThrow(
+      'kind must be CHANGE for tier_history, got SNAPSHOT',
+    );
+    expect(() => toHistoryRow(change({ snapshot_day: '2024-02-29', state_version: 1.5 }))).toThrow(
+      'state_version must be a non-negative integer',
+    );
+  });
+
+  it('maps METRICS to metric_history and refuses a basis_day that is missing, invalid or after snapshot_day', () => {
+    const metrics = (over: Partial<TierChange> = {}) =>
+      change({ kind: 'METRICS', tiers: {}, snapshot_day: '2024-03-10', basis_day: '2024-03-01', ...over });
+    expect(toMetricHistoryRow(metrics({ metrics: { revenue_365d: 7, orders_lifetime: 2, bad: Number.NaN } }))).toEqual({
+      customer_id: 'c1',
+      basis_day: '2024-03-01',
+      valid_from: '2024-03-10',
+      metric_names: ['orders_lifetime', 'revenue_365d'],
+      metric_values: [2, 7],
+      as_of: 1_700_000_000_000,
+      emitted_at: 1_700_000_000_500,
+    });
+    // basis_day = snapshot_day: the row of the evaluation day itself. Tiers, if any, are not part of the row.
+    expect(toMetricHistoryRow(metrics({ basis_day: '2024-03-10', tiers: { lifecycle: 'NEW' } })).basis_day).toBe(
+      '2024-03-10',
+    );
+    expect(() => toMetricHistoryRow(metrics({ basis_day: undefined }))).toThrow(
+      "metrics of customer c1: basis_day must be a date 'YYYY-MM-DD', got null",
+    );
+    expect(() => toMetricHistoryRow(metrics({ basis_day: null }))).toThrow('basis_day must be a date');
+    expect(() => toMetricHistoryRow(metrics({ basis_day: '2024-02-30' }))).toThrow('basis_day must be a date');
+    expect(() => toMetricHistoryRow(metrics({ basis_day: '2024-03-11' }))).toThrow(
+      'metrics of customer c1: basis_day 2024-03-11 is after snapshot_day 2024-03-10',
+    );
+    expect(() => toMetricHistoryRow(metrics({ snapshot_day: null }))).toThrow('snapshot_day must be a date');
+    expect(() => toMetricHistoryRow(metrics({ customer_id: '' }))).toThrow('customer_id is empty');
+    expect(() => toMetricHistoryRow(metrics({ as_of: -1 }))).toThrow('as_of must be a non-negative integer');
+    expect(() => toMetricHistoryRow(change({ snapshot_day: '2024-03-10' }))).toThrow(
+      'kind must be METRICS, got CHANGE',
+    );
+  });
+
+  it('routes the history topic by kind, the changes and transitions topics to their tables', () => {
+    const day = '2024-03-10';
+    expect(routeHistoryRecord(change({ snapshot_day: day })).table).toBe('tier_history');
+    expect(routeHistoryRecord(change({ kind: 'SNAPSHOT', snapshot_day: day })).table).toBe('tier_snapshots');
+    const m = routeHistoryRecord(change({ kind: 'METRICS', tiers: {}, snapshot_day: day, basis_day: day }));
+    expect(m).toEqual({ table: 'metric_history', row: expect.objectContaining({ basis_day: day, valid_from: day }) });
+    expect(() => routeHistoryRecord(change({ kind: 'BOGUS' as TierChange['kind'], snapshot_day: day }))).toThrow(
+      'unknown kind "BOGUS"',
+    );
+    expect(routeChangeRecord(change())).toEqual({ table: 'tier_current', row: toStateRow(change()) });
+    expect(routeChangeRecord(change({ kind: 'SNAPSHOT', snapshot_day: day })).table).toBe('tier_current');
+    expect(() => routeChangeRecord(change({ kind: 'METRICS', tiers: {} }))).toThrow('kind METRICS is not a tier state');
+    expect(routeTransitionRecord(transition())).toEqual({
+      table: 'tier_transitions',
+      row: toTransitionRow(transition()),
+    });
   });
 
   it('computes the transition day in UTC', () => {
@@ -213,6 +288,39 @@ describe('WarehouseWriter', () => {
       "insert of 1 rows into ts.tier_current failed: ClickHouse error 60 UNKNOWN_TABLE: Table ts.tier_current doesn't exist",
     );
     expect(calls).toHaveLength(1);
+  });
+
+  it('inserts routed rows per table, in a fixed table order, and the history tables directly', async () => {
+    const { client, calls } = fakeClient([]);
+    const w = new WarehouseWriter(client, { database: 'ts', maxBatchRows: 2 });
+    const day = '2024-03-10';
+    const metrics = change({ kind: 'METRICS', tiers: {}, snapshot_day: day, basis_day: day });
+    await w.insertRouted([
+      routeChangeRecord(change()),
+      routeHistoryRecord(metrics),
+      routeHistoryRecord(change({ snapshot_day: day })),
+      routeHistoryRecord(change({ customer_id: 'c2', snapshot_day: day })),
+      routeHistoryRecord(change({ customer_id: 'c3', snapshot_day: day })),
+      routeTransitionRecord(transition()),
+      routeHistoryRecord(change({ kind: 'SNAPSHOT', snapshot_day: day })),
+    ]);
+    expect(calls.map((c) => [c.table, (c.values as { customer_id: string }[]).map((v) => v.customer_id)])).toEqual([
+      ['ts.tier_transitions', ['c1']],
+      ['ts.tier_snapshots', ['c1']],
+      ['ts.tier_history', ['c1', 'c2']],
+      ['ts.tier_history', ['c3']],
+      ['ts.metric_history', ['c1']],
+      ['ts.tier_current', ['c1']],
+    ]);
+    calls.length = 0;
+    await w.insertHistory([change({ snapshot_day: day })]);
+    await w.insertMetricHistory([metrics]);
+    await w.insertRouted([]);
+    expect(calls.map((c) => c.table)).toEqual(['ts.tier_history', 'ts.metric_history']);
+    await expect(w.insertMetricHistory([metrics, { ...metrics, basis_day: null }])).rejects.toThrow(
+      'basis_day must be a date',
+    );
+    expect(calls).toHaveLength(2);
   });
 
   it('validates a whole snapshot batch before inserting any of it', async () => {

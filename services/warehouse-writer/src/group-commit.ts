@@ -1,12 +1,5 @@
-import type { TierChange, TierTransition } from '@tierstream/contracts';
 import type { ServiceMetrics } from '@tierstream/observability';
-import { RowBuffer, type WarehouseWriter } from '@tierstream/warehouse';
-
-export interface Rows {
-  changes: TierChange[];
-  snapshots: TierChange[];
-  transitions: TierTransition[];
-}
+import { ROUTED_TABLE_ORDER, type RoutedRow, RowBuffer, type WarehouseWriter } from '@tierstream/warehouse';
 
 interface Waiter {
   resolve: () => void;
@@ -14,14 +7,15 @@ interface Waiter {
 }
 
 /**
- * Group commit for ClickHouse: every consumed partition batch adds its rows and waits; one INSERT per table carries
- * the rows of all waiting batches once the buffer holds `maxRows` or its oldest row is `maxAgeMs` old. Only then
- * do the batches return and their offsets get committed. Memory is bounded by backpressure: a batch does not return
- * (so its partition fetches nothing more) until its rows are in ClickHouse. A failed INSERT (after the writer's own
- * retries with backoff) fails every waiting batch; the consumer re-fetches them and tries again.
+ * Group commit for ClickHouse: every consumed partition batch adds its rows (already mapped and validated, each tagged
+ * with its table) and waits; one INSERT per table carries the rows of all waiting batches once the buffer holds
+ * `maxRows` or its oldest row is `maxAgeMs` old. Only then do the batches return and their offsets get committed.
+ * Memory is bounded by backpressure: a batch does not return (so its partition fetches nothing more) until its rows
+ * are in ClickHouse. A failed INSERT (after the writer's own retries with backoff) fails every waiting batch; the
+ * consumer re-fetches them and tries again.
  */
 export class GroupCommit {
-  private readonly buffer: RowBuffer<{ table: keyof Rows; row: TierChange | TierTransition }>;
+  private readonly buffer: RowBuffer<RoutedRow>;
   private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -34,14 +28,9 @@ export class GroupCommit {
     this.buffer = new RowBuffer({ maxRows: opts.maxRows, maxAgeMs: opts.maxAgeMs });
   }
 
-  add(rows: Rows): Promise<void> {
-    const tagged = [
-      ...rows.changes.map((row) => ({ table: 'changes' as const, row })),
-      ...rows.snapshots.map((row) => ({ table: 'snapshots' as const, row })),
-      ...rows.transitions.map((row) => ({ table: 'transitions' as const, row })),
-    ];
-    if (tagged.length === 0) return Promise.resolve();
-    this.buffer.push(...tagged);
+  add(rows: readonly RoutedRow[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    this.buffer.push(...rows);
     this.metrics?.bufferedRows.set({ table: 'all' }, this.buffer.size);
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.arm();
@@ -84,20 +73,21 @@ export class GroupCommit {
     });
   }
 
-  private async insert(rows: Array<{ table: keyof Rows; row: TierChange | TierTransition }>): Promise<void> {
-    const pick = <T>(table: keyof Rows) => rows.filter((r) => r.table === table).map((r) => r.row as T);
-    const changes = pick<TierChange>('changes');
-    const snapshots = pick<TierChange>('snapshots');
-    const transitions = pick<TierTransition>('transitions');
-    const time = async (table: string, n: number, fn: () => Promise<void>) => {
-      if (n === 0) return;
+  private async insert(rows: RoutedRow[]): Promise<void> {
+    const byTable = new Map<string, RoutedRow[]>();
+    for (const r of rows) {
+      const list = byTable.get(r.table);
+      if (list) list.push(r);
+      else byTable.set(r.table, [r]);
+    }
+    // One table at a time (the writer's fixed order), timed per table.
+    for (const table of ROUTED_TABLE_ORDER) {
+      const list = byTable.get(table);
+      if (!list) continue;
       const end = this.metrics?.clickhouseLatency.startTimer({ table });
-      await fn();
+      await this.writer.insertRouted(list);
       end?.();
-    };
-    await time('tier_transitions', transitions.length, () => this.writer.insertTransitions(transitions));
-    await time('tier_snapshots', snapshots.length, () => this.writer.insertSnapshots(snapshots));
-    await time('tier_current', changes.length, () => this.writer.insertChanges(changes));
+    }
   }
 
   /** Flushes what is buffered and waits for every insert in flight (graceful shutdown). */

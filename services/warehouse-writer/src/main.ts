@@ -9,9 +9,16 @@ import {
   runServiceMain,
   startHealthServer,
 } from '@tierstream/observability';
-import { WarehouseWriter } from '@tierstream/warehouse';
+import {
+  type RoutedRow,
+  routeChangeRecord,
+  routeHistoryRecord,
+  routeTransitionRecord,
+  WarehouseError,
+  WarehouseWriter,
+} from '@tierstream/warehouse';
 import { type WriterConfig, writerConfigSchema } from './config';
-import { GroupCommit, type Rows } from './group-commit';
+import { GroupCommit } from './group-commit';
 
 const SERVICE = 'warehouse-writer';
 
@@ -53,15 +60,31 @@ export async function runWarehouseWriter(
     // Every partition's batch waits on the same group commit: one INSERT carries many partitions' rows.
     partitionsConsumedConcurrently: 16,
     handler: async (batch, ctx) => {
-      const rows: Rows = { changes: [], snapshots: [], transitions: [] };
+      const rows: RoutedRow[] = [];
       for (const record of batch.records) {
+        let value: unknown;
         try {
-          const { value } = await serde.decode(record.value ?? Buffer.alloc(0));
-          if (batch.topic === config.TRANSITIONS_TOPIC) rows.transitions.push(value as TierTransition);
-          else if (batch.topic === config.SNAPSHOTS_TOPIC) rows.snapshots.push(value as TierChange);
-          else rows.changes.push(value as TierChange);
+          ({ value } = await serde.decode(record.value ?? Buffer.alloc(0)));
         } catch (err) {
           ctx.deadLetter(record, 'UNDECODABLE', (err as Error).message);
+          continue;
+        }
+        // Mapped here, before the group commit: a record that cannot be written (e.g. METRICS without basis_day) is
+        // dead-lettered alone instead of failing every insert it would join.
+        try {
+          if (batch.topic === config.TRANSITIONS_TOPIC) {
+            writer.warnDroppedMetrics([value as TierTransition]);
+            rows.push(routeTransitionRecord(value as TierTransition));
+          } else if (batch.topic === config.SNAPSHOTS_TOPIC) {
+            writer.warnDroppedMetrics([value as TierChange]);
+            rows.push(routeHistoryRecord(value as TierChange));
+          } else {
+            writer.warnDroppedMetrics([value as TierChange]);
+            rows.push(routeChangeRecord(value as TierChange));
+          }
+        } catch (err) {
+          if (!(err instanceof WarehouseError)) throw err;
+          ctx.deadLetter(record, 'INVALID_VALUE', err.message);
         }
       }
       await group.add(rows);

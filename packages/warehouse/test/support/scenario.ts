@@ -2,6 +2,9 @@
  * A small hand-made data set and the answers to every analyst query, worked out by hand (see the comments), shared by
  * the chdb test (current ClickHouse) and the integration test (Debian ClickHouse 18.16). The data contains stale
  * versions inserted AFTER the newer ones and whole batches inserted twice: the answers must not change.
+ *
+ * Two histories: the daily snapshots of January (tier_snapshots, c1..c6; also the input of the 0003 backfill test) and
+ * the change history of March (tier_history and metric_history, h1..h4), which the day-based queries read.
  */
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +12,7 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { TierChange, TierTransition } from '@tierstream/contracts';
 import { expect } from 'vitest';
-import { MIGRATIONS_DIR, QUERIES_DIR, runNamedQuery, type WarehouseWriter } from '../../src/index';
+import { MIGRATIONS_DIR, QUERIES_DIR, routeHistoryRecord, runNamedQuery, type WarehouseWriter } from '../../src/index';
 
 const ms = (iso: string) => Date.parse(iso);
 
@@ -96,14 +99,15 @@ export const snapshotsD0: TierChange[] = [state('SNAPSHOT', 'c1', 2, D0, t('PLAT
 export const snapshotsD1: TierChange[] = [
   state('SNAPSHOT', 'c1', 3, D1, t('PLATINUM', 'ACTIVE'), { revenue_365d: 800 }),
   state('SNAPSHOT', 'c2', 4, D1, t('GOLD', 'ACTIVE'), { revenue_365d: 100 }),
-  state('SNAPSHOT', 'c3', 1, D1, t('SILVER', 'NEW'), { revenue_365d: 60 }),
+  // recency_days moves every day: the 0003 backfill does not count it as a change of metrics.
+  state('SNAPSHOT', 'c3', 1, D1, t('SILVER', 'NEW'), { revenue_365d: 60, recency_days: 5 }),
   state('SNAPSHOT', 'c4', 2, D1, t('BRONZE', 'NEW'), { revenue_365d: 40 }),
   state('SNAPSHOT', 'c6', 1, D1, t(null, 'PROSPECT'), { revenue_365d: 0 }),
 ];
 export const snapshotsD2: TierChange[] = [
   state('SNAPSHOT', 'c1', 5, D2, t('GOLD', 'AT_RISK'), { revenue_365d: 300 }),
   state('SNAPSHOT', 'c2', 7, D2, t('PLATINUM', 'ACTIVE'), { revenue_365d: 1200 }),
-  state('SNAPSHOT', 'c3', 2, D2, t('SILVER', 'ACTIVE'), { revenue_365d: 60 }),
+  state('SNAPSHOT', 'c3', 2, D2, t('SILVER', 'ACTIVE'), { revenue_365d: 60, recency_days: 6 }),
   state('SNAPSHOT', 'c5', 1, D2, t('BRONZE', 'NEW'), { revenue_365d: 40 }),
   state('SNAPSHOT', 'c6', 1, D2, t(null, 'PROSPECT'), { revenue_365d: 0 }),
 ];
@@ -156,6 +160,94 @@ export const transitionRedelivered: TierTransition[] = [
   tr('t1', 'c1', 'value_tier', 'PLATINUM', 'GOLD', 'DOWN', 'value_share', '2024-02-01T05:00:00Z', 60_000),
 ];
 
+// ---- tier_history and metric_history (March 2024) -------------------------------------------------------------------
+//
+// Tiers (value_tier / lifecycle) per day, as the history says ('-' = no tier in the dimension, blank = not a customer):
+//
+//   day    h1               h2                h3            h4
+//   03-01  BRONZE/NEW                                       SILVER/ACTIVE
+//   03-02  BRONZE/NEW       -/PROSPECT                      SILVER/ACTIVE
+//   03-03  GOLD/ACTIVE      -/PROSPECT                      SILVER/ACTIVE
+//   03-04  GOLD/ACTIVE      PLATINUM/NEW                    -/CHURNED
+//   03-05  GOLD/ACTIVE      GOLD/ACTIVE       BRONZE/NEW    -/CHURNED
+//   03-06+ GOLD/AT_RISK     GOLD/ACTIVE       BRONZE/NEW    -/CHURNED
+//
+// h1 changes twice on 03-03 (v2 SILVER, then v3 GOLD: v3 is the day's close; v2 arrives after v3). h2's 03-05 row v5 is
+// re-emitted stale as v4 (PLATINUM) after it. h4 loses its value tier on 03-04.
+const hist = (customer_id: string, state_version: number, day: string, tiers: Tiers): TierChange => ({
+  ...state('CHANGE', customer_id, state_version, day, tiers, { revenue_365d: state_version }),
+  as_of: ms(`${day}T12:00:00Z`),
+});
+
+export const historyChanges: TierChange[] = [
+  hist('h1', 1, '2024-03-01', t('BRONZE', 'NEW')),
+  hist('h1', 3, '2024-03-03', t('GOLD', 'ACTIVE')),
+  hist('h1', 4, '2024-03-06', t('GOLD', 'AT_RISK')),
+  hist('h2', 1, '2024-03-02', t(null, 'PROSPECT')),
+  hist('h2', 2, '2024-03-04', t('PLATINUM', 'NEW')),
+  hist('h2', 5, '2024-03-05', t('GOLD', 'ACTIVE')),
+  hist('h3', 1, '2024-03-05', t('BRONZE', 'NEW')),
+  hist('h4', 1, '2024-03-01', t('SILVER', 'ACTIVE')),
+  hist('h4', 2, '2024-03-04', t(null, 'CHURNED')),
+];
+/** Lower versions of existing (customer, day) rows, inserted after them: they must never show. */
+export const historyStale: TierChange[] = [
+  hist('h1', 2, '2024-03-03', t('SILVER', 'ACTIVE')),
+  hist('h2', 4, '2024-03-05', t('PLATINUM', 'ACTIVE')),
+];
+
+// Metric paths (revenue_365d / revenue_lifetime), rows as (basis_day → valid_from: values):
+//   h1: 03-01 → 03-01: 100/100, 03-04: 80/100 (a roll-off)       superseded from 03-03 by
+//       03-03 → 03-03: 350/350 (as_of 13:00; a 300/300 of 09:00 arrives after it), 03-06: 200/350
+//   h2: 03-02 → 03-02: 0/0
+//       03-04 → 03-04: 1000/1000, 03-08: 900/1000                 superseded from 03-05 (so 03-08 never applies) by
+//       03-05 → 03-05: 1500/1500, 03-07: 1400/1500
+//   h3: 03-05 → 03-05: 50/50
+//   h4: 03-01 → 03-01: 200/200;  03-04 → 03-04: 150/200
+// Metrics on day D: the row with the greatest (basis_day, valid_from) among rows valid from D or before:
+//   day    01   02   03   04    05    06    07    08
+//   h1     100  100  350  350   350   200   200   200   (revenue_365d; lifetime 100 100 350 ...)
+//   h2          0    0    1000  1500  1500  1400  1400  (lifetime 0 0 1000 1500 1500 1500 1500)
+//   h3                           50    50    50    50
+//   h4     200  200  200  150   150   150   150   150   (lifetime 200 throughout)
+const point = (
+  customer_id: string,
+  basis_day: string,
+  day: string,
+  revenue_365d: number,
+  revenue_lifetime: number,
+  asOfTime = '12:00:00',
+): TierChange => ({
+  customer_id,
+  kind: 'METRICS',
+  state_version: 0,
+  snapshot_day: day,
+  basis_day,
+  tiers: {},
+  metrics: { revenue_365d, revenue_lifetime },
+  rules_version: 'rules-1',
+  cutpoints_version: 'cp-1',
+  as_of: ms(`${basis_day}T${asOfTime}Z`),
+  emitted_at: ms(`${basis_day}T${asOfTime}Z`) + 1,
+});
+
+export const metricPoints: TierChange[] = [
+  point('h1', '2024-03-01', '2024-03-01', 100, 100),
+  point('h1', '2024-03-01', '2024-03-04', 80, 100),
+  point('h1', '2024-03-03', '2024-03-03', 350, 350, '13:00:00'),
+  point('h1', '2024-03-03', '2024-03-06', 200, 350, '13:00:00'),
+  point('h2', '2024-03-02', '2024-03-02', 0, 0),
+  point('h2', '2024-03-04', '2024-03-04', 1000, 1000),
+  point('h2', '2024-03-04', '2024-03-08', 900, 1000),
+  point('h2', '2024-03-05', '2024-03-05', 1500, 1500),
+  point('h2', '2024-03-05', '2024-03-07', 1400, 1500),
+  point('h3', '2024-03-05', '2024-03-05', 50, 50),
+  point('h4', '2024-03-01', '2024-03-01', 200, 200),
+  point('h4', '2024-03-04', '2024-03-04', 150, 200),
+];
+/** An earlier evaluation of the same basis day (lower as_of), inserted after the later one: replaced. */
+export const metricPointsStale: TierChange[] = [point('h1', '2024-03-03', '2024-03-03', 300, 300, '09:00:00')];
+
 /** Loads everything, with duplicates, in an order that puts stale rows last. */
 export async function loadScenario(writer: WarehouseWriter): Promise<void> {
   for (let round = 0; round < 2; round++) {
@@ -166,53 +258,152 @@ export async function loadScenario(writer: WarehouseWriter): Promise<void> {
     await writer.insertSnapshots(snapshotsStale);
     await writer.insertTransitions(transitions);
     await writer.insertTransitions(transitionRedelivered);
+    // The history topic's records, once through the writer service's routing (one routed insert, mixed kinds), once
+    // through the per-table methods.
+    if (round === 0) {
+      await writer.insertRouted([...historyChanges, ...metricPoints].map(routeHistoryRecord));
+      await writer.insertRouted([...historyStale, ...metricPointsStale].map(routeHistoryRecord));
+    } else {
+      await writer.insertHistory(historyChanges);
+      await writer.insertMetricHistory(metricPoints);
+      await writer.insertHistory(historyStale);
+      await writer.insertMetricHistory(metricPointsStale);
+    }
+  }
+}
+
+/** Only the daily snapshots, twice, stale last: the data of a database from before migration 0003. */
+export async function loadSnapshotsOnly(writer: WarehouseWriter): Promise<void> {
+  for (let round = 0; round < 2; round++) {
+    await writer.insertSnapshots([...snapshotsD0, ...snapshotsD1]);
+    await writer.insertSnapshots(snapshotsD2);
+    await writer.insertSnapshots(snapshotsStale);
   }
 }
 
 // ---- expected answers, by hand ------------------------------------------------------------------------------------
+const FOREVER = '2105-12-31';
+const row = (day: string, tier: string, customers: number) => ({ day: `2024-${day}`, tier, customers });
+
 export const expected = {
-  // value_tier, D1..D2 (D0 out of range). D1: c1 PLATINUM, c2 GOLD, c3 SILVER, c4 BRONZE (c6 has no value tier).
-  // D2: c1 GOLD, c2 PLATINUM (v7 beats the stale GOLD v6), c3 SILVER, c5 BRONZE.
+  // value_tier, 02-28..03-07 (from the table above): nothing before 03-01 (02-28 and the leap day 02-29 have no row).
   distributionValueTier: [
-    { day: D1, tier: 'BRONZE', customers: 1 },
-    { day: D1, tier: 'GOLD', customers: 1 },
-    { day: D1, tier: 'PLATINUM', customers: 1 },
-    { day: D1, tier: 'SILVER', customers: 1 },
-    { day: D2, tier: 'BRONZE', customers: 1 },
-    { day: D2, tier: 'GOLD', customers: 1 },
-    { day: D2, tier: 'PLATINUM', customers: 1 },
-    { day: D2, tier: 'SILVER', customers: 1 },
+    row('03-01', 'BRONZE', 1),
+    row('03-01', 'SILVER', 1),
+    row('03-02', 'BRONZE', 1),
+    row('03-02', 'SILVER', 1),
+    row('03-03', 'GOLD', 1), // h1's v3 (GOLD), not the stale v2 (SILVER) of the same day
+    row('03-03', 'SILVER', 1),
+    row('03-04', 'GOLD', 1), // h4 has no value tier from 03-04
+    row('03-04', 'PLATINUM', 1),
+    row('03-05', 'BRONZE', 1), // h3 starts; h2's v5 (GOLD), not the stale v4 (PLATINUM)
+    row('03-05', 'GOLD', 2),
+    row('03-06', 'BRONZE', 1),
+    row('03-06', 'GOLD', 2),
+    row('03-07', 'BRONZE', 1),
+    row('03-07', 'GOLD', 2),
   ],
-  // lifecycle, D2 only: c2 & c3 ACTIVE, c1 AT_RISK, c5 NEW, c6 PROSPECT.
-  distributionLifecycleD2: [
-    { day: D2, tier: 'ACTIVE', customers: 2 },
-    { day: D2, tier: 'AT_RISK', customers: 1 },
-    { day: D2, tier: 'NEW', customers: 1 },
-    { day: D2, tier: 'PROSPECT', customers: 1 },
+  // lifecycle, 03-04..03-06: every customer's interval starts before the range, or inside it.
+  distributionLifecycle: [
+    row('03-04', 'ACTIVE', 1),
+    row('03-04', 'CHURNED', 1),
+    row('03-04', 'NEW', 1),
+    row('03-05', 'ACTIVE', 2),
+    row('03-05', 'CHURNED', 1),
+    row('03-05', 'NEW', 1),
+    row('03-06', 'ACTIVE', 1),
+    row('03-06', 'AT_RISK', 1),
+    row('03-06', 'CHURNED', 1),
+    row('03-06', 'NEW', 1),
   ],
-  // D1 -> D2: c1 PLATINUM->GOLD, c2 GOLD->PLATINUM, c3 SILVER->SILVER, c4 BRONZE->(none), c5 (none)->BRONZE;
-  // c6 has no value tier on either day: not listed.
+  // value_tier 03-02 -> 03-06: h1 BRONZE->GOLD, h2 (no tier)->GOLD, h3 (not a customer)->BRONZE, h4 SILVER->(no tier).
   migrationMatrix: [
     { from_tier: '(none)', to_tier: 'BRONZE', customers: 1 },
-    { from_tier: 'BRONZE', to_tier: '(none)', customers: 1 },
-    { from_tier: 'GOLD', to_tier: 'PLATINUM', customers: 1 },
-    { from_tier: 'PLATINUM', to_tier: 'GOLD', customers: 1 },
-    { from_tier: 'SILVER', to_tier: 'SILVER', customers: 1 },
+    { from_tier: '(none)', to_tier: 'GOLD', customers: 1 },
+    { from_tier: 'BRONZE', to_tier: 'GOLD', customers: 1 },
+    { from_tier: 'SILVER', to_tier: '(none)', customers: 1 },
   ],
-  // D1: revenue 800 + 100 + 60 + 40 = 1000 over 4 customers with a value tier.
-  revenueShareD1: [
-    { tier: 'PLATINUM', customers: 1, revenue: 800, customer_share: 0.25, revenue_share: 0.8 },
-    { tier: 'GOLD', customers: 1, revenue: 100, customer_share: 0.25, revenue_share: 0.1 },
-    { tier: 'SILVER', customers: 1, revenue: 60, customer_share: 0.25, revenue_share: 0.06 },
-    { tier: 'BRONZE', customers: 1, revenue: 40, customer_share: 0.25, revenue_share: 0.04 },
+  // lifecycle 03-01 -> 03-03: h1 NEW->ACTIVE, h2 (not a customer)->PROSPECT, h4 ACTIVE->ACTIVE; h3 on neither day.
+  migrationMatrixLifecycle: [
+    { from_tier: '(none)', to_tier: 'PROSPECT', customers: 1 },
+    { from_tier: 'ACTIVE', to_tier: 'ACTIVE', customers: 1 },
+    { from_tier: 'NEW', to_tier: 'ACTIVE', customers: 1 },
   ],
-  // D2: 300 + 1200 + 60 + 40 = 1600 (the stale 999 of c2 must not count).
-  revenueShareD2: [
-    { tier: 'PLATINUM', customers: 1, revenue: 1200, customer_share: 0.25, revenue_share: 0.75 },
-    { tier: 'GOLD', customers: 1, revenue: 300, customer_share: 0.25, revenue_share: 0.1875 },
-    { tier: 'SILVER', customers: 1, revenue: 60, customer_share: 0.25, revenue_share: 0.0375 },
-    { tier: 'BRONZE', customers: 1, revenue: 40, customer_share: 0.25, revenue_share: 0.025 },
+  // 03-04: h1 GOLD 350 (basis 03-03 supersedes the 03-01 path's roll-off to 80), h2 PLATINUM 1000; h4 has no value
+  // tier. 1350 over 2 customers.
+  revenueShare0304: [
+    { tier: 'PLATINUM', customers: 1, revenue: 1000, customer_share: 0.5, revenue_share: 0.7407 },
+    { tier: 'GOLD', customers: 1, revenue: 350, customer_share: 0.5, revenue_share: 0.2593 },
   ],
+  // 03-08: h1 GOLD 200, h2 GOLD 1400 (basis 03-05's 03-07 row; basis 03-04's 03-08 row is superseded), h3 BRONZE 50.
+  revenueShare0308: [
+    { tier: 'GOLD', customers: 2, revenue: 1600, customer_share: 0.6667, revenue_share: 0.9697 },
+    { tier: 'BRONZE', customers: 1, revenue: 50, customer_share: 0.3333, revenue_share: 0.0303 },
+  ],
+  // 03-07, revenue_lifetime: h1 GOLD 350, h2 GOLD 1500, h3 BRONZE 50 = 1900.
+  revenueShareLifetime0307: [
+    { tier: 'GOLD', customers: 2, revenue: 1850, customer_share: 0.6667, revenue_share: 0.9737 },
+    { tier: 'BRONZE', customers: 1, revenue: 50, customer_share: 0.3333, revenue_share: 0.0263 },
+  ],
+  // h1 on 03-04: tiers of 03-03 (v3), metrics of basis 03-03 (the 13:00 evaluation, not the stale 09:00 one).
+  customerH1On0304: [
+    { kind: 'tier', name: 'lifecycle', value: 'ACTIVE', valid_from: '2024-03-03', basis_day: '2024-03-03' },
+    { kind: 'tier', name: 'value_tier', value: 'GOLD', valid_from: '2024-03-03', basis_day: '2024-03-03' },
+    { kind: 'metric', name: 'revenue_365d', value: '350', valid_from: '2024-03-03', basis_day: '2024-03-03' },
+    { kind: 'metric', name: 'revenue_lifetime', value: '350', valid_from: '2024-03-03', basis_day: '2024-03-03' },
+  ],
+  // h2 on 03-08: tiers of 03-05 (v5), metrics of basis 03-05 valid from 03-07.
+  customerH2On0308: [
+    { kind: 'tier', name: 'lifecycle', value: 'ACTIVE', valid_from: '2024-03-05', basis_day: '2024-03-05' },
+    { kind: 'tier', name: 'value_tier', value: 'GOLD', valid_from: '2024-03-05', basis_day: '2024-03-05' },
+    { kind: 'metric', name: 'revenue_365d', value: '1400', valid_from: '2024-03-07', basis_day: '2024-03-05' },
+    { kind: 'metric', name: 'revenue_lifetime', value: '1500', valid_from: '2024-03-07', basis_day: '2024-03-05' },
+  ],
+  // Consecutive rows with the same tier are one interval (h1 GOLD from 03-03 on, across its 03-06 lifecycle change);
+  // days without a tier in the dimension (h2 before 03-04, h4 from 03-04) are not listed.
+  tierIntervals: [
+    ['h1', 'lifecycle', 'NEW', '2024-03-01', '2024-03-02'],
+    ['h1', 'lifecycle', 'ACTIVE', '2024-03-03', '2024-03-05'],
+    ['h1', 'lifecycle', 'AT_RISK', '2024-03-06', FOREVER],
+    ['h1', 'value_tier', 'BRONZE', '2024-03-01', '2024-03-02'],
+    ['h1', 'value_tier', 'GOLD', '2024-03-03', FOREVER],
+    ['h2', 'lifecycle', 'PROSPECT', '2024-03-02', '2024-03-03'],
+    ['h2', 'lifecycle', 'NEW', '2024-03-04', '2024-03-04'],
+    ['h2', 'lifecycle', 'ACTIVE', '2024-03-05', FOREVER],
+    ['h2', 'value_tier', 'PLATINUM', '2024-03-04', '2024-03-04'],
+    ['h2', 'value_tier', 'GOLD', '2024-03-05', FOREVER],
+    ['h3', 'lifecycle', 'NEW', '2024-03-05', FOREVER],
+    ['h3', 'value_tier', 'BRONZE', '2024-03-05', FOREVER],
+    ['h4', 'lifecycle', 'ACTIVE', '2024-03-01', '2024-03-03'],
+    ['h4', 'lifecycle', 'CHURNED', '2024-03-04', FOREVER],
+    ['h4', 'value_tier', 'SILVER', '2024-03-01', '2024-03-03'],
+  ].map(([customer_id, dimension, tier, valid_from, valid_to]) => ({
+    customer_id,
+    dimension,
+    tier,
+    valid_from,
+    valid_to,
+  })),
+  // The rows in effect and their days (customer, basis_day, valid_from, valid_to, revenue_365d): h1's 03-04 roll-off
+  // and h2's 03-08 one are superseded before they start, so they are not listed.
+  metricIntervals: [
+    ['h1', '2024-03-01', '2024-03-01', '2024-03-02', 100],
+    ['h1', '2024-03-03', '2024-03-03', '2024-03-05', 350],
+    ['h1', '2024-03-03', '2024-03-06', FOREVER, 200],
+    ['h2', '2024-03-02', '2024-03-02', '2024-03-03', 0],
+    ['h2', '2024-03-04', '2024-03-04', '2024-03-04', 1000],
+    ['h2', '2024-03-05', '2024-03-05', '2024-03-06', 1500],
+    ['h2', '2024-03-05', '2024-03-07', FOREVER, 1400],
+    ['h3', '2024-03-05', '2024-03-05', FOREVER, 50],
+    ['h4', '2024-03-01', '2024-03-01', '2024-03-03', 200],
+    ['h4', '2024-03-04', '2024-03-04', FOREVER, 150],
+  ].map(([customer_id, basis_day, valid_from, valid_to, revenue_365d]) => ({
+    customer_id,
+    basis_day,
+    valid_from,
+    valid_to,
+    revenue_365d,
+  })),
   // PLATINUM/GOLD and AT_RISK now: c8 (2000) and c1 (300). c7 was AT_RISK only in a stale version; c1's stale version is ACTIVE.
   highValueAtRisk: [
     {
@@ -313,10 +504,13 @@ export function uniqueDatabase(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
-/** A copy of the migrations directory, so a test can change a file without touching the repository. */
-export async function copyMigrations(): Promise<string> {
+/**
+ * A copy of the migrations directory (or of some of its files), so a test can change a file without touching the
+ * repository, or migrate a database as it was before a migration.
+ */
+export async function copyMigrations(files?: readonly string[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tierstream-migrations-'));
-  for (const f of await readdir(MIGRATIONS_DIR)) {
+  for (const f of files ?? (await readdir(MIGRATIONS_DIR))) {
     await writeFile(join(dir, f), await readFile(join(MIGRATIONS_DIR, f), 'utf8'));
   }
   return dir;
@@ -329,13 +523,35 @@ export async function q(client: ClickHouseClient, database: string, name: string
 
 /** Every query of the pack against the loaded scenario. */
 export async function assertAllQueries(client: ClickHouseClient, db: string): Promise<void> {
-  expect(await q(client, db, 'tier_distribution_daily', { from: D1, to: D2 })).toEqual(expected.distributionValueTier);
-  expect(await q(client, db, 'tier_distribution_daily', { dimension: 'lifecycle', from: D2, to: D2 })).toEqual(
-    expected.distributionLifecycleD2,
+  expect(await q(client, db, 'tier_distribution_daily', { from: '2024-02-28', to: '2024-03-07' })).toEqual(
+    expected.distributionValueTier,
   );
-  expect(await q(client, db, 'migration_matrix', { from: D1, to: D2 })).toEqual(expected.migrationMatrix);
-  expect(await q(client, db, 'revenue_share', { day: D1 })).toEqual(expected.revenueShareD1);
-  expect(await q(client, db, 'revenue_share', { day: D2 })).toEqual(expected.revenueShareD2);
+  expect(
+    await q(client, db, 'tier_distribution_daily', { dimension: 'lifecycle', from: '2024-03-04', to: '2024-03-06' }),
+  ).toEqual(expected.distributionLifecycle);
+  expect(await q(client, db, 'tier_distribution_daily', { from: '2024-03-05', to: '2024-03-04' })).toEqual([]);
+  expect(await q(client, db, 'tier_distribution_daily', { from: '2024-03-06', to: '2024-03-06' })).toEqual(
+    expected.distributionValueTier.filter((r) => r.day === '2024-03-06'),
+  );
+  expect(await q(client, db, 'migration_matrix', { from: '2024-03-02', to: '2024-03-06' })).toEqual(
+    expected.migrationMatrix,
+  );
+  expect(
+    await q(client, db, 'migration_matrix', { dimension: 'lifecycle', from: '2024-03-01', to: '2024-03-03' }),
+  ).toEqual(expected.migrationMatrixLifecycle);
+  expect(await q(client, db, 'revenue_share', { day: '2024-03-04' })).toEqual(expected.revenueShare0304);
+  expect(await q(client, db, 'revenue_share', { day: '2024-03-08' })).toEqual(expected.revenueShare0308);
+  expect(await q(client, db, 'revenue_share', { day: '2024-03-07', metric: 'revenue_lifetime' })).toEqual(
+    expected.revenueShareLifetime0307,
+  );
+  expect(await q(client, db, 'revenue_share', { day: '2024-02-29' })).toEqual([]);
+  expect(await q(client, db, 'customer_on_day', { customer_id: 'h1', day: '2024-03-04' })).toEqual(
+    expected.customerH1On0304,
+  );
+  expect(await q(client, db, 'customer_on_day', { customer_id: 'h2', day: '2024-03-08' })).toEqual(
+    expected.customerH2On0308,
+  );
+  expect(await q(client, db, 'customer_on_day', { customer_id: 'h3', day: '2024-03-04' })).toEqual([]);
 
   const atRisk = await q(client, db, 'high_value_at_risk');
   expect(atRisk.map(({ as_of, ...rest }) => rest)).toEqual(expected.highValueAtRisk);
@@ -386,5 +602,131 @@ export async function assertViews(client: ClickHouseClient, db: string): Promise
   ).toEqual([{ n: 5 * 2 - 1 }]); // 5 customers × (value_tier, lifecycle), c6 has no value_tier
   expect(await rows(`SELECT toUInt32(count()) AS n FROM ${db}.tier_transitions_dedup`)).toEqual([
     { n: transitions.length },
+  ]);
+  // History views (0003).
+  expect(
+    await rows(
+      `SELECT customer_id, dimension, tier, valid_from, valid_to FROM ${db}.tier_intervals ORDER BY customer_id, dimension, valid_from`,
+    ),
+  ).toEqual(expected.tierIntervals);
+  // "Tiers on day D" through the view equals the query's answer for every day of the history.
+  for (let d = 1; d <= 7; d++) {
+    const day = `2024-03-0${d}`;
+    expect(
+      await rows(
+        `SELECT toString(toDate('${day}')) AS day, tier, toUInt32(count()) AS customers FROM ${db}.tier_intervals WHERE dimension = 'value_tier' AND valid_from <= '${day}' AND valid_to >= '${day}' GROUP BY tier ORDER BY tier`,
+      ),
+    ).toEqual(expected.distributionValueTier.filter((r) => r.day === day));
+  }
+  expect(
+    await rows(
+      `SELECT customer_id, basis_day, valid_from, valid_to, metric_values[indexOf(metric_names, 'revenue_365d')] AS revenue_365d FROM ${db}.metric_intervals ORDER BY customer_id, valid_from`,
+    ),
+  ).toEqual(expected.metricIntervals);
+  expect(await rows(`SELECT toUInt32(count()) AS n FROM ${db}.tier_history_dedup`)).toEqual([
+    { n: historyChanges.length },
+  ]);
+  expect(await rows(`SELECT toUInt32(count()) AS n FROM ${db}.metric_history_dedup`)).toEqual([
+    { n: metricPoints.length },
+  ]);
+}
+
+/**
+ * Migration 0003 on a database that has only daily snapshots (loadSnapshotsOnly): the backfilled history, and the
+ * day-based queries on it. On a day whose previous day is fully covered by snapshots (D1) they give exactly the
+ * answers of the old snapshot queries; c4 has a D1 snapshot and none on D2, which only a snapshot table can say (the
+ * pipeline snapshots every customer every day): in the history c4 keeps its tiers and metrics on D2.
+ */
+export async function assertBackfill(client: ClickHouseClient, db: string): Promise<void> {
+  const rows = async (sql: string) =>
+    (await client.query({ query: sql, format: 'JSONEachRow' })).json<Record<string, unknown>>();
+  // A row on the first snapshot day and where the tiers differ from the previous snapshot (c6 and c2's stale v6 not).
+  expect(
+    await rows(
+      `SELECT customer_id, valid_from, toUInt32(state_version) AS v, tiers FROM ${db}.tier_history FINAL ORDER BY customer_id, valid_from`,
+    ),
+  ).toEqual([
+    { customer_id: 'c1', valid_from: D0, v: 2, tiers: ['NEW', 'PLATINUM'] },
+    { customer_id: 'c1', valid_from: D1, v: 3, tiers: ['ACTIVE', 'PLATINUM'] },
+    { customer_id: 'c1', valid_from: D2, v: 5, tiers: ['AT_RISK', 'GOLD'] },
+    { customer_id: 'c2', valid_from: D1, v: 4, tiers: ['ACTIVE', 'GOLD'] },
+    { customer_id: 'c2', valid_from: D2, v: 7, tiers: ['ACTIVE', 'PLATINUM'] },
+    { customer_id: 'c3', valid_from: D1, v: 1, tiers: ['NEW', 'SILVER'] },
+    { customer_id: 'c3', valid_from: D2, v: 2, tiers: ['ACTIVE', 'SILVER'] },
+    { customer_id: 'c4', valid_from: D1, v: 2, tiers: ['NEW', 'BRONZE'] },
+    { customer_id: 'c5', valid_from: D2, v: 1, tiers: ['NEW', 'BRONZE'] },
+    { customer_id: 'c6', valid_from: D1, v: 1, tiers: ['PROSPECT'] },
+  ]);
+  // basis_day = valid_from = the snapshot day, where the metrics changed: c3's D2 row differs only in recency_days.
+  expect(
+    await rows(
+      `SELECT customer_id, basis_day, valid_from, metric_names, metric_values FROM ${db}.metric_history FINAL ORDER BY customer_id, valid_from`,
+    ),
+  ).toEqual(
+    [
+      ['c1', D0, 700],
+      ['c1', D1, 800],
+      ['c1', D2, 300],
+      ['c2', D1, 100],
+      ['c2', D2, 1200],
+      ['c3', D1, 60, 5],
+      ['c4', D1, 40],
+      ['c5', D2, 40],
+      ['c6', D1, 0],
+    ].map(([customer_id, day, revenue, recency]) => ({
+      customer_id,
+      basis_day: day,
+      valid_from: day,
+      metric_names: recency === undefined ? ['revenue_365d'] : ['recency_days', 'revenue_365d'],
+      metric_values: recency === undefined ? [revenue] : [recency, revenue],
+    })),
+  );
+  const d1Distribution = [
+    { day: D1, tier: 'BRONZE', customers: 1 },
+    { day: D1, tier: 'GOLD', customers: 1 },
+    { day: D1, tier: 'PLATINUM', customers: 1 },
+    { day: D1, tier: 'SILVER', customers: 1 },
+  ];
+  expect(await q(client, db, 'tier_distribution_daily', { from: D1, to: D2 })).toEqual([
+    ...d1Distribution, // the old query's answer for D1
+    { day: D2, tier: 'BRONZE', customers: 2 }, // c4 (from D1) and c5
+    { day: D2, tier: 'GOLD', customers: 1 },
+    { day: D2, tier: 'PLATINUM', customers: 1 },
+    { day: D2, tier: 'SILVER', customers: 1 },
+  ]);
+  // c1's D0 state holds on the days between its snapshots.
+  expect(await q(client, db, 'tier_distribution_daily', { from: D0, to: '2024-01-16' })).toEqual([
+    { day: D0, tier: 'PLATINUM', customers: 1 },
+    { day: '2024-01-16', tier: 'PLATINUM', customers: 1 },
+  ]);
+  // D1: exactly the old snapshot query's answer (800 + 100 + 60 + 40).
+  expect(await q(client, db, 'revenue_share', { day: D1 })).toEqual([
+    { tier: 'PLATINUM', customers: 1, revenue: 800, customer_share: 0.25, revenue_share: 0.8 },
+    { tier: 'GOLD', customers: 1, revenue: 100, customer_share: 0.25, revenue_share: 0.1 },
+    { tier: 'SILVER', customers: 1, revenue: 60, customer_share: 0.25, revenue_share: 0.06 },
+    { tier: 'BRONZE', customers: 1, revenue: 40, customer_share: 0.25, revenue_share: 0.04 },
+  ]);
+  // D2: 1200 + 300 + 60 + 40 (c5) + 40 (c4, still BRONZE with its D1 metrics) = 1640 over 5 customers.
+  expect(await q(client, db, 'revenue_share', { day: D2 })).toEqual([
+    { tier: 'PLATINUM', customers: 1, revenue: 1200, customer_share: 0.2, revenue_share: 0.7317 },
+    { tier: 'GOLD', customers: 1, revenue: 300, customer_share: 0.2, revenue_share: 0.1829 },
+    { tier: 'BRONZE', customers: 2, revenue: 80, customer_share: 0.4, revenue_share: 0.0488 },
+    { tier: 'SILVER', customers: 1, revenue: 60, customer_share: 0.2, revenue_share: 0.0366 },
+  ]);
+  expect(await q(client, db, 'migration_matrix', { from: D1, to: D2 })).toEqual([
+    { from_tier: '(none)', to_tier: 'BRONZE', customers: 1 },
+    { from_tier: 'BRONZE', to_tier: 'BRONZE', customers: 1 },
+    { from_tier: 'GOLD', to_tier: 'PLATINUM', customers: 1 },
+    { from_tier: 'PLATINUM', to_tier: 'GOLD', customers: 1 },
+    { from_tier: 'SILVER', to_tier: 'SILVER', customers: 1 },
+  ]);
+  expect(
+    await rows(
+      `SELECT customer_id, tier, valid_from, valid_to FROM ${db}.tier_intervals WHERE dimension = 'lifecycle' AND customer_id = 'c1' ORDER BY valid_from`,
+    ),
+  ).toEqual([
+    { customer_id: 'c1', tier: 'NEW', valid_from: D0, valid_to: '2024-01-30' },
+    { customer_id: 'c1', tier: 'ACTIVE', valid_from: D1, valid_to: D1 },
+    { customer_id: 'c1', tier: 'AT_RISK', valid_from: D2, valid_to: FOREVER },
   ]);
 }
