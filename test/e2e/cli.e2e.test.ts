@@ -21,7 +21,7 @@ import { limited, type RunningPipeline, readTopic, startPipeline, tierctl, waitF
  * endpoints from the environment, asserting exit codes and what it prints.
  */
 
-const CDNOW_SAMPLE = '/work/shared/data/cdnow/CDNOW_sample.txt';
+const CDNOW_SAMPLE = path.join(REPO_ROOT, 'data', 'cdnow', 'CDNOW_sample.txt');
 const TINY_END = '2026-06-30T23:59:59.999Z';
 const DAY_MS = 86_400_000;
 

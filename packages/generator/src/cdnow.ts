@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { OrderEvent } from '@tierstream/contracts';
 
 /**
- * Parses a CDNOW transaction file (see /work/shared/data/cdnow/README.md) into PLACED order events.
+ * Parses a CDNOW transaction file (see data/cdnow/README.md) into PLACED order events.
  *
  * - Master format: `customer_id date number_of_cds dollar_value`, after one header line.
  * - Sample format: no header, an extra second column (the id within the sample) before the date.

@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { dollarsToCents, parseCdnow } from '../src/index';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cdnowDir = path.resolve(repoRoot, '../shared/data/cdnow');
+const cdnowDir = path.join(repoRoot, 'data', 'cdnow');
 
-// Totals from /work/shared/data/cdnow/README.md.
+// Totals from data/cdnow/README.md.
 const FILES = [
   { file: 'CDNOW_master.txt', rows: 69_659, customers: 23_570, cents: 250_031_563 },
   { file: 'CDNOW_sample.txt', rows: 6_919, customers: 2_357, cents: 24_409_194 },
