@@ -7,16 +7,49 @@ import { formatTable, QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import cliProgress from 'cli-progress';
 import { bootstrapPipeline, Clients } from './clients';
 import { feedEvents, sendWatermarks } from './feed';
-import { resetPipelineData, waitForPipeline } from './pipeline';
+import { type PipelineProgress, PipelineTimeoutError, resetPipelineData, waitForPipeline } from './pipeline';
 import { REPO_ROOT, SERVICES, type ServiceProcess, startService, stopService } from './supervisor';
 
-export const CDNOW_DIR = path.resolve(REPO_ROOT, '../shared/data/cdnow');
+export const CDNOW_DIR = path.join(REPO_ROOT, 'data', 'cdnow');
+
+/** Default limit of the demo's wait for the pipeline: the CDNOW master on a 2-core box, with room to spare. */
+export const DEMO_DEFAULT_TIMEOUT_MINUTES = 30;
 
 export interface DemoOptions {
   source: 'generator' | 'cdnow';
   profile: ProfileName;
   cdnowFile: string;
   timeoutMs: number;
+}
+
+/** The demo gave up waiting: the message says how far the replay got and how to raise the limit. */
+export class DemoTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DemoTimeoutError';
+  }
+}
+
+/** Has the tier engine closed `lastDay` on every partition that closed any day (the aggregator done)? */
+export function engineClosed(p: PipelineProgress, lastDay: number): boolean {
+  const closed = p.closedDays.filter((d): d is number => d !== null);
+  return p.aggregatorLag === 0 && closed.length > 0 && closed.every((d) => d >= lastDay);
+}
+
+/** How far a replay got, in a reader's words (days of the history from `firstDay` to `lastDay`, inclusive). */
+export function describeProgress(p: PipelineProgress | null, firstDay: number, lastDay: number): string {
+  const total = lastDay - firstDay + 1;
+  if (!p) return `no progress read yet (${total} days to close)`;
+  const closed = p.closedDays.filter((d): d is number => d !== null);
+  const minClosed = closed.length > 0 ? Math.min(...closed) : null;
+  const engine =
+    minClosed === null || minClosed < firstDay
+      ? `tier engine closed no day yet (0 of ${total})`
+      : `tier engine closed ${isoDay(minClosed)} (day ${Math.min(minClosed, lastDay) - firstDay + 1} of ${total})`;
+  const writer = Number.isNaN(p.writerLag)
+    ? 'writer lag not measured until the engine closed the last day'
+    : `writer lag ${p.writerLag}`;
+  return `${engine}, aggregator lag ${p.aggregatorLag}, ${writer}`;
 }
 
 /** Loads the demo's events in event-time order, and the instant the replay closes at. */
@@ -53,6 +86,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const clients = new Clients();
   const services: ServiceProcess[] = [];
   const logDir = path.join(REPO_ROOT, '.stack', 'logs');
+  const t0 = Date.now();
+  const times: Array<[string, number]> = [];
+  let mark = t0;
+  const lap = (what: string) => {
+    const now = Date.now();
+    times.push([what, now - mark]);
+    mark = now;
+  };
   try {
     say('resetting tierstream data (topics, Redis keys, ClickHouse database) for a clean run');
     await resetPipelineData(clients);
@@ -67,6 +108,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       services.push(startService(name, { CLOCK_MODE: 'replay', HTTP_PORT: '0' }, (_n, line) => log.write(`${line}\n`)));
     }
     say(`started ${SERVICES.join(', ')} (replay mode; logs in .stack/logs/)`);
+    lap('reset, bootstrap, load events, start services');
     say(`feeding ${events.length.toLocaleString()} events: ${label}`);
     const bar = new cliProgress.SingleBar(
       { format: '  produce |{bar}| {percentage}% {value}/{total} events', hideCursor: true },
@@ -77,6 +119,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     await feedEvents(producer, clients.serde, events, { onProgress: (p) => bar.update(p.sent) });
     bar.stop();
     await sendWatermarks(await clients.admin(), producer, endAt);
+    lap('feed (produce events and closing watermarks)');
     say(`replay closes at ${new Date(endAt).toISOString()}; waiting for the pipeline`);
     const firstDay = dayOf(events[0]?.event.occurred_at ?? endAt);
     const lastDay = dayOf(endAt);
@@ -88,8 +131,10 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       cliProgress.Presets.shades_classic,
     );
     dayBar.start(lastDay - firstDay + 1, 0, { lag: '-', wlag: '-' });
+    let engineClosedAt = 0;
+    const waitStart = Date.now();
     await waitForPipeline(clients, endAt, {
-      timeoutMs: opts.timeoutMs,
+      timeoutMs: Math.max(1_000, opts.timeoutMs - (waitStart - t0)),
       isAlive: () => {
         const dead = services.find((s) => s.child.exitCode !== null);
         return dead ? `${dead.name} exited with code ${dead.child.exitCode} (see .stack/logs/${dead.name}.log)` : null;
@@ -101,14 +146,65 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
           lag: p.aggregatorLag,
           wlag: Number.isNaN(p.writerLag) ? '-' : p.writerLag,
         });
+        if (engineClosedAt === 0 && engineClosed(p, lastDay)) engineClosedAt = Date.now();
       },
+    }).catch((err: unknown) => {
+      dayBar.stop();
+      if (!(err instanceof PipelineTimeoutError)) throw err;
+      const minutes = Number((opts.timeoutMs / 60_000).toFixed(2));
+      throw new DemoTimeoutError(
+        `the replay did not finish within ${minutes} min (limit --timeout-minutes ${minutes}): ${describeProgress(err.progress, firstDay, lastDay)}. ` +
+          `Raise the limit with --timeout-minutes <n> (e.g. --timeout-minutes ${Math.max(1, Math.ceil(minutes * 2))}) or DEMO_TIMEOUT_MINUTES; service logs are in .stack/logs/.`,
+      );
     });
     dayBar.stop();
+    const doneAt = Date.now();
+    times.push(['replay (watermarks → tier engine closed the last day)', (engineClosedAt || doneAt) - mark]);
+    times.push(['ClickHouse complete (writer drained)', doneAt - (engineClosedAt || doneAt)]);
     await printReport(clients, isoDay(lastDay));
+    times.push(['total', Date.now() - t0]);
+    process.stdout.write(
+      `-- wall time\n${times.map(([what, ms]) => `  ${(ms / 1000).toFixed(1).padStart(7)} s  ${what}`).join('\n')}\n`,
+    );
   } finally {
     await Promise.all(services.map((s) => stopService(s)));
     await clients.close();
   }
+}
+
+/** The tables whose row counts the demo reports: transitions, the history (tier and metric intervals), snapshots, current. */
+export const REPORT_TABLES = ['tier_transitions', 'tier_history', 'metric_history', 'tier_snapshots', 'tier_current'];
+
+/**
+ * Rows per table: `count()` over `FINAL` for the ReplacingMergeTree tables (what a reader sees: re-inserted rows count
+ * once), plain `count()` for the others; 'no table' for a table the database does not have.
+ */
+export async function tableCounts(
+  clients: Clients,
+  tables: readonly string[],
+): Promise<Record<string, number | string>> {
+  const database = clients.endpoints.clickhouseDatabase;
+  const rs = await clients.clickhouse.query({
+    // ClickHouse 18.16 has no query parameters: the database name (from the config) is quoted as a literal.
+    query: `SELECT name, engine FROM system.tables WHERE database = '${database.replace(/[\\']/g, '\\$&')}'`,
+    format: 'JSONEachRow',
+  });
+  const engines = new Map((await rs.json<{ name: string; engine: string }>()).map((r) => [r.name, r.engine]));
+  const counts: Record<string, number | string> = {};
+  for (const table of tables) {
+    // Until migration 0003 (tier_history, metric_history) is applied a table may be missing: say so, do not fail.
+    if (!engines.has(table)) {
+      counts[table] = 'no table';
+      continue;
+    }
+    const final = /Replacing|Collapsing|Summing|Aggregating/.test(engines.get(table) ?? '') ? ' FINAL' : '';
+    const c = await clients.clickhouse.query({
+      query: `SELECT count() AS n FROM ${database}.${table}${final}`,
+      format: 'JSONEachRow',
+    });
+    counts[table] = Number((await c.json<{ n: string }>())[0]?.n ?? 0);
+  }
+  return counts;
 }
 
 export async function printReport(clients: Clients, day: string): Promise<void> {
@@ -131,14 +227,8 @@ export async function printReport(clients: Clients, day: string): Promise<void> 
   const rows = await latest.json<Record<string, unknown>>();
   out.push('\n-- the latest transitions (customer-tier-transitions.v1 → tier_transitions)');
   out.push(formatTable(rows));
-  const counts = await clients.clickhouse.query({
-    query: `SELECT (SELECT count() FROM ${database}.tier_transitions FINAL) AS transitions,
-                   (SELECT count() FROM ${database}.tier_snapshots FINAL) AS snapshot_rows,
-                   (SELECT count() FROM ${database}.tier_current FINAL) AS customers`,
-    format: 'JSONEachRow',
-  });
-  out.push('\n-- totals in ClickHouse');
-  out.push(formatTable(await counts.json<Record<string, unknown>>()));
+  out.push('\n-- totals in ClickHouse (rows per table)');
+  out.push(formatTable([await tableCounts(clients, REPORT_TABLES)]));
   const offsets = await (await clients.admin()).fetchTopicOffsets(TOPICS.transitions);
   const onKafka = offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
   out.push(
@@ -150,7 +240,7 @@ Where to look next:
   npm run tierctl -- sql migration_matrix --param from=<day> --param to=${day}
   npm run tierctl -- customer <id>                        one customer's aggregates and tiers
   npm run tierctl -- status                               stack health, consumer lag, DLQ sizes
-  clickhouse-client --port 19000 -d ${database}           ad-hoc SQL (tables: tier_current, tier_snapshots, tier_transitions)
+  clickhouse-client --port 19000 -d ${database}           ad-hoc SQL (tables: ${REPORT_TABLES.join(', ')})
   README.md "For analysts", docs/operations.md         the SQL pack explained; running tierstream as infrastructure
 `);
   process.stdout.write(`${out.join('\n')}\n`);

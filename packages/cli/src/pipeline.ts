@@ -58,6 +58,17 @@ export async function pipelineProgress(clients: Clients, lastDay: number): Promi
   return { aggregatorLag, closedDays, writerLag, done: aggregatorLag === 0 && enginesDone && writerLag === 0 };
 }
 
+/** waitForPipeline ran out of time; `progress` is the last progress seen (null if none was read). */
+export class PipelineTimeoutError extends Error {
+  constructor(
+    readonly progress: PipelineProgress | null,
+    readonly timeoutMs: number,
+  ) {
+    super(`pipeline did not finish in time: ${JSON.stringify(progress)}`);
+    this.name = 'PipelineTimeoutError';
+  }
+}
+
 export async function waitForPipeline(
   clients: Clients,
   endAt: number,
@@ -65,6 +76,7 @@ export async function waitForPipeline(
 ): Promise<PipelineProgress> {
   const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
   const lastDay = dayOf(endAt + 1) - 1;
+  let last: PipelineProgress | null = null;
   for (;;) {
     const dead = opts.isAlive?.();
     if (dead) throw new Error(`pipeline stopped: ${dead}`);
@@ -74,15 +86,15 @@ export async function waitForPipeline(
     } catch (err) {
       // Retriable broker errors are expected while a fresh broker creates __consumer_offsets ("not the correct
       // coordinator for this group"): poll again instead of failing the wait.
-      if (!(err as { retriable?: boolean }).retriable || Date.now() > deadline) throw err;
+      if (!(err as { retriable?: boolean }).retriable) throw err;
+      if (Date.now() > deadline) throw new PipelineTimeoutError(last, opts.timeoutMs ?? 600_000);
       await new Promise((r) => setTimeout(r, 500));
       continue;
     }
+    last = progress;
     opts.onProgress?.(progress);
     if (progress.done) return progress;
-    if (Date.now() > deadline) {
-      throw new Error(`pipeline did not finish in time: ${JSON.stringify(progress)}`);
-    }
+    if (Date.now() > deadline) throw new PipelineTimeoutError(progress, opts.timeoutMs ?? 600_000);
     await new Promise((r) => setTimeout(r, 500));
   }
 }

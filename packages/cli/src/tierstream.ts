@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { CDNOW_DIR, runDemo } from './demo';
+import { CDNOW_DIR, DEMO_DEFAULT_TIMEOUT_MINUTES, runDemo } from './demo';
 import { SERVICES, type ServiceName, type ServiceProcess, startService, stopService } from './supervisor';
 
 const program = new Command('tierstream')
@@ -56,17 +56,33 @@ program
   .option('--source <source>', 'generator or cdnow', process.env.DEMO_SOURCE ?? 'generator')
   .option('--profile <profile>', 'generator profile: tiny, demo or standard', process.env.DEMO_PROFILE ?? 'demo')
   .option('--cdnow-file <file>', 'CDNOW file for --source cdnow', path.join(CDNOW_DIR, 'CDNOW_master.txt'))
-  .option('--timeout <seconds>', 'give up after this long', '900')
-  .action(async (o: { source: string; profile: string; cdnowFile: string; timeout: string }) => {
+  .option(
+    '--timeout-minutes <minutes>',
+    'give up after this long (the whole demo); on timeout it says how far the replay got and exits 1',
+    process.env.DEMO_TIMEOUT_MINUTES ?? String(DEMO_DEFAULT_TIMEOUT_MINUTES),
+  )
+  .addHelpText(
+    'after',
+    `
+The default limit (${DEMO_DEFAULT_TIMEOUT_MINUTES} min, or DEMO_TIMEOUT_MINUTES) is meant for the full CDNOW master on a 2-core machine.
+Examples:
+  npm run demo                                   generator profile demo (2,000 customers, 365 days)
+  npm run demo -- --source cdnow                 CDNOW_master.txt from data/cdnow/ (23,570 customers, 546 days)
+  npm run demo -- --profile tiny --timeout-minutes 5`,
+  )
+  .action(async (o: { source: string; profile: string; cdnowFile: string; timeoutMinutes: string }) => {
     if (o.source !== 'generator' && o.source !== 'cdnow')
       throw new InvalidArgumentError(`--source must be generator or cdnow, got ${o.source}`);
     if (!['tiny', 'demo', 'standard'].includes(o.profile))
       throw new InvalidArgumentError(`--profile must be tiny, demo or standard`);
+    const minutes = Number(o.timeoutMinutes);
+    if (!Number.isFinite(minutes) || minutes <= 0)
+      throw new InvalidArgumentError(`--timeout-minutes must be a positive number, got ${o.timeoutMinutes}`);
     await runDemo({
       source: o.source,
       profile: o.profile as 'tiny' | 'demo' | 'standard',
       cdnowFile: o.cdnowFile,
-      timeoutMs: Number(o.timeout) * 1000,
+      timeoutMs: minutes * 60_000,
     });
   });
 
