@@ -12,10 +12,11 @@ import {
 } from '@tierstream/cli';
 import { customerIdOf, type InputEvent } from '@tierstream/contracts';
 import { parseRules, type Rules } from '@tierstream/tiering';
+import { dayOf, isoDay } from '@tierstream/tierstate';
 import { freePort } from '../support/free-port';
 import { aggregateMismatches, tierStateMismatches } from '../support/oracle-checks';
 import type { OracleResult } from '../support/pipeline-oracle';
-import { snapshotDistribution, warehouseTransitionIds } from '../support/warehouse-reads';
+import { historyDistribution, warehouseTransitionIds } from '../support/warehouse-reads';
 
 /**
  * Shared machinery of the chaos and fuzz suites: a seeded random source, control of the local stack's services
@@ -266,7 +267,7 @@ export interface OracleComparison {
 /**
  * Everything the pipeline produced, compared with the oracle the way test/e2e/pipeline.e2e.test.ts does: aggregates
  * per customer (as of `endAt`), tier state per customer, the set of transition ids in ClickHouse, and customers per
- * tier per day per dimension in the ClickHouse snapshots. Returns the differences (empty lists when equal) so a test
+ * tier per day per dimension in the ClickHouse tier history. Returns the differences (empty lists when equal) so a test
  * can print a summary before it asserts.
  */
 export async function compareWithOracle(
@@ -282,7 +283,7 @@ export async function compareWithOracle(
   const actualIds = new Set(transitionIds);
   const expectedIds = new Set(oracle.transitions.map((t) => t.transition_id));
 
-  const actualDist = await snapshotDistribution(clients);
+  const actualDist = await historyDistribution(clients, isoDay(dayOf(endAt + 1) - 1));
   const distributionMismatches: string[] = [];
   for (const k of new Set([...actualDist.keys(), ...oracle.distribution.keys()])) {
     if (actualDist.get(k) !== oracle.distribution.get(k)) {

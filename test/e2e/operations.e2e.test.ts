@@ -21,13 +21,13 @@ import {
 import { INPUT_TOPICS, type InputEvent, type TierTransition, TOPICS } from '@tierstream/contracts';
 import { generateWorkload, resolveOptions } from '@tierstream/generator';
 import { parseRules } from '@tierstream/tiering';
-import { dayOf, endOfDay } from '@tierstream/tierstate';
+import { dayOf, endOfDay, isoDay } from '@tierstream/tierstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port';
 import { aggregateMismatches, tierStateMismatches } from '../support/oracle-checks';
 import { runPipelineOracle } from '../support/pipeline-oracle';
 import { createKafka } from '../support/stack';
-import { snapshotDistribution, warehouseTransitionIds } from '../support/warehouse-reads';
+import { historyDistribution, warehouseTransitionIds } from '../support/warehouse-reads';
 
 /**
  * Running tierstream as infrastructure: the three services as processes (replay mode, `tiny` profile), each one
@@ -292,8 +292,8 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
     console.log(`transitions topic: ${records.length} records, ${byId.size} distinct ids`);
   });
 
-  it('ClickHouse snapshot counts per tier per day equal the oracle', async () => {
-    expect(await snapshotDistribution(clients)).toEqual(oracle.distribution);
+  it('ClickHouse tier history counts per tier per day equal the oracle', async () => {
+    expect(await historyDistribution(clients, isoDay(lastDay))).toEqual(oracle.distribution);
   });
 
   it('/metrics of each service exposes the documented metrics, with values after work', async () => {

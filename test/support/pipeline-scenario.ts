@@ -25,14 +25,15 @@ import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aggregateMismatches, tierStateMismatches } from './oracle-checks';
 import { type OracleResult, runPipelineOracle } from './pipeline-oracle';
-import { snapshotDistribution, warehouseTransitionIds } from './warehouse-reads';
+import { historyDistribution, historyMetric, warehouseTransitionIds } from './warehouse-reads';
 
 /**
  * The e2e pipeline scenario, shared by test/e2e/pipeline.e2e.test.ts (single Redis) and test/e2e/cluster.e2e.test.ts
  * (Redis Cluster): the whole pipeline (aggregator → tier engine → warehouse writer) as real processes over the real
  * stack, in replay mode, on the `tiny` profile, with kill -9 of the aggregator (twice) and of the writer mid-run.
- * Everything that comes out — Redis aggregates, tier state, the set of transition ids, ClickHouse snapshots per tier
- * per day, and every query of the analyst SQL pack — must equal the batch oracle computed from the generator's events.
+ * Everything that comes out — Redis aggregates, tier state, the set of transition ids, the ClickHouse history (tiers
+ * per customer per day from tier_history, revenue metrics per customer per day from metric_history), and every query
+ * of the analyst SQL pack, day by day — must equal the batch oracle computed from the generator's events.
  */
 export const CUTPOINTS_EVERY_DAYS = 7;
 
@@ -131,13 +132,32 @@ export function pipelineScenario(opts: PipelineScenarioOptions = {}): PipelineSc
     expect(oracle.transitions.length).toBeGreaterThan(100);
   });
 
-  it('ClickHouse snapshot counts per tier per day equal the oracle, for every dimension and day', async () => {
-    expect(await snapshotDistribution(clients)).toEqual(oracle.distribution);
+  const lastDay = isoDay(dayOf(endAt));
+  /** Every day of the oracle, from the first event day to the last closed day. */
+  const days = [...oracle.snapshots.keys()];
+
+  it('ClickHouse tier history gives the oracle counts per tier, for every dimension and every day', async () => {
+    expect(await historyDistribution(clients, lastDay)).toEqual(oracle.distribution);
+  });
+
+  it('ClickHouse metric history gives the oracle revenue_365d and revenue_lifetime, for every customer and day', async () => {
+    for (const metric of ['revenue_365d', 'revenue_lifetime'] as const) {
+      const actual = await historyMetric(clients, metric, lastDay);
+      const mismatches: string[] = [];
+      for (const day of days) {
+        const expected = oracle.metrics.get(day)!;
+        const got = actual.get(day) ?? new Map<string, number>();
+        for (const id of new Set([...expected.keys(), ...got.keys()])) {
+          const want = expected.get(id)?.[metric] ?? undefined;
+          if (got.get(id) !== want) mismatches.push(`${day} ${id} ${metric}: ${got.get(id)} != ${want}`);
+        }
+      }
+      expect(mismatches.slice(0, 20), `${mismatches.length} mismatches`).toEqual([]);
+    }
   });
 
   describe('every query of the analyst SQL pack, against the oracle', () => {
     const db = () => clients.endpoints.clickhouseDatabase;
-    const lastDay = isoDay(dayOf(endAt));
     const run = async (name: string, params: Record<string, string>) =>
       (await runNamedQuery(clients.clickhouse, { dir: QUERIES_DIR, name, params, database: db() })).rows;
     const sortRows = <T extends Record<string, unknown>>(rows: T[]) =>
@@ -148,48 +168,92 @@ export function pipelineScenario(opts: PipelineScenarioOptions = {}): PipelineSc
       return m;
     };
 
-    it('tier_distribution_daily', async () => {
-      const rows = await run('tier_distribution_daily', { dimension: 'lifecycle', from: lastDay, to: lastDay });
-      const expected = [...oracle.distribution]
-        .filter(([k]) => k.startsWith(`${lastDay}|lifecycle|`))
-        .map(([k, n]) => ({ day: lastDay, tier: k.split('|')[2], customers: n }));
-      expect(sortRows(rows)).toEqual(sortRows(expected));
-    });
-
-    it('migration_matrix', async () => {
-      const from = isoDay(dayOf(endAt) - 30);
-      const rows = await run('migration_matrix', { dimension: 'value_tier', from, to: lastDay });
-      const a = oracle.snapshots.get(from)!;
-      const b = oracle.snapshots.get(lastDay)!;
-      const ids = new Set([...a.keys(), ...b.keys()]);
-      const pairs = count(
-        [...ids].map((id) => `${a.get(id)?.value_tier ?? '(none)'}|${b.get(id)?.value_tier ?? '(none)'}`),
-      );
-      const expected = [...pairs].map(([k, n]) => ({
-        from_tier: k.split('|')[0],
-        to_tier: k.split('|')[1],
-        customers: n,
-      }));
-      expect(sortRows(rows)).toEqual(sortRows(expected));
-      expect(expected.length).toBeGreaterThan(3);
-    });
-
-    it('revenue_share', async () => {
-      const rows = await run('revenue_share', { day: lastDay });
-      const tiers = oracle.snapshots.get(lastDay)!;
-      const metrics = oracle.metrics.get(lastDay)!;
-      const per = new Map<string, { customers: number; revenue: number }>();
-      for (const [id, t] of tiers) {
-        const e = per.get(t.value_tier!) ?? { customers: 0, revenue: 0 };
-        e.customers++;
-        e.revenue += metrics.get(id)!.revenue_365d ?? 0;
-        per.set(t.value_tier!, e);
+    it('tier_distribution_daily, every dimension over the whole range', async () => {
+      const dimensions = new Set([...oracle.distribution.keys()].map((k) => k.split('|')[1]!));
+      expect(dimensions.size).toBeGreaterThan(2);
+      for (const dimension of dimensions) {
+        const rows = await run('tier_distribution_daily', { dimension, from: days[0]!, to: lastDay });
+        const expected = [...oracle.distribution]
+          .filter(([k]) => k.split('|')[1] === dimension)
+          .map(([k, n]) => ({ day: k.split('|')[0], tier: k.split('|')[2], customers: n }));
+        expect(sortRows(rows), dimension).toEqual(sortRows(expected));
       }
-      expect(
-        rows
-          .map((r) => ({ tier: r.tier, customers: Number(r.customers), revenue: Number(r.revenue) }))
-          .sort((x, y) => String(x.tier).localeCompare(String(y.tier))),
-      ).toEqual([...per].map(([tier, e]) => ({ tier, ...e })).sort((x, y) => x.tier.localeCompare(y.tier)));
+    });
+
+    it('migration_matrix, for several pairs of days', async () => {
+      const at = (i: number) => days[Math.max(0, Math.min(days.length - 1, i))]!;
+      const n = days.length;
+      const pairs = [
+        [at(n - 31), lastDay],
+        [at(0), lastDay],
+        [at(Math.floor(n / 3)), at(Math.floor(n / 3) + 7)],
+        [at(Math.floor(n / 2)), at(Math.floor(n / 2))],
+        [lastDay, at(n - 60)], // backwards: the from day after the to day
+      ] as const;
+      for (const [from, to] of pairs) {
+        const rows = await run('migration_matrix', { dimension: 'value_tier', from, to });
+        const a = oracle.snapshots.get(from)!;
+        const b = oracle.snapshots.get(to)!;
+        const ids = new Set([...a.keys(), ...b.keys()]);
+        const pairsCount = count(
+          [...ids]
+            .map((id) => `${a.get(id)?.value_tier ?? '(none)'}|${b.get(id)?.value_tier ?? '(none)'}`)
+            .filter((k) => k !== '(none)|(none)'),
+        );
+        const expected = [...pairsCount].map(([k, c]) => ({
+          from_tier: k.split('|')[0],
+          to_tier: k.split('|')[1],
+          customers: c,
+        }));
+        expect(sortRows(rows), `${from} -> ${to}`).toEqual(sortRows(expected));
+        if (from === at(n - 31)) expect(expected.length).toBeGreaterThan(3);
+      }
+    });
+
+    it('revenue_share, on every 7th day and the last day', async () => {
+      const checked = days.filter((_, i) => i % 7 === 0);
+      if (!checked.includes(lastDay)) checked.push(lastDay);
+      for (const day of checked) {
+        const rows = await run('revenue_share', { day });
+        const tiers = oracle.snapshots.get(day)!;
+        const metrics = oracle.metrics.get(day)!;
+        const per = new Map<string, { customers: number; revenue: number }>();
+        for (const [id, t] of tiers) {
+          if (!t.value_tier) continue;
+          const e = per.get(t.value_tier) ?? { customers: 0, revenue: 0 };
+          e.customers++;
+          e.revenue += metrics.get(id)!.revenue_365d ?? 0;
+          per.set(t.value_tier, e);
+        }
+        expect(
+          rows
+            .map((r) => ({ tier: r.tier, customers: Number(r.customers), revenue: Number(r.revenue) }))
+            .sort((x, y) => String(x.tier).localeCompare(String(y.tier))),
+          day,
+        ).toEqual([...per].map(([tier, e]) => ({ tier, ...e })).sort((x, y) => x.tier.localeCompare(y.tier)));
+      }
+    });
+
+    it('customer_on_day, for a few customers and days', async () => {
+      const ids = [...oracle.states.keys()].sort();
+      const picks = [ids[0]!, ids[Math.floor(ids.length / 2)]!, ids[ids.length - 1]!];
+      for (const id of picks) {
+        for (const day of [days[Math.floor(days.length / 2)]!, lastDay]) {
+          const rows = await run('customer_on_day', { customer_id: id, day });
+          const tiers = oracle.snapshots.get(day)!.get(id);
+          expect(
+            Object.fromEntries(rows.filter((r) => r.kind === 'tier').map((r) => [r.name, r.value])),
+            `${id} ${day}`,
+          ).toEqual(tiers ?? {});
+          const metrics = oracle.metrics.get(day)!.get(id);
+          const value = (name: string) => rows.find((r) => r.kind === 'metric' && r.name === name)?.value;
+          for (const name of ['revenue_365d', 'revenue_lifetime', 'orders_lifetime'] as const) {
+            expect(value(name) === undefined ? undefined : Number(value(name)), `${id} ${day} ${name}`).toBe(
+              metrics?.[name] ?? undefined,
+            );
+          }
+        }
+      }
     });
 
     it('high_value_at_risk', async () => {
