@@ -30,20 +30,33 @@ import {
 } from './lib/phases';
 import { stopAllServices, withTimeout } from './lib/proc';
 import { type ProfileSummary, summarizeCpuProfile } from './lib/profile';
+import { DEFAULT_CDNOW_FILE, formatReplayTable, phaseReplay, type ReplayResult } from './lib/replay';
 
-const PHASES = ['workload', 'ceilings', 'aggregator', 'engine', 'warehouse', 'latency', 'sweep'] as const;
+const PHASES = ['workload', 'ceilings', 'aggregator', 'engine', 'warehouse', 'latency', 'sweep', 'replay'] as const;
 type Phase = (typeof PHASES)[number];
+/** `replay` (a full replay on the baseline and the current build: up to ≈ 45 min) runs only when named in --only. */
+const DEFAULT_PHASES: readonly Phase[] = PHASES.filter((p) => p !== 'replay');
+const SERVICES_TO_PROFILE = ['aggregator', 'tier-engine'];
+const WORKLOAD_PROFILES = ['tiny', 'demo', 'standard'];
 
 const { values: args } = parseArgs({
   options: {
     customers: { type: 'string', default: '100000' },
     scale: { type: 'string', default: '10000,100000,1000000' },
     skip: { type: 'string', default: '' },
+    only: { type: 'string' },
     out: { type: 'string' },
     profile: { type: 'string', default: '' },
     'engine-seconds': { type: 'string', default: '240' },
     'latency-seconds': { type: 'string', default: '30' },
     'snapshot-rows': { type: 'string', default: '1000000' },
+    source: { type: 'string', default: 'generator' },
+    'replay-profile': { type: 'string', default: 'standard' },
+    'cdnow-file': { type: 'string', default: DEFAULT_CDNOW_FILE },
+    baseline: { type: 'string', default: '919a958' },
+    'baseline-dir': { type: 'string' },
+    'baseline-minutes': { type: 'string', default: '12' },
+    'replay-minutes': { type: 'string', default: '20' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -53,24 +66,55 @@ if (args.help) {
   --customers N          customers (standard profile shape: seed 20260630, 365 days); default 100000 = the standard profile
   --scale a,b,c          due-index sizes for the sweep phase; default 10000,100000,1000000
   --skip p1,p2           phases to skip: ${PHASES.join(', ')}
-  --profile s1,s2        run these services under node --cpu-prof (aggregator, tier-engine)
+  --only p1,p2           run only these phases (default: all but replay; replay runs only when named here)
+  --profile s1,s2        run these services under node --cpu-prof (${SERVICES_TO_PROFILE.join(', ')})
   --engine-seconds S     time budget of the replay tier-engine phase (it reports a projection if not finished); default 240
   --latency-seconds S    length of the measured latency run; default 30
   --snapshot-rows N      rows of the daily-snapshot write; default 1000000
   --out FILE             JSON results (default bench/results/<timestamp>.json)
+ phase replay (a full replay end to end, on a baseline build and on the current checkout, side by side):
+  --source S             generator or cdnow; default generator
+  --replay-profile P     generator profile: tiny, demo or standard; default standard (100,000 customers, 365 days)
+  --cdnow-file FILE      for --source cdnow; default data/cdnow/CDNOW_master.txt
+  --baseline REV         the previous build: a git worktree of REV (default 919a958); none: the current build only
+  --baseline-dir DIR     where the worktree goes (default <tmp>/tierstream-baseline-<commit>; reused)
+  --baseline-minutes M   time budget of the baseline's replay (then: days closed and a projection); default 12
+  --replay-minutes M     time budget of the current build's replay; default 20
+  e.g. npm run bench -- --only replay --replay-profile tiny
 WARNING: wipes tierstream's topics, consumer groups, Redis keys under "ts:" and the ClickHouse database.`);
   process.exit(0);
 }
 
-const skip = new Set(
-  (args.skip ?? '')
+const list = (v: string | undefined) =>
+  (v ?? '')
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean),
-);
-for (const s of skip)
-  if (!(PHASES as readonly string[]).includes(s))
-    throw new Error(`--skip: unknown phase ${s} (phases: ${PHASES.join(', ')})`);
+    .filter(Boolean);
+for (const [flag, v] of [
+  ['skip', args.skip],
+  ['only', args.only],
+] as const)
+  for (const s of list(v))
+    if (!(PHASES as readonly string[]).includes(s)) {
+      console.error(`--${flag}: unknown phase ${s} (phases: ${PHASES.join(', ')})`);
+      process.exit(2);
+    }
+const selected = new Set<string>(args.only !== undefined ? list(args.only) : DEFAULT_PHASES);
+const skip = new Set<string>([...PHASES.filter((p) => !selected.has(p)), ...list(args.skip)]);
+for (const s of list(args.profile))
+  if (!SERVICES_TO_PROFILE.includes(s)) {
+    const hint = WORKLOAD_PROFILES.includes(s) ? " (the replay phase's workload is --replay-profile)" : '';
+    console.error(`--profile: CPU profiles of ${SERVICES_TO_PROFILE.join(', ')}, got ${s}${hint}`);
+    process.exit(2);
+  }
+if (args.source !== 'generator' && args.source !== 'cdnow') {
+  console.error(`--source: generator or cdnow, got ${args.source}`);
+  process.exit(2);
+}
+if (!WORKLOAD_PROFILES.includes(args['replay-profile'] ?? '')) {
+  console.error(`--replay-profile: ${WORKLOAD_PROFILES.join(', ')}, got ${args['replay-profile']}`);
+  process.exit(2);
+}
 const positiveInt = (name: string, v: string | undefined) => {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0) {
@@ -102,6 +146,7 @@ interface Results {
   warehouse?: WarehouseResult;
   latency?: LatencyResult;
   sweep?: SweepPoint[];
+  replay?: ReplayResult;
   profiles?: ProfileSummary[];
   failures: Array<{ phase: string; error: string }>;
   skipped: string[];
@@ -163,6 +208,12 @@ const results: Results = {
     engineSeconds: args['engine-seconds'],
     latencySeconds: args['latency-seconds'],
     snapshotRows: args['snapshot-rows'],
+    source: args.source,
+    replayProfile: args['replay-profile'],
+    cdnowFile: args['cdnow-file'],
+    baseline: args.baseline,
+    baselineMinutes: args['baseline-minutes'],
+    replayMinutes: args['replay-minutes'],
   },
   failures: [],
   skipped: [...skip],
@@ -205,7 +256,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 async function main(): Promise<void> {
   log(
-    `tierstream bench ${runId}: ${customers.toLocaleString('en')} customers; the bench owns the stack (tierstream data is wiped)`,
+    `tierstream bench ${runId}: phases ${PHASES.filter((p) => !skip.has(p)).join(', ')}; ${customers.toLocaleString('en')} customers; the bench owns the stack (tierstream data is wiped)`,
   );
   const engineMs = positiveInt('engine-seconds', args['engine-seconds']) * 1000;
   results.workload = await phase('workload', 900_000, () => phaseWorkload(ctx));
@@ -233,6 +284,23 @@ async function main(): Promise<void> {
     phaseLatency(ctx, { seconds: positiveInt('latency-seconds', args['latency-seconds']), probeSeconds: 10 }),
   );
   results.sweep = await phase('sweep', 600_000, () => phaseSweep(ctx, scales, 1_000));
+  // Last: it resets the data and runs its own workload (twice: baseline, then current).
+  const baselineMs = positiveInt('baseline-minutes', args['baseline-minutes']) * 60_000;
+  const replayMs = positiveInt('replay-minutes', args['replay-minutes']) * 60_000;
+  const baseline = args.baseline === 'none' ? null : (args.baseline ?? null);
+  results.replay = await phase('replay', (baseline ? baselineMs : 0) + replayMs + 1_800_000, () =>
+    phaseReplay(ctx, {
+      source: args.source as 'generator' | 'cdnow',
+      profile: args['replay-profile'] as 'tiny' | 'demo' | 'standard',
+      cdnowFile: args['cdnow-file'] ?? DEFAULT_CDNOW_FILE,
+      baseline,
+      baselineDir: args['baseline-dir'],
+      baselineBudgetMs: baselineMs,
+      currentBudgetMs: replayMs,
+    }),
+  );
+  for (const run of results.replay?.runs ?? [])
+    if (run.error) results.failures.push({ phase: `replay (${run.build.role})`, error: run.error });
 }
 
 try {
@@ -380,10 +448,13 @@ function printTable(r: Results): void {
     Math.max(...rows.map((row) => row[i]!.length), ['measure', 'value', 'target', 'ratio'][i]!.length),
   );
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
-  console.log(`\n${line(['measure', 'value', 'target', 'ratio'])}`);
-  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
-  for (const row of rows) console.log(line(row));
-  for (const s of r.skipped) console.log(`skipped: ${s}`);
+  if (rows.length > 0) {
+    console.log(`\n${line(['measure', 'value', 'target', 'ratio'])}`);
+    console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+    for (const row of rows) console.log(line(row));
+  }
+  if (r.replay) console.log(formatReplayTable(r.replay));
+  if (r.skipped.length > 0) console.log(`skipped: ${r.skipped.join(', ')}`);
   for (const fl of r.failures) console.log(`FAILED ${fl.phase}: ${fl.error.split('\n')[0]}`);
   if (r.profiles) {
     for (const p of r.profiles) {

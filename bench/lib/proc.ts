@@ -26,7 +26,7 @@ const running = new Set<BenchService>();
 export function startBenchService(
   name: ServiceName,
   env: Record<string, string>,
-  opts: { cpuProfDir?: string } = {},
+  opts: { cpuProfDir?: string; root?: string } = {},
 ): BenchService {
   const childEnv: Record<string, string> = { HTTP_PORT: '0', LOG_LEVEL: 'info', ...env };
   if (opts.cpuProfDir) {
@@ -45,15 +45,20 @@ export function startBenchService(
     rejectPort = rej;
   });
   port.catch(() => undefined);
-  const svc = startService(name, childEnv, (_n, line) => {
-    lines.push(line);
-    if (lines.length > 40) lines.shift();
-    if (joinedAt === 0 && line.includes('joined consumer group')) joinedAt = Date.now();
-    if (line.includes('started') && line.includes('"port"')) {
-      const m = /"port":(\d+)/.exec(line);
-      if (m) resolvePort(Number(m[1]));
-    }
-  });
+  const svc = startService(
+    name,
+    childEnv,
+    (_n, line) => {
+      lines.push(line);
+      if (lines.length > 40) lines.shift();
+      if (joinedAt === 0 && line.includes('joined consumer group')) joinedAt = Date.now();
+      if (line.includes('started') && line.includes('"port"')) {
+        const m = /"port":(\d+)/.exec(line);
+        if (m) resolvePort(Number(m[1]));
+      }
+    },
+    { root: opts.root },
+  );
   const pid = svc.child.pid ?? -1;
   let maxRss = 0;
   const sampler = setInterval(() => {

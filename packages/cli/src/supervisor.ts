@@ -14,16 +14,19 @@ export interface ServiceProcess {
 
 /**
  * Starts one service as its own Node process (the same entry point a deployment runs), with `env` layered over
- * this process's environment. Output goes to `onLine` (prefixed) or is inherited.
+ * this process's environment. Output goes to `onLine` (prefixed) or is inherited. `opts.root` runs the service of
+ * another checkout (the bench's baseline worktree) from that checkout's directory; default this repository.
  */
 export function startService(
   name: ServiceName,
   env: Record<string, string> = {},
   onLine?: (name: ServiceName, line: string) => void,
+  opts: { root?: string } = {},
 ): ServiceProcess {
-  const entry = path.join(REPO_ROOT, 'services', name, 'src', 'main.ts');
+  const root = opts.root ?? REPO_ROOT;
+  const entry = path.join(root, 'services', name, 'src', 'main.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: REPO_ROOT,
+    cwd: root,
     env: { ...process.env, ...env },
     stdio: onLine ? ['ignore', 'pipe', 'pipe'] : 'inherit',
   });
