@@ -158,24 +158,19 @@ SELECT
     customer_id,
     tupleElement(r, 1) AS basis_day,
     tupleElement(r, 2) AS valid_from,
-    tupleElement(r, 3) AS valid_to,
-    tupleElement(r, 4) AS metric_names,
-    tupleElement(r, 5) AS metric_values
+    valid_to,
+    tupleElement(r, 3) AS metric_names,
+    tupleElement(r, 4) AS metric_values
 FROM
 (
     SELECT
         customer_id,
-        arrayFilter(
-            x -> tupleElement(x, 3) >= tupleElement(x, 2),
-            arrayMap(
-                i -> (
-                    tupleElement(h[i], 1),
-                    tupleElement(h[i], 2),
-                    if(i = length(h), toDate('2105-12-31'),
-                        arrayReduce('min', arrayMap(x -> tupleElement(x, 2), arraySlice(h, i + 1))) - 1),
-                    tupleElement(h[i], 3),
-                    tupleElement(h[i], 4)),
-                arrayEnumerate(h))) AS rows
+        h,
+        arrayMap(x -> tupleElement(x, 2), h) AS froms,
+        -- row i holds until the day before the earliest valid_from among the rows after it in (basis_day, valid_from)
+        arrayMap(
+            k -> if(k = length(froms), toDate('2105-12-31'), arrayReduce('min', arraySlice(froms, k + 1)) - 1),
+            arrayEnumerate(froms)) AS untils
     FROM
     (
         SELECT customer_id, arraySort(groupArray((basis_day, valid_from, metric_names, metric_values))) AS h
@@ -187,7 +182,10 @@ FROM
         GROUP BY customer_id
     )
 )
-ARRAY JOIN rows AS r;
+ARRAY JOIN
+    h AS r,
+    untils AS valid_to
+WHERE valid_to >= valid_from;
 
 CREATE VIEW IF NOT EXISTS {db}.tier_history_dedup AS
 SELECT *
