@@ -256,7 +256,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 async function main(): Promise<void> {
   log(
-    `tierstream bench ${runId}: phases ${PHASES.filter((p) => !skip.has(p)).join(', ')}; ${customers.toLocaleString('en')} customers; the bench owns the stack (tierstream data is wiped)`,
+    `tierstream bench ${runId}: phases ${PHASES.filter((p) => !skip.has(p)).join(', ')}${DEFAULT_PHASES.some((p) => !skip.has(p)) ? `; ${customers.toLocaleString('en')} customers` : ''}; the bench owns the stack (tierstream data is wiped)`,
   );
   const engineMs = positiveInt('engine-seconds', args['engine-seconds']) * 1000;
   results.workload = await phase('workload', 900_000, () => phaseWorkload(ctx));

@@ -164,9 +164,7 @@ export async function bootstrapBuild(build: Build, registryUrl: string, log: (ms
   } catch (err) {
     if (!/not BACKWARD compatible|compatib/i.test((err as Error).message)) throw err;
     const deleted = await deleteTierstreamSubjects(registryUrl);
-    log(
-      `  ${build.role}: schema registry refused the build's schemas; deleted subjects ${deleted.join(', ')} and retried`,
-    );
+    log(`schema registry refused the build's schemas; deleted subjects ${deleted.join(', ')} and retried`);
     return (await run()).trim();
   }
 }

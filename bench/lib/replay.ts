@@ -411,8 +411,9 @@ export function formatReplayTable(r: ReplayResult): string {
     ...rows.slice(1).map(line),
   ];
   for (const x of r.runs) if (!x.finished) out.push(`${x.build.role} at the end: ${x.progressAtEnd}`);
-  out.push(
-    'PROJECTED = elapsed + remaining days at the last 2 minutes’ days closed/s (engine only; later days usually cost more).',
-  );
+  if (r.runs.some((x) => x.projectedSeconds !== null))
+    out.push(
+      'PROJECTED = elapsed + remaining days at the days closed/s of the last 2 minutes (of the last half of shorter runs); engine only, the writer’s drain not included; later days usually cost more.',
+    );
   return out.join('\n');
 }
