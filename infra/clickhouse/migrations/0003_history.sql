@@ -74,7 +74,13 @@ WHERE (customer_id, snapshot_day) IN
         )
         GROUP BY customer_id
     )
-    ARRAY JOIN arrayFilter((x, i) -> i = 1 OR tupleElement(x, 2) != tupleElement(days[i - 1], 2), days, arrayEnumerate(days)) AS point
+    -- each day against the previous one (a shifted copy of the hashes: a lambda that indexes another array would copy
+    -- that array for every element)
+    ARRAY JOIN arrayFilter(
+        (x, previous, i) -> i = 1 OR tupleElement(x, 2) != previous,
+        days,
+        arrayPushFront(arrayPopBack(arrayMap(x -> tupleElement(x, 2), days)), toUInt64(0)),
+        arrayEnumerate(days)) AS point
 );
 
 -- metric_history: a row (basis_day = valid_from = the snapshot day) on each customer's first snapshot day and on each
@@ -106,7 +112,13 @@ WHERE (customer_id, snapshot_day) IN
         )
         GROUP BY customer_id
     )
-    ARRAY JOIN arrayFilter((x, i) -> i = 1 OR tupleElement(x, 2) != tupleElement(days[i - 1], 2), days, arrayEnumerate(days)) AS point
+    -- each day against the previous one (a shifted copy of the hashes: a lambda that indexes another array would copy
+    -- that array for every element)
+    ARRAY JOIN arrayFilter(
+        (x, previous, i) -> i = 1 OR tupleElement(x, 2) != previous,
+        days,
+        arrayPushFront(arrayPopBack(arrayMap(x -> tupleElement(x, 2), days)), toUInt64(0)),
+        arrayEnumerate(days)) AS point
 );
 
 -- One row per customer x dimension x period in one tier: valid_from is the first day in the tier, valid_to the last
@@ -117,36 +129,46 @@ CREATE VIEW IF NOT EXISTS {db}.tier_intervals AS
 SELECT
     customer_id,
     dimension,
-    tupleElement(run, 1) AS tier,
-    tupleElement(run, 2) AS valid_from,
-    tupleElement(run, 3) AS valid_to
+    tier,
+    valid_from,
+    valid_to
 FROM
 (
     SELECT
         customer_id,
         dimension,
-        arrayMap(x -> tupleElement(x, 1), h) AS days,
-        arrayMap(x -> tupleElement(x, 3)[indexOf(tupleElement(x, 2), dimension)], h) AS ts,
-        arrayFilter(i -> i = 1 OR ts[i] != ts[i - 1], arrayEnumerate(ts)) AS starts,
-        arrayMap(
-            k -> (ts[starts[k]], days[starts[k]], if(k < length(starts), days[starts[k + 1]] - 1, toDate('2105-12-31'))),
-            arrayEnumerate(starts)) AS runs
+        -- a stay starts where the tier differs from the previous row's; it ends the day before the next stay starts
+        arrayMap((t, previous, i) -> i = 1 OR t != previous, ts, arrayPushFront(arrayPopBack(ts), ''), arrayEnumerate(ts)) AS is_start,
+        arrayFilter((t, s) -> s, ts, is_start) AS stay_tiers,
+        arrayFilter((d, s) -> s, days, is_start) AS stay_starts,
+        arrayPushBack(arrayMap(d -> d - 1, arrayPopFront(stay_starts)), toDate('2105-12-31')) AS stay_ends
     FROM
     (
         SELECT
             customer_id,
-            arraySort(groupArray((valid_from, dims, tiers))) AS h,
-            groupUniqArrayArray(dims) AS all_dims
+            dimension,
+            arrayMap(x -> tupleElement(x, 1), h) AS days,
+            arrayMap(x -> tupleElement(x, 3)[indexOf(tupleElement(x, 2), dimension)], h) AS ts
         FROM
         (
-            SELECT customer_id, valid_from, dims, tiers
-            FROM {db}.tier_history FINAL
+            SELECT
+                customer_id,
+                arraySort(groupArray((valid_from, dims, tiers))) AS h,
+                groupUniqArrayArray(dims) AS all_dims
+            FROM
+            (
+                SELECT customer_id, valid_from, dims, tiers
+                FROM {db}.tier_history FINAL
+            )
+            GROUP BY customer_id
         )
-        GROUP BY customer_id
+        ARRAY JOIN all_dims AS dimension
     )
-    ARRAY JOIN all_dims AS dimension
 )
-ARRAY JOIN runs AS run
+ARRAY JOIN
+    stay_tiers AS tier,
+    stay_starts AS valid_from,
+    stay_ends AS valid_to
 WHERE tier != '';
 
 -- The metric rows that are in effect, each with the days it is in effect: valid_from .. valid_to (the day before a row

@@ -34,21 +34,22 @@ FROM
                 FROM
                 (
                     -- Each stay in a tier, clipped to [from, to]: +1 on its first day, -1 on the day after its last.
-                    SELECT arrayJoin(arrayFilter(
-                        e -> tupleElement(e, 1) != '' AND tupleElement(e, 2) <= {to:Date},
-                        [(tier, first_day, toInt64(1)), (tier, last_day + 1, toInt64(-1))])) AS ev
+                    SELECT arrayJoin(if(last_day < {to:Date},
+                        [(tier, first_day, toInt64(1)), (tier, last_day + 1, toInt64(-1))],
+                        [(tier, first_day, toInt64(1))])) AS ev
                     FROM
                     (
                         SELECT
-                            tupleElement(iv, 1) AS tier,
-                            greatest(tupleElement(iv, 2), {from:Date}) AS first_day,
-                            least(tupleElement(iv, 3), {to:Date}) AS last_day
+                            tier,
+                            greatest(row_from, {from:Date}) AS first_day,
+                            least(row_to, {to:Date}) AS last_day
                         FROM
                         (
-                            SELECT arrayJoin(arrayMap(
-                                i -> (tupleElement(h[i], 2), tupleElement(h[i], 1),
-                                      if(i < length(h), tupleElement(h[i + 1], 1) - 1, {to:Date})),
-                                arrayEnumerate(h))) AS iv
+                            -- A row holds until the day before the customer's next row (or `to`).
+                            SELECT
+                                arrayMap(x -> tupleElement(x, 1), h) AS froms,
+                                arrayMap(x -> tupleElement(x, 2), h) AS row_tiers,
+                                arrayPushBack(arrayMap(d -> d - 1, arrayPopFront(froms)), {to:Date}) AS tos
                             FROM
                             (
                                 SELECT customer_id, arraySort(groupArray((valid_from, tier))) AS h
@@ -61,8 +62,12 @@ FROM
                                 GROUP BY customer_id
                             )
                         )
+                        ARRAY JOIN
+                            row_tiers AS tier,
+                            froms AS row_from,
+                            tos AS row_to
                     )
-                    WHERE first_day <= last_day
+                    WHERE first_day <= last_day AND tier != ''
                 )
                 GROUP BY tier, step_day
             )
