@@ -119,7 +119,7 @@ describe('tierctl end to end', () => {
     }
   });
 
-  it('after a pipeline run, sql tier_distribution_daily answers from the snapshots, and status shows no lag', async () => {
+  it('after a pipeline run, sql tier_distribution_daily answers from the tier history, and status shows no lag', async () => {
     pipeline = startPipeline({ SWEEP_INTERVAL_MS: '20' });
     await waitForPipeline(clients, Date.parse(TINY_END), { timeoutMs: 180_000, isAlive: pipeline.isAlive });
     const day = TINY_END.slice(0, 10);
@@ -138,8 +138,12 @@ describe('tierctl end to end', () => {
     );
     const db = clients.endpoints.clickhouseDatabase;
     const rs = await clients.clickhouse.query({
-      query: `SELECT tiers[indexOf(dims, 'lifecycle')] AS tier, count() AS n FROM ${db}.tier_snapshots FINAL
-              WHERE snapshot_day = toDate('${day}') GROUP BY tier`,
+      // Each customer's latest tier_history row on or before the day.
+      query: `SELECT tier, count() AS n FROM (
+                SELECT customer_id, argMax(tiers[indexOf(dims, 'lifecycle')], valid_from) AS tier
+                FROM (SELECT customer_id, valid_from, dims, tiers FROM ${db}.tier_history FINAL WHERE valid_from <= toDate('${day}'))
+                GROUP BY customer_id)
+              WHERE tier != '' GROUP BY tier`,
       format: 'JSONEachRow',
     });
     const direct = Object.fromEntries((await rs.json<{ tier: string; n: string }>()).map((r) => [r.tier, Number(r.n)]));
