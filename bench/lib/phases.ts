@@ -47,7 +47,8 @@ export async function redisUsedMemory(redis: { info(section: 'memory'): Promise<
   return m ? Number(m[1]) : Number.NaN;
 }
 
-function cpuProfDir(ctx: BenchContext, service: string): string | undefined {
+/** The profile directory when `service` runs under the CPU profiler (`--profile`), else undefined. */
+export function cpuProfDir(ctx: BenchContext, service: string): string | undefined {
   if (!ctx.profile.has(service)) return undefined;
   mkdirSync(ctx.profileDir, { recursive: true });
   return ctx.profileDir;

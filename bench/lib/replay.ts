@@ -16,7 +16,7 @@ import { type InputEvent, TOPICS } from '@tierstream/contracts';
 import { generateWorkload, type ProfileName, parseCdnow, resolveOptions } from '@tierstream/generator';
 import { dayOf, endOfDay, isoDay } from '@tierstream/tierstate';
 import { type Build, bootstrapBuild, currentBuild, prepareBaseline } from './builds';
-import type { BenchContext } from './phases';
+import { type BenchContext, cpuProfDir } from './phases';
 import { type BenchService, scrapeMetric, sleep, startBenchService, waitReady } from './proc';
 
 /**
@@ -205,7 +205,10 @@ async function replayOnce(
     log(`bootstrap with the build's code: ${await bootstrapBuild(build, clients.endpoints.schemaRegistryUrl, log)}`);
     for (const name of ['aggregator', 'tier-engine', 'warehouse-writer'] as const)
       services.push(
-        startBenchService(name, name === 'tier-engine' ? { CLOCK_MODE: 'replay' } : {}, { root: build.root }),
+        startBenchService(name, name === 'tier-engine' ? { CLOCK_MODE: 'replay' } : {}, {
+          root: build.root,
+          cpuProfDir: build.role === 'current' ? cpuProfDir(ctx, name) : undefined,
+        }),
       );
     const ports = await Promise.all(services.map((s) => waitReady(s, 90_000)));
     enginePort = ports[1] ?? null;
