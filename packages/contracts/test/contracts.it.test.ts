@@ -98,6 +98,7 @@ const change: TierChange = {
   cutpoints_version: 'c1',
   as_of: NOW,
   emitted_at: NOW + 1,
+  basis_day: null,
 };
 const SAMPLES: Record<string, unknown> = {
   [TOPICS.orders]: order,
@@ -106,7 +107,8 @@ const SAMPLES: Record<string, unknown> = {
   [TOPICS.signals]: signal,
   [TOPICS.transitions]: transition,
   [TOPICS.changes]: change,
-  [TOPICS.snapshots]: { ...change, kind: 'SNAPSHOT', snapshot_day: '2026-06-30' },
+  // A point of the metric history (kind METRICS, basis_day set, no tiers).
+  [TOPICS.snapshots]: { ...change, kind: 'METRICS', snapshot_day: '2026-07-02', basis_day: '2026-06-30', tiers: {} },
 };
 
 /** Plain JSON view (avsc decodes records into class instances). */

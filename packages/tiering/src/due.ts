@@ -81,6 +81,53 @@ function pairsOfDimension(input: NextDueInput): Pair[] {
   return pairs;
 }
 
+/** A pair whose outcome can flip without events, with what the search needs to know about it. */
+interface MovingPair extends Pair {
+  /** f = lhs − rhs rises over days (else it falls) */
+  up: boolean;
+  /** exact arithmetic: a day-linear metric against a constant */
+  arithmetic: boolean;
+  needReach: boolean;
+  needPass: boolean;
+}
+
+/** Moving pairs per rules and cut points (immutable objects the engine keeps): computed once for each. */
+const movingPairsMemo = new WeakMap<Rules, WeakMap<CutPoints, MovingPair[]>>();
+
+function movingPairs(input: NextDueInput): MovingPair[] {
+  let byCuts = movingPairsMemo.get(input.rules);
+  if (!byCuts) {
+    byCuts = new WeakMap();
+    movingPairsMemo.set(input.rules, byCuts);
+  }
+  let pairs = byCuts.get(input.cutPoints);
+  if (pairs) return pairs;
+  pairs = [];
+  const seen = new Set<string>();
+  for (const p of pairsOfDimension(input)) {
+    const key = `${p.lhs}|${typeof p.rhs}|${p.rhs}|${p.kind}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const dl = metricDrift(p.lhs);
+    const dr = typeof p.rhs === 'number' ? 'const' : metricDrift(p.rhs);
+    // direction of f = lhs - rhs over days
+    const up = dl === 'inc1' || dr === 'dec';
+    const down = dl === 'dec' || dr === 'inc1';
+    if (up === down) continue; // constant (both sides move alike, or neither moves)
+    const ge = p.kind !== 'gt';
+    const gt = p.kind !== 'ge';
+    pairs.push({
+      ...p,
+      up,
+      arithmetic: (dl === 'inc1' && dr === 'const') || (dl === 'const' && dr === 'inc1'),
+      needReach: (ge && up) || (gt && down),
+      needPass: (gt && up) || (ge && down),
+    });
+  }
+  byCuts.set(input.cutPoints, pairs);
+  return pairs;
+}
+
 export function nextDueDay(input: NextDueInput): number | null {
   const { fromDay, state, rules } = input;
   let best = Number.POSITIVE_INFINITY;
@@ -117,28 +164,14 @@ export function nextDueDay(input: NextDueInput): number | null {
     return l === null || r === null ? null : l - r;
   };
 
-  const seen = new Set<string>();
-  for (const p of pairsOfDimension(input)) {
-    const key = `${p.lhs}|${typeof p.rhs}|${p.rhs}|${p.kind}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const dl = metricDrift(p.lhs);
-    const dr = typeof p.rhs === 'number' ? 'const' : metricDrift(p.rhs);
-    // direction of f = lhs - rhs over days
-    const up = dl === 'inc1' || dr === 'dec';
-    const down = dl === 'dec' || dr === 'inc1';
-    if (up === down) continue; // constant (both sides move alike, or neither moves)
+  for (const p of movingPairs(input)) {
+    const { up, needReach, needPass } = p;
     const f0 = diff(fromDay, p);
     if (f0 === null) continue; // null stays null without events
-    const arithmetic = (dl === 'inc1' && dr === 'const') || (dl === 'const' && dr === 'inc1');
     // g is f oriented to be non-decreasing. f >= 0 flips where g first reaches 0 (f rising) or first passes 0
     // (f falling: f < 0 <=> g > 0); f > 0 flips where g first passes 0 (rising) or first reaches 0 (falling).
     const g0 = up ? f0 : -f0;
-    const ge = p.kind !== 'gt';
-    const gt = p.kind !== 'ge';
-    const needReach = (ge && up) || (gt && down);
-    const needPass = (gt && up) || (ge && down);
-    if (arithmetic) {
+    if (p.arithmetic) {
       if (needReach && g0 < 0) consider(fromDay + Math.ceil(-g0));
       if (needPass && g0 <= 0) consider(fromDay + Math.floor(-g0) + 1);
       continue;

@@ -27,10 +27,10 @@ export {
   entryMetricsAt,
   type MovedBoundary,
   movedBoundaries,
-  needsRecheck,
   type PopulationEntry,
   populationCacheSupported,
   populationEntry,
+  recheckDay,
 } from './population';
 export {
   type Condition,

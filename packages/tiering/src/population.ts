@@ -152,44 +152,47 @@ export function movedBoundaries(rules: Rules, before: CutPoints, after: CutPoint
 }
 
 /**
- * Whether the customer must be re-evaluated because cut points moved: some cached value on a day in
- * [fromDay, toDay] lies in a moved boundary's interval (inclusive: ties go to the better group). Conservative: an
- * entry that does not cover the window, or a metric the entry lacks, answers true.
+ * The first day in [fromDay, toDay] on which the customer must be re-evaluated because cut points moved: the first
+ * day some cached value lies in a moved boundary's interval (inclusive: ties go to the better group); null when there
+ * is none. Before that day every evaluation gives the same result under both cut versions, so the customer need not
+ * be evaluated earlier. Conservative: an entry that does not cover the window, or lacks a metric, answers `fromDay`.
  */
-export function needsRecheck(
+export function recheckDay(
   entry: PopulationEntry,
   names: readonly string[],
   moved: readonly MovedBoundary[],
   fromDay: number,
   toDay: number,
-): boolean {
-  if (moved.length === 0 || toDay < fromDay) return false;
+): number | null {
+  if (moved.length === 0 || toDay < fromDay) return null;
   // An event day before the window should have been evaluated (and the entry rewritten): stale, recheck.
-  if (entry.u !== null && entry.u < fromDay) return true;
+  if (entry.u !== null && entry.u < fromDay) return fromDay;
   const from = Math.max(fromDay, entry.e);
   // From the next event day on, the customer is evaluated anyway, under the new cuts.
   const to = entry.u === null ? toDay : Math.min(toDay, entry.u - 1);
-  if (to < from) return false;
+  if (to < from) return null;
   const first = stepIndex(entry, from);
-  if (first < 0) return true;
+  if (first < 0) return fromDay;
+  let best: number | null = null;
   for (const b of moved) {
     const i = names.indexOf(b.metric);
-    if (i < 0) return true;
+    if (i < 0) return fromDay;
     const drift = metricDrift(b.metric);
-    let min = Number.POSITIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
     for (let s = first; s < entry.p.length && entry.p[s]![0]! <= to; s++) {
       const step = entry.p[s]!;
       const start = Math.max(step[0]!, from);
       const end = Math.min(s + 1 < entry.p.length ? entry.p[s + 1]![0]! - 1 : to, to);
-      for (const day of drift === 'inc1' ? [start, end] : [start]) {
-        const v = valueOn(step, i, drift, day);
-        if (v === null) continue;
-        min = Math.min(min, v);
-        max = Math.max(max, v);
+      if (best !== null && start >= best) break;
+      const v = valueOn(step, i, drift, start);
+      if (v === null) continue;
+      let hit: number | null = null;
+      if (v >= b.lo && v <= b.hi) hit = start;
+      else if (drift === 'inc1' && v < b.lo && v + (end - start) >= b.lo) hit = start + Math.ceil(b.lo - v);
+      if (hit !== null) {
+        best = best === null ? hit : Math.min(best, hit);
+        break;
       }
     }
-    if (min <= b.hi && max >= b.lo) return true;
   }
-  return false;
+  return best;
 }

@@ -5,9 +5,9 @@ import {
   cutMetricNames,
   entryMetricsAt,
   movedBoundaries,
-  needsRecheck,
   populationCacheSupported,
   populationEntry,
+  recheckDay,
   scoreDimension,
 } from '../src/index';
 import { type Journey, journeyEventDays, journeyMetrics, journeyRollOffDays, loadRules } from './helpers';
@@ -84,7 +84,7 @@ describe('population cache entries', () => {
 });
 
 describe('cut-point recheck', () => {
-  it('a customer it skips gets the same share and RFM tiers under the old and the new cuts on every day of the window', () => {
+  it('before the recheck day (or in the whole window without one) the old and the new cuts give the same share and RFM tiers', () => {
     fc.assert(
       fc.property(
         journey,
@@ -97,8 +97,10 @@ describe('cut-point recheck', () => {
           const entry = entryOf(j, day, null);
           const from = day + offset;
           const to = from + length - 1;
-          if (needsRecheck(entry, names, movedBoundaries(rules, before, after), from, to)) return;
-          for (let d = from; d <= Math.min(to, (entry.u ?? Number.POSITIVE_INFINITY) - 1); d++) {
+          const at = recheckDay(entry, names, movedBoundaries(rules, before, after), from, to);
+          if (at !== null) expect(at).toBeGreaterThanOrEqual(from);
+          const last = Math.min(at === null ? to : at - 1, (entry.u ?? Number.POSITIVE_INFINITY) - 1);
+          for (let d = from; d <= last; d++) {
             const m = journeyMetrics(j, d);
             for (const dim of CUT_DIMENSIONS) {
               expect(scoreDimension(dim, after, m, null, {}).tier).toBe(scoreDimension(dim, before, m, null, {}).tier);
@@ -125,8 +127,14 @@ describe('cut-point recheck', () => {
     expect(moved).toEqual([{ metric: 'revenue_365d', lo: 100_000, hi: 120_000 }]);
     const between = entryOf({ orders: [{ day: 0, amount: 110_000 }], web: [], tickets: [] }, 0, null);
     const far = entryOf({ orders: [{ day: 0, amount: 300_000 }], web: [], tickets: [] }, 0, null);
-    expect(needsRecheck(between, names, moved, 1, 7)).toBe(true);
-    expect(needsRecheck(far, names, moved, 1, 7)).toBe(false);
+    expect(recheckDay(between, names, moved, 1, 7)).toBe(1);
+    expect(recheckDay(far, names, moved, 1, 7)).toBeNull();
+    // Recency grows by one a day: a customer 5 days before a moved recency cut is rechecked on the day it reaches it.
+    const recency: CutPoints = { ...before, version: 'd', cuts: { ...before.cuts, 'rfm_segment.r': [10, 20, 25, 40] } };
+    const quiet = entryOf({ orders: [{ day: 0, amount: 50_000 }], web: [], tickets: [] }, 0, null);
+    expect(movedBoundaries(rules, before, recency)).toEqual([{ metric: 'recency_days', lo: 25, hi: 30 }]);
+    expect(recheckDay(quiet, names, movedBoundaries(rules, before, recency), 20, 27)).toBe(25);
+    expect(recheckDay(quiet, names, movedBoundaries(rules, before, recency), 20, 24)).toBeNull();
     // RFM: only the cut at high_from (score 3, index 2) decides H/L: moving the score-5 cut changes no segment.
     const r5: CutPoints = { ...before, version: 'c', cuts: { ...before.cuts, 'rfm_segment.r': [5, 20, 30, 40] } };
     expect(movedBoundaries(rules, before, r5)).toEqual([]);

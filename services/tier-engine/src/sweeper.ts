@@ -8,9 +8,9 @@ import {
   type Metrics,
   type MovedBoundary,
   movedBoundaries,
-  needsRecheck,
   type PopulationEntry,
   parseRules,
+  recheckDay,
 } from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
@@ -67,8 +67,11 @@ export class Sweeper {
   private readonly leaseToken = `${process.pid}-${randomBytes(6).toString('hex')}`;
   /** Per partition: the population cache entries read at the last cut-point day (the recheck's input). */
   private readonly recheckBasis = new Map<number, { day: number; entries: Map<string, PopulationEntry> }>();
-  /** Per partition: customers re-evaluated on `day` because cut points moved (`full`: everyone, no usable cache). */
-  private readonly rechecks = new Map<number, { day: number; ids: Set<string>; full: boolean }>();
+  /**
+   * Per partition: the customers rechecked after the last cut-point recompute, and the day each is rechecked on
+   * (`full`: everyone on `day`, no usable population cache).
+   */
+  private readonly rechecks = new Map<number, { day: number; ids: Map<string, number>; full: boolean }>();
 
   constructor(private readonly o: SweeperOptions) {}
 
@@ -264,9 +267,9 @@ export class Sweeper {
   }
 
   /**
-   * After cut points moved (at the close of the cut-point day before `day`): schedule for `day` the customers whose
-   * tiers can change under the new cuts before their next due day or the next recompute (population.ts says why
-   * the others cannot), or everyone when the population cache cannot tell.
+   * After cut points moved (at the close of the cut-point day before `day`): schedule the customers whose tiers can
+   * change under the new cuts before their next due day or the next recompute, each on the first day it can
+   * (population.ts says why the others cannot); or everyone on `day` when the population cache cannot tell.
    */
   private async recheckAfterCutPoints(p: number, day: number, start: number | null): Promise<void> {
     const cutDay = day - 1;
@@ -274,7 +277,7 @@ export class Sweeper {
     const meta = await this.o.tierState.getPartitionMeta(p);
     if (meta.recheck_day === String(cutDay)) return; // done before a restart
     const next = this.o.engine.cutPointsFor(day);
-    const ids = new Set<string>();
+    const ids = new Map<string, number>();
     let full = false;
     let population = 0;
     if (await this.populationCacheUsable(p)) {
@@ -292,15 +295,18 @@ export class Sweeper {
           movedByVersion.set(entry.v, moved);
         }
         const to = entry.d === null ? lastDay : Math.min(entry.d - 1, lastDay);
-        if (moved === null || needsRecheck(entry, names, moved, day, to)) ids.add(id);
+        const at = moved === null ? day : recheckDay(entry, names, moved, day, to);
+        if (at !== null) ids.set(id, at);
       }
     } else {
       full = true;
-      for await (const page of this.o.tierState.customers(p, 1000)) for (const id of page) ids.add(id);
+      for await (const page of this.o.tierState.customers(p, 1000)) for (const id of page) ids.set(id, day);
       population = ids.size;
     }
     this.recheckBasis.delete(p);
-    await this.o.tierState.schedule([...ids].map((customerId) => ({ customerId, partition: p, dueAt: endOfDay(day) })));
+    await this.o.tierState.schedule(
+      [...ids].map(([customerId, at]) => ({ customerId, partition: p, dueAt: endOfDay(at) })),
+    );
     this.rechecks.set(p, { day, ids, full });
     await this.o.tierState.setPartitionMeta(p, { recheck_day: cutDay });
     this.o.metrics?.cutpointRechecks.inc(ids.size);
@@ -313,9 +319,9 @@ export class Sweeper {
   /** After `day` closed: a full recheck rewrote every entry, so the population cache serves the next cut points. */
   private async finishRecheck(p: number, day: number): Promise<void> {
     const recheck = this.rechecks.get(p);
-    if (!recheck || recheck.day !== day) return;
+    if (!recheck?.full || recheck.day !== day) return;
     this.rechecks.delete(p);
-    if (recheck.full && this.populationKey() !== '') {
+    if (this.populationKey() !== '') {
       await this.o.tierState.setPartitionMeta(p, { popcache: this.populationKey() });
     }
   }
@@ -348,7 +354,7 @@ export class Sweeper {
           at: d.dueAt,
           processedDueAt: d.dueAt,
           touch: d.touch,
-          recheck: recheck?.day === dayOf(d.dueAt) && recheck.ids.has(d.customerId),
+          recheck: recheck?.ids.get(d.customerId) === dayOf(d.dueAt),
         })),
       );
       this.o.metrics?.sweeperEvaluated.inc(due.length);
