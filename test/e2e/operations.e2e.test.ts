@@ -169,7 +169,9 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
 
     // 2. A second aggregator and a second tier engine join mid-run (partitions move to them).
     extras.push(await launch('aggregator'), await launch('tier-engine'));
-    await feedEvents(producer, clients.serde, workload.slice(half));
+    // Also at a bounded rate: the replay clock (the input watermark) then moves slowly, so the tier engine is still
+    // closing days when it is stopped (it closes the days the clock allows in a moment).
+    const feedingRest = feedEvents(producer, clients.serde, workload.slice(half), { batchSize: 50, ratePerSec: 200 });
     await waitUntil('the extra instances to join their groups', async () => {
       const d = dead();
       if (d) throw new Error(d);
@@ -184,6 +186,7 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
     const progress = await pipelineProgress(clients, lastDay);
     await gracefulStop(current.get('tier-engine')!, `closed days ${JSON.stringify(progress.closedDays)}`);
     current.set('tier-engine', await launch('tier-engine'));
+    await feedingRest;
 
     // 4. Warehouse writer: SIGTERM while it has output records to insert.
     const w1 = current.get('warehouse-writer')!;
