@@ -25,7 +25,9 @@ export function startService(
 ): ServiceProcess {
   const root = opts.root ?? REPO_ROOT;
   const entry = path.join(root, 'services', name, 'src', 'main.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  // A larger young generation: the services allocate many short-lived objects per record (decoded values, metric
+  // maps), and fewer scavenges measurably cut GC time (deployments can set the same flag in NODE_OPTIONS).
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', entry], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: onLine ? ['ignore', 'pipe', 'pipe'] : 'inherit',

@@ -152,6 +152,11 @@ export class AvroSerde {
     return this.registry.encode(id, value);
   }
 
+  /** The topic's schema id if it is already known (no registry call), else undefined. */
+  cachedSchemaId(topic: string): number | undefined {
+    return this.idByTopic.get(topic);
+  }
+
   /**
    * encode without promises when the topic's schema id and type are cached (the hot path); undefined otherwise, and
    * when the value does not fit the schema (then encode gives the library's validation error).

@@ -10,10 +10,24 @@ export const RULES_CHANGED = 'RULES_CHANGED';
 export interface Candidate {
   tier: string;
   rule_id: string;
-  /** metric names behind the decision (deciding condition + scored metric) */
-  metrics: string[];
+  /** metric names behind the decision (deciding condition + scored metric); shared, read-only */
+  metrics: readonly string[];
   /** extra numbers behind the decision that are not metrics (rfm scores) */
   extra: Record<string, number>;
+}
+
+/**
+ * The metric names behind a decision depend only on the rules, not on the customer: computed once per rule or
+ * dimension object (rules are immutable once parsed) and shared read-only by every candidate.
+ */
+const usedMetricsMemo = new WeakMap<object, string[]>();
+function usedMetrics(key: object, compute: () => string[]): string[] {
+  let used = usedMetricsMemo.get(key);
+  if (!used) {
+    used = compute();
+    usedMetricsMemo.set(key, used);
+  }
+  return used;
 }
 
 /** Score one dimension (no hysteresis). `tiers` holds the tiers already decided for earlier dimensions. */
@@ -29,12 +43,15 @@ export function scoreDimension(
     case 'rules': {
       for (const r of s.rules) {
         if (evalCondition(r.when, metrics, attributes, tiers)) {
-          return { tier: r.tier, rule_id: r.id, metrics: conditionMetrics(r.when), extra: {} };
+          return { tier: r.tier, rule_id: r.id, metrics: usedMetrics(r, () => conditionMetrics(r.when)), extra: {} };
         }
       }
       // the default is decided by every rule failing: report what they looked at
-      const used: string[] = [];
-      for (const r of s.rules) conditionMetrics(r.when, used);
+      const used = usedMetrics(s, () => {
+        const all: string[] = [];
+        for (const r of s.rules) conditionMetrics(r.when, all);
+        return all;
+      });
       return { tier: s.default.tier, rule_id: s.default.id, metrics: used, extra: {} };
     }
     case 'thresholds': {
@@ -46,7 +63,7 @@ export function scoreDimension(
       return { tier: s.default_tier, rule_id: 'threshold:default', metrics: [s.metric], extra: {} };
     }
     case 'shares': {
-      const used = conditionMetrics(s.eligible, [s.metric]);
+      const used = usedMetrics(s, () => conditionMetrics(s.eligible, [s.metric]));
       const v = metrics[s.metric] ?? null;
       if (v === null || (s.eligible && !evalCondition(s.eligible, metrics, attributes, tiers))) {
         return { tier: s.ineligible_tier, rule_id: 'share:ineligible', metrics: used, extra: {} };
@@ -55,7 +72,7 @@ export function scoreDimension(
       return { tier, rule_id: `share:${tier}`, metrics: used, extra: {} };
     }
     case 'rfm': {
-      const used = conditionMetrics(s.eligible, [s.r.metric, s.f.metric, s.m.metric]);
+      const used = usedMetrics(s, () => conditionMetrics(s.eligible, [s.r.metric, s.f.metric, s.m.metric]));
       if (s.eligible && !evalCondition(s.eligible, metrics, attributes, tiers)) {
         return { tier: s.ineligible_tier, rule_id: 'rfm:ineligible', metrics: used, extra: {} };
       }

@@ -117,26 +117,35 @@ export function entryMetricsAt(entry: PopulationEntry, names: readonly string[],
   return m;
 }
 
-/** A boundary whose cut moved: values in [lo, hi] may fall in another group under the new cuts. */
+/**
+ * A boundary whose cut moved between lo and hi. A value equal to a cut goes to the better group, so the values that
+ * fall in another group under the new cuts are [lo, hi) when higher is better and (lo, hi] when lower is better.
+ */
 export interface MovedBoundary {
   metric: string;
   lo: number;
   hi: number;
+  better: 'higher' | 'lower';
+}
+
+/** Whether `v` falls in different groups under the two cuts of the boundary. */
+function inMoved(b: MovedBoundary, v: number): boolean {
+  return b.better === 'higher' ? v >= b.lo && v < b.hi : v > b.lo && v <= b.hi;
 }
 
 /** The boundaries of share and RFM dimensions whose cut differs between two cut-point versions. */
 export function movedBoundaries(rules: Rules, before: CutPoints, after: CutPoints): MovedBoundary[] {
   const out: MovedBoundary[] = [];
-  const add = (metric: string, a: number | undefined, b: number | undefined) => {
+  const add = (metric: string, better: 'higher' | 'lower', a: number | undefined, b: number | undefined) => {
     if (a === undefined || b === undefined || a === b) return;
-    out.push({ metric, lo: Math.min(a, b), hi: Math.max(a, b) });
+    out.push({ metric, lo: Math.min(a, b), hi: Math.max(a, b), better });
   };
   for (const dim of rules.dimensions) {
     const s = dim.scoring;
     if (s.kind === 'shares') {
       const a = shareCuts(dim, s, before);
       const b = shareCuts(dim, s, after);
-      for (let k = 0; k < Math.max(a.length, b.length); k++) add(s.metric, a[k], b[k]);
+      for (let k = 0; k < Math.max(a.length, b.length); k++) add(s.metric, 'higher', a[k], b[k]);
     } else if (s.kind === 'rfm') {
       // H iff score = 5 − groupIndex ≥ high_from iff the value reaches cut K = 5 − high_from (cuts are monotone).
       const K = 5 - s.high_from;
@@ -144,7 +153,7 @@ export function movedBoundaries(rules: Rules, before: CutPoints, after: CutPoint
       for (const k of ['r', 'f', 'm'] as const) {
         const comp = s[k];
         if (!comp.quintiles) continue;
-        add(comp.metric, rfmCuts(dim, k, comp, before)[K], rfmCuts(dim, k, comp, after)[K]);
+        add(comp.metric, comp.better, rfmCuts(dim, k, comp, before)[K], rfmCuts(dim, k, comp, after)[K]);
       }
     }
   }
@@ -153,7 +162,7 @@ export function movedBoundaries(rules: Rules, before: CutPoints, after: CutPoint
 
 /**
  * The first day in [fromDay, toDay] on which the customer must be re-evaluated because cut points moved: the first
- * day some cached value lies in a moved boundary's interval (inclusive: ties go to the better group); null when there
+ * day some cached value falls in different groups under the old and the new cut of a boundary; null when there
  * is none. Before that day every evaluation gives the same result under both cut versions, so the customer need not
  * be evaluated earlier. Conservative: an entry that does not cover the window, or lacks a metric, answers `fromDay`.
  */
@@ -186,8 +195,12 @@ export function recheckDay(
       const v = valueOn(step, i, drift, start);
       if (v === null) continue;
       let hit: number | null = null;
-      if (v >= b.lo && v <= b.hi) hit = start;
-      else if (drift === 'inc1' && v < b.lo && v + (end - start) >= b.lo) hit = start + Math.ceil(b.lo - v);
+      if (inMoved(b, v)) hit = start;
+      else if (drift === 'inc1') {
+        // Grows by one a day: the first value ≥ v that is in the moved range, if reached before `end`.
+        const first = b.better === 'higher' ? Math.max(b.lo, v) : Math.max(Math.floor(b.lo) + 1, v);
+        if (inMoved(b, first) && first - v <= end - start) hit = start + Math.ceil(first - v);
+      }
       if (hit !== null) {
         best = best === null ? hit : Math.min(best, hit);
         break;

@@ -112,6 +112,62 @@ describe('cut-point recheck', () => {
     );
   });
 
+  it('the same with many ties: order amounts, cuts and recency cuts from a few values', () => {
+    const few = (values: number[], n: number, order: 'asc' | 'desc') =>
+      fc
+        .array(fc.constantFrom(...values), { minLength: n, maxLength: n })
+        .map((xs) => xs.sort((a, b) => (order === 'asc' ? a - b : b - a)));
+    const amounts = [50_000, 100_000, 150_000, 200_000];
+    const sums = [50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 400_000];
+    const tied = fc
+      .record({ v: few(sums, 3, 'desc'), r: few([28, 30, 32, 35, 40], 4, 'asc'), m: few(sums, 4, 'desc') })
+      .map(
+        ({ v, r, m }): CutPoints => ({
+          version: 'x',
+          computed_at: 0,
+          cuts: { value_tier: v, 'rfm_segment.r': r, 'rfm_segment.m': m },
+        }),
+      );
+    const orders = fc
+      .array(fc.record({ day: fc.integer({ min: 0, max: 60 }), amount: fc.constantFrom(...amounts) }), {
+        minLength: 1,
+        maxLength: 4,
+      })
+      .map((o): Journey => ({ orders: o, web: [], tickets: [] }));
+    fc.assert(
+      fc.property(
+        orders,
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 0, max: 30 }),
+        tied,
+        tied,
+        (j, day, offset, before, after) => {
+          const entry = entryOf(j, day, null);
+          const from = day + offset;
+          const to = from + 13;
+          const at = recheckDay(entry, names, movedBoundaries(rules, before, after), from, to);
+          const last = Math.min(at === null ? to : at - 1, (entry.u ?? Number.POSITIVE_INFINITY) - 1);
+          for (let d = from; d <= last; d++) {
+            const m = journeyMetrics(j, d);
+            for (const dim of CUT_DIMENSIONS) {
+              expect(scoreDimension(dim, after, m, null, {}).tier).toBe(scoreDimension(dim, before, m, null, {}).tier);
+            }
+          }
+          // The recheck day itself is one on which some share or RFM tier does differ.
+          if (at !== null && at <= to && (entry.u === null || at < entry.u)) {
+            const m = journeyMetrics(j, at);
+            expect(
+              CUT_DIMENSIONS.some(
+                (dim) => scoreDimension(dim, after, m, null, {}).tier !== scoreDimension(dim, before, m, null, {}).tier,
+              ),
+            ).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
   it('selects a customer whose value lies between an old and a new cut, and not one far from every cut', () => {
     const before: CutPoints = {
       version: 'a',
@@ -124,17 +180,22 @@ describe('cut-point recheck', () => {
       cuts: { ...before.cuts, value_tier: [120_000, 50_000, 10_000] },
     };
     const moved = movedBoundaries(rules, before, after);
-    expect(moved).toEqual([{ metric: 'revenue_365d', lo: 100_000, hi: 120_000 }]);
+    expect(moved).toEqual([{ metric: 'revenue_365d', lo: 100_000, hi: 120_000, better: 'higher' }]);
     const between = entryOf({ orders: [{ day: 0, amount: 110_000 }], web: [], tickets: [] }, 0, null);
     const far = entryOf({ orders: [{ day: 0, amount: 300_000 }], web: [], tickets: [] }, 0, null);
     expect(recheckDay(between, names, moved, 1, 7)).toBe(1);
     expect(recheckDay(far, names, moved, 1, 7)).toBeNull();
-    // Recency grows by one a day: a customer 5 days before a moved recency cut is rechecked on the day it reaches it.
+    // A value equal to a cut is in the better group: at the old cut (higher is better) nothing changes.
+    const atOldCut = entryOf({ orders: [{ day: 0, amount: 120_000 }], web: [], tickets: [] }, 0, null);
+    expect(recheckDay(atOldCut, names, moved, 1, 7)).toBeNull();
+    // Recency grows by one a day: rechecked on the first day it is past the lower cut (lower is better).
     const recency: CutPoints = { ...before, version: 'd', cuts: { ...before.cuts, 'rfm_segment.r': [10, 20, 25, 40] } };
     const quiet = entryOf({ orders: [{ day: 0, amount: 50_000 }], web: [], tickets: [] }, 0, null);
-    expect(movedBoundaries(rules, before, recency)).toEqual([{ metric: 'recency_days', lo: 25, hi: 30 }]);
-    expect(recheckDay(quiet, names, movedBoundaries(rules, before, recency), 20, 27)).toBe(25);
-    expect(recheckDay(quiet, names, movedBoundaries(rules, before, recency), 20, 24)).toBeNull();
+    expect(movedBoundaries(rules, before, recency)).toEqual([
+      { metric: 'recency_days', lo: 25, hi: 30, better: 'lower' },
+    ]);
+    expect(recheckDay(quiet, names, movedBoundaries(rules, before, recency), 20, 27)).toBe(26);
+    expect(recheckDay(quiet, names, movedBoundaries(rules, before, recency), 20, 25)).toBeNull();
     // RFM: only the cut at high_from (score 3, index 2) decides H/L: moving the score-5 cut changes no segment.
     const r5: CutPoints = { ...before, version: 'c', cuts: { ...before.cuts, 'rfm_segment.r': [5, 20, 30, 40] } };
     expect(movedBoundaries(rules, before, r5)).toEqual([]);

@@ -184,7 +184,7 @@ export class TierEngine {
     ]);
     const transitions: TierTransition[] = [];
     const changes: TierChange[] = [];
-    /** History rows for the snapshots topic: copies of the changes and METRICS points. */
+    /** METRICS points for the snapshots topic (which also gets a copy of every change, see produce). */
     const history: TierChange[] = [];
     const commits: Parameters<TierStateStore['commit']>[1] = [];
     const evaluatedAt = this.wallClock();
@@ -228,9 +228,7 @@ export class TierEngine {
       }
       const changed = !previous || result.state.version !== previous.version;
       if (changed) {
-        const row = this.changeRow(result.state, metrics, 'CHANGE', isoDay(day), at, evaluatedAt);
-        changes.push(row);
-        history.push(row);
+        changes.push(this.changeRow(result.state, metrics, 'CHANGE', isoDay(day), at, evaluatedAt));
       }
       if (req.recheck && (changed || result.transitions.length > 0)) this.deps.metrics?.cutpointRecheckChanges.inc();
       const nextDueAt = this.nextDueAt(timeline, result.state, day, attributes);
@@ -429,14 +427,34 @@ export class TierEngine {
     return computeCutPoints(this.rules, population, `cp-${isoDay(day)}`, endOfDay(day));
   }
 
-  private async produce(transitions: TierTransition[], changes: TierChange[], snapshots: TierChange[]): Promise<void> {
+  /**
+   * Produces transitions, changes, and the history (a copy of every change, then `history`: METRICS points or
+   * SNAPSHOT rows) on the snapshots topic; one send for all.
+   */
+  private async produce(transitions: TierTransition[], changes: TierChange[], history: TierChange[]): Promise<void> {
+    // The synchronous path once the topic's schema is cached (no promise per row, no second validation pass).
+    const { serde } = this.deps;
     const encode = async (topic: string, rows: Array<TierTransition | TierChange>): Promise<OutgoingRecord[]> =>
-      Promise.all(rows.map(async (row) => ({ key: row.customer_id, value: await this.deps.serde.encode(topic, row) })));
+      Promise.all(
+        rows.map(async (row) => ({
+          key: row.customer_id,
+          value: serde.encodeIfCached(topic, row) ?? (await serde.encode(topic, row)),
+        })),
+      );
     const { topics } = this.deps;
+    const changeRecords = await encode(topics.changes, changes);
+    // History rows start with the copies of the changes: when both topics have the same schema id (one TierChange
+    // schema under two subjects), the bytes are the same too.
+    const changesId = serde.cachedSchemaId(topics.changes);
+    const sameSchema = changesId !== undefined && changesId === serde.cachedSchemaId(topics.snapshots);
+    const historyRecords = [
+      ...(sameSchema ? changeRecords : await encode(topics.snapshots, changes)),
+      ...(await encode(topics.snapshots, history)),
+    ];
     const batches = [
       { topic: topics.transitions, records: await encode(topics.transitions, transitions) },
-      { topic: topics.changes, records: await encode(topics.changes, changes) },
-      { topic: topics.snapshots, records: await encode(topics.snapshots, snapshots) },
+      { topic: topics.changes, records: changeRecords },
+      { topic: topics.snapshots, records: historyRecords },
     ].filter((b) => b.records.length > 0);
     if (batches.length === 0) return;
     await this.deps.producer.sendMany(batches);

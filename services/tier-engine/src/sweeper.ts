@@ -129,16 +129,18 @@ export class Sweeper {
     if (clock === null) return;
     // Partitions wait for each other at cut-point days (the barrier): go round again while any of them moved on,
     // so a partition released by the last one's cut points does not wait for the next tick.
+    // Partitions are swept concurrently (each under its own lock): one waits on Redis or Kafka while another computes.
     for (let progress = true; progress && !this.stopped; ) {
-      progress = false;
-      for (const p of [...this.owned].sort((a, b) => a - b)) {
-        if (this.stopped || !this.owned.has(p)) continue;
-        const moved = await this.withLock(p, async () => {
-          if (!(await this.acquireLease(p))) return false; // the previous owner is still finishing: next tick
-          return this.sweepPartition(p, clock);
-        });
-        progress ||= moved;
-      }
+      const moved = await Promise.all(
+        [...this.owned].map((p) =>
+          this.withLock(p, async () => {
+            if (this.stopped || !this.owned.has(p)) return false;
+            if (!(await this.acquireLease(p))) return false; // the previous owner is still finishing: next tick
+            return this.sweepPartition(p, clock);
+          }),
+        ),
+      );
+      progress = moved.some(Boolean);
     }
   }
 
