@@ -118,6 +118,8 @@ export class TierEngine {
   private currentRules!: Rules;
   /** Metrics the cut points are computed from, cached per customer; null when they cannot be (see population.ts). */
   populationNames: string[] | null = null;
+  /** Whether any condition tests a customer attribute (else the attributes are not read). */
+  private usesAttributes = true;
   /** Whether a customer's metric path must include web roll-off days (a cut metric is a web window count). */
   private pathWithWeb = false;
   /** Every cut-point version known, by the first day it applies to (ascending). */
@@ -140,6 +142,7 @@ export class TierEngine {
 
   set rules(rules: Rules) {
     this.currentRules = rules;
+    this.usesAttributes = JSON.stringify(rules).includes('"type":"attribute"');
     const names = cutMetricNames(rules);
     this.populationNames = populationCacheSupported(names) ? names : null;
     this.pathWithWeb = names.some((n) => n.startsWith('web_'));
@@ -180,12 +183,14 @@ export class TierEngine {
     const [aggs, states, attrs] = await Promise.all([
       this.deps.aggregates.readMany(ids, { idempotence: false }),
       this.deps.tierState.readStates(ids),
-      this.deps.tierState.readAttributes(ids),
+      this.usesAttributes ? this.deps.tierState.readAttributes(ids) : new Map<string, Attributes>(),
     ]);
     const transitions: TierTransition[] = [];
     const changes: TierChange[] = [];
-    /** METRICS points for the snapshots topic (which also gets a copy of every change, see produce). */
+    /** METRICS points for the snapshots topic (which also gets a copy of the changes that moved a tier). */
     const history: TierChange[] = [];
+    /** Per change row: did a tier move (else only a pending demotion started or ended: tiers are unchanged)? */
+    const tiersMoved: boolean[] = [];
     const commits: Parameters<TierStateStore['commit']>[1] = [];
     const evaluatedAt = this.wallClock();
     for (const req of requests) {
@@ -229,6 +234,7 @@ export class TierEngine {
       const changed = !previous || result.state.version !== previous.version;
       if (changed) {
         changes.push(this.changeRow(result.state, metrics, 'CHANGE', isoDay(day), at, evaluatedAt));
+        tiersMoved.push(result.transitions.length > 0);
       }
       if (req.recheck && (changed || result.transitions.length > 0)) this.deps.metrics?.cutpointRecheckChanges.inc();
       const nextDueAt = this.nextDueAt(timeline, result.state, day, attributes);
@@ -263,7 +269,7 @@ export class TierEngine {
               ),
       });
     }
-    await this.produce(transitions, changes, history);
+    await this.produce(transitions, changes, history, tiersMoved);
     await this.deps.tierState.commit(partition, commits);
     return transitions.length;
   }
@@ -428,10 +434,16 @@ export class TierEngine {
   }
 
   /**
-   * Produces transitions, changes, and the history (a copy of every change, then `history`: METRICS points or
-   * SNAPSHOT rows) on the snapshots topic; one send for all.
+   * Produces transitions, changes, and the history on the snapshots topic: a copy of each change whose `tiersMoved`
+   * is true (tier_history needs no row where only a pending demotion changed), then `history` (METRICS points or
+   * SNAPSHOT rows); one send for all.
    */
-  private async produce(transitions: TierTransition[], changes: TierChange[], history: TierChange[]): Promise<void> {
+  private async produce(
+    transitions: TierTransition[],
+    changes: TierChange[],
+    history: TierChange[],
+    tiersMoved: readonly boolean[] = [],
+  ): Promise<void> {
     // The synchronous path once the topic's schema is cached (no promise per row, no second validation pass).
     const { serde } = this.deps;
     const encode = async (topic: string, rows: Array<TierTransition | TierChange>): Promise<OutgoingRecord[]> =>
@@ -448,7 +460,12 @@ export class TierEngine {
     const changesId = serde.cachedSchemaId(topics.changes);
     const sameSchema = changesId !== undefined && changesId === serde.cachedSchemaId(topics.snapshots);
     const historyRecords = [
-      ...(sameSchema ? changeRecords : await encode(topics.snapshots, changes)),
+      ...(sameSchema
+        ? changeRecords.filter((_r, i) => tiersMoved[i])
+        : await encode(
+            topics.snapshots,
+            changes.filter((_c, i) => tiersMoved[i]),
+          )),
       ...(await encode(topics.snapshots, history)),
     ];
     const batches = [
