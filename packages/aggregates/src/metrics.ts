@@ -455,9 +455,13 @@ export class AggregateTimeline {
     for (const d of orders.days) for (const k of ROLL_OFF_OFFSETS) rollOff.push(d + k);
     for (const a of state.adjustments) for (const k of ROLL_OFF_OFFSETS) rollOff.push(a.orderDay + k);
     for (const d of service.days) for (const k of WINDOWS) rollOff.push(d + k);
-    this.orderServiceRollOffDays = sortedUnique([...rollOff]);
-    for (const d of web.days) for (const k of WINDOWS) rollOff.push(d + k);
-    this.allRollOffDays = sortedUnique(rollOff);
+    this.orderServiceRollOffDays = sortedUnique(rollOff);
+    if (web.days.length === 0) {
+      this.allRollOffDays = this.orderServiceRollOffDays;
+    } else {
+      for (const d of web.days) for (const k of WINDOWS) rollOff.push(d + k);
+      this.allRollOffDays = sortedUnique(rollOff);
+    }
     const events: number[] = [...orders.days];
     for (const a of state.adjustments) events.push(a.effectiveDay);
     events.push(...web.days, ...service.days);
