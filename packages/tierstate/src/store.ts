@@ -149,7 +149,14 @@ export class TierStateStore {
       population?: string;
     }>,
   ): Promise<void> {
-    // States first, then the due index: a crash in between re-evaluates (idempotently), it never skips.
+    // Population cache entries, then states, then the due index: a crash in between re-evaluates (idempotently), it
+    // never skips, and a stored state always has the entry of its evaluation (or a later one).
+    const population = items.filter((it) => it.state && it.population !== undefined);
+    if (population.length > 0) {
+      const fields: string[] = [];
+      for (const it of population) fields.push(it.customerId, it.population!);
+      await this.redis.hset(this.keys.populationCache(partition), ...fields);
+    }
     const states = items.flatMap((it) => (it.state ? [it.state] : []));
     await execBySlot(
       this.redis,
@@ -157,12 +164,6 @@ export class TierStateStore {
       (state) => this.keys.state(state.customer_id),
       (p, state) => p.set(this.keys.state(state.customer_id), JSON.stringify(state)),
     );
-    const population = items.filter((it) => it.state && it.population !== undefined);
-    if (population.length > 0) {
-      const fields: string[] = [];
-      for (const it of population) fields.push(it.customerId, it.population!);
-      await this.redis.hset(this.keys.populationCache(partition), ...fields);
-    }
     const due = this.keys.due(partition);
     await execBySlot(
       this.redis,

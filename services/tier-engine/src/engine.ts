@@ -189,7 +189,7 @@ export class TierEngine {
     const changes: TierChange[] = [];
     /** METRICS points for the snapshots topic (which also gets a copy of the changes that moved a tier). */
     const history: TierChange[] = [];
-    /** Per change row: did a tier move (else only a pending demotion started or ended: tiers are unchanged)? */
+    /** Per change row: did the tiers change (else only a pending demotion started or ended)? */
     const tiersMoved: boolean[] = [];
     const commits: Parameters<TierStateStore['commit']>[1] = [];
     const evaluatedAt = this.wallClock();
@@ -234,7 +234,7 @@ export class TierEngine {
       const changed = !previous || result.state.version !== previous.version;
       if (changed) {
         changes.push(this.changeRow(result.state, metrics, 'CHANGE', isoDay(day), at, evaluatedAt));
-        tiersMoved.push(result.transitions.length > 0);
+        tiersMoved.push(!previous || !sameTiers(previous.tiers, result.state.tiers));
       }
       if (req.recheck && (changed || result.transitions.length > 0)) this.deps.metrics?.cutpointRecheckChanges.inc();
       const nextDueAt = this.nextDueAt(timeline, result.state, day, attributes);
@@ -477,4 +477,10 @@ export class TierEngine {
     await this.deps.producer.sendMany(batches);
     for (const b of batches) this.deps.metrics?.recordsOut.inc({ topic: b.topic }, b.records.length);
   }
+}
+
+/** Same dimensions with the same tiers (a rules change may drop a dimension without a transition). */
+function sameTiers(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }

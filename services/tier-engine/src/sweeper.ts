@@ -283,7 +283,9 @@ export class Sweeper {
     let full = false;
     let population = 0;
     if (await this.populationCacheUsable(p)) {
-      const basis = this.recheckBasis.get(p);
+      // Replay: nothing evaluates the partition between the day close that read the entries and now (the sweeper
+      // holds its lock; a rules change drops the copy). Live, signals rewrite entries meanwhile: read them again.
+      const basis = this.o.mode === 'replay' ? this.recheckBasis.get(p) : undefined;
       const entries = basis?.day === cutDay ? basis.entries : await this.readPopulationEntries(p);
       const names = this.o.engine.populationNames!;
       const movedByVersion = new Map<string, MovedBoundary[] | null>();
@@ -311,7 +313,6 @@ export class Sweeper {
     );
     this.rechecks.set(p, { day, ids, full });
     await this.o.tierState.setPartitionMeta(p, { recheck_day: cutDay });
-    this.o.metrics?.cutpointRechecks.inc(ids.size);
     this.o.logger.info(
       { partition: p, cutPoints: next.version, population, rechecked: ids.size, full },
       'cut points moved: customers rechecked',
@@ -348,17 +349,16 @@ export class Sweeper {
     for (;;) {
       const due = await this.o.tierState.due(p, upTo, this.o.batchSize);
       if (due.length === 0) return;
-      await this.o.engine.evaluate(
-        p,
-        due.map((d) => ({
-          customerId: d.customerId,
-          day: dayOf(d.dueAt),
-          at: d.dueAt,
-          processedDueAt: d.dueAt,
-          touch: d.touch,
-          recheck: recheck?.ids.get(d.customerId) === dayOf(d.dueAt),
-        })),
-      );
+      const requests = due.map((d) => ({
+        customerId: d.customerId,
+        day: dayOf(d.dueAt),
+        at: d.dueAt,
+        processedDueAt: d.dueAt,
+        touch: d.touch,
+        recheck: recheck?.ids.get(d.customerId) === dayOf(d.dueAt),
+      }));
+      await this.o.engine.evaluate(p, requests);
+      this.o.metrics?.cutpointRechecks.inc(requests.filter((r) => r.recheck).length);
       this.o.metrics?.sweeperEvaluated.inc(due.length);
     }
   }
@@ -423,6 +423,10 @@ export class Sweeper {
       const meta = await this.o.tierState.getPartitionMeta(p);
       if (meta.rules_version === active.version) continue;
       await this.withLock(p, async () => {
+        // Until every customer is re-evaluated, the population cache holds entries of the old rules (their due days
+        // and cut versions): not usable, even where the new rules rank on the same metrics.
+        this.recheckBasis.delete(p);
+        await this.o.tierState.setPartitionMeta(p, { popcache: '' });
         const clock = (await this.clock()) ?? Date.now();
         const day = this.o.mode === 'live' ? dayOf(clock) : Number(meta.closed_day ?? dayOf(clock));
         let done = 0;
