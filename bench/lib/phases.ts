@@ -375,7 +375,7 @@ export async function phaseEngine(
   const daysTotal = active.reduce((s, _p, i) => s + (lastDay - firstDay[i]! + 1), 0);
   const svc = startBenchService(
     'tier-engine',
-    { CLOCK_MODE: 'replay', SNAPSHOTS_ENABLED: 'false' },
+    { CLOCK_MODE: 'replay', SNAPSHOT_PERIOD: 'off' },
     { cpuProfDir: cpuProfDir(ctx, 'tier-engine') },
   );
   try {

@@ -220,7 +220,8 @@ async function replayOnce(
     const seen = new Set<string>();
     const tracked = function* (events: Iterable<InputEvent>): Iterable<InputEvent> {
       for (const e of events) {
-        if (Number.isNaN(firstDay)) firstDay = dayOf(e.event.occurred_at);
+        const day = dayOf(e.event.occurred_at);
+        if (Number.isNaN(firstDay) || day < firstDay) firstDay = day;
         const id = 'customer_id' in e.event ? e.event.customer_id : null;
         if (id) seen.add(id);
         yield e;
