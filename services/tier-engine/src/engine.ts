@@ -394,16 +394,8 @@ export class TierEngine {
     const collectPopulation = opts.collectPopulation;
     const emittedAt = this.wallClock();
     for await (const ids of this.deps.tierState.customers(partition, 1000)) {
-      const [aggs, states] = await Promise.all([
-        this.deps.aggregates.readMany(ids, { idempotence: false }),
-        this.deps.tierState.readStates(ids),
-      ]);
       const out: TierChange[] = [];
-      for (const id of ids) {
-        const state = states.get(id);
-        const agg = aggs.get(id);
-        if (!state || !agg || state.last_eval_day > day) continue;
-        const metrics = metricsAt(agg, endOfDay(day), this.deps.aggregateConfig);
+      for (const { state, metrics } of await this.existingAsOf(ids, day)) {
         if (collectPopulation) population.push(metrics);
         if (opts.emit) out.push(this.changeRow(state, metrics, 'SNAPSHOT', isoDay(day), endOfDay(day), emittedAt));
       }
@@ -415,16 +407,22 @@ export class TierEngine {
 
   /** Metrics as of `day` of those customers that exist by then (state evaluated on or before `day`). */
   async populationOf(customerIds: string[], day: number): Promise<Metrics[]> {
+    return (await this.existingAsOf(customerIds, day)).map((c) => c.metrics);
+  }
+
+  /** Of these customers, those that exist as of `day`, with their state and metrics recomputed as of the day. */
+  private async existingAsOf(ids: string[], day: number): Promise<Array<{ state: TierState; metrics: Metrics }>> {
     const [aggs, states] = await Promise.all([
-      this.deps.aggregates.readMany(customerIds, { idempotence: false }),
-      this.deps.tierState.readStates(customerIds),
+      this.deps.aggregates.readMany(ids, { idempotence: false }),
+      this.deps.tierState.readStates(ids),
     ]);
-    const out: Metrics[] = [];
-    for (const id of customerIds) {
+    const out: Array<{ state: TierState; metrics: Metrics }> = [];
+    for (const id of ids) {
       const state = states.get(id);
       const agg = aggs.get(id);
-      if (state && agg && state.last_eval_day <= day)
-        out.push(metricsAt(agg, endOfDay(day), this.deps.aggregateConfig));
+      if (state && agg && state.last_eval_day <= day) {
+        out.push({ state, metrics: metricsAt(agg, endOfDay(day), this.deps.aggregateConfig) });
+      }
     }
     return out;
   }
