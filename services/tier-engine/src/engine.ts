@@ -238,14 +238,15 @@ export class TierEngine {
       }
       if (req.recheck && (changed || result.transitions.length > 0)) this.deps.metrics?.cutpointRecheckChanges.inc();
       const nextDueAt = this.nextDueAt(timeline, result.state, day, attributes);
-      // The metric path from this day: every day a window metric changes without an event, up to the next event
-      // already applied (that day is evaluated again). Metrics only move with events, so a path is emitted when this
-      // evaluation saw new events: on an event day, on the first evaluation, and on every live signal.
+      // The metric path from this day, as a segment: every day a window metric changes without an event, up to the
+      // next evaluation already known (the next event applied, or the next due day), where the next segment starts.
+      // Segments tile the timeline, so each roll-off is written once; the segment's first row only where the day
+      // itself moved the metrics (new events, a roll-off) or for a new customer.
       const until = timeline.firstEventDayAfter(day);
       const pathDays = [day, ...timeline.windowChangeDays(day, { web: this.pathWithWeb })];
-      if (!previous || req.processedDueAt === null || timeline.firstEventDayAfter(day - 1) === day) {
-        history.push(...this.metricRows(result.state, timeline, day, until, pathDays, at, evaluatedAt));
-      }
+      const dueDay = nextDueAt === null ? null : dayOf(nextDueAt);
+      const segmentEnd = until === null ? dueDay : dueDay === null ? until : Math.min(until, dueDay);
+      history.push(...this.metricRows(result.state, timeline, day, segmentEnd, pathDays, !previous, at, evaluatedAt));
       const names = this.populationNames;
       commits.push({
         customerId: req.customerId,
@@ -261,7 +262,7 @@ export class TierEngine {
                   names,
                   day,
                   cutPointsVersion: result.state.cutpoints_version,
-                  dueDay: nextDueAt === null ? null : dayOf(nextDueAt),
+                  dueDay,
                   until,
                   pathDays,
                   metricsAtDay: (d) => timeline.metricsAt(endOfDay(d)),
@@ -275,9 +276,9 @@ export class TierEngine {
   }
 
   /**
-   * METRICS history rows of one evaluation on `day`: one on `day`, then one on each later path day (before `until`)
-   * where a piecewise-constant row metric changes. A row holds the metrics from its `snapshot_day` on until the next
-   * row; rows of a later `basis_day` supersede these.
+   * METRICS history rows of one evaluation on `day` (a segment): one on each path day before `until` (the segment's
+   * end, exclusive) where a piecewise-constant row metric differs from the day before (`first`: always on `day`). A
+   * row holds the metrics from its `snapshot_day` on until the next row; rows of a later `basis_day` supersede these.
    */
   private metricRows(
     state: TierState,
@@ -285,11 +286,13 @@ export class TierEngine {
     day: number,
     until: number | null,
     pathDays: readonly number[],
+    first: boolean,
     asOf: number,
     emittedAt: number,
   ): TierChange[] {
     const rows: TierChange[] = [];
-    let last: Metrics | null = null;
+    // The day before: what the previous segment (or nothing, for a new customer) says for this day.
+    let last: Metrics | null = first ? null : timeline.metricsAt(endOfDay(day - 1));
     for (const d of pathDays) {
       if (until !== null && d >= until) break;
       const m = timeline.metricsAt(endOfDay(d));
@@ -472,9 +475,48 @@ export class TierEngine {
       { topic: topics.snapshots, records: historyRecords },
     ].filter((b) => b.records.length > 0);
     if (batches.length === 0) return;
-    await this.deps.producer.sendMany(batches);
+    // One request per ≤ SEND_CHUNK_BYTES of values: the customers of one signal partition all land on the same
+    // output partition, and a record batch over the broker's message.max.bytes (1 MB by default) is refused.
+    for (const chunk of chunkBatches(batches, SEND_CHUNK_BYTES)) await this.deps.producer.sendMany(chunk);
     for (const b of batches) this.deps.metrics?.recordsOut.inc({ topic: b.topic }, b.records.length);
   }
+}
+
+/** Bytes of record values per produce request (well under Kafka's default message.max.bytes of 1 MB). */
+const SEND_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Splits topic batches into consecutive groups of at most `maxBytes` of values (a single larger record goes alone);
+ * the order of each topic's records is kept.
+ */
+export function chunkBatches(
+  batches: Array<{ topic: string; records: OutgoingRecord[] }>,
+  maxBytes: number,
+): Array<Array<{ topic: string; records: OutgoingRecord[] }>> {
+  const chunks: Array<Array<{ topic: string; records: OutgoingRecord[] }>> = [];
+  let current: Array<{ topic: string; records: OutgoingRecord[] }> = [];
+  let bytes = 0;
+  let count = 0;
+  for (const b of batches) {
+    let slice: OutgoingRecord[] = [];
+    for (const r of b.records) {
+      const size = r.value.length;
+      if (bytes + size > maxBytes && count > 0) {
+        if (slice.length > 0) current.push({ topic: b.topic, records: slice });
+        chunks.push(current);
+        current = [];
+        slice = [];
+        bytes = 0;
+        count = 0;
+      }
+      slice.push(r);
+      bytes += size;
+      count++;
+    }
+    if (slice.length > 0) current.push({ topic: b.topic, records: slice });
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 /** Same dimensions with the same tiers (a rules change may drop a dimension without a transition). */
