@@ -1,3 +1,4 @@
+import type { OutgoingRecord } from '@tierstream/kafka';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { chunkBatches } from '../src/engine';
@@ -21,7 +22,8 @@ describe('chunkBatches', () => {
             records: s.sizes.map((size) => ({ key: String(n++), value: Buffer.alloc(size) })),
           }));
           const chunks = chunkBatches(batches, maxBytes);
-          const flat = (bs: typeof batches) => bs.flatMap((b) => b.records.map((r) => `${b.topic}:${r.key}`));
+          const flat = (bs: Array<{ topic: string; records: OutgoingRecord[] }>) =>
+            bs.flatMap((b) => b.records.map((r) => `${b.topic}:${r.key}`));
           expect(chunks.flatMap((c) => flat(c))).toEqual(flat(batches));
           for (const c of chunks) {
             const records = c.flatMap((b) => b.records);
