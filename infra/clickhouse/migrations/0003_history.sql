@@ -148,7 +148,9 @@ FROM
             customer_id,
             dimension,
             arrayMap(x -> tupleElement(x, 1), h) AS days,
-            arrayMap(x -> tupleElement(x, 3)[indexOf(tupleElement(x, 2), dimension)], h) AS ts
+            -- (no subscript right after a tuple element: 18.16 stores `x.3[i]` in the view's metadata and cannot parse
+            -- it back when the server restarts)
+            arrayMap((ds, tr) -> tr[indexOf(ds, dimension)], arrayMap(x -> tupleElement(x, 2), h), arrayMap(x -> tupleElement(x, 3), h)) AS ts
         FROM
         (
             SELECT
