@@ -14,7 +14,7 @@ import {
   assertViews,
   copyMigrations,
   loadScenario,
-  loadSnapshotsOnly,
+  migratedOldDatabase,
   uniqueDatabase,
 } from './support/scenario';
 
@@ -58,12 +58,8 @@ describe('warehouse on current ClickHouse (chdb)', () => {
   });
 
   it('migration 0003 backfills the history from the daily snapshots of an older database', async () => {
-    const old = uniqueDatabase('ts_chdb_backfill');
+    const old = await migratedOldDatabase(client, 'ts_chdb_backfill');
     try {
-      const dir = await copyMigrations(['0001_tier_tables.sql', '0002_views.sql']);
-      expect((await migrate(client, { database: old, dir })).applied).toHaveLength(2);
-      await loadSnapshotsOnly(new WarehouseWriter(client, { database: old, maxBatchRows: 3 }));
-      expect((await migrate(client, { database: old, dir: MIGRATIONS_DIR })).applied).toEqual(['0003_history.sql']);
       await assertBackfill(client, old);
     } finally {
       await client.command({ query: `DROP DATABASE IF EXISTS ${old}` });

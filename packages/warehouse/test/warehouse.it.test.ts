@@ -15,7 +15,7 @@ import {
   copyMigrations,
   currentLatest,
   loadScenario,
-  loadSnapshotsOnly,
+  migratedOldDatabase,
   uniqueDatabase,
 } from './support/scenario';
 
@@ -95,12 +95,8 @@ describe(`warehouse on the stack's ClickHouse (${clickhouseUrl})`, () => {
   });
 
   it('migration 0003 backfills the history from the daily snapshots of an older database', async () => {
-    const old = uniqueDatabase('ts_it_backfill');
+    const old = await migratedOldDatabase(client, 'ts_it_backfill');
     try {
-      const dir = await copyMigrations(['0001_tier_tables.sql', '0002_views.sql']);
-      expect((await migrate(client, { database: old, dir })).applied).toHaveLength(2);
-      await loadSnapshotsOnly(new WarehouseWriter(client, { database: old, maxBatchRows: 3 }));
-      expect((await migrate(client, { database: old, dir: MIGRATIONS_DIR })).applied).toEqual(['0003_history.sql']);
       await assertBackfill(client, old);
       // Merging changes nothing.
       for (const table of ['tier_history', 'metric_history']) {

@@ -12,7 +12,14 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { TierChange, TierTransition } from '@tierstream/contracts';
 import { expect } from 'vitest';
-import { MIGRATIONS_DIR, QUERIES_DIR, routeHistoryRecord, runNamedQuery, type WarehouseWriter } from '../../src/index';
+import {
+  MIGRATIONS_DIR,
+  migrate,
+  QUERIES_DIR,
+  routeHistoryRecord,
+  runNamedQuery,
+  WarehouseWriter,
+} from '../../src/index';
 
 const ms = (iso: string) => Date.parse(iso);
 
@@ -637,6 +644,19 @@ export async function assertViews(client: ClickHouseClient, db: string): Promise
  * answers of the old snapshot queries; c4 has a D1 snapshot and none on D2, which only a snapshot table can say (the
  * pipeline snapshots every customer every day): in the history c4 keeps its tiers and metrics on D2.
  */
+/**
+ * A database as an older tierstream left it (migrations 0001–0002, daily snapshots only), then migrated to the
+ * current migrations: 0003 must be the one applied. Returns its name; the caller drops it.
+ */
+export async function migratedOldDatabase(client: ClickHouseClient, prefix: string): Promise<string> {
+  const old = uniqueDatabase(prefix);
+  const dir = await copyMigrations(['0001_tier_tables.sql', '0002_views.sql']);
+  expect((await migrate(client, { database: old, dir })).applied).toHaveLength(2);
+  await loadSnapshotsOnly(new WarehouseWriter(client, { database: old, maxBatchRows: 3 }));
+  expect((await migrate(client, { database: old, dir: MIGRATIONS_DIR })).applied).toEqual(['0003_history.sql']);
+  return old;
+}
+
 export async function assertBackfill(client: ClickHouseClient, db: string): Promise<void> {
   const rows = async (sql: string) =>
     (await client.query({ query: sql, format: 'JSONEachRow' })).json<Record<string, unknown>>();
