@@ -122,9 +122,13 @@ export class WarehouseWriter {
 
   /**
    * Rows already mapped (and so validated) by routeHistoryRecord / routeChangeRecord / routeTransitionRecord: one
-   * INSERT (or more, by maxBatchRows) per table, in a fixed table order, rows in their given order.
+   * INSERT (or more, by maxBatchRows) per table, in a fixed table order, rows in their given order. `timeTable`, if
+   * given, starts a timer per table and returns its stop function (the writer service's latency metric).
    */
-  async insertRouted(rows: readonly RoutedRow[]): Promise<void> {
+  async insertRouted(
+    rows: readonly RoutedRow[],
+    timeTable?: (table: WarehouseTable) => (() => void) | undefined,
+  ): Promise<void> {
     const byTable = new Map<WarehouseTable, object[]>();
     for (const r of rows) {
       const list = byTable.get(r.table);
@@ -133,7 +137,10 @@ export class WarehouseWriter {
     }
     for (const table of ROUTED_TABLE_ORDER) {
       const list = byTable.get(table);
-      if (list) await this.insertRows(table, list);
+      if (!list) continue;
+      const stop = timeTable?.(table);
+      await this.insertRows(table, list);
+      stop?.();
     }
   }
 

@@ -1,5 +1,5 @@
 import type { ServiceMetrics } from '@tierstream/observability';
-import { ROUTED_TABLE_ORDER, type RoutedRow, RowBuffer, type WarehouseWriter } from '@tierstream/warehouse';
+import { type RoutedRow, RowBuffer, type WarehouseWriter } from '@tierstream/warehouse';
 
 interface Waiter {
   resolve: () => void;
@@ -74,20 +74,7 @@ export class GroupCommit {
   }
 
   private async insert(rows: RoutedRow[]): Promise<void> {
-    const byTable = new Map<string, RoutedRow[]>();
-    for (const r of rows) {
-      const list = byTable.get(r.table);
-      if (list) list.push(r);
-      else byTable.set(r.table, [r]);
-    }
-    // One table at a time (the writer's fixed order), timed per table.
-    for (const table of ROUTED_TABLE_ORDER) {
-      const list = byTable.get(table);
-      if (!list) continue;
-      const end = this.metrics?.clickhouseLatency.startTimer({ table });
-      await this.writer.insertRouted(list);
-      end?.();
-    }
+    await this.writer.insertRouted(rows, (table) => this.metrics?.clickhouseLatency.startTimer({ table }));
   }
 
   /** Flushes what is buffered and waits for every insert in flight (graceful shutdown). */

@@ -72,16 +72,10 @@ export async function runWarehouseWriter(
         // Mapped here, before the group commit: a record that cannot be written (e.g. METRICS without basis_day) is
         // dead-lettered alone instead of failing every insert it would join.
         try {
-          if (batch.topic === config.TRANSITIONS_TOPIC) {
-            writer.warnDroppedMetrics([value as TierTransition]);
-            rows.push(routeTransitionRecord(value as TierTransition));
-          } else if (batch.topic === config.SNAPSHOTS_TOPIC) {
-            writer.warnDroppedMetrics([value as TierChange]);
-            rows.push(routeHistoryRecord(value as TierChange));
-          } else {
-            writer.warnDroppedMetrics([value as TierChange]);
-            rows.push(routeChangeRecord(value as TierChange));
-          }
+          writer.warnDroppedMetrics([value as TierChange | TierTransition]);
+          if (batch.topic === config.TRANSITIONS_TOPIC) rows.push(routeTransitionRecord(value as TierTransition));
+          else if (batch.topic === config.SNAPSHOTS_TOPIC) rows.push(routeHistoryRecord(value as TierChange));
+          else rows.push(routeChangeRecord(value as TierChange));
         } catch (err) {
           if (!(err instanceof WarehouseError)) throw err;
           ctx.deadLetter(record, 'INVALID_VALUE', err.message);
