@@ -220,7 +220,8 @@ function makeTransition(
   };
 }
 
-function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
+/** Same keys with the same values (tiers per dimension: a rules change may drop a dimension without a transition). */
+export function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
   const ka = Object.keys(a);
   if (ka.length !== Object.keys(b).length) return false;
   return ka.every((k) => a[k] === b[k]);

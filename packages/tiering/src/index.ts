@@ -9,6 +9,7 @@ export {
   type EvaluateInput,
   evaluateTiers,
   RULES_CHANGED,
+  sameRecord,
   scoreDimension,
   transitionId,
 } from './engine';

@@ -20,6 +20,7 @@ import {
   populationCacheSupported,
   populationEntry,
   type Rules,
+  sameRecord,
   type TierState,
 } from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
@@ -234,7 +235,7 @@ export class TierEngine {
       const changed = !previous || result.state.version !== previous.version;
       if (changed) {
         changes.push(this.changeRow(result.state, metrics, 'CHANGE', isoDay(day), at, evaluatedAt));
-        tiersMoved.push(!previous || !sameTiers(previous.tiers, result.state.tiers));
+        tiersMoved.push(!previous || !sameRecord(previous.tiers, result.state.tiers));
       }
       if (req.recheck && (changed || result.transitions.length > 0)) this.deps.metrics?.cutpointRecheckChanges.inc();
       const nextDueAt = this.nextDueAt(timeline, result.state, day, attributes);
@@ -394,12 +395,11 @@ export class TierEngine {
     const population: Metrics[] = [];
     let rows = 0;
     if (!opts.emit && !opts.collectPopulation) return { rows, population };
-    const collectPopulation = opts.collectPopulation;
     const emittedAt = this.wallClock();
     for await (const ids of this.deps.tierState.customers(partition, 1000)) {
       const out: TierChange[] = [];
       for (const { state, metrics } of await this.existingAsOf(ids, day)) {
-        if (collectPopulation) population.push(metrics);
+        if (opts.collectPopulation) population.push(metrics);
         if (opts.emit) out.push(this.changeRow(state, metrics, 'SNAPSHOT', isoDay(day), endOfDay(day), emittedAt));
       }
       await this.produce([], [], out);
@@ -517,10 +517,4 @@ export function chunkBatches(
   }
   if (current.length > 0) chunks.push(current);
   return chunks;
-}
-
-/** Same dimensions with the same tiers (a rules change may drop a dimension without a transition). */
-function sameTiers(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
