@@ -11,6 +11,8 @@ import {
   REPORT_TABLES,
   resetPipelineData,
   sendWatermarks,
+  tableCounts,
+  topicRecords,
 } from '@tierstream/cli';
 import { type InputEvent, TOPICS } from '@tierstream/contracts';
 import { generateWorkload, type ProfileName, parseCdnow, resolveOptions } from '@tierstream/generator';
@@ -122,35 +124,6 @@ function workloadSource(opts: ReplayOptions): {
     label: `generator profile ${opts.profile} (${o.customers.toLocaleString('en')} customers, ${o.days} days, seed ${o.seed})`,
     profile: opts.profile,
   };
-}
-
-/** Rows per table, plain count() (ClickHouse 18.16: no query parameters); null for a table the build does not have. */
-async function tableRows(clients: Clients, tables: readonly string[]): Promise<Record<string, number | null>> {
-  const db = clients.endpoints.clickhouseDatabase;
-  const rs = await clients.clickhouse.query({
-    query: `SELECT name FROM system.tables WHERE database = '${db.replace(/[\\']/g, '\\$&')}'`,
-    format: 'JSONEachRow',
-  });
-  const have = new Set((await rs.json<{ name: string }>()).map((r) => r.name));
-  const out: Record<string, number | null> = {};
-  for (const t of tables) {
-    if (!have.has(t)) {
-      out[t] = null;
-      continue;
-    }
-    const c = await clients.clickhouse.query({ query: `SELECT count() AS n FROM ${db}.${t}`, format: 'JSONEachRow' });
-    out[t] = Number((await c.json<{ n: string }>())[0]?.n ?? 0);
-  }
-  return out;
-}
-
-async function topicRecords(clients: Clients, topic: string): Promise<number | null> {
-  try {
-    const offsets = await (await clients.admin()).fetchTopicOffsets(topic);
-    return offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
-  } catch {
-    return null;
-  }
 }
 
 /** One build's full replay, from a clean reset. Never throws: a failure is recorded in `error`. */
@@ -300,8 +273,9 @@ async function replayOnce(
       run.peakRssBytes[s.name] = s.maxRssBytes();
     }
     try {
-      run.transitions = await topicRecords(clients, TOPICS.transitions);
-      run.rows = await tableRows(clients, REPORT_TABLES);
+      run.transitions = await topicRecords(clients, TOPICS.transitions).catch(() => null);
+      // Rows stored, re-inserts included (no FINAL): what each build wrote.
+      run.rows = await tableCounts(clients, REPORT_TABLES, { final: false });
     } catch (err) {
       run.error ??= `counting rows: ${(err as Error).message}`;
     }

@@ -177,12 +177,14 @@ export const REPORT_TABLES = ['tier_transitions', 'tier_history', 'metric_histor
 
 /**
  * Rows per table: `count()` over `FINAL` for the ReplacingMergeTree tables (what a reader sees: re-inserted rows count
- * once), plain `count()` for the others; 'no table' for a table the database does not have.
+ * once), plain `count()` for the others, or for every table with `final: false` (rows stored, re-inserts included);
+ * null for a table the database does not have.
  */
 export async function tableCounts(
   clients: Clients,
   tables: readonly string[],
-): Promise<Record<string, number | string>> {
+  opts: { final: boolean } = { final: true },
+): Promise<Record<string, number | null>> {
   const database = clients.endpoints.clickhouseDatabase;
   const rs = await clients.clickhouse.query({
     // ClickHouse 18.16 has no query parameters: the database name (from the config) is quoted as a literal.
@@ -190,14 +192,15 @@ export async function tableCounts(
     format: 'JSONEachRow',
   });
   const engines = new Map((await rs.json<{ name: string; engine: string }>()).map((r) => [r.name, r.engine]));
-  const counts: Record<string, number | string> = {};
+  const counts: Record<string, number | null> = {};
   for (const table of tables) {
-    // Until migration 0003 (tier_history, metric_history) is applied a table may be missing: say so, do not fail.
+    // A build before migration 0003 (tier_history, metric_history) has no such table: say so, do not fail.
     if (!engines.has(table)) {
-      counts[table] = 'no table';
+      counts[table] = null;
       continue;
     }
-    const final = /Replacing|Collapsing|Summing|Aggregating/.test(engines.get(table) ?? '') ? ' FINAL' : '';
+    const replacing = /Replacing|Collapsing|Summing|Aggregating/.test(engines.get(table) ?? '');
+    const final = opts.final && replacing ? ' FINAL' : '';
     const c = await clients.clickhouse.query({
       query: `SELECT count() AS n FROM ${database}.${table}${final}`,
       format: 'JSONEachRow',
@@ -205,6 +208,12 @@ export async function tableCounts(
     counts[table] = Number((await c.json<{ n: string }>())[0]?.n ?? 0);
   }
   return counts;
+}
+
+/** Records a topic holds now (high − low watermark, summed over partitions). */
+export async function topicRecords(clients: Clients, topic: string): Promise<number> {
+  const offsets = await (await clients.admin()).fetchTopicOffsets(topic);
+  return offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
 }
 
 export async function printReport(clients: Clients, day: string): Promise<void> {
@@ -228,9 +237,9 @@ export async function printReport(clients: Clients, day: string): Promise<void> 
   out.push('\n-- the latest transitions (customer-tier-transitions.v1 → tier_transitions)');
   out.push(formatTable(rows));
   out.push('\n-- totals in ClickHouse (rows per table)');
-  out.push(formatTable([await tableCounts(clients, REPORT_TABLES)]));
-  const offsets = await (await clients.admin()).fetchTopicOffsets(TOPICS.transitions);
-  const onKafka = offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
+  const counts = await tableCounts(clients, REPORT_TABLES);
+  out.push(formatTable([Object.fromEntries(Object.entries(counts).map(([t, n]) => [t, n ?? 'no table']))]));
+  const onKafka = await topicRecords(clients, TOPICS.transitions);
   out.push(
     `\n-- ${onKafka} transition events on ${TOPICS.transitions} (what marketing automation consumes, keyed by customer)`,
   );
