@@ -11,9 +11,15 @@
  *   - a value equal to a cut goes to the better group, so with ties a group can get a few more than its share.
  *   RFM quintiles are the same rule with 5 groups of 0.2 (score 5 = best fifth).
  *   An empty population keeps the fallback cuts / bands of the rules file.
+ *
+ * Anchoring (design-decisions §14): a computed cut of a day-linear metric (recency_days grows by one a day for
+ * everyone) is anchored to the day A whose close the population was measured at: on day d it is c + (d − A). So a
+ * recency quintile means "last order on or after day A − c": a customer's R group changes when it buys or when the
+ * cuts are recomputed, never with the clock alone (a fixed "c days" cut would slide everyone towards R low within
+ * the week between two recomputes). Fallback bands stay fixed day counts: they say "bought within c days".
  */
 import { evalCondition } from './conditions';
-import type { Metrics } from './metrics';
+import { type Metrics, metricDrift } from './metrics';
 import type { CutPoints, Dimension, RfmComponent, Rules, ShareScoring } from './types';
 
 const NO_TIERS: Record<string, string> = {};
@@ -49,19 +55,40 @@ export function cutsFromShares(
 }
 
 const QUINTILES = [0.2, 0.2, 0.2, 0.2, 0.2];
-const rfmKey = (dim: string, c: 'r' | 'f' | 'm') => `${dim}.${c}`;
+const DAY_MS = 86_400_000;
+export const rfmKey = (dim: string, c: 'r' | 'f' | 'm') => `${dim}.${c}`;
+
+/**
+ * Cuts as stored (best first) and, for anchored ones, the day they are relative to (null: fixed values). Callers
+ * that compare values on a day use `cutsOnDay`; the due search and the recheck use the anchor directly.
+ */
+export interface ScoringCuts {
+  cuts: readonly number[];
+  anchor: number | null;
+}
 
 /** The cuts the engine uses for a shares dimension: computed ones if present and well-formed, else the fallback. */
-export function shareCuts(dim: Dimension, s: ShareScoring, cp: CutPoints): readonly number[] {
+export function shareCuts(dim: Dimension, s: ShareScoring, cp: CutPoints): ScoringCuts {
   const c = cp.cuts[dim.id];
-  return c && c.length === s.tiers.length - 1 ? c : s.fallback_cuts;
+  return c && c.length === s.tiers.length - 1
+    ? { cuts: c, anchor: cp.anchored?.[dim.id] ?? null }
+    : { cuts: s.fallback_cuts, anchor: null };
 }
 
 /** The cuts (scores 5,4,3,2) the engine uses for one rfm component. */
-export function rfmCuts(dim: Dimension, key: 'r' | 'f' | 'm', comp: RfmComponent, cp: CutPoints): readonly number[] {
-  if (!comp.quintiles) return comp.bands;
-  const c = cp.cuts[rfmKey(dim.id, key)];
-  return c && c.length === 4 ? c : comp.bands;
+export function rfmCuts(dim: Dimension, key: 'r' | 'f' | 'm', comp: RfmComponent, cp: CutPoints): ScoringCuts {
+  if (!comp.quintiles) return { cuts: comp.bands, anchor: null };
+  const k = rfmKey(dim.id, key);
+  const c = cp.cuts[k];
+  return c && c.length === 4 ? { cuts: c, anchor: cp.anchored?.[k] ?? null } : { cuts: comp.bands, anchor: null };
+}
+
+/** The cut values in force on `day` (UTC day number): anchored cuts shifted by `day − anchor`, others as they are. */
+export function cutsOnDay(c: ScoringCuts, day: number): readonly number[] {
+  if (c.anchor === null || day === c.anchor) return c.cuts;
+  const shift = day - c.anchor;
+  // ±Number.MAX_VALUE ("nobody qualifies") absorbs the shift.
+  return c.cuts.map((v) => v + shift);
 }
 
 /** Cut points before any population was seen: fallback cuts and bands of the rules file. */
@@ -75,10 +102,19 @@ export function initialCutPoints(rules: Rules): CutPoints {
   return { version: 'initial', computed_at: 0, cuts };
 }
 
-/** Cut points from a population snapshot (one Metrics per customer), following the quantile rule above. */
+/**
+ * Cut points from a population snapshot (one Metrics per customer) measured at the close of the day of `at` (epoch
+ * ms), following the quantile rule above; cuts of day-linear metrics are anchored to that day.
+ */
 export function computeCutPoints(rules: Rules, population: Metrics[], version: string, at: number): CutPoints {
   const base = initialCutPoints(rules);
   const cuts = base.cuts;
+  const anchored: Record<string, number> = {};
+  const measuredDay = Math.floor(at / DAY_MS);
+  const set = (key: string, metric: string, c: number[]) => {
+    cuts[key] = c;
+    if (metricDrift(metric) === 'inc1') anchored[key] = measuredDay;
+  };
   for (const dim of rules.dimensions) {
     const s = dim.scoring;
     if (s.kind === 'shares') {
@@ -94,7 +130,7 @@ export function computeCutPoints(rules: Rules, population: Metrics[], version: s
         s.tiers.map((t) => t.share),
         'higher',
       );
-      if (c) cuts[dim.id] = c;
+      if (c) set(dim.id, s.metric, c);
     } else if (s.kind === 'rfm') {
       const eligible = population.filter((m) => !s.eligible || evalCondition(s.eligible, m, null, NO_TIERS));
       for (const k of ['r', 'f', 'm'] as const) {
@@ -106,9 +142,11 @@ export function computeCutPoints(rules: Rules, population: Metrics[], version: s
           if (v !== null) values.push(v);
         }
         const c = cutsFromShares(values, QUINTILES, comp.better);
-        if (c) cuts[rfmKey(dim.id, k)] = c;
+        if (c) set(rfmKey(dim.id, k), comp.metric, c);
       }
     }
   }
-  return { version, computed_at: at, cuts };
+  return Object.keys(anchored).length > 0
+    ? { version, computed_at: at, cuts, anchored }
+    : { version, computed_at: at, cuts };
 }

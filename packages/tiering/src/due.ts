@@ -68,13 +68,16 @@ function pairsOfDimension(input: NextDueInput): Pair[] {
       }
     }
     if (s.kind === 'thresholds') for (const t of s.tiers) pairs.push({ lhs: s.metric, rhs: t.min, kind: 'ge' });
+    // Anchored cuts grow with the clock like their day-linear metric: those comparisons never flip without events.
     if (s.kind === 'shares') {
-      for (const cut of shareCuts(dim, s, cutPoints)) pairs.push({ lhs: s.metric, rhs: cut, kind: 'ge' });
+      const c = shareCuts(dim, s, cutPoints);
+      if (c.anchor === null) for (const cut of c.cuts) pairs.push({ lhs: s.metric, rhs: cut, kind: 'ge' });
     }
     if (s.kind === 'rfm') {
       for (const k of ['r', 'f', 'm'] as const) {
         const kind = s[k].better === 'higher' ? 'ge' : 'gt';
-        for (const cut of rfmCuts(dim, k, s[k], cutPoints)) pairs.push({ lhs: s[k].metric, rhs: cut, kind });
+        const c = rfmCuts(dim, k, s[k], cutPoints);
+        if (c.anchor === null) for (const cut of c.cuts) pairs.push({ lhs: s[k].metric, rhs: cut, kind });
       }
     }
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { conditionMetrics, evalCondition } from './conditions';
-import { groupIndex, rfmCuts, shareCuts } from './cutpoints';
+import { cutsOnDay, groupIndex, rfmCuts, shareCuts } from './cutpoints';
 import type { Attributes, Metrics } from './metrics';
 import type { CutPoints, Dimension, Direction, RfmKey, Rules, TierState, TransitionDraft } from './types';
 
@@ -30,13 +30,17 @@ function usedMetrics(key: object, compute: () => string[]): string[] {
   return used;
 }
 
-/** Score one dimension (no hysteresis). `tiers` holds the tiers already decided for earlier dimensions. */
+/**
+ * Score one dimension (no hysteresis) as of UTC day `day` (anchored cuts depend on it). `tiers` holds the tiers
+ * already decided for earlier dimensions.
+ */
 export function scoreDimension(
   dim: Dimension,
   cutPoints: CutPoints,
   metrics: Metrics,
   attributes: Attributes | null | undefined,
   tiers: Record<string, string>,
+  day: number,
 ): Candidate {
   const s = dim.scoring;
   switch (s.kind) {
@@ -68,7 +72,7 @@ export function scoreDimension(
       if (v === null || (s.eligible && !evalCondition(s.eligible, metrics, attributes, tiers))) {
         return { tier: s.ineligible_tier, rule_id: 'share:ineligible', metrics: used, extra: {} };
       }
-      const tier = s.tiers[groupIndex(v, shareCuts(dim, s, cutPoints), 'higher')]!.tier;
+      const tier = s.tiers[groupIndex(v, cutsOnDay(shareCuts(dim, s, cutPoints), day), 'higher')]!.tier;
       return { tier, rule_id: `share:${tier}`, metrics: used, extra: {} };
     }
     case 'rfm': {
@@ -82,7 +86,7 @@ export function scoreDimension(
         const comp = s[k];
         const v = metrics[comp.metric] ?? null;
         // a missing value scores 1 (worst): it cannot be placed in the population
-        const score = v === null ? 1 : 5 - groupIndex(v, rfmCuts(dim, k, comp, cutPoints), comp.better);
+        const score = v === null ? 1 : 5 - groupIndex(v, cutsOnDay(rfmCuts(dim, k, comp, cutPoints), day), comp.better);
         extra[`${k}_score`] = score;
         key += score >= s.high_from ? 'H' : 'L';
       }
@@ -133,7 +137,7 @@ export function evaluateTiers(input: EvaluateInput): { state: TierState; transit
   const transitions: TransitionDraft[] = [];
 
   for (const dim of rules.dimensions) {
-    const cand = scoreDimension(dim, cutPoints, metrics, attributes, tiers);
+    const cand = scoreDimension(dim, cutPoints, metrics, attributes, tiers, day);
     const prevTier = previous?.tiers[dim.id] ?? null;
     const prevRank = prevTier === null ? -1 : dim.tiers.indexOf(prevTier);
     let apply = false;

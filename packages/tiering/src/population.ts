@@ -16,7 +16,7 @@
  * matters: the segment depends on H/L per component, not on the score.
  */
 import { conditionMetrics } from './conditions';
-import { rfmCuts, shareCuts } from './cutpoints';
+import { rfmCuts, type ScoringCuts, shareCuts } from './cutpoints';
 import { type Metrics, metricDrift } from './metrics';
 import type { CutPoints, Rules } from './types';
 
@@ -120,12 +120,16 @@ export function entryMetricsAt(entry: PopulationEntry, names: readonly string[],
 /**
  * A boundary whose cut moved between lo and hi. A value equal to a cut goes to the better group, so the values that
  * fall in another group under the new cuts are [lo, hi) when higher is better and (lo, hi] when lower is better.
+ * `anchor` (both cuts anchored): lo and hi are the cuts on that day and grow by one a day, like the metric's values.
+ * `mixed` (one cut anchored, the other fixed): the range slides against the values; every value is suspect.
  */
 export interface MovedBoundary {
   metric: string;
   lo: number;
   hi: number;
   better: 'higher' | 'lower';
+  anchor: number | null;
+  mixed?: boolean;
 }
 
 /** Whether `v` falls in different groups under the two cuts of the boundary. */
@@ -136,16 +140,25 @@ function inMoved(b: MovedBoundary, v: number): boolean {
 /** The boundaries of share and RFM dimensions whose cut differs between two cut-point versions. */
 export function movedBoundaries(rules: Rules, before: CutPoints, after: CutPoints): MovedBoundary[] {
   const out: MovedBoundary[] = [];
-  const add = (metric: string, better: 'higher' | 'lower', a: number | undefined, b: number | undefined) => {
-    if (a === undefined || b === undefined || a === b) return;
-    out.push({ metric, lo: Math.min(a, b), hi: Math.max(a, b), better });
+  const add = (metric: string, better: 'higher' | 'lower', a: ScoringCuts, b: ScoringCuts, k: number) => {
+    let x = a.cuts[k];
+    const y = b.cuts[k];
+    if (x === undefined || y === undefined) return;
+    if ((a.anchor === null) !== (b.anchor === null)) {
+      out.push({ metric, lo: Math.min(x, y), hi: Math.max(x, y), better, anchor: null, mixed: true });
+      return;
+    }
+    // Both anchored: the old cut expressed on the new cut's anchor day.
+    if (a.anchor !== null && b.anchor !== null) x += b.anchor - a.anchor;
+    if (x === y) return;
+    out.push({ metric, lo: Math.min(x, y), hi: Math.max(x, y), better, anchor: b.anchor });
   };
   for (const dim of rules.dimensions) {
     const s = dim.scoring;
     if (s.kind === 'shares') {
       const a = shareCuts(dim, s, before);
       const b = shareCuts(dim, s, after);
-      for (let k = 0; k < Math.max(a.length, b.length); k++) add(s.metric, 'higher', a[k], b[k]);
+      for (let k = 0; k < Math.max(a.cuts.length, b.cuts.length); k++) add(s.metric, 'higher', a, b, k);
     } else if (s.kind === 'rfm') {
       // H iff score = 5 − groupIndex ≥ high_from iff the value reaches cut K = 5 − high_from (cuts are monotone).
       const K = 5 - s.high_from;
@@ -153,7 +166,7 @@ export function movedBoundaries(rules: Rules, before: CutPoints, after: CutPoint
       for (const k of ['r', 'f', 'm'] as const) {
         const comp = s[k];
         if (!comp.quintiles) continue;
-        add(comp.metric, comp.better, rfmCuts(dim, k, comp, before)[K], rfmCuts(dim, k, comp, after)[K]);
+        add(comp.metric, comp.better, rfmCuts(dim, k, comp, before), rfmCuts(dim, k, comp, after), K);
       }
     }
   }
@@ -195,7 +208,11 @@ export function recheckDay(
       const v = valueOn(step, i, drift, start);
       if (v === null) continue;
       let hit: number | null = null;
-      if (inMoved(b, v)) hit = start;
+      if (b.mixed) hit = start;
+      else if (b.anchor !== null) {
+        // The value and both cuts grow alike: in or out of the moved range for the whole step.
+        if (inMoved(b, v - (start - b.anchor))) hit = start;
+      } else if (inMoved(b, v)) hit = start;
       else if (drift === 'inc1') {
         // Grows by one a day: the first value ≥ v that is in the moved range, if reached before `end`.
         const first = b.better === 'higher' ? Math.max(b.lo, v) : Math.max(Math.floor(b.lo) + 1, v);

@@ -125,6 +125,12 @@ export interface CutPoints {
   computed_at: number;
   /** key: dimension id (shares) or `${dim}.r|f|m` (rfm); values best first */
   cuts: Record<string, number[]>;
+  /**
+   * Per cut key of a day-linear metric (recency_days, …) whose cuts were computed from a population: the UTC day
+   * (days since 1970-01-01) at whose close the population was measured. Such a cut c is c + (d − anchor) on day d
+   * (see `cutsOnDay`). Absent (older stored versions, fallback cuts and bands): the cuts are fixed values.
+   */
+  anchored?: Record<string, number>;
 }
 
 export interface TierState {

@@ -149,3 +149,40 @@ describe('computeCutPoints: rfm quintiles', () => {
     expect(seg(0, 0, 0)).toBe('NO_PURCHASE');
   });
 });
+
+describe('anchored recency cuts (design-decisions §14)', () => {
+  const DAY = 86_400_000;
+  // Five customers whose last orders were 1, 5, 10, 20 and 40 days before day 100 (recency_days on day 100).
+  const recencies = [1, 5, 10, 20, 40];
+  const at = (recency: number): Metrics => ({
+    revenue_365d: 10_000,
+    orders_lifetime: 1,
+    recency_days: recency,
+    revenue_lifetime: 10_000,
+  });
+  const cp = computeCutPoints(rules, recencies.map(at), 'cp-100', 101 * DAY - 1);
+  const rScore = (recency: number, day: number) =>
+    evaluateTiers({ rules, cutPoints: cp, customerId: 'c', metrics: at(recency), previous: null, day, at: 0 }).state
+      .tiers.rfm_segment;
+
+  it('are computed from the population and anchored to the day it was measured on', () => {
+    expect(cp.cuts['rfm_segment.r']).toEqual([1, 5, 10, 20]);
+    expect(cp.anchored).toEqual({ 'rfm_segment.r': 100 });
+  });
+
+  it('a customer who does not buy keeps its R group as days pass; a fixed cut would slide it to R low', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...recencies), fc.integer({ min: 0, max: 400 }), (r, later) => {
+        expect(rScore(r + later, 100 + later)).toBe(rScore(r, 100));
+      }),
+    );
+    // The customer 10 days out is R high (score 3) on day 100; with the cut fixed at 10 days it would be R low on
+    // day 101 without having changed anything.
+    const fixed = { ...cp, anchored: undefined };
+    const seg = (c: typeof cp, recency: number, day: number) =>
+      evaluateTiers({ rules, cutPoints: c, customerId: 'c', metrics: at(recency), previous: null, day, at: 0 }).state
+        .tiers.rfm_segment;
+    expect(seg(cp, 11, 101)).toBe(seg(cp, 10, 100));
+    expect(seg(fixed, 11, 101)).not.toBe(seg(fixed, 10, 100));
+  });
+});

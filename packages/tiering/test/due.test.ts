@@ -105,13 +105,13 @@ const journeyArb: fc.Arbitrary<Journey> = fc.record({
   ),
 });
 
-/** A population of metric snapshots to derive cut points from (deterministic per seed). */
+/** A population of metric snapshots measured at the close of `day` to derive cut points from (recency anchored). */
 function populationCuts(rules: Rules, journeys: Journey[], day: number): CutPoints {
   return computeCutPoints(
     rules,
     journeys.map((j) => journeyMetrics(j, day)),
     'pop',
-    day,
+    (day + 1) * 86_400_000 - 1,
   );
 }
 

@@ -20,7 +20,16 @@ export const engineConfigSchema = z.object({
   CLOCK_MODE: z.enum(['live', 'replay'], { error: 'expected live or replay' }).default('live'),
   /** Input topics whose watermarks make the replay clock. */
   INPUT_TOPICS: env.list(INPUT_TOPICS.join(',')),
-  SWEEP_INTERVAL_MS: env.int(200, 10, 60_000),
+  /**
+   * Sweeper tick (ms): how often an idle sweeper looks for due customers and, at a cut-point day, whether the other
+   * partitions reached the barrier. Default 200 live, 20 in replay (several instances meet at every cut-point day).
+   */
+  SWEEP_INTERVAL_MS: z.coerce
+    .number({ error: 'expected an integer' })
+    .int({ error: 'expected an integer' })
+    .min(10, { error: 'expected an integer >= 10' })
+    .max(60_000, { error: 'expected an integer <= 60000' })
+    .optional(),
   SWEEP_BATCH: env.int(500, 1, 100_000),
   /**
    * The optional periodic full snapshot of every customer (ClickHouse tier_snapshots): off, day (every day close) or

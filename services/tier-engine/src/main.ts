@@ -131,7 +131,7 @@ export async function runTierEngine(
     },
   });
   await runner.start();
-  sweeper.start(config.SWEEP_INTERVAL_MS);
+  sweeper.start(config.SWEEP_INTERVAL_MS ?? (config.CLOCK_MODE === 'replay' ? 20 : 200));
   logger.info(
     {
       mode: config.CLOCK_MODE,
