@@ -128,6 +128,12 @@ export async function waitReady(s: BenchService, timeoutMs: number): Promise<num
 }
 
 /** Sum of a Prometheus counter/gauge over its label sets, from a service's /metrics. */
+/** The sum of a metric over several services (null when none exposes it). */
+export async function scrapeMetricSum(ports: readonly number[], name: string): Promise<number | null> {
+  const values = await Promise.all(ports.map((p) => scrapeMetric(p, name)));
+  return values.every((v) => v === null) ? null : values.reduce<number>((a, v) => a + (v ?? 0), 0);
+}
+
 export async function scrapeMetric(port: number, name: string): Promise<number | null> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import {
   CDNOW_DIR,
   Clients,
+  defaultEngineInstances,
   describeProgress,
   engineClosed,
   feedEvents,
@@ -19,7 +20,7 @@ import { generateWorkload, type ProfileName, parseCdnow, resolveOptions } from '
 import { dayOf, endOfDay, isoDay } from '@tierstream/tierstate';
 import { type Build, bootstrapBuild, currentBuild, prepareBaseline } from './builds';
 import { type BenchContext, cpuProfDir } from './phases';
-import { type BenchService, scrapeMetric, sleep, startBenchService, waitReady } from './proc';
+import { type BenchService, scrapeMetricSum, sleep, startBenchService, waitReady } from './proc';
 
 /**
  * Phase `replay`: a full replay end to end — aggregator, tier engine (CLOCK_MODE=replay) and warehouse writer as
@@ -37,6 +38,8 @@ export interface ReplayOptions {
   baselineDir?: string;
   baselineBudgetMs: number;
   currentBudgetMs: number;
+  /** Tier-engine processes per build; null: `defaultEngineInstances` (one per core, at most one per partition). */
+  engineInstances: number | null;
 }
 
 export interface ReplayWorkload {
@@ -55,6 +58,8 @@ export interface ReplayRun {
   finished: boolean;
   budgetSeconds: number;
   error?: string;
+  /** Tier-engine processes of this run. */
+  engineInstances: number | null;
   /** reset + bootstrap (the build's own schemas, topics, migrations) + services ready. */
   setupSeconds: number;
   /** From the start of the feed: feed done (events and watermarks), aggregator lag 0, engine closed the last day, writer drained. */
@@ -132,6 +137,7 @@ async function replayOnce(
   build: Build,
   source: ReturnType<typeof workloadSource>,
   budgetMs: number,
+  engineInstances: number | null,
 ): Promise<{ run: ReplayRun; customers: number; firstDay: number }> {
   const clients = new Clients();
   const services: BenchService[] = [];
@@ -142,6 +148,7 @@ async function replayOnce(
     build,
     finished: false,
     budgetSeconds: budgetMs / 1000,
+    engineInstances: null,
     setupSeconds: 0,
     stages: {
       feedSeconds: null,
@@ -170,21 +177,24 @@ async function replayOnce(
   const log = (msg: string) => ctx.log(`  ${build.role}: ${msg}`);
   const setupStart = Date.now();
   let feedStart = 0;
-  let enginePort: number | null = null;
+  let enginePorts: number[] = [];
   const samples: Array<[number, number]> = [];
   let last: PipelineProgress | null = null;
   try {
     await resetPipelineData(clients);
     log(`bootstrap with the build's code: ${await bootstrapBuild(build, clients.endpoints.schemaRegistryUrl, log)}`);
+    const engines = engineInstances ?? (await defaultEngineInstances(await clients.admin()));
+    run.engineInstances = engines;
     for (const name of ['aggregator', 'tier-engine', 'warehouse-writer'] as const)
-      services.push(
-        startBenchService(name, name === 'tier-engine' ? { CLOCK_MODE: 'replay' } : {}, {
-          root: build.root,
-          cpuProfDir: build.role === 'current' ? cpuProfDir(ctx, name) : undefined,
-        }),
-      );
+      for (let i = 0; i < (name === 'tier-engine' ? engines : 1); i++)
+        services.push(
+          startBenchService(name, name === 'tier-engine' ? { CLOCK_MODE: 'replay' } : {}, {
+            root: build.root,
+            cpuProfDir: build.role === 'current' ? cpuProfDir(ctx, name) : undefined,
+          }),
+        );
     const ports = await Promise.all(services.map((s) => waitReady(s, 90_000)));
-    enginePort = ports[1] ?? null;
+    enginePorts = ports.filter((_, i) => services[i]!.name === 'tier-engine');
     run.setupSeconds = (Date.now() - setupStart) / 1000;
     log(`services ready in ${run.setupSeconds.toFixed(1)} s (${build.root}); feeding ${source.label}`);
 
@@ -263,14 +273,15 @@ async function replayOnce(
     const end = Date.now();
     run.wallSeconds = feedStart > 0 ? (end - feedStart) / 1000 : 0;
     run.progressAtEnd = Number.isNaN(firstDay) ? 'no event fed' : describeProgress(last, firstDay, lastDay);
-    if (enginePort !== null) {
-      run.evaluations = await scrapeMetric(enginePort, EVALUATED);
-      run.cutpointRechecks = await scrapeMetric(enginePort, RECHECKS);
-      run.cutpointRecheckChanges = await scrapeMetric(enginePort, RECHECK_CHANGES);
+    if (enginePorts.length > 0) {
+      run.evaluations = await scrapeMetricSum(enginePorts, EVALUATED);
+      run.cutpointRechecks = await scrapeMetricSum(enginePorts, RECHECKS);
+      run.cutpointRecheckChanges = await scrapeMetricSum(enginePorts, RECHECK_CHANGES);
     }
     for (const s of services) {
       await s.stop().catch(() => null);
-      run.peakRssBytes[s.name] = s.maxRssBytes();
+      // Several engine processes: the largest.
+      run.peakRssBytes[s.name] = Math.max(run.peakRssBytes[s.name] ?? 0, s.maxRssBytes());
     }
     try {
       run.transitions = await topicRecords(clients, TOPICS.transitions).catch(() => null);
@@ -313,7 +324,7 @@ export async function phaseReplay(ctx: BenchContext, opts: ReplayOptions): Promi
   let firstDay = Number.NaN;
   for (const { build, budgetMs } of builds) {
     ctx.log(`  replay of ${source.label} on ${build.role} ${build.label}, budget ${Math.round(budgetMs / 60_000)} min`);
-    const r = await replayOnce(ctx, build, source, budgetMs);
+    const r = await replayOnce(ctx, build, source, budgetMs, opts.engineInstances);
     runs.push(r.run);
     if (r.customers > 0) customers = r.customers;
     if (!Number.isNaN(r.firstDay)) firstDay = r.firstDay;
@@ -358,6 +369,7 @@ export function formatReplayTable(r: ReplayResult): string {
         : `> ${s(x.wallSeconds)} (no projection)`,
   );
   add('  setup (reset, bootstrap, services ready; not in wall time)', (x) => s(x.setupSeconds));
+  add('tier-engine processes', (x) => (x.engineInstances === null ? '—' : String(x.engineInstances)));
   add('  feed done (events + watermarks)', (x) => s(x.stages.feedSeconds));
   add('  aggregator drained (lag 0)', (x) => s(x.stages.aggregatorDrainedSeconds));
   add('  tier engine closed the last day', (x) => s(x.stages.engineClosedSeconds));

@@ -8,7 +8,14 @@ import cliProgress from 'cli-progress';
 import { bootstrapPipeline, Clients } from './clients';
 import { feedEvents, sendWatermarks } from './feed';
 import { type PipelineProgress, PipelineTimeoutError, resetPipelineData, waitForPipeline } from './pipeline';
-import { REPO_ROOT, SERVICES, type ServiceProcess, startService, stopService } from './supervisor';
+import {
+  defaultEngineInstances,
+  REPO_ROOT,
+  SERVICES,
+  type ServiceProcess,
+  startService,
+  stopService,
+} from './supervisor';
 
 export const CDNOW_DIR = path.join(REPO_ROOT, 'data', 'cdnow');
 
@@ -20,6 +27,8 @@ export interface DemoOptions {
   profile: ProfileName;
   cdnowFile: string;
   timeoutMs: number;
+  /** Tier-engine processes (they share the signal partitions); default `defaultEngineInstances`. */
+  engineInstances?: number;
 }
 
 /** The demo gave up waiting: the message says how far the replay got and how to raise the limit. */
@@ -103,11 +112,19 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     );
     const { events, endAt, label } = demoEvents(opts);
     mkdirSync(logDir, { recursive: true });
+    const logFiles = new Map<ServiceProcess, string>();
+    const engines = opts.engineInstances ?? (await defaultEngineInstances(await clients.admin()));
     for (const name of SERVICES) {
-      const log = createWriteStream(path.join(logDir, `${name}.log`), { flags: 'w' });
-      services.push(startService(name, { CLOCK_MODE: 'replay', HTTP_PORT: '0' }, (_n, line) => log.write(`${line}\n`)));
+      const copies = name === 'tier-engine' ? engines : 1;
+      for (let i = 0; i < copies; i++) {
+        const file = copies === 1 ? `${name}.log` : `${name}-${i + 1}.log`;
+        const log = createWriteStream(path.join(logDir, file), { flags: 'w' });
+        const svc = startService(name, { CLOCK_MODE: 'replay', HTTP_PORT: '0' }, (_n, line) => log.write(`${line}\n`));
+        services.push(svc);
+        logFiles.set(svc, file);
+      }
     }
-    say(`started ${SERVICES.join(', ')} (replay mode; logs in .stack/logs/)`);
+    say(`started ${SERVICES.join(', ')} (replay mode, ${engines} tier-engine process(es); logs in .stack/logs/)`);
     lap('reset, bootstrap, load events, start services');
     say(`feeding ${events.length.toLocaleString()} events: ${label}`);
     const bar = new cliProgress.SingleBar(
@@ -137,7 +154,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       timeoutMs: Math.max(1_000, opts.timeoutMs - (waitStart - t0)),
       isAlive: () => {
         const dead = services.find((s) => s.child.exitCode !== null);
-        return dead ? `${dead.name} exited with code ${dead.child.exitCode} (see .stack/logs/${dead.name}.log)` : null;
+        return dead
+          ? `${dead.name} exited with code ${dead.child.exitCode} (see .stack/logs/${logFiles.get(dead)})`
+          : null;
       },
       onProgress: (p) => {
         const closed = p.closedDays.filter((d): d is number => d !== null);

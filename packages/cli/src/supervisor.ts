@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TOPICS } from '@tierstream/contracts';
+import type { Admin } from 'kafkajs';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const SERVICES = ['aggregator', 'tier-engine', 'warehouse-writer'] as const;
@@ -44,6 +47,17 @@ export function startService(
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { name, child, exited };
+}
+
+/**
+ * Tier-engine processes for a replay: one per core, at most one per signal partition (instances split the
+ * partitions through the consumer group and meet at the cut-point barrier; more than the partitions would idle).
+ * Throws when the signals topic does not exist (bootstrap first).
+ */
+export async function defaultEngineInstances(admin: Admin, signalsTopic: string = TOPICS.signals): Promise<number> {
+  const meta = await admin.fetchTopicMetadata({ topics: [signalsTopic] });
+  const partitions = meta.topics[0]?.partitions.length ?? 1;
+  return Math.max(1, Math.min(partitions, availableParallelism()));
 }
 
 /** SIGTERM (graceful: finish the batch, commit, exit 0), then SIGKILL after `timeoutMs`. Returns the exit code. */

@@ -61,6 +61,10 @@ program
     'give up after this long (the whole demo); on timeout it says how far the replay got and exits 1',
     process.env.DEMO_TIMEOUT_MINUTES ?? String(DEMO_DEFAULT_TIMEOUT_MINUTES),
   )
+  .option(
+    '--engine-instances <n>',
+    'tier-engine processes sharing the signal partitions (default: one per core, at most one per partition)',
+  )
   .addHelpText(
     'after',
     `
@@ -70,21 +74,33 @@ Examples:
   npm run demo -- --source cdnow                 CDNOW_master.txt from data/cdnow/ (23,570 customers, 546 days)
   npm run demo -- --profile tiny --timeout-minutes 5`,
   )
-  .action(async (o: { source: string; profile: string; cdnowFile: string; timeoutMinutes: string }) => {
-    if (o.source !== 'generator' && o.source !== 'cdnow')
-      throw new InvalidArgumentError(`--source must be generator or cdnow, got ${o.source}`);
-    if (!['tiny', 'demo', 'standard'].includes(o.profile))
-      throw new InvalidArgumentError(`--profile must be tiny, demo or standard`);
-    const minutes = Number(o.timeoutMinutes);
-    if (!Number.isFinite(minutes) || minutes <= 0)
-      throw new InvalidArgumentError(`--timeout-minutes must be a positive number, got ${o.timeoutMinutes}`);
-    await runDemo({
-      source: o.source,
-      profile: o.profile as 'tiny' | 'demo' | 'standard',
-      cdnowFile: o.cdnowFile,
-      timeoutMs: minutes * 60_000,
-    });
-  });
+  .action(
+    async (o: {
+      source: string;
+      profile: string;
+      cdnowFile: string;
+      timeoutMinutes: string;
+      engineInstances?: string;
+    }) => {
+      if (o.source !== 'generator' && o.source !== 'cdnow')
+        throw new InvalidArgumentError(`--source must be generator or cdnow, got ${o.source}`);
+      if (!['tiny', 'demo', 'standard'].includes(o.profile))
+        throw new InvalidArgumentError(`--profile must be tiny, demo or standard`);
+      const minutes = Number(o.timeoutMinutes);
+      if (!Number.isFinite(minutes) || minutes <= 0)
+        throw new InvalidArgumentError(`--timeout-minutes must be a positive number, got ${o.timeoutMinutes}`);
+      const engines = o.engineInstances === undefined ? undefined : Number(o.engineInstances);
+      if (engines !== undefined && (!Number.isInteger(engines) || engines < 1 || engines > 64))
+        throw new InvalidArgumentError(`--engine-instances must be an integer from 1 to 64, got ${o.engineInstances}`);
+      await runDemo({
+        source: o.source,
+        profile: o.profile as 'tiny' | 'demo' | 'standard',
+        cdnowFile: o.cdnowFile,
+        timeoutMs: minutes * 60_000,
+        engineInstances: engines,
+      });
+    },
+  );
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`tierstream: ${(err as Error).message}\n`);
