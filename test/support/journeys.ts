@@ -37,12 +37,18 @@ export const at = (day: number, minutes = 0): number => day * DAY_MS + 12 * 3_60
 let seq = 0;
 const nextId = (kind: string, customerId: string) => `e2e-${kind}-${customerId}-${++seq}`;
 
-export function placed(customerId: string, day: number, amountMinor: number, minutes = 0): InputEvent {
-  const id = nextId('order', customerId);
+export function placed(
+  customerId: string,
+  day: number,
+  amountMinor: number,
+  minutes = 0,
+  ids: { orderId?: string; eventId?: string } = {},
+): InputEvent {
+  const id = ids.eventId ?? nextId('order', customerId);
   const event: OrderEvent = {
     event_id: id,
     customer_id: customerId,
-    order_id: id,
+    order_id: ids.orderId ?? id,
     type: 'PLACED',
     amount_minor: amountMinor,
     currency: 'USD',
@@ -51,6 +57,37 @@ export function placed(customerId: string, day: number, amountMinor: number, min
     items: 1,
     occurred_at: at(day, minutes),
     original_placed_at: null,
+    attributes: null,
+  };
+  return { kind: 'order', event };
+}
+
+/**
+ * A refund (REFUNDED) or cancellation (CANCELLED) on `day` of order `orderId`, placed on `placedDay` at noon + `placedMinutes`
+ * (original_placed_at); `refundId` gives a refund its own identity.
+ */
+export function reversal(
+  type: 'REFUNDED' | 'CANCELLED',
+  customerId: string,
+  orderId: string,
+  day: number,
+  amountMinor: number,
+  placedDay: number,
+  opts: { minutes?: number; placedMinutes?: number; refundId?: string } = {},
+): InputEvent {
+  const event: OrderEvent = {
+    event_id: nextId(type.toLowerCase(), customerId),
+    customer_id: customerId,
+    order_id: orderId,
+    type,
+    amount_minor: amountMinor,
+    currency: 'USD',
+    margin_minor: null,
+    channel: 'web',
+    items: 1,
+    occurred_at: at(day, opts.minutes ?? 0),
+    original_placed_at: at(placedDay, opts.placedMinutes ?? 0),
+    refund_id: opts.refundId ?? null,
     attributes: null,
   };
   return { kind: 'order', event };

@@ -4,15 +4,19 @@
 -- ARGV[1]  dedupe horizon in ms;  ARGV[2] retention in days (buckets kept for days > maxDay - retention)
 -- ARGV[3..] events, 2 arguments each, in delivery order: `topic,partition,offset,occurred_at_ms,op,x2,x3,x1` and
 --   event_id (x1 last: a ticket id may contain commas; only the first 7 commas separate fields)
---   op P/R/C (order PLACED/REFUNDED/CANCELLED): x1 amount (reporting minor units), x2 margin or '', x3 bucket time
---        (occurred_at for P, original_placed_at for R/C)
+--   op P/R/C (order PLACED/REFUNDED/CANCELLED): x1 `amount,<byte length of order_id>:<order_id><refund_id>`
+--        (amount in reporting minor units; refund_id empty unless a REFUNDED carries one), x2 margin or '',
+--        x3 bucket time (occurred_at for P, original_placed_at for R/C)
 --   op W (web): x1 type index (0-based, WEB_BEHAVIOR_TYPES order)
 --   op T (ticket): x1 ticket_id, x2 O|E|P|R|C|S (OPENED ESCALATED REOPENED RESOLVED CLOSED SATISFACTION_RATED),
 --        x3 '1' for a COMPLAINT OPENED, the csat value for S, else ''
--- Returns {applied, min occurred_at applied, max occurred_at applied} (0, 0, 0 when nothing was applied).
+-- Returns {applied, min occurred_at applied, max occurred_at applied, refund excess, expired reversals}: the first three
+--   0 when nothing was applied; refund excess = minor units refunded beyond their orders' amounts that this call
+--   found (capped away, no revenue effect); expired reversals = refunds/cancellations of orders older than the kept
+--   order states (no effect). Both are anomalies the caller reports (docs/design-decisions.md §15).
 --
 -- Hash fields (see README "Keyspace"): mx fo ob wb tb lb, x:<topic code>, a:<order day>:<effective day>, o:<day> w:<day> t:<day>, k:<ticket> q:<ticket>,
--- h:<topic>:<partition>, e:<topic code>:<event_id>.
+-- h:<topic>:<partition>, e:<topic code>:<event_id>, n:<order_id> (order state), u:<len>:<order_id><refund key>.
 
 local key = KEYS[1]
 local horizon = tonumber(ARGV[1])
@@ -92,6 +96,21 @@ local hw_field, dedupe_field, code_of = {}, {}, {}
 -- Per event: the unpacked fields (offset, occurred_at as a number, op, x1, x2, x3).
 local ev_offset, ev_at, ev_op, ev_x1, ev_x2, ev_x3 = {}, {}, {}, {}, {}, {}
 
+-- An order event's x1: `amount,<len>:<order_id><refund_id>`. Returns the amount, the order id and the refund key
+-- ('r' .. refund_id, or 'e' .. event_id when the refund has no id of its own).
+local function order_identity(x1, eid)
+  local comma = string.find(x1, ',', 1, true)
+  local colon = string.find(x1, ':', comma + 1, true)
+  local len = tonumber(string.sub(x1, comma + 1, colon - 1))
+  local oid = string.sub(x1, colon + 1, colon + len)
+  local rid = string.sub(x1, colon + len + 1)
+  local rkey
+  if rid == '' then rkey = 'e' .. eid else rkey = 'r' .. rid end
+  return oid, rkey, tonumber(string.sub(x1, 1, comma - 1))
+end
+-- The field remembering one refund of an order (its identity): length-prefixed, so ids may contain any character.
+local function refund_field(oid, rkey) return 'u:' .. #oid .. ':' .. oid .. rkey end
+
 -- Read up front, in one HMGET, every field the events can touch.
 do
   local want, seen = { 'mx', 'fo', 'ob', 'wb', 'tb', 'lb' }, {}
@@ -117,6 +136,9 @@ do
       local od = day_of(tonumber(x3))
       want_field('o:' .. od)
       if op ~= 'P' then want_field('a:' .. od .. ':' .. day_of(at)) end
+      local oid, rkey = order_identity(x1, eid)
+      want_field('n:' .. oid)
+      if op == 'R' then want_field(refund_field(oid, rkey)) end
     elseif op == 'W' then
       want_field('w:' .. day_of(at))
     elseif op == 'T' then
@@ -175,8 +197,110 @@ local function add_adjustment(order_day, effective_day, dc, dr, dm)
   if effective_day <= cut then add_order_base(dc, dr, dm, nil); return end
   local f = 'a:' .. order_day .. ':' .. effective_day
   local b = split(get(f) or '0')
-  set(f, join_trim({ num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm }, 3))
+  local c, r, m = num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm
+  -- Steps of an order can cancel out (a cancellation copy with an earlier day moves its step): no empty field left.
+  if c == 0 and r == 0 and m == 0 then
+    if get(f) ~= nil then del(f) end
+    return
+  end
+  set(f, join_trim({ c, r, m }, 3))
   lower_bound_to(effective_day)
+end
+
+-- Order states (docs/design-decisions.md §15). n:<order_id> = "day,placed,amount,margin,cancelDay" followed by
+-- "refundDay,refundAmount,refundMargin" triples (refunds summed per day). day = the PLACED's day (where the order
+-- and its reversals land), or, while no PLACED arrived, the earliest original_placed_at day of its reversals.
+local function read_order(f)
+  local v = get(f)
+  if v == nil then return nil end
+  local t = split(v)
+  local s = { day = tonumber(t[1]), placed = num(t[2]) == 1, amount = num(t[3]), margin = num(t[4]),
+    cancel = opt(t[5]), refunds = {} }
+  for i = 6, #t - 2, 3 do
+    s.refunds[#s.refunds + 1] = { tonumber(t[i]), num(t[i + 1]), num(t[i + 2]) }
+  end
+  return s
+end
+local function copy_order(s)
+  local c = { day = s.day, placed = s.placed, amount = s.amount, margin = s.margin, cancel = s.cancel, refunds = {} }
+  for i, r in ipairs(s.refunds) do c.refunds[i] = { r[1], r[2], r[3] } end
+  return c
+end
+local function write_order(f, s)
+  local head = { s.day, s.placed and 1 or 0, s.amount, s.margin, s.cancel and fmt(s.cancel) or '' }
+  if #s.refunds == 0 then
+    set(f, join_trim(head, 5))
+  else
+    local parts = { join_trim(head, 5) }
+    -- join_trim keeps all 5 head columns only if the last is set; pad so the triples start at column 6.
+    local cols = #split(parts[1])
+    for _ = cols + 1, 5 do parts[1] = parts[1] .. ',' end
+    for _, r in ipairs(s.refunds) do parts[#parts + 1] = fmt(r[1]) .. ',' .. fmt(r[2]) .. ',' .. fmt(r[3]) end
+    set(f, table.concat(parts, ','))
+  end
+  lower_bound_to(s.day)
+end
+-- Margin left after refunded margins, kept between 0 and the order's margin (which may be negative).
+local function clamp_margin(x, m)
+  local lo, hi = math.min(0, m), math.max(0, m)
+  if x < lo then return lo end
+  if x > hi then return hi end
+  return x
+end
+-- An order's contribution as a step function of the as-of day: {day -> {count, revenue, margin} increments}. The
+-- step on the order's day is the PLACED itself with what was known that day; later steps are reversals from their own
+-- day on. Cancelled: 0, 0, 0. Otherwise 1, amount − min(amount, refunds), clamp(margin − refunded margins).
+local function order_steps(s)
+  local steps = {}
+  if s == nil or not s.placed then return steps end
+  local d = s.day
+  local days, seen = { d }, { [d] = true }
+  local function add_day(e)
+    if e < d then e = d end
+    if not seen[e] then seen[e] = true; days[#days + 1] = e end
+  end
+  for _, r in ipairs(s.refunds) do add_day(r[1]) end
+  if s.cancel ~= nil then add_day(s.cancel) end
+  table.sort(days)
+  local pc, pr, pm = 0, 0, 0
+  for _, t in ipairs(days) do
+    local c, rv, mg = 0, 0, 0
+    if s.cancel == nil or s.cancel > t then
+      local refunded, refunded_margin = 0, 0
+      for _, r in ipairs(s.refunds) do
+        if r[1] <= t then refunded = refunded + r[2]; refunded_margin = refunded_margin + r[3] end
+      end
+      c, rv, mg = 1, s.amount - math.min(s.amount, refunded), clamp_margin(s.margin - refunded_margin, s.margin)
+    end
+    steps[t] = { c - pc, rv - pr, mg - pm }
+    pc, pr, pm = c, rv, mg
+  end
+  return steps
+end
+local function refund_excess(s)
+  if s == nil or not s.placed then return 0 end
+  local refunded = 0
+  for _, r in ipairs(s.refunds) do refunded = refunded + r[2] end
+  return math.max(0, refunded - s.amount)
+end
+-- Writes the difference between two states of one order into the day buckets and adjustments (sums, so the other
+-- orders of those days are untouched). placed_at: the PLACED's time when this change is its arrival.
+local function apply_order_change(old, new, placed_at)
+  local before, after = order_steps(old), order_steps(new)
+  local d = new.day
+  for t, v in pairs(after) do
+    local o = before[t] or { 0, 0, 0 }
+    local dc, dr, dm = v[1] - o[1], v[2] - o[2], v[3] - o[3]
+    if t == d and placed_at ~= nil then
+      add_order(d, dc, dr, dm, placed_at)
+    elseif dc ~= 0 or dr ~= 0 or dm ~= 0 then
+      add_adjustment(d, t, dc, dr, dm)
+    end
+  end
+  for t, o in pairs(before) do
+    if after[t] == nil and (o[1] ~= 0 or o[2] ~= 0 or o[3] ~= 0) then add_adjustment(d, t, -o[1], -o[2], -o[3]) end
+  end
+  return refund_excess(new) - refund_excess(old)
 end
 
 local function max_field(f, at)
@@ -258,6 +382,58 @@ local function add_ticket_state(tid, code, at, eid)
 end
 
 local applied, min_at, max_at = 0, nil, nil
+local excess, expired = 0, 0
+
+-- One order event (after the redelivery and event_id checks). Orders are identified by order_id: a PLACED of an
+-- order already placed is a copy (a retry under a new event_id) and counts nothing; a CANCELLED makes the order count
+-- 0 (the earliest cancellation's day); a refund counts once per identity; reversals of an order not placed yet wait in
+-- its state. Order states are kept while the order's day is after the retention cutoff (folded below): an order
+-- event older than that finds no state — a PLACED then counts into the base, a reversal has no effect (expired).
+local function apply_order_event(op, x1, x2, x3, at, eid)
+  local oid, rkey, amount = order_identity(x1, eid)
+  local margin = num(x2)
+  local nf = 'n:' .. oid
+  local old = read_order(nf)
+  local cut = cutoff_day()
+  if op == 'P' then
+    if old ~= nil and old.placed then return end
+    local fo = opt(get('fo'))
+    if fo == nil or at < fo then set('fo', fmt(at)) end
+    local d = day_of(tonumber(x3))
+    if old == nil and d <= cut then
+      add_order(d, 1, amount, margin, at)
+      return
+    end
+    local new
+    if old ~= nil then new = copy_order(old) else new = { refunds = {} } end
+    new.day, new.placed, new.amount, new.margin = d, true, amount, margin
+    excess = excess + apply_order_change(old, new, at)
+    write_order(nf, new)
+    return
+  end
+  local od = day_of(tonumber(x3))
+  if old == nil and od <= cut then expired = expired + 1; return end
+  local new
+  if old ~= nil then new = copy_order(old) else new = { day = od, placed = false, amount = 0, margin = 0, refunds = {} } end
+  if not new.placed and od < new.day then new.day = od end
+  local e = day_of(at)
+  if op == 'C' then
+    if new.cancel ~= nil and new.cancel <= e then return end
+    new.cancel = e
+  else
+    local uf = refund_field(oid, rkey)
+    if get(uf) ~= nil then return end
+    set(uf, fmt(new.day))
+    lower_bound_to(new.day)
+    local merged = false
+    for _, r in ipairs(new.refunds) do
+      if r[1] == e then r[2] = r[2] + amount; r[3] = r[3] + margin; merged = true; break end
+    end
+    if not merged then new.refunds[#new.refunds + 1] = { e, amount, margin } end
+  end
+  excess = excess + apply_order_change(old, new, nil)
+  write_order(nf, new)
+end
 -- The dedupe fields this call added (the prune below needs every dedupe field, not every field read).
 local added_dedupe = {}
 local n = #ARGV
@@ -284,14 +460,8 @@ for i = 3, n, 2 do
       applied = applied + 1
       if min_at == nil or at < min_at then min_at = at end
       if max_at == nil or at > max_at then max_at = at end
-      if op == 'P' then
-        local fo = opt(get('fo'))
-        if fo == nil or at < fo then set('fo', fmt(at)) end
-        add_order(day_of(tonumber(x3)), 1, tonumber(x1), num(x2), at)
-      elseif op == 'R' then
-        add_adjustment(day_of(tonumber(x3)), day_of(at), 0, -tonumber(x1), -num(x2))
-      elseif op == 'C' then
-        add_adjustment(day_of(tonumber(x3)), day_of(at), -1, -tonumber(x1), -num(x2))
+      if op == 'P' or op == 'R' or op == 'C' then
+        apply_order_event(op, x1, x2, x3, at, eid)
       elseif op == 'W' then
         add_web(at, tonumber(x1))
       elseif op == 'T' then
@@ -363,6 +533,10 @@ if cut ~= nil then
           end
           del(f)
         end
+      elseif p == 'n:' or p == 'u:' then
+        -- Order states and refund identities leave with their order's day (its contribution is in the buckets).
+        local d = tonumber(string.match(cache[f], '^[^,]*'))
+        if d <= cut then del(f) end
       elseif p == 'k:' then
         local st = split(cache[f])
         local status_at = opt(st[4])
@@ -388,6 +562,8 @@ if cut ~= nil then
           d = tonumber(string.sub(f, 3))
         elseif p == 'a:' then
           d = tonumber(string.match(f, '^a:[^:]*:(.*)$'))
+        elseif p == 'n:' or p == 'u:' then
+          d = tonumber(string.match(v, '^[^,]*'))
         elseif p == 'k:' then
           local st = split(v)
           if st[3] == 'C' and st[4] ~= nil and st[4] ~= '' then d = day_of(tonumber(st[4])) end
@@ -409,4 +585,4 @@ end
 if #hdel > 0 then redis.call('HDEL', key, unpack(hdel)) end
 if #hset > 0 then redis.call('HSET', key, unpack(hset)) end
 
-return { applied, min_at or 0, max_at or 0 }
+return { applied, min_at or 0, max_at or 0, excess, expired }

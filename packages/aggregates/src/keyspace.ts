@@ -3,7 +3,7 @@
  * decoding of a customer's hash into an AggregateState. Field layout documented in README.md ("Keyspace").
  */
 import { customerHashTag } from '@tierstream/config';
-import { type InputEvent, WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
+import { type InputEvent, type OrderEvent, WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
 import { type AggregateConfig, toReportingMinor } from './config';
 import {
   type AggregateState,
@@ -59,7 +59,8 @@ export function encodeEvent(
 
 /**
  * Appends the event's ARGS_PER_EVENT arguments to `out` (a customer's ARGV list): the fields of encodeEvent packed as
- * `topic,partition,offset,occurred_at,op,x2,x3,x1`, then event_id. Only x1 (a ticket id) and event_id are free text:
+ * `topic,partition,offset,occurred_at,op,x2,x3,x1`, then event_id; an order's x1 (the amount) is followed by
+ * `,` and its orderIdentity. Only x1 (a ticket id) and event_id are free text:
  * x1 goes last so that it may contain commas (the script splits the first 7 commas only), event_id has its own
  * argument. Topic names cannot contain commas (Kafka: [a-zA-Z0-9._-]); the other fields are numbers or codes.
  */
@@ -73,10 +74,20 @@ export function encodeEventInto(
 ): void {
   const normOffset = checkedOffset(offset);
   const [op, x1, x2, x3] = encodeTail(input, config);
+  const tail = input.kind === 'order' ? `${x1},${orderIdentity(input.event)}` : x1;
   out.push(
-    `${topic},${partition},${normOffset},${input.event.occurred_at},${op},${x2},${x3},${x1}`,
+    `${topic},${partition},${normOffset},${input.event.occurred_at},${op},${x2},${x3},${tail}`,
     input.event.event_id,
   );
+}
+
+/**
+ * An order event's identity as apply_events.lua reads it after the amount: `<byte length of order_id>:<order_id>`
+ * followed by the refund_id of a REFUNDED that has one (both free text: the length says where the order id ends).
+ */
+export function orderIdentity(e: OrderEvent): string {
+  const refundId = e.type === 'REFUNDED' && e.refund_id ? e.refund_id : '';
+  return `${Buffer.byteLength(e.order_id, 'utf8')}:${e.order_id}${refundId}`;
 }
 
 /** The offset without leading zeros; throws unless it is a non-negative decimal string. */

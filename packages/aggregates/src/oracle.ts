@@ -1,13 +1,15 @@
 /**
  * The oracle: a plain batch computation of the metrics from a list of events, written from the definitions in
- * README.md (not from the Lua). Used by the property tests to check the streaming Redis aggregates.
+ * README.md and docs/design-decisions.md §15 "Money semantics" (not from the Lua). Used by the property tests to
+ * check the streaming Redis aggregates.
  *
  * Duplicates: an event_id is counted once (duplicates are assumed to be exact copies). The streaming store only
  * guarantees this for duplicates arriving within the dedupe horizon; later duplicates are outside the contract, so
  * `dedupeHorizonMs` does not change the oracle's result (kept in the signature so callers state their assumption).
+ * Orders are identified by order_id: see `orderContributions`.
  */
-import { type InputEvent, WEB_BEHAVIOR_TYPES, type WebBehaviorType } from '@tierstream/contracts';
-import type { AggregateConfig } from './config';
+import { type InputEvent, type OrderEvent, WEB_BEHAVIOR_TYPES, type WebBehaviorType } from '@tierstream/contracts';
+import { type AggregateConfig, toReportingMinor } from './config';
 import type { Metrics } from './metrics';
 
 const DAY = 86_400_000;
@@ -35,10 +37,13 @@ export function oracleMetrics(
     unique.push(e);
   }
 
-  // Orders: every effect lands on a day (PLACED: its own day; REFUNDED/CANCELLED: the original order's day, known
-  // from their own day on).
+  // Orders: one contribution per order, on the day of its PLACED (see orderContributions).
   const orderEffects: Array<{ d: number; count: number; revenue: number; margin: number }> = [];
   const placedTimes: number[] = [];
+  for (const o of orderContributions(unique, D, convert)) {
+    orderEffects.push({ d: o.day, count: o.count, revenue: o.revenue, margin: o.margin });
+    placedTimes.push(o.placedAt);
+  }
   // Web: events per day and type.
   const webByDay = new Map<number, Map<WebBehaviorType, number>>();
   const webTimes: number[] = [];
@@ -48,20 +53,8 @@ export function oracleMetrics(
   const service: Array<{ d: number; kind: 'ticket' | 'complaint' | 'escalation' | 'csat'; csat?: number }> = [];
 
   for (const input of unique) {
-    if (input.kind === 'order') {
-      const e = input.event;
-      const amount = convert(e.amount_minor, e.currency);
-      const margin = e.margin_minor === null ? 0 : convert(e.margin_minor, e.currency);
-      if (e.type === 'PLACED') {
-        orderEffects.push({ d: day(e.occurred_at), count: 1, revenue: amount, margin });
-        placedTimes.push(e.occurred_at);
-      } else {
-        // A refund/cancellation counts against its order's day, but only as of the day it happened on.
-        if (day(e.occurred_at) > D) continue;
-        const d = day(e.original_placed_at ?? e.occurred_at);
-        orderEffects.push({ d, count: e.type === 'CANCELLED' ? -1 : 0, revenue: -amount, margin: -margin });
-      }
-    } else if (input.kind === 'web') {
+    if (input.kind === 'order') continue; // above
+    if (input.kind === 'web') {
       const e = input.event;
       if (e.customer_id === null) continue;
       const d = day(e.occurred_at);
@@ -182,4 +175,91 @@ export function oracleMetrics(
   m.last_ticket_at = ticketTimes.length ? Math.max(...ticketTimes) : null;
   m.days_since_last_ticket = m.last_ticket_at === null ? null : D - day(m.last_ticket_at);
   return m;
+}
+
+/** The contribution of one placed order as of a day (design-decisions §15). */
+export interface OrderContribution {
+  orderId: string;
+  /** Day of its PLACED: where the order and all its reversals land. */
+  day: number;
+  placedAt: number;
+  /** 1, or 0 once cancelled. */
+  count: number;
+  /** amount − refunds, never below 0; 0 once cancelled. */
+  revenue: number;
+  /** margin − refunded margins, kept between 0 and the order's margin; 0 once cancelled. */
+  margin: number;
+  /** Refunded beyond the order's amount (an anomaly; it has no revenue effect). */
+  refundExcess: number;
+}
+
+const byTimeThenId = (a: OrderEvent, b: OrderEvent) =>
+  a.occurred_at - b.occurred_at || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0);
+
+/**
+ * Money semantics, from the definitions (docs/design-decisions.md §15), as of the close of day `asOfDay`:
+ * - an order is its order_id; its PLACED counts once (copies under new event ids are retries of the same order);
+ * - a cancellation (order_id, CANCELLED) makes the order count 0 orders, 0 revenue, 0 margin;
+ * - refunds count once per identity (order_id, refund_id), or per event_id when refund_id is null; their sum is
+ *   capped at the order's amount (the rest is refund excess), refunded margins keep the margin between 0 and the
+ *   order's margin;
+ * - a reversal counts only as of its own day (§8) and only once its order's PLACED exists (before that it waits);
+ * - only orders whose PLACED day is ≤ asOfDay are returned (orders placed later do not exist yet).
+ * `convert` takes amounts to the reporting currency. `events` must already be unique by event_id.
+ */
+export function orderContributions(
+  events: InputEvent[],
+  asOfDay: number,
+  convert: (minor: number, currency: string) => number,
+): OrderContribution[] {
+  const byOrder = new Map<string, OrderEvent[]>();
+  for (const input of events) {
+    if (input.kind !== 'order') continue;
+    let list = byOrder.get(input.event.order_id);
+    if (!list) {
+      list = [];
+      byOrder.set(input.event.order_id, list);
+    }
+    list.push(input.event);
+  }
+  const out: OrderContribution[] = [];
+  for (const [orderId, list] of byOrder) {
+    list.sort(byTimeThenId);
+    const placed = list.find((e) => e.type === 'PLACED');
+    if (!placed || day(placed.occurred_at) > asOfDay) continue;
+    const amount = convert(placed.amount_minor, placed.currency);
+    const margin = placed.margin_minor === null ? 0 : convert(placed.margin_minor, placed.currency);
+    const known = list.filter((e) => e.type !== 'PLACED' && day(e.occurred_at) <= asOfDay);
+    const cancelled = known.some((e) => e.type === 'CANCELLED');
+    const refundIds = new Set<string>();
+    let refunded = 0;
+    let refundedMargin = 0;
+    for (const e of known) {
+      if (e.type !== 'REFUNDED') continue;
+      const identity = e.refund_id ? `r:${e.refund_id}` : `e:${e.event_id}`;
+      if (refundIds.has(identity)) continue;
+      refundIds.add(identity);
+      refunded += convert(e.amount_minor, e.currency);
+      if (e.margin_minor !== null) refundedMargin += convert(e.margin_minor, e.currency);
+    }
+    const marginLeft = margin - refundedMargin;
+    out.push({
+      orderId,
+      day: day(placed.occurred_at),
+      placedAt: placed.occurred_at,
+      count: cancelled ? 0 : 1,
+      revenue: cancelled ? 0 : amount - Math.min(amount, refunded),
+      margin: cancelled ? 0 : Math.min(Math.max(marginLeft, Math.min(0, margin)), Math.max(0, margin)),
+      refundExcess: Math.max(0, refunded - amount),
+    });
+  }
+  return out;
+}
+
+/** Lifetime refund excess as of `asOfMs` (minor units of the reporting currency): Σ over orders of refunds − amount. */
+export function oracleRefundExcess(events: InputEvent[], asOfMs: number, config: AggregateConfig): number {
+  const seen = new Set<string>();
+  const unique = events.filter((e) => !seen.has(e.event.event_id) && seen.add(e.event.event_id));
+  const convert = (minor: number, currency: string) => toReportingMinor(minor, currency, config);
+  return orderContributions(unique, day(asOfMs), convert).reduce((a, o) => a + o.refundExcess, 0);
 }

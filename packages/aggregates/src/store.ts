@@ -38,7 +38,21 @@ export interface ApplyResult {
   applied: number;
   firstEventAt: number;
   lastEventAt: number;
+  /**
+   * Anomalies found (docs/design-decisions.md §15), each reported once (redeliveries apply nothing): minor units
+   * refunded beyond their orders' amounts (capped away), and reversals of orders older than the kept order states.
+   */
+  refundExcess: number;
+  expiredReversals: number;
 }
+
+const NOTHING_APPLIED: ApplyResult = {
+  applied: 0,
+  firstEventAt: 0,
+  lastEventAt: 0,
+  refundExcess: 0,
+  expiredReversals: 0,
+};
 
 export interface AggregateStoreOptions {
   prefix?: string;
@@ -100,7 +114,7 @@ export class AggregateStore {
       calls.push({ customerId: item.customerId, key: this.keys(item.customerId).agg, args });
     }
     const out = new Map<string, ApplyResult>();
-    for (const item of items) out.set(item.customerId, { applied: 0, firstEventAt: 0, lastEventAt: 0 });
+    for (const item of items) out.set(item.customerId, { ...NOTHING_APPLIED });
     if (calls.length === 0) return out;
 
     const results = await this.runGrouped(calls, async (group) => {
@@ -119,17 +133,23 @@ export class AggregateStore {
     });
     for (const [call, [err, value]] of results) {
       if (err) throw new Error(`apply_events failed for customer ${call.customerId}: ${err.message}`);
-      const [applied, minAt, maxAt] = value as [number, number, number];
+      const [applied, minAt, maxAt, refundExcess = 0, expiredReversals = 0] = value as number[];
       const prev = out.get(call.customerId)!;
+      const anomalies = {
+        refundExcess: prev.refundExcess + refundExcess,
+        expiredReversals: prev.expiredReversals + expiredReversals,
+      };
       // A customer listed twice in one batch: combine (calls run in list order within a slot).
-      if (prev.applied === 0) out.set(call.customerId, { applied, firstEventAt: minAt, lastEventAt: maxAt });
-      else if (applied > 0) {
+      if (prev.applied === 0) {
+        out.set(call.customerId, { applied: applied!, firstEventAt: minAt!, lastEventAt: maxAt!, ...anomalies });
+      } else if (applied! > 0) {
         out.set(call.customerId, {
-          applied: prev.applied + applied,
-          firstEventAt: Math.min(prev.firstEventAt, minAt),
-          lastEventAt: Math.max(prev.lastEventAt, maxAt),
+          applied: prev.applied + applied!,
+          firstEventAt: Math.min(prev.firstEventAt, minAt!),
+          lastEventAt: Math.max(prev.lastEventAt, maxAt!),
+          ...anomalies,
         });
-      }
+      } else out.set(call.customerId, { ...prev, ...anomalies });
     }
     return out;
   }

@@ -4,10 +4,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
 import { customerKeys } from '../src/keyspace';
-import { dayOf, metricsAt } from '../src/metrics';
-import { oracleMetrics } from '../src/oracle';
+import { dayOf, metricsAt, RETENTION_DAYS } from '../src/metrics';
+import { oracleMetrics, oracleRefundExcess } from '../src/oracle';
 import { AggregateStore } from '../src/store';
 import { buildEvents, DAY, deliver, groupBatch, historyArb } from './history';
+import { closeOfJune, moneyCases } from './money-cases';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:16379';
 const config = DEFAULT_AGGREGATE_CONFIG;
@@ -28,6 +29,42 @@ async function dropPrefix(prefix: string): Promise<void> {
     cursor = next;
     if (keys.length) await redis.del(...keys);
   } while (cursor !== '0');
+}
+
+/** Order and revenue metrics: never negative (design-decisions §15). Margins may be (an order sold at a loss). */
+const MONEY_METRICS = [
+  'orders_lifetime',
+  'orders_30d',
+  'orders_90d',
+  'orders_365d',
+  'revenue_lifetime',
+  'revenue_30d',
+  'revenue_90d',
+  'revenue_365d',
+  'revenue_prev_90d',
+] as const;
+
+/** Counts the money cases a delivery exercised, so the property cannot pass without them. */
+function countMoneyCases(
+  delivered: Array<{ customerId: string; event: InputEvent }>,
+  seen: { reversalBeforeOrder: number; orderCopies: number; cancelledAndRefunded: number },
+): void {
+  const placed = new Map<string, Set<string>>();
+  const types = new Map<string, Set<string>>();
+  for (const r of delivered) {
+    if (r.event.kind !== 'order') continue;
+    const e = r.event.event;
+    const key = `${r.customerId}/${e.order_id}`;
+    const ids = placed.get(key) ?? new Set<string>();
+    if (e.type === 'PLACED') ids.add(e.event_id);
+    else if (ids.size === 0) seen.reversalBeforeOrder++;
+    placed.set(key, ids);
+    const t = types.get(key) ?? new Set<string>();
+    t.add(e.type);
+    types.set(key, t);
+  }
+  for (const ids of placed.values()) if (ids.size > 1) seen.orderCopies++;
+  for (const t of types.values()) if (t.has('CANCELLED') && t.has('REFUNDED')) seen.cancelledAndRefunded++;
 }
 
 describe('AggregateStore on real Redis', () => {
@@ -57,7 +94,13 @@ describe('AggregateStore on real Redis', () => {
     const r1 = await store.applyBatch([
       { customerId: 'c1', events: [{ event: placed, topic: 'orders.v1', partition: 3, offset: '41' }] },
     ]);
-    expect(r1.get('c1')).toEqual({ applied: 1, firstEventAt: t0, lastEventAt: t0 });
+    expect(r1.get('c1')).toEqual({
+      applied: 1,
+      firstEventAt: t0,
+      lastEventAt: t0,
+      refundExcess: 0,
+      expiredReversals: 0,
+    });
     // Same record again (redelivery) and the same event_id under a new offset (duplicate): both skipped.
     const r2 = await store.applyBatch([
       {
@@ -68,9 +111,12 @@ describe('AggregateStore on real Redis', () => {
         ],
       },
     ]);
-    expect(r2.get('c1')).toEqual({ applied: 0, firstEventAt: 0, lastEventAt: 0 });
+    expect(r2.get('c1')).toEqual({ applied: 0, firstEventAt: 0, lastEventAt: 0, refundExcess: 0, expiredReversals: 0 });
     await redis.script('FLUSH');
-    const second = { ...placed, event: { ...placed.event, event_id: 'e2', occurred_at: t0 + 5 } } as InputEvent;
+    const second = {
+      ...placed,
+      event: { ...placed.event, event_id: 'e2', order_id: 'o2', occurred_at: t0 + 5 },
+    } as InputEvent;
     const r3 = await store.applyBatch([
       { customerId: 'c1', events: [{ event: second, topic: 'orders.v1', partition: 3, offset: '43' }] },
     ]);
@@ -84,11 +130,98 @@ describe('AggregateStore on real Redis', () => {
     expect(await redis.exists(customerKeys(prefix, 'c1').agg)).toBe(0);
   });
 
+  it('money cases of issue 14 (items 1–4): exact values, anomalies reported once, redelivery changes nothing', async () => {
+    for (const oneBatch of [false, true]) {
+      const prefix = `agg-it-money-${oneBatch ? 'batch' : 'single'}`;
+      await dropPrefix(prefix);
+      const store = new AggregateStore(redis, { prefix, config });
+      for (const c of moneyCases()) {
+        const records = c.events.map((event, i) => ({ event, topic: 'orders.v1', partition: 0, offset: String(i) }));
+        const batches = oneBatch ? [records] : records.map((r) => [r]);
+        let excess = 0;
+        // Everything twice: the second round is a redelivery (same offsets) and must apply nothing.
+        for (const batch of [...batches, ...batches]) {
+          const r = (await store.applyBatch([{ customerId: c.customerId, events: batch }])).get(c.customerId)!;
+          excess += r.refundExcess;
+          expect(r.expiredReversals).toBe(0);
+        }
+        expect(excess, c.name).toBe(c.refundExcess);
+        const state = (await store.readState(c.customerId))!;
+        for (const { asOfDay, metrics } of c.expect) {
+          const m = metricsAt(state, closeOfJune(asOfDay), config);
+          const got = Object.fromEntries(Object.keys(metrics).map((k) => [k, m[k]]));
+          expect({ case: c.name, asOfDay, ...got }).toEqual({ case: c.name, asOfDay, ...metrics });
+          expect(m).toEqual(oracleMetrics(c.events, closeOfJune(asOfDay), config, 0));
+        }
+      }
+      await dropPrefix(prefix);
+    }
+  });
+
+  it('a reversal of an order older than the kept order states has no effect and is reported', async () => {
+    const prefix = 'agg-it-money-expired';
+    await dropPrefix(prefix);
+    const store = new AggregateStore(redis, { prefix, config });
+    const d0 = 20_000;
+    const mk = (type: 'PLACED' | 'REFUNDED', id: string, day: number, amount: number): InputEvent => ({
+      kind: 'order',
+      event: {
+        event_id: id,
+        customer_id: 'old',
+        order_id: type === 'PLACED' && id === 'p2' ? 'o2' : 'o1',
+        type,
+        amount_minor: amount,
+        currency: 'USD',
+        margin_minor: null,
+        channel: null,
+        items: 1,
+        occurred_at: day * DAY + 1000,
+        original_placed_at: type === 'REFUNDED' ? d0 * DAY + 1000 : null,
+        refund_id: null,
+        attributes: null,
+      },
+    });
+    const recs = [mk('PLACED', 'p1', d0, 5000), mk('PLACED', 'p2', d0 + RETENTION_DAYS + 5, 100)].map((event, i) => ({
+      event,
+      topic: 'orders.v1',
+      partition: 0,
+      offset: String(i),
+    }));
+    await store.applyBatch([{ customerId: 'old', events: recs }]);
+    // o1's state is folded with its day: a late refund of it finds nothing to cap against.
+    const hash = await redis.hgetall(customerKeys(prefix, 'old').agg);
+    expect(Object.keys(hash).filter((f) => f.startsWith('n:'))).toEqual(['n:o2']);
+    const late = {
+      event: mk('REFUNDED', 'r1', d0 + RETENTION_DAYS + 6, 5000),
+      topic: 'orders.v1',
+      partition: 0,
+      offset: '2',
+    };
+    const r = (await store.applyBatch([{ customerId: 'old', events: [late] }])).get('old')!;
+    expect(r).toMatchObject({ applied: 1, expiredReversals: 1, refundExcess: 0 });
+    const m = metricsAt((await store.readState('old'))!, (d0 + RETENTION_DAYS + 6) * DAY, config);
+    expect(m.revenue_lifetime).toBe(5100);
+    await dropPrefix(prefix);
+  });
+
   it('property: any partitioning, interleaving, duplicates, redeliveries and batching give the oracle metrics', async () => {
     let run = 0;
     const session = `${process.pid}-${Date.now()}`;
     // Coverage of the interesting cases, so the property cannot pass vacuously.
-    const seen = { events: 0, duplicatesKept: 0, redelivered: 0, folded: 0, foldedTickets: 0, multiPartition: 0 };
+    const seen = {
+      events: 0,
+      duplicatesKept: 0,
+      redelivered: 0,
+      folded: 0,
+      foldedTickets: 0,
+      multiPartition: 0,
+      // Money anomalies (design-decisions §15).
+      reversalBeforeOrder: 0,
+      orderCopies: 0,
+      cancelledAndRefunded: 0,
+      refundExcess: 0,
+      lateOrderEvents: 0,
+    };
     await fc.assert(
       fc.asyncProperty(
         fc.array(historyArb, { minLength: 1, maxLength: 3 }),
@@ -108,11 +241,21 @@ describe('AggregateStore on real Redis', () => {
           seen.duplicatesKept += delivery.stats.duplicatesKept;
           seen.redelivered += delivery.stats.redelivered;
           if (delivery.stats.partitions > 1) seen.multiPartition++;
+          seen.lateOrderEvents += delivery.stats.lateOrderEvents;
           const applied = new Map<string, number>();
+          const excess = new Map<string, number>();
+          let expired = 0;
           for (const batch of delivery.batches) {
             const res = await store.applyBatch(groupBatch(batch));
-            for (const [c, r] of res) applied.set(c, (applied.get(c) ?? 0) + r.applied);
+            for (const [c, r] of res) {
+              applied.set(c, (applied.get(c) ?? 0) + r.applied);
+              excess.set(c, (excess.get(c) ?? 0) + r.refundExcess);
+              expired += r.expiredReversals;
+            }
           }
+          // Within the contract no reversal finds its order's state already folded.
+          expect(expired).toBe(0);
+          countMoneyCases(delivery.delivered, seen);
           const states = await store.readMany([...byCustomer.keys()]);
           await dropPrefix(prefix);
           for (const customerId of byCustomer.keys()) {
@@ -141,7 +284,13 @@ describe('AggregateStore on real Redis', () => {
               const got = metricsAt(state!, asOf, config);
               const want = oracleMetrics(events, asOf, config, horizon);
               expect({ customerId, asOf, ...got }).toEqual({ customerId, asOf, ...want });
+              for (const k of MONEY_METRICS)
+                expect(got[k], `${customerId} ${k} as of ${asOf}`).toBeGreaterThanOrEqual(0);
             }
+            // Each refund excess is reported once, whatever the delivery: the oracle's lifetime excess.
+            const allTime = (maxDay + 10_000) * DAY;
+            expect(excess.get(customerId) ?? 0).toBe(oracleRefundExcess(events, allTime, config));
+            seen.refundExcess += excess.get(customerId) ?? 0;
           }
         },
       ),
@@ -153,6 +302,10 @@ describe('AggregateStore on real Redis', () => {
     expect(seen.folded).toBeGreaterThan(0);
     expect(seen.foldedTickets).toBeGreaterThan(0);
     expect(seen.multiPartition).toBeGreaterThan(0);
+    expect(seen.reversalBeforeOrder).toBeGreaterThan(0);
+    expect(seen.orderCopies).toBeGreaterThan(0);
+    expect(seen.cancelledAndRefunded).toBeGreaterThan(0);
+    expect(seen.refundExcess).toBeGreaterThan(0);
   });
 
   it('memory: a realistic customer (5 orders, 20 web events, 1 ticket in a year) stays under 1 KB', async () => {

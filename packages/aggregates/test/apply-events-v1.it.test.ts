@@ -13,7 +13,7 @@ import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
 import { customerKeys, encodeEvent, encodeEventInto } from '../src/keyspace';
 import { RETENTION_DAYS } from '../src/metrics';
 import { APPLY_EVENTS_LUA } from '../src/store';
-import { buildEvents, DAY, deliver, groupBatch, historyArb, prng } from './history';
+import { buildEvents, DAY, deliver, groupBatch, type HistorySpec, historyArb, prng } from './history';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:16379';
 const V1_LUA = readFileSync(new URL('./fixtures/apply_events.v1.lua', import.meta.url), 'utf8');
@@ -28,11 +28,23 @@ afterAll(async () => {
   await redis?.quit();
 });
 
+/**
+ * The hash without `lb` and without the order states the first version did not keep (`n:`/`u:`, design-decisions
+ * §15). The histories here have no reversals and no order copies, where both versions' money semantics agree (the
+ * money semantics themselves are checked against the oracle in aggregates.it.test.ts).
+ */
 async function hashWithoutLowerBound(key: string): Promise<Record<string, string>> {
   const h = await redis.hgetall(key);
   delete h.lb;
+  for (const f of Object.keys(h)) if (f.startsWith('n:') || f.startsWith('u:')) delete h[f];
   return h;
 }
+
+/** A history with only plain orders: each placed once, never reversed. */
+const plainOrders = (h: HistorySpec): HistorySpec => ({
+  ...h,
+  orders: h.orders.map((o) => ({ ...o, followUps: [], placed: true, copies: 0 })),
+});
 
 /** Applies one customer's records with both scripts (the second hash with `current` or the first version). */
 async function applyBoth(
@@ -57,7 +69,10 @@ async function applyBoth(
   const got = await (useCurrent
     ? redis.evalsha(shas.current, 1, key, ...args)
     : redis.evalsha(shas.v1, 1, key, ...v1Args));
-  expect(got).toEqual(want);
+  if (useCurrent) {
+    // The current script also returns the money anomalies (none without reversals).
+    expect(got).toEqual([...(want as number[]), 0, 0]);
+  } else expect(got).toEqual(want);
   const after = await hashWithoutLowerBound(refKey);
   expect(await hashWithoutLowerBound(key)).toEqual(after);
   return { before, after, keys: [key, refKey] };
@@ -149,7 +164,7 @@ describe('apply_events.lua equals its first version', () => {
           const prefix = `agg-v1-${session}-${run++}`;
           const byCustomer = new Map<string, InputEvent[]>();
           histories.forEach((h, i) => {
-            byCustomer.set(`c${i}`, buildEvents(`c${i}`, h));
+            byCustomer.set(`c${i}`, buildEvents(`c${i}`, plainOrders(h)));
           });
           const delivery = deliver(byCustomer, seed, horizon);
           const rnd = prng(seed ^ 0x5eed);

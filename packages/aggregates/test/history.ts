@@ -5,6 +5,7 @@
 import type { InputEvent, OrderEvent, TicketEvent, WebBehaviorType } from '@tierstream/contracts';
 import { WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
 import fc from 'fast-check';
+import { RETENTION_DAYS } from '../src/metrics';
 
 export const DAY = 86_400_000;
 export const BASE_DAY = 19_700;
@@ -14,20 +15,37 @@ const timeArb = fc.record({
   ms: fc.integer({ min: 0, max: DAY - 1 }),
 });
 
+/**
+ * Orders with money anomalies (docs/design-decisions.md §15): refunds and cancellations (up to three per order, in
+ * any combination), refunds above the order's amount, reversals resent under a new event id (a refund without a
+ * refund_id resent that way is a second refund; with one, a copy), PLACED resent under a new event id, and orders
+ * whose PLACED never arrives. Reversals arrive before their order when partitions interleave or jitter reorders them.
+ */
+const followUpArb = fc.record({
+  kind: fc.constantFrom('REFUNDED' as const, 'CANCELLED' as const),
+  afterMs: fc.integer({ min: 0, max: 90 * DAY }),
+  fraction: fc.oneof(fc.double({ min: 0.01, max: 1, noNaN: true }), fc.double({ min: 1, max: 1.6, noNaN: true })),
+  withMargin: fc.boolean(),
+  withRefundId: fc.boolean(),
+  /** Sent again under a new event id, `resendAfterMs` later (a cancellation's copy may carry a later time). */
+  resend: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 5 * DAY }) },
+  ),
+});
+
 const orderArb = fc.record({
   at: timeArb,
   amount: fc.integer({ min: 1, max: 500_000 }),
   currency: fc.constantFrom('USD', 'EUR', 'JPY', 'GBP', 'SEK'),
-  margin: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: null }),
-  followUp: fc.oneof(
-    fc.constant(null),
-    fc.record({
-      kind: fc.constantFrom('REFUNDED' as const, 'CANCELLED' as const),
-      afterMs: fc.integer({ min: 0, max: 90 * DAY }),
-      fraction: fc.double({ min: 0.01, max: 1, noNaN: true }),
-      withMargin: fc.boolean(),
-    }),
+  margin: fc.option(fc.integer({ min: -20_000, max: 100_000 }), { nil: null }),
+  followUps: fc.oneof(
+    { weight: 2, arbitrary: fc.constant([]) },
+    { weight: 3, arbitrary: fc.array(followUpArb, { minLength: 1, maxLength: 3 }) },
   ),
+  /** The PLACED arrives (false: only its reversals do), and how many copies under new event ids follow it. */
+  placed: fc.oneof({ weight: 9, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+  copies: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 2 }) }),
 });
 
 const webArb = fc.record({ at: timeArb, type: fc.constantFrom(...WEB_BEHAVIOR_TYPES) });
@@ -49,6 +67,10 @@ export const historyArb = fc.record({
 export type HistorySpec = typeof historyArb extends fc.Arbitrary<infer T> ? T : never;
 
 const toMs = (t: { day: number; ms: number }) => (BASE_DAY + t.day) * DAY + t.ms;
+const dayOfMs = (ms: number) => Math.floor(ms / DAY);
+/** The day an order event belongs to: its PLACED's day (a reversal names it in original_placed_at). */
+const orderDayOf = (e: OrderEvent) =>
+  dayOfMs(e.type === 'PLACED' ? e.occurred_at : (e.original_placed_at ?? e.occurred_at));
 
 /** Concrete events of one customer; ticket events of a ticket are in time order with CLOSED as last status event. */
 export function buildEvents(customerId: string, spec: HistorySpec): InputEvent[] {
@@ -57,10 +79,11 @@ export function buildEvents(customerId: string, spec: HistorySpec): InputEvent[]
   const id = (k: string) => `${customerId}-${k}-${n++}`;
   for (const o of spec.orders) {
     const at = toMs(o.at);
+    const orderId = `ord-${n}`;
     const base: OrderEvent = {
       event_id: id('o'),
       customer_id: customerId,
-      order_id: `ord-${n}`,
+      order_id: orderId,
       type: 'PLACED',
       amount_minor: o.amount,
       currency: o.currency,
@@ -69,23 +92,35 @@ export function buildEvents(customerId: string, spec: HistorySpec): InputEvent[]
       items: 1,
       occurred_at: at,
       original_placed_at: null,
+      refund_id: null,
       attributes: null,
     };
-    out.push({ kind: 'order', event: base });
-    if (o.followUp) {
-      out.push({
-        kind: 'order',
-        event: {
-          ...base,
-          event_id: id('o'),
-          type: o.followUp.kind,
-          amount_minor: Math.max(1, Math.floor(o.amount * o.followUp.fraction)),
-          margin_minor: o.followUp.withMargin && o.margin !== null ? Math.floor(o.margin * o.followUp.fraction) : null,
-          occurred_at: at + o.followUp.afterMs,
-          original_placed_at: at,
-        },
-      });
+    if (o.placed) {
+      out.push({ kind: 'order', event: base });
+      // A producer or webhook retry: the same order under a new event id.
+      for (let c = 0; c < o.copies; c++) out.push({ kind: 'order', event: { ...base, event_id: id('o') } });
     }
+    o.followUps.forEach((f, k) => {
+      const reversal: OrderEvent = {
+        ...base,
+        event_id: id('o'),
+        type: f.kind,
+        amount_minor: Math.max(1, Math.floor(o.amount * f.fraction)),
+        margin_minor: f.withMargin && o.margin !== null ? Math.floor(o.margin * f.fraction) : null,
+        occurred_at: at + f.afterMs,
+        original_placed_at: at,
+        refund_id: f.kind === 'REFUNDED' && f.withRefundId ? `rf-${k}` : null,
+      };
+      out.push({ kind: 'order', event: reversal });
+      if (f.resend !== null) {
+        // A refund with a refund_id is resent as an exact copy; a cancellation may be resent with a later time.
+        const later = f.kind === 'CANCELLED' ? f.resend : 0;
+        out.push({
+          kind: 'order',
+          event: { ...reversal, event_id: id('o'), occurred_at: reversal.occurred_at + later },
+        });
+      }
+    });
   }
   for (const w of spec.web) {
     out.push({
@@ -160,6 +195,8 @@ export interface Delivery {
     duplicatesGenerated: number;
     duplicatesKept: number;
     duplicatesDropped: number;
+    /** Order events dropped because they would arrive after their order's state was folded (outside the contract). */
+    lateOrderEvents: number;
     redelivered: number;
     partitions: number;
   };
@@ -254,6 +291,7 @@ export function deliver(eventsByCustomer: Map<string, InputEvent[]>, seed: numbe
   const maxAt = new Map<string, number>();
   const drop = new Set<string>();
   let duplicatesKept = 0;
+  let lateOrderEvents = 0;
   for (const batch of batches) {
     const firsts = batch.filter((r) => !deliveredKeys.has(recKey(r)));
     const seenInBatch = new Set<string>();
@@ -269,6 +307,13 @@ export function deliver(eventsByCustomer: Map<string, InputEvent[]>, seed: numbe
     for (const r of fresh) {
       deliveredKeys.add(recKey(r));
       const id = r.event.event.event_id;
+      if (r.event.kind === 'order' && orderDayOf(r.event.event) <= dayOfMs(maxAt.get(r.customerId)!) - RETENTION_DAYS) {
+        // Order-state contract (design-decisions §15): every event of an order arrives while the order's day is
+        // after the retention cutoff (customer's latest day − RETENTION_DAYS); a later one is outside the contract.
+        drop.add(recKey(r));
+        lateOrderEvents++;
+        continue;
+      }
       if (appliedIds.has(id)) {
         if (r.event.event.occurred_at < maxAt.get(r.customerId)! - horizonMs) drop.add(recKey(r));
         else duplicatesKept++;
@@ -284,7 +329,8 @@ export function deliver(eventsByCustomer: Map<string, InputEvent[]>, seed: numbe
     stats: {
       duplicatesGenerated: duplicates,
       duplicatesKept,
-      duplicatesDropped: drop.size,
+      duplicatesDropped: drop.size - lateOrderEvents,
+      lateOrderEvents,
       redelivered,
       partitions: P,
     },

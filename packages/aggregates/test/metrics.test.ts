@@ -97,12 +97,12 @@ describe('config', () => {
 describe('oracle (hand-computed from the definitions)', () => {
   it('orders: windows, refunds/cancels on the original day, prev_90, aov, recency', () => {
     const events = [
-      order('PLACED', D - 29, 1000, { margin_minor: 100 }), // in 30d
-      order('PLACED', D - 30, 2000), // just outside 30d, in 90d
-      order('PLACED', D - 100, 4000, { margin_minor: 400 }), // prev_90 (D-179..D-90)
-      order('REFUNDED', D - 5, 1500, { original_placed_at: at(D - 100), margin_minor: 150 }), // lands on D-100
-      order('PLACED', D - 400, 8000), // lifetime only
-      order('CANCELLED', D - 1, 8000, { original_placed_at: at(D - 400) }), // cancels it on D-400
+      order('PLACED', D - 29, 1000, { margin_minor: 100, order_id: 'a' }), // in 30d
+      order('PLACED', D - 30, 2000, { order_id: 'b' }), // just outside 30d, in 90d
+      order('PLACED', D - 100, 4000, { margin_minor: 400, order_id: 'c' }), // prev_90 (D-179..D-90)
+      order('REFUNDED', D - 5, 1500, { original_placed_at: at(D - 100), margin_minor: 150, order_id: 'c' }), // on D-100
+      order('PLACED', D - 400, 8000, { order_id: 'd' }), // lifetime only
+      order('CANCELLED', D - 1, 8000, { original_placed_at: at(D - 400), order_id: 'd' }), // cancels it on D-400
     ];
     const m = oracleMetrics(events, at(D), cfg, 0);
     expect(m.orders_lifetime).toBe(3);
@@ -158,8 +158,8 @@ describe('oracle (hand-computed from the definitions)', () => {
   });
 
   it('counts an event_id once and ignores days after the as-of day', () => {
-    const p = order('PLACED', D - 3, 700);
-    const later = order('PLACED', D + 2, 900);
+    const p = order('PLACED', D - 3, 700, { order_id: 'p' });
+    const later = order('PLACED', D + 2, 900, { order_id: 'later' });
     const m = oracleMetrics([p, p, later], at(D), cfg, 0);
     expect(m.orders_lifetime).toBe(1);
     expect(m.revenue_lifetime).toBe(700);

@@ -53,6 +53,11 @@ export interface OrderEvent {
   items: number | null;
   occurred_at: number;
   original_placed_at: number | null;
+  /**
+   * REFUNDED: the refund's own id (refund identity = (order_id, refund_id); null: the event_id). Optional in TS:
+   * added BACKWARD-compatibly (default null), so values written with the earlier schema decode without it.
+   */
+  refund_id?: string | null;
   attributes: CustomerAttributes | null;
 }
 
@@ -186,6 +191,7 @@ export const ORDER_EVENT_FIELDS = {
   items: 'int?',
   occurred_at: 'long',
   original_placed_at: 'long?',
+  refund_id: 'string?',
   attributes: 'record?',
 } as const satisfies Record<keyof OrderEvent, FieldShape>;
 

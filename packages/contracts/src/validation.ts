@@ -93,6 +93,7 @@ const orderSchema = z.object({
   items: nullableNumber,
   occurred_at: z.number(),
   original_placed_at: nullableNumber,
+  refund_id: nullableString,
   attributes: attributesSchema,
 });
 
@@ -225,6 +226,9 @@ function validateOrder(v: z.infer<typeof orderSchema>, knownCurrencies: Readonly
         `original_placed_at ${iso(v.original_placed_at)} is after occurred_at ${iso(v.occurred_at)}`,
       );
     }
+  }
+  if (v.refund_id !== null && isBlank(v.refund_id)) {
+    return fail('INVALID_VALUE', 'refund_id is empty (null when the source has no refund id)');
   }
   let attributes: CustomerAttributes | null = null;
   if (v.attributes !== null) {

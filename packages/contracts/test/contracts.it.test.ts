@@ -43,6 +43,7 @@ const order: OrderEvent = {
   items: 3,
   occurred_at: NOW - 1000,
   original_placed_at: NOW - 5 * 86_400_000,
+  refund_id: 'RF-1',
   attributes: { industry: 'retail', company_size: 42, region: 'EU' },
 };
 const web: WebBehaviorEvent = {
@@ -199,6 +200,49 @@ describe('AvroSerde against the registry', () => {
     expect(newId).not.toBe(ids[subjectOf(TOPICS.orders)]);
     // Restore the encode id to the original schema for the tests below.
     expect(await serde.register(TOPICS.orders, loadSchemas()[TOPICS.orders].text)).toBe(ids[subjectOf(TOPICS.orders)]);
+  });
+});
+
+describe('OrderEvent.refund_id (issue 14): a BACKWARD-compatible addition', () => {
+  const prevSubjectOf = (topic: string) => `it-${run}-prev.${topic}-value`;
+  const prevSerde = new AvroSerde(new SchemaRegistry({ host: endpoints.schemaRegistryUrl }), {
+    registryUrl: endpoints.schemaRegistryUrl,
+    subjectOf: prevSubjectOf,
+  });
+  const current = JSON.parse(loadSchemas()[TOPICS.orders].text) as { fields: Array<{ name: string }> };
+  const previous = { ...current, fields: current.fields.filter((f) => f.name !== 'refund_id') };
+
+  afterAll(async () => {
+    await fetch(`${serde.registryUrl}/subjects/${encodeURIComponent(prevSubjectOf(TOPICS.orders))}`, {
+      method: 'DELETE',
+    }).catch(() => undefined);
+  });
+
+  it('is optional with default null, and the registry accepts it over the schema without it', async () => {
+    const field = current.fields.find((f) => f.name === 'refund_id') as unknown as { type: unknown; default: unknown };
+    expect(field.type).toEqual(['null', 'string']);
+    expect(field.default).toBeNull();
+    const prevId = await prevSerde.register(TOPICS.orders, JSON.stringify(previous));
+    const newId = await prevSerde.register(TOPICS.orders, loadSchemas()[TOPICS.orders].text);
+    expect(newId).not.toBe(prevId);
+  });
+
+  it('a value written before it validates with refund_id null', async () => {
+    const { refund_id: _, ...withoutRefundId } = order;
+    const old = new AvroSerde(new SchemaRegistry({ host: endpoints.schemaRegistryUrl }), {
+      registryUrl: endpoints.schemaRegistryUrl,
+      subjectOf: (topic) => `it-${run}-old.${topic}-value`,
+    });
+    try {
+      await old.register(TOPICS.orders, JSON.stringify(previous));
+      const buf = await old.encode(TOPICS.orders, withoutRefundId);
+      const r = await decodeAndValidate(serde, TOPICS.orders, buf, validate);
+      expect(r.ok && plain(r.event)).toEqual({ kind: 'order', event: { ...order, refund_id: null } });
+    } finally {
+      await fetch(`${serde.registryUrl}/subjects/${encodeURIComponent(`it-${run}-old.${TOPICS.orders}-value`)}`, {
+        method: 'DELETE',
+      }).catch(() => undefined);
+    }
   });
 });
 

@@ -149,6 +149,15 @@ describe('validateInput', () => {
     expect(reasonOf(TOPICS.orders, order({ type: 'REFUNDED', original_placed_at: NOW }))).toBe('INVALID_VALUE');
   });
 
+  it('accepts an optional refund_id (absent: null), refuses an empty one', () => {
+    const refund = { type: 'REFUNDED', original_placed_at: NOW - 86_400_000 } as const;
+    const r = validateInput(TOPICS.orders, order({ ...refund, refund_id: 'RF-7' }), opts);
+    expect(r.ok && r.event.kind === 'order' && r.event.event.refund_id).toBe('RF-7');
+    const absent = validateInput(TOPICS.orders, order(refund), opts);
+    expect(absent.ok && absent.event.kind === 'order' && absent.event.event.refund_id).toBeNull();
+    expect(reasonOf(TOPICS.orders, order({ ...refund, refund_id: ' ' }))).toBe('INVALID_VALUE');
+  });
+
   it('classifies csat outside 1..5', () => {
     for (const csat of [0, 6, -1, 2.5]) {
       expect(reasonOf(TOPICS.tickets, ticket({ type: 'SATISFACTION_RATED', csat }))).toBe('INVALID_CSAT');

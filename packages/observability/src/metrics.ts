@@ -83,6 +83,16 @@ export function createMetrics(service: string) {
       help: 'Customers re-evaluated after a cut-point recompute whose tier state changed in that evaluation',
       registers: [registry],
     }),
+    refundExcess: new Counter({
+      name: 'tierstream_refund_excess_minor_total',
+      help: 'Minor units (reporting currency) refunded beyond their order amount; capped, no revenue effect',
+      registers: [registry],
+    }),
+    expiredReversals: new Counter({
+      name: 'tierstream_expired_reversals_total',
+      help: 'Refunds and cancellations of orders older than the kept order states; no revenue effect',
+      registers: [registry],
+    }),
     bufferedRows: new Gauge({
       name: 'tierstream_buffered_rows',
       help: 'Rows buffered in memory waiting for a ClickHouse insert',

@@ -12,6 +12,7 @@ import { type BatchHandler, CONTROL_HEADER, type ConsumedRecord, type RecordProd
 import { type ServiceMetrics, timed } from '@tierstream/observability';
 import { dayOf, endOfDay, signalPartitionOf, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
+import { reportMoneyAnomalies } from './steps/money-anomalies';
 
 export interface AggregatorDeps {
   serde: AvroSerde;
@@ -99,9 +100,10 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     if (byCustomer.size > 0) {
       const items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
       const retentionDays = await retentionForEngine();
-      await timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () =>
+      const applied = await timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () =>
         deps.aggregates.applyBatch(items, { retentionDays }),
       );
+      reportMoneyAnomalies(applied, deps, batch.topic);
       // Schedule every customer of the batch, applied or not: after a crash between the Redis write and this
       // point, the redelivered batch applies nothing but must still schedule and signal.
       const schedule = items.map(({ customerId, events }) => ({
