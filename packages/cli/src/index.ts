@@ -1,5 +1,6 @@
 export * from './clients';
 export * from './demo';
 export * from './feed';
+export * from './ops/import-file';
 export * from './pipeline';
 export * from './supervisor';

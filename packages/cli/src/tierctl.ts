@@ -18,6 +18,7 @@ import { formatTable, listQueries, MIGRATIONS_DIR, migrate, QUERIES_DIR, runName
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Clients } from './clients';
+import { registerImportCommand } from './commands/import';
 import { feedEvents, sendWatermarks } from './feed';
 import { GROUPS, groupLag, OUTPUT_TOPICS } from './pipeline';
 import { REPO_ROOT } from './supervisor';
@@ -250,6 +251,8 @@ replay
       else print(formatTable(done));
     },
   );
+
+registerImportCommand(program, clients);
 
 // ---------------------------------------------------------------- dead letters
 async function readDlq(

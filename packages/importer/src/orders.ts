@@ -27,7 +27,8 @@ interface Group {
   /** Σ integer quantities of positive lines; null when unknown or not integral. */
   items: number | null;
   lines: number[];
-  conflict: string | null;
+  /** The distinct customer/currency pairs of its rows, when they disagree. */
+  conflict: Set<string> | null;
 }
 
 interface CreditGroup extends Group {
@@ -277,17 +278,16 @@ export class OrderRows {
         lines: [],
         conflict: null,
         ...extra(),
-      } as G;
+      } as unknown as G;
       map.set(key, g);
       return g;
     }
     if (p.at < g.at) g.at = p.at;
     // Order-independent choice of the channel when lines disagree: the smallest.
     if (p.channel !== null && (g.channel === null || p.channel < g.channel)) g.channel = p.channel;
-    if (g.conflict === null && (g.customer !== p.customer || g.currency !== p.currency)) {
-      const [a, b] = [`${g.customer}/${g.currency}`, `${p.customer}/${p.currency}`].sort();
-      g.conflict = `rows of order ${p.orderId} disagree on customer/currency (${a} vs ${b})`;
-    }
+    if (g.conflict !== null) g.conflict.add(`${p.customer}/${p.currency}`);
+    else if (g.customer !== p.customer || g.currency !== p.currency)
+      g.conflict = new Set([`${g.customer}/${g.currency}`, `${p.customer}/${p.currency}`]);
     return g;
   }
 
@@ -308,7 +308,7 @@ export class OrderRows {
     const byCustomer = new Map<string, Array<{ g: Group; left: number }>>();
     for (const g of this.sales.values()) {
       if (this.partial(g, reject)) continue;
-      if (g.conflict !== null) reject(g.lines, 'INCONSISTENT_ORDER', g.conflict);
+      if (g.conflict !== null) reject(g.lines, 'INCONSISTENT_ORDER', conflictMessage(g));
       else if (g.amount < 0)
         reject(g.lines, 'NEGATIVE_AMOUNT', `order ${g.id} sums to ${g.amount} minor units (credits not recognised)`);
       else if (g.amount > MAX_AMOUNT_MINOR)
@@ -333,7 +333,7 @@ export class OrderRows {
     for (const c of credits) {
       if (this.partial(c, reject)) continue;
       if (c.conflict !== null) {
-        reject(c.lines, 'INCONSISTENT_ORDER', c.conflict);
+        reject(c.lines, 'INCONSISTENT_ORDER', conflictMessage(c));
         continue;
       }
       if (c.amount < 0) {
@@ -417,7 +417,7 @@ export class OrderRows {
     for (const o of this.statusOrders.values()) {
       if (this.partial(o, reject)) continue;
       if (o.conflict !== null) {
-        reject(o.lines, 'INCONSISTENT_ORDER', o.conflict);
+        reject(o.lines, 'INCONSISTENT_ORDER', conflictMessage(o));
         continue;
       }
       out.push({
@@ -442,6 +442,10 @@ export class OrderRows {
     }
     return out;
   }
+}
+
+function conflictMessage(g: Group): string {
+  return `rows of order ${g.id} disagree on customer/currency (${[...g.conflict!].sort().join(' vs ')})`;
 }
 
 function addItems(g: Group, quantity: Decimal | null): void {
