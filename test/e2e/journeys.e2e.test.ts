@@ -147,7 +147,14 @@ function script(): InputEvent[] {
   return events;
 }
 
-const ENV = { CUTPOINTS_EVERY_DAYS: String(CUTPOINTS_EVERY_DAYS), SWEEP_INTERVAL_MS: '20' };
+// The script's cut-point days are the regular ones only: no daily recompute while its small population is young or
+// growing (design-decisions §17; test/e2e/ranking.e2e.test.ts runs with the default schedule).
+const ENV = {
+  CUTPOINTS_EVERY_DAYS: String(CUTPOINTS_EVERY_DAYS),
+  CUTPOINTS_YOUNG_BELOW: '0',
+  CUTPOINTS_EARLY_CHANGE: '0',
+  SWEEP_INTERVAL_MS: '20',
+};
 
 describe('customer journeys through the real services (replay mode)', () => {
   const clients = new Clients();

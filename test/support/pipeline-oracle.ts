@@ -2,10 +2,13 @@ import { type AggregateConfig, oracleMetrics } from '@tierstream/aggregates';
 import { customerIdOf, type InputEvent } from '@tierstream/contracts';
 import {
   type Attributes,
+  type CutPointSchedule,
   type CutPoints,
   computeCutPoints,
+  DEFAULT_CUTPOINT_SCHEDULE,
   evaluateTiers,
   initialCutPoints,
+  isCutPointDay,
   type Metrics,
   type Rules,
   type TierState,
@@ -32,15 +35,24 @@ export interface OracleResult {
  * aggregates by the batch oracle (oracleMetrics, over the raw event list), tiers by the pure engine, evaluated for
  * EVERY customer on EVERY day from its first event day to the last closed day (the service evaluates only when its
  * due index says something can change; equal results prove the due index never skips a change). Cut points are
- * recomputed at the close of every `cutPointsEveryDays`-th day from that day's population and apply from the next day.
+ * recomputed at the close of every cut-point day (tiering's schedule: every `cutPointsEveryDays`-th day, and every
+ * day while the population is young or changing; the other settings default to the engine's) from that day's
+ * population and apply from the next day.
  */
 export function runPipelineOracle(opts: {
   events: InputEvent[];
   rules: Rules;
   aggregateConfig: AggregateConfig;
   cutPointsEveryDays: number;
+  /** The rest of the schedule (CUTPOINTS_YOUNG_BELOW, CUTPOINTS_EARLY_CHANGE); default: the engine's defaults. */
+  cutPointsSchedule?: Partial<Omit<CutPointSchedule, 'everyDays'>>;
   endAt: number;
 }): OracleResult {
+  const schedule: CutPointSchedule = {
+    ...DEFAULT_CUTPOINT_SCHEDULE,
+    ...opts.cutPointsSchedule,
+    everyDays: opts.cutPointsEveryDays,
+  };
   const byCustomer = new Map<string, InputEvent[]>();
   const attributes = new Map<string, Attributes>();
   for (const e of opts.events) {
@@ -99,8 +111,8 @@ export function runPipelineOracle(opts: {
     }
     snapshots.set(isoDay(day), snapshot);
     metricsByDay.set(isoDay(day), dayMetrics);
-    if (opts.cutPointsEveryDays > 0 && day % opts.cutPointsEveryDays === 0) {
-      cutPoints = computeCutPoints(opts.rules, population, `cp-${isoDay(day)}`, endOfDay(day));
+    if (isCutPointDay(schedule, cutPoints, day)) {
+      cutPoints = computeCutPoints(opts.rules, population, `cp-${isoDay(day)}`, endOfDay(day), cutPoints);
     }
   }
   return { states, transitions, snapshots, metrics: metricsByDay, distribution, cutPoints };

@@ -7,8 +7,13 @@
  *   - sort its values best first (descending when higher is better, ascending when lower is better); N = its size;
  *   - for the boundary below group k (groups best first, cumulative share C_k of groups 0..k),
  *     m_k = round-half-up(C_k × N) (C_k rounded to 9 decimals first, so 0.2+0.3 is exactly 0.5);
- *     the cut is the m_k-th best value; if m_k = 0 nobody qualifies and the cut is ±Number.MAX_VALUE;
- *   - a value equal to a cut goes to the better group, so with ties a group can get a few more than its share.
+ *     the m_k best values make up groups 0..k, and the cut is the m_k-th best value;
+ *   - ties (`ties` of the scoring): with `never_exceed` (default), when the m_k-th and the (m_k+1)-th best values
+ *     are equal the whole tied group falls below the boundary: m_k drops to j, the number of values strictly better
+ *     than the tie, and the cut is the j-th best value. With `better_group` the cut stays the m_k-th best value and
+ *     the tied group goes above it. Either way the comparison is the same — a value equal to a cut goes to the
+ *     better group — so with `never_exceed` groups 0..k together hold at most m_k customers, and equal values
+ *     always share a group. If m_k (or j) is 0 nobody qualifies: the cut is ±Number.MAX_VALUE.
  *   RFM quintiles are the same rule with 5 groups of 0.2 (score 5 = best fifth).
  *   An empty population keeps the fallback cuts / bands of the rules file.
  *
@@ -20,7 +25,7 @@
  */
 import { evalCondition } from './conditions';
 import { type Metrics, metricDrift } from './metrics';
-import type { CutPoints, Dimension, RfmComponent, Rules, ShareScoring } from './types';
+import type { CutPoints, Dimension, RfmComponent, Rules, ShareScoring, TieRule } from './types';
 
 const NO_TIERS: Record<string, string> = {};
 
@@ -33,23 +38,32 @@ export function groupIndex(value: number, cuts: readonly number[], better: 'high
   return cuts.length;
 }
 
-/** Cut values (best first) splitting `values` into groups with the given shares (best first). */
+/**
+ * Cut values (best first) splitting `values` into groups with the given shares (best first), following the quantile
+ * rule above: with `never_exceed` a group of equal values straddling a boundary goes below it.
+ */
 export function cutsFromShares(
   values: number[],
   shares: readonly number[],
   better: 'higher' | 'lower',
+  ties: TieRule = 'never_exceed',
 ): number[] | null {
   const n = values.length;
   if (n === 0) return null;
   const sorted = [...values].sort((a, b) => (better === 'higher' ? b - a : a - b));
+  const nobody = better === 'higher' ? Number.MAX_VALUE : -Number.MAX_VALUE;
   const cuts: number[] = [];
   let cumulative = 0;
   for (let k = 0; k < shares.length - 1; k++) {
     cumulative += shares[k]!;
     const c = Math.round(cumulative * 1e9) / 1e9;
-    const m = Math.floor(c * n + 0.5 + 1e-9);
-    if (m <= 0) cuts.push(better === 'higher' ? Number.MAX_VALUE : -Number.MAX_VALUE);
-    else cuts.push(sorted[Math.min(m, n) - 1]!);
+    let m = Math.min(Math.floor(c * n + 0.5 + 1e-9), n);
+    if (ties === 'never_exceed' && m > 0 && m < n && sorted[m] === sorted[m - 1]) {
+      // The m-th and (m+1)-th best are tied: keep only the values strictly better than the tie above the cut.
+      const tied = sorted[m - 1]!;
+      while (m > 0 && sorted[m - 1] === tied) m--;
+    }
+    cuts.push(m <= 0 ? nobody : sorted[m - 1]!);
   }
   return cuts;
 }
@@ -104,9 +118,17 @@ export function initialCutPoints(rules: Rules): CutPoints {
 
 /**
  * Cut points from a population snapshot (one Metrics per customer) measured at the close of the day of `at` (epoch
- * ms), following the quantile rule above; cuts of day-linear metrics are anchored to that day.
+ * ms), following the quantile rule above; cuts of day-linear metrics are anchored to that day. They record the
+ * population size and, from `previous` (the cut points they replace), the size and day of the last measurement: the
+ * recompute schedule (schedule.ts) reads both.
  */
-export function computeCutPoints(rules: Rules, population: Metrics[], version: string, at: number): CutPoints {
+export function computeCutPoints(
+  rules: Rules,
+  population: Metrics[],
+  version: string,
+  at: number,
+  previous?: CutPoints,
+): CutPoints {
   const base = initialCutPoints(rules);
   const cuts = base.cuts;
   const anchored: Record<string, number> = {};
@@ -129,6 +151,7 @@ export function computeCutPoints(rules: Rules, population: Metrics[], version: s
         values,
         s.tiers.map((t) => t.share),
         'higher',
+        s.ties,
       );
       if (c) set(dim.id, s.metric, c);
     } else if (s.kind === 'rfm') {
@@ -141,12 +164,16 @@ export function computeCutPoints(rules: Rules, population: Metrics[], version: s
           const v = m[comp.metric] ?? null;
           if (v !== null) values.push(v);
         }
-        const c = cutsFromShares(values, QUINTILES, comp.better);
+        const c = cutsFromShares(values, QUINTILES, comp.better, s.ties);
         if (c) set(rfmKey(dim.id, k), comp.metric, c);
       }
     }
   }
-  return Object.keys(anchored).length > 0
-    ? { version, computed_at: at, cuts, anchored }
-    : { version, computed_at: at, cuts };
+  const out: CutPoints = { version, computed_at: at, cuts };
+  if (Object.keys(anchored).length > 0) out.anchored = anchored;
+  out.population = population.length;
+  if (previous?.population !== undefined) {
+    out.previous = { population: previous.population, day: Math.floor(previous.computed_at / DAY_MS) };
+  }
+  return out;
 }

@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import { conditionMetrics, evalCondition } from './conditions';
 import { cutsOnDay, groupIndex, rfmCuts, shareCuts } from './cutpoints';
 import type { Attributes, Metrics } from './metrics';
-import type { CutPoints, Dimension, Direction, RfmKey, Rules, TierState, TransitionDraft } from './types';
+import {
+  type CutPoints,
+  type Dimension,
+  type Direction,
+  RFM_KEYS,
+  type RfmKey,
+  type Rules,
+  type TierState,
+  type TransitionDraft,
+} from './types';
 
 export const RULES_CHANGED = 'RULES_CHANGED';
 
@@ -146,7 +155,7 @@ export function evaluateTiers(input: EvaluateInput): { state: TierState; transit
     } else if (cand.tier === prevTier) {
       apply = false; // unchanged; any pending demotion is dropped
     } else {
-      const needsGrace = dim.grace_days > 0 && (!dim.ordered || dim.tiers.indexOf(cand.tier) > prevRank);
+      const needsGrace = dim.grace_days > 0 && !isPromotion(dim, prevTier, prevRank, cand);
       if (!needsGrace) {
         apply = true;
       } else {
@@ -181,6 +190,26 @@ export function evaluateTiers(input: EvaluateInput): { state: TierState; transit
     decided_by: decidedBy,
   };
   return { state, transitions };
+}
+
+/**
+ * Whether a change from `prevTier` to the candidate applies at once under `grace_applies_to: demotions`
+ * (design-decisions §16). Ordered dimensions: a higher rank. Unordered rfm dimensions: segments are ordered by their
+ * letters — the candidate's R, F and M are each at least as high as those of every letter combination of the
+ * previous segment (so at least one is higher), or the customer leaves the ineligible tier. The candidate's letters
+ * are those of this evaluation (its rule id), the previous ones follow from the tier alone: the result depends on
+ * the tiers and the candidate only, like every other hysteresis decision (the due search stays exact).
+ */
+function isPromotion(dim: Dimension, prevTier: string, prevRank: number, cand: Candidate): boolean {
+  if (dim.grace_applies_to === 'all') return false;
+  if (dim.ordered) return dim.tiers.indexOf(cand.tier) < prevRank;
+  const s = dim.scoring;
+  if (s.kind !== 'rfm' || !cand.rule_id.startsWith('rfm:')) return false;
+  const letters = cand.rule_id.slice(4);
+  if (letters === 'ineligible') return false;
+  const before = RFM_KEYS.filter((k) => s.segments[k] === prevTier);
+  if (before.length === 0) return prevTier === s.ineligible_tier;
+  return before.every((k) => [0, 1, 2].every((i) => letters[i] === 'H' || k[i] === 'L'));
 }
 
 function makeTransition(

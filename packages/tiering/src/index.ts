@@ -34,6 +34,13 @@ export {
   recheckDay,
 } from './population';
 export {
+  type CutPointSchedule,
+  DEFAULT_CUTPOINT_SCHEDULE,
+  isCutPointDay,
+  nextCutPointDay,
+  recomputesEarly,
+} from './schedule';
+export {
   type Condition,
   type CutPoints,
   type Dimension,
@@ -41,6 +48,8 @@ export {
   type Rules,
   RulesError,
   type Scoring,
+  TIE_RULES,
+  type TieRule,
   type TierState,
   type TransitionDraft,
 } from './types';

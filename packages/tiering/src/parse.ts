@@ -96,6 +96,8 @@ const shareNumber = z
   .gt(0, expected('a number between 0 and 1'))
   .lte(1, expected('a number between 0 and 1'));
 
+const tieRule = z.enum(['never_exceed', 'better_group'], expected('never_exceed or better_group'));
+
 const ShareScoringSchema = strict({
   kind: z.literal('shares'),
   metric: metricName,
@@ -105,6 +107,7 @@ const ShareScoringSchema = strict({
   eligible: conditionSlot,
   ineligible_tier: tierName,
   fallback_cuts: z.array(finite(), expected('a list of numbers')),
+  ties: tieRule.optional(),
 });
 
 const RfmComponentSchema = strict({
@@ -128,6 +131,7 @@ const RfmScoringSchema = strict({
   segments: strict(Object.fromEntries(RFM_KEYS.map((k) => [k, tierName])) as Record<string, typeof tierName>),
   eligible: conditionSlot,
   ineligible_tier: tierName,
+  ties: tieRule.optional(),
 });
 
 const ScoringSchema = z.discriminatedUnion(
@@ -142,6 +146,7 @@ const DimensionSchema = strict({
   tiers: z.array(tierName, expected('a list of tier names')).min(1, expected('a non-empty list of tier names')),
   ordered: z.boolean(expected('true or false')).optional(),
   grace_days: days.optional(),
+  grace_applies_to: z.enum(['demotions', 'all'], expected('demotions or all')).optional(),
   reactivation: strict({
     from: z.array(tierName, expected('a list of tier names')),
     to: z.array(tierName, expected('a list of tier names')),
@@ -473,6 +478,7 @@ export function parseRules(text: string, file: string): Rules {
         eligible,
         ineligible_tier: s.ineligible_tier,
         fallback_cuts: s.fallback_cuts,
+        ties: s.ties ?? 'never_exceed',
       };
     } else {
       const comp = (key: 'r' | 'f' | 'm'): RfmComponent => {
@@ -508,18 +514,27 @@ export function parseRules(text: string, file: string): Rules {
         segments: s.segments as Record<(typeof RFM_KEYS)[number], string>,
         eligible,
         ineligible_tier: s.ineligible_tier,
+        ties: s.ties ?? 'never_exceed',
       };
     }
     if (d.reactivation) {
       for (const [i, t] of d.reactivation.from.entries()) needTier(t, [...dp, 'reactivation', 'from', i]);
       for (const [i, t] of d.reactivation.to.entries()) needTier(t, [...dp, 'reactivation', 'to', i]);
     }
+    const ordered = d.ordered ?? true;
+    // Promotions need an order: the tiers' rank, or for rfm the R, F and M letters (design-decisions §16).
+    const hasOrder = ordered || s.kind === 'rfm';
+    if (d.grace_applies_to === 'demotions' && !hasOrder)
+      issues.push(
+        `${file}: ${formatPath([...dp, 'grace_applies_to'])}: expected all: an unordered dimension has no promotions (only ordered dimensions and kind rfm have an order)`,
+      );
     dimensions.push({
       id: d.id,
       description: d.description ?? null,
       tiers: d.tiers,
-      ordered: d.ordered ?? true,
+      ordered,
       grace_days: d.grace_days ?? 0,
+      grace_applies_to: d.grace_applies_to ?? (hasOrder ? 'demotions' : 'all'),
       reactivation: d.reactivation
         ? { from: d.reactivation.from, to: d.reactivation.to, reason: d.reactivation.reason ?? 'REACTIVATED' }
         : null,

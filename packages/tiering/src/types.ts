@@ -50,6 +50,14 @@ export interface ThresholdScoring {
   default_tier: string;
 }
 
+/**
+ * What happens to customers tied at a cut (rules/README.md "Quantile rule"). `never_exceed` (default): a tied group
+ * that straddles a cut goes to the lower group, so no group (cumulatively, from the best) holds more than its share.
+ * `better_group`: the whole tied group goes to the better group (a group can hold more than its share).
+ */
+export type TieRule = 'never_exceed' | 'better_group';
+export const TIE_RULES: readonly TieRule[] = ['never_exceed', 'better_group'];
+
 export interface ShareScoring {
   kind: 'shares';
   metric: string;
@@ -59,6 +67,7 @@ export interface ShareScoring {
   ineligible_tier: string;
   /** tiers.length - 1 cut values, highest first; used until cut points are computed from the population */
   fallback_cuts: readonly number[];
+  ties: TieRule;
 }
 
 export interface RfmComponent {
@@ -84,6 +93,8 @@ export interface RfmScoring {
   segments: Readonly<Record<RfmKey, string>>;
   eligible: Condition | null;
   ineligible_tier: string;
+  /** the tie rule of the quintile components */
+  ties: TieRule;
 }
 
 export type Scoring = RuleScoring | ThresholdScoring | ShareScoring | RfmScoring;
@@ -101,6 +112,12 @@ export interface Dimension {
   tiers: readonly string[];
   ordered: boolean;
   grace_days: number;
+  /**
+   * Which changes wait `grace_days`: `demotions` (every change that is not a promotion: a higher rank in an ordered
+   * dimension; in an unordered rfm dimension, a segment at least as high on each of R, F and M, or leaving the
+   * ineligible tier) or `all`. Default: `demotions` for ordered and rfm dimensions, `all` for other unordered ones.
+   */
+  grace_applies_to: 'demotions' | 'all';
   reactivation: Reactivation | null;
   scoring: Scoring;
 }
@@ -131,6 +148,13 @@ export interface CutPoints {
    * (see `cutsOnDay`). Absent (older stored versions, fallback cuts and bands): the cuts are fixed values.
    */
   anchored?: Record<string, number>;
+  /**
+   * Customers in the population the cuts were computed from (everyone measured, eligible or not); absent for the
+   * initial cut points and older stored versions. With `previous` it drives the recompute schedule (schedule.ts).
+   */
+  population?: number;
+  /** The population size and measured day of the computed version these replaced (absent: none had a size). */
+  previous?: { population: number; day: number };
 }
 
 export interface TierState {

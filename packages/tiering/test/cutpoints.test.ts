@@ -1,9 +1,20 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { computeCutPoints, evaluateTiers, initialCutPoints, type Metrics } from '../src/index';
+import { computeCutPoints, evaluateTiers, initialCutPoints, type Metrics, parseRules } from '../src/index';
 import { loadRules } from './helpers';
 
 const rules = loadRules('rules/default.yaml');
+/** The default rules with the tie rule before issue 14 (`ties: better_group`). */
+const betterGroup = parseRules(
+  readFileSync(
+    path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../rules/default.yaml'),
+    'utf8',
+  ).replace('fallback_cuts: [100000, 30000, 10000]', 'fallback_cuts: [100000, 30000, 10000]\n      ties: better_group'),
+  'rules/default.yaml (ties: better_group)',
+);
 const TIERS = ['PLATINUM', 'GOLD', 'SILVER', 'BRONZE'];
 const CUMULATIVE = [0.2, 0.5, 0.8];
 
@@ -38,7 +49,32 @@ describe('computeCutPoints: shares', () => {
     );
   });
 
-  it('with ties: each cumulative group holds its share, plus at most the customers tied at its boundary', () => {
+  it('with ties (ties: never_exceed, the default): each cumulative group holds at most its share', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 200 }),
+        fc.integer({ min: 0, max: 20 }),
+        (revenues, zeros) => {
+          const pop = [...revenues, ...Array(zeros).fill(0)].map(customer);
+          const cp = computeCutPoints(rules, pop, 'cp', 0);
+          const tiers = pop.map((m) => TIERS.indexOf(tierOf(cp, m).value_tier!));
+          for (const t of tiers.slice(revenues.length)) expect(t).toBe(3);
+          const n = revenues.length;
+          CUMULATIVE.forEach((c, k) => {
+            const inGroup = revenues.filter((_, i) => tiers[i]! <= k);
+            expect(inGroup.length).toBeLessThanOrEqual(Math.round(c * n));
+            // the tied group at the boundary is below it whole: nobody below is as good as someone inside
+            const lowest = Math.min(...inGroup);
+            revenues.forEach((v, i) => {
+              if (tiers[i]! > k) expect(v).toBeLessThan(lowest);
+            });
+          });
+        },
+      ),
+    );
+  });
+
+  it('with ties (ties: better_group): each cumulative group holds its share, plus at most the customers tied at its boundary', () => {
     fc.assert(
       fc.property(
         fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 200 }),
@@ -46,7 +82,7 @@ describe('computeCutPoints: shares', () => {
         (revenues, zeros) => {
           // zero-revenue customers are ineligible: they are BRONZE and do not count in the population
           const pop = [...revenues, ...Array(zeros).fill(0)].map(customer);
-          const cp = computeCutPoints(rules, pop, 'cp', 0);
+          const cp = computeCutPoints(betterGroup, pop, 'cp', 0);
           const tiers = pop.map((m) => TIERS.indexOf(tierOf(cp, m).value_tier!));
           for (const t of tiers.slice(revenues.length)) expect(t).toBe(3);
           const n = revenues.length;

@@ -13,7 +13,8 @@ import {
 
 // Rules that lean on every time-driven path: all four day-linear metrics, engagement decay (thresholds, between,
 // eq), metric-vs-metric comparisons, shares and rfm quintiles on drifting metrics, grace on ordered and unordered
-// dimensions, and a tier condition on an earlier dimension.
+// dimensions (an rfm one whose segments hold several letter combinations), and a tier condition on an earlier
+// dimension.
 const EXOTIC = parseRules(
   `
 version: "exotic-1"
@@ -57,6 +58,7 @@ dimensions:
       fallback_cuts: [150, 40]
   - id: rfm
     ordered: false
+    grace_days: 3 # only changes that are not better on every letter wait (grace_applies_to: demotions)
     tiers: [A, B, C, N]
     scoring:
       kind: rfm

@@ -7,8 +7,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import {
+  type CutPointSchedule,
   type CutPoints,
+  computeCutPoints,
   evaluateTiers,
+  initialCutPoints,
+  isCutPointDay,
   type Metrics,
   nextDueDay,
   parseRules,
@@ -173,4 +177,58 @@ export function runLazy(
     day = due;
   }
   return { state, transitions, evaluations };
+}
+
+/**
+ * A population run with the pure functions, like the pipeline oracle: every customer is evaluated on every day
+ * from its first event day to `toDay`, and cut points are recomputed at the close of each cut-point day of
+ * `schedule` from that day's population (metrics of everyone seen so far).
+ */
+export function runPopulation(
+  rules: Rules,
+  journeys: ReadonlyMap<string, Journey>,
+  toDay: number,
+  schedule: CutPointSchedule,
+): {
+  /** day → customer → state after that day's evaluation */
+  states: Map<number, Map<string, TierState>>;
+  transitions: DayTransition[];
+  cutPoints: Map<number, CutPoints>;
+} {
+  const first = new Map<string, number>();
+  for (const [id, j] of journeys) {
+    const days = [...j.orders.map((o) => o.day), ...j.web.map((w) => w.day), ...j.tickets.map((t) => t.day)];
+    first.set(id, Math.min(...days));
+  }
+  const startDay = Math.min(...first.values());
+  let cutPoints = initialCutPoints(rules);
+  const current = new Map<string, TierState>();
+  const states = new Map<number, Map<string, TierState>>();
+  const transitions: DayTransition[] = [];
+  const cuts = new Map<number, CutPoints>();
+  for (let day = startDay; day <= toDay; day++) {
+    cuts.set(day, cutPoints);
+    const population: Metrics[] = [];
+    for (const [id, j] of journeys) {
+      if (first.get(id)! > day) continue;
+      const metrics = journeyMetrics(j, day);
+      const r = evaluateTiers({
+        rules,
+        cutPoints,
+        customerId: id,
+        metrics,
+        previous: current.get(id) ?? null,
+        day,
+        at: (day + 1) * DAY_MS - 1,
+      });
+      current.set(id, r.state);
+      transitions.push(...r.transitions.map((t) => ({ ...t, day })));
+      population.push(metrics);
+    }
+    states.set(day, new Map(current));
+    if (isCutPointDay(schedule, cutPoints, day)) {
+      cutPoints = computeCutPoints(rules, population, `cp-${day}`, (day + 1) * DAY_MS - 1, cutPoints);
+    }
+  }
+  return { states, transitions, cutPoints: cuts };
 }

@@ -88,7 +88,7 @@ describe('parseRules: validation messages', () => {
   it('unknown key (a typo) lists the allowed keys', () => {
     const text = sharesDim(GOOD_SHARES).replace('    tiers: [PLATINUM', '    grace_dayz: 3\n    tiers: [PLATINUM');
     expect(issuesOf(text)).toEqual([
-      'rules/bad.yaml: dimensions[0].grace_dayz: unknown key (expected one of: id, description, tiers, ordered, grace_days, reactivation, scoring)',
+      'rules/bad.yaml: dimensions[0].grace_dayz: unknown key (expected one of: id, description, tiers, ordered, grace_days, grace_applies_to, reactivation, scoring)',
     ]);
   });
 

@@ -1,5 +1,6 @@
 import { env, kafkaServiceSettings, redisServiceSettings } from '@tierstream/config';
 import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
+import { DEFAULT_CUTPOINT_SCHEDULE } from '@tierstream/tiering';
 import { z } from 'zod';
 
 export const engineConfigSchema = z.object({
@@ -38,7 +39,21 @@ export const engineConfigSchema = z.object({
    */
   SNAPSHOT_PERIOD: z.enum(['off', 'day', 'month'], { error: 'expected off, day or month' }).optional(),
   /** Recompute population cut points (shares, RFM quintiles) at the close of every N-th day; 0 = never. */
-  CUTPOINTS_EVERY_DAYS: env.int(7, 0, 3650),
+  CUTPOINTS_EVERY_DAYS: env.int(DEFAULT_CUTPOINT_SCHEDULE.everyDays, 0, 3650),
+  /**
+   * Recompute the cut points at every day close while the last recompute measured fewer customers than this
+   * (a young population); 0 = off. Same schedule as the oracle: tiering's schedule.ts.
+   */
+  CUTPOINTS_YOUNG_BELOW: env.int(DEFAULT_CUTPOINT_SCHEDULE.youngBelow, 0),
+  /**
+   * Recompute the cut points at every day close while the population size changed by more than this fraction per
+   * CUTPOINTS_EVERY_DAYS days between the last two recomputes; 0 = off.
+   */
+  CUTPOINTS_EARLY_CHANGE: z.coerce
+    .number({ error: 'expected a number between 0 and 10' })
+    .min(0, { error: 'expected a number between 0 and 10' })
+    .max(10, { error: 'expected a number between 0 and 10' })
+    .default(DEFAULT_CUTPOINT_SCHEDULE.earlyChange),
   /** Customers re-evaluated per second after `tierctl rules apply`. */
   RULES_REEVALUATION_RATE: env.int(2_000, 1),
   RULES_POLL_MS: env.int(2_000, 100),

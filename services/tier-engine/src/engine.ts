@@ -172,9 +172,16 @@ export class TierEngine {
    * choice depends on the evaluated day, not on what was computed last.
    */
   cutPointsFor(day: number): CutPoints {
-    let chosen = this.cutPointsHistory[0]!;
-    for (const c of this.cutPointsHistory) if (effectiveFrom(c) <= day) chosen = c;
-    return chosen;
+    // Binary search: while the population is young or changing there is a version per day (schedule.ts).
+    const h = this.cutPointsHistory;
+    let lo = 0;
+    let hi = h.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (effectiveFrom(h[mid]!) <= day) lo = mid;
+      else hi = mid - 1;
+    }
+    return h[lo]!;
   }
 
   /** Evaluates customers of one signal partition; returns the number of transitions produced. */
@@ -430,8 +437,9 @@ export class TierEngine {
     return out;
   }
 
+  /** Cut points from the population measured at the close of `day`; they replace the ones in force on it. */
   recomputeCutPoints(population: Metrics[], day: number): CutPoints {
-    return computeCutPoints(this.rules, population, `cp-${isoDay(day)}`, endOfDay(day));
+    return computeCutPoints(this.rules, population, `cp-${isoDay(day)}`, endOfDay(day), this.cutPointsFor(day));
   }
 
   /**

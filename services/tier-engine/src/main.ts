@@ -85,7 +85,11 @@ export async function runTierEngine(
     inputPartitions,
     numPartitions,
     batchSize: config.SWEEP_BATCH,
-    cutPointsEveryDays: config.CUTPOINTS_EVERY_DAYS,
+    cutPointsSchedule: {
+      everyDays: config.CUTPOINTS_EVERY_DAYS,
+      youngBelow: config.CUTPOINTS_YOUNG_BELOW,
+      earlyChange: config.CUTPOINTS_EARLY_CHANGE,
+    },
     snapshotPeriod: config.SNAPSHOT_PERIOD ?? (config.CLOCK_MODE === 'replay' ? 'off' : 'month'),
     rulesReevaluationRate: config.RULES_REEVALUATION_RATE,
     logger,

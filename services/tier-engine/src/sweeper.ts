@@ -2,12 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '@tierstream/config';
 import type { ServiceMetrics } from '@tierstream/observability';
 import {
+  type CutPointSchedule,
   type CutPoints,
   cutMetricNames,
   entryMetricsAt,
+  isCutPointDay,
   type Metrics,
   type MovedBoundary,
   movedBoundaries,
+  nextCutPointDay,
   type PopulationEntry,
   parseRules,
   recheckDay,
@@ -25,7 +28,11 @@ export interface SweeperOptions {
   inputPartitions: string[];
   numPartitions: number;
   batchSize: number;
-  cutPointsEveryDays: number;
+  /**
+   * Which day closes recompute the cut points (tiering's schedule.ts, the same function as the oracle's): decided
+   * from the cut points in force on the day, which the barrier makes the same for every partition.
+   */
+  cutPointsSchedule: CutPointSchedule;
   /** The optional periodic full snapshot (kind SNAPSHOT): never, at every day close, or at each month's last day. */
   snapshotPeriod: 'off' | 'day' | 'month';
   rulesReevaluationRate: number;
@@ -289,7 +296,8 @@ export class Sweeper {
       const entries = basis?.day === cutDay ? basis.entries : await this.readPopulationEntries(p);
       const names = this.o.engine.populationNames!;
       const movedByVersion = new Map<string, MovedBoundary[] | null>();
-      const lastDay = cutDay + this.o.cutPointsEveryDays;
+      // Up to the next recompute (the question is asked again there): next day while the population is moving.
+      const lastDay = nextCutPointDay(this.o.cutPointsSchedule, next, cutDay) ?? cutDay;
       for (const [id, entry] of entries) {
         population++;
         let moved = movedByVersion.get(entry.v);
@@ -363,8 +371,13 @@ export class Sweeper {
     }
   }
 
+  /**
+   * Whether the close of `day` recomputes the cut points. Every partition answers alike: the cut points in force on
+   * `day` were computed at an earlier cut-point day that every partition passed (the barrier), and this instance
+   * loaded them before it closed the day after that one (cutPointsReadyFor, or at start / lease take-over).
+   */
   private isCutPointDay(day: number): boolean {
-    return this.o.cutPointsEveryDays > 0 && day % this.o.cutPointsEveryDays === 0;
+    return isCutPointDay(this.o.cutPointsSchedule, this.o.engine.cutPointsFor(day), day);
   }
 
   /**
