@@ -148,7 +148,7 @@ function script(): InputEvent[] {
 }
 
 // The script's cut-point days are the regular ones only: no daily recompute while its small population is young or
-// growing (design-decisions §17; test/e2e/ranking.e2e.test.ts runs with the default schedule).
+// growing (design-decisions §18; test/e2e/ranking.e2e.test.ts runs with the default schedule).
 const ENV = {
   CUTPOINTS_EVERY_DAYS: String(CUTPOINTS_EVERY_DAYS),
   CUTPOINTS_YOUNG_BELOW: '0',

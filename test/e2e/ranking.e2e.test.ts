@@ -21,7 +21,7 @@ import { runPipelineOracle } from '../support/pipeline-oracle';
  * customers as of 2024-06-30, C1…C13 one order of 1000 on 06-10, C14…C16 five orders of 1000 (06-01, 05, 10, 15,
  * 20). The thirteen tied one-time minimum spenders straddle every value cut: under `ties: never_exceed` they take the
  * lower tier (BRONZE) and are never "high M" (LOST); C14…C16 are PLATINUM and CHAMPION. The population is young, so
- * the cut points are recomputed at every day close (design-decisions §17). Expected tiers are derived in
+ * the cut points are recomputed at every day close (design-decisions §18). Expected tiers are derived in
  * packages/tiering/test/ranking.test.ts from the quantile rule; here they must come out of Kafka and ClickHouse.
  */
 

@@ -194,7 +194,7 @@ export function evaluateTiers(input: EvaluateInput): { state: TierState; transit
 
 /**
  * Whether a change from `prevTier` to the candidate applies at once under `grace_applies_to: demotions`
- * (design-decisions §16). Ordered dimensions: a higher rank. Unordered rfm dimensions: segments are ordered by their
+ * (design-decisions §17). Ordered dimensions: a higher rank. Unordered rfm dimensions: segments are ordered by their
  * letters — the candidate's R, F and M are each at least as high as those of every letter combination of the
  * previous segment (so at least one is higher), or the customer leaves the ineligible tier. The candidate's letters
  * are those of this evaluation (its rule id), the previous ones follow from the tier alone: the result depends on

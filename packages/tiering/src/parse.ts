@@ -522,7 +522,7 @@ export function parseRules(text: string, file: string): Rules {
       for (const [i, t] of d.reactivation.to.entries()) needTier(t, [...dp, 'reactivation', 'to', i]);
     }
     const ordered = d.ordered ?? true;
-    // Promotions need an order: the tiers' rank, or for rfm the R, F and M letters (design-decisions §16).
+    // Promotions need an order: the tiers' rank, or for rfm the R, F and M letters (design-decisions §17).
     const hasOrder = ordered || s.kind === 'rfm';
     if (d.grace_applies_to === 'demotions' && !hasOrder)
       issues.push(

@@ -1,6 +1,6 @@
 /**
  * The cut-point recompute schedule: on which day closes the population cut points are recomputed (design-decisions
- * §5 and §17). Used by the tier engine's sweeper and by the pipeline oracle, so both recompute on the same days.
+ * §5 and §18). Used by the tier engine's sweeper and by the pipeline oracle, so both recompute on the same days.
  *
  * A day is a cut-point day when it is a regular one (day % everyDays == 0, days since 1970-01-01) or when the cut
  * points in force on it say the population is moving:

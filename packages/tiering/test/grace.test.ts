@@ -13,14 +13,14 @@ import {
 import { DAY_MS, type Journey, journeyMetrics, loadRules, runPopulation } from './helpers';
 
 // Issue 14, case 6: grace damps changes from the clock and the population, not a customer's own move up
-// (rules/README.md "Hysteresis", design-decisions §16).
+// (rules/README.md "Hysteresis", design-decisions §17).
 
 const rules = loadRules('rules/default.yaml');
 const DEFAULT_TEXT = readFileSync(
   path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../rules/default.yaml'),
   'utf8',
 );
-/** The default rules with every rfm_segment change waiting its grace days (the behaviour before §16). */
+/** The default rules with every rfm_segment change waiting its grace days (the behaviour before §17). */
 const waitAllRules = parseRules(
   DEFAULT_TEXT.replace(
     'grace_days: 7 # damp quintile jitter: a segment change must hold a week',

@@ -15,7 +15,7 @@ import {
 } from '../src/index';
 import { DAY_MS, type Journey, journeyMetrics, loadRules, runPopulation } from './helpers';
 
-// Issue 14, case 5: ties in population ranking (rules/README.md "Quantile rule", design-decisions §15).
+// Issue 14, case 5: ties in population ranking (rules/README.md "Quantile rule", design-decisions §16).
 
 const rules = loadRules('rules/default.yaml');
 /** The default rules with the old tie rule (`ties: better_group`) on both population dimensions. */
