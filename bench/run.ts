@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Clients, REPO_ROOT } from '@tierstream/cli';
+import { type ImportBenchResult, phaseImport } from './lib/import';
 import {
   type AggregatorResult,
   type BenchContext,
@@ -32,7 +33,17 @@ import { stopAllServices, withTimeout } from './lib/proc';
 import { type ProfileSummary, summarizeCpuProfile } from './lib/profile';
 import { DEFAULT_CDNOW_FILE, formatReplayTable, phaseReplay, type ReplayResult } from './lib/replay';
 
-const PHASES = ['workload', 'ceilings', 'aggregator', 'engine', 'warehouse', 'latency', 'sweep', 'replay'] as const;
+const PHASES = [
+  'workload',
+  'ceilings',
+  'aggregator',
+  'engine',
+  'warehouse',
+  'latency',
+  'sweep',
+  'import',
+  'replay',
+] as const;
 type Phase = (typeof PHASES)[number];
 /** `replay` (a full replay on the baseline and the current build: up to ≈ 45 min) runs only when named in --only. */
 const DEFAULT_PHASES: readonly Phase[] = PHASES.filter((p) => p !== 'replay');
@@ -58,6 +69,7 @@ const { values: args } = parseArgs({
     'baseline-minutes': { type: 'string', default: '12' },
     'replay-minutes': { type: 'string', default: '20' },
     'engine-instances': { type: 'string' },
+    'import-rows': { type: 'string', default: '1000000' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -73,6 +85,7 @@ if (args.help) {
   --latency-seconds S    length of the measured latency run; default 30
   --snapshot-rows N      rows of the daily-snapshot write; default 1000000
   --out FILE             JSON results (default bench/results/<timestamp>.json)
+  --import-rows N        rows of the generated CSV of the import phase (tierctl import end to end); default 1000000
  phase replay (a full replay end to end, on a baseline build and on the current checkout, side by side):
   --source S             generator or cdnow; default generator
   --replay-profile P     generator profile: tiny, demo or standard; default standard (100,000 customers, 365 days)
@@ -148,6 +161,7 @@ interface Results {
   warehouse?: WarehouseResult;
   latency?: LatencyResult;
   sweep?: SweepPoint[];
+  import?: ImportBenchResult;
   replay?: ReplayResult;
   profiles?: ProfileSummary[];
   failures: Array<{ phase: string; error: string }>;
@@ -216,6 +230,7 @@ const results: Results = {
     baseline: args.baseline,
     baselineMinutes: args['baseline-minutes'],
     replayMinutes: args['replay-minutes'],
+    importRows: args['import-rows'],
   },
   failures: [],
   skipped: [...skip],
@@ -258,7 +273,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 async function main(): Promise<void> {
   log(
-    `tierstream bench ${runId}: phases ${PHASES.filter((p) => !skip.has(p)).join(', ')}${DEFAULT_PHASES.some((p) => !skip.has(p)) ? `; ${customers.toLocaleString('en')} customers` : ''}; the bench owns the stack (tierstream data is wiped)`,
+    `tierstream bench ${runId}: phases ${PHASES.filter((p) => !skip.has(p)).join(', ')}${DEFAULT_PHASES.some((p) => p !== 'import' && !skip.has(p)) ? `; ${customers.toLocaleString('en')} customers` : ''}; the bench owns the stack (tierstream data is wiped)`,
   );
   const engineMs = positiveInt('engine-seconds', args['engine-seconds']) * 1000;
   results.workload = await phase('workload', 900_000, () => phaseWorkload(ctx));
@@ -286,6 +301,10 @@ async function main(): Promise<void> {
     phaseLatency(ctx, { seconds: positiveInt('latency-seconds', args['latency-seconds']), probeSeconds: 10 }),
   );
   results.sweep = await phase('sweep', 600_000, () => phaseSweep(ctx, scales, 1_000));
+  // Resets the data and fills orders.v1 with the imported file: after the phases that read the workload.
+  results.import = await phase('import', 900_000, () =>
+    phaseImport(ctx, positiveInt('import-rows', args['import-rows'])),
+  );
   // Last: it resets the data and runs its own workload (twice: baseline, then current).
   const baselineMs = positiveInt('baseline-minutes', args['baseline-minutes']) * 60_000;
   const replayMs = positiveInt('replay-minutes', args['replay-minutes']) * 60_000;
@@ -446,6 +465,15 @@ function printTable(r: Results): void {
       `×${f(growth, 2)}`,
       'O(due): ≤ ×2',
       verdict(growth <= 2),
+    ]);
+  }
+  if (r.import) {
+    const im = r.import;
+    rows.push([
+      `import: ${f(im.rows)}-row CSV (parse + convert + produce)`,
+      `${f(im.rowsPerSec)} rows/s (${f(im.readSeconds + im.produceSeconds, 1)} s; parse+convert alone ${f(im.parseRowsPerSec)} rows/s)`,
+      '≥ 50,000 rows/s (goal)',
+      f(im.rowsPerSec / 50_000, 2),
     ]);
   }
   const widths = [0, 1, 2, 3].map((i) =>
