@@ -34,13 +34,15 @@ const followUpArb = fc.record({
   ),
 });
 
+type FollowUpSpec = typeof followUpArb extends fc.Arbitrary<infer T> ? T : never;
+
 const orderArb = fc.record({
   at: timeArb,
   amount: fc.integer({ min: 1, max: 500_000 }),
   currency: fc.constantFrom('USD', 'EUR', 'JPY', 'GBP', 'SEK'),
   margin: fc.option(fc.integer({ min: -20_000, max: 100_000 }), { nil: null }),
   followUps: fc.oneof(
-    { weight: 2, arbitrary: fc.constant([]) },
+    { weight: 2, arbitrary: fc.constant<FollowUpSpec[]>([]) },
     { weight: 3, arbitrary: fc.array(followUpArb, { minLength: 1, maxLength: 3 }) },
   ),
   /** The PLACED arrives (false: only its reversals do), and how many copies under new event ids follow it. */

@@ -25,6 +25,7 @@ const order = {
   items: null,
   occurred_at: NOW,
   original_placed_at: null,
+  refund_id: null,
   attributes: null,
 };
 
