@@ -13,7 +13,7 @@ import {
 } from '@tierstream/generator';
 import { DLQ_HEADERS } from '@tierstream/kafka';
 import { evaluateTiers, initialCutPoints, parseRules, RulesError } from '@tierstream/tiering';
-import { dayOf, endOfDay, TierStateStore } from '@tierstream/tierstate';
+import { dayOf, endOfDay, isoDay, TierStateStore } from '@tierstream/tierstate';
 import { formatTable, listQueries, MIGRATIONS_DIR, migrate, QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -618,7 +618,17 @@ program
     if (o.json || !cp) printJson(cp);
     else
       print(
-        `version ${cp.version} (computed ${new Date(cp.computed_at).toISOString()})\n${formatTable(Object.entries(cp.cuts).map(([k, v]) => ({ scoring: k, cuts: v.join(', ') })))}`,
+        `version ${cp.version} (computed ${new Date(cp.computed_at).toISOString()})\n${formatTable(
+          Object.entries(cp.cuts).map(([k, v]) => {
+            const anchor = cp.anchored?.[k];
+            // Anchored cuts (day-linear metrics) as the days they mean, e.g. recency: last order on or after that day.
+            const asDays =
+              anchor === undefined
+                ? ''
+                : v.map((c) => (Math.abs(c) >= 1e15 ? '—' : isoDay(anchor - c))).join(', ');
+            return { scoring: k, cuts: v.join(', '), 'as a day (anchored)': asDays };
+          }),
+        )}`,
       );
   });
 

@@ -47,6 +47,7 @@ export function parseCdnow(text: string, file: string): OrderEvent[] {
       items: Number(cds),
       occurred_at: occurredAt,
       original_placed_at: null,
+      refund_id: null,
       attributes: null,
     });
   }

@@ -207,6 +207,7 @@ export function* generateWorkload(profile: ProfileName | GeneratorOptions, seed?
       items: c.b2b ? rng.int(1, 40) : 1 + Math.floor(rng.exponential(1.2)),
       occurred_at: 0,
       original_placed_at: null,
+      refund_id: null,
       attributes: c.attributes && { ...c.attributes },
     };
     schedule(t, { a: 'emit', input: { kind: 'order', event: base } });

@@ -53,6 +53,7 @@ describe('parseCdnow', () => {
         items: 1,
         occurred_at: Date.UTC(1997, 0, 1, 12, 0, 0),
         original_placed_at: null,
+        refund_id: null,
         attributes: null,
       },
       expect.objectContaining({ event_id: 'cdnow:CDNOW_master.txt:2', customer_id: '00002', amount_minor: 1200 }),
