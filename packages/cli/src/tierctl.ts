@@ -623,9 +623,7 @@ program
             const anchor = cp.anchored?.[k];
             // Anchored cuts (day-linear metrics) as the days they mean, e.g. recency: last order on or after that day.
             const asDays =
-              anchor === undefined
-                ? ''
-                : v.map((c) => (Math.abs(c) >= 1e15 ? '—' : isoDay(anchor - c))).join(', ');
+              anchor === undefined ? '' : v.map((c) => (Math.abs(c) >= 1e15 ? '—' : isoDay(anchor - c))).join(', ');
             return { scoring: k, cuts: v.join(', '), 'as a day (anchored)': asDays };
           }),
         )}`,
