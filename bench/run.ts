@@ -94,7 +94,7 @@ if (args.help) {
   --baseline-dir DIR     where the worktree goes (default <tmp>/tierstream-baseline-<commit>; reused)
   --baseline-minutes M   time budget of the baseline's replay (then: days closed and a projection); default 12
   --replay-minutes M     time budget of the current build's replay; default 20
-  --engine-instances N   tier-engine processes in each build's replay; default one per signal partition
+  --engine-instances N   tier-engine processes in each build's replay; default one per core, at most one per partition
   e.g. npm run bench -- --only replay --replay-profile tiny
 WARNING: wipes tierstream's topics, consumer groups, Redis keys under "ts:" and the ClickHouse database.`);
   process.exit(0);

@@ -38,7 +38,7 @@ export interface ReplayOptions {
   baselineDir?: string;
   baselineBudgetMs: number;
   currentBudgetMs: number;
-  /** Tier-engine processes per build; null: `defaultEngineInstances` (one per signal partition). */
+  /** Tier-engine processes per build; null: `defaultEngineInstances` (one per core, at most one per partition). */
   engineInstances: number | null;
 }
 

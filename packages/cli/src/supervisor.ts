@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TOPICS } from '@tierstream/contracts';
@@ -49,14 +50,14 @@ export function startService(
 }
 
 /**
- * Tier-engine processes for a replay: one per signal partition. Instances split the partitions through the consumer
- * group and meet at every cut-point day (the barrier), so the busiest instance sets the pace: with 3 partitions,
- * 3 processes beat 2 (2 + 1 partitions) even on 2 cores (`standard` replay: 655.6 s with 3; 723.9 s with 2 in a
- * run of slightly older code; docs/performance.md). Throws when the signals topic does not exist (bootstrap first).
+ * Tier-engine processes for a replay: one per core, at most one per signal partition (instances split the
+ * partitions through the consumer group and meet at the cut-point barrier; more than the partitions would idle).
+ * Throws when the signals topic does not exist (bootstrap first).
  */
 export async function defaultEngineInstances(admin: Admin, signalsTopic: string = TOPICS.signals): Promise<number> {
   const meta = await admin.fetchTopicMetadata({ topics: [signalsTopic] });
-  return Math.max(1, meta.topics[0]?.partitions.length ?? 1);
+  const partitions = meta.topics[0]?.partitions.length ?? 1;
+  return Math.max(1, Math.min(partitions, availableParallelism()));
 }
 
 /** SIGTERM (graceful: finish the batch, commit, exit 0), then SIGKILL after `timeoutMs`. Returns the exit code. */

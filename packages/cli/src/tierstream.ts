@@ -63,7 +63,7 @@ program
   )
   .option(
     '--engine-instances <n>',
-    'tier-engine processes sharing the signal partitions (default: one per signal partition)',
+    'tier-engine processes sharing the signal partitions (default: one per core, at most one per partition)',
   )
   .addHelpText(
     'after',
