@@ -52,6 +52,8 @@ export function startService(
 /**
  * Tier-engine processes for a replay: one per core, at most one per signal partition (instances split the
  * partitions through the consumer group and meet at the cut-point barrier; more than the partitions would idle).
+ * Measured on 2 cores and 3 partitions: the CDNOW demo is faster with 2 than with 3 (the writer and Kafka need the
+ * CPU), the `standard` replay with 3 (the barrier waits for the instance with 2 partitions); docs/performance.md.
  * Throws when the signals topic does not exist (bootstrap first).
  */
 export async function defaultEngineInstances(admin: Admin, signalsTopic: string = TOPICS.signals): Promise<number> {
