@@ -1,6 +1,6 @@
 /**
  * Timestamps as exports write them, to epoch milliseconds (UTC). A mapping lists one or more formats, tried in
- * order; a timestamp without an offset is read in the mapping's time zone.
+ * order; a timestamp without an offset is read in the mapping's time zone (around DST changes: see zoneResolver).
  *
  * Format tokens: YYYY (4-digit year), MM / M (month, 2 or 1–2 digits), DD / D (day), HH / H (hour 0–23), mm (minute),
  * ss (second), SSS (a fraction of a second, 1–9 digits; milliseconds kept), Z (an offset: Z, ±HH:mm, ±HHmm or ±HH).
@@ -90,17 +90,22 @@ export function zoneResolver(zone: string): (wallMs: number) => number {
     return wall - Math.floor(instant / 1000) * 1000;
   };
   // Offsets change on whole local hours in practice: one lookup per local hour of the file.
+  // The rule (Temporal's "compatible"): a wall time is read with the offset in force before the nearest change when
+  // that offset reproduces it, else with the offset after it. So in the autumn overlap (a wall time that occurs
+  // twice) the earlier occurrence is taken (Berlin 2024-10-27 02:30 → 00:30Z, +02:00), and a wall time in the spring
+  // gap (one that never occurs) is read with the earlier offset (Berlin 2024-03-31 02:30 → 01:30Z, +01:00, i.e.
+  // 03:30 local).
+  const DAY = 86_400_000;
   const byHour = new Map<number, number>();
   return (wall) => {
     const hour = Math.floor(wall / 3_600_000);
     let offset = byHour.get(hour);
     if (offset === undefined) {
-      const first = offsetAt(wall);
-      offset = first;
-      const second = offsetAt(wall - first);
-      // Across a change, the offset in force at the first guess may not be the one at the instant: take the one that
-      // reproduces the wall time (an hour skipped in spring resolves to the earlier offset).
-      if (second !== first && offsetAt(wall - second) === second) offset = second;
+      const before = offsetAt(wall - DAY);
+      const after = offsetAt(wall + DAY);
+      if (offsetAt(wall - before) === before) offset = before;
+      else if (offsetAt(wall - after) === after) offset = after;
+      else offset = before; // in a gap: no offset reproduces the wall time
       byHour.set(hour, offset);
     }
     return wall - offset;

@@ -33,6 +33,18 @@ describe('createTimeParser', () => {
     expect(berlin(Date.UTC(2024, 9, 27, 12, 0))).toBe(Date.parse('2024-10-27T11:00:00Z'));
   });
 
+  it('a wall time in the spring gap is read with the earlier offset, one in the autumn overlap as its first occurrence', () => {
+    const berlin = zoneResolver('Europe/Berlin');
+    expect(berlin(Date.UTC(2024, 2, 31, 2, 30))).toBe(Date.parse('2024-03-31T01:30:00Z')); // 02:30 +01:00
+    expect(berlin(Date.UTC(2024, 9, 27, 2, 30))).toBe(Date.parse('2024-10-27T00:30:00Z')); // 02:30 +02:00
+    expect(createTimeParser(['DD.MM.YYYY HH:mm'], 'Europe/Berlin')('31.03.2024 02:30')).toBe(
+      Date.parse('2024-03-31T01:30:00Z'),
+    );
+    const london = zoneResolver('Europe/London');
+    expect(london(Date.UTC(2011, 2, 27, 1, 30))).toBe(Date.parse('2011-03-27T01:30:00Z')); // gap: 01:30 +00:00
+    expect(london(Date.UTC(2011, 9, 30, 1, 30))).toBe(Date.parse('2011-10-30T00:30:00Z')); // overlap: BST
+  });
+
   it('names a bad format or zone', () => {
     expect(() => compileFormat('HH:mm')).toThrow(/has no year/);
     expect(() => zoneResolver('Europe/Lodnon')).toThrow(/unknown time zone "Europe\/Lodnon"/);
