@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_AGGREGATE_CONFIG, toReportingMinor } from '@tierstream/aggregates';
@@ -124,6 +124,39 @@ describe('tierctl import end to end', () => {
     ]);
     expect([kind.code, noMapping.code, wrongKind.code]).toEqual([2, 2, 2]);
     expect(wrongKind.stderr).toContain('kind: the mapping is for orders, the import is of web');
+    // Several problems: a one-line summary, then one line each.
+    const typos = path.join(tmp, 'typos.yaml');
+    writeFileSync(
+      typos,
+      readFileSync(RETAIL_MAPPING, 'utf8').replace('customer:', 'custmer:').replace('zone: Europe/London', 'zone: X/Y'),
+    );
+    const several = await tierctl(['import', 'orders', retail(), '--mapping', typos]);
+    expect(several.code).toBe(2);
+    const lines = several.stderr.trim().split('\n');
+    expect(lines[0]).toBe(`tierctl import: mapping ${typos}: ${lines.length - 1} problems`);
+    expect(lines.length).toBeGreaterThan(2);
+    // A mapped column named twice in the header: exit 2, one line naming it.
+    const dup = path.join(tmp, 'dup.csv');
+    writeFileSync(
+      dup,
+      `${RETAIL.split('\n')[0]!.replace('Country', 'CustomerID')}\n700001,A1,MUG,2,3/1/2011 10:00,5.00,,20001\n`,
+    );
+    const dupped = await tierctl(['import', 'orders', dup, '--mapping', RETAIL_MAPPING]);
+    expect(dupped.code).toBe(2);
+    expect(dupped.stderr.trim().split('\n')).toEqual([
+      `tierctl import: ${dup}: column "CustomerID" appears 2 times in the file's header; the mapping uses it, so it must be unique`,
+    ]);
+    // A quote never closed: the rest of the file cannot be read; exit 1, one line, nothing produced, no reject file.
+    const unclosed = path.join(tmp, 'unclosed.csv');
+    const rows = RETAIL.split('\n');
+    rows[9] = rows[9]!.replace('BOX', '"BOX'); // line 10: no quote after it to close it
+    writeFileSync(unclosed, `${rows.join('\n')}\n`);
+    const open = await tierctl(['import', 'orders', unclosed, '--mapping', RETAIL_MAPPING]);
+    expect(open.code).toBe(1);
+    expect(open.stderr.trim().split('\n')).toEqual([
+      `tierctl import: ${unclosed}: line 10: a quoted field starting on this line is never closed, so the rest of the file from line 10 on could not be read; nothing was imported`,
+    ]);
+    expect(existsSync(`${unclosed}.rejects.csv`)).toBe(false);
     expect((await readTopic(clients, TOPICS.orders)).length).toBe(0);
   });
 

@@ -27,7 +27,8 @@ function byPath(row: Readonly<Record<string, unknown>>, name: string): unknown {
 
 /**
  * Getters for mapped columns. Without columns (NDJSON) a getter reads the key; with columns (CSV header) it reads
- * the cell at the column's position, and a mapped column missing from the header is a MappingError naming the setting.
+ * the cell at the column's position, and a mapped column missing from the header is a MappingError naming the setting
+ * (as is a mapped column named more than once in the header).
  */
 export class Columns {
   private index: Map<string, number> | null = null;
@@ -37,10 +38,21 @@ export class Columns {
   /** The CSV header (or the mapping's csv.columns). */
   setHeader(names: readonly string[], wanted: Array<{ setting: string; column: string }>): void {
     this.index = new Map();
+    const count = new Map<string, number>();
     names.forEach((n, i) => {
       const key = n.trim().replace(/^\uFEFF/, '');
       if (!this.index!.has(key)) this.index!.set(key, i);
+      count.set(key, (count.get(key) ?? 0) + 1);
     });
+    // A mapped column named twice in the header: which one is meant cannot be told (unmapped duplicates are harmless).
+    const duplicated = [...new Set(wanted.map((w) => w.column))].filter((c) => (count.get(c) ?? 0) > 1);
+    if (duplicated.length > 0)
+      throw new MappingError(
+        duplicated.map(
+          (c) =>
+            `${this.source}: column "${c}" appears ${count.get(c)} times in the file's header; the mapping uses it, so it must be unique`,
+        ),
+      );
     const missing = wanted.filter((w) => !this.index!.has(w.column));
     if (missing.length > 0)
       throw new MappingError(

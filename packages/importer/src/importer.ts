@@ -104,10 +104,16 @@ export class Importer {
     }
   }
 
-  /** A row the file parser could not read (counted as read, rejected as MALFORMED_ROW or the given reason). */
-  reject(line: number, reason: RejectReason, message: string): void {
+  /**
+   * A row the file parser could not read (counted as read, rejected as MALFORMED_ROW or the given reason). With the
+   * row's cells as read (`row`), an orders import also rejects the rest of its order (PARTIAL_ORDER) when the order id
+   * cell at its header position is not empty; without them (or with that cell empty) the row is rejected alone.
+   */
+  reject(line: number, reason: RejectReason, message: string, row?: Row): void {
+    if (!this.bound) this.bind();
     this.rowsRead += 1;
     this.rejects.push({ line, reason, message });
+    if (row !== undefined) this.orders?.taint(row, line);
   }
 
   /** The events in event-time order, the rejects in line order, and the summary. Call once. */

@@ -1,4 +1,5 @@
 export * from './common';
+export * from './csv';
 export * from './fields';
 export * from './importer';
 export * from './mapping';

@@ -156,13 +156,17 @@ export class OrderRows {
       if (this.m.status) this.addStatusRow(row, line, p);
       else this.addLine(row, line, p);
     } catch (err) {
-      const id = this.get.orderId(row);
-      if (err instanceof RowRejected && id !== '') {
-        const first = this.tainted.get(id);
-        if (first === undefined || line < first) this.tainted.set(id, line);
-      }
+      if (err instanceof RowRejected) this.taint(row, line);
       throw err;
     }
+  }
+
+  /** Remembers the order of a rejected row (read from its order id cell; nothing when that is empty) as partial. */
+  taint(row: Row, line: number): void {
+    const id = this.get.orderId(row);
+    if (id === '') return;
+    const first = this.tainted.get(id);
+    if (first === undefined || line < first) this.tainted.set(id, line);
   }
 
   /** Rejects the accepted rows of orders that lost a row, as PARTIAL_ORDER; true when `g` was rejected. */
@@ -229,6 +233,11 @@ export class OrderRows {
         if (r === null || Math.abs(r) > MAX_AMOUNT_MINOR)
           throw new RowRejected('AMOUNT_OUT_OF_RANGE', `refund amount exceeds ${MAX_AMOUNT_MINOR} minor units`);
         refund = r;
+        if (refund > p.amount)
+          throw new RowRejected(
+            'REFUND_EXCEEDS_ORDER',
+            `status.refund_amount_column (${c}) "${v}" (${refund} minor units) exceeds the order total of ${p.amount}`,
+          );
       }
     }
     if (p.amount < 0 || refund < 0)
@@ -356,8 +365,14 @@ export class OrderRows {
           );
         else if (o.g.at > c.at)
           reject(c.lines, 'REVERSAL_BEFORE_ORDER', `credit ${c.id} is earlier than its order ${c.original}`);
+        else if (c.amount > o.left)
+          reject(
+            c.lines,
+            'REFUND_EXCEEDS_ORDER',
+            `credit ${c.id} of ${c.amount} minor units exceeds what is left (${o.left}) of order ${c.original}`,
+          );
         else {
-          o.left = Math.max(0, o.left - c.amount);
+          o.left -= c.amount;
           out.push({ event: refund(eventId(`refund:${c.id}:${o.g.id}`), o.g, c, c.amount, c.id), lines: c.lines });
         }
         continue;
@@ -380,10 +395,13 @@ export class OrderRows {
       }
       if (need > 0) {
         const left = c.amount - need;
+        const any = list.some((e) => e.g.at <= c.at && e.g.currency === c.currency);
         reject(
           c.lines,
-          'ORIGINAL_ORDER_NOT_FOUND',
-          `credit ${c.id} of ${c.amount} minor units exceeds what is left (${left}) of customer ${c.customer}'s earlier ${c.currency} orders in the file`,
+          any ? 'REFUND_EXCEEDS_ORDER' : 'ORIGINAL_ORDER_NOT_FOUND',
+          any
+            ? `credit ${c.id} of ${c.amount} minor units exceeds what is left (${left}) of customer ${c.customer}'s earlier ${c.currency} orders in the file`
+            : `credit ${c.id}: customer ${c.customer} has no earlier ${c.currency} order in the file`,
         );
         continue;
       }
@@ -418,6 +436,15 @@ export class OrderRows {
       if (this.partial(o, reject)) continue;
       if (o.conflict !== null) {
         reject(o.lines, 'INCONSISTENT_ORDER', conflictMessage(o));
+        continue;
+      }
+      const refunded = [...o.returns.values()].reduce((a, r) => a + r.amount, 0);
+      if (refunded > o.amount) {
+        reject(
+          o.lines,
+          'REFUND_EXCEEDS_ORDER',
+          `the returns of order ${o.id} refund ${refunded} minor units, more than its amount ${o.amount}`,
+        );
         continue;
       }
       out.push({

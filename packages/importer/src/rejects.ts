@@ -36,8 +36,13 @@ export const REJECT_REASONS = [
   'PARTIAL_ORDER',
   /** Rows of one order disagree on its customer or currency: the whole order is rejected. */
   'INCONSISTENT_ORDER',
-  /** A credit or return whose original order is not in the file (or, unnamed, no earlier order can take it). */
+  /** A credit whose original order is not in the file (unnamed: the customer has no earlier order in the file). */
   'ORIGINAL_ORDER_NOT_FOUND',
+  /**
+   * A refund larger than its order: a status row whose refund exceeds the order total, a credit larger than what is
+   * left of the order it names, or (unnamed) of the customer's earlier orders in the file.
+   */
+  'REFUND_EXCEEDS_ORDER',
   /** A return, cancellation or credit that happened before its original order was placed. */
   'REVERSAL_BEFORE_ORDER',
 ] as const;

@@ -208,7 +208,7 @@ describe('every reject reason, with its line and a message naming the value', ()
       expect(r.summary.rowsRead).toBe(r.summary.contributing + r.rejects.length);
     });
 
-  it('ORIGINAL_ORDER_NOT_FOUND: an unnamed credit with credits.unnamed reject, a named one not in the file, one too large', () => {
+  it('ORIGINAL_ORDER_NOT_FOUND: an unnamed credit with credits.unnamed reject, a named one not in the file; REFUND_EXCEEDS_ORDER: one too large', () => {
     const base = `${LINES}credits: { invoice_prefix: C, original_order_column: orig }\n`;
     const head = `${HEAD},orig`;
     const r = importCsv(
@@ -233,7 +233,7 @@ describe('every reject reason, with its line and a message naming the value', ()
       yamlMapping(`${LINES}credits: { negative_quantity: true, unnamed: latest_order }\n`),
       [HEAD, '1,c1,2024-01-01T10:00Z,1,10.00,USD', '2,c1,2024-01-02T10:00Z,-1,12.00,USD'].join('\n'),
     );
-    expect(reasons(latest)).toEqual([[3, 'ORIGINAL_ORDER_NOT_FOUND']]);
+    expect(reasons(latest)).toEqual([[3, 'REFUND_EXCEEDS_ORDER']]);
     expect(latest.rejects[0]!.message).toMatch(/of 1200 minor units exceeds what is left \(1000\)/);
   });
 
@@ -247,7 +247,12 @@ describe('every reject reason, with its line and a message naming the value', ()
   });
 
   it('covers every reason', () => {
-    const tested = new Set<string>([...cases.map((c) => c[0]), 'ORIGINAL_ORDER_NOT_FOUND', 'MALFORMED_ROW']);
+    const tested = new Set<string>([
+      ...cases.map((c) => c[0]),
+      'ORIGINAL_ORDER_NOT_FOUND',
+      'REFUND_EXCEEDS_ORDER',
+      'MALFORMED_ROW',
+    ]);
     expect(REJECT_REASONS.filter((r) => !tested.has(r))).toEqual([]);
   });
 });
@@ -325,6 +330,91 @@ describe('mapping validation: one line per problem, naming the setting', () => {
     expect(() => new Importer('web', yamlMapping(LINES), { source: 'x.csv', now: NOW })).toThrow(
       /the mapping is for orders, the import is of web/,
     );
+  });
+});
+
+describe('review fixes', () => {
+  it('a malformed row marks its order (read from its order id cell) as partial; with that cell empty it stands alone', () => {
+    const importer = new Importer('orders', yamlMapping(LINES), { source: 'x.csv', now: NOW });
+    importer.setHeader(HEAD.split(','));
+    importer.add(['1', 'c1', '2024-01-01T10:00Z', '1', '10.00', 'USD'], 2);
+    importer.reject(3, 'MALFORMED_ROW', 'expected 6 cells, got 7', [
+      '1',
+      'c1',
+      'TWO',
+      ' WITH COMMA',
+      '1',
+      '20.00',
+      'USD',
+    ]);
+    importer.add(['1', 'c1', '2024-01-01T10:00Z', '1', '30.00', 'USD'], 4);
+    importer.add(['2', 'c1', '2024-01-01T10:00Z', '1', '5.00', 'USD'], 5);
+    importer.reject(6, 'MALFORMED_ROW', 'expected 6 cells, got 2', ['', 'x']);
+    const r = importer.finish();
+    expect(reasons(r)).toEqual([
+      [2, 'PARTIAL_ORDER'],
+      [3, 'MALFORMED_ROW'],
+      [4, 'PARTIAL_ORDER'],
+      [6, 'MALFORMED_ROW'],
+    ]);
+    expect(r.rejects[0]!.message).toMatch(/order 1 lost a row \(line 3 was rejected\)/);
+    expect(orders(r).map((e) => [e.order_id, e.amount_minor])).toEqual([['2', 500]]);
+    expect(r.summary).toMatchObject({ rowsRead: 5, contributing: 1 });
+  });
+
+  it('a mapped column named twice in the header is a mapping error naming it (unmapped duplicates are fine)', () => {
+    const importer = new Importer('orders', yamlMapping(LINES), { source: 'x.csv', now: NOW });
+    expect(() => importer.setHeader(['o', 'c', 't', 'q', 'p', 'cur', 'c'])).toThrow(MappingError);
+    try {
+      importer.setHeader(['o', 'c', 't', 'q', 'p', 'cur', 'c']);
+    } catch (err) {
+      expect((err as MappingError).issues).toEqual([
+        'x.csv: column "c" appears 2 times in the file\'s header; the mapping uses it, so it must be unique',
+      ]);
+    }
+    expect(() =>
+      new Importer('orders', yamlMapping(LINES), { source: 'x.csv', now: NOW }).setHeader([
+        ...HEAD.split(','),
+        'x',
+        'x',
+      ]),
+    ).not.toThrow();
+  });
+
+  it('REFUND_EXCEEDS_ORDER: a status refund above the order total, credits above their orders', () => {
+    const status = yamlMapping(STATUS.replace('time_column: st', 'time_column: st, refund_amount_column: r'));
+    const importer = new Importer('orders', status, { source: 'x.csv', now: NOW });
+    importer.setHeader(['o', 'c', 't', 'a', 's', 'st', 'r']);
+    importer.add(['S-2', 'c1', '2024-01-01T10:00Z', '10.00', 'returned', '2024-01-02T10:00Z', '50.00'], 2);
+    importer.add(['S-3', 'c1', '2024-01-01T10:00Z', '10.00', 'returned', '2024-01-02T10:00Z', '4.00'], 3);
+    const s = importer.finish();
+    expect(reasons(s)).toEqual([[2, 'REFUND_EXCEEDS_ORDER']]);
+    expect(s.rejects[0]!.message).toMatch(/"50.00" \(5000 minor units\) exceeds the order total of 1000/);
+    expect(orders(s).map((e) => [e.type, e.order_id, e.amount_minor])).toEqual([
+      ['PLACED', 'S-3', 1000],
+      ['REFUNDED', 'S-3', 400],
+    ]);
+
+    const named = importCsv(
+      yamlMapping(`${LINES}credits: { invoice_prefix: C, original_order_column: orig }\n`),
+      [`${HEAD},orig`, '1,c1,2024-01-01T10:00Z,1,10.00,USD,', 'C2,c1,2024-01-02T10:00Z,-1,12.00,USD,1'].join('\n'),
+    );
+    expect(reasons(named)).toEqual([[3, 'REFUND_EXCEEDS_ORDER']]);
+    expect(named.rejects[0]!.message).toMatch(/credit C2 of 1200 minor units exceeds what is left \(1000\) of order 1/);
+
+    const latest = yamlMapping(`${LINES}credits: { negative_quantity: true, unnamed: latest_order }\n`);
+    const over = importCsv(
+      latest,
+      [HEAD, '1,c1,2024-01-01T10:00Z,1,10.00,USD', '2,c1,2024-01-02T10:00Z,-1,12.00,USD'].join('\n'),
+    );
+    expect(reasons(over)).toEqual([[3, 'REFUND_EXCEEDS_ORDER']]);
+    expect(over.rejects[0]!.message).toMatch(/of 1200 minor units exceeds what is left \(1000\)/);
+    const none = importCsv(
+      latest,
+      [HEAD, '1,c1,2024-01-03T10:00Z,1,10.00,USD', '2,c1,2024-01-02T10:00Z,-1,12.00,USD'].join('\n'),
+    );
+    expect(reasons(none)).toEqual([[3, 'ORIGINAL_ORDER_NOT_FOUND']]);
+    expect(none.rejects[0]!.message).toMatch(/customer c1 has no earlier USD order in the file/);
   });
 });
 

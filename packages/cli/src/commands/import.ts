@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { IMPORT_KINDS, type ImportKind, MappingError, parseMapping } from '@tierstream/importer';
+import { FileError, IMPORT_KINDS, type ImportKind, MappingError, parseMapping } from '@tierstream/importer';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import type { Clients } from '../clients';
@@ -8,6 +8,15 @@ import { type ImportProgress, importFile, writeRejectFile } from '../ops/import-
 
 /** Exit code of an invalid mapping or invalid arguments (1 stays "ran, but something was rejected or failed"). */
 export const EXIT_USAGE = 2;
+
+/**
+ * The lines printed for an invalid mapping (or a mapping that does not fit the file): one problem per line, after a
+ * one-line summary when there are several.
+ */
+export function mappingProblemLines(mappingFile: string, issues: readonly string[]): string[] {
+  if (issues.length <= 1) return [...issues];
+  return [`mapping ${mappingFile}: ${issues.length} problems`, ...issues];
+}
 
 interface ImportOptions {
   mapping?: string;
@@ -21,7 +30,7 @@ interface ImportOptions {
 /**
  * `tierctl import <orders|web|tickets> <file> --mapping <mapping.yaml>`: history from CSV/NDJSON exports. Parses
  * arguments and prints; the work is ops/import-file.ts. Exit 0, 1 when rows were rejected (unless
- * --allow-rejects), 2 for an invalid mapping or arguments.
+ * --allow-rejects) or the file could not be read to its end (nothing produced), 2 for an invalid mapping or arguments.
  */
 export function registerImportCommand(program: Command, clients: Clients): void {
   program
@@ -86,7 +95,12 @@ export function registerImportCommand(program: Command, clients: Clients): void 
         });
       } catch (err) {
         if (phase !== null) bar.stop();
-        if (err instanceof MappingError) return usage(err.issues);
+        if (err instanceof MappingError) return usage(mappingProblemLines(o.mapping, err.issues));
+        if (err instanceof FileError) {
+          process.stderr.write(`tierctl import: ${err.message}\n`);
+          process.exitCode = 1;
+          return;
+        }
         throw err;
       }
       if (phase !== null) bar.stop();

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { AvroSerde } from '@tierstream/contracts';
 import {
+  CsvReader,
+  type CsvRecord,
   Importer,
   type ImportKind,
   type ImportSummary,
@@ -11,7 +13,6 @@ import {
   type Reject,
 } from '@tierstream/importer';
 import type { RecordProducer } from '@tierstream/kafka';
-import { parse as parseCsv } from 'csv-parse';
 import { feedEvents } from '../feed';
 
 /** Progress of an import: bytes read while parsing, then events produced. */
@@ -55,7 +56,8 @@ export function formatOf(file: string, mapping: Mapping): 'csv' | 'ndjson' {
 /**
  * Reads an export (streaming), converts its rows with the mapping (packages/importer), sorts the events by event
  * time and produces them (Avro, keyed by customer). Throws MappingError for a mapping that does not fit the file
- * (a mapped column missing from the header); bad rows are rejects, not errors.
+ * (a mapped column missing from the header or duplicated in it) and FileError for a file that cannot be read to
+ * its end (a quoted field never closed): then nothing is produced. Bad rows are rejects, not errors.
  */
 export async function importFile(opts: ImportFileOptions): Promise<ImportFileResult> {
   const { file, mapping } = opts;
@@ -68,43 +70,39 @@ export async function importFile(opts: ImportFileOptions): Promise<ImportFileRes
   const report = () => opts.onProgress?.({ phase: 'read', bytes: input.bytesRead, totalBytes, rows });
   if (format === 'csv') {
     const csv = mapping.csv;
-    const parser = parseCsv({
-      delimiter: csv.delimiter,
-      quote: csv.quote,
-      bom: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      skip_records_with_error: true,
-      info: true,
-    });
+    const reader = new CsvReader(file, csv.delimiter, csv.quote);
     let width = 0;
     let headerPending = csv.header;
     if (!csv.header) {
       importer.setHeader(csv.columns!);
       width = csv.columns!.length;
     }
-    // A row the parser cannot read (a quote left open…) is skipped by it and rejected here with its line.
-    parser.on('skip', (err: Error & { lines?: number }) =>
-      importer.reject(err.lines ?? 0, 'MALFORMED_ROW', err.message),
-    );
-    input.pipe(parser);
-    for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      if (headerPending) {
-        headerPending = false;
-        importer.setHeader(rec.record);
-        width = rec.record.length;
-        continue;
+    const take = (records: CsvRecord[]) => {
+      for (const rec of records) {
+        if (headerPending) {
+          headerPending = false;
+          importer.setHeader(rec.cells);
+          width = rec.cells.length;
+          continue;
+        }
+        rows += 1;
+        // A row the parser could not read whole still names its order when the order id cell is readable.
+        if (rec.error !== undefined) importer.reject(rec.line, 'MALFORMED_ROW', rec.error, rec.cells);
+        else if (rec.cells.length !== width)
+          importer.reject(rec.line, 'MALFORMED_ROW', `expected ${width} cells, got ${rec.cells.length}`, rec.cells);
+        else importer.add(rec.cells, rec.line);
+        if ((rows & 0xffff) === 0) report();
       }
-      rows += 1;
-      if (rec.record.length !== width)
-        importer.reject(rec.info.lines, 'MALFORMED_ROW', `expected ${width} cells, got ${rec.record.length}`);
-      else importer.add(rec.record, rec.info.lines);
-      if ((rows & 0xffff) === 0) report();
-    }
+    };
+    input.setEncoding('utf8');
+    for await (const chunk of input as AsyncIterable<string>) take(reader.push(chunk));
+    take(reader.end());
   } else {
     let line = 0;
-    for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    for await (const raw of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
       line += 1;
+      // A UTF-8 byte-order mark before the first line is not part of the JSON.
+      const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
       if (text.trim() === '') continue;
       rows += 1;
       let value: unknown;
