@@ -40,6 +40,11 @@ export interface OracleResult {
  * population and apply from the next day.
  */
 export function runPipelineOracle(opts: {
+  /**
+   * In the order they are produced (each customer's order events arrive in that order, one partition): where copies
+   * of one order identity differ, the first counts (design-decisions §15). Callers that feed sorted by event time
+   * must pass the list sorted the same way if their copies differ.
+   */
   events: InputEvent[];
   rules: Rules;
   aggregateConfig: AggregateConfig;

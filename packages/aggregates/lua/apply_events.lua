@@ -166,26 +166,59 @@ local mx = opt(get('mx'))
 local function cutoff_day() if mx == nil then return nil end return day_of(mx) - retention end
 local initial_cutoff = cutoff_day()
 
--- Lifetime base for orders: count, revenue, margin, last PLACED time among folded.
-local function add_order_base(dc, dr, dm, placed_at)
+-- Lifetime base for orders: count, revenue, margin, last PLACED time among folded (`ob`); first PLACED time among
+-- folded (`fo`). Times of live (not cancelled) orders only.
+local function add_order_base(dc, dr, dm, last_at, first_at)
   local b = split(get('ob') or '0')
   local last = opt(b[4])
-  if placed_at ~= nil and (last == nil or placed_at > last) then last = placed_at end
+  if last_at ~= nil and (last == nil or last_at > last) then last = last_at end
   set('ob', join_trim({ num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm, last and fmt(last) or '' }, 4))
+  if first_at ~= nil then
+    local fo = opt(get('fo'))
+    if fo == nil or first_at < fo then set('fo', fmt(first_at)) end
+  end
 end
 
+-- Order bucket o:<day> = "count,revenue,margin,<live times>,<cancelled times>" (design-decisions §15 "Purchase
+-- times"): times in ms of the day, space-separated; the placed time of each live order of the day, and
+-- `ms@cancelDay` for each order of the day cancelled on a later day. placed_at is used only when the day is folded.
 local function add_order(bucket_day, dc, dr, dm, placed_at)
   local cut = cutoff_day()
-  if bucket_day <= cut then add_order_base(dc, dr, dm, placed_at); return end
+  if bucket_day <= cut then add_order_base(dc, dr, dm, placed_at, placed_at); return end
   local f = 'o:' .. bucket_day
   local b = split(get(f) or '0')
-  local ms = opt(b[4])
-  if placed_at ~= nil then
-    local pms = placed_at - bucket_day * DAY
-    if ms == nil or pms > ms then ms = pms end
-  end
-  set(f, join_trim({ num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm, ms and fmt(ms) or '' }, 4))
+  set(f, join_trim({ num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm, b[4] or '', b[5] or '' }, 5))
   lower_bound_to(bucket_day)
+end
+
+-- Moves one order's placed time between the lists of its day bucket: `from` is its entry before the change, `to`
+-- after (see time_entry; nil = none). A folded day only receives live times (into the base).
+local function move_time(d, from, to)
+  if from == to then return end
+  if d <= cutoff_day() then
+    if to ~= nil and not string.find(to, '@', 1, true) then
+      local at = d * DAY + tonumber(to)
+      add_order_base(0, 0, 0, at, at)
+    end
+    return
+  end
+  local f = 'o:' .. d
+  local b = split(get(f) or '0')
+  local lists = { b[4] or '', b[5] or '' }
+  local function which(e) if string.find(e, '@', 1, true) then return 2 end return 1 end
+  if from ~= nil then
+    local k, out, removed = which(from), {}, false
+    for x in string.gmatch(lists[k], '[^ ]+') do
+      if not removed and x == from then removed = true else out[#out + 1] = x end
+    end
+    lists[k] = table.concat(out, ' ')
+  end
+  if to ~= nil then
+    local k = which(to)
+    if lists[k] == '' then lists[k] = to else lists[k] = lists[k] .. ' ' .. to end
+  end
+  set(f, join_trim({ num(b[1]), num(b[2]), num(b[3]), lists[1], lists[2] }, 5))
+  lower_bound_to(d)
 end
 
 -- A refund or cancellation subtracts from its original order's day, but only from the day it happened on: as of an
@@ -194,7 +227,7 @@ end
 local function add_adjustment(order_day, effective_day, dc, dr, dm)
   if effective_day <= order_day then add_order(order_day, dc, dr, dm, nil); return end
   local cut = cutoff_day()
-  if effective_day <= cut then add_order_base(dc, dr, dm, nil); return end
+  if effective_day <= cut then add_order_base(dc, dr, dm, nil, nil); return end
   local f = 'a:' .. order_day .. ':' .. effective_day
   local b = split(get(f) or '0')
   local c, r, m = num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm
@@ -210,24 +243,30 @@ end
 -- Order states (docs/design-decisions.md §15). n:<order_id> = "day,placed,amount,margin,cancelDay" followed by
 -- "refundDay,refundAmount,refundMargin" triples (refunds summed per day). day = the PLACED's day (where the order
 -- and its reversals land), or, while no PLACED arrived, the earliest original_placed_at day of its reversals.
+-- placed = 0 while no PLACED arrived, else the PLACED's ms of its day + 2 (1: written before purchase times were
+-- kept, time unknown; such an order's time is never moved between its bucket's lists).
 local function read_order(f)
   local v = get(f)
   if v == nil then return nil end
   local t = split(v)
-  local s = { day = tonumber(t[1]), placed = num(t[2]) == 1, amount = num(t[3]), margin = num(t[4]),
-    cancel = opt(t[5]), refunds = {} }
+  local s = { day = tonumber(t[1]), placed = num(t[2]) ~= 0, ms = nil, amount = num(t[3]),
+    margin = num(t[4]), cancel = opt(t[5]), refunds = {} }
+  if num(t[2]) >= 2 then s.ms = num(t[2]) - 2 end
   for i = 6, #t - 2, 3 do
     s.refunds[#s.refunds + 1] = { tonumber(t[i]), num(t[i + 1]), num(t[i + 2]) }
   end
   return s
 end
 local function copy_order(s)
-  local c = { day = s.day, placed = s.placed, amount = s.amount, margin = s.margin, cancel = s.cancel, refunds = {} }
+  local c = { day = s.day, placed = s.placed, ms = s.ms, amount = s.amount, margin = s.margin, cancel = s.cancel,
+    refunds = {} }
   for i, r in ipairs(s.refunds) do c.refunds[i] = { r[1], r[2], r[3] } end
   return c
 end
 local function write_order(f, s)
-  local head = { s.day, s.placed and 1 or 0, s.amount, s.margin, s.cancel and fmt(s.cancel) or '' }
+  local placed = 0
+  if s.placed then placed = s.ms and s.ms + 2 or 1 end
+  local head = { s.day, placed, s.amount, s.margin, s.cancel and fmt(s.cancel) or '' }
   if #s.refunds == 0 then
     set(f, join_trim(head, 5))
   else
@@ -276,6 +315,14 @@ local function order_steps(s)
     pc, pr, pm = c, rv, mg
   end
   return steps
+end
+-- The order's entry in its day bucket's time lists: its ms of the day while live, `ms@cancelDay` when cancelled on a
+-- later day than its own (a purchase time as of the days before), nil when not placed or cancelled on its own day.
+local function time_entry(s)
+  if s == nil or not s.placed or s.ms == nil then return nil end
+  if s.cancel == nil then return fmt(s.ms) end
+  if s.cancel > s.day then return fmt(s.ms) .. '@' .. fmt(s.cancel) end
+  return nil
 end
 local function refund_excess(s)
   if s == nil or not s.placed then return 0 end
@@ -396,9 +443,8 @@ local function apply_order_event(op, x1, x2, x3, at, eid)
   local old = read_order(nf)
   local cut = cutoff_day()
   if op == 'P' then
+    -- The first PLACED in arrival order is the order; later copies count nothing, whatever they carry (§15).
     if old ~= nil and old.placed then return end
-    local fo = opt(get('fo'))
-    if fo == nil or at < fo then set('fo', fmt(at)) end
     local d = day_of(tonumber(x3))
     if old == nil and d <= cut then
       add_order(d, 1, amount, margin, at)
@@ -406,8 +452,9 @@ local function apply_order_event(op, x1, x2, x3, at, eid)
     end
     local new
     if old ~= nil then new = copy_order(old) else new = { refunds = {} } end
-    new.day, new.placed, new.amount, new.margin = d, true, amount, margin
+    new.day, new.placed, new.ms, new.amount, new.margin = d, true, at - d * DAY, amount, margin
     excess = excess + apply_order_change(old, new, at)
+    move_time(d, nil, time_entry(new))
     write_order(nf, new)
     return
   end
@@ -432,6 +479,7 @@ local function apply_order_event(op, x1, x2, x3, at, eid)
     if not merged then new.refunds[#new.refunds + 1] = { e, amount, margin } end
   end
   excess = excess + apply_order_change(old, new, nil)
+  if new.placed then move_time(new.day, time_entry(old), time_entry(new)) end
   write_order(nf, new)
 end
 -- The dedupe fields this call added (the prune below needs every dedupe field, not every field read).
@@ -524,8 +572,14 @@ if cut ~= nil then
         if d <= cut then
           local b = split(cache[f])
           if p == 'o:' then
-            local ms = opt(b[4])
-            add_order_base(num(b[1]), num(b[2]), num(b[3]), ms and (d * DAY + ms) or nil)
+            -- Live times go to the base; those of orders cancelled on a later day are dropped (§15).
+            local lo, hi = nil, nil
+            for x in string.gmatch(b[4] or '', '[^ ]+') do
+              local v = tonumber(x)
+              if lo == nil or v < lo then lo = v end
+              if hi == nil or v > hi then hi = v end
+            end
+            add_order_base(num(b[1]), num(b[2]), num(b[3]), hi and (d * DAY + hi) or nil, lo and (d * DAY + lo) or nil)
           elseif p == 'w:' then
             max_field('wb', d * DAY + num(b[1]))
           else

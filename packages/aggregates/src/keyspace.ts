@@ -201,6 +201,32 @@ const col0 = (i: number, count: number): number => (i < count && COLUMN_SET[i] ?
 /** nOpt(v.split(',')[i]) after parseColumns(v) returned `count`. */
 const colOpt = (i: number, count: number): number | null => (i < count && COLUMN_SET[i] ? COLUMN_VALUE[i]! : null);
 
+/**
+ * o:<day> = "count,revenue,margin,<live times>,<cancelled times>": times in ms of the day, space-separated, a
+ * cancelled one as `ms@cancelDay` (design-decisions §15 "Purchase times").
+ */
+function decodeOrderBucket(d: number, v: string): OrderBucket {
+  const b = v.split(',');
+  const live = (b[3] ?? '').split(' ').filter((x) => x !== '');
+  let last: number | null = null;
+  let first: number | null = null;
+  for (const x of live) {
+    const at = d * DAY_MS + Number(x);
+    if (last === null || at > last) last = at;
+    if (first === null || at < first) first = at;
+  }
+  const bucket: OrderBucket = { count: n0(b[0]), revenue: n0(b[1]), margin: n0(b[2]), lastPlacedAt: last };
+  if (live.length > 1) bucket.firstPlacedAt = first;
+  const cancelled = (b[4] ?? '').split(' ').filter((x) => x !== '');
+  if (cancelled.length > 0) {
+    bucket.cancelled = cancelled.map((x) => {
+      const [ms, day] = x.split('@');
+      return { placedAt: d * DAY_MS + Number(ms), fromDay: Number(day) };
+    });
+  }
+  return bucket;
+}
+
 /** Field-by-field decoding of one hash (layout: README "Keyspace"). */
 class StateDecoder {
   private readonly s: AggregateState;
@@ -233,15 +259,20 @@ class StateDecoder {
       case 111: {
         // o:<day>
         const d = Number(f.slice(2));
-        const n = parseColumns(v);
-        const ms = colOpt(3, n);
-        const bucket: OrderBucket = {
-          count: col0(0, n),
-          revenue: col0(1, n),
-          margin: col0(2, n),
-          lastPlacedAt: ms === null ? null : d * DAY_MS + ms,
-        };
-        s.orders.set(d, bucket);
+        if (v.indexOf(' ') < 0 && v.indexOf('@') < 0) {
+          // At most one live time and no cancelled one (most buckets): the plain numeric columns.
+          const n = parseColumns(v);
+          const ms = colOpt(3, n);
+          const bucket: OrderBucket = {
+            count: col0(0, n),
+            revenue: col0(1, n),
+            margin: col0(2, n),
+            lastPlacedAt: ms === null ? null : d * DAY_MS + ms,
+          };
+          s.orders.set(d, bucket);
+          return;
+        }
+        s.orders.set(d, decodeOrderBucket(d, v));
         return;
       }
       case 119: {

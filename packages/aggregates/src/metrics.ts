@@ -25,8 +25,15 @@ export interface OrderBucket {
   count: number;
   revenue: number;
   margin: number;
-  /** Latest PLACED occurred_at on this day, null if no PLACED event fell on this day. */
+  /** Latest PLACED occurred_at among this day's live (not cancelled) orders, null if none. */
   lastPlacedAt: number | null;
+  /** Earliest PLACED occurred_at among this day's live orders; absent: lastPlacedAt (one time per bucket). */
+  firstPlacedAt?: number | null;
+  /**
+   * This day's orders cancelled on a later day: a purchase time as of the days before `fromDay` (design-decisions
+   * §15: a cancelled order did not happen from its cancellation's day on). Absent: none.
+   */
+  cancelled?: Array<{ placedAt: number; fromDay: number }>;
 }
 
 /** A refund or cancellation of an order of `orderDay`, known from `effectiveDay` on (a later day). */
@@ -71,7 +78,7 @@ export interface AggregateState {
   customerId: string;
   /** Max occurred_at over applied events (drives retention and dedupe pruning). */
   maxEventAt: number | null;
-  /** min PLACED occurred_at, ever. */
+  /** min PLACED occurred_at among folded (base) orders; hashes written before §15's purchase times: of all orders. */
   firstOrderAt: number | null;
   /** Folded (older than retention) order totals. */
   orderBase: { count: number; revenue: number; margin: number; lastPlacedAt: number | null };
@@ -111,6 +118,8 @@ export function emptyState(customerId: string): AggregateState {
 
 const maxOrNull = (a: number | null, b: number | null): number | null =>
   a === null ? b : b === null ? a : Math.max(a, b);
+const minOrNull = (a: number | null, b: number | null): number | null =>
+  a === null ? b : b === null ? a : Math.min(a, b);
 
 /** Round to 6 decimals (engagement score). */
 export function round6(x: number): number {
@@ -140,6 +149,8 @@ export function metricsAt(state: AggregateState, asOfMs: number, config: Aggrega
   let revenueLifetime = state.orderBase.revenue;
   let marginLifetime = state.orderBase.margin;
   let lastOrderAt = state.orderBase.lastPlacedAt;
+  // Purchase times: live orders of the buckets up to D, orders cancelled after D, the folded base.
+  let firstOrderAt = state.firstOrderAt !== null && dayOf(state.firstOrderAt) <= D ? state.firstOrderAt : null;
   const oc: Record<number, number> = { 30: 0, 90: 0, 365: 0 };
   const orv: Record<number, number> = { 30: 0, 90: 0, 365: 0 };
   let margin365 = 0;
@@ -150,6 +161,14 @@ export function metricsAt(state: AggregateState, asOfMs: number, config: Aggrega
     revenueLifetime += b.revenue;
     marginLifetime += b.margin;
     lastOrderAt = maxOrNull(lastOrderAt, b.lastPlacedAt);
+    firstOrderAt = minOrNull(firstOrderAt, b.firstPlacedAt ?? b.lastPlacedAt);
+    if (b.cancelled) {
+      for (const c of b.cancelled) {
+        if (c.fromDay <= D) continue;
+        lastOrderAt = maxOrNull(lastOrderAt, c.placedAt);
+        firstOrderAt = minOrNull(firstOrderAt, c.placedAt);
+      }
+    }
     for (const n of WINDOWS) {
       if (inWindow(d, n)) {
         oc[n]! += b.count;
@@ -173,7 +192,6 @@ export function metricsAt(state: AggregateState, asOfMs: number, config: Aggrega
     if (inWindow(a.orderDay, 365)) margin365 += a.margin;
     if (a.orderDay >= D - 179 && a.orderDay <= D - 90) revenuePrev90 += a.revenue;
   }
-  const firstOrderAt = state.firstOrderAt !== null && dayOf(state.firstOrderAt) <= D ? state.firstOrderAt : null;
   m.orders_lifetime = ordersLifetime;
   for (const n of WINDOWS) m[`orders_${n}d`] = oc[n]!;
   m.revenue_lifetime = revenueLifetime;
@@ -291,7 +309,10 @@ export function eventDaysAfter(state: AggregateState, fromDay: number): number[]
   const add = (d: number) => {
     if (d > fromDay) out.add(d);
   };
-  for (const d of state.orders.keys()) add(d);
+  for (const [d, b] of state.orders) {
+    add(d);
+    if (b.cancelled) for (const c of b.cancelled) add(c.fromDay);
+  }
   for (const a of state.adjustments) add(a.effectiveDay);
   for (const d of state.web.keys()) add(d);
   for (const d of state.service.keys()) add(d);
@@ -373,6 +394,14 @@ function prefixMax<T>(buckets: T[], base: number | null, value: (b: T) => number
   return out;
 }
 
+/** prefix[i] = min of the non-null value(buckets[0..i-1]), null if none. */
+function prefixMin<T>(buckets: T[], value: (b: T) => number | null): Array<number | null> {
+  const out = new Array<number | null>(buckets.length + 1);
+  out[0] = null;
+  for (let i = 0; i < buckets.length; i++) out[i + 1] = minOrNull(out[i]!, value(buckets[i]!));
+  return out;
+}
+
 /**
  * An indexed, immutable copy of one customer's AggregateState for evaluating it as of many days: the tier engine asks
  * for the metrics of dozens of days per customer (its next-due searches), and metricsAt walks every bucket each time.
@@ -392,6 +421,10 @@ export class AggregateTimeline {
   private readonly orderRevenue: number[];
   private readonly orderMargin: number[];
   private readonly orderLastPlaced: Array<number | null>;
+  /** prefix min of the buckets' first live placed times (without the base: firstOrderAt is filtered by day). */
+  private readonly orderFirstPlaced: Array<number | null>;
+  /** Orders cancelled after their day (rare): their time counts as of the days in [day, fromDay). */
+  private readonly orderCancelled: Array<{ day: number; placedAt: number; fromDay: number }>;
   private readonly adjustments: OrderAdjustment[];
   private readonly webDays: number[];
   /** Per web bucket: Σ_type weight × count, summed in type order like metricsAt. */
@@ -425,6 +458,11 @@ export class AggregateTimeline {
     this.orderRevenue = prefixSums(orders.buckets, (b) => b.revenue);
     this.orderMargin = prefixSums(orders.buckets, (b) => b.margin);
     this.orderLastPlaced = prefixMax(orders.buckets, state.orderBase.lastPlacedAt, (b) => b.lastPlacedAt);
+    this.orderFirstPlaced = prefixMin(orders.buckets, (b) => b.firstPlacedAt ?? b.lastPlacedAt);
+    this.orderCancelled = [];
+    orders.buckets.forEach((b, i) => {
+      for (const c of b.cancelled ?? []) this.orderCancelled.push({ day: orders.days[i]!, ...c });
+    });
     this.adjustments = state.adjustments.map((a) => ({ ...a }));
 
     const web = sortedEntries(state.web);
@@ -463,6 +501,7 @@ export class AggregateTimeline {
       this.allRollOffDays = sortedUnique(rollOff);
     }
     const events: number[] = [...orders.days];
+    for (const c of this.orderCancelled) events.push(c.fromDay);
     for (const a of state.adjustments) events.push(a.effectiveDay);
     events.push(...web.days, ...service.days);
     if (state.firstOrderAt !== null) events.push(dayOf(state.firstOrderAt));
@@ -529,7 +568,16 @@ export class AggregateTimeline {
     let ordersLifetime = this.orderBase.count + upToCount;
     let revenueLifetime = this.orderBase.revenue + upToRevenue;
     let marginLifetime = this.orderBase.margin + this.orderMargin[oUpTo]!;
-    const lastOrderAt = this.orderLastPlaced[oUpTo]!;
+    let lastOrderAt: number | null = this.orderLastPlaced[oUpTo]!;
+    let firstOrderAt = minOrNull(
+      this.firstOrderAt !== null && dayOf(this.firstOrderAt) <= D ? this.firstOrderAt : null,
+      this.orderFirstPlaced[oUpTo]!,
+    );
+    for (const c of this.orderCancelled) {
+      if (c.day > D || c.fromDay <= D) continue;
+      lastOrderAt = maxOrNull(lastOrderAt, c.placedAt);
+      firstOrderAt = minOrNull(firstOrderAt, c.placedAt);
+    }
     let orders30 = upToCount - count[o30]!;
     let orders90 = upToCount - count[o90]!;
     let orders365 = upToCount - count[o365]!;
@@ -558,7 +606,6 @@ export class AggregateTimeline {
       }
       if (a.orderDay >= D - 179 && a.orderDay <= D - 90) revenuePrev90 += a.revenue;
     }
-    const firstOrderAt = this.firstOrderAt !== null && dayOf(this.firstOrderAt) <= D ? this.firstOrderAt : null;
     // Same keys in the same order as metricsAt.
     m.orders_lifetime = ordersLifetime;
     m.orders_30d = orders30;

@@ -6,7 +6,8 @@
  * Duplicates: an event_id is counted once (duplicates are assumed to be exact copies). The streaming store only
  * guarantees this for duplicates arriving within the dedupe horizon; later duplicates are outside the contract, so
  * `dedupeHorizonMs` does not change the oracle's result (kept in the signature so callers state their assumption).
- * Orders are identified by order_id: see `orderContributions`.
+ * Orders are identified by order_id: see `orderContributions`. `events` is in arrival order (per customer all order
+ * events are in one partition, so that order is fixed): where copies of one order identity differ, the first counts.
  */
 import { type InputEvent, type OrderEvent, WEB_BEHAVIOR_TYPES, type WebBehaviorType } from '@tierstream/contracts';
 import { type AggregateConfig, toReportingMinor } from './config';
@@ -39,10 +40,12 @@ export function oracleMetrics(
 
   // Orders: one contribution per order, on the day of its PLACED (see orderContributions).
   const orderEffects: Array<{ d: number; count: number; revenue: number; margin: number }> = [];
+  // Purchase times (first/last order, recency, tenure): only orders that are not cancelled as of D (§15: a cancelled
+  // order did not happen, from the cancellation's day on). A refunded order still happened: its time counts.
   const placedTimes: number[] = [];
   for (const o of orderContributions(unique, D, convert)) {
     orderEffects.push({ d: o.day, count: o.count, revenue: o.revenue, margin: o.margin });
-    placedTimes.push(o.placedAt);
+    if (!o.cancelled) placedTimes.push(o.placedAt);
   }
   // Web: events per day and type.
   const webByDay = new Map<number, Map<WebBehaviorType, number>>();
@@ -183,6 +186,8 @@ export interface OrderContribution {
   /** Day of its PLACED: where the order and all its reversals land. */
   day: number;
   placedAt: number;
+  /** Cancelled as of the day asked for (its cancellation's day has come): it contributes nothing, not even its time. */
+  cancelled: boolean;
   /** 1, or 0 once cancelled. */
   count: number;
   /** amount − refunds, never below 0; 0 once cancelled. */
@@ -193,13 +198,13 @@ export interface OrderContribution {
   refundExcess: number;
 }
 
-const byTimeThenId = (a: OrderEvent, b: OrderEvent) =>
-  a.occurred_at - b.occurred_at || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0);
-
 /**
  * Money semantics, from the definitions (docs/design-decisions.md §15), as of the close of day `asOfDay`:
+ * - `events` is in arrival order; of several copies of one identity, the first in arrival order counts, later ones
+ *   are duplicates and ignored even when their amount or time differs (the streaming store can do no better);
  * - an order is its order_id; its PLACED counts once (copies under new event ids are retries of the same order);
- * - a cancellation (order_id, CANCELLED) makes the order count 0 orders, 0 revenue, 0 margin;
+ * - a cancellation (order_id, CANCELLED) makes the order count 0 orders, 0 revenue, 0 margin and drops its time
+ *   (first/last order, recency, tenure) from the earliest cancellation copy's day on;
  * - refunds count once per identity (order_id, refund_id), or per event_id when refund_id is null; their sum is
  *   capped at the order's amount (the rest is refund excess), refunded margins keep the margin between 0 and the
  *   order's margin;
@@ -224,21 +229,23 @@ export function orderContributions(
   }
   const out: OrderContribution[] = [];
   for (const [orderId, list] of byOrder) {
-    list.sort(byTimeThenId);
+    // The first PLACED in arrival order is the order (later copies are duplicates, whatever they carry).
     const placed = list.find((e) => e.type === 'PLACED');
     if (!placed || day(placed.occurred_at) > asOfDay) continue;
     const amount = convert(placed.amount_minor, placed.currency);
     const margin = placed.margin_minor === null ? 0 : convert(placed.margin_minor, placed.currency);
-    const known = list.filter((e) => e.type !== 'PLACED' && day(e.occurred_at) <= asOfDay);
-    const cancelled = known.some((e) => e.type === 'CANCELLED');
+    // Copies of the cancellation are one cancellation: the earliest day counts (that does not depend on arrival).
+    const cancelled = list.some((e) => e.type === 'CANCELLED' && day(e.occurred_at) <= asOfDay);
+    // Refund identities are deduplicated in arrival order first (the first copy counts), then known from their day.
     const refundIds = new Set<string>();
     let refunded = 0;
     let refundedMargin = 0;
-    for (const e of known) {
+    for (const e of list) {
       if (e.type !== 'REFUNDED') continue;
       const identity = e.refund_id ? `r:${e.refund_id}` : `e:${e.event_id}`;
       if (refundIds.has(identity)) continue;
       refundIds.add(identity);
+      if (day(e.occurred_at) > asOfDay) continue;
       refunded += convert(e.amount_minor, e.currency);
       if (e.margin_minor !== null) refundedMargin += convert(e.margin_minor, e.currency);
     }
@@ -247,6 +254,7 @@ export function orderContributions(
       orderId,
       day: day(placed.occurred_at),
       placedAt: placed.occurred_at,
+      cancelled,
       count: cancelled ? 0 : 1,
       revenue: cancelled ? 0 : amount - Math.min(amount, refunded),
       margin: cancelled ? 0 : Math.min(Math.max(marginLeft, Math.min(0, margin)), Math.max(0, margin)),

@@ -47,7 +47,14 @@ const MONEY_METRICS = [
 /** Counts the money cases a delivery exercised, so the property cannot pass without them. */
 function countMoneyCases(
   delivered: Array<{ customerId: string; event: InputEvent }>,
-  seen: { reversalBeforeOrder: number; orderCopies: number; cancelledAndRefunded: number },
+  seen: {
+    reversalBeforeOrder: number;
+    orderCopies: number;
+    cancelledAndRefunded: number;
+    cancelledOnly: number;
+    latestCancelled: number;
+    differingCopies: number;
+  },
 ): void {
   const placed = new Map<string, Set<string>>();
   const types = new Map<string, Set<string>>();
@@ -65,7 +72,37 @@ function countMoneyCases(
   }
   for (const ids of placed.values()) if (ids.size > 1) seen.orderCopies++;
   for (const t of types.values()) if (t.has('CANCELLED') && t.has('REFUNDED')) seen.cancelledAndRefunded++;
+  // Per customer: every placed order cancelled; its latest placed order cancelled; PLACED copies that differ.
+  const byCustomer = new Map<string, Map<string, { at: number[]; cancelled: boolean }>>();
+  for (const r of delivered) {
+    if (r.event.kind !== 'order') continue;
+    const e = r.event.event;
+    const orders = byCustomer.get(r.customerId) ?? new Map<string, { at: number[]; cancelled: boolean }>();
+    byCustomer.set(r.customerId, orders);
+    const o = orders.get(e.order_id) ?? { at: [], cancelled: false };
+    orders.set(e.order_id, o);
+    if (e.type === 'PLACED') o.at.push(e.occurred_at);
+    if (e.type === 'CANCELLED') o.cancelled = true;
+  }
+  for (const orders of byCustomer.values()) {
+    const placedOrders = [...orders.values()].filter((o) => o.at.length > 0);
+    if (placedOrders.length === 0) continue;
+    if (placedOrders.every((o) => o.cancelled)) seen.cancelledOnly++;
+    const latest = placedOrders.reduce((a, b) => (b.at[0]! > a.at[0]! ? b : a));
+    if (latest.cancelled && placedOrders.some((o) => !o.cancelled)) seen.latestCancelled++;
+    if (placedOrders.some((o) => new Set(o.at).size > 1)) seen.differingCopies++;
+  }
 }
+
+/** The metrics derived from purchase times and order counts (design-decisions §15: a cancelled order has none). */
+const PURCHASE_TIME_METRICS = [
+  'orders_lifetime',
+  'aov_lifetime',
+  'first_order_at',
+  'last_order_at',
+  'recency_days',
+  'tenure_days',
+] as const;
 
 describe('AggregateStore on real Redis', () => {
   it('applies, skips redelivered offsets and duplicate event ids, reloads after SCRIPT FLUSH', async () => {
@@ -219,6 +256,9 @@ describe('AggregateStore on real Redis', () => {
       reversalBeforeOrder: 0,
       orderCopies: 0,
       cancelledAndRefunded: 0,
+      cancelledOnly: 0,
+      latestCancelled: 0,
+      differingCopies: 0,
       refundExcess: 0,
       lateOrderEvents: 0,
     };
@@ -287,6 +327,15 @@ describe('AggregateStore on real Redis', () => {
               for (const k of MONEY_METRICS)
                 expect(got[k], `${customerId} ${k} as of ${asOf}`).toBeGreaterThanOrEqual(0);
             }
+            // Purchase times (recency, first/last order, tenure) equal the oracle's as of EVERY day of the range
+            // retention keeps exact, so a cancellation is seen from its own day on and not before.
+            for (let d = maxDay - 35; d <= maxDay + 1; d++) {
+              const got = metricsAt(state!, (d + 1) * DAY - 1, config);
+              const want = oracleMetrics(events, (d + 1) * DAY - 1, config, horizon);
+              const pick = (m: Record<string, number | null>) =>
+                Object.fromEntries(PURCHASE_TIME_METRICS.map((k) => [k, m[k]]));
+              expect({ customerId, d, ...pick(got) }).toEqual({ customerId, d, ...pick(want) });
+            }
             // Each refund excess is reported once, whatever the delivery: the oracle's lifetime excess.
             const allTime = (maxDay + 10_000) * DAY;
             expect(excess.get(customerId) ?? 0).toBe(oracleRefundExcess(events, allTime, config));
@@ -305,6 +354,9 @@ describe('AggregateStore on real Redis', () => {
     expect(seen.reversalBeforeOrder).toBeGreaterThan(0);
     expect(seen.orderCopies).toBeGreaterThan(0);
     expect(seen.cancelledAndRefunded).toBeGreaterThan(0);
+    expect(seen.cancelledOnly).toBeGreaterThan(0);
+    expect(seen.latestCancelled).toBeGreaterThan(0);
+    expect(seen.differingCopies).toBeGreaterThan(0);
     expect(seen.refundExcess).toBeGreaterThan(0);
   });
 

@@ -37,13 +37,39 @@ async function hashWithoutLowerBound(key: string): Promise<Record<string, string
   const h = await redis.hgetall(key);
   delete h.lb;
   for (const f of Object.keys(h)) if (f.startsWith('n:') || f.startsWith('u:')) delete h[f];
+  return normalisePurchaseTimes(h);
+}
+
+/**
+ * The purchase times in the first version's form (design-decisions §15 "Purchase times"): an order bucket kept only
+ * its latest placed time and `fo` the first placed time of all orders; the current script keeps every live time of
+ * the bucket and `fo` among folded orders only. Without cancellations both give the same first/last order times.
+ */
+function normalisePurchaseTimes(h: Record<string, string>): Record<string, string> {
+  let first = h.fo === undefined ? null : Number(h.fo);
+  for (const [f, v] of Object.entries(h)) {
+    if (!f.startsWith('o:')) continue;
+    const d = Number(f.slice(2));
+    const b = v.split(',');
+    const times = (b[3] ?? '')
+      .split(' ')
+      .filter((x) => x !== '')
+      .map(Number);
+    if (times.length === 0) continue;
+    const last = Math.max(...times);
+    h[f] = [b[0], b[1], b[2], String(last)].join(',');
+    const lo = d * DAY + Math.min(...times);
+    if (first === null || lo < first) first = lo;
+  }
+  if (first !== null) h.fo = String(first);
   return h;
 }
 
 /** A history with only plain orders: each placed once, never reversed. */
 const plainOrders = (h: HistorySpec): HistorySpec => ({
   ...h,
-  orders: h.orders.map((o) => ({ ...o, followUps: [], placed: true, copies: 0 })),
+  orders: h.orders.map((o) => ({ ...o, followUps: [], placed: true, copies: 0, copiesDiffer: false })),
+  cancelShape: 'any',
 });
 
 /** Applies one customer's records with both scripts (the second hash with `current` or the first version). */

@@ -48,7 +48,23 @@ const orderArb = fc.record({
   /** The PLACED arrives (false: only its reversals do), and how many copies under new event ids follow it. */
   placed: fc.oneof({ weight: 9, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
   copies: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 2 }) }),
+  /**
+   * Copies (of the PLACED, of a refund with a refund_id) carry another amount and time: outside what producers should
+   * send, but the first copy in arrival order must count in the store and in the oracle alike (§15).
+   */
+  copiesDiffer: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
 });
+
+/** How cancellations shape the customer (recency and lifecycle of customers with cancelled orders, §15). */
+const cancelShapeArb = fc.oneof(
+  { weight: 2, arbitrary: fc.constant('any' as const) },
+  /** Every placed order cancelled: no live order, no purchase time from the last cancellation on. */
+  { weight: 1, arbitrary: fc.constant('cancelledOnly' as const) },
+  /** The latest order cancelled: recency falls back to the previous live order. */
+  { weight: 1, arbitrary: fc.constant('cancelLatest' as const) },
+);
+/** When a shape's cancellation comes after its order: the same day, the next days, or weeks later. */
+const cancelAfterArb = fc.constantFrom(0, 60_000, DAY, 3 * DAY, 40 * DAY);
 
 const webArb = fc.record({ at: timeArb, type: fc.constantFrom(...WEB_BEHAVIOR_TYPES) });
 
@@ -63,6 +79,8 @@ const ticketArb = fc.record({
 
 export const historyArb = fc.record({
   orders: fc.array(orderArb, { maxLength: 8 }),
+  cancelShape: cancelShapeArb,
+  cancelAfter: fc.array(cancelAfterArb, { minLength: 8, maxLength: 8 }),
   web: fc.array(webArb, { maxLength: 30 }),
   tickets: fc.array(ticketArb, { maxLength: 3 }),
 });
@@ -79,7 +97,8 @@ export function buildEvents(customerId: string, spec: HistorySpec): InputEvent[]
   const out: InputEvent[] = [];
   let n = 0;
   const id = (k: string) => `${customerId}-${k}-${n++}`;
-  for (const o of spec.orders) {
+  const latest = spec.orders.reduce((i, o, k) => (i < 0 || toMs(o.at) >= toMs(spec.orders[i]!.at) ? k : i), -1);
+  spec.orders.forEach((o, k) => {
     const at = toMs(o.at);
     const orderId = `ord-${n}`;
     const base: OrderEvent = {
@@ -99,10 +118,26 @@ export function buildEvents(customerId: string, spec: HistorySpec): InputEvent[]
     };
     if (o.placed) {
       out.push({ kind: 'order', event: base });
-      // A producer or webhook retry: the same order under a new event id.
-      for (let c = 0; c < o.copies; c++) out.push({ kind: 'order', event: { ...base, event_id: id('o') } });
+      // A producer or webhook retry: the same order under a new event id (maybe with another amount and time).
+      for (let c = 0; c < o.copies; c++) {
+        const differ = o.copiesDiffer ? { amount_minor: o.amount + 1 + c, occurred_at: at + (c + 1) * 3 * DAY } : {};
+        out.push({ kind: 'order', event: { ...base, event_id: id('o'), ...differ } });
+      }
     }
-    o.followUps.forEach((f, k) => {
+    const shapeCancels = spec.cancelShape === 'cancelledOnly' || (spec.cancelShape === 'cancelLatest' && k === latest);
+    if (shapeCancels) {
+      out.push({
+        kind: 'order',
+        event: {
+          ...base,
+          event_id: id('o'),
+          type: 'CANCELLED',
+          occurred_at: at + (spec.cancelAfter[k] ?? 0),
+          original_placed_at: at,
+        },
+      });
+    }
+    o.followUps.forEach((f, fk) => {
       const reversal: OrderEvent = {
         ...base,
         event_id: id('o'),
@@ -111,19 +146,21 @@ export function buildEvents(customerId: string, spec: HistorySpec): InputEvent[]
         margin_minor: f.withMargin && o.margin !== null ? Math.floor(o.margin * f.fraction) : null,
         occurred_at: at + f.afterMs,
         original_placed_at: at,
-        refund_id: f.kind === 'REFUNDED' && f.withRefundId ? `rf-${k}` : null,
+        refund_id: f.kind === 'REFUNDED' && f.withRefundId ? `rf-${fk}` : null,
       };
       out.push({ kind: 'order', event: reversal });
       if (f.resend !== null) {
-        // A refund with a refund_id is resent as an exact copy; a cancellation may be resent with a later time.
-        const later = f.kind === 'CANCELLED' ? f.resend : 0;
+        // A refund with a refund_id is resent as a copy (exact, or with another amount and time when the order's
+        // copies differ); a cancellation may be resent with a later time.
+        const later = f.kind === 'CANCELLED' || o.copiesDiffer ? f.resend : 0;
+        const amount = f.kind === 'REFUNDED' && o.copiesDiffer ? reversal.amount_minor * 2 : reversal.amount_minor;
         out.push({
           kind: 'order',
-          event: { ...reversal, event_id: id('o'), occurred_at: reversal.occurred_at + later },
+          event: { ...reversal, event_id: id('o'), occurred_at: reversal.occurred_at + later, amount_minor: amount },
         });
       }
     });
-  }
+  });
   for (const w of spec.web) {
     out.push({
       kind: 'web',
@@ -294,6 +331,7 @@ export function deliver(eventsByCustomer: Map<string, InputEvent[]>, seed: numbe
   const drop = new Set<string>();
   let duplicatesKept = 0;
   let lateOrderEvents = 0;
+  const orderMinDay = new Map<string, number>();
   for (const batch of batches) {
     const firsts = batch.filter((r) => !deliveredKeys.has(recKey(r)));
     const seenInBatch = new Set<string>();
@@ -309,7 +347,15 @@ export function deliver(eventsByCustomer: Map<string, InputEvent[]>, seed: numbe
     for (const r of fresh) {
       deliveredKeys.add(recKey(r));
       const id = r.event.event.event_id;
-      if (r.event.kind === 'order' && orderDayOf(r.event.event) <= dayOfMs(maxAt.get(r.customerId)!) - RETENTION_DAYS) {
+      // The order's day, conservatively: the earliest day any of its events named so far (copies of a PLACED may
+      // carry other times; the order state's day is one of them).
+      let orderDay = Number.POSITIVE_INFINITY;
+      if (r.event.kind === 'order') {
+        const ok = `${r.customerId}/${r.event.event.order_id}`;
+        orderDay = Math.min(orderMinDay.get(ok) ?? Number.POSITIVE_INFINITY, orderDayOf(r.event.event));
+        orderMinDay.set(ok, orderDay);
+      }
+      if (orderDay <= dayOfMs(maxAt.get(r.customerId)!) - RETENTION_DAYS) {
         // Order-state contract (design-decisions §15): every event of an order arrives while the order's day is
         // after the retention cutoff (customer's latest day − RETENTION_DAYS); a later one is outside the contract.
         drop.add(recKey(r));

@@ -116,10 +116,15 @@ describe('oracle (hand-computed from the definitions)', () => {
     expect(m.revenue_lifetime).toBe(5500);
     expect(m.margin_lifetime).toBe(350);
     expect(m.aov_lifetime).toBeCloseTo(5500 / 3, 12);
-    expect(m.first_order_at).toBe(at(D - 400));
+    // d is cancelled (as of D − 1 on): it did not happen, so the first order is c (§15).
+    expect(m.first_order_at).toBe(at(D - 100));
     expect(m.last_order_at).toBe(at(D - 29));
     expect(m.recency_days).toBe(29);
-    expect(m.tenure_days).toBe(400);
+    expect(m.tenure_days).toBe(100);
+    // As of D − 2 the cancellation has not happened yet: d still counts, time included (§8).
+    const before = oracleMetrics(events, at(D - 2), cfg, 0);
+    expect(before.first_order_at).toBe(at(D - 400));
+    expect(before.tenure_days).toBe(398);
   });
 
   it('engagement: exponential decay with a 14-day half-life, rounded to 6 decimals', () => {

@@ -63,6 +63,8 @@ export interface MoneyCase {
   expect: Array<{ asOfDay: number; metrics: Record<string, number | null> }>;
   /** Refunded beyond the orders' amounts, over the whole history (minor units). */
   refundExcess: number;
+  /** Copies of one identity differ: the result depends on their arrival order (the first copy counts). */
+  arrivalMatters?: boolean;
 }
 
 const at30 = (metrics: Record<string, number | null>) => ({ asOfDay: 30, metrics });
@@ -165,5 +167,105 @@ export function moneyCases(): MoneyCase[] {
       ],
       refundExcess: 0,
     },
+    // Cancelled orders did not happen: from the cancellation's day on they give no purchase time either (recency,
+    // first/last order, tenure); before it, they do (§8). A refunded order did happen.
+    {
+      name: '5. a cancelled-only customer (cancelled the same day) has no purchase time',
+      customerId: 'm-c5-same',
+      events: [P('m-c5-same', 'o1', 1, 5000), X('m-c5-same', 'o1', 1, 5000, 1)],
+      expect: [1, 2, 30].map((asOfDay) => ({ asOfDay, metrics: { ...noOrders } })),
+      refundExcess: 0,
+    },
+    {
+      name: '5. a cancelled-only customer (cancelled on 06-03): the order counts until 06-02 only',
+      customerId: 'm-c5-later',
+      events: [P('m-c5-later', 'o1', 1, 5000), X('m-c5-later', 'o1', 3, 5000, 1)],
+      expect: [
+        {
+          asOfDay: 2,
+          metrics: { orders_lifetime: 1, first_order_at: june(1), last_order_at: june(1), recency_days: 1 },
+        },
+        ...[3, 30].map((asOfDay) => ({ asOfDay, metrics: { ...noOrders } })),
+      ],
+      refundExcess: 0,
+    },
+    {
+      name: '5. cancelling the latest order: recency falls back to the previous live order',
+      customerId: 'm-c5-latest',
+      events: [
+        P('m-c5-latest', 'o1', 1, 1000),
+        P('m-c5-latest', 'o2', 10, 2000),
+        P('m-c5-latest', 'o3', 10, 3000, { occurred_at: june(10) + 3_600_000 }),
+        X('m-c5-latest', 'o3', 12, 3000, 10),
+        X('m-c5-latest', 'o2', 14, 2000, 10),
+      ],
+      expect: [
+        { asOfDay: 11, metrics: { orders_lifetime: 3, last_order_at: june(10) + 3_600_000, recency_days: 1 } },
+        { asOfDay: 12, metrics: { orders_lifetime: 2, last_order_at: june(10), recency_days: 2, aov_lifetime: 1500 } },
+        {
+          asOfDay: 30,
+          metrics: { orders_lifetime: 1, first_order_at: june(1), last_order_at: june(1), recency_days: 29 },
+        },
+      ],
+      refundExcess: 0,
+    },
+    {
+      name: '5. cancelling the first order: first order and tenure move to the next live order',
+      customerId: 'm-c5-first',
+      events: [P('m-c5-first', 'o1', 1, 1000), P('m-c5-first', 'o2', 10, 2000), X('m-c5-first', 'o1', 15, 1000, 1)],
+      expect: [
+        { asOfDay: 14, metrics: { first_order_at: june(1), tenure_days: 13 } },
+        { asOfDay: 30, metrics: { first_order_at: june(10), tenure_days: 20, last_order_at: june(10) } },
+      ],
+      refundExcess: 0,
+    },
+    {
+      name: '5. a fully refunded order still happened: its time counts',
+      customerId: 'm-c5-refunded',
+      events: [P('m-c5-refunded', 'o1', 1, 5000), R('m-c5-refunded', 'o1', 2, 5000, 1)],
+      expect: [
+        at30({ orders_lifetime: 1, revenue_lifetime: 0, first_order_at: june(1), last_order_at: june(1) }),
+        at30({ recency_days: 29, aov_lifetime: 0 }),
+      ],
+      refundExcess: 0,
+    },
+    // Copies of one identity that differ: the first in arrival order counts (design-decisions §15).
+    {
+      name: '6. a PLACED resent with another amount and time: the first arrived counts',
+      customerId: 'm-c6-placed',
+      events: [P('m-c6-placed', 'o1', 6, 7000), P('m-c6-placed', 'o1', 5, 5000)],
+      expect: [
+        { asOfDay: 5, metrics: { orders_lifetime: 0, last_order_at: null } },
+        at30({ orders_lifetime: 1, revenue_lifetime: 7000, first_order_at: june(6), last_order_at: june(6) }),
+      ],
+      refundExcess: 0,
+      arrivalMatters: true,
+    },
+    {
+      name: '6. two REFUNDED with one refund_id and different amounts: the first arrived counts',
+      customerId: 'm-c6-refund',
+      events: [
+        P('m-c6-refund', 'o1', 1, 5000),
+        R('m-c6-refund', 'o1', 8, 3000, 1, { refund_id: 'rf-1' }),
+        R('m-c6-refund', 'o1', 7, 1000, 1, { refund_id: 'rf-1' }),
+      ],
+      expect: [
+        { asOfDay: 7, metrics: { revenue_lifetime: 5000 } },
+        at30({ orders_lifetime: 1, revenue_lifetime: 2000 }),
+      ],
+      refundExcess: 0,
+      arrivalMatters: true,
+    },
   ];
 }
+
+/** What a customer with no (live) order has. */
+const noOrders = {
+  orders_lifetime: 0,
+  revenue_lifetime: 0,
+  aov_lifetime: null,
+  first_order_at: null,
+  last_order_at: null,
+  recency_days: null,
+  tenure_days: null,
+};

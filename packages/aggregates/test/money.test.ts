@@ -18,8 +18,9 @@ describe('money semantics in the oracle (issue 14, items 1–4; design-decisions
     });
   }
 
-  it('the result does not depend on the order the events arrive in', () => {
+  it('the result does not depend on the order the events arrive in (when copies are exact)', () => {
     for (const c of moneyCases()) {
+      if (c.arrivalMatters) continue;
       const reversed = [...c.events].reverse();
       expect(oracleMetrics(reversed, closeOfJune(30), cfg, 0)).toEqual(
         oracleMetrics(c.events, closeOfJune(30), cfg, 0),

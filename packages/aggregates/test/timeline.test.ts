@@ -35,6 +35,16 @@ const hashArb: fc.Arbitrary<Record<string, string>> = fc
     adjustments: fc.array(fc.tuple(bucketDay, fc.integer({ min: 0, max: 120 }), small, money, money), {
       maxLength: 6,
     }),
+    /** Purchase-time lists (design-decisions §15): more live times of a bucket, and orders cancelled later. */
+    times: fc.array(
+      fc.tuple(
+        bucketDay,
+        small,
+        fc.array(ms, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.tuple(ms, fc.integer({ min: 1, max: 60 })), { maxLength: 2 }),
+      ),
+      { maxLength: 6 },
+    ),
     web: fc.array(
       fc.tuple(
         bucketDay,
@@ -71,6 +81,9 @@ const hashArb: fc.Arbitrary<Record<string, string>> = fc
     if (r.wb !== null) h.wb = String(r.wb);
     if (r.tb) h.tb = `${s(r.tb[0])},${r.tb[1]},${r.tb[2]}`;
     for (const [d, c, rev, mar, last, drop] of r.orders) h[`o:${d}`] = columns([c, rev, mar, s(last)], drop);
+    for (const [d, c, live, cancelled] of r.times) {
+      h[`o:${d}`] = `${c},${c},0,${live.join(' ')},${cancelled.map(([m, k]) => `${m}@${d + k}`).join(' ')}`;
+    }
     for (const [d, lag, c, rev, mar] of r.adjustments) h[`a:${d}:${d + lag}`] = `${c},${rev},${mar}`;
     for (const [d, m, pairs] of r.web) h[`w:${d}`] = [String(m), ...pairs.map(([i, c]) => `${i}:${c}`)].join(',');
     for (const [d, m, tk, cp, es, cs, cc, drop] of r.service) h[`t:${d}`] = columns([m, tk, cp, es, cs, cc], drop);
