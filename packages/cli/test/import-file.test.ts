@@ -1,9 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FileError, parseMapping } from '@tierstream/importer';
+import { parseMapping } from '@tierstream/importer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mappingProblemLines } from '../src/commands/import';
+import { FileError } from '../src/ops/csv-records';
 import { importFile } from '../src/ops/import-file';
 
 /** importFile as a dry run (no producer) on small files written here, read with the shipped online-retail mapping. */

@@ -1,5 +1,4 @@
 export * from './common';
-export * from './csv';
 export * from './fields';
 export * from './importer';
 export * from './mapping';

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { FileError, IMPORT_KINDS, type ImportKind, MappingError, parseMapping } from '@tierstream/importer';
+import { IMPORT_KINDS, type ImportKind, MappingError, parseMapping } from '@tierstream/importer';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import type { Clients } from '../clients';
 import { sendWatermarks } from '../feed';
+import { FileError } from '../ops/csv-records';
 import { type ImportProgress, importFile, writeRejectFile } from '../ops/import-file';
 
 /** Exit code of an invalid mapping or invalid arguments (1 stays "ran, but something was rejected or failed"). */

@@ -3,8 +3,6 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { AvroSerde } from '@tierstream/contracts';
 import {
-  CsvReader,
-  type CsvRecord,
   Importer,
   type ImportKind,
   type ImportSummary,
@@ -14,6 +12,7 @@ import {
 } from '@tierstream/importer';
 import type { RecordProducer } from '@tierstream/kafka';
 import { feedEvents } from '../feed';
+import { readCsvRecords } from './csv-records';
 
 /** Progress of an import: bytes read while parsing, then events produced. */
 export type ImportProgress =
@@ -70,33 +69,27 @@ export async function importFile(opts: ImportFileOptions): Promise<ImportFileRes
   const report = () => opts.onProgress?.({ phase: 'read', bytes: input.bytesRead, totalBytes, rows });
   if (format === 'csv') {
     const csv = mapping.csv;
-    const reader = new CsvReader(file, csv.delimiter, csv.quote);
     let width = 0;
     let headerPending = csv.header;
     if (!csv.header) {
       importer.setHeader(csv.columns!);
       width = csv.columns!.length;
     }
-    const take = (records: CsvRecord[]) => {
-      for (const rec of records) {
-        if (headerPending) {
-          headerPending = false;
-          importer.setHeader(rec.cells);
-          width = rec.cells.length;
-          continue;
-        }
-        rows += 1;
-        // A row the parser could not read whole still names its order when the order id cell is readable.
-        if (rec.error !== undefined) importer.reject(rec.line, 'MALFORMED_ROW', rec.error, rec.cells);
-        else if (rec.cells.length !== width)
-          importer.reject(rec.line, 'MALFORMED_ROW', `expected ${width} cells, got ${rec.cells.length}`, rec.cells);
-        else importer.add(rec.cells, rec.line);
-        if ((rows & 0xffff) === 0) report();
+    for await (const rec of readCsvRecords(input, { source: file, delimiter: csv.delimiter, quote: csv.quote })) {
+      if (headerPending) {
+        headerPending = false;
+        importer.setHeader(rec.cells);
+        width = rec.cells.length;
+        continue;
       }
-    };
-    input.setEncoding('utf8');
-    for await (const chunk of input as AsyncIterable<string>) take(reader.push(chunk));
-    take(reader.end());
+      rows += 1;
+      // A row the parser could not read whole still names its order when the order id cell is readable.
+      if (rec.error !== undefined) importer.reject(rec.line, 'MALFORMED_ROW', rec.error, rec.cells);
+      else if (rec.cells.length !== width)
+        importer.reject(rec.line, 'MALFORMED_ROW', `expected ${width} cells, got ${rec.cells.length}`, rec.cells);
+      else importer.add(rec.cells, rec.line);
+      if ((rows & 0xffff) === 0) report();
+    }
   } else {
     let line = 0;
     for await (const raw of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
