@@ -73,11 +73,11 @@ const EXPECTED: Record<string, { orders_lifetime: number; revenue_lifetime: numb
     first: '2011-03-01T09:00:00.000Z',
     last: '2011-03-10T09:00:00.000Z',
   },
-  // A-3 placed and cancelled (counts nothing), A-4 3000.
+  // A-3 placed and cancelled (counts nothing, not even its purchase time: design-decisions §15), A-4 3000.
   'S-2': {
     orders_lifetime: 1,
     revenue_lifetime: 3_000,
-    first: '2011-03-05T09:00:00.000Z',
+    first: '2011-03-06T08:00:00.000Z',
     last: '2011-03-06T08:00:00.000Z',
   },
 };
