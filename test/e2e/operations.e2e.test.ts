@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
 import {
   bootstrapPipeline,
   Clients,
@@ -9,7 +6,6 @@ import {
   groupLag,
   OUTPUT_TOPICS,
   pipelineProgress,
-  REPO_ROOT,
   resetPipelineData,
   type ServiceName,
   type ServiceProcess,
@@ -20,7 +16,6 @@ import {
 } from '@tierstream/cli';
 import { INPUT_TOPICS, type InputEvent, type TierTransition, TOPICS } from '@tierstream/contracts';
 import { generateWorkload, resolveOptions } from '@tierstream/generator';
-import { parseRules } from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay } from '@tierstream/tierstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port';
@@ -87,11 +82,8 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
   };
   const events: InputEvent[] = [...workload, tail];
   const lastDay = dayOf(endAt + 1) - 1;
-  const rules = parseRules(readFileSync(path.join(REPO_ROOT, 'rules/default.yaml'), 'utf8'), 'rules/default.yaml');
   const oracle = runPipelineOracle({
     events,
-    rules,
-    aggregateConfig: DEFAULT_AGGREGATE_CONFIG,
     cutPointsEveryDays: CUTPOINTS_EVERY_DAYS,
     endAt,
   });

@@ -1,9 +1,5 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
-import { bootstrapPipeline, Clients, REPO_ROOT, resetPipelineData } from '@tierstream/cli';
+import { bootstrapPipeline, Clients, resetPipelineData } from '@tierstream/cli';
 import type { InputEvent } from '@tierstream/contracts';
-import { parseRules } from '@tierstream/tiering';
 import { dayOf, endOfDay, TierStateStore } from '@tierstream/tierstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -110,11 +106,8 @@ describe('ranking with ties through the real services (issue 14 case 5)', () => 
   });
 
   it('exactly the transitions of the batch oracle (same schedule, same tie rule)', () => {
-    const rules = parseRules(readFileSync(path.join(REPO_ROOT, 'rules/default.yaml'), 'utf8'), 'rules/default.yaml');
     const oracle = runPipelineOracle({
       events,
-      rules,
-      aggregateConfig: DEFAULT_AGGREGATE_CONFIG,
       cutPointsEveryDays: CUTPOINTS_EVERY_DAYS,
       endAt,
     });

@@ -1,4 +1,7 @@
-import { type AggregateConfig, oracleMetrics } from '@tierstream/aggregates';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { type AggregateConfig, DEFAULT_AGGREGATE_CONFIG, oracleMetrics } from '@tierstream/aggregates';
+import { REPO_ROOT } from '@tierstream/cli';
 import { customerIdOf, type InputEvent } from '@tierstream/contracts';
 import {
   type Attributes,
@@ -10,6 +13,7 @@ import {
   initialCutPoints,
   isCutPointDay,
   type Metrics,
+  parseRules,
   type Rules,
   type TierState,
   type TransitionDraft,
@@ -46,13 +50,18 @@ export function runPipelineOracle(opts: {
    * must pass the list sorted the same way if their copies differ.
    */
   events: InputEvent[];
-  rules: Rules;
-  aggregateConfig: AggregateConfig;
+  /** Default: rules/default.yaml. */
+  rules?: Rules;
+  /** Default: DEFAULT_AGGREGATE_CONFIG. */
+  aggregateConfig?: AggregateConfig;
   cutPointsEveryDays: number;
   /** The rest of the schedule (CUTPOINTS_YOUNG_BELOW, CUTPOINTS_EARLY_CHANGE); default: the engine's defaults. */
   cutPointsSchedule?: Partial<Omit<CutPointSchedule, 'everyDays'>>;
   endAt: number;
 }): OracleResult {
+  const rules: Rules =
+    opts.rules ?? parseRules(readFileSync(path.join(REPO_ROOT, 'rules/default.yaml'), 'utf8'), 'rules/default.yaml');
+  const aggregateConfig = opts.aggregateConfig ?? DEFAULT_AGGREGATE_CONFIG;
   const schedule: CutPointSchedule = {
     ...DEFAULT_CUTPOINT_SCHEDULE,
     ...opts.cutPointsSchedule,
@@ -80,7 +89,7 @@ export function runPipelineOracle(opts: {
   for (const [id, list] of byCustomer) firstDay.set(id, Math.min(...list.map((e) => dayOf(e.event.occurred_at))));
   const lastDay = dayOf(opts.endAt + 1) - 1;
   const startDay = Math.min(...firstDay.values());
-  let cutPoints = initialCutPoints(opts.rules);
+  let cutPoints = initialCutPoints(rules);
   const states = new Map<string, TierState>();
   const transitions: TransitionDraft[] = [];
   const snapshots = new Map<string, Map<string, Record<string, string>>>();
@@ -93,9 +102,9 @@ export function runPipelineOracle(opts: {
     const dayMetrics = new Map<string, Metrics>();
     for (const id of ids) {
       if (firstDay.get(id)! > day) continue;
-      const metrics = oracleMetrics(byCustomer.get(id)!, endOfDay(day), opts.aggregateConfig, 48 * 3_600_000);
+      const metrics = oracleMetrics(byCustomer.get(id)!, endOfDay(day), aggregateConfig, 48 * 3_600_000);
       const result = evaluateTiers({
-        rules: opts.rules,
+        rules: rules,
         cutPoints,
         customerId: id,
         metrics,
@@ -117,7 +126,7 @@ export function runPipelineOracle(opts: {
     snapshots.set(isoDay(day), snapshot);
     metricsByDay.set(isoDay(day), dayMetrics);
     if (isCutPointDay(schedule, cutPoints, day)) {
-      cutPoints = computeCutPoints(opts.rules, population, `cp-${isoDay(day)}`, endOfDay(day), cutPoints);
+      cutPoints = computeCutPoints(rules, population, `cp-${isoDay(day)}`, endOfDay(day), cutPoints);
     }
   }
   return { states, transitions, snapshots, metrics: metricsByDay, distribution, cutPoints };

@@ -1,12 +1,8 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
 import {
   bootstrapPipeline,
   Clients,
   feedEvents,
   killService,
-  REPO_ROOT,
   resetPipelineData,
   SERVICES,
   type ServiceName,
@@ -19,7 +15,6 @@ import {
 import { stackEndpoints } from '@tierstream/config';
 import type { InputEvent } from '@tierstream/contracts';
 import { generateWorkload, resolveOptions } from '@tierstream/generator';
-import { parseRules } from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay } from '@tierstream/tierstate';
 import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,11 +58,8 @@ export function pipelineScenario(opts: PipelineScenarioOptions = {}): PipelineSc
   const events: InputEvent[] = [...generateWorkload('tiny')];
   const options = resolveOptions('tiny');
   const endAt = endOfDay(dayOf(typeof options.end === 'number' ? options.end : Date.parse(options.end)));
-  const rules = parseRules(readFileSync(path.join(REPO_ROOT, 'rules/default.yaml'), 'utf8'), 'rules/default.yaml');
   const oracle = runPipelineOracle({
     events,
-    rules,
-    aggregateConfig: DEFAULT_AGGREGATE_CONFIG,
     cutPointsEveryDays: CUTPOINTS_EVERY_DAYS,
     endAt,
   });
