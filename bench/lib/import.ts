@@ -8,6 +8,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, write
 import os from 'node:os';
 import path from 'node:path';
 import { bootstrapPipeline, importFile, REPO_ROOT, resetPipelineData } from '@tierstream/cli';
+import { Rng } from '@tierstream/generator';
 import { parseMapping } from '@tierstream/importer';
 import type { BenchContext } from './phases';
 
@@ -29,25 +30,14 @@ export interface ImportBenchResult {
 
 const MAPPING = path.join(REPO_ROOT, 'examples', 'import', 'online-retail.mapping.yaml');
 
-/** Deterministic 32-bit PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Writes `rows` invoice lines: invoices of 1–7 lines for 50,000 customers over a year (2010-12-01 … 2011-11-30,
  * Europe/London wall time), about 2 % credit invoices ("C" prefix, negative quantities) of an earlier invoice's
  * customer. Returns the row count written.
  */
 export function writeInvoiceCsv(file: string, rows: number, seed = 20260630): number {
-  const rand = rng(seed);
+  const r = new Rng(seed);
+  const rand = () => r.next();
   const fd = openSync(file, 'w');
   const start = Date.UTC(2010, 11, 1, 8);
   const span = 364 * 86_400_000;
