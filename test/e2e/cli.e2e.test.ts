@@ -12,7 +12,7 @@ import {
   stopService,
   waitForPipeline,
 } from '@tierstream/cli';
-import { INPUT_TOPICS } from '@tierstream/contracts';
+import { DLQ_TOPICS, INPUT_TOPICS } from '@tierstream/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limited, type RunningPipeline, readTopic, startPipeline, tierctl, waitForGroupLag } from '../support/journeys';
 
@@ -163,7 +163,7 @@ describe('tierctl end to end', () => {
       for (const l of lags) expect(l.lag, `${l.group} ${l.topic}`).toBe(0);
     }
     expect(status.lag.some((l) => l.group === GROUPS.engine)).toBe(true);
-    expect(Object.keys(status.dlq).sort()).toEqual(INPUT_TOPICS.map((t) => `${t}.dlq`).sort());
+    expect(Object.keys(status.dlq).sort()).toEqual([...DLQ_TOPICS].sort());
     await pipeline.stop();
     pipeline = null;
   });

@@ -1,4 +1,4 @@
-import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
+import { DLQ_TOPICS, INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { dayOf, TierStateStore } from '@tierstream/tierstate';
 import { Cluster } from 'ioredis';
 import type { Admin } from 'kafkajs';
@@ -123,9 +123,7 @@ export async function deleteRedisKeys(clients: Clients): Promise<void> {
 export async function resetPipelineData(clients: Clients): Promise<void> {
   const admin = await clients.admin();
   const existing = new Set(await admin.listTopics());
-  const ours = [...INPUT_TOPICS, ...INPUT_TOPICS.map((t) => `${t}.dlq`), TOPICS.signals, ...OUTPUT_TOPICS].filter((t) =>
-    existing.has(t),
-  );
+  const ours = [...Object.values(TOPICS), ...DLQ_TOPICS].filter((t) => existing.has(t));
   const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith('tierstream-'));
   if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
   if (ours.length > 0) {

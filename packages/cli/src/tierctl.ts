@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, metricsAt } from '@tierstream/aggregates';
-import { applyTopics, INPUT_TOPICS, type InputEvent, loadTopicsSpec, TOPICS } from '@tierstream/contracts';
+import { applyTopics, DLQ_TOPICS, INPUT_TOPICS, type InputEvent, loadTopicsSpec, TOPICS } from '@tierstream/contracts';
 import {
   generateWorkload,
   PROFILES,
@@ -593,10 +593,10 @@ program
         for (const topic of topics.filter((t) => existing.has(t)))
           lag.push({ group, topic, lag: await groupLag(admin, group, [topic]) });
       }
-      for (const t of INPUT_TOPICS) {
-        if (!existing.has(`${t}.dlq`)) continue;
-        const offsets = await admin.fetchTopicOffsets(`${t}.dlq`);
-        dlqSizes[`${t}.dlq`] = offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
+      for (const dlqTopic of DLQ_TOPICS) {
+        if (!existing.has(dlqTopic)) continue;
+        const offsets = await admin.fetchTopicOffsets(dlqTopic);
+        dlqSizes[dlqTopic] = offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
       }
     }
     const result = { health, lag, dlq: dlqSizes };

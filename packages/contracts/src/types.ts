@@ -268,6 +268,11 @@ export const ENUM_SYMBOLS: Record<string, readonly string[]> = {
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
 export const INPUT_TOPICS = [TOPICS.orders, TOPICS.web, TOPICS.tickets] as const;
+/**
+ * The dead-letter topic of every contract topic (`<topic>.dlq`): each is consumed by a service (aggregator: inputs,
+ * tier engine: signals, warehouse writer: the outputs), and a consumer dead-letters what it cannot decode or store.
+ */
+export const DLQ_TOPICS: readonly string[] = Object.values(TOPICS).map((t) => `${t}.dlq`);
 export type InputTopic = (typeof INPUT_TOPICS)[number];
 
 /** Avro record name (without namespace) of each topic's value schema; the file is schemas/<name>.avsc. */

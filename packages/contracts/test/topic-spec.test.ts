@@ -1,6 +1,14 @@
 import type { Admin } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { applyTopics, INPUT_TOPICS, loadTopicsSpec, parseTopicsSpec, TOPICS, type TopicsSpec } from '../src/index';
+import {
+  applyTopics,
+  DLQ_TOPICS,
+  INPUT_TOPICS,
+  loadTopicsSpec,
+  parseTopicsSpec,
+  TOPICS,
+  type TopicsSpec,
+} from '../src/index';
 
 const DAY = 86_400_000;
 
@@ -8,20 +16,19 @@ describe('infra/kafka/topics.yaml', () => {
   const spec = loadTopicsSpec();
   const byName = new Map(spec.topics.map((t) => [t.name, t]));
 
-  it('defines every topic of the contracts and one DLQ per input topic', () => {
+  it('defines every topic of the contracts and the DLQ of each (every one is consumed, so each can dead-letter)', () => {
     for (const topic of Object.values(TOPICS)) expect(byName.has(topic), topic).toBe(true);
-    for (const topic of INPUT_TOPICS) expect(byName.has(`${topic}.dlq`), `${topic}.dlq`).toBe(true);
-    expect(spec.topics).toHaveLength(Object.values(TOPICS).length + INPUT_TOPICS.length);
+    for (const topic of Object.values(TOPICS)) expect(byName.has(`${topic}.dlq`), `${topic}.dlq`).toBe(true);
+    expect(DLQ_TOPICS).toEqual(Object.values(TOPICS).map((t) => `${t}.dlq`));
+    expect(spec.topics).toHaveLength(2 * Object.values(TOPICS).length);
   });
 
   it('has the agreed cleanup policies and retention', () => {
     const expectTopic = (name: string, policy: string, days: number) => {
       expect(byName.get(name)?.config).toEqual({ 'cleanup.policy': policy, 'retention.ms': String(days * DAY) });
     };
-    for (const t of INPUT_TOPICS) {
-      expectTopic(t, 'delete', 7);
-      expectTopic(`${t}.dlq`, 'delete', 30);
-    }
+    for (const t of INPUT_TOPICS) expectTopic(t, 'delete', 7);
+    for (const t of DLQ_TOPICS) expectTopic(t, 'delete', 30);
     expectTopic(TOPICS.signals, 'delete', 1);
     expectTopic(TOPICS.transitions, 'delete', 30);
     expectTopic(TOPICS.changes, 'compact,delete', 30);
