@@ -114,6 +114,18 @@ export function exitOnConfigError(service: string, err: unknown): never {
   process.exit(2);
 }
 
+/**
+ * Where a service serves /metrics and /health/*: HTTP_HOST (bind address; default 127.0.0.1, set 0.0.0.0 in a
+ * container so probes and scrapes from outside reach it) and HTTP_PORT (0 = any free port).
+ */
+export const httpServiceSettings = (defaultPort: number) => ({
+  HTTP_HOST: z
+    .string()
+    .regex(/^(?:[A-Za-z0-9.-]+|[0-9A-Fa-f:]+)$/, { error: 'expected an IP address or host name, e.g. 0.0.0.0' })
+    .default('127.0.0.1'),
+  HTTP_PORT: env.int(defaultPort, 0, 65_535),
+});
+
 /** Settings every Kafka service has: where the broker and the schema registry are. */
 export const kafkaServiceSettings = {
   KAFKA_BROKERS: env.list(STACK_DEFAULTS.KAFKA_BROKERS),

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, env, loadConfig } from '../src';
+import { ConfigError, env, httpServiceSettings, loadConfig } from '../src';
 
 const schema = z.object({
   PORT: env.int(9400, 0, 65_535),
@@ -80,4 +80,24 @@ describe('a service with invalid configuration', () => {
       );
     },
   );
+});
+
+describe('httpServiceSettings', () => {
+  const http = z.object(httpServiceSettings(9401));
+
+  it('serves on 127.0.0.1 by default; HTTP_HOST takes an address or a host name', () => {
+    expect(loadConfig(http, {})).toEqual({ HTTP_HOST: '127.0.0.1', HTTP_PORT: 9401 });
+    expect(loadConfig(http, { HTTP_HOST: '0.0.0.0', HTTP_PORT: '0' })).toEqual({ HTTP_HOST: '0.0.0.0', HTTP_PORT: 0 });
+    expect(loadConfig(http, { HTTP_HOST: '::' }).HTTP_HOST).toBe('::');
+    expect(loadConfig(http, { HTTP_HOST: 'aggregator.internal' }).HTTP_HOST).toBe('aggregator.internal');
+  });
+
+  it('refuses a URL or a host with a port, naming the setting', () => {
+    expect(() => loadConfig(http, { HTTP_HOST: 'http://0.0.0.0' })).toThrow(
+      'invalid configuration: HTTP_HOST: expected an IP address or host name, e.g. 0.0.0.0 (got "http://0.0.0.0")',
+    );
+    expect(() => loadConfig(http, { HTTP_HOST: '0.0.0.0:9401' })).toThrow('HTTP_HOST');
+    // Empty means unset, as for every setting.
+    expect(loadConfig(http, { HTTP_HOST: '' }).HTTP_HOST).toBe('127.0.0.1');
+  });
 });

@@ -1,4 +1,4 @@
-import { env, kafkaServiceSettings, redisServiceSettings } from '@tierstream/config';
+import { env, httpServiceSettings, kafkaServiceSettings, redisServiceSettings } from '@tierstream/config';
 import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
 
@@ -22,7 +22,7 @@ export const aggregatorConfigSchema = z.object({
   FETCH_MAX_WAIT_MS: env.int(20, 1, 10_000),
   /** Partitions whose batches are processed at the same time (each partition stays in order). */
   PARTITIONS_CONCURRENCY: env.int(3, 1, 64),
-  HTTP_PORT: env.int(9401, 0, 65_535),
+  ...httpServiceSettings(9401),
   MAX_BYTES_PER_PARTITION: env.int(2_097_152, 1_024),
 });
 

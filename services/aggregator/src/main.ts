@@ -32,6 +32,7 @@ export async function runAggregator(
   // /health/ready (503 naming what fails) instead of hanging without an HTTP endpoint.
   let runner: ConsumerRunner | undefined;
   const health = await startHealthServer({
+    host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     registry: metrics.registry,
     checks: consumerHealthChecks(() => runner, [() => redisHealth(redis)]),

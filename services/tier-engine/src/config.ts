@@ -1,4 +1,4 @@
-import { env, kafkaServiceSettings, redisServiceSettings } from '@tierstream/config';
+import { env, httpServiceSettings, kafkaServiceSettings, redisServiceSettings } from '@tierstream/config';
 import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { DEFAULT_CUTPOINT_SCHEDULE } from '@tierstream/tiering';
 import { z } from 'zod';
@@ -59,7 +59,7 @@ export const engineConfigSchema = z.object({
   RULES_POLL_MS: env.int(2_000, 100),
   /** Max wait of an idle fetch (ms): lower means lower live latency and more fetch requests. */
   FETCH_MAX_WAIT_MS: env.int(20, 1, 10_000),
-  HTTP_PORT: env.int(9402, 0, 65_535),
+  ...httpServiceSettings(9402),
 });
 
 export type EngineConfig = z.infer<typeof engineConfigSchema>;

@@ -1,4 +1,4 @@
-import { env, kafkaServiceSettings, STACK_DEFAULTS } from '@tierstream/config';
+import { env, httpServiceSettings, kafkaServiceSettings, STACK_DEFAULTS } from '@tierstream/config';
 import { TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
 
@@ -20,7 +20,7 @@ export const writerConfigSchema = z.object({
   WRITER_MAX_AGE_MS: env.int(1_000, 1),
   WRITER_RETRY_ATTEMPTS: env.int(8, 1),
   MAX_BYTES_PER_PARTITION: env.int(4_194_304, 1_024),
-  HTTP_PORT: env.int(9403, 0, 65_535),
+  ...httpServiceSettings(9403),
 });
 
 export type WriterConfig = z.infer<typeof writerConfigSchema>;

@@ -85,6 +85,7 @@ export async function runWarehouseWriter(
     },
   });
   const health = await startHealthServer({
+    host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     registry: metrics.registry,
     checks: consumerHealthChecks(
