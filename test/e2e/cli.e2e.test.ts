@@ -5,6 +5,7 @@ import {
   bootstrapPipeline,
   Clients,
   GROUPS,
+  OUTPUT_TOPICS,
   REPO_ROOT,
   resetPipelineData,
   type ServiceProcess,
@@ -166,6 +167,29 @@ describe('tierctl end to end', () => {
     expect(Object.keys(status.dlq).sort()).toEqual([...DLQ_TOPICS].sort());
     await pipeline.stop();
     pipeline = null;
+  });
+
+  it('replay offsets resets the topics the group consumes, and refuses a topic it never consumed', async () => {
+    // The warehouse writer's re-drive (the runbook's): its own three topics, not the input topics.
+    const done = parseJson<Array<{ topic: string }>>(
+      await tierctl(['replay', 'offsets', '--group', GROUPS.writer, '--from-offsets', 'latest', '--json']),
+    );
+    expect([...new Set(done.map((d) => d.topic))].sort()).toEqual([...OUTPUT_TOPICS].sort());
+    const refused = await tierctl([
+      'replay',
+      'offsets',
+      '--group',
+      GROUPS.writer,
+      '--topic',
+      INPUT_TOPICS[0],
+      '--from-offsets',
+      'earliest',
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`group ${GROUPS.writer} never consumed ${INPUT_TOPICS[0]}`);
+    const unknown = await tierctl(['replay', 'offsets', '--group', 'no-such-group', '--from-offsets', 'latest']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('has no committed offsets');
   });
 
   it('replay cdnow + the aggregator: customer metrics as of 1998-06-30 equal the file', async () => {

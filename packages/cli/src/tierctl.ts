@@ -17,6 +17,7 @@ import { dayOf, endOfDay, isoDay, TierStateStore } from '@tierstream/tierstate';
 import { formatTable, listQueries, MIGRATIONS_DIR, migrate, QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Admin } from 'kafkajs';
 import { Clients } from './clients';
 import { registerImportCommand } from './commands/import';
 import { feedEvents, sendWatermarks } from './feed';
@@ -216,7 +217,7 @@ replay
   .command('offsets')
   .description('reset a (stopped) consumer group to re-process history; safe because every effect is idempotent')
   .requiredOption('--group <id>', `consumer group, e.g. ${Object.values(GROUPS).join(', ')}`)
-  .option('--topic <topic...>', 'topics (default: the group’s committed topics, or the input topics)')
+  .option('--topic <topic...>', 'topics (default: every topic the group has committed offsets on)')
   .option('--from <instant>', 'reset to the first offset at or after this time', parseInstant)
   .addOption(new Option('--from-offsets <where>', 'earliest or latest').choices(['earliest', 'latest']))
   .option('--json', 'print JSON')
@@ -231,7 +232,7 @@ replay
       if ((o.from === undefined) === (o.fromOffsets === undefined))
         throw new Error('give exactly one of --from <instant> or --from-offsets earliest|latest');
       const admin = await clients.admin();
-      const topics = o.topic ?? [...INPUT_TOPICS];
+      const topics = await replayTopics(admin, o.group, o.topic);
       const done: Array<{ topic: string; partition: number; offset: string }> = [];
       for (const topic of topics) {
         if (o.from !== undefined) {
@@ -251,6 +252,27 @@ replay
       else print(formatTable(done));
     },
   );
+
+/**
+ * The topics a replay of `group` resets: `requested`, each of which the group must have consumed (committed offsets
+ * on it), or by default every topic it has committed offsets on. Throws (exit 1) when the group has consumed none
+ * of them: resetting a topic the group never read would print success and re-drive nothing.
+ */
+async function replayTopics(admin: Admin, group: string, requested: string[] | undefined): Promise<string[]> {
+  // Without topics the broker answers with every topic-partition the group has committed (an offset reset to
+  // latest is stored as -1 and still counts: the group consumed that topic).
+  const committed = (await admin.fetchOffsets({ groupId: group }))
+    .filter((t) => t.partitions.length > 0)
+    .map((t) => t.topic)
+    .sort();
+  if (committed.length === 0)
+    throw new Error(`group ${group} has no committed offsets on any topic: nothing to replay (is the group id right?)`);
+  if (requested === undefined) return committed;
+  const never = requested.filter((t) => !committed.includes(t));
+  if (never.length > 0)
+    throw new Error(`group ${group} never consumed ${never.join(', ')} (its topics: ${committed.join(', ')})`);
+  return requested;
+}
 
 registerImportCommand(program, clients);
 
