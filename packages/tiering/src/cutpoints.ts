@@ -74,7 +74,7 @@ export const rfmKey = (dim: string, c: 'r' | 'f' | 'm') => `${dim}.${c}`;
 
 /**
  * Cuts as stored (best first) and, for anchored ones, the day they are relative to (null: fixed values). Callers
- * that compare values on a day use `cutsOnDay`; the due search and the recheck use the anchor directly.
+ * that compare values on a day use `groupOnDay`; the due search and the recheck use the anchor directly.
  */
 export interface ScoringCuts {
   cuts: readonly number[];
@@ -97,12 +97,13 @@ export function rfmCuts(dim: Dimension, key: 'r' | 'f' | 'm', comp: RfmComponent
   return c && c.length === 4 ? { cuts: c, anchor: cp.anchored?.[k] ?? null } : { cuts: comp.bands, anchor: null };
 }
 
-/** The cut values in force on `day` (UTC day number): anchored cuts shifted by `day − anchor`, others as they are. */
-export function cutsOnDay(c: ScoringCuts, day: number): readonly number[] {
-  if (c.anchor === null || day === c.anchor) return c.cuts;
-  const shift = day - c.anchor;
-  // ±Number.MAX_VALUE ("nobody qualifies") absorbs the shift.
-  return c.cuts.map((v) => v + shift);
+/**
+ * The group of `value` on UTC day `day` (cuts best first, as in `groupIndex`). An anchored cut c is c + (day − anchor)
+ * on that day; comparing value − (day − anchor) with c instead is the same and allocates nothing (±Number.MAX_VALUE,
+ * "nobody qualifies", stays out of reach either way).
+ */
+export function groupOnDay(value: number, c: ScoringCuts, day: number, better: 'higher' | 'lower'): number {
+  return groupIndex(c.anchor === null ? value : value - (day - c.anchor), c.cuts, better);
 }
 
 /** Cut points before any population was seen: fallback cuts and bands of the rules file. */

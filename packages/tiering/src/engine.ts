@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { conditionMetrics, evalCondition } from './conditions';
-import { cutsOnDay, groupIndex, rfmCuts, shareCuts } from './cutpoints';
+import { groupOnDay, rfmCuts, shareCuts } from './cutpoints';
 import type { Attributes, Metrics } from './metrics';
 import {
   type CutPoints,
@@ -81,7 +81,7 @@ export function scoreDimension(
       if (v === null || (s.eligible && !evalCondition(s.eligible, metrics, attributes, tiers))) {
         return { tier: s.ineligible_tier, rule_id: 'share:ineligible', metrics: used, extra: {} };
       }
-      const tier = s.tiers[groupIndex(v, cutsOnDay(shareCuts(dim, s, cutPoints), day), 'higher')]!.tier;
+      const tier = s.tiers[groupOnDay(v, shareCuts(dim, s, cutPoints), day, 'higher')]!.tier;
       return { tier, rule_id: `share:${tier}`, metrics: used, extra: {} };
     }
     case 'rfm': {
@@ -95,7 +95,7 @@ export function scoreDimension(
         const comp = s[k];
         const v = metrics[comp.metric] ?? null;
         // a missing value scores 1 (worst): it cannot be placed in the population
-        const score = v === null ? 1 : 5 - groupIndex(v, cutsOnDay(rfmCuts(dim, k, comp, cutPoints), day), comp.better);
+        const score = v === null ? 1 : 5 - groupOnDay(v, rfmCuts(dim, k, comp, cutPoints), day, comp.better);
         extra[`${k}_score`] = score;
         key += score >= s.high_from ? 'H' : 'L';
       }

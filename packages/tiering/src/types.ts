@@ -145,7 +145,7 @@ export interface CutPoints {
   /**
    * Per cut key of a day-linear metric (recency_days, …) whose cuts were computed from a population: the UTC day
    * (days since 1970-01-01) at whose close the population was measured. Such a cut c is c + (d − anchor) on day d
-   * (see `cutsOnDay`). Absent (older stored versions, fallback cuts and bands): the cuts are fixed values.
+   * (see `groupOnDay`). Absent (older stored versions, fallback cuts and bands): the cuts are fixed values.
    */
   anchored?: Record<string, number>;
   /**

@@ -27,6 +27,18 @@ const customer = (revenue: number): Metrics => ({
 const tierOf = (cp: ReturnType<typeof computeCutPoints>, m: Metrics) =>
   evaluateTiers({ rules, cutPoints: cp, customerId: 'c', metrics: m, previous: null, day: 0, at: 0 }).state.tiers;
 
+/**
+ * Value-tier indexes of the `revenues` customers under cut points computed (with `r`'s tie rule) from them plus
+ * `zeros` zero-revenue customers, who must all be BRONZE: ineligible, they do not count in the population.
+ */
+function valueTiers(r: typeof rules, revenues: number[], zeros: number): number[] {
+  const pop = [...revenues, ...Array(zeros).fill(0)].map(customer);
+  const cp = computeCutPoints(r, pop, 'cp', 0);
+  const tiers = pop.map((m) => TIERS.indexOf(tierOf(cp, m).value_tier!));
+  for (const t of tiers.slice(revenues.length)) expect(t).toBe(3);
+  return tiers.slice(0, revenues.length);
+}
+
 describe('computeCutPoints: shares', () => {
   it('distinct values: exactly 20/30/30/20 when N is a multiple of 10', () => {
     fc.assert(
@@ -55,10 +67,7 @@ describe('computeCutPoints: shares', () => {
         fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 200 }),
         fc.integer({ min: 0, max: 20 }),
         (revenues, zeros) => {
-          const pop = [...revenues, ...Array(zeros).fill(0)].map(customer);
-          const cp = computeCutPoints(rules, pop, 'cp', 0);
-          const tiers = pop.map((m) => TIERS.indexOf(tierOf(cp, m).value_tier!));
-          for (const t of tiers.slice(revenues.length)) expect(t).toBe(3);
+          const tiers = valueTiers(rules, revenues, zeros);
           const n = revenues.length;
           CUMULATIVE.forEach((c, k) => {
             const inGroup = revenues.filter((_, i) => tiers[i]! <= k);
@@ -80,11 +89,7 @@ describe('computeCutPoints: shares', () => {
         fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 200 }),
         fc.integer({ min: 0, max: 20 }),
         (revenues, zeros) => {
-          // zero-revenue customers are ineligible: they are BRONZE and do not count in the population
-          const pop = [...revenues, ...Array(zeros).fill(0)].map(customer);
-          const cp = computeCutPoints(betterGroup, pop, 'cp', 0);
-          const tiers = pop.map((m) => TIERS.indexOf(tierOf(cp, m).value_tier!));
-          for (const t of tiers.slice(revenues.length)) expect(t).toBe(3);
+          const tiers = valueTiers(betterGroup, revenues, zeros);
           const n = revenues.length;
           CUMULATIVE.forEach((c, k) => {
             const inGroup = revenues.filter((_, i) => tiers[i]! <= k);

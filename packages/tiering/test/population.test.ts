@@ -40,18 +40,21 @@ const descending = (n: number, max: number) =>
   fc.array(fc.integer({ min: 0, max }), { minLength: n, maxLength: n }).map((xs) => xs.sort((a, b) => b - a));
 const ascending = (n: number, max: number) =>
   fc.array(fc.integer({ min: 0, max }), { minLength: n, maxLength: n }).map((xs) => xs.sort((a, b) => a - b));
+/** Cut points of the default rules' value tier and RFM R and M; recency anchored to day `a` unless it is undefined. */
+function cutPointsOf(c: { v: number[]; r: number[]; m: number[]; a: number | undefined }): CutPoints {
+  return {
+    version: 'x',
+    computed_at: 0,
+    cuts: { value_tier: c.v, 'rfm_segment.r': c.r, 'rfm_segment.m': c.m },
+    ...(c.a === undefined ? {} : { anchored: { 'rfm_segment.r': c.a } }),
+  };
+}
+
 /** Recency cuts fixed (bands, older versions) or anchored to a day: both, and a change from one to the other. */
 const anchor = fc.option(fc.integer({ min: 0, max: 600 }), { nil: undefined });
 const cutPoints = fc
   .record({ v: descending(3, 800_000), r: ascending(4, 400), m: descending(4, 2_000_000), a: anchor })
-  .map(
-    ({ v, r, m, a }): CutPoints => ({
-      version: 'x',
-      computed_at: 0,
-      cuts: { value_tier: v, 'rfm_segment.r': r, 'rfm_segment.m': m },
-      ...(a === undefined ? {} : { anchored: { 'rfm_segment.r': a } }),
-    }),
-  );
+  .map(cutPointsOf);
 
 const CUT_DIMENSIONS = rules.dimensions.filter((d) => d.scoring.kind === 'shares' || d.scoring.kind === 'rfm');
 
@@ -133,14 +136,7 @@ describe('cut-point recheck', () => {
         m: few(sums, 4, 'desc'),
         a: fc.option(fc.constantFrom(0, 5, 30, 60), { nil: undefined }),
       })
-      .map(
-        ({ v, r, m, a }): CutPoints => ({
-          version: 'x',
-          computed_at: 0,
-          cuts: { value_tier: v, 'rfm_segment.r': r, 'rfm_segment.m': m },
-          ...(a === undefined ? {} : { anchored: { 'rfm_segment.r': a } }),
-        }),
-      );
+      .map(cutPointsOf);
     const orders = fc
       .array(fc.record({ day: fc.integer({ min: 0, max: 60 }), amount: fc.constantFrom(...amounts) }), {
         minLength: 1,
