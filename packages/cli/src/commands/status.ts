@@ -1,0 +1,84 @@
+import { DLQ_TOPICS, INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
+import { isoDay, TierStateStore } from '@tierstream/tierstate';
+import { formatTable } from '@tierstream/warehouse';
+import type { Command } from 'commander';
+import type { Clients } from '../clients';
+import { GROUPS, groupLag, OUTPUT_TOPICS } from '../pipeline';
+import { print, printJson } from './args';
+/** `status` (health, lag, dead letters) and `cutpoints`. */
+export function registerStatusCommands(program: Command, clients: Clients): void {
+  program
+    .command('status')
+    .option('--json', 'print JSON')
+    .description('stack health, consumer lag per group and partition, dead-letter counts')
+    .action(async (o: { json?: boolean }) => {
+      const health: Record<string, string> = {};
+      const check = async (name: string, fn: () => Promise<unknown>) => {
+        try {
+          await fn();
+          health[name] = 'ok';
+        } catch (err) {
+          health[name] = `down: ${(err as Error).message}`;
+        }
+      };
+      await check('kafka', async () => (await clients.admin()).listTopics());
+      await check('schema-registry', async () => {
+        const res = await fetch(`${clients.endpoints.schemaRegistryUrl}/subjects`);
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      });
+      await check('redis', () => clients.redis.ping());
+      await check('clickhouse', async () => {
+        const ping = await clients.clickhouse.ping();
+        if (!ping.success) throw ping.error;
+      });
+      const lag: Array<{ group: string; topic: string; lag: number }> = [];
+      const dlqSizes: Record<string, number> = {};
+      if (health.kafka === 'ok') {
+        const admin = await clients.admin();
+        const groupTopics: Record<string, string[]> = {
+          [GROUPS.aggregator]: [...INPUT_TOPICS],
+          [GROUPS.engine]: [TOPICS.signals],
+          [GROUPS.writer]: [...OUTPUT_TOPICS],
+        };
+        const existing = new Set(await admin.listTopics());
+        for (const [group, topics] of Object.entries(groupTopics)) {
+          for (const topic of topics.filter((t) => existing.has(t)))
+            lag.push({ group, topic, lag: await groupLag(admin, group, [topic]) });
+        }
+        for (const dlqTopic of DLQ_TOPICS) {
+          if (!existing.has(dlqTopic)) continue;
+          const offsets = await admin.fetchTopicOffsets(dlqTopic);
+          dlqSizes[dlqTopic] = offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
+        }
+      }
+      const result = { health, lag, dlq: dlqSizes };
+      if (o.json) printJson(result);
+      else {
+        print(formatTable(Object.entries(health).map(([service, state]) => ({ service, state }))));
+        if (lag.length > 0) print(formatTable(lag));
+        print(formatTable(Object.entries(dlqSizes).map(([topic, records]) => ({ topic, records }))));
+      }
+      if (Object.values(health).some((h) => h !== 'ok')) process.exitCode = 1;
+    });
+
+  program
+    .command('cutpoints')
+    .option('--json', 'print JSON')
+    .description('the population cut points in force (versioned)')
+    .action(async (o: { json?: boolean }) => {
+      const cp = await new TierStateStore(clients.redis, clients.redisPrefix).getCutPoints();
+      if (o.json || !cp) printJson(cp);
+      else
+        print(
+          `version ${cp.version} (computed ${new Date(cp.computed_at).toISOString()})\n${formatTable(
+            Object.entries(cp.cuts).map(([k, v]) => {
+              const anchor = cp.anchored?.[k];
+              // Anchored cuts (day-linear metrics) as the days they mean, e.g. recency: last order on or after that day.
+              const asDays =
+                anchor === undefined ? '' : v.map((c) => (Math.abs(c) >= 1e15 ? '—' : isoDay(anchor - c))).join(', ');
+              return { scoring: k, cuts: v.join(', '), 'as a day (anchored)': asDays };
+            }),
+          )}`,
+        );
+    });
+}
