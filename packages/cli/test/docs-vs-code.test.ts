@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { DLQ_HEADERS } from '@tierstream/kafka';
 import { listQueries, QUERIES_DIR } from '@tierstream/warehouse';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -173,6 +174,12 @@ describe('the docs name only things the code has', () => {
     }
     expect(rows).toBeGreaterThan(20);
     expect(problems).toEqual([]);
+  });
+
+  it('the dead-letter headers listed in the runbook are the ones the services set', () => {
+    const runbook = docs.find((d) => d.file === path.join('docs', 'operations.md'))!.text;
+    const listed = [...new Set([...runbook.matchAll(/`(tierstream-dlq-[a-z-]+)`/g)].map((m) => m[1]))].sort();
+    expect(listed).toEqual(Object.values(DLQ_HEADERS).sort());
   });
 
   it('metrics', () => {

@@ -66,6 +66,8 @@ export const DLQ_HEADERS = {
   sourceOffset: 'tierstream-dlq-source-offset',
   firstSeenAt: 'tierstream-dlq-first-seen-at',
   service: 'tierstream-dlq-service',
+  /** Set when the key or value was cut to the DLQ size caps: the original sizes. */
+  truncated: 'tierstream-dlq-truncated',
 } as const;
 
 export const dlqTopicOf = (topic: string) => `${topic}.dlq`;
