@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { WEB_BEHAVIOR_TYPES, type WebBehaviorType } from '@tierstream/contracts';
 import { z } from 'zod';
 
@@ -90,4 +91,24 @@ export function toReportingMinor(amountMinor: number, currency: string, config: 
   const rate = currency === config.reportingCurrency ? 1 : config.fxRates[currency];
   if (rate === undefined) throw new Error(`no fx rate for currency ${currency}`);
   return Math.round(amountMinor * rate);
+}
+
+/** JSON of a value with object keys sorted at every level (equal configurations give equal text). */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The configuration as canonical JSON (keys sorted) and its identity `ac-<first 12 hex of its sha256>`: the same
+ * reporting currency, rates, weights and half-life always give the same hash, whatever the key order of the file.
+ * Stored with every tier row (column aggregate_config) and, with the rates, in the warehouse's aggregate_configs.
+ */
+export function aggregateConfigIdentity(config: AggregateConfig): { hash: string; json: string } {
+  const json = canonicalJson(config);
+  return { hash: `ac-${createHash('sha256').update(json, 'utf8').digest('hex').slice(0, 12)}`, json };
 }

@@ -108,6 +108,8 @@ export interface TierTransition {
   metrics: Record<string, number>;
   occurred_at: number;
   evaluated_at: number;
+  /** Hash of the aggregate configuration the metrics were computed with (see TierCutPoints); optional: added later. */
+  aggregate_config?: string | null;
 }
 
 /**
@@ -133,6 +135,42 @@ export interface TierChange {
    * the metrics from `snapshot_day` (≥ basis_day) on, until a row of a later basis day or a later `snapshot_day`.
    */
   basis_day?: string | null;
+  /** Hash of the aggregate configuration the metrics were computed with (see TierCutPoints); optional: added later. */
+  aggregate_config?: string | null;
+}
+
+/** The cuts of one scoring key in a TierCutPoints version. */
+export interface TierCutSet {
+  /** Dimension id (shares) or `<dimension>.r|f|m` (RFM quintiles). */
+  key: string;
+  dimension: string;
+  metric: string;
+  better: 'higher' | 'lower' | string;
+  /** Group names best first (tiers, or RFM scores '5'..'1'): one more than `values`. */
+  groups: string[];
+  /** Cut values best first; a value equal to a cut goes to the better group. */
+  values: number[];
+  /** YYYY-MM-DD the cuts of a day-linear metric are relative to (c + (d − anchor) on day d); null: fixed values. */
+  anchor_day: string | null;
+}
+
+/**
+ * One version of the population cut points, with what the metrics they rank were computed with (rules version,
+ * aggregate configuration). Keyed by version on `customer-tier-cutpoints.v1`; written to ClickHouse cutpoint_history.
+ */
+export interface TierCutPoints {
+  version: string;
+  rules_version: string;
+  computed_at: number;
+  measured_day: string | null;
+  population: number | null;
+  cuts: TierCutSet[];
+  aggregate_config: string;
+  reporting_currency: string;
+  fx_rates: Record<string, number>;
+  /** The whole aggregate configuration (rates, engagement weights, half-life) as canonical JSON. */
+  aggregate_config_json: string;
+  emitted_at: number;
 }
 
 /** The input topics, their contracts, and the outputs. Topic names are versioned with the contract. */
@@ -145,6 +183,8 @@ export const TOPICS = {
   changes: 'customer-tier-changes.v1',
   /** History rows (TierChange: CHANGE copies, METRICS points, optional SNAPSHOTs): not compacted, unlike `changes`. */
   snapshots: 'customer-tier-snapshots.v1',
+  /** Cut-point versions (TierCutPoints, keyed by version): the warehouse's cutpoint_history and aggregate_configs. */
+  cutpoints: 'customer-tier-cutpoints.v1',
 } as const;
 
 export type InputEvent =
@@ -170,6 +210,8 @@ export type FieldShape =
   | 'enum'
   | 'record?'
   | 'array<string>'
+  | 'array<double>'
+  | 'array<record>'
   | 'map<string>'
   | 'map<double>';
 
@@ -239,6 +281,7 @@ export const TIER_TRANSITION_FIELDS = {
   metrics: 'map<double>',
   occurred_at: 'long',
   evaluated_at: 'long',
+  aggregate_config: 'string?',
 } as const satisfies Record<keyof TierTransition, FieldShape>;
 
 export const TIER_CHANGE_FIELDS = {
@@ -253,7 +296,32 @@ export const TIER_CHANGE_FIELDS = {
   as_of: 'long',
   emitted_at: 'long',
   basis_day: 'string?',
+  aggregate_config: 'string?',
 } as const satisfies Record<keyof TierChange, FieldShape>;
+
+export const TIER_CUT_SET_FIELDS = {
+  key: 'string',
+  dimension: 'string',
+  metric: 'string',
+  better: 'string',
+  groups: 'array<string>',
+  values: 'array<double>',
+  anchor_day: 'string?',
+} as const satisfies Record<keyof TierCutSet, FieldShape>;
+
+export const TIER_CUT_POINTS_FIELDS = {
+  version: 'string',
+  rules_version: 'string',
+  computed_at: 'long',
+  measured_day: 'string?',
+  population: 'long?',
+  cuts: 'array<record>',
+  aggregate_config: 'string',
+  reporting_currency: 'string',
+  fx_rates: 'map<double>',
+  aggregate_config_json: 'string',
+  emitted_at: 'long',
+} as const satisfies Record<keyof TierCutPoints, FieldShape>;
 
 /** Enum symbols per `Record.field`, for the drift test (every Avro enum must be listed here). */
 export const ENUM_SYMBOLS: Record<string, readonly string[]> = {
@@ -284,6 +352,7 @@ export const TOPIC_SCHEMA_NAMES = {
   'customer-tier-transitions.v1': 'TierTransition',
   'customer-tier-changes.v1': 'TierChange',
   'customer-tier-snapshots.v1': 'TierChange',
+  'customer-tier-cutpoints.v1': 'TierCutPoints',
 } as const satisfies Record<TopicName, string>;
 
 /** Value type carried by each topic. */
@@ -295,6 +364,7 @@ export interface TopicValues {
   'customer-tier-transitions.v1': TierTransition;
   'customer-tier-changes.v1': TierChange;
   'customer-tier-snapshots.v1': TierChange;
+  'customer-tier-cutpoints.v1': TierCutPoints;
 }
 
 export const INPUT_KIND_BY_TOPIC = {

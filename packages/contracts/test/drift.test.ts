@@ -8,6 +8,8 @@ import {
   ORDER_EVENT_FIELDS,
   TICKET_EVENT_FIELDS,
   TIER_CHANGE_FIELDS,
+  TIER_CUT_POINTS_FIELDS,
+  TIER_CUT_SET_FIELDS,
   TIER_TRANSITION_FIELDS,
   TOPIC_SCHEMA_NAMES,
   WEB_BEHAVIOR_EVENT_FIELDS,
@@ -22,6 +24,8 @@ const MIRROR: Record<string, Record<string, FieldShape>> = {
   CustomerSignal: CUSTOMER_SIGNAL_FIELDS,
   TierTransition: TIER_TRANSITION_FIELDS,
   TierChange: TIER_CHANGE_FIELDS,
+  TierCutPoints: TIER_CUT_POINTS_FIELDS,
+  TierCutSet: TIER_CUT_SET_FIELDS,
 };
 
 type AvroJson = string | AvroJson[] | { type: string; [k: string]: unknown };

@@ -13,6 +13,7 @@ export {
   scoreDimension,
   transitionId,
 } from './engine';
+export { type CutSetDescription, describeCutPoints, ruleMetricNames } from './explain';
 export {
   type Attributes,
   closeMetricNames,
