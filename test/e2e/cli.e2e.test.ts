@@ -13,7 +13,9 @@ import {
   stopService,
   waitForPipeline,
 } from '@tierstream/cli';
-import { DLQ_TOPICS, INPUT_TOPICS } from '@tierstream/contracts';
+import { DLQ_TOPICS, INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
+import { parseRules } from '@tierstream/tiering';
+import { TierStateStore } from '@tierstream/tierstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limited, type RunningPipeline, readTopic, startPipeline, tierctl, waitForGroupLag } from '../support/journeys';
 
@@ -167,6 +169,86 @@ describe('tierctl end to end', () => {
     expect(Object.keys(status.dlq).sort()).toEqual([...DLQ_TOPICS].sort());
     await pipeline.stop();
     pipeline = null;
+  });
+
+  it('customer --as-of: the tiers of that day from tier_history; without it the current tiers and pending demotions', async () => {
+    // Runs on the tiny pipeline's data of the test before (tier_history read directly as the oracle).
+    const db = clients.endpoints.clickhouseDatabase;
+    const rs = await clients.clickhouse.query({
+      query: `SELECT customer_id, toString(valid_from) AS day, dims, tiers
+              FROM ${db}.tier_history FINAL ORDER BY customer_id, valid_from`,
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<{ customer_id: string; day: string; dims: string[]; tiers: string[] }>();
+    const byCustomer = new Map<string, Array<{ day: string; tiers: Record<string, string> }>>();
+    for (const r of rows) {
+      const list = byCustomer.get(r.customer_id) ?? [];
+      list.push({ day: r.day, tiers: Object.fromEntries(r.dims.map((d, i) => [d, r.tiers[i]!])) });
+      byCustomer.set(r.customer_id, list);
+    }
+    // A customer whose value tier today differs from its first one: the old command showed today's tiers.
+    const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
+    const candidates = [...byCustomer].filter(
+      ([, h]) => h.length >= 2 && h[0]!.tiers.value_tier !== h.at(-1)!.tiers.value_tier,
+    );
+    expect(candidates.length).toBeGreaterThan(0);
+    const [id, history] = candidates[0]!;
+    const current = (await tierState.readStates([id])).get(id)!;
+    expect(current.tiers.value_tier).toBe(history.at(-1)!.tiers.value_tier);
+    const first = history[0]!;
+    const earlier = parseJson<{
+      tiers: Record<string, string>;
+      tiers_from: string;
+      tiers_source: string;
+      metrics: Record<string, number> | null;
+      day: string;
+    }>(await tierctl(['customer', id, '--as-of', `${first.day}T18:00:00Z`, '--json']));
+    expect(earlier.tiers).toEqual(first.tiers);
+    expect(earlier.tiers.value_tier).not.toBe(current.tiers.value_tier);
+    expect(earlier).toMatchObject({ tiers_from: first.day, tiers_source: 'tier_history', day: first.day });
+    expect(earlier.metrics).not.toBeNull();
+    // The day before the customer's first row: history has none, and says so.
+    const dayBefore = new Date(Date.parse(first.day) - DAY_MS).toISOString().slice(0, 10);
+    const none = await tierctl(['customer', id, '--as-of', `${dayBefore}T12:00:00Z`]);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toContain(`no tier_history row for ${id} on or before ${dayBefore}`);
+
+    // Default: now. The current tiers (tier state) with pending demotions held by grace (target, since, until).
+    const meta = await (await clients.admin()).fetchTopicMetadata({ topics: [TOPICS.signals] });
+    let held: { id: string; dimension: string; tier: string; since: number } | null = null;
+    for (let p = 0; p < (meta.topics[0]?.partitions.length ?? 0) && !held; p++) {
+      for await (const ids of tierState.customers(p)) {
+        for (const [cid, st] of await tierState.readStates(ids)) {
+          const [dimension, pend] = Object.entries(st.pending)[0] ?? [];
+          if (dimension && pend) held = { id: cid, dimension, tier: pend.tier, since: pend.since_day };
+        }
+        if (held) break;
+      }
+    }
+    expect(held, 'a customer with a demotion held by grace at the end of the tiny replay').not.toBeNull();
+    const grace = parseRules(
+      readFileSync(path.join(REPO_ROOT, 'rules/default.yaml'), 'utf8'),
+      'default',
+    ).dimensions.find((d) => d.id === held!.dimension)!.grace_days;
+    const iso = (day: number) => new Date(day * DAY_MS).toISOString().slice(0, 10);
+    const before = Date.now();
+    const now = parseJson<{ as_of: string; tiers_source: string; pending: Record<string, unknown> }>(
+      await tierctl(['customer', held!.id, '--json']),
+    );
+    expect(now.tiers_source).toBe('tier_state');
+    expect(Date.parse(now.as_of)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(now.as_of)).toBeLessThanOrEqual(Date.now());
+    expect(now.pending[held!.dimension]).toEqual({
+      tier: held!.tier,
+      since_day: iso(held!.since),
+      until_day: iso(held!.since + grace),
+    });
+    const text = await tierctl(['customer', held!.id]);
+    expect(text.stdout).toContain(`→ ${held!.tier} since ${iso(held!.since)} until ${iso(held!.since + grace)}`);
+    const help = await tierctl(['customer', '--help']);
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain(
+      '(default: now: the current tiers from the tier state and metrics as of now)',
+    );
   });
 
   it('replay offsets resets the topics the group consumes, and refuses a topic it never consumed', async () => {

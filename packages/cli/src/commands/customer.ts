@@ -1,60 +1,63 @@
-import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, metricsAt } from '@tierstream/aggregates';
-import { TierStateStore } from '@tierstream/tierstate';
+import { DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
 import { formatTable } from '@tierstream/warehouse';
 import type { Command } from 'commander';
 import type { Clients } from '../clients';
+import { type CustomerView, customerView } from '../ops/customer-view';
 import { parseInstant, print, printJson } from './args';
-/** `customer <id>`: a customer's aggregates and tiers. */
+
+/** `customer <id>`: a customer's tiers (current, or as of an instant from history), metrics and pending demotions. */
 export function registerCustomerCommand(program: Command, clients: Clients): void {
   program
     .command('customer')
     .argument('<id>', 'customer id')
     .option(
       '--as-of <instant>',
-      'metrics as of this instant (default: now, or the last event day if later)',
+      'tiers as of this instant from the warehouse history (tier_history), metrics as of the same day ' +
+        '(default: now: the current tiers from the tier state and metrics as of now)',
       parseInstant,
     )
     .option('--json', 'print JSON')
-    .description("a customer's aggregates (RFM, engagement, service) and tiers")
+    .description("a customer's tiers, pending demotions (held by grace) and aggregates (RFM, engagement, service)")
     .action(async (id: string, o: { asOf?: number; json?: boolean }) => {
-      const store = new AggregateStore(clients.redis, {
-        prefix: clients.redisPrefix,
-        config: DEFAULT_AGGREGATE_CONFIG,
-      });
-      await store.init();
-      const state = await store.readState(id);
-      if (!state) throw new Error(`customer ${id} has no aggregates (prefix ${clients.redisPrefix})`);
-      const asOf = o.asOf ?? Date.now();
-      const metrics = metricsAt(state, asOf, DEFAULT_AGGREGATE_CONFIG);
-      const tierState = (await new TierStateStore(clients.redis, clients.redisPrefix).readStates([id])).get(id) ?? null;
-      const result = {
-        customer_id: id,
-        as_of: new Date(asOf).toISOString(),
-        metrics,
-        tiers: tierState?.tiers ?? null,
-        tier_state: tierState,
-      };
-      if (o.json) printJson(result);
-      else {
-        print(`customer ${id} as of ${result.as_of}`);
-        print(
-          formatTable(
-            Object.entries(metrics)
-              .filter(([, v]) => v !== null && v !== 0)
-              .map(([metric, value]) => ({ metric, value })),
-          ),
-        );
-        print(
-          tierState
-            ? formatTable(
-                Object.entries(tierState.tiers).map(([dimension, tier]) => ({
-                  dimension,
-                  tier,
-                  decided_by: tierState.decided_by[dimension] ?? '',
-                })),
-              )
-            : 'no tiers yet',
-        );
-      }
+      const view = await customerView(clients, id, { asOf: o.asOf, aggregateConfig: DEFAULT_AGGREGATE_CONFIG });
+      if (o.json) printJson(view);
+      else print(renderCustomerView(view));
     });
+}
+
+/** The text form of a customer view: a header, one row per dimension (with pending demotions), the metrics. */
+export function renderCustomerView(view: CustomerView): string {
+  const out: string[] = [];
+  const source =
+    view.tiers_source === 'tier_history'
+      ? `tiers from tier_history (in effect since ${view.tiers_from ?? '-'})`
+      : `current tiers (last evaluated ${view.tiers_from ?? '-'})`;
+  out.push(`customer ${view.customer_id} as of ${view.as_of}: ${source}`);
+  if (view.tiers) {
+    out.push(
+      formatTable(
+        Object.entries(view.tiers).map(([dimension, tier]) => {
+          const p = view.pending?.[dimension];
+          return {
+            dimension,
+            tier,
+            ...(view.decided_by ? { decided_by: view.decided_by[dimension] ?? '' } : {}),
+            pending: p ? `→ ${p.tier} since ${p.since_day} until ${p.until_day ?? '?'}` : '',
+          };
+        }),
+      ),
+    );
+  }
+  for (const note of view.notes) out.push(`note: ${note}`);
+  if (view.metrics) {
+    out.push(`metrics as of ${view.day} (from ${view.metrics_source})`);
+    out.push(
+      formatTable(
+        Object.entries(view.metrics)
+          .filter(([, v]) => v !== null && v !== 0)
+          .map(([metric, value]) => ({ metric, value })),
+      ),
+    );
+  }
+  return out.join('\n');
 }

@@ -1,0 +1,209 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { type AggregateConfig, AggregateStore, type Metrics, metricsAt, RETENTION_DAYS } from '@tierstream/aggregates';
+import { parseRules, type Rules, type TierState } from '@tierstream/tiering';
+import { dayOf, isoDay, TierStateStore } from '@tierstream/tierstate';
+import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
+import type { Clients } from '../clients';
+import { REPO_ROOT } from '../supervisor';
+
+const DAY_MS = 86_400_000;
+
+/** A demotion held by grace: the tier the customer goes to if the candidate holds until `until_day` (ISO days). */
+export interface PendingDemotion {
+  tier: string;
+  since_day: string;
+  /** since_day + the dimension's grace_days: the day the demotion applies if it still holds; null: rules unknown. */
+  until_day: string | null;
+}
+
+/**
+ * One customer's tiers and metrics on one instant, as `tierctl customer` (and the console) shows them.
+ * - current (no as-of): tiers, decided_by and pending from the live tier state in Redis; metrics as of `as_of` (now).
+ * - as of an instant: tiers from ClickHouse `tier_history` (the row with the greatest valid_from ≤ the day); metrics
+ *   of the same day, from the Redis aggregates when they are exact on that day, else from `metric_history`.
+ */
+export interface CustomerView {
+  customer_id: string;
+  /** The instant asked for (ISO-8601) and its UTC day. */
+  as_of: string;
+  day: string;
+  tiers: Record<string, string> | null;
+  /** 'tier_state' (Redis, current) or 'tier_history' (ClickHouse); tiers null: `note` says why. */
+  tiers_source: 'tier_state' | 'tier_history';
+  /** The day the shown tiers took effect (history) or were last evaluated (current); null without tiers. */
+  tiers_from: string | null;
+  decided_by: Record<string, string> | null;
+  metrics: Metrics | null;
+  metrics_source: 'aggregates' | 'metric_history' | null;
+  /** Demotions held by grace per dimension; null when not known for that day (history keeps no pending state). */
+  pending: Record<string, PendingDemotion> | null;
+  /** Why something is missing, in a reader's words (no history row on that day, ...). */
+  notes: string[];
+  /** The raw tier state (current view only). */
+  tier_state: TierState | null;
+}
+
+/** The customer was found nowhere: no aggregates in Redis and no history in ClickHouse. */
+export class UnknownCustomerError extends Error {
+  constructor(customerId: string, prefix: string) {
+    super(`customer ${customerId} has no aggregates (prefix ${prefix}) and no tier history`);
+    this.name = 'UnknownCustomerError';
+  }
+}
+
+/**
+ * Pending demotions of a tier state as ISO days; `until_day` = since_day + grace_days of the dimension in `rules`
+ * (null when `rules` is null or does not have the dimension). Pure.
+ */
+export function pendingDemotions(state: TierState, rules: Rules | null): Record<string, PendingDemotion> {
+  const out: Record<string, PendingDemotion> = {};
+  for (const [dimension, p] of Object.entries(state.pending ?? {})) {
+    const grace = rules?.dimensions.find((d) => d.id === dimension)?.grace_days;
+    out[dimension] = {
+      tier: p.tier,
+      since_day: isoDay(p.since_day),
+      until_day: grace === undefined ? null : isoDay(p.since_day + grace),
+    };
+  }
+  return out;
+}
+
+/** Rows of the SQL pack's customer_on_day query (kind 'tier' or 'metric'). */
+export interface CustomerOnDayRow {
+  kind: string;
+  name: string;
+  value: string;
+  valid_from: string;
+  basis_day: string;
+}
+
+/**
+ * Splits customer_on_day rows into tiers (with the day they took effect) and metrics (numbers; recency_days derived
+ * from last_order_at on `day`, the only way it is exact on a day without its own row — infra/clickhouse/README.md).
+ * Pure.
+ */
+export function fromHistoryRows(
+  rows: readonly CustomerOnDayRow[],
+  day: number,
+): {
+  tiers: Record<string, string> | null;
+  tiersFrom: string | null;
+  metrics: Metrics | null;
+} {
+  const tierRows = rows.filter((r) => r.kind === 'tier');
+  const metricRows = rows.filter((r) => r.kind === 'metric');
+  const tiers = tierRows.length > 0 ? Object.fromEntries(tierRows.map((r) => [r.name, r.value])) : null;
+  let metrics: Metrics | null = null;
+  if (metricRows.length > 0) {
+    metrics = Object.fromEntries(metricRows.map((r) => [r.name, Number(r.value)]));
+    const last = metrics.last_order_at;
+    if (typeof last === 'number' && Number.isFinite(last) && 'recency_days' in metrics)
+      metrics.recency_days = day - Math.floor(last / DAY_MS);
+  }
+  return { tiers, tiersFrom: tierRows[0] ? String(tierRows[0].valid_from).slice(0, 10) : null, metrics };
+}
+
+/**
+ * The rules of version `version`: the active rules in Redis (`tierctl rules apply`) or the file the engine starts
+ * with (RULES_FILE, default rules/default.yaml), whichever has that version; null when neither does.
+ */
+async function rulesOfVersion(tierState: TierStateStore, version: string): Promise<Rules | null> {
+  const active = await tierState.getActiveRules();
+  if (active?.version === version) return parseRules(active.text, 'active rules');
+  const file = process.env.RULES_FILE ?? 'rules/default.yaml';
+  const resolved = [file, path.join(REPO_ROOT, file)].find((f) => existsSync(f));
+  if (!resolved) return null;
+  try {
+    const rules = parseRules(readFileSync(resolved, 'utf8'), resolved);
+    return rules.version === version ? rules : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The customer view (see CustomerView). `asOf` undefined: current tiers and metrics as of now. Throws
+ * UnknownCustomerError when neither Redis nor the warehouse knows the customer; warehouse errors propagate.
+ */
+export async function customerView(
+  clients: Clients,
+  customerId: string,
+  opts: { asOf?: number; aggregateConfig: AggregateConfig; now?: number },
+): Promise<CustomerView> {
+  const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
+  const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: opts.aggregateConfig });
+  await store.init();
+  const aggregates = await store.readState(customerId);
+  const state = (await tierState.readStates([customerId])).get(customerId) ?? null;
+  const asOf = opts.asOf ?? opts.now ?? Date.now();
+  const day = dayOf(asOf);
+  const notes: string[] = [];
+  const rules = state ? await rulesOfVersion(tierState, state.rules_version) : null;
+  if (state && Object.keys(state.pending ?? {}).length > 0 && !rules)
+    notes.push(`rules version ${state.rules_version} not found: pending until_day unknown`);
+
+  if (opts.asOf === undefined) {
+    if (!aggregates && !state) throw new UnknownCustomerError(customerId, clients.redisPrefix);
+    if (!state) notes.push('no tiers yet (the tier engine has not evaluated this customer)');
+    return {
+      customer_id: customerId,
+      as_of: new Date(asOf).toISOString(),
+      day: isoDay(day),
+      tiers: state?.tiers ?? null,
+      tiers_source: 'tier_state',
+      tiers_from: state ? isoDay(state.last_eval_day) : null,
+      decided_by: state?.decided_by ?? null,
+      metrics: aggregates ? metricsAt(aggregates, asOf, opts.aggregateConfig) : null,
+      metrics_source: aggregates ? 'aggregates' : null,
+      pending: state ? pendingDemotions(state, rules) : null,
+      notes,
+      tier_state: state,
+    };
+  }
+
+  const { rows } = await runNamedQuery(clients.clickhouse, {
+    dir: QUERIES_DIR,
+    name: 'customer_on_day',
+    params: { customer_id: customerId, day: isoDay(day) },
+    database: clients.endpoints.clickhouseDatabase,
+    format: 'json',
+  });
+  const history = fromHistoryRows(rows as unknown as CustomerOnDayRow[], day);
+  if (!history.tiers) notes.push(`no tier_history row for ${customerId} on or before ${isoDay(day)}`);
+  // The Redis aggregates give exact metrics back to (last event day − (RETENTION_DAYS − 365)) (metricsAt).
+  const exactFrom =
+    aggregates?.maxEventAt != null ? dayOf(aggregates.maxEventAt) - (RETENTION_DAYS - 365) : Number.NEGATIVE_INFINITY;
+  let metrics: Metrics | null = null;
+  let metricsSource: CustomerView['metrics_source'] = null;
+  if (aggregates && day >= exactFrom) {
+    metrics = metricsAt(aggregates, asOf, opts.aggregateConfig);
+    metricsSource = 'aggregates';
+  } else if (history.metrics) {
+    metrics = history.metrics;
+    metricsSource = 'metric_history';
+  } else notes.push(`no metric_history row for ${customerId} on or before ${isoDay(day)}`);
+  if (!aggregates && !state && !history.tiers && !history.metrics)
+    throw new UnknownCustomerError(customerId, clients.redisPrefix);
+  // The live state is the state on `day` when its last evaluation is on or before it and history agrees on the tiers.
+  const liveHolds =
+    state !== null &&
+    state.last_eval_day <= day &&
+    history.tiers !== null &&
+    Object.entries(state.tiers).every(([d, t]) => history.tiers?.[d] === t);
+  if (!liveHolds) notes.push('pending demotions are known for the current state only (history keeps none)');
+  return {
+    customer_id: customerId,
+    as_of: new Date(asOf).toISOString(),
+    day: isoDay(day),
+    tiers: history.tiers,
+    tiers_source: 'tier_history',
+    tiers_from: history.tiersFrom,
+    decided_by: null,
+    metrics,
+    metrics_source: metricsSource,
+    pending: liveHolds && state ? pendingDemotions(state, rules) : null,
+    notes,
+    tier_state: null,
+  };
+}
