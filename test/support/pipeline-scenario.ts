@@ -3,6 +3,7 @@ import {
   Clients,
   feedEvents,
   killService,
+  loadCliConfig,
   resetPipelineData,
   SERVICES,
   type ServiceName,
@@ -54,7 +55,7 @@ export interface PipelineScenarioOptions {
 export function pipelineScenario(opts: PipelineScenarioOptions = {}): PipelineScenario {
   const endpoints = stackEndpoints(process.env);
   const redisUrl = opts.redisUrl ?? endpoints.redisUrl;
-  const clients = new Clients({ ...endpoints, redisUrl });
+  const clients = new Clients(loadCliConfig({ ...process.env, REDIS_URL: redisUrl }));
   const events: InputEvent[] = [...generateWorkload('tiny')];
   const options = resolveOptions('tiny');
   const endAt = endOfDay(dayOf(typeof options.end === 'number' ? options.end : Date.parse(options.end)));

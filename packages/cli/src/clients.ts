@@ -1,18 +1,20 @@
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { createRedis, type RedisClient, type StackEndpoints, stackEndpoints } from '@tierstream/config';
-import { AvroSerde, applyTopics, loadTopicsSpec } from '@tierstream/contracts';
+import { createRedis, type RedisClient, type StackEndpoints } from '@tierstream/config';
+import { AvroSerde, applyTopics, INPUT_TOPICS, loadTopicsSpec } from '@tierstream/contracts';
 import { createKafka, createProducer, type RecordProducer } from '@tierstream/kafka';
 import { MIGRATIONS_DIR, migrate } from '@tierstream/warehouse';
 import type { Admin, Kafka } from 'kafkajs';
+import { type CliConfig, endpointsOf, loadCliConfig } from './config';
 
 /**
  * Connections to the stack, created on first use and closed together. Every CLI command and the e2e tests go
- * through this, so endpoints come from one place (env vars over the documented defaults).
+ * through this, so endpoints, credentials, group ids and topic names come from one validated configuration
+ * (cliConfigSchema: environment over CONFIG_FILE over the documented defaults).
  */
 export class Clients {
-  readonly endpoints: StackEndpoints;
-  readonly redisPrefix: string;
+  private readonly configSource: CliConfig | (() => CliConfig);
+  private _config?: CliConfig;
   private _kafka?: Kafka;
   private _admin?: Promise<Admin>;
   private _producer?: Promise<RecordProducer>;
@@ -20,9 +22,54 @@ export class Clients {
   private _redis?: RedisClient;
   private _clickhouse?: ClickHouseClient;
 
-  constructor(endpoints: StackEndpoints = stackEndpoints(), opts: { redisPrefix?: string } = {}) {
-    this.endpoints = endpoints;
-    this.redisPrefix = opts.redisPrefix ?? process.env.REDIS_PREFIX ?? 'ts';
+  /**
+   * `config`: the settings, or a function giving them, called once on first use (default: loadCliConfig() from
+   * this process's environment). Lazy so that commands which touch nothing (`--help`, `rules validate`) run even
+   * where the configuration is invalid; the first use throws ConfigError then.
+   */
+  constructor(config: CliConfig | (() => CliConfig) = () => loadCliConfig()) {
+    this.configSource = config;
+  }
+
+  /** The validated settings (loaded on first use; throws ConfigError when invalid). */
+  get config(): CliConfig {
+    this._config ??= typeof this.configSource === 'function' ? this.configSource() : this.configSource;
+    return this._config;
+  }
+
+  get endpoints(): StackEndpoints {
+    return endpointsOf(this.config);
+  }
+
+  get redisPrefix(): string {
+    return this.config.REDIS_PREFIX;
+  }
+
+  /** The services' consumer group ids (AGGREGATOR_GROUP_ID, ENGINE_GROUP_ID, WRITER_GROUP_ID). */
+  get groups(): { aggregator: string; engine: string; writer: string } {
+    const c = this.config;
+    return { aggregator: c.AGGREGATOR_GROUP_ID, engine: c.ENGINE_GROUP_ID, writer: c.WRITER_GROUP_ID };
+  }
+
+  /** The signals topic (SIGNALS_TOPIC): the aggregator's output, the tier engine's input. */
+  get signalsTopic(): string {
+    return this.config.SIGNALS_TOPIC;
+  }
+
+  /** The input topics (the aggregator's). */
+  get inputTopics(): string[] {
+    return [...INPUT_TOPICS];
+  }
+
+  /** Every topic a service can dead-letter from, as its dead-letter topic (`<topic>.dlq`). */
+  get dlqTopics(): string[] {
+    return [...this.inputTopics, this.signalsTopic, ...this.outputTopics].map((t) => `${t}.dlq`);
+  }
+
+  /** The tier engine's output topics, which the warehouse writer consumes (CHANGES, TRANSITIONS, SNAPSHOTS_TOPIC). */
+  get outputTopics(): string[] {
+    const c = this.config;
+    return [c.CHANGES_TOPIC, c.TRANSITIONS_TOPIC, c.SNAPSHOTS_TOPIC];
   }
 
   get kafka(): Kafka {
@@ -67,7 +114,12 @@ export class Clients {
   }
 
   get clickhouse(): ClickHouseClient {
-    this._clickhouse ??= createClient({ url: this.endpoints.clickhouseUrl });
+    const c = this.config;
+    this._clickhouse ??= createClient({
+      url: c.CLICKHOUSE_URL,
+      username: c.CLICKHOUSE_USER,
+      password: c.CLICKHOUSE_PASSWORD,
+    });
     return this._clickhouse;
   }
 

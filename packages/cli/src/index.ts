@@ -1,4 +1,5 @@
 export * from './clients';
+export * from './config';
 export * from './demo';
 export * from './feed';
 export * from './ops/csv-records';

@@ -1,15 +1,14 @@
-import { DLQ_TOPICS, INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
+import { DLQ_TOPICS, TOPICS } from '@tierstream/contracts';
 import { dayOf, TierStateStore } from '@tierstream/tierstate';
 import { Cluster } from 'ioredis';
 import type { Admin } from 'kafkajs';
 import type { Clients } from './clients';
+import { DEFAULT_GROUPS } from './config';
 
-export const GROUPS = {
-  aggregator: 'tierstream-aggregator',
-  engine: 'tierstream-tier-engine',
-  writer: 'tierstream-warehouse-writer',
-} as const;
+/** The default consumer group ids; a deployment may override them (Clients.groups has the configured ones). */
+export const GROUPS = DEFAULT_GROUPS;
 
+/** The default output topics; Clients.outputTopics has the configured ones. */
 export const OUTPUT_TOPICS = [TOPICS.changes, TOPICS.transitions, TOPICS.snapshots] as const;
 
 /** Sum over partitions of (end offset − committed offset) of a group on some topics. */
@@ -42,8 +41,8 @@ export interface PipelineProgress {
 export async function pipelineProgress(clients: Clients, lastDay: number): Promise<PipelineProgress> {
   const admin = await clients.admin();
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
-  const aggregatorLag = await groupLag(admin, GROUPS.aggregator, INPUT_TOPICS);
-  const meta = await admin.fetchTopicMetadata({ topics: [TOPICS.signals] });
+  const aggregatorLag = await groupLag(admin, clients.groups.aggregator, clients.inputTopics);
+  const meta = await admin.fetchTopicMetadata({ topics: [clients.signalsTopic] });
   const partitions = meta.topics[0]?.partitions.length ?? 0;
   const closedDays: Array<number | null> = [];
   let enginesDone = true;
@@ -54,7 +53,7 @@ export async function pipelineProgress(clients: Clients, lastDay: number): Promi
     const hasCustomers = (await tierState.customerCount(p)) > 0;
     if (hasCustomers && (closed === null || closed < lastDay)) enginesDone = false;
   }
-  const writerLag = enginesDone ? await groupLag(admin, GROUPS.writer, OUTPUT_TOPICS) : Number.NaN;
+  const writerLag = enginesDone ? await groupLag(admin, clients.groups.writer, clients.outputTopics) : Number.NaN;
   return { aggregatorLag, closedDays, writerLag, done: aggregatorLag === 0 && enginesDone && writerLag === 0 };
 }
 

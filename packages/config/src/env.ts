@@ -97,6 +97,12 @@ export const env = {
       .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
       .default(def ? 'true' : 'false')
       .transform((s) => s === 'true' || s === '1' || s === 'yes'),
+  /** A Kafka topic name (letters, digits, `.`, `_`, `-`; at most 249 characters). */
+  topic: (def: string) =>
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,249}$/, { error: 'expected a Kafka topic name (letters, digits, . _ -)' })
+      .default(def),
   instant: () =>
     z
       .string()
@@ -139,4 +145,18 @@ export const redisServiceSettings = {
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected letters, digits, _ . -' })
     .default('ts'),
+};
+
+/**
+ * Where the warehouse is and who connects: CLICKHOUSE_URL (http or https), CLICKHOUSE_DATABASE (an identifier,
+ * default `tierstream`), CLICKHOUSE_USER (default `default`) and CLICKHOUSE_PASSWORD (default empty).
+ */
+export const clickhouseServiceSettings = {
+  CLICKHOUSE_URL: env.url(STACK_DEFAULTS.CLICKHOUSE_URL, ['http', 'https']),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a ClickHouse identifier' })
+    .default(STACK_DEFAULTS.CLICKHOUSE_DATABASE),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
 };

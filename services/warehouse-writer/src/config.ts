@@ -1,16 +1,10 @@
-import { env, httpServiceSettings, kafkaServiceSettings, STACK_DEFAULTS } from '@tierstream/config';
+import { clickhouseServiceSettings, env, httpServiceSettings, kafkaServiceSettings } from '@tierstream/config';
 import { TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
 
 export const writerConfigSchema = z.object({
   ...kafkaServiceSettings,
-  CLICKHOUSE_URL: env.url(STACK_DEFAULTS.CLICKHOUSE_URL, ['http', 'https']),
-  CLICKHOUSE_DATABASE: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a ClickHouse identifier' })
-    .default(STACK_DEFAULTS.CLICKHOUSE_DATABASE),
-  CLICKHOUSE_USER: z.string().default('default'),
-  CLICKHOUSE_PASSWORD: z.string().default(''),
+  ...clickhouseServiceSettings,
   WRITER_GROUP_ID: z.string().min(1).default('tierstream-warehouse-writer'),
   CHANGES_TOPIC: z.string().min(1).default(TOPICS.changes),
   TRANSITIONS_TOPIC: z.string().min(1).default(TOPICS.transitions),

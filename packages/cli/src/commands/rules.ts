@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, metricsAt } from '@tierstream/aggregates';
-import { TOPICS } from '@tierstream/contracts';
 import { evaluateTiers, initialCutPoints, parseRules } from '@tierstream/tiering';
 import { endOfDay, TierStateStore } from '@tierstream/tierstate';
 import { formatTable } from '@tierstream/warehouse';
@@ -23,7 +22,7 @@ async function diffRules(
   await store.init();
   const cutPoints = (await tierState.getCutPoints()) ?? initialCutPoints(next);
   const admin = await clients.admin();
-  const meta = await admin.fetchTopicMetadata({ topics: [TOPICS.signals] });
+  const meta = await admin.fetchTopicMetadata({ topics: [clients.signalsTopic] });
   const partitions = meta.topics[0]?.partitions.length ?? 0;
   const counts = new Map<string, number>();
   for (let p = 0; p < partitions; p++) {

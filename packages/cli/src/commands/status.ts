@@ -1,9 +1,8 @@
-import { DLQ_TOPICS, INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { isoDay, TierStateStore } from '@tierstream/tierstate';
 import { formatTable } from '@tierstream/warehouse';
 import type { Command } from 'commander';
 import type { Clients } from '../clients';
-import { GROUPS, groupLag, OUTPUT_TOPICS } from '../pipeline';
+import { groupLag } from '../pipeline';
 import { print, printJson } from './args';
 /** `status` (health, lag, dead letters) and `cutpoints`. */
 export function registerStatusCommands(program: Command, clients: Clients): void {
@@ -36,16 +35,16 @@ export function registerStatusCommands(program: Command, clients: Clients): void
       if (health.kafka === 'ok') {
         const admin = await clients.admin();
         const groupTopics: Record<string, string[]> = {
-          [GROUPS.aggregator]: [...INPUT_TOPICS],
-          [GROUPS.engine]: [TOPICS.signals],
-          [GROUPS.writer]: [...OUTPUT_TOPICS],
+          [clients.groups.aggregator]: clients.inputTopics,
+          [clients.groups.engine]: [clients.signalsTopic],
+          [clients.groups.writer]: clients.outputTopics,
         };
         const existing = new Set(await admin.listTopics());
         for (const [group, topics] of Object.entries(groupTopics)) {
           for (const topic of topics.filter((t) => existing.has(t)))
             lag.push({ group, topic, lag: await groupLag(admin, group, [topic]) });
         }
-        for (const dlqTopic of DLQ_TOPICS) {
+        for (const dlqTopic of clients.dlqTopics) {
           if (!existing.has(dlqTopic)) continue;
           const offsets = await admin.fetchTopicOffsets(dlqTopic);
           dlqSizes[dlqTopic] = offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);

@@ -1,0 +1,57 @@
+import {
+  clickhouseServiceSettings,
+  env,
+  kafkaServiceSettings,
+  loadConfig,
+  redisServiceSettings,
+  type StackEndpoints,
+} from '@tierstream/config';
+import { TOPICS } from '@tierstream/contracts';
+import { z } from 'zod';
+
+/** The services' consumer group ids when not overridden (AGGREGATOR_GROUP_ID, ENGINE_GROUP_ID, WRITER_GROUP_ID). */
+export const DEFAULT_GROUPS = {
+  aggregator: 'tierstream-aggregator',
+  engine: 'tierstream-tier-engine',
+  writer: 'tierstream-warehouse-writer',
+} as const;
+
+/**
+ * tierctl's settings: the same names, defaults and checks as the services' (services/<name>/src/config.ts), so a
+ * deployment's CONFIG_FILE or environment configures tierctl too. Keys are environment variable names.
+ */
+export const cliConfigSchema = z.object({
+  ...kafkaServiceSettings,
+  ...redisServiceSettings,
+  ...clickhouseServiceSettings,
+  /** Consumer groups of the services (status lag, replay progress). */
+  AGGREGATOR_GROUP_ID: z.string().min(1).default(DEFAULT_GROUPS.aggregator),
+  ENGINE_GROUP_ID: z.string().min(1).default(DEFAULT_GROUPS.engine),
+  WRITER_GROUP_ID: z.string().min(1).default(DEFAULT_GROUPS.writer),
+  /** Topics between the services (default: the contract names). */
+  SIGNALS_TOPIC: env.topic(TOPICS.signals),
+  TRANSITIONS_TOPIC: env.topic(TOPICS.transitions),
+  CHANGES_TOPIC: env.topic(TOPICS.changes),
+  SNAPSHOTS_TOPIC: env.topic(TOPICS.snapshots),
+});
+
+export type CliConfig = z.infer<typeof cliConfigSchema>;
+
+/**
+ * tierctl's validated settings from the environment over CONFIG_FILE (env wins). Throws ConfigError (one issue per
+ * bad setting, each naming it) when a value is invalid.
+ */
+export function loadCliConfig(environment: NodeJS.ProcessEnv = process.env): CliConfig {
+  return loadConfig(cliConfigSchema, environment);
+}
+
+/** The stack endpoints a configuration names. */
+export function endpointsOf(config: CliConfig): StackEndpoints {
+  return {
+    kafkaBrokers: config.KAFKA_BROKERS,
+    schemaRegistryUrl: config.SCHEMA_REGISTRY_URL,
+    redisUrl: config.REDIS_URL,
+    clickhouseUrl: config.CLICKHOUSE_URL,
+    clickhouseDatabase: config.CLICKHOUSE_DATABASE,
+  };
+}
