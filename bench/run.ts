@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Clients, REPO_ROOT } from '@tierstream/cli';
+import { Clients, guardWipe, REPO_ROOT, resetActions } from '@tierstream/cli';
 import { type ImportBenchResult, phaseImport } from './lib/import';
 import {
   type AggregatorResult,
@@ -70,6 +70,7 @@ const { values: args } = parseArgs({
     'replay-minutes': { type: 'string', default: '20' },
     'engine-instances': { type: 'string' },
     'import-rows': { type: 'string', default: '1000000' },
+    'i-know-this-wipes': { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', default: false },
   },
 });
@@ -96,7 +97,10 @@ if (args.help) {
   --replay-minutes M     time budget of the current build's replay; default 20
   --engine-instances N   tier-engine processes in each build's replay; default one per core, at most one per partition
   e.g. npm run bench -- --only replay --replay-profile tiny
-WARNING: wipes tierstream's topics, consumer groups, Redis keys under "ts:" and the ClickHouse database.`);
+  --i-know-this-wipes E  run against endpoint E although it is not the local stack (a loopback host on the stack's
+                         port): the exact value of KAFKA_BROKERS, REDIS_URL or CLICKHOUSE_URL; repeat for several
+WARNING: wipes tierstream's topics, consumer groups, Redis keys under the prefix and the ClickHouse database; refuses
+(exit 2) endpoints other than the local stack unless --i-know-this-wipes names them.`);
   process.exit(0);
 }
 
@@ -237,6 +241,12 @@ const results: Results = {
 };
 
 const clients = new Clients();
+guardWipe(
+  'npm run bench',
+  clients.endpoints,
+  resetActions(clients.redisPrefix, clients.endpoints.clickhouseDatabase),
+  args['i-know-this-wipes'],
+);
 Object.assign(results.versions, await serverVersions(clients));
 const ctx: BenchContext = {
   clients,

@@ -16,6 +16,7 @@ import {
   startService,
   stopService,
 } from './supervisor';
+import { guardWipe, resetActions } from './wipe-guard';
 
 export const CDNOW_DIR = path.join(REPO_ROOT, 'data', 'cdnow');
 
@@ -29,6 +30,8 @@ export interface DemoOptions {
   timeoutMs: number;
   /** Tier-engine processes (they share the signal partitions); default `defaultEngineInstances`. */
   engineInstances?: number;
+  /** Endpoints other than the local stack the demo may wipe (--i-know-this-wipes); see guardWipe. */
+  confirmedTargets?: string[];
 }
 
 /** The demo gave up waiting: the message says how far the replay got and how to raise the limit. */
@@ -103,6 +106,13 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     times.push([what, now - mark]);
     mark = now;
   };
+  // Before anything is touched: refuses (exit 2) endpoints other than the local stack unless confirmed.
+  guardWipe(
+    'npm run demo',
+    clients.endpoints,
+    resetActions(clients.redisPrefix, clients.endpoints.clickhouseDatabase),
+    opts.confirmedTargets,
+  );
   try {
     say('resetting tierstream data (topics, Redis keys, ClickHouse database) for a clean run');
     await resetPipelineData(clients);

@@ -7,3 +7,4 @@ export * from './ops/customer-view';
 export * from './ops/import-file';
 export * from './pipeline';
 export * from './supervisor';
+export * from './wipe-guard';

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { CDNOW_DIR, DEMO_DEFAULT_TIMEOUT_MINUTES, runDemo } from './demo';
 import { SERVICES, type ServiceName, type ServiceProcess, startService, stopService } from './supervisor';
+import { collectTargets, I_KNOW_HELP } from './wipe-guard';
 
 const program = new Command('tierstream')
   .description('Run tierstream services: one service, all of them under a local supervisor, or the demo.')
@@ -65,9 +66,13 @@ program
     '--engine-instances <n>',
     'tier-engine processes sharing the signal partitions (default: one per core, at most one per partition)',
   )
+  .option('--i-know-this-wipes <endpoint>', I_KNOW_HELP, collectTargets, [])
   .addHelpText(
     'after',
     `
+It WIPES tierstream's topics, consumer groups, Redis keys under the prefix and the ClickHouse database first, and
+refuses (exit 2) any endpoint other than the local stack (a loopback host on the stack's port) unless
+--i-know-this-wipes <endpoint> names it (the exact value of KAFKA_BROKERS, REDIS_URL or CLICKHOUSE_URL).
 The default limit (${DEMO_DEFAULT_TIMEOUT_MINUTES} min, or DEMO_TIMEOUT_MINUTES) is meant for the full CDNOW master on a 2-core machine.
 Examples:
   npm run demo                                   generator profile demo (2,000 customers, 365 days)
@@ -81,6 +86,7 @@ Examples:
       cdnowFile: string;
       timeoutMinutes: string;
       engineInstances?: string;
+      iKnowThisWipes: string[];
     }) => {
       if (o.source !== 'generator' && o.source !== 'cdnow')
         throw new InvalidArgumentError(`--source must be generator or cdnow, got ${o.source}`);
@@ -98,6 +104,7 @@ Examples:
         cdnowFile: o.cdnowFile,
         timeoutMs: minutes * 60_000,
         engineInstances: engines,
+        confirmedTargets: o.iKnowThisWipes,
       });
     },
   );

@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { InputEvent } from '@tierstream/contracts';
+import { INPUT_TOPICS, type InputEvent, TOPICS } from '@tierstream/contracts';
 import {
   generateWorkload,
   PROFILES,
@@ -16,6 +16,7 @@ import type { Admin } from 'kafkajs';
 import type { Clients } from '../clients';
 import { feedEvents, sendWatermarks } from '../feed';
 import { GROUPS } from '../pipeline';
+import { collectTargets, feedActions, guardWipe, I_KNOW_HELP } from '../wipe-guard';
 import { parseInstant, parsePositiveInt, print, printJson } from './args';
 
 /** Feeds events to Kafka with a progress bar, then (optionally) closes the replay with watermark control records. */
@@ -52,6 +53,7 @@ export function registerWorkloadCommands(program: Command, clients: Clients): vo
     .option('--rate <eventsPerSec>', 'limit the produce rate', parsePositiveInt)
     .option('--end-at <instant>', 'close the replay at this instant (watermark records after the data)', parseInstant)
     .option('--json', 'print the summary as JSON')
+    .option('--i-know-this-wipes <endpoint>', I_KNOW_HELP, collectTargets, [])
     .action(
       async (o: {
         profile: ProfileName;
@@ -63,7 +65,15 @@ export function registerWorkloadCommands(program: Command, clients: Clients): vo
         rate?: number;
         endAt?: number;
         json?: boolean;
+        iKnowThisWipes: string[];
       }) => {
+        if (o.to === 'kafka')
+          guardWipe(
+            'tierctl gen',
+            clients.endpoints,
+            feedActions(INPUT_TOPICS, o.endAt !== undefined),
+            o.iKnowThisWipes,
+          );
         const base = PROFILES[o.profile];
         const options = {
           ...base,
@@ -111,27 +121,34 @@ export function registerWorkloadCommands(program: Command, clients: Clients): vo
     .option('--no-end', 'do not close the replay')
     .option('--rate <eventsPerSec>', 'limit the produce rate', parsePositiveInt)
     .option('--json', 'print JSON')
-    .action(async (file: string, o: { endAt?: number; end: boolean; rate?: number; json?: boolean }) => {
-      const events: InputEvent[] = parseCdnow(readFileSync(file, 'utf8'), file).map((event) => ({
-        kind: 'order',
-        event,
-      }));
-      const last = events.reduce((m, e) => Math.max(m, e.event.occurred_at), 0);
-      const endAt = o.end ? (o.endAt ?? endOfDay(dayOf(last))) : undefined;
-      const produced = await feedWithProgress(clients, events, { ratePerSec: o.rate, endAt });
-      const result = {
-        file,
-        events: events.length,
-        customers: new Set(events.map((e) => e.event.customer_id)).size,
-        produced,
-        endAt: endAt && new Date(endAt).toISOString(),
-      };
-      if (o.json) printJson(result);
-      else
-        print(
-          `replayed ${result.events} orders of ${result.customers} customers from ${file}${endAt ? `, closed at ${result.endAt}` : ''}`,
-        );
-    });
+    .option('--i-know-this-wipes <endpoint>', I_KNOW_HELP, collectTargets, [])
+    .action(
+      async (
+        file: string,
+        o: { endAt?: number; end: boolean; rate?: number; json?: boolean; iKnowThisWipes: string[] },
+      ) => {
+        guardWipe('tierctl replay cdnow', clients.endpoints, feedActions([TOPICS.orders], o.end), o.iKnowThisWipes);
+        const events: InputEvent[] = parseCdnow(readFileSync(file, 'utf8'), file).map((event) => ({
+          kind: 'order',
+          event,
+        }));
+        const last = events.reduce((m, e) => Math.max(m, e.event.occurred_at), 0);
+        const endAt = o.end ? (o.endAt ?? endOfDay(dayOf(last))) : undefined;
+        const produced = await feedWithProgress(clients, events, { ratePerSec: o.rate, endAt });
+        const result = {
+          file,
+          events: events.length,
+          customers: new Set(events.map((e) => e.event.customer_id)).size,
+          produced,
+          endAt: endAt && new Date(endAt).toISOString(),
+        };
+        if (o.json) printJson(result);
+        else
+          print(
+            `replayed ${result.events} orders of ${result.customers} customers from ${file}${endAt ? `, closed at ${result.endAt}` : ''}`,
+          );
+      },
+    );
   replay
     .command('offsets')
     .description('reset a (stopped) consumer group to re-process history; safe because every effect is idempotent')
