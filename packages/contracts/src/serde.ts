@@ -130,6 +130,22 @@ export class AvroSerde {
     throw new Error(`setting compatibility BACKWARD for subject ${subject} failed: HTTP ${res.status} ${body}`);
   }
 
+  /**
+   * Whether the registry answers (GET /subjects within `timeoutMs`). Throws an Error naming the URL and the cause
+   * (connection refused, timeout, HTTP status) otherwise; services retry it at start (`waiting for schema registry`).
+   */
+  async ping(timeoutMs = 2_000): Promise<void> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.registryUrl}/subjects`, { signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      const cause = (err as { cause?: { message?: string } }).cause?.message;
+      throw new Error(`${this.registryUrl} unreachable: ${cause ?? (err as Error).message}`);
+    }
+    await readBody(res);
+    if (!res.ok) throw new Error(`${this.registryUrl}/subjects answered HTTP ${res.status}`);
+  }
+
   /** The schema id encode uses for a topic: the registered id, else the subject's latest version (cached). */
   async schemaIdOf(topic: string): Promise<number> {
     const cached = this.idByTopic.get(topic);

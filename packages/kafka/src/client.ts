@@ -22,6 +22,25 @@ export function createKafka(
 }
 
 /**
+ * The partitions of each of `topics`, from one metadata request made without kafkajs' own retries: the caller
+ * retries with backoff and reports what it waits for (waitForDependency), so an unreachable broker shows its error
+ * at once instead of after the client's retry budget. Throws the connection error, or when a topic does not exist.
+ */
+export async function topicPartitions(
+  kafka: Kafka,
+  topics: string[],
+): Promise<Array<{ name: string; partitions: number[] }>> {
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  try {
+    await admin.connect();
+    const meta = await admin.fetchTopicMetadata({ topics });
+    return meta.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partitionId).sort() }));
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/**
  * An idempotent producer (acks=all, one in-flight request, so per-key order survives retries).
  * Records are keyed by customer id by the callers, which gives per-customer order on the topic.
  */

@@ -86,16 +86,26 @@ export class ConsumerRunner {
     });
   }
 
+  /**
+   * Connects, subscribes and starts the consumer loop. Throws when the broker cannot be reached; the consumer is then
+   * disconnected again, so the call can be retried (waitForDependency).
+   */
   async start(): Promise<void> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.opts.topics, fromBeginning: this.opts.fromBeginning ?? true });
-    this.running = true;
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 1,
-      eachBatch: (payload) => this.processBatch(payload),
-    });
+    try {
+      await this.consumer.connect();
+      await this.consumer.subscribe({ topics: this.opts.topics, fromBeginning: this.opts.fromBeginning ?? true });
+      this.running = true;
+      await this.consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 1,
+        eachBatch: (payload) => this.processBatch(payload),
+      });
+    } catch (err) {
+      this.running = false;
+      await this.consumer.disconnect().catch(() => undefined);
+      throw err;
+    }
   }
 
   private async processBatch(payload: EachBatchPayload): Promise<void> {
@@ -175,7 +185,7 @@ export class ConsumerRunner {
             [DLQ_HEADERS.firstSeenAt]: d.record.headers[DLQ_HEADERS.firstSeenAt] ?? now,
             [DLQ_HEADERS.service]: this.opts.service,
             ...(truncated
-              ? { 'tierstream-dlq-truncated': `value ${value.length} bytes, key ${key?.length ?? 0} bytes` }
+              ? { [DLQ_HEADERS.truncated]: `value ${value.length} bytes, key ${key?.length ?? 0} bytes` }
               : {}),
           },
         },

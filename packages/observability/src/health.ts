@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import type { DependencyWaits } from './waits';
 
 export interface HealthChecks {
   /** The consumer loop is alive (not crashed, not stuck). */
@@ -18,16 +19,19 @@ export interface ConsumerLoop {
  * Health of a consumer service: live while its loop is; ready when it is a group member and every dependency
  * answers. `runner` is read at each check (a service starts its health endpoint before its consumer exists, so that
  * an unreachable dependency at start shows on /health/ready). Each dependency returns its problem, or null.
+ * `waits` (optional) names what the start still waits for (`waiting for kafka: …`); while it waits for anything,
+ * the group membership is not reported separately (it cannot be a member yet).
  */
 export function consumerHealthChecks(
   runner: () => ConsumerLoop | undefined,
   dependencies: Array<() => Promise<string | null>>,
+  waits?: DependencyWaits,
 ): HealthChecks {
   return {
     live: () => runner()?.isLive() ?? true,
     ready: async () => {
-      const failing: string[] = [];
-      if (!runner()?.isReady()) failing.push('kafka: not a member of the consumer group');
+      const failing: string[] = waits?.problems() ?? [];
+      if (failing.length === 0 && !runner()?.isReady()) failing.push('kafka: not a member of the consumer group');
       for (const problem of await Promise.all(dependencies.map((check) => check()))) {
         if (problem) failing.push(problem);
       }

@@ -2,3 +2,4 @@ export * from './health';
 export * from './lifecycle';
 export * from './logger';
 export * from './metrics';
+export * from './waits';

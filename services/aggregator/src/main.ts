@@ -3,13 +3,15 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, parseAggregateConfig } from '@tierstream/aggregates';
 import { createRedis, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
 import { AvroSerde } from '@tierstream/contracts';
-import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
+import { ConsumerRunner, createKafka, createProducer, topicPartitions } from '@tierstream/kafka';
 import {
   consumerHealthChecks,
   createMetrics,
+  DependencyWaits,
   type Logger,
   runServiceMain,
   startHealthServer,
+  waitForDependency,
 } from '@tierstream/observability';
 import { TierStateStore } from '@tierstream/tierstate';
 import { parse as parseYaml } from 'yaml';
@@ -28,15 +30,23 @@ export async function runAggregator(
     : DEFAULT_AGGREGATE_CONFIG;
   const redis = createRedis(config.REDIS_URL);
   warnWhileRedisUnreachable(redis, logger);
-  // Health first: while Redis (or Kafka) is unreachable at start, the process waits for it and says so on
-  // /health/ready (503 naming what fails) instead of hanging without an HTTP endpoint.
+  // Health first: while Redis, Kafka or the schema registry is unreachable at start, the process waits for it (with
+  // backoff) and says so on /health/ready (503: `redis: …`, `waiting for kafka: …`) instead of exiting.
   let runner: ConsumerRunner | undefined;
+  const waits = new DependencyWaits();
   const health = await startHealthServer({
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     registry: metrics.registry,
-    checks: consumerHealthChecks(() => runner, [() => redisHealth(redis)]),
+    checks: consumerHealthChecks(() => runner, [() => redisHealth(redis)], waits),
   });
+  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
+    registryUrl: config.SCHEMA_REGISTRY_URL,
+  });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
+  // Kafka and the registry are waited for alongside Redis (aggregates.init waits for Redis).
+  const kafkaUp = waitForDependency(waits, 'kafka', () => topicPartitions(kafka, [config.SIGNALS_TOPIC]), { logger });
+  const registryUp = waitForDependency(waits, 'schema registry', () => serde.ping(), { logger });
   const aggregates = new AggregateStore(redis, {
     prefix: config.REDIS_PREFIX,
     dedupeHorizonMs: config.DEDUPE_HORIZON_HOURS * 3_600_000,
@@ -44,18 +54,11 @@ export async function runAggregator(
   });
   await aggregates.init();
   const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
-  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
-    registryUrl: config.SCHEMA_REGISTRY_URL,
-  });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
-  const admin = kafka.admin();
-  await admin.connect();
-  const meta = await admin.fetchTopicMetadata({ topics: [config.SIGNALS_TOPIC] });
-  await admin.disconnect();
-  const signalPartitions = meta.topics[0]?.partitions.length ?? 0;
+  const [meta] = await Promise.all([kafkaUp, registryUp]);
+  const signalPartitions = meta[0]?.partitions.length ?? 0;
   if (signalPartitions === 0)
     throw new Error(`topic ${config.SIGNALS_TOPIC} has no partitions: run \`tierctl topics apply\``);
-  const producer = await createProducer(kafka);
+  const producer = await waitForDependency(waits, 'kafka', () => createProducer(kafka), { logger });
   runner = new ConsumerRunner({
     kafka,
     groupId: config.AGGREGATOR_GROUP_ID,
@@ -80,7 +83,8 @@ export async function runAggregator(
       metrics,
     }),
   });
-  await runner.start();
+  const consumer = runner;
+  await waitForDependency(waits, 'kafka', () => consumer.start(), { logger });
   logger.info({ topics: config.AGGREGATOR_TOPICS, signalPartitions, port: health.port }, 'aggregator started');
   return {
     port: health.port,

@@ -3,13 +3,15 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
 import { createRedis, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
 import { AvroSerde } from '@tierstream/contracts';
-import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
+import { ConsumerRunner, createKafka, createProducer, topicPartitions } from '@tierstream/kafka';
 import {
   consumerHealthChecks,
   createMetrics,
+  DependencyWaits,
   type Logger,
   runServiceMain,
   startHealthServer,
+  waitForDependency,
 } from '@tierstream/observability';
 import { initialCutPoints, parseRules } from '@tierstream/tiering';
 import { dayOf, TierStateStore } from '@tierstream/tierstate';
@@ -26,15 +28,27 @@ export async function runTierEngine(
   const metrics = createMetrics(SERVICE);
   const redis = createRedis(config.REDIS_URL);
   warnWhileRedisUnreachable(redis, logger);
-  // Health first: while Redis (or Kafka) is unreachable at start, the process waits for it and says so on
-  // /health/ready (503 naming what fails) instead of hanging without an HTTP endpoint.
+  // Health first: while Redis, Kafka or the schema registry is unreachable at start, the process waits for it (with
+  // backoff) and says so on /health/ready (503: `redis: …`, `waiting for kafka: …`) instead of exiting.
   let runner: ConsumerRunner | undefined;
+  const waits = new DependencyWaits();
   const health = await startHealthServer({
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     registry: metrics.registry,
-    checks: consumerHealthChecks(() => runner, [() => redisHealth(redis)]),
+    checks: consumerHealthChecks(() => runner, [() => redisHealth(redis)], waits),
   });
+  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
+    registryUrl: config.SCHEMA_REGISTRY_URL,
+  });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
+  const kafkaUp = waitForDependency(
+    waits,
+    'kafka',
+    () => topicPartitions(kafka, [config.SIGNALS_TOPIC, ...config.INPUT_TOPICS]),
+    { logger },
+  );
+  const registryUp = waitForDependency(waits, 'schema registry', () => serde.ping(), { logger });
   const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
   const aggregates = new AggregateStore(redis, { prefix: config.REDIS_PREFIX, config: DEFAULT_AGGREGATE_CONFIG });
   await aggregates.init();
@@ -43,19 +57,12 @@ export async function runTierEngine(
     ? parseRules(active.text, `redis:${tierState.keys.rules()}`)
     : parseRules(readFileSync(config.RULES_FILE, 'utf8'), config.RULES_FILE);
   const cutPoints = initialCutPoints(rules);
-  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
-    registryUrl: config.SCHEMA_REGISTRY_URL,
-  });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
-  const admin = kafka.admin();
-  await admin.connect();
-  const meta = await admin.fetchTopicMetadata({ topics: [config.SIGNALS_TOPIC, ...config.INPUT_TOPICS] });
-  await admin.disconnect();
-  const numPartitions = meta.topics.find((t) => t.name === config.SIGNALS_TOPIC)?.partitions.length ?? 0;
-  const inputPartitions = meta.topics
+  const [meta] = await Promise.all([kafkaUp, registryUp]);
+  const numPartitions = meta.find((t) => t.name === config.SIGNALS_TOPIC)?.partitions.length ?? 0;
+  const inputPartitions = meta
     .filter((t) => t.name !== config.SIGNALS_TOPIC)
-    .flatMap((t) => t.partitions.map((p) => `${t.name}:${p.partitionId}`));
-  const producer = await createProducer(kafka);
+    .flatMap((t) => t.partitions.map((p) => `${t.name}:${p}`));
+  const producer = await waitForDependency(waits, 'kafka', () => createProducer(kafka), { logger });
   const engine = new TierEngine(
     {
       aggregates,
@@ -67,6 +74,7 @@ export async function runTierEngine(
         transitions: config.TRANSITIONS_TOPIC,
         changes: config.CHANGES_TOPIC,
         snapshots: config.SNAPSHOTS_TOPIC,
+        cutpoints: config.CUTPOINTS_TOPIC,
       },
       logger,
       metrics,
@@ -135,7 +143,8 @@ export async function runTierEngine(
       );
     },
   });
-  await runner.start();
+  const consumer = runner;
+  await waitForDependency(waits, 'kafka', () => consumer.start(), { logger });
   sweeper.start(config.SWEEP_INTERVAL_MS ?? (config.CLOCK_MODE === 'replay' ? 20 : 200));
   logger.info(
     {

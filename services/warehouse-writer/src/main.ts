@@ -1,13 +1,15 @@
 import { createClient } from '@clickhouse/client';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AvroSerde, type TierChange, type TierTransition } from '@tierstream/contracts';
-import { ConsumerRunner, createKafka, createProducer } from '@tierstream/kafka';
+import { ConsumerRunner, createKafka, createProducer, topicPartitions } from '@tierstream/kafka';
 import {
   consumerHealthChecks,
   createMetrics,
+  DependencyWaits,
   type Logger,
   runServiceMain,
   startHealthServer,
+  waitForDependency,
 } from '@tierstream/observability';
 import {
   type RoutedRow,
@@ -45,10 +47,33 @@ export async function runWarehouseWriter(
   const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
     registryUrl: config.SCHEMA_REGISTRY_URL,
   });
+  // Health first: while Kafka or the schema registry is unreachable at start, the process waits for it (with
+  // backoff) and says so on /health/ready (503: `waiting for kafka: …`) instead of exiting.
+  let runner: ConsumerRunner | undefined;
+  const waits = new DependencyWaits();
+  const health = await startHealthServer({
+    host: config.HTTP_HOST,
+    port: config.HTTP_PORT,
+    registry: metrics.registry,
+    checks: consumerHealthChecks(
+      () => runner,
+      [
+        async () => {
+          const ping = await clickhouse.ping();
+          return ping.success ? null : `clickhouse: ${ping.error.message}`;
+        },
+      ],
+      waits,
+    ),
+  });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
-  const producer = await createProducer(kafka);
-  const topics = [config.CHANGES_TOPIC, config.TRANSITIONS_TOPIC, config.SNAPSHOTS_TOPIC];
-  const runner = new ConsumerRunner({
+  const topics = [config.CHANGES_TOPIC, config.TRANSITIONS_TOPIC, config.SNAPSHOTS_TOPIC, config.CUTPOINTS_TOPIC];
+  await Promise.all([
+    waitForDependency(waits, 'kafka', () => topicPartitions(kafka, topics), { logger }),
+    waitForDependency(waits, 'schema registry', () => serde.ping(), { logger }),
+  ]);
+  const producer = await waitForDependency(waits, 'kafka', () => createProducer(kafka), { logger });
+  runner = new ConsumerRunner({
     kafka,
     groupId: config.WRITER_GROUP_ID,
     topics,
@@ -84,26 +109,13 @@ export async function runWarehouseWriter(
       await group.add(rows);
     },
   });
-  const health = await startHealthServer({
-    host: config.HTTP_HOST,
-    port: config.HTTP_PORT,
-    registry: metrics.registry,
-    checks: consumerHealthChecks(
-      () => runner,
-      [
-        async () => {
-          const ping = await clickhouse.ping();
-          return ping.success ? null : `clickhouse: ${ping.error.message}`;
-        },
-      ],
-    ),
-  });
-  await runner.start();
+  const consumer = runner;
+  await waitForDependency(waits, 'kafka', () => consumer.start(), { logger });
   logger.info({ topics, database: config.CLICKHOUSE_DATABASE, port: health.port }, 'warehouse writer started');
   return {
     port: health.port,
     stop: async () => {
-      await runner.stop();
+      await runner?.stop();
       await group.drain();
       await producer.disconnect();
       await health.close();

@@ -1,0 +1,74 @@
+import type { Logger } from 'pino';
+
+/**
+ * What a service waits for at start (Kafka, the schema registry): each entry becomes one `/health/ready` problem,
+ * `waiting for <dependency>: <reason>`, until the dependency answered once.
+ */
+export class DependencyWaits {
+  private readonly waiting = new Map<string, string>();
+
+  /** Marks `dependency` as waited for, with the latest reason (an error message, or what is being tried). */
+  set(dependency: string, reason: string): void {
+    this.waiting.set(dependency, reason);
+  }
+
+  clear(dependency: string): void {
+    this.waiting.delete(dependency);
+  }
+
+  /** The readiness problems, one per dependency still waited for, in the order the waits began. */
+  problems(): string[] {
+    return [...this.waiting].map(([dependency, reason]) => `waiting for ${dependency}: ${reason}`);
+  }
+}
+
+export interface WaitOptions {
+  logger: Pick<Logger, 'warn' | 'info'>;
+  /** First pause after a failed attempt (ms); doubled per failure, with ±20 % jitter. Default 500. */
+  initialDelayMs?: number;
+  /** Longest pause between attempts (ms). Default 10 000: a dependency that is back is used within ~10 s. */
+  maxDelayMs?: number;
+  /** The same error is logged at most once per this many ms (the readiness body always has the latest). Default 60 000. */
+  logEveryMs?: number;
+}
+
+/**
+ * Calls `attempt` until it resolves, pausing with capped exponential backoff between failures, and returns its
+ * result. Meanwhile `waits` names `dependency` with the latest error, so `/health/ready` says what the service waits
+ * for. Never rejects: a dependency outage is not fixed by restarting the process (docs/operations.md §9); a SIGTERM
+ * meanwhile exits through the service's shutdown hook.
+ */
+export async function waitForDependency<T>(
+  waits: DependencyWaits,
+  dependency: string,
+  attempt: () => Promise<T>,
+  opts: WaitOptions,
+): Promise<T> {
+  const initial = opts.initialDelayMs ?? 500;
+  const max = opts.maxDelayMs ?? 10_000;
+  const logEvery = opts.logEveryMs ?? 60_000;
+  let delay = initial;
+  let lastLogged = '';
+  let lastLoggedAt = 0;
+  let failures = 0;
+  waits.set(dependency, 'connecting');
+  for (;;) {
+    try {
+      const result = await attempt();
+      waits.clear(dependency);
+      if (failures > 0) opts.logger.info({ dependency, failures }, `${dependency} reachable: continuing the start`);
+      return result;
+    } catch (err) {
+      failures++;
+      const reason = (err as Error).message || String(err);
+      waits.set(dependency, reason);
+      if (reason !== lastLogged || Date.now() - lastLoggedAt >= logEvery) {
+        lastLogged = reason;
+        lastLoggedAt = Date.now();
+        opts.logger.warn({ dependency, err: reason, retryInMs: delay }, `waiting for ${dependency}: retrying`);
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.round(delay * (0.8 + Math.random() * 0.4))));
+    delay = Math.min(max, delay * 2);
+  }
+}
