@@ -67,7 +67,7 @@ export async function runWarehouseWriter(
     ),
   });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
-  const topics = [config.CHANGES_TOPIC, config.TRANSITIONS_TOPIC, config.SNAPSHOTS_TOPIC, config.CUTPOINTS_TOPIC];
+  const topics = [config.CHANGES_TOPIC, config.TRANSITIONS_TOPIC, config.SNAPSHOTS_TOPIC];
   await Promise.all([
     waitForDependency(waits, 'kafka', () => topicPartitions(kafka, topics), { logger }),
     waitForDependency(waits, 'schema registry', () => serde.ping(), { logger }),
