@@ -1,5 +1,3 @@
-import type { Logger } from 'pino';
-
 /**
  * What a service waits for at start (Kafka, the schema registry): each entry becomes one `/health/ready` problem,
  * `waiting for <dependency>: <reason>`, until the dependency answered once.
@@ -23,7 +21,7 @@ export class DependencyWaits {
 }
 
 export interface WaitOptions {
-  logger: Pick<Logger, 'warn' | 'info'>;
+  logger: { warn: (obj: object, msg: string) => void; info: (obj: object, msg: string) => void };
   /** First pause after a failed attempt (ms); doubled per failure, with ±20 % jitter. Default 500. */
   initialDelayMs?: number;
   /** Longest pause between attempts (ms). Default 10 000: a dependency that is back is used within ~10 s. */
