@@ -1,4 +1,5 @@
 export * from './config';
+export * from './config-file';
 export * from './keyspace';
 export * from './metrics';
 export { oracleMetrics } from './oracle';

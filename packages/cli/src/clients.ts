@@ -1,5 +1,6 @@
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { type AggregateConfig, loadAggregateConfig } from '@tierstream/aggregates';
 import { createRedis, type RedisClient, type StackEndpoints } from '@tierstream/config';
 import { AvroSerde, applyTopics, INPUT_TOPICS, loadTopicsSpec } from '@tierstream/contracts';
 import { createKafka, createProducer, type RecordProducer } from '@tierstream/kafka';
@@ -15,6 +16,7 @@ import { type CliConfig, endpointsOf, loadCliConfig } from './config';
 export class Clients {
   private readonly configSource: CliConfig | (() => CliConfig);
   private _config?: CliConfig;
+  private _aggregateConfig?: AggregateConfig;
   private _kafka?: Kafka;
   private _admin?: Promise<Admin>;
   private _producer?: Promise<RecordProducer>;
@@ -43,6 +45,12 @@ export class Clients {
 
   get redisPrefix(): string {
     return this.config.REDIS_PREFIX;
+  }
+
+  /** How metrics are computed (AGGREGATES_CONFIG_FILE, else the defaults), as in the aggregator and the engine. */
+  get aggregateConfig(): AggregateConfig {
+    this._aggregateConfig ??= loadAggregateConfig(this.config.AGGREGATES_CONFIG_FILE);
+    return this._aggregateConfig;
   }
 
   /** The services' consumer group ids (AGGREGATOR_GROUP_ID, ENGINE_GROUP_ID, WRITER_GROUP_ID). */

@@ -1,3 +1,4 @@
+import { aggregatesConfigFileSetting } from '@tierstream/aggregates';
 import {
   clickhouseServiceSettings,
   env,
@@ -28,6 +29,8 @@ export const cliConfigSchema = z.object({
   AGGREGATOR_GROUP_ID: z.string().min(1).default(DEFAULT_GROUPS.aggregator),
   ENGINE_GROUP_ID: z.string().min(1).default(DEFAULT_GROUPS.engine),
   WRITER_GROUP_ID: z.string().min(1).default(DEFAULT_GROUPS.writer),
+  /** YAML with the aggregate settings (engagement weights, fx rates, reporting currency), as the services'. */
+  AGGREGATES_CONFIG_FILE: aggregatesConfigFileSetting,
   /** Topics between the services (default: the contract names). */
   SIGNALS_TOPIC: env.topic(TOPICS.signals),
   TRANSITIONS_TOPIC: env.topic(TOPICS.transitions),

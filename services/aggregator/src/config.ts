@@ -1,3 +1,4 @@
+import { aggregatesConfigFileSetting } from '@tierstream/aggregates';
 import { env, httpServiceSettings, kafkaServiceSettings, redisServiceSettings } from '@tierstream/config';
 import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
@@ -17,7 +18,7 @@ export const aggregatorConfigSchema = z.object({
   MAX_FUTURE_SKEW_MS: env.int(3_600_000, 0),
   MAX_MESSAGE_BYTES: env.int(1_048_576, 1_024),
   /** Optional YAML file with the aggregate settings (reporting currency, fx rates, engagement weights). */
-  AGGREGATES_CONFIG_FILE: z.string().optional(),
+  AGGREGATES_CONFIG_FILE: aggregatesConfigFileSetting,
   /** Max wait of an idle fetch (ms): lower means lower live latency and more fetch requests. */
   FETCH_MAX_WAIT_MS: env.int(20, 1, 10_000),
   /** Partitions whose batches are processed at the same time (each partition stays in order). */

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, parseAggregateConfig } from '@tierstream/aggregates';
+import { AggregateStore, loadAggregateConfig } from '@tierstream/aggregates';
 import { createRedis, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
 import { AvroSerde } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer, topicPartitions } from '@tierstream/kafka';
@@ -14,7 +13,6 @@ import {
   waitForDependency,
 } from '@tierstream/observability';
 import { TierStateStore } from '@tierstream/tierstate';
-import { parse as parseYaml } from 'yaml';
 import { type AggregatorConfig, aggregatorConfigSchema } from './config';
 import { createAggregatorHandler } from './handler';
 
@@ -25,9 +23,7 @@ export async function runAggregator(
   logger: Logger,
 ): Promise<{ stop: () => Promise<void>; port: number }> {
   const metrics = createMetrics(SERVICE);
-  const aggregateConfig = config.AGGREGATES_CONFIG_FILE
-    ? parseAggregateConfig(parseYaml(readFileSync(config.AGGREGATES_CONFIG_FILE, 'utf8')))
-    : DEFAULT_AGGREGATE_CONFIG;
+  const aggregateConfig = loadAggregateConfig(config.AGGREGATES_CONFIG_FILE);
   const redis = createRedis(config.REDIS_URL);
   warnWhileRedisUnreachable(redis, logger);
   // Health first: while Redis, Kafka or the schema registry is unreachable at start, the process waits for it (with

@@ -1,3 +1,4 @@
+import { aggregatesConfigFileSetting } from '@tierstream/aggregates';
 import { env, httpServiceSettings, kafkaServiceSettings, redisServiceSettings } from '@tierstream/config';
 import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { DEFAULT_CUTPOINT_SCHEDULE } from '@tierstream/tiering';
@@ -11,6 +12,8 @@ export const engineConfigSchema = z.object({
   TRANSITIONS_TOPIC: z.string().min(1).default(TOPICS.transitions),
   CHANGES_TOPIC: z.string().min(1).default(TOPICS.changes),
   SNAPSHOTS_TOPIC: z.string().min(1).default(TOPICS.snapshots),
+  /** YAML with the aggregate settings (engagement weights, fx rates, reporting currency); as the aggregator's. */
+  AGGREGATES_CONFIG_FILE: aggregatesConfigFileSetting,
   /** The rules file used until `tierctl rules apply` stores another version in Redis. */
   RULES_FILE: z.string().min(1).default('rules/default.yaml'),
   /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { AggregateStore, DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
+import { AggregateStore, loadAggregateConfig } from '@tierstream/aggregates';
 import { createRedis, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
 import { AvroSerde } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer, topicPartitions } from '@tierstream/kafka';
@@ -50,7 +50,8 @@ export async function runTierEngine(
   );
   const registryUp = waitForDependency(waits, 'schema registry', () => serde.ping(), { logger });
   const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
-  const aggregates = new AggregateStore(redis, { prefix: config.REDIS_PREFIX, config: DEFAULT_AGGREGATE_CONFIG });
+  const aggregateConfig = loadAggregateConfig(config.AGGREGATES_CONFIG_FILE);
+  const aggregates = new AggregateStore(redis, { prefix: config.REDIS_PREFIX, config: aggregateConfig });
   await aggregates.init();
   const active = await tierState.getActiveRules();
   const rules = active
@@ -66,7 +67,7 @@ export async function runTierEngine(
   const engine = new TierEngine(
     {
       aggregates,
-      aggregateConfig: DEFAULT_AGGREGATE_CONFIG,
+      aggregateConfig,
       tierState,
       producer,
       serde,

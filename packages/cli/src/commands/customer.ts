@@ -1,4 +1,3 @@
-import { DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
 import { formatTable } from '@tierstream/warehouse';
 import type { Command } from 'commander';
 import type { Clients } from '../clients';
@@ -19,7 +18,7 @@ export function registerCustomerCommand(program: Command, clients: Clients): voi
     .option('--json', 'print JSON')
     .description("a customer's tiers, pending demotions (held by grace) and aggregates (RFM, engagement, service)")
     .action(async (id: string, o: { asOf?: number; json?: boolean }) => {
-      const view = await customerView(clients, id, { asOf: o.asOf, aggregateConfig: DEFAULT_AGGREGATE_CONFIG });
+      const view = await customerView(clients, id, { asOf: o.asOf, aggregateConfig: clients.aggregateConfig });
       if (o.json) printJson(view);
       else print(renderCustomerView(view));
     });

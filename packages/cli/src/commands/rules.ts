@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, metricsAt } from '@tierstream/aggregates';
+import { AggregateStore, metricsAt } from '@tierstream/aggregates';
 import { evaluateTiers, initialCutPoints, parseRules } from '@tierstream/tiering';
 import { endOfDay, TierStateStore } from '@tierstream/tierstate';
 import { formatTable } from '@tierstream/warehouse';
@@ -18,7 +18,7 @@ async function diffRules(
 ): Promise<Array<{ dimension: string; from: string; to: string; customers: number }>> {
   const next = loadRulesFile(file);
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
-  const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: DEFAULT_AGGREGATE_CONFIG });
+  const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: clients.aggregateConfig });
   await store.init();
   const cutPoints = (await tierState.getCutPoints()) ?? initialCutPoints(next);
   const admin = await clients.admin();
@@ -45,7 +45,7 @@ async function diffRules(
           rules: next,
           cutPoints,
           customerId: id,
-          metrics: metricsAt(agg, endOfDay(day), DEFAULT_AGGREGATE_CONFIG),
+          metrics: metricsAt(agg, endOfDay(day), clients.aggregateConfig),
           attributes: attrs.get(id) ?? null,
           previous: state,
           day,
