@@ -1,0 +1,6 @@
+export * from './bgnbd';
+export * from './clv';
+export * from './fit';
+export * from './gamma-gamma';
+export * from './stats';
+export * from './validate';
