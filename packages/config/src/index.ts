@@ -1,4 +1,5 @@
 export * from './env';
 export * from './redis';
+export * from './redis-requirements';
 export * from './stack';
 export * from './wipe-guard';

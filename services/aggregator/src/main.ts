@@ -1,6 +1,6 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AggregateStore, loadAggregateConfig } from '@tierstream/aggregates';
-import { createRedis, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
+import { createRedis, redisHealth, warnOnRedisRequirements, warnWhileRedisUnreachable } from '@tierstream/config';
 import { AvroSerde } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer, topicPartitions } from '@tierstream/kafka';
 import {
@@ -26,6 +26,9 @@ export async function runAggregator(
   const aggregateConfig = loadAggregateConfig(config.AGGREGATES_CONFIG_FILE);
   const redis = createRedis(config.REDIS_URL);
   warnWhileRedisUnreachable(redis, logger);
+  // Redis requirements (maxmemory-policy noeviction, AOF): one warning line per unmet setting and the gauge
+  // tierstream_redis_requirement_met; in the background, so a Redis that is still away does not delay the start.
+  void warnOnRedisRequirements(redis, logger, metrics.registry);
   // Health first: while Redis, Kafka or the schema registry is unreachable at start, the process waits for it (with
   // backoff) and says so on /health/ready (503: `redis: …`, `waiting for kafka: …`) instead of exiting.
   let runner: ConsumerRunner | undefined;

@@ -1,3 +1,4 @@
+import { checkRedisRequirements, type RedisFinding } from '@tierstream/config';
 import { isoDay, TierStateStore } from '@tierstream/tierstate';
 import { formatTable } from '@tierstream/warehouse';
 import type { Command } from 'commander';
@@ -50,12 +51,30 @@ export function registerStatusCommands(program: Command, clients: Clients): void
           dlqSizes[dlqTopic] = offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
         }
       }
-      const result = { health, lag, dlq: dlqSizes };
+      // Redis requirements (docs/operations.md): what is not as tierstream needs it, or that CONFIG GET failed.
+      const redisFindings: RedisFinding[] = health.redis === 'ok' ? await checkRedisRequirements(clients.redis) : [];
+      const result = {
+        health,
+        lag,
+        dlq: dlqSizes,
+        redis_requirements: redisFindings.map(({ setting, value, required, node }) => ({
+          setting,
+          value,
+          required,
+          node,
+        })),
+      };
       if (o.json) printJson(result);
       else {
         print(formatTable(Object.entries(health).map(([service, state]) => ({ service, state }))));
         if (lag.length > 0) print(formatTable(lag));
         print(formatTable(Object.entries(dlqSizes).map(([topic, records]) => ({ topic, records }))));
+        if (health.redis === 'ok')
+          print(
+            redisFindings.length === 0
+              ? 'redis requirements: met (maxmemory-policy noeviction, appendonly yes, appendfsync always)'
+              : redisFindings.map((f) => `warning: ${f.message}`).join('\n'),
+          );
       }
       if (Object.values(health).some((h) => h !== 'ok')) process.exitCode = 1;
     });
