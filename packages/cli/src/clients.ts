@@ -74,10 +74,13 @@ export class Clients {
     return [...this.inputTopics, this.signalsTopic, ...this.outputTopics].map((t) => `${t}.dlq`);
   }
 
-  /** The tier engine's output topics, which the warehouse writer consumes (CHANGES, TRANSITIONS, SNAPSHOTS_TOPIC). */
+  /**
+   * The tier engine's output topics, which the warehouse writer consumes (CHANGES, TRANSITIONS, SNAPSHOTS,
+   * CUTPOINTS_TOPIC).
+   */
   get outputTopics(): string[] {
     const c = this.config;
-    return [c.CHANGES_TOPIC, c.TRANSITIONS_TOPIC, c.SNAPSHOTS_TOPIC];
+    return [c.CHANGES_TOPIC, c.TRANSITIONS_TOPIC, c.SNAPSHOTS_TOPIC, c.CUTPOINTS_TOPIC];
   }
 
   get kafka(): Kafka {

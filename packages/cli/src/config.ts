@@ -36,6 +36,7 @@ export const cliConfigSchema = z.object({
   TRANSITIONS_TOPIC: env.topic(TOPICS.transitions),
   CHANGES_TOPIC: env.topic(TOPICS.changes),
   SNAPSHOTS_TOPIC: env.topic(TOPICS.snapshots),
+  CUTPOINTS_TOPIC: env.topic(TOPICS.cutpoints),
 });
 
 export type CliConfig = z.infer<typeof cliConfigSchema>;

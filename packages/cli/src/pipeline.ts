@@ -9,7 +9,7 @@ import { DEFAULT_GROUPS } from './config';
 export const GROUPS = DEFAULT_GROUPS;
 
 /** The default output topics; Clients.outputTopics has the configured ones. */
-export const OUTPUT_TOPICS = [TOPICS.changes, TOPICS.transitions, TOPICS.snapshots] as const;
+export const OUTPUT_TOPICS = [TOPICS.changes, TOPICS.transitions, TOPICS.snapshots, TOPICS.cutpoints] as const;
 
 /** Sum over partitions of (end offset − committed offset) of a group on some topics. */
 export async function groupLag(admin: Admin, groupId: string, topics: readonly string[]): Promise<number> {

@@ -164,6 +164,10 @@ export interface TierCutPoints {
   computed_at: number;
   measured_day: string | null;
   population: number | null;
+  /** First day in force (YYYY-MM-DD); null for `initial`. */
+  effective_from: string | null;
+  /** Rules-change versions: the apply number (a higher one supersedes versions measured the same day); else null. */
+  rules_seq: number | null;
   cuts: TierCutSet[];
   aggregate_config: string;
   reporting_currency: string;
@@ -315,6 +319,8 @@ export const TIER_CUT_POINTS_FIELDS = {
   computed_at: 'long',
   measured_day: 'string?',
   population: 'long?',
+  effective_from: 'string?',
+  rules_seq: 'long?',
   cuts: 'array<record>',
   aggregate_config: 'string',
   reporting_currency: 'string',

@@ -115,7 +115,46 @@ export async function loadMigrations(dir: string, database: string): Promise<Mig
   return Promise.all(files.map(async (f) => parseMigrationFile(f, await readFile(join(dir, f), 'utf8'), database)));
 }
 
+const ADD_COLUMN_IF_NOT_EXISTS_RE =
+  /^ALTER\s+TABLE\s+([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\s+ADD\s+COLUMN\s+IF\s+NOT\s+EXISTS\s+([A-Za-z_][A-Za-z0-9_]*)\s/i;
+
+/**
+ * `ALTER TABLE db.t ADD COLUMN IF NOT EXISTS c …` (one column per statement), which ClickHouse 18.16 cannot parse:
+ * the table, the column and the statement without `IF NOT EXISTS`, for the migrator to run only when the column is
+ * missing. null for any other statement.
+ */
+export function addColumnIfNotExists(
+  statement: string,
+): { database: string; table: string; column: string; statement: string } | null {
+  const m = ADD_COLUMN_IF_NOT_EXISTS_RE.exec(statement.replace(/^(\s*--[^\n]*\n)*\s*/, ''));
+  if (!m) return null;
+  return {
+    database: m[1] as string,
+    table: m[2] as string,
+    column: m[3] as string,
+    statement: statement.replace(/ADD\s+COLUMN\s+IF\s+NOT\s+EXISTS\s/i, 'ADD COLUMN '),
+  };
+}
+
+async function columnExists(client: MigrationClient, database: string, table: string, column: string) {
+  const rs = await client.query({
+    query: `SELECT count() AS n FROM system.columns WHERE database = '${database}' AND table = '${table}' AND name = '${column}'`,
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json<{ n: number | string }>();
+  return Number(rows[0]?.n ?? 0) > 0;
+}
+
 async function run(client: MigrationClient, query: string, what: string): Promise<void> {
+  const add = addColumnIfNotExists(query);
+  if (add) {
+    try {
+      if (await columnExists(client, add.database, add.table, add.column)) return;
+    } catch (err) {
+      throw new WarehouseError(`${what} failed: ${describeError(err)}`, false, { cause: err });
+    }
+    query = add.statement;
+  }
   try {
     await client.command({ query });
   } catch (err) {

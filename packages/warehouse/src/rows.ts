@@ -3,7 +3,7 @@
  * the same record always gives byte-identical rows (re-inserts are true duplicates), and days are computed in UTC here
  * rather than with the server's time zone.
  */
-import type { TierChange, TierTransition } from '@tierstream/contracts';
+import type { TierChange, TierCutPoints, TierTransition } from '@tierstream/contracts';
 import { WarehouseError } from './errors';
 
 export interface TierStateRow {
@@ -17,6 +17,16 @@ export interface TierStateRow {
   cutpoints_version: string;
   as_of: number;
   emitted_at: number;
+  /**
+   * Hash of the aggregate configuration (fx rates) the metrics were computed with; left out when the record has none
+   * (the column's default '' applies, and a table migrated before 0004 still takes the row).
+   */
+  aggregate_config?: string;
+}
+
+/** A tier_current row: the state, and the UTC day its metrics are as of (the evaluated day). */
+export interface TierCurrentRow extends TierStateRow {
+  metrics_day: string;
 }
 
 export interface TierSnapshotRow extends TierStateRow {
@@ -37,6 +47,7 @@ export interface MetricHistoryRow {
   metric_values: number[];
   as_of: number;
   emitted_at: number;
+  aggregate_config?: string;
 }
 
 export interface TierTransitionRow {
@@ -55,6 +66,37 @@ export interface TierTransitionRow {
   metric_values: number[];
   occurred_at: number;
   evaluated_at: number;
+  aggregate_config?: string;
+}
+
+/** A cutpoint_history row: one scoring key of one cut-point version. */
+export interface CutPointRow {
+  version: string;
+  rules_version: string;
+  cut_key: string;
+  dimension: string;
+  metric: string;
+  better: string;
+  groups: string[];
+  cuts: number[];
+  anchor_day: string | null;
+  measured_day: string | null;
+  effective_from: string;
+  rules_seq: number | null;
+  population: number | null;
+  aggregate_config: string;
+  computed_at: number;
+  emitted_at: number;
+}
+
+/** An aggregate_configs row: the configuration behind a hash (rates in parallel arrays, sorted by currency). */
+export interface AggregateConfigRow {
+  aggregate_config: string;
+  reporting_currency: string;
+  fx_currencies: string[];
+  fx_rates: number[];
+  config_json: string;
+  emitted_at: number;
 }
 
 function epochMs(value: number, field: string, who: string): number {
@@ -106,7 +148,7 @@ export function toStateRow(c: TierChange): TierStateRow {
     throw new WarehouseError(`${who}: customer_id is empty`);
   const dims = sortedKeys(c.tiers);
   const m = metricArrays(c.metrics);
-  return {
+  const row: TierStateRow = {
     customer_id: c.customer_id,
     state_version: epochMs(c.state_version, 'state_version', who),
     dims,
@@ -118,6 +160,18 @@ export function toStateRow(c: TierChange): TierStateRow {
     as_of: epochMs(c.as_of, 'as_of', who),
     emitted_at: epochMs(c.emitted_at, 'emitted_at', who),
   };
+  if (typeof c.aggregate_config === 'string') row.aggregate_config = c.aggregate_config;
+  return row;
+}
+
+/**
+ * A record of the changes topic → tier_current: the state, and `metrics_day`, the day its metrics are as of (the
+ * evaluated day: `snapshot_day` of a CHANGE or SNAPSHOT, else the UTC day of `as_of`).
+ */
+export function toCurrentRow(c: TierChange): TierCurrentRow {
+  const row = toStateRow(c) as TierCurrentRow;
+  row.metrics_day = isValidDay(c.snapshot_day) ? c.snapshot_day : utcDay(row.as_of);
+  return row;
 }
 
 /** Days already checked (a snapshot batch has one or two distinct days; parsing each row's day is measurable). */
@@ -178,7 +232,7 @@ export function toMetricHistoryRow(c: TierChange): MetricHistoryRow {
     );
   }
   const m = metricArrays(c.metrics);
-  return {
+  const row: MetricHistoryRow = {
     customer_id: c.customer_id,
     basis_day: basis,
     valid_from: validFrom,
@@ -187,11 +241,79 @@ export function toMetricHistoryRow(c: TierChange): MetricHistoryRow {
     as_of: epochMs(c.as_of, 'as_of', who),
     emitted_at: epochMs(c.emitted_at, 'emitted_at', who),
   };
+  if (typeof c.aggregate_config === 'string') row.aggregate_config = c.aggregate_config;
+  return row;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A cut-point version → one cutpoint_history row per scoring key and the aggregate_configs row of its configuration.
+ * `effective_from` is the record's (the first day the engine evaluates with the version), else the day after
+ * `measured_day`, else 1970-01-01 (`initial`). Throws a WarehouseError for a record that cannot be written.
+ */
+export function toCutPointRows(cp: TierCutPoints): { cuts: CutPointRow[]; config: AggregateConfigRow } {
+  const who = `cut points ${JSON.stringify(cp.version)}`;
+  if (typeof cp.version !== 'string' || cp.version === '') throw new WarehouseError(`${who}: version is empty`);
+  const measured = cp.measured_day ?? null;
+  if (measured !== null && !isValidDay(measured)) {
+    throw new WarehouseError(`${who}: measured_day must be a date 'YYYY-MM-DD', got ${JSON.stringify(measured)}`);
+  }
+  const from = cp.effective_from ?? null;
+  if (from !== null && !isValidDay(from)) {
+    throw new WarehouseError(`${who}: effective_from must be a date 'YYYY-MM-DD', got ${JSON.stringify(from)}`);
+  }
+  // Without effective_from: the day after measured_day (a scheduled version), 1970-01-01 for `initial`.
+  const effectiveFrom =
+    from ?? (measured === null ? '1970-01-01' : utcDay(Date.parse(`${measured}T00:00:00Z`) + DAY_MS));
+  const emittedAt = epochMs(cp.emitted_at, 'emitted_at', who);
+  const cuts = cp.cuts.map((set): CutPointRow => {
+    if (set.values.some((v) => !Number.isFinite(v))) {
+      throw new WarehouseError(`${who}: cuts of ${set.key} must be finite numbers, got ${JSON.stringify(set.values)}`);
+    }
+    if (set.anchor_day !== null && !isValidDay(set.anchor_day)) {
+      throw new WarehouseError(
+        `${who}: anchor_day of ${set.key} must be a date, got ${JSON.stringify(set.anchor_day)}`,
+      );
+    }
+    return {
+      version: cp.version,
+      rules_version: cp.rules_version,
+      cut_key: set.key,
+      dimension: set.dimension,
+      metric: set.metric,
+      better: set.better,
+      groups: set.groups,
+      cuts: set.values,
+      anchor_day: set.anchor_day,
+      measured_day: measured,
+      effective_from: effectiveFrom,
+      rules_seq: cp.rules_seq ?? null,
+      population: cp.population === null ? null : epochMs(cp.population, 'population', who),
+      aggregate_config: cp.aggregate_config,
+      computed_at: epochMs(cp.computed_at, 'computed_at', who),
+      emitted_at: emittedAt,
+    };
+  });
+  const rates = metricArrays(cp.fx_rates);
+  return {
+    cuts,
+    config: {
+      aggregate_config: cp.aggregate_config,
+      reporting_currency: cp.reporting_currency,
+      fx_currencies: rates.names,
+      fx_rates: rates.values,
+      config_json: cp.aggregate_config_json,
+      emitted_at: emittedAt,
+    },
+  };
 }
 
 /** The tables the writer fills, and a mapped row for each. */
 export type RoutedRow =
-  | { table: 'tier_current'; row: TierStateRow }
+  | { table: 'tier_current'; row: TierCurrentRow }
+  | { table: 'cutpoint_history'; row: CutPointRow }
+  | { table: 'aggregate_configs'; row: AggregateConfigRow }
   | { table: 'tier_snapshots'; row: TierSnapshotRow }
   | { table: 'tier_history'; row: TierHistoryRow }
   | { table: 'metric_history'; row: MetricHistoryRow }
@@ -223,7 +345,16 @@ export function routeChangeRecord(c: TierChange): RoutedRow {
   if (c.kind === 'METRICS') {
     throw new WarehouseError(`tier change of customer ${c.customer_id}: kind METRICS is not a tier state`);
   }
-  return { table: 'tier_current', row: toStateRow(c) };
+  return { table: 'tier_current', row: toCurrentRow(c) };
+}
+
+/** A record of the cut-points topic → its cutpoint_history rows and its aggregate_configs row. */
+export function routeCutPointsRecord(cp: TierCutPoints): RoutedRow[] {
+  const { cuts, config } = toCutPointRows(cp);
+  return [
+    { table: 'aggregate_configs', row: config },
+    ...cuts.map((row) => ({ table: 'cutpoint_history' as const, row })),
+  ];
 }
 
 export function routeTransitionRecord(t: TierTransition): RoutedRow {
@@ -236,7 +367,7 @@ export function toTransitionRow(t: TierTransition): TierTransitionRow {
     throw new WarehouseError(`${who}: transition_id is empty`);
   const m = metricArrays(t.metrics);
   const occurredAt = epochMs(t.occurred_at, 'occurred_at', who);
-  return {
+  const row: TierTransitionRow = {
     occurred_day: utcDay(occurredAt),
     transition_id: t.transition_id,
     customer_id: t.customer_id,
@@ -253,4 +384,6 @@ export function toTransitionRow(t: TierTransition): TierTransitionRow {
     occurred_at: occurredAt,
     evaluated_at: epochMs(t.evaluated_at, 'evaluated_at', who),
   };
+  if (typeof t.aggregate_config === 'string') row.aggregate_config = t.aggregate_config;
+  return row;
 }

@@ -10,10 +10,10 @@ import { describeError, isRetriable, WarehouseError } from './errors';
 import {
   metricArrays,
   type RoutedRow,
+  toCurrentRow,
   toHistoryRow,
   toMetricHistoryRow,
   toSnapshotRow,
-  toStateRow,
   toTransitionRow,
   type WarehouseTable,
 } from './rows';
@@ -54,10 +54,14 @@ export const TABLES = {
   transitions: 'tier_transitions',
   history: 'tier_history',
   metricHistory: 'metric_history',
+  cutpoints: 'cutpoint_history',
+  aggregateConfigs: 'aggregate_configs',
 } as const;
 
 /** Insert order of insertRouted: tier_current last, so a customer's latest state lands after its history. */
 export const ROUTED_TABLE_ORDER: readonly WarehouseTable[] = [
+  'aggregate_configs',
+  'cutpoint_history',
   'tier_transitions',
   'tier_snapshots',
   'tier_history',
@@ -94,7 +98,7 @@ export class WarehouseWriter {
   /** Latest state per customer (tier_current). SNAPSHOT rows are accepted too: they are full states. */
   async insertChanges(rows: TierChange[]): Promise<void> {
     this.warnDroppedMetrics(rows);
-    await this.insertRows(TABLES.current, rows.map(toStateRow));
+    await this.insertRows(TABLES.current, rows.map(toCurrentRow));
   }
 
   /** Daily snapshots (tier_snapshots); every row must be kind SNAPSHOT with a snapshot_day, checked before any insert. */

@@ -32,10 +32,13 @@ describe('warehouse on current ClickHouse (chdb)', () => {
 
   it('applies the migrations once, then skips them', async () => {
     const first = await migrate(client, { database: db, dir: MIGRATIONS_DIR });
-    expect(first.applied).toEqual(['0001_tier_tables.sql', '0002_views.sql', '0003_history.sql']);
+    expect(first.applied).toEqual(['0001_tier_tables.sql', '0002_views.sql', '0003_history.sql', '0004_explain.sql']);
     expect(first.skipped).toEqual([]);
     const second = await migrate(client, { database: db, dir: MIGRATIONS_DIR });
-    expect(second).toEqual({ applied: [], skipped: ['0001_tier_tables.sql', '0002_views.sql', '0003_history.sql'] });
+    expect(second).toEqual({
+      applied: [],
+      skipped: ['0001_tier_tables.sql', '0002_views.sql', '0003_history.sql', '0004_explain.sql'],
+    });
   });
 
   it('refuses a migration file changed after it was applied', async () => {

@@ -2,7 +2,31 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR } from '../src/index';
-import { orderMigrationFiles, parseMigrationFile, planMigrations, sha256, splitStatements } from '../src/migrations';
+import {
+  addColumnIfNotExists,
+  orderMigrationFiles,
+  parseMigrationFile,
+  planMigrations,
+  sha256,
+  splitStatements,
+} from '../src/migrations';
+
+describe('addColumnIfNotExists', () => {
+  it('reads table and column of an ADD COLUMN IF NOT EXISTS and gives the statement 18.16 can parse', () => {
+    expect(
+      addColumnIfNotExists(
+        "-- why\nALTER TABLE db1.tier_current ADD COLUMN IF NOT EXISTS metrics_day Date DEFAULT toDate('1970-01-01')",
+      ),
+    ).toEqual({
+      database: 'db1',
+      table: 'tier_current',
+      column: 'metrics_day',
+      statement: "-- why\nALTER TABLE db1.tier_current ADD COLUMN metrics_day Date DEFAULT toDate('1970-01-01')",
+    });
+    expect(addColumnIfNotExists('ALTER TABLE db1.t ADD COLUMN c String')).toBeNull();
+    expect(addColumnIfNotExists('CREATE TABLE IF NOT EXISTS db1.t (c String) ENGINE = Memory')).toBeNull();
+  });
+});
 
 describe('splitStatements', () => {
   it('splits on ; at line end and drops comment-only chunks', () => {
@@ -76,6 +100,11 @@ describe('parseMigrationFile', () => {
         if (/^\s*INSERT INTO/.test(s)) {
           expect(s).toMatch(/^\s*INSERT INTO dbx\.\w+/);
           expect(s).toMatch(/FINAL/);
+        } else if (/^\s*ALTER TABLE/.test(s)) {
+          // One column per ALTER, IF NOT EXISTS: the migrator runs it only when the column is missing (18.16 has no
+          // such clause).
+          expect(addColumnIfNotExists(s)).toMatchObject({ database: 'dbx' });
+          expect(addColumnIfNotExists(s)!.statement).not.toMatch(/IF NOT EXISTS/);
         } else {
           expect(s).toMatch(/IF NOT EXISTS dbx\./);
         }

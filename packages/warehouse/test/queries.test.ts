@@ -78,11 +78,12 @@ describe('renderQuery', () => {
 });
 
 describe('the query pack', () => {
-  it('has the seven documented queries, each with a title, description, example and valid parameters', async () => {
+  it('has the eight documented queries, each with a title, description, example and valid parameters', async () => {
     const qs = await listQueries(QUERIES_DIR);
     expect(qs.map((q) => q.name)).toEqual([
       'cohort_by_first_order_month',
       'customer_on_day',
+      'cutpoints_on_day',
       'high_value_at_risk',
       'migration_matrix',
       'revenue_share',

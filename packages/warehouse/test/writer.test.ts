@@ -1,10 +1,12 @@
-import type { TierChange, TierTransition } from '@tierstream/contracts';
+import type { TierChange, TierCutPoints, TierTransition } from '@tierstream/contracts';
 import { describe, expect, it } from 'vitest';
 import { describeError, isConnectionError, isRetriable, parseServerError, WarehouseError } from '../src/errors';
 import {
   routeChangeRecord,
+  routeCutPointsRecord,
   routeHistoryRecord,
   routeTransitionRecord,
+  toCutPointRows,
   toHistoryRow,
   toMetricHistoryRow,
   toSnapshotRow,
@@ -108,6 +110,7 @@ describe('row mapping', () => {
       as_of: 1_700_000_000_000,
       emitted_at: 1_700_000_000_500,
     });
+    expect(toMetricHistoryRow(metrics({ aggregate_config: 'ac-1' })).aggregate_config).toBe('ac-1');
     // basis_day = snapshot_day: the row of the evaluation day itself. Tiers, if any, are not part of the row.
     expect(toMetricHistoryRow(metrics({ basis_day: '2024-03-10', tiers: { lifecycle: 'NEW' } })).basis_day).toBe(
       '2024-03-10',
@@ -137,13 +140,67 @@ describe('row mapping', () => {
     expect(() => routeHistoryRecord(change({ kind: 'BOGUS' as TierChange['kind'], snapshot_day: day }))).toThrow(
       'unknown kind "BOGUS"',
     );
-    expect(routeChangeRecord(change())).toEqual({ table: 'tier_current', row: toStateRow(change()) });
+    // tier_current says which day its metrics are as of: the evaluated day (snapshot_day), else the UTC day of as_of.
+    expect(routeChangeRecord(change())).toEqual({
+      table: 'tier_current',
+      row: { ...toStateRow(change()), metrics_day: '2023-11-14' },
+    });
+    expect(routeChangeRecord(change({ snapshot_day: '2023-11-13' })).row).toMatchObject({ metrics_day: '2023-11-13' });
     expect(routeChangeRecord(change({ kind: 'SNAPSHOT', snapshot_day: day })).table).toBe('tier_current');
     expect(() => routeChangeRecord(change({ kind: 'METRICS', tiers: {} }))).toThrow('kind METRICS is not a tier state');
     expect(routeTransitionRecord(transition())).toEqual({
       table: 'tier_transitions',
       row: toTransitionRow(transition()),
     });
+  });
+
+  it('maps a cut-point version to one cutpoint_history row per key and its aggregate_configs row', () => {
+    const cp: TierCutPoints = {
+      version: 'cp-2024-03-02',
+      rules_version: 'r1',
+      computed_at: Date.parse('2024-03-02T23:59:59.999Z'),
+      measured_day: '2024-03-02',
+      population: 10,
+      effective_from: null,
+      rules_seq: null,
+      cuts: [
+        {
+          key: 'rfm_segment.r',
+          dimension: 'rfm_segment',
+          metric: 'recency_days',
+          better: 'lower',
+          groups: ['5', '4', '3', '2', '1'],
+          values: [3, 10, 20, 40],
+          anchor_day: '2024-03-02',
+        },
+      ],
+      aggregate_config: 'ac-1',
+      reporting_currency: 'USD',
+      fx_rates: { USD: 1, EUR: 1.08 },
+      aggregate_config_json: '{}',
+      emitted_at: 5,
+    };
+    const routed = routeCutPointsRecord(cp);
+    expect(routed.map((r) => r.table)).toEqual(['aggregate_configs', 'cutpoint_history']);
+    expect(routed[0]!.row).toEqual({
+      aggregate_config: 'ac-1',
+      reporting_currency: 'USD',
+      fx_currencies: ['EUR', 'USD'],
+      fx_rates: [1.08, 1],
+      config_json: '{}',
+      emitted_at: 5,
+    });
+    // in force from the day after it was measured, unless the record says otherwise (a rules change)
+    expect(routed[1]!.row).toMatchObject({ cut_key: 'rfm_segment.r', effective_from: '2024-03-03', rules_seq: null });
+    expect(toCutPointRows({ ...cp, effective_from: '2024-03-02', rules_seq: 2 }).cuts[0]).toMatchObject({
+      effective_from: '2024-03-02',
+      rules_seq: 2,
+    });
+    expect(toCutPointRows({ ...cp, version: 'initial', measured_day: null }).cuts[0]!.effective_from).toBe(
+      '1970-01-01',
+    );
+    expect(() => toCutPointRows({ ...cp, measured_day: '2024-02-30' })).toThrow('measured_day must be a date');
+    expect(() => toCutPointRows({ ...cp, version: '' })).toThrow('version is empty');
   });
 
   it('computes the transition day in UTC', () => {

@@ -12,6 +12,8 @@ export const engineConfigSchema = z.object({
   TRANSITIONS_TOPIC: z.string().min(1).default(TOPICS.transitions),
   CHANGES_TOPIC: z.string().min(1).default(TOPICS.changes),
   SNAPSHOTS_TOPIC: z.string().min(1).default(TOPICS.snapshots),
+  /** Where each cut-point version is published for the warehouse (cutpoint_history, aggregate_configs). */
+  CUTPOINTS_TOPIC: z.string().min(1).default(TOPICS.cutpoints),
   /** YAML with the aggregate settings (engagement weights, fx rates, reporting currency); as the aggregator's. */
   AGGREGATES_CONFIG_FILE: aggregatesConfigFileSetting,
   /** The rules file used until `tierctl rules apply` stores another version in Redis. */

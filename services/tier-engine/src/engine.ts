@@ -1,11 +1,12 @@
 import {
   type AggregateConfig,
+  aggregateConfigIdentity,
   type AggregateState,
   type AggregateStore,
   AggregateTimeline,
   metricsAt,
 } from '@tierstream/aggregates';
-import type { AvroSerde, TierChange, TierTransition } from '@tierstream/contracts';
+import type { AvroSerde, TierChange, TierCutPoints, TierTransition } from '@tierstream/contracts';
 import type { OutgoingRecord, RecordProducer } from '@tierstream/kafka';
 import type { ServiceMetrics } from '@tierstream/observability';
 import {
@@ -13,6 +14,7 @@ import {
   type CutPoints,
   computeCutPoints,
   cutMetricNames,
+  describeCutPoints,
   evaluateTiers,
   type Metrics,
   metricDrift,
@@ -20,13 +22,17 @@ import {
   populationCacheSupported,
   populationEntry,
   type Rules,
+  ruleMetricNames,
   sameRecord,
   type TierState,
 } from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
 
-/** Metrics copied into tier-change and snapshot rows (the warehouse columns analysts use). */
+/**
+ * Metrics always copied into tier-change, metric-history and snapshot rows (the warehouse columns analysts use); the
+ * engine adds every metric its rules read (`rowMetricNames`), so each number a decision used is stored with the tiers.
+ */
 export const ROW_METRICS = [
   'revenue_lifetime',
   'revenue_365d',
@@ -46,8 +52,10 @@ export const ROW_METRICS = [
   'open_tickets',
 ] as const;
 
-/** Row metrics that move only on event and roll-off days: a METRICS row is emitted where one of them changes. */
-const STEP_ROW_METRICS = ROW_METRICS.filter((m) => metricDrift(m) === 'const');
+/** The metrics stored with the tiers under `rules`: ROW_METRICS and every metric the rules read, sorted. */
+export function rowMetricNames(rules: Rules): string[] {
+  return [...new Set([...ROW_METRICS, ...ruleMetricNames(rules)])].sort();
+}
 
 /** Without events, how many candidate days the engine looks ahead in memory before it schedules a Redis wake-up. */
 const MAX_SKIP_AHEAD = 64;
@@ -58,7 +66,8 @@ export interface EngineDeps {
   tierState: TierStateStore;
   producer: RecordProducer;
   serde: AvroSerde;
-  topics: { transitions: string; changes: string; snapshots: string };
+  /** `cutpoints`: where each cut-point version is published for the warehouse (cutpoint_history). */
+  topics: { transitions: string; changes: string; snapshots: string; cutpoints: string };
   logger: Logger;
   metrics?: ServiceMetrics;
   cutPointsEveryDays: number;
@@ -101,9 +110,10 @@ export function firstActivityDay(agg: AggregateState, timeline: AggregateTimelin
   return timeline.firstEventDayAfter(Number.NEGATIVE_INFINITY);
 }
 
-export function projectMetrics(metrics: Metrics): Record<string, number> {
+/** The finite values of `names` (default ROW_METRICS) in `metrics`; null and missing metrics are left out. */
+export function projectMetrics(metrics: Metrics, names: readonly string[] = ROW_METRICS): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const name of ROW_METRICS) {
+  for (const name of names) {
     const v = metrics[name];
     if (v !== null && v !== undefined && Number.isFinite(v)) out[name] = v;
   }
@@ -126,12 +136,20 @@ export class TierEngine {
   /** Every cut-point version known, by the first day it applies to (ascending). */
   private cutPointsHistory: CutPoints[] = [];
   private readonly wallClock: () => number;
+  /** Metrics stored in the rows (ROW_METRICS and those the rules read), and those of them that only step. */
+  private rowMetrics: readonly string[] = ROW_METRICS;
+  private stepRowMetrics: readonly string[] = [];
+  /** Hash of the aggregate configuration, on every row (the warehouse's aggregate_configs holds the rates). */
+  private readonly aggregateConfig: { hash: string; json: string };
+  /** Cut-point versions this process has published (for each rules version) on the cut-points topic. */
+  private readonly publishedCutPoints = new Set<string>();
 
   constructor(
     private readonly deps: EngineDeps,
     rules: Rules,
     cutPoints: CutPoints,
   ) {
+    this.aggregateConfig = aggregateConfigIdentity(deps.aggregateConfig);
     this.rules = rules;
     this.cutPoints = cutPoints;
     this.wallClock = deps.wallClock ?? Date.now;
@@ -146,7 +164,9 @@ export class TierEngine {
     this.usesAttributes = JSON.stringify(rules).includes('"type":"attribute"');
     const names = cutMetricNames(rules);
     this.populationNames = populationCacheSupported(names) ? names : null;
-    this.pathWithWeb = names.some((n) => n.startsWith('web_'));
+    this.rowMetrics = rowMetricNames(rules);
+    this.stepRowMetrics = this.rowMetrics.filter((m) => metricDrift(m) === 'const');
+    this.pathWithWeb = [...names, ...this.rowMetrics].some((n) => n.startsWith('web_'));
   }
 
   /** A stored cut-point version by name, if this engine knows it. */
@@ -201,6 +221,8 @@ export class TierEngine {
     const tiersMoved: boolean[] = [];
     const commits: Parameters<TierStateStore['commit']>[1] = [];
     const evaluatedAt = this.wallClock();
+    /** Cut-point versions used here that this process has not published yet (their warehouse rows come first). */
+    const unpublished = new Set<CutPoints>();
     for (const req of requests) {
       const agg = aggs.get(req.customerId);
       const previous = states.get(req.customerId) ?? null;
@@ -224,9 +246,11 @@ export class TierEngine {
       const at = day === req.day ? req.at : endOfDay(day);
       const attributes = attrs.get(req.customerId) ?? null;
       const metrics = timeline.metricsAt(endOfDay(day));
+      const cutPoints = this.cutPointsFor(day);
+      if (!this.publishedCutPoints.has(this.publishedKey(cutPoints))) unpublished.add(cutPoints);
       const result = evaluateTiers({
         rules: this.rules,
-        cutPoints: this.cutPointsFor(day),
+        cutPoints,
         customerId: req.customerId,
         metrics,
         attributes,
@@ -236,7 +260,7 @@ export class TierEngine {
         rulesChanged: req.rulesChanged ?? false,
       });
       for (const t of result.transitions) {
-        transitions.push({ ...t, evaluated_at: evaluatedAt });
+        transitions.push({ ...t, evaluated_at: evaluatedAt, aggregate_config: this.aggregateConfig.hash });
         this.deps.metrics?.transitions.inc({ dimension: t.dimension, direction: t.direction });
       }
       const changed = !previous || result.state.version !== previous.version;
@@ -278,6 +302,7 @@ export class TierEngine {
               ),
       });
     }
+    for (const cp of unpublished) await this.publishCutPoints(cp);
     await this.produce(transitions, changes, history, tiersMoved);
     await this.deps.tierState.commit(partition, commits);
     return transitions.length;
@@ -304,7 +329,7 @@ export class TierEngine {
     for (const d of pathDays) {
       if (until !== null && d >= until) break;
       const m = timeline.metricsAt(endOfDay(d));
-      if (last !== null && STEP_ROW_METRICS.every((k) => m[k] === last![k])) continue;
+      if (last !== null && this.stepRowMetrics.every((k) => m[k] === last![k])) continue;
       last = m;
       rows.push({
         customer_id: state.customer_id,
@@ -313,11 +338,12 @@ export class TierEngine {
         snapshot_day: isoDay(d),
         basis_day: isoDay(day),
         tiers: {},
-        metrics: projectMetrics(m),
+        metrics: projectMetrics(m, this.rowMetrics),
         rules_version: state.rules_version,
         cutpoints_version: state.cutpoints_version,
         as_of: asOf,
         emitted_at: emittedAt,
+        aggregate_config: this.aggregateConfig.hash,
       });
     }
     return rows;
@@ -380,12 +406,68 @@ export class TierEngine {
       state_version: state.version,
       snapshot_day: snapshotDay,
       tiers: state.tiers,
-      metrics: projectMetrics(metrics),
+      metrics: projectMetrics(metrics, this.rowMetrics),
       rules_version: state.rules_version,
       cutpoints_version: state.cutpoints_version,
       as_of: asOf,
       emitted_at: emittedAt,
+      aggregate_config: this.aggregateConfig.hash,
     };
+  }
+
+  private publishedKey(cp: CutPoints): string {
+    return `${cp.version}\n${cutPointsRulesVersion(cp) ?? this.rules.version}`;
+  }
+
+  /**
+   * The warehouse record of a cut-point version (cutpoint_history, aggregate_configs): its cuts as the current rules
+   * read them, the rules version, and the aggregate configuration (rates) of this engine.
+   */
+  cutPointsRecord(cp: CutPoints): TierCutPoints {
+    const measured = cp.version.startsWith('cp-') ? dayOf(cp.computed_at) : null;
+    const extra = cp as { from_day?: number; rules_seq?: number };
+    return {
+      version: cp.version,
+      rules_version: cutPointsRulesVersion(cp) ?? this.rules.version,
+      computed_at: cp.computed_at,
+      measured_day: measured === null ? null : isoDay(measured),
+      population: cp.population ?? null,
+      effective_from: measured === null ? null : isoDay(extra.from_day ?? measured + 1),
+      rules_seq: extra.rules_seq ?? null,
+      cuts: describeCutPoints(this.rules, cp).map((c) => ({
+        key: c.key,
+        dimension: c.dimension,
+        metric: c.metric,
+        better: c.better,
+        groups: c.groups,
+        values: c.values,
+        anchor_day: c.anchorDay === null ? null : isoDay(c.anchorDay),
+      })),
+      aggregate_config: this.aggregateConfig.hash,
+      reporting_currency: this.deps.aggregateConfig.reportingCurrency,
+      fx_rates: this.deps.aggregateConfig.fxRates,
+      aggregate_config_json: this.aggregateConfig.json,
+      emitted_at: this.wallClock(),
+    };
+  }
+
+  /**
+   * Publishes a cut-point version on the cut-points topic (key: the version; a re-publication is the same record, so
+   * the warehouse keeps one row per key), once per process and rules version. A version computed for other rules
+   * than the current ones is left to the process that computed it (its cuts would be described with the wrong rules).
+   */
+  async publishCutPoints(cp: CutPoints): Promise<void> {
+    const key = this.publishedKey(cp);
+    if (this.publishedCutPoints.has(key)) return;
+    const rulesVersion = cutPointsRulesVersion(cp);
+    if (rulesVersion === undefined || rulesVersion === this.rules.version) {
+      const { serde, topics } = this.deps;
+      const record = this.cutPointsRecord(cp);
+      const value = serde.encodeIfCached(topics.cutpoints, record) ?? (await serde.encode(topics.cutpoints, record));
+      await this.deps.producer.sendMany([{ topic: topics.cutpoints, records: [{ key: cp.version, value }] }]);
+      this.deps.metrics?.recordsOut.inc({ topic: topics.cutpoints }, 1);
+    }
+    this.publishedCutPoints.add(key);
   }
 
   /**
@@ -488,6 +570,11 @@ export class TierEngine {
     for (const chunk of chunkBatches(batches, SEND_CHUNK_BYTES)) await this.deps.producer.sendMany(chunk);
     for (const b of batches) this.deps.metrics?.recordsOut.inc({ topic: b.topic }, b.records.length);
   }
+}
+
+/** The rules version a cut-point version was computed for, when it records one (rules-change versions do). */
+function cutPointsRulesVersion(cp: CutPoints): string | undefined {
+  return (cp as { rules_version?: string }).rules_version;
 }
 
 /** Bytes of record values per produce request (well under Kafka's default message.max.bytes of 1 MB). */

@@ -78,6 +78,7 @@ export async function runTierEngine(
         transitions: config.TRANSITIONS_TOPIC,
         changes: config.CHANGES_TOPIC,
         snapshots: config.SNAPSHOTS_TOPIC,
+        cutpoints: config.CUTPOINTS_TOPIC,
       },
       logger,
       metrics,

@@ -415,6 +415,8 @@ export class Sweeper {
       }
     }
     const cutPoints = this.o.engine.recomputeCutPoints(all, day);
+    // Outputs first (the warehouse's cutpoint_history): a crash before the store computes and publishes it again.
+    await this.o.engine.publishCutPoints(cutPoints);
     await this.o.tierState.setCutPoints(cutPoints);
     await this.o.redis.del(key);
     this.o.engine.cutPoints = cutPoints;

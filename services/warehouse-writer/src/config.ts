@@ -9,6 +9,7 @@ export const writerConfigSchema = z.object({
   CHANGES_TOPIC: z.string().min(1).default(TOPICS.changes),
   TRANSITIONS_TOPIC: z.string().min(1).default(TOPICS.transitions),
   SNAPSHOTS_TOPIC: z.string().min(1).default(TOPICS.snapshots),
+  CUTPOINTS_TOPIC: z.string().min(1).default(TOPICS.cutpoints),
   /** Rows per INSERT (the buffer flushes at this size) and the longest a row waits. */
   WRITER_MAX_ROWS: env.int(50_000, 1),
   WRITER_MAX_AGE_MS: env.int(1_000, 1),

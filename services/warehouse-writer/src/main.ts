@@ -1,6 +1,6 @@
 import { createClient } from '@clickhouse/client';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { AvroSerde, type TierChange, type TierTransition } from '@tierstream/contracts';
+import { AvroSerde, type TierChange, type TierCutPoints, type TierTransition } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer, topicPartitions } from '@tierstream/kafka';
 import {
   consumerHealthChecks,
@@ -14,6 +14,7 @@ import {
 import {
   type RoutedRow,
   routeChangeRecord,
+  routeCutPointsRecord,
   routeHistoryRecord,
   routeTransitionRecord,
   WarehouseError,
@@ -67,7 +68,7 @@ export async function runWarehouseWriter(
     ),
   });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
-  const topics = [config.CHANGES_TOPIC, config.TRANSITIONS_TOPIC, config.SNAPSHOTS_TOPIC];
+  const topics = [config.CHANGES_TOPIC, config.TRANSITIONS_TOPIC, config.SNAPSHOTS_TOPIC, config.CUTPOINTS_TOPIC];
   await Promise.all([
     waitForDependency(waits, 'kafka', () => topicPartitions(kafka, topics), { logger }),
     waitForDependency(waits, 'schema registry', () => serde.ping(), { logger }),
@@ -97,6 +98,10 @@ export async function runWarehouseWriter(
         // Mapped here, before the group commit: a record that cannot be written (e.g. METRICS without basis_day) is
         // dead-lettered alone instead of failing every insert it would join.
         try {
+          if (batch.topic === config.CUTPOINTS_TOPIC) {
+            rows.push(...routeCutPointsRecord(value as TierCutPoints));
+            continue;
+          }
           writer.warnDroppedMetrics([value as TierChange | TierTransition]);
           if (batch.topic === config.TRANSITIONS_TOPIC) rows.push(routeTransitionRecord(value as TierTransition));
           else if (batch.topic === config.SNAPSHOTS_TOPIC) rows.push(routeHistoryRecord(value as TierChange));

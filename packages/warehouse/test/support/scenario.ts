@@ -420,6 +420,7 @@ export const expected = {
       rfm_segment: 'LOYAL_AT_RISK',
       revenue_365d: 2000,
       recency_days: 120,
+      metrics_day: '2024-02-01', // no metric history: the numbers of tier_current, dated
     },
     {
       customer_id: 'c1',
@@ -428,6 +429,7 @@ export const expected = {
       rfm_segment: 'LOYAL_AT_RISK',
       revenue_365d: 300,
       recency_days: 95,
+      metrics_day: '2024-02-01', // no metric history: the numbers of tier_current, dated
     },
   ],
   // 2024-01-31..2024-02-01, all dimensions (t8 is on 02-02: out). t1 counted once despite the redelivery.
@@ -653,7 +655,10 @@ export async function migratedOldDatabase(client: ClickHouseClient, prefix: stri
   const dir = await copyMigrations(['0001_tier_tables.sql', '0002_views.sql']);
   expect((await migrate(client, { database: old, dir })).applied).toHaveLength(2);
   await loadSnapshotsOnly(new WarehouseWriter(client, { database: old, maxBatchRows: 3 }));
-  expect((await migrate(client, { database: old, dir: MIGRATIONS_DIR })).applied).toEqual(['0003_history.sql']);
+  expect((await migrate(client, { database: old, dir: MIGRATIONS_DIR })).applied).toEqual([
+    '0003_history.sql',
+    '0004_explain.sql',
+  ]);
   return old;
 }
 
