@@ -5,7 +5,7 @@
 -- @param dimension String value_tier -- tier dimension
 -- @param from Date -- the earlier day
 -- @param to Date -- the later day
--- @example npm run tierctl -- sql migration_matrix --param from=2024-01-31 --param to=2024-02-29
+-- @example npm run tierctl -- sql migration_matrix --param from=1998-01-31 --param to=1998-02-28
 SELECT
     if(tier_from = '', '(none)', tier_from) AS from_tier,
     if(tier_to = '', '(none)', tier_to) AS to_tier,

@@ -7,7 +7,7 @@
 -- @param day Date -- the day
 -- @param dimension String value_tier -- tier dimension
 -- @param metric String revenue_365d -- revenue metric, e.g. revenue_365d or revenue_lifetime
--- @example npm run tierctl -- sql revenue_share --param day=2024-03-31
+-- @example npm run tierctl -- sql revenue_share --param day=1998-03-31
 SELECT
     tier,
     customers,

@@ -5,7 +5,7 @@
 -- @param dimension String value_tier -- tier dimension, e.g. value_tier, rfm_segment, lifecycle, value_potential
 -- @param from Date -- first day, inclusive
 -- @param to Date -- last day, inclusive
--- @example npm run tierctl -- sql tier_distribution_daily --param dimension=lifecycle --param from=2024-03-01 --param to=2024-03-31
+-- @example npm run tierctl -- sql tier_distribution_daily --param dimension=lifecycle --param from=1998-03-01 --param to=1998-03-31
 SELECT
     day,
     tier,

@@ -4,7 +4,7 @@
 -- @param from Date -- first day, inclusive
 -- @param to Date -- last day, inclusive
 -- @param dimension String '' -- only this dimension; empty = all
--- @example npm run tierctl -- sql transitions_by_reason --param from=2024-03-01 --param to=2024-03-07 --param dimension=lifecycle
+-- @example npm run tierctl -- sql transitions_by_reason --param from=1998-03-01 --param to=1998-03-07 --param dimension=lifecycle
 SELECT
     occurred_day AS day,
     dimension,
