@@ -1,5 +1,18 @@
-import { type ServiceName, type ServiceProcess, startService, stopService } from '@tierstream/cli';
+import {
+  bootstrapPipeline,
+  Clients,
+  feedEvents,
+  GROUPS,
+  resetPipelineData,
+  type ServiceName,
+  type ServiceProcess,
+  sendWatermarks,
+  startService,
+  stopService,
+} from '@tierstream/cli';
 import { TOPICS } from '@tierstream/contracts';
+import { generateWorkload, resolveOptions } from '@tierstream/generator';
+import { dayOf, endOfDay } from '@tierstream/tierstate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port';
 import { createKafka, createTestRedis, createTopics, testEndpoints, uniqueName } from '../support/stack';
@@ -146,6 +159,120 @@ describe('a service started while Kafka and the schema registry are down', () =>
       for (const inst of instances) expect(await stopService(inst.svc, 30_000), inst.name).toBe(0);
     } finally {
       await Promise.all(proxies.map((p) => p.close()));
+    }
+  });
+});
+
+/** Samples of one metric in Prometheus text, by the value of one label. */
+function samples(text: string, name: string, label: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const re = new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`);
+  for (const line of text.split('\n')) {
+    const m = re.exec(line);
+    if (!m) continue;
+    const value = new RegExp(`${label}="([^"]*)"`).exec(m[1]!)?.[1];
+    if (value !== undefined) out.set(value, Number(m[2]));
+  }
+  return out;
+}
+
+describe('a tier engine whose cut-point barrier waits on a partition no engine sweeps', () => {
+  const clients = new Clients();
+  const STUCK_LIMIT_MS = 8_000;
+  afterAll(() => clients.close());
+
+  it('turns not ready within ENGINE_STUCK_LIMIT_MS naming partition, day and the missing partitions; ready again once they are swept', async () => {
+    await resetPipelineData(clients);
+    await bootstrapPipeline(clients);
+    const admin = await clients.admin();
+    // Something else in the engine's consumer group (a stray deployment, an old version) takes some signals
+    // partitions and never sweeps them: the only real engine cannot pass the first cut-point barrier.
+    const kafka = createKafka('stuck-e2e-stray');
+    const stray = kafka.consumer({ groupId: GROUPS.engine, sessionTimeout: 10_000 });
+    let strayPartitions: number[] = [];
+    stray.on(stray.events.GROUP_JOIN, (e) => {
+      strayPartitions = [...(e.payload.memberAssignment[TOPICS.signals] ?? [])].sort();
+    });
+    await stray.connect();
+    await stray.subscribe({ topics: [TOPICS.signals] });
+    await stray.run({ autoCommit: false, eachBatch: async () => undefined }); // reads on, never commits or sweeps
+    await waitUntil('the stray member to join', async () => strayPartitions.length === 3, 30_000);
+    const env = { CLOCK_MODE: 'replay', CUTPOINTS_EVERY_DAYS: '7', ENGINE_STUCK_LIMIT_MS: String(STUCK_LIMIT_MS) };
+    const aggregator = await launch('aggregator', env);
+    const engine = await launch('tier-engine', env);
+    let strayLeft = false;
+    try {
+      await waitUntil(
+        'the engine to join the group beside the stray member',
+        async () => {
+          alive(engine);
+          return (await readiness(engine))?.status === 200 && strayPartitions.length > 0 && strayPartitions.length < 3;
+        },
+        60_000,
+      );
+      const missing = strayPartitions;
+      const producer = await clients.producer();
+      const workload = [...generateWorkload('tiny')];
+      const options = resolveOptions('tiny');
+      const endAt = endOfDay(dayOf(typeof options.end === 'number' ? options.end : Date.parse(options.end)));
+      await feedEvents(producer, clients.serde, workload);
+      await sendWatermarks(admin, producer, endAt);
+      // The barrier wait begins when the engine's own partitions have closed the first cut-point day.
+      let waitingSince = 0;
+      let notReadyAfterMs = 0;
+      let failing: string[] = [];
+      await waitUntil(
+        'the engine to report the stuck barrier',
+        async () => {
+          alive(engine);
+          const text = await (await fetch(`http://127.0.0.1:${engine.port}/metrics`)).text();
+          const waiting = [...samples(text, 'tierstream_cutpoint_barrier_waiting', 'partition').values()];
+          if (waitingSince === 0 && waiting.some((v) => v === 1)) waitingSince = Date.now();
+          const r = await readiness(engine);
+          if (r?.status !== 503) return false;
+          failing = r.failing;
+          notReadyAfterMs = Date.now() - waitingSince;
+          return true;
+        },
+        180_000,
+      );
+      console.log('engine not ready after', notReadyAfterMs, 'ms of barrier wait:', JSON.stringify(failing));
+      expect(waitingSince, 'the barrier wait was visible in the metrics first').toBeGreaterThan(0);
+      // Not ready once the limit has passed, not before; and promptly (the probes poll every 250 ms).
+      expect(notReadyAfterMs).toBeGreaterThan(STUCK_LIMIT_MS - 1_500);
+      expect(notReadyAfterMs).toBeLessThan(STUCK_LIMIT_MS + 5_000);
+      const stuck = failing.filter((f) => f.startsWith('tier-engine: partition '));
+      expect(stuck.length, failing.join('\n')).toBeGreaterThan(0);
+      const which = missing.length === 1 ? 'partition' : 'partitions';
+      for (const f of stuck) {
+        expect(f).toMatch(
+          /has not closed \d{4}-\d{2}-\d{2} for \d+ s \(limit 8 s\): the cut-point barrier of \d{4}-\d{2}-\d{2}/,
+        );
+        expect(f).toContain(`waits for ${which} ${missing.join(', ')} `);
+      }
+      const text = await (await fetch(`http://127.0.0.1:${engine.port}/metrics`)).text();
+      const missingGauge = samples(text, 'tierstream_cutpoint_barrier_missing', 'partition');
+      for (let p = 0; p < 3; p++)
+        expect(missingGauge.get(String(p)), `partition ${p}`).toBe(missing.includes(p) ? 1 : 0);
+      const closed = samples(text, 'tierstream_last_closed_day_seconds', 'partition');
+      for (let p = 0; p < 3; p++) expect(closed.has(String(p)), `partition ${p}`).toBe(!missing.includes(p));
+      const stuckSeconds = samples(text, 'tierstream_engine_stuck_seconds', 'partition');
+      expect(Math.max(...stuckSeconds.values())).toBeGreaterThan(STUCK_LIMIT_MS / 1000 - 1.5);
+      // The stray member leaves: the engine gets every partition, they catch up, the barrier opens: ready again.
+      await stray.disconnect();
+      strayLeft = true;
+      await waitUntil(
+        'the engine to be ready again',
+        async () => {
+          alive(engine);
+          return (await readiness(engine))?.status === 200;
+        },
+        120_000,
+      );
+      expect(await stopService(engine.svc, 30_000)).toBe(0);
+      expect(await stopService(aggregator.svc, 30_000)).toBe(0);
+    } finally {
+      if (!strayLeft) await stray.disconnect();
     }
   });
 });

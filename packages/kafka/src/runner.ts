@@ -54,6 +54,8 @@ export class ConsumerRunner {
   private joined = false;
   private inFlight = 0;
   private lastBatchAt = Date.now();
+  /** `topic:partition` of the partitions whose last batch attempt failed (the next attempt is a retry). */
+  private readonly failing = new Set<string>();
 
   constructor(private readonly opts: ConsumerRunnerOptions) {
     this.consumer = opts.kafka.consumer({
@@ -76,6 +78,7 @@ export class ConsumerRunner {
       opts.logger.info({ groupId: opts.groupId, assignment: e.payload.memberAssignment }, 'joined consumer group');
     });
     this.consumer.on(CRASH, (e) => {
+      opts.metrics?.consumerCrashes.inc({ group: opts.groupId });
       this.crashed = e.payload.error;
       this.joined = false;
       opts.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
@@ -113,6 +116,16 @@ export class ConsumerRunner {
     if (batch.messages.length === 0 || !isRunning() || isStale()) return;
     this.inFlight++;
     const started = process.hrtime.bigint();
+    const m = this.opts.metrics;
+    const key = `${batch.topic}:${batch.partition}`;
+    const labels = { group: this.opts.groupId, topic: batch.topic };
+    const partitionLabels = { topic: batch.topic, partition: String(batch.partition) };
+    // Lag as of this attempt (every attempt, failed ones too: a partition stuck retrying shows its lag growing).
+    m?.consumerLag.set(
+      partitionLabels,
+      Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(batch.messages[0]!.offset))),
+    );
+    if (this.failing.has(key)) m?.batchRetries.inc(labels);
     try {
       const records: ConsumedRecord[] = batch.messages.map((m) => ({
         topic: batch.topic,
@@ -146,15 +159,18 @@ export class ConsumerRunner {
         ],
       });
       this.lastBatchAt = Date.now();
-      const m = this.opts.metrics;
+      if (this.failing.delete(key)) m?.partitionRetrying.set({ ...labels, partition: partitionLabels.partition }, 0);
       if (m) {
         m.recordsIn.inc({ topic: batch.topic }, records.length);
-        m.consumerLag.set(
-          { topic: batch.topic, partition: String(batch.partition) },
-          Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)),
-        );
+        m.consumerLag.set(partitionLabels, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)));
         m.batchDuration.observe({ topic: batch.topic }, Number(process.hrtime.bigint() - started) / 1e9);
       }
+    } catch (err) {
+      // kafkajs fetches the batch again from the last committed offset and retries (then crashes and restarts).
+      this.failing.add(key);
+      m?.batchFailures.inc(labels);
+      m?.partitionRetrying.set({ ...labels, partition: partitionLabels.partition }, 1);
+      throw err;
     } finally {
       this.inFlight--;
     }

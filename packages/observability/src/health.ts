@@ -18,13 +18,13 @@ export interface ConsumerLoop {
 /**
  * Health of a consumer service: live while its loop is; ready when it is a group member and every dependency
  * answers. `runner` is read at each check (a service starts its health endpoint before its consumer exists, so that
- * an unreachable dependency at start shows on /health/ready). Each dependency returns its problem, or null.
+ * an unreachable dependency at start shows on /health/ready). Each dependency returns its problem(s), or null.
  * `waits` (optional) names what the start still waits for (`waiting for kafka: …`); while it waits for anything,
  * the group membership is not reported separately (it cannot be a member yet).
  */
 export function consumerHealthChecks(
   runner: () => ConsumerLoop | undefined,
-  dependencies: Array<() => Promise<string | null>>,
+  dependencies: Array<() => Promise<string | string[] | null>>,
   waits?: DependencyWaits,
 ): HealthChecks {
   return {
@@ -33,7 +33,8 @@ export function consumerHealthChecks(
       const failing: string[] = waits?.problems() ?? [];
       if (failing.length === 0 && !runner()?.isReady()) failing.push('kafka: not a member of the consumer group');
       for (const problem of await Promise.all(dependencies.map((check) => check()))) {
-        if (problem) failing.push(problem);
+        if (Array.isArray(problem)) failing.push(...problem);
+        else if (problem) failing.push(problem);
       }
       return failing;
     },

@@ -56,6 +56,8 @@ interface PendingEvent {
  */
 export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   const now = deps.now ?? Date.now;
+  /** Per `topic:partition`: the highest watermark applied (the Redis value only grows, so the gauge too). */
+  const watermarks = new Map<string, number>();
   let retentionCache: { at: number; days: number } | null = null;
   return async (batch, ctx) => {
     const byCustomer = new Map<string, PendingEvent[]>();
@@ -142,6 +144,10 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     }
     if (watermark >= 0) {
       await deps.tierState.advanceWatermarks([{ topic: batch.topic, partition: batch.partition, at: watermark }]);
+      const key = `${batch.topic}:${batch.partition}`;
+      const highest = Math.max(watermark, watermarks.get(key) ?? -1);
+      watermarks.set(key, highest);
+      deps.metrics?.watermark.set({ topic: batch.topic, partition: String(batch.partition) }, highest / 1000);
     }
     if (anonymous > 0) deps.logger.debug({ anonymous, topic: batch.topic }, 'skipped anonymous web events');
   };

@@ -64,6 +64,11 @@ export const engineConfigSchema = z.object({
   RULES_POLL_MS: env.int(2_000, 100),
   /** Max wait of an idle fetch (ms): lower means lower live latency and more fetch requests. */
   FETCH_MAX_WAIT_MS: env.int(20, 1, 10_000),
+  /**
+   * How long (ms) an owned signals partition may have a day due that it cannot close (e.g. the cut-point barrier
+   * waits for a partition no running instance sweeps) before /health/ready turns 503 naming it. Default 10 min.
+   */
+  ENGINE_STUCK_LIMIT_MS: env.int(600_000, 1_000),
   ...httpServiceSettings(9402),
 });
 

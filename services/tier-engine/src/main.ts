@@ -17,6 +17,7 @@ import { initialCutPoints, parseRules } from '@tierstream/tiering';
 import { dayOf, TierStateStore } from '@tierstream/tierstate';
 import { type EngineConfig, engineConfigSchema } from './config';
 import { TierEngine } from './engine';
+import { DayProgress } from './progress';
 import { Sweeper } from './sweeper';
 
 const SERVICE = 'tier-engine';
@@ -35,11 +36,17 @@ export async function runTierEngine(
   // backoff) and says so on /health/ready (503: `redis: …`, `waiting for kafka: …`) instead of exiting.
   let runner: ConsumerRunner | undefined;
   const waits = new DependencyWaits();
+  // Day-close progress of the owned partitions: not ready when one cannot close a day for ENGINE_STUCK_LIMIT_MS.
+  let progress: DayProgress | undefined;
   const health = await startHealthServer({
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     registry: metrics.registry,
-    checks: consumerHealthChecks(() => runner, [() => redisHealth(redis)], waits),
+    checks: consumerHealthChecks(
+      () => runner,
+      [() => redisHealth(redis), async () => progress?.problems() ?? null],
+      waits,
+    ),
   });
   const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
     registryUrl: config.SCHEMA_REGISTRY_URL,
@@ -90,6 +97,7 @@ export async function runTierEngine(
   );
   // Every stored cut-point version: a partition that is behind evaluates its days with the versions of those days.
   for (const stored of await tierState.getCutPointsHistory()) engine.cutPoints = stored;
+  progress = new DayProgress({ limitMs: config.ENGINE_STUCK_LIMIT_MS, numPartitions, metrics });
   const sweeper = new Sweeper({
     engine,
     tierState,
@@ -107,6 +115,7 @@ export async function runTierEngine(
     rulesReevaluationRate: config.RULES_REEVALUATION_RATE,
     logger,
     metrics,
+    progress,
   });
   runner = new ConsumerRunner({
     kafka,

@@ -18,6 +18,7 @@ import {
 import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
 import type { TierEngine } from './engine';
+import type { DayProgress } from './progress';
 
 export interface SweeperOptions {
   engine: TierEngine;
@@ -38,6 +39,8 @@ export interface SweeperOptions {
   rulesReevaluationRate: number;
   logger: Logger;
   metrics?: ServiceMetrics;
+  /** Day-close progress per owned partition (metrics, and /health/ready when a partition is stuck). */
+  progress?: DayProgress;
 }
 
 /**
@@ -132,6 +135,7 @@ export class Sweeper {
     for (const p of [...this.leased]) {
       if (!this.owned.has(p)) await this.withLock(p, () => this.releaseLease(p));
     }
+    this.o.progress?.retain(this.owned);
     const clock = await this.clock();
     if (clock === null) return;
     // Partitions wait for each other at cut-point days (the barrier): go round again while any of them moved on,
@@ -142,7 +146,10 @@ export class Sweeper {
         [...this.owned].map((p) =>
           this.withLock(p, async () => {
             if (this.stopped || !this.owned.has(p)) return false;
-            if (!(await this.acquireLease(p))) return false; // the previous owner is still finishing: next tick
+            if (!(await this.acquireLease(p))) {
+              this.o.progress?.blocked(p, null, { kind: 'lease' }); // the previous owner is still finishing: next tick
+              return false;
+            }
             return this.sweepPartition(p, clock);
           }),
         ),
@@ -193,10 +200,14 @@ export class Sweeper {
       // A new partition: every customer evaluated from now on gets a population cache entry.
       await this.o.tierState.setPartitionMeta(p, { closed_day: closed, popcache: this.populationKey() });
     }
+    this.o.progress?.closedUpTo(p, closed);
     let progress = false;
     while (!this.stopped && this.owned.has(p) && endOfDay(closed + 1) <= clock) {
       const day = closed + 1;
-      if (!(await this.cutPointsReadyFor(day, start))) return progress;
+      if (!(await this.cutPointsReadyFor(day, start))) {
+        await this.noteBarrier(p, day);
+        return progress;
+      }
       await this.recheckAfterCutPoints(p, day, start);
       await this.drainDue(p, endOfDay(day));
       const collect = this.isCutPointDay(day);
@@ -208,6 +219,7 @@ export class Sweeper {
       if (collect)
         await this.contributePopulation(p, day, fromCache ? await this.cachedPopulation(p, day) : population);
       await this.o.tierState.setPartitionMeta(p, { closed_day: day });
+      this.o.progress?.closedUpTo(p, day);
       await this.finishRecheck(p, day);
       closed = day;
       progress = true;
@@ -218,6 +230,7 @@ export class Sweeper {
     // draining up to the clock then would evaluate customers days ahead of the partition's closed day (skipping
     // their day closes, snapshots and cut points).
     if (endOfDay(closed + 1) > clock) await this.drainDue(p, clock);
+    if (endOfDay(closed + 1) > clock) this.o.progress?.caughtUp(p);
     this.o.metrics?.sweeperDue.set({ partition: String(p) }, await this.o.tierState.dueCount(p, clock));
     return progress;
   }
@@ -392,6 +405,16 @@ export class Sweeper {
     // Load every stored version (not only the newest): other instances may have computed several meanwhile.
     for (const stored of await this.o.tierState.getCutPointsHistory()) this.o.engine.cutPoints = stored;
     return this.o.engine.cutPoints.version.startsWith('cp-') && this.o.engine.cutPoints.version >= want;
+  }
+
+  /** Reports partition p waiting at the barrier for the cut points of `day - 1`, and whose populations are missing. */
+  private async noteBarrier(p: number, day: number): Promise<void> {
+    if (!this.o.progress) return;
+    const parts = new Set(
+      (await this.o.redis.hkeys(`${this.o.tierState.prefix}:population:${isoDay(day - 1)}`)).map(Number),
+    );
+    const missing = [...Array(this.o.numPartitions).keys()].filter((q) => !parts.has(q));
+    this.o.progress.blocked(p, day, { kind: 'barrier', day: day - 1, missing });
   }
 
   /**
