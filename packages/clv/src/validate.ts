@@ -4,6 +4,8 @@
  * transactions by number of calibration repeat transactions (their Figure 4). Pure: the caller reads the data.
  */
 import { type BgNbdParams, conditionalExpectedPurchases, expectedPurchases } from './bgnbd';
+import { compressBgNbd, type FitOptions, type FitResult, fitBgNbd, fitGammaGamma } from './fit';
+import type { GammaGammaParams } from './gamma-gamma';
 import { type CustomerStats, type PurchaseDay, purchaseDaysBetween, sufficientStats } from './stats';
 
 /** One customer's purchases (any order, several a day allowed). */
@@ -152,4 +154,48 @@ export function conditionalExpectationTable(
     { customers: 0, actual: 0, predicted: 0 },
   );
   return { horizon, rows: out, total };
+}
+
+/** Everything `tierctl clv validate` prints. */
+export interface ValidationReport {
+  bgnbd: FitResult<BgNbdParams>;
+  /** Null when the calibration period has no repeat buyer with positive spend. */
+  gammaGamma: FitResult<GammaGammaParams> | null;
+  tracking: TrackingRow[];
+  table: ValidationTable;
+  /** Last tracking period: actual and predicted cumulative repeat transactions, and (predicted − actual) / actual. */
+  end: { period: number; actual: number; predicted: number; relativeError: number };
+}
+
+/**
+ * The calibration/holdout check of FHL 2005 §4 in one call: statistics at the calibration end, BG/NBD fit on them,
+ * Gamma-Gamma fit on the repeat buyers with positive zbar (spend in the unit of the purchases: minor units), weekly
+ * tracking and the conditional-expectation table.
+ * @throws Error when no customer made a first purchase in the calibration period.
+ */
+export function runValidation(
+  histories: readonly CustomerHistory[],
+  split: ValidationSplit,
+  options: FitOptions = {},
+): ValidationReport {
+  const rows = calibrationRows(histories, split);
+  if (rows.length === 0) throw new Error('validation: no customer has a purchase in the calibration period');
+  const bgnbd = fitBgNbd(compressBgNbd(rows), options);
+  const repeat = rows.filter((r) => r.x > 0 && r.zbar > 0);
+  const gammaGamma =
+    repeat.length > 0 ? fitGammaGamma({ x: repeat.map((r) => r.x), zbar: repeat.map((r) => r.zbar) }, options) : null;
+  const tracking = weeklyTracking(bgnbd.params, histories, split);
+  const last = tracking[tracking.length - 1]!;
+  return {
+    bgnbd,
+    gammaGamma,
+    tracking,
+    table: conditionalExpectationTable(bgnbd.params, rows, split),
+    end: {
+      period: last.period,
+      actual: last.actual,
+      predicted: last.predicted,
+      relativeError: (last.predicted - last.actual) / last.actual,
+    },
+  };
 }
