@@ -2,7 +2,15 @@ import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { type AggregateConfig, loadAggregateConfig } from '@tierstream/aggregates';
 import { createRedis, type RedisClient, type StackEndpoints } from '@tierstream/config';
-import { AvroSerde, applyTopics, INPUT_TOPICS, loadTopicsSpec } from '@tierstream/contracts';
+import {
+  AvroSerde,
+  applyTopics,
+  configuredInputTopics,
+  type InputTopicNames,
+  inputTopicNames,
+  loadSchemas,
+  loadTopicsSpec,
+} from '@tierstream/contracts';
 import { createKafka, createProducer, type RecordProducer } from '@tierstream/kafka';
 import { MIGRATIONS_DIR, migrate } from '@tierstream/warehouse';
 import type { Admin, Kafka } from 'kafkajs';
@@ -64,9 +72,14 @@ export class Clients {
     return this.config.SIGNALS_TOPIC;
   }
 
-  /** The input topics (the aggregator's). */
+  /** The configured name of each contract input topic (ORDERS_TOPIC, WEB_BEHAVIOR_TOPIC, TICKETS_TOPIC). */
+  get inputTopicNames(): InputTopicNames {
+    return inputTopicNames(this.config);
+  }
+
+  /** The input topics (the aggregator's), as configured. */
   get inputTopics(): string[] {
-    return [...INPUT_TOPICS];
+    return configuredInputTopics(this.inputTopicNames);
   }
 
   /** Every topic a service can dead-letter from, as its dead-letter topic (`<topic>.dlq`). */
@@ -148,11 +161,26 @@ export async function bootstrapPipeline(clients: Clients): Promise<{
   topics: { created: string[]; unchanged: string[]; updated: string[] };
   migrations: { applied: string[]; skipped: string[] };
 }> {
-  const schemas = await clients.serde.registerAll();
+  const schemas = await registerContracts(clients);
   const topics = await applyTopics(await clients.admin(), loadTopicsSpec());
   const migrations = await migrate(clients.clickhouse, {
     database: clients.endpoints.clickhouseDatabase,
     dir: MIGRATIONS_DIR,
   });
   return { schemas, topics, migrations };
+}
+
+/**
+ * Registers every contract schema under `<topic>-value` (BACKWARD), and each input contract also under its configured
+ * topic name when that differs (ORDERS_TOPIC, ...): records on a renamed topic are the same contract. Returns
+ * subject → schema id. Throws SchemaCompatibilityError when the registry refuses a change.
+ */
+export async function registerContracts(clients: Clients): Promise<Record<string, number>> {
+  const ids = await clients.serde.registerAll();
+  const schemas = loadSchemas();
+  for (const [contract, topic] of Object.entries(clients.inputTopicNames) as Array<[keyof typeof schemas, string]>) {
+    if (topic !== contract)
+      ids[clients.serde.subjectOf(topic)] = await clients.serde.register(topic, schemas[contract].text);
+  }
+  return ids;
 }

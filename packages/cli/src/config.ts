@@ -7,7 +7,7 @@ import {
   redisServiceSettings,
   type StackEndpoints,
 } from '@tierstream/config';
-import { TOPICS } from '@tierstream/contracts';
+import { checkInputTopicSettings, inputTopicSettings, TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
 
 /** The services' consumer group ids when not overridden (AGGREGATOR_GROUP_ID, ENGINE_GROUP_ID, WRITER_GROUP_ID). */
@@ -21,7 +21,7 @@ export const DEFAULT_GROUPS = {
  * tierctl's settings: the same names, defaults and checks as the services' (services/<name>/src/config.ts), so a
  * deployment's CONFIG_FILE or environment configures tierctl too. Keys are environment variable names.
  */
-export const cliConfigSchema = z.object({
+const cliSettings = z.object({
   ...kafkaServiceSettings,
   ...redisServiceSettings,
   ...clickhouseServiceSettings,
@@ -31,6 +31,8 @@ export const cliConfigSchema = z.object({
   WRITER_GROUP_ID: z.string().min(1).default(DEFAULT_GROUPS.writer),
   /** YAML with the aggregate settings (engagement weights, fx rates, reporting currency), as the services'. */
   AGGREGATES_CONFIG_FILE: aggregatesConfigFileSetting,
+  /** The input topics (defaults: the contract names), as the aggregator's and the engine's. */
+  ...inputTopicSettings,
   /** Topics between the services (default: the contract names). */
   SIGNALS_TOPIC: env.topic(TOPICS.signals),
   TRANSITIONS_TOPIC: env.topic(TOPICS.transitions),
@@ -38,6 +40,9 @@ export const cliConfigSchema = z.object({
   SNAPSHOTS_TOPIC: env.topic(TOPICS.snapshots),
   CUTPOINTS_TOPIC: env.topic(TOPICS.cutpoints),
 });
+
+/** tierctl's settings, checked across fields like the services' (distinct input topic names). */
+export const cliConfigSchema = cliSettings.superRefine((config, ctx) => checkInputTopicSettings(config, ctx));
 
 export type CliConfig = z.infer<typeof cliConfigSchema>;
 

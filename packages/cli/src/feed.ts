@@ -1,4 +1,12 @@
-import { type AvroSerde, customerIdOf, INPUT_TOPICS, type InputEvent, topicOf } from '@tierstream/contracts';
+import {
+  type AvroSerde,
+  configuredTopicOf,
+  customerIdOf,
+  DEFAULT_INPUT_TOPIC_NAMES,
+  INPUT_TOPICS,
+  type InputEvent,
+  type InputTopicNames,
+} from '@tierstream/contracts';
 import { CONTROL_HEADER, type RecordProducer } from '@tierstream/kafka';
 import type { Admin } from 'kafkajs';
 
@@ -9,15 +17,22 @@ export interface FeedProgress {
 
 /**
  * Produces input events to their topics in the given order, keyed by customer id (anonymous web events by their
- * anonymous id), in batches. `ratePerSec` limits the rate (undefined: as fast as possible).
+ * anonymous id), in batches. `ratePerSec` limits the rate (undefined: as fast as possible). `topics`: the configured
+ * input topic names (ORDERS_TOPIC, ...; default the contract names).
  */
 export async function feedEvents(
   producer: RecordProducer,
   serde: AvroSerde,
   events: Iterable<InputEvent>,
-  opts: { batchSize?: number; ratePerSec?: number; onProgress?: (p: FeedProgress) => void } = {},
+  opts: {
+    batchSize?: number;
+    ratePerSec?: number;
+    onProgress?: (p: FeedProgress) => void;
+    topics?: InputTopicNames;
+  } = {},
 ): Promise<FeedProgress> {
   const batchSize = opts.batchSize ?? 2_000;
+  const topics = opts.topics ?? DEFAULT_INPUT_TOPIC_NAMES;
   const progress: FeedProgress = { sent: 0, byTopic: {} };
   let pending: Array<{ topic: string; key: string; event: InputEvent['event'] }> = [];
   const started = Date.now();
@@ -43,7 +58,7 @@ export async function feedEvents(
     const key =
       customerIdOf(input) ??
       (input.kind === 'web' ? (input.event.anonymous_id ?? input.event.event_id) : input.event.event_id);
-    pending.push({ topic: topicOf(input), key, event: input.event });
+    pending.push({ topic: configuredTopicOf(topics, input), key, event: input.event });
     if (pending.length >= batchSize) await flush();
   }
   await flush();

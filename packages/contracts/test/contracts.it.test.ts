@@ -15,6 +15,7 @@ import {
   SchemaCompatibilityError,
   type TicketEvent,
   type TierChange,
+  type TierCutPoints,
   type TierTransition,
   TOPICS,
   type TopicsSpec,
@@ -87,6 +88,7 @@ const transition: TierTransition = {
   metrics: { monetary_365d: 123.45 },
   occurred_at: NOW,
   evaluated_at: NOW + 5,
+  aggregate_config: 'ac-0123456789ab',
 };
 const change: TierChange = {
   customer_id: 'C000001',
@@ -100,6 +102,32 @@ const change: TierChange = {
   as_of: NOW,
   emitted_at: NOW + 1,
   basis_day: null,
+  aggregate_config: null,
+};
+const cutPoints: TierCutPoints = {
+  version: 'cp-2026-06-30',
+  rules_version: 'r1',
+  computed_at: NOW,
+  measured_day: '2026-06-30',
+  population: 1200,
+  effective_from: '2026-07-01',
+  rules_seq: null,
+  cuts: [
+    {
+      key: 'rfm_segment.r',
+      dimension: 'rfm_segment',
+      metric: 'recency_days',
+      better: 'lower',
+      groups: ['5', '4', '3', '2', '1'],
+      values: [3, 10, 20, 40.5],
+      anchor_day: '2026-06-30',
+    },
+  ],
+  aggregate_config: 'ac-0123456789ab',
+  reporting_currency: 'USD',
+  fx_rates: { USD: 1, EUR: 1.08 },
+  aggregate_config_json: '{}',
+  emitted_at: NOW + 2,
 };
 const SAMPLES: Record<string, unknown> = {
   [TOPICS.orders]: order,
@@ -109,7 +137,15 @@ const SAMPLES: Record<string, unknown> = {
   [TOPICS.transitions]: transition,
   [TOPICS.changes]: change,
   // A point of the metric history (kind METRICS, basis_day set, no tiers).
-  [TOPICS.snapshots]: { ...change, kind: 'METRICS', snapshot_day: '2026-07-02', basis_day: '2026-06-30', tiers: {} },
+  [TOPICS.snapshots]: {
+    ...change,
+    kind: 'METRICS',
+    snapshot_day: '2026-07-02',
+    basis_day: '2026-06-30',
+    tiers: {},
+    aggregate_config: 'ac-0123456789ab',
+  },
+  [TOPICS.cutpoints]: cutPoints,
 };
 
 /** Plain JSON view (avsc decodes records into class instances). */

@@ -1,17 +1,23 @@
 import { aggregatesConfigFileSetting } from '@tierstream/aggregates';
 import { env, httpServiceSettings, kafkaServiceSettings, redisServiceSettings } from '@tierstream/config';
-import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
+import {
+  checkInputTopicSettings,
+  configuredInputTopics,
+  inputTopicNames,
+  inputTopicSettings,
+  TOPICS,
+} from '@tierstream/contracts';
 import { z } from 'zod';
 
-export const aggregatorConfigSchema = z.object({
+const aggregatorSettings = z.object({
   ...kafkaServiceSettings,
   ...redisServiceSettings,
-  /** Which input topics this deployment consumes: all three in one, or one per deployment. */
-  AGGREGATOR_TOPICS: env
-    .list(INPUT_TOPICS.join(','))
-    .refine((topics) => topics.length > 0 && topics.every((t) => (INPUT_TOPICS as readonly string[]).includes(t)), {
-      error: `expected a comma-separated subset of ${INPUT_TOPICS.join(', ')}`,
-    }),
+  ...inputTopicSettings,
+  /**
+   * Which input topics this deployment consumes (a subset of ORDERS_TOPIC, WEB_BEHAVIOR_TOPIC, TICKETS_TOPIC): all
+   * three in one deployment (the default, also when empty), or one per deployment.
+   */
+  AGGREGATOR_TOPICS: env.list(''),
   AGGREGATOR_GROUP_ID: z.string().min(1).default('tierstream-aggregator'),
   SIGNALS_TOPIC: z.string().min(1).default(TOPICS.signals),
   DEDUPE_HORIZON_HOURS: env.int(48, 1, 24 * 365),
@@ -27,4 +33,16 @@ export const aggregatorConfigSchema = z.object({
   MAX_BYTES_PER_PARTITION: env.int(2_097_152, 1_024),
 });
 
+/** The service's settings (keys are environment variable names); loaded with loadConfig. */
+export const aggregatorConfigSchema = aggregatorSettings.superRefine((config, ctx) =>
+  checkInputTopicSettings(config, ctx, 'AGGREGATOR_TOPICS'),
+);
+
 export type AggregatorConfig = z.infer<typeof aggregatorConfigSchema>;
+
+/** The topics a deployment consumes: AGGREGATOR_TOPICS, or (empty) all three configured input topics. */
+export function consumedTopics(config: AggregatorConfig): string[] {
+  return config.AGGREGATOR_TOPICS.length > 0
+    ? config.AGGREGATOR_TOPICS
+    : configuredInputTopics(inputTopicNames(config));
+}

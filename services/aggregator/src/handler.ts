@@ -2,11 +2,14 @@ import type { AggregateStore } from '@tierstream/aggregates';
 import {
   type AvroSerde,
   type CustomerSignal,
+  contractTopicOf,
   customerIdOf,
+  DEFAULT_INPUT_TOPIC_NAMES,
   type DecodeValidateOptions,
   decodeAndValidate,
   decodeAndValidateIfCached,
   type InputEvent,
+  type InputTopicNames,
 } from '@tierstream/contracts';
 import { type BatchHandler, CONTROL_HEADER, type ConsumedRecord, type RecordProducer } from '@tierstream/kafka';
 import { type ServiceMetrics, timed } from '@tierstream/observability';
@@ -21,6 +24,11 @@ export interface AggregatorDeps {
   producer: RecordProducer;
   signalsTopic: string;
   signalPartitions: number;
+  /**
+   * The configured name of each contract input topic (ORDERS_TOPIC, ...): a record is decoded and validated as the
+   * contract of the topic it came from. Default: the contract names.
+   */
+  inputTopics?: InputTopicNames;
   validation: { maxFutureSkewMs: number; maxMessageBytes: number };
   logger: Logger;
   metrics?: ServiceMetrics;
@@ -56,6 +64,18 @@ interface PendingEvent {
  */
 export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   const now = deps.now ?? Date.now;
+  const inputTopics = deps.inputTopics ?? DEFAULT_INPUT_TOPIC_NAMES;
+  // Configured topic → the contract its records follow; the subscription holds configured input topics only (a
+  // topic of no kind is refused at start), so an unknown one is passed on as is and validation refuses it.
+  const contractTopics = new Map<string, string>();
+  const contractOf = (topic: string): string => {
+    let contract = contractTopics.get(topic);
+    if (contract === undefined) {
+      contract = contractTopicOf(inputTopics, topic) ?? topic;
+      contractTopics.set(topic, contract);
+    }
+    return contract;
+  };
   /** Per `topic:partition`: the highest watermark applied (the Redis value only grows, so the gauge too). */
   const watermarks = new Map<string, number>();
   let retentionCache: { at: number; days: number } | null = null;
@@ -187,7 +207,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   /** classify without a promise; undefined when the record needs a registry lookup (then classify). */
   function classifySync(record: ConsumedRecord, opts: DecodeValidateOptions): Classified | undefined {
     if (record.headers[CONTROL_HEADER] !== undefined || record.value === null) return undefined;
-    const result = decodeAndValidateIfCached(deps.serde, record.topic, record.value, opts);
+    const result = decodeAndValidateIfCached(deps.serde, contractOf(record.topic), record.value, opts);
     if (result === undefined) return undefined;
     return result.ok
       ? { kind: 'event', event: result.event }
@@ -207,7 +227,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     }
     if (record.value === null)
       return { kind: 'dead', reason: 'UNDECODABLE', message: 'record has no value (tombstone)' };
-    const result = await decodeAndValidate(deps.serde, record.topic, record.value, {
+    const result = await decodeAndValidate(deps.serde, contractOf(record.topic), record.value, {
       now: now(),
       maxFutureSkewMs: deps.validation.maxFutureSkewMs,
       maxMessageBytes: deps.validation.maxMessageBytes,

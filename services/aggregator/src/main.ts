@@ -1,7 +1,7 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AggregateStore, loadAggregateConfig } from '@tierstream/aggregates';
 import { createRedis, redisHealth, warnOnRedisRequirements, warnWhileRedisUnreachable } from '@tierstream/config';
-import { AvroSerde } from '@tierstream/contracts';
+import { AvroSerde, inputTopicNames } from '@tierstream/contracts';
 import { ConsumerRunner, createKafka, createProducer, topicPartitions } from '@tierstream/kafka';
 import {
   consumerHealthChecks,
@@ -13,7 +13,7 @@ import {
   waitForDependency,
 } from '@tierstream/observability';
 import { TierStateStore } from '@tierstream/tierstate';
-import { type AggregatorConfig, aggregatorConfigSchema } from './config';
+import { type AggregatorConfig, aggregatorConfigSchema, consumedTopics } from './config';
 import { createAggregatorHandler } from './handler';
 
 const SERVICE = 'aggregator';
@@ -61,7 +61,7 @@ export async function runAggregator(
   runner = new ConsumerRunner({
     kafka,
     groupId: config.AGGREGATOR_GROUP_ID,
-    topics: config.AGGREGATOR_TOPICS,
+    topics: consumedTopics(config),
     producer,
     logger,
     metrics,
@@ -76,6 +76,7 @@ export async function runAggregator(
       tierState,
       producer,
       signalsTopic: config.SIGNALS_TOPIC,
+      inputTopics: inputTopicNames(config),
       signalPartitions,
       validation: { maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS, maxMessageBytes: config.MAX_MESSAGE_BYTES },
       logger,
@@ -84,7 +85,7 @@ export async function runAggregator(
   });
   const consumer = runner;
   await waitForDependency(waits, 'kafka', () => consumer.start(), { logger });
-  logger.info({ topics: config.AGGREGATOR_TOPICS, signalPartitions, port: health.port }, 'aggregator started');
+  logger.info({ topics: consumedTopics(config), signalPartitions, port: health.port }, 'aggregator started');
   return {
     port: health.port,
     stop: async () => {

@@ -1,10 +1,16 @@
 import { aggregatesConfigFileSetting } from '@tierstream/aggregates';
 import { env, httpServiceSettings, kafkaServiceSettings, redisServiceSettings } from '@tierstream/config';
-import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
+import {
+  checkInputTopicSettings,
+  configuredInputTopics,
+  inputTopicNames,
+  inputTopicSettings,
+  TOPICS,
+} from '@tierstream/contracts';
 import { DEFAULT_CUTPOINT_SCHEDULE } from '@tierstream/tiering';
 import { z } from 'zod';
 
-export const engineConfigSchema = z.object({
+const engineSettings = z.object({
   ...kafkaServiceSettings,
   ...redisServiceSettings,
   ENGINE_GROUP_ID: z.string().min(1).default('tierstream-tier-engine'),
@@ -24,8 +30,9 @@ export const engineConfigSchema = z.object({
    * close of each day they had events or could change, so a replay gives the same transitions as the oracle.
    */
   CLOCK_MODE: z.enum(['live', 'replay'], { error: 'expected live or replay' }).default('live'),
-  /** Input topics whose watermarks make the replay clock. */
-  INPUT_TOPICS: env.list(INPUT_TOPICS.join(',')),
+  ...inputTopicSettings,
+  /** Input topics whose watermarks make the replay clock (default, also when empty: the three configured ones). */
+  INPUT_TOPICS: env.list(''),
   /**
    * Sweeper tick (ms): how often an idle sweeper looks for due customers and, at a cut-point day, whether the other
    * partitions reached the barrier. Default 200 live, 20 in replay (several instances meet at every cut-point day).
@@ -72,4 +79,14 @@ export const engineConfigSchema = z.object({
   ...httpServiceSettings(9402),
 });
 
+/** The service's settings (keys are environment variable names); loaded with loadConfig. */
+export const engineConfigSchema = engineSettings.superRefine((config, ctx) =>
+  checkInputTopicSettings(config, ctx, 'INPUT_TOPICS'),
+);
+
 export type EngineConfig = z.infer<typeof engineConfigSchema>;
+
+/** The input topics whose watermarks make the replay clock: INPUT_TOPICS, or (empty) the three configured ones. */
+export function replayClockTopics(config: EngineConfig): string[] {
+  return config.INPUT_TOPICS.length > 0 ? config.INPUT_TOPICS : configuredInputTopics(inputTopicNames(config));
+}

@@ -15,7 +15,7 @@ import {
 } from '@tierstream/observability';
 import { initialCutPoints, parseRules } from '@tierstream/tiering';
 import { dayOf, TierStateStore } from '@tierstream/tierstate';
-import { type EngineConfig, engineConfigSchema } from './config';
+import { type EngineConfig, engineConfigSchema, replayClockTopics } from './config';
 import { TierEngine } from './engine';
 import { DayProgress } from './progress';
 import { Sweeper } from './sweeper';
@@ -55,7 +55,7 @@ export async function runTierEngine(
   const kafkaUp = waitForDependency(
     waits,
     'kafka',
-    () => topicPartitions(kafka, [config.SIGNALS_TOPIC, ...config.INPUT_TOPICS]),
+    () => topicPartitions(kafka, [config.SIGNALS_TOPIC, ...replayClockTopics(config)]),
     { logger },
   );
   const registryUp = waitForDependency(waits, 'schema registry', () => serde.ping(), { logger });

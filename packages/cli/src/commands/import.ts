@@ -92,7 +92,9 @@ export function registerImportCommand(program: Command, clients: Clients): void 
           file,
           mapping,
           onProgress,
-          producer: o.dryRun ? undefined : { producer: await clients.producer(), serde: clients.serde },
+          producer: o.dryRun
+            ? undefined
+            : { producer: await clients.producer(), serde: clients.serde, topics: clients.inputTopicNames },
         });
       } catch (err) {
         if (phase !== null) bar.stop();
@@ -106,7 +108,7 @@ export function registerImportCommand(program: Command, clients: Clients): void 
       }
       if (phase !== null) bar.stop();
       if (endAt !== undefined && !o.dryRun)
-        await sendWatermarks(await clients.admin(), await clients.producer(), endAt);
+        await sendWatermarks(await clients.admin(), await clients.producer(), endAt, clients.inputTopics);
       if (result.rejects.length > 0 || existsSync(rejectFile)) writeRejectFile(rejectFile, result.rejects);
       const s = result.summary;
       const rejected = Object.values(s.rejected).reduce((a, b) => a + (b ?? 0), 0);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { applyTopics, loadTopicsSpec } from '@tierstream/contracts';
 import { MIGRATIONS_DIR, migrate } from '@tierstream/warehouse';
 import type { Command } from 'commander';
-import type { Clients } from '../clients';
+import { type Clients, registerContracts } from '../clients';
 import { REPO_ROOT } from '../supervisor';
 import { print, printJson } from './args';
 /** `schemas register`, `topics apply`, `warehouse migrate`: what a deployment needs before the services start. */
@@ -11,10 +11,12 @@ export function registerSetupCommands(program: Command, clients: Clients): void 
     .command('schemas')
     .description('Avro contracts in the schema registry')
     .command('register')
-    .description('register every schemas/*.avsc under <topic>-value with BACKWARD compatibility')
+    .description(
+      'register every schemas/*.avsc under <topic>-value with BACKWARD compatibility (input contracts also under ORDERS_TOPIC, WEB_BEHAVIOR_TOPIC, TICKETS_TOPIC when renamed)',
+    )
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const ids = await clients.serde.registerAll();
+      const ids = await registerContracts(clients);
       if (o.json) printJson(ids);
       else for (const [subject, id] of Object.entries(ids)) print(`${subject.padEnd(40)} id ${id}`);
     });

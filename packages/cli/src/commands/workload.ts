@@ -33,9 +33,11 @@ async function feedWithProgress(
   const progress = await feedEvents(await clients.producer(), clients.serde, events, {
     ratePerSec: opts.ratePerSec,
     onProgress: (p) => process.stderr.isTTY && bar.update(p.sent),
+    topics: clients.inputTopicNames,
   });
   if (process.stderr.isTTY) bar.stop();
-  if (opts.endAt !== undefined) await sendWatermarks(await clients.admin(), await clients.producer(), opts.endAt);
+  if (opts.endAt !== undefined)
+    await sendWatermarks(await clients.admin(), await clients.producer(), opts.endAt, clients.inputTopics);
   return progress.byTopic;
 }
 

@@ -1,7 +1,7 @@
 import { createReadStream, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { AvroSerde } from '@tierstream/contracts';
+import type { AvroSerde, InputTopicNames } from '@tierstream/contracts';
 import {
   Importer,
   type ImportKind,
@@ -26,7 +26,7 @@ export interface ImportFileOptions {
   /** Reference instant for the future-time check (epoch ms); default now. */
   now?: number;
   /** Produce here; without a producer nothing is sent (a dry run). */
-  producer?: { producer: RecordProducer; serde: AvroSerde };
+  producer?: { producer: RecordProducer; serde: AvroSerde; topics?: InputTopicNames };
   onProgress?: (p: ImportProgress) => void;
 }
 
@@ -120,6 +120,7 @@ export async function importFile(opts: ImportFileOptions): Promise<ImportFileRes
   if (opts.producer && events.length > 0) {
     const progress = await feedEvents(opts.producer.producer, opts.producer.serde, events, {
       batchSize: 5_000,
+      topics: opts.producer.topics,
       onProgress: (p) => opts.onProgress?.({ phase: 'produce', sent: p.sent, total: events.length }),
     });
     produced = progress.byTopic;

@@ -1,0 +1,31 @@
+import { ConfigError, loadConfig } from '@tierstream/config';
+import { describe, expect, it } from 'vitest';
+import { aggregatorConfigSchema, consumedTopics } from '../src/config';
+
+// Only these settings: nothing from the environment of the test process.
+const env = (vars: Record<string, string>) => ({ ...vars }) as NodeJS.ProcessEnv;
+
+describe('input topic names in the aggregator configuration', () => {
+  it('the aggregator consumes the configured topics, or AGGREGATOR_TOPICS among them', () => {
+    expect(consumedTopics(loadConfig(aggregatorConfigSchema, env({ WEB_BEHAVIOR_TOPIC: 'site.events' })))).toEqual([
+      'orders.v1',
+      'site.events',
+      'tickets.v1',
+    ]);
+    const one = loadConfig(
+      aggregatorConfigSchema,
+      env({ WEB_BEHAVIOR_TOPIC: 'site.events', AGGREGATOR_TOPICS: 'site.events' }),
+    );
+    expect(consumedTopics(one)).toEqual(['site.events']);
+    let err: unknown;
+    try {
+      loadConfig(aggregatorConfigSchema, env({ ORDERS_TOPIC: 'bad name' }));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues).toEqual([
+      'ORDERS_TOPIC: expected a Kafka topic name (letters, digits, . _ -) (got "bad name")',
+    ]);
+  });
+});
