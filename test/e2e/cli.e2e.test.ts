@@ -13,6 +13,7 @@ import {
   stopService,
   waitForPipeline,
 } from '@tierstream/cli';
+import { isLocalStackEndpoint, stackEndpoints } from '@tierstream/config';
 import { DLQ_TOPICS, INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { parseRules } from '@tierstream/tiering';
 import { TierStateStore } from '@tierstream/tierstate';
@@ -64,6 +65,15 @@ function expectedMetrics(orders: CdnowOrder[], asOfDay: number) {
   };
 }
 
+/**
+ * gen and replay cdnow write only to the local stack unless told (item 5 of issue 21): under TIERSTREAM_STACK=testcontainers
+ * the brokers are this run's own containers on mapped ports, and the test says so explicitly.
+ */
+const wipeFlags = (): string[] => {
+  const brokers = stackEndpoints().kafkaBrokers.join(',');
+  return isLocalStackEndpoint('kafka', brokers) ? [] : ['--i-know-this-wipes', brokers];
+};
+
 const parseJson = <T>(r: { stdout: string; stderr: string; code: number | null }): T => {
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as T;
@@ -106,7 +116,7 @@ describe('tierctl end to end', () => {
       options: { customers: number; days: number; seed: number };
       summary: { events: number; byTopic: Record<string, number> };
       produced: Record<string, number>;
-    }>(await tierctl(['gen', '--profile', 'tiny', '--end-at', TINY_END, '--json']));
+    }>(await tierctl(['gen', '--profile', 'tiny', '--end-at', TINY_END, '--json', ...wipeFlags()]));
     expect(out.options).toMatchObject({ customers: 200, days: 120, seed: 7 });
     expect(out.produced).toEqual(out.summary.byTopic);
     expect(Object.values(out.produced).reduce((a, b) => a + b, 0)).toBe(out.summary.events);
@@ -279,7 +289,7 @@ describe('tierctl end to end', () => {
     await bootstrapPipeline(clients);
     const orders = readCdnowSample(CDNOW_SAMPLE);
     const replay = parseJson<{ events: number; customers: number; produced: Record<string, number> }>(
-      await tierctl(['replay', 'cdnow', CDNOW_SAMPLE, '--json']),
+      await tierctl(['replay', 'cdnow', CDNOW_SAMPLE, '--json', ...wipeFlags()]),
     );
     expect(replay.events).toBe(orders.length);
     expect(replay.customers).toBe(new Set(orders.map((o) => o.customer)).size);
