@@ -262,7 +262,7 @@ describe('tierctl end to end', () => {
   });
 
   it('replay offsets resets the topics the group consumes, and refuses a topic it never consumed', async () => {
-    // The warehouse writer's re-drive (the runbook's): its own three topics, not the input topics.
+    // The warehouse writer's re-drive (the runbook's): its own four topics, not the input topics.
     const done = parseJson<Array<{ topic: string }>>(
       await tierctl(['replay', 'offsets', '--group', GROUPS.writer, '--from-offsets', 'latest', '--json']),
     );
