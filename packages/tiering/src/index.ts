@@ -35,6 +35,16 @@ export {
   recheckDay,
 } from './population';
 export {
+  compareCutPoints,
+  cutPointsForRules,
+  cutPointsInForce,
+  inForceFrom,
+  measuredDayOf,
+  type RulesChangeCutPointsInput,
+  rulesChangeVersion,
+  sortCutPoints,
+} from './rules-change';
+export {
   type CutPointSchedule,
   DEFAULT_CUTPOINT_SCHEDULE,
   isCutPointDay,

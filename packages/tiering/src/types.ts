@@ -155,6 +155,14 @@ export interface CutPoints {
   population?: number;
   /** The population size and measured day of the computed version these replaced (absent: none had a size). */
   previous?: { population: number; day: number };
+  /**
+   * Rules-change versions only (rules-change.ts): the first day they are in force (the measured day or the next; a
+   * scheduled version is in force from the day after it was measured), the rules version and the apply number they
+   * were computed for. A rules-change version supersedes every version measured on or before its measured day.
+   */
+  from_day?: number;
+  rules_version?: string;
+  rules_seq?: number;
 }
 
 export interface TierState {
