@@ -143,6 +143,8 @@ export class TierEngine {
   private readonly aggregateConfig: { hash: string; json: string };
   /** Cut-point versions this process has published (for each rules version) on the cut-points topic. */
   private readonly publishedCutPoints = new Set<string>();
+  /** The same, by object: the evaluation loop checks it without building a key. */
+  private readonly publishedObjects = new WeakSet<CutPoints>();
 
   constructor(
     private readonly deps: EngineDeps,
@@ -247,7 +249,7 @@ export class TierEngine {
       const attributes = attrs.get(req.customerId) ?? null;
       const metrics = timeline.metricsAt(endOfDay(day));
       const cutPoints = this.cutPointsFor(day);
-      if (!this.publishedCutPoints.has(this.publishedKey(cutPoints))) unpublished.add(cutPoints);
+      if (!this.publishedObjects.has(cutPoints)) unpublished.add(cutPoints);
       const result = evaluateTiers({
         rules: this.rules,
         cutPoints,
@@ -458,7 +460,10 @@ export class TierEngine {
    */
   async publishCutPoints(cp: CutPoints): Promise<void> {
     const key = this.publishedKey(cp);
-    if (this.publishedCutPoints.has(key)) return;
+    if (this.publishedCutPoints.has(key)) {
+      this.publishedObjects.add(cp);
+      return;
+    }
     const rulesVersion = cutPointsRulesVersion(cp);
     if (rulesVersion === undefined || rulesVersion === this.rules.version) {
       const { serde, topics } = this.deps;
@@ -468,6 +473,7 @@ export class TierEngine {
       this.deps.metrics?.recordsOut.inc({ topic: topics.cutpoints }, 1);
     }
     this.publishedCutPoints.add(key);
+    this.publishedObjects.add(cp);
   }
 
   /**
