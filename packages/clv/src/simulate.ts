@@ -5,6 +5,8 @@
  * purchase with probability p (FHL 2005 §2).
  */
 import type { BgNbdParams } from './bgnbd';
+import { compressBgNbd, fitBgNbd, fitGammaGamma } from './fit';
+import type { GammaGammaParams } from './gamma-gamma';
 import { type CustomerStats, type PurchaseDay, sufficientStats } from './stats';
 
 /** The random source: uniform in [0, 1) and standard normal (the generator package's `Rng` fits). */
@@ -42,8 +44,13 @@ export interface SimulationOptions {
   asOfDay?: number;
   /** Days per model time unit (default 7). */
   daysPerUnit?: number;
-  /** Spend of every purchase day, minor units (default 1000). */
+  /** Spend of every purchase, minor units (default 1000), unless `spend` is given. */
   amountMinor?: number;
+  /**
+   * Gamma-Gamma spend (Fader & Hardie 2013): per customer ν ~ Gamma(q, γ), each purchase ~ Gamma(p, ν) rounded to
+   * whole minor units (at least 1); γ in minor units.
+   */
+  spend?: GammaGammaParams;
 }
 
 /**
@@ -64,18 +71,78 @@ export function simulateBgNbd(
     const lambda = gammaVariate(rng, params.r, params.alpha);
     const p = betaVariate(rng, params.a, params.b);
     const first = Math.floor(rng.next() * firstDays);
-    const purchases: PurchaseDay[] = [{ day: first, amountMinor }];
+    const spend = options.spend;
+    const nu = spend ? gammaVariate(rng, spend.q, spend.gamma) : 0;
+    const amount = () => (spend ? Math.max(1, Math.round(gammaVariate(rng, spend.p, nu))) : amountMinor);
+    const purchases: PurchaseDay[] = [{ day: first, amountMinor: amount() }];
     // Time in days from day `first` (its start); a purchase at time t falls on day floor(t). The first purchase does
     // not risk dropout (x counts repeat purchases; FHL 2005 eq. 3); each repeat purchase does, with probability p.
     let t = first;
     for (;;) {
       t += (-Math.log(1 - rng.next()) / lambda) * unit;
       if (t >= asOfDay + 1) break;
-      purchases.push({ day: Math.floor(t), amountMinor });
+      purchases.push({ day: Math.floor(t), amountMinor: amount() });
       if (rng.next() < p) break;
     }
     const stats = sufficientStats(purchases, asOfDay, { daysPerUnit: unit });
     if (stats) out.push({ purchases, stats });
   }
   return out;
+}
+
+/** Timings of {@link timeFit}, milliseconds, and what was fitted. */
+export interface FitTiming {
+  customers: number;
+  /** Distinct (x, t_x, T) rows after grouping. */
+  distinctRows: number;
+  repeatBuyers: number;
+  simulateMs: number;
+  /** Grouping + BG/NBD fit + Gamma-Gamma fit: what a day close would spend. */
+  totalFitMs: number;
+  bgnbdMs: number;
+  gammaGammaMs: number;
+  /** BG/NBD fit on the ungrouped columns, for comparison (NaN when skipped). */
+  bgnbdUngroupedMs: number;
+  bgnbd: BgNbdParams;
+  gammaGamma: GammaGammaParams;
+  converged: boolean;
+}
+
+/**
+ * Times a full model fit on a simulated population of `customers` (CDNOW-like parameters, whole days, time in
+ * weeks, 39-week window): grouping, BG/NBD fit and Gamma-Gamma fit on the repeat buyers. CPU-heavy for large
+ * populations (about 1–3 s for 100,000 on one core): call it from a benchmark, not from unit tests.
+ */
+export function timeFit(rng: RandomSource, customers: number, options: { ungrouped?: boolean } = {}): FitTiming {
+  const bgTruth = { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
+  const ggTruth = { p: 6.25, q: 3.74, gamma: 1544 };
+  let t0 = performance.now();
+  const pop = simulateBgNbd(rng, bgTruth, { customers, spend: ggTruth });
+  const simulateMs = performance.now() - t0;
+  const stats = pop.map((c) => c.stats);
+  t0 = performance.now();
+  const grouped = compressBgNbd(stats);
+  const bg = fitBgNbd(grouped);
+  const repeat = stats.filter((s) => s.x > 0 && s.zbar > 0);
+  const gg = fitGammaGamma({ x: repeat.map((s) => s.x), zbar: repeat.map((s) => s.zbar) });
+  const totalFitMs = performance.now() - t0;
+  let bgnbdUngroupedMs = Number.NaN;
+  if (options.ungrouped) {
+    const t1 = performance.now();
+    fitBgNbd({ x: stats.map((s) => s.x), tx: stats.map((s) => s.tx), T: stats.map((s) => s.T) });
+    bgnbdUngroupedMs = performance.now() - t1;
+  }
+  return {
+    customers,
+    distinctRows: grouped.x.length,
+    repeatBuyers: repeat.length,
+    simulateMs,
+    totalFitMs,
+    bgnbdMs: bg.fitMs,
+    gammaGammaMs: gg.fitMs,
+    bgnbdUngroupedMs,
+    bgnbd: bg.params,
+    gammaGamma: gg.params,
+    converged: bg.converged && gg.converged,
+  };
 }
