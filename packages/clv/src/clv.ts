@@ -9,8 +9,8 @@
  * CLV: Using Iso-Value Curves for Customer Base Analysis", Journal of Marketing Research 42(4), truncated at the
  * horizon instead of their infinite-horizon DERT; with d = 0 it is exactly E[Y(horizon)] × E[Z] × margin.
  */
-import { type BgNbdParams, conditionalExpectedPurchases } from './bgnbd';
-import { conditionalExpectedSpend, type GammaGammaParams } from './gamma-gamma';
+import { type BgNbdParams, checkBgNbdParams, conditionalExpectedPurchases } from './bgnbd';
+import { checkGammaGammaParams, conditionalExpectedSpend, type GammaGammaParams } from './gamma-gamma';
 
 /** Options of {@link customerValue}. */
 export interface ClvOptions {
@@ -47,8 +47,8 @@ export const DAYS_PER_MONTH = 365.25 / 12;
 
 /**
  * Expected orders, expected spend and CLV of one customer over `horizonDays` from its as-of day T.
- * @throws Error on a negative horizon, a margin ratio outside [0, 1], a discount rate ≤ −1, or the model errors
- *   (q ≤ 1, a non-finite ₂F₁).
+ * @throws Error on a parameter that is not a finite number > 0, a negative horizon, a margin ratio outside [0, 1],
+ *   a discount rate ≤ −1, or the model errors (q ≤ 1, a non-finite ₂F₁).
  */
 export function customerValue(
   bg: BgNbdParams,
@@ -56,6 +56,8 @@ export function customerValue(
   inputs: ClvInputs,
   options: ClvOptions,
 ): CustomerValue {
+  checkBgNbdParams(bg);
+  checkGammaGammaParams(gg);
   const unit = options.daysPerUnit ?? 7;
   const margin = options.marginRatio ?? 1;
   const d = options.monthlyDiscountRate ?? 0;

@@ -56,5 +56,7 @@ describe('customerValue', () => {
     expect(() => customerValue(BG, GG, C1, { horizonDays: 365, marginRatio: 1.5 })).toThrow(/margin/);
     expect(() => customerValue(BG, GG, C1, { horizonDays: 365, monthlyDiscountRate: -1 })).toThrow(/discount/);
     expect(() => customerValue(BG, GG, C1, { horizonDays: -1 })).toThrow(/horizon/);
+    expect(() => customerValue({ ...BG, r: 0 }, GG, C1, { horizonDays: 365 })).toThrow(/BG\/NBD parameter r/);
+    expect(() => customerValue(BG, { ...GG, gamma: Number.NaN }, C1, { horizonDays: 365 })).toThrow(/parameter gamma/);
   });
 });
