@@ -46,8 +46,8 @@ export interface CustomerView {
 
 /** The customer was found nowhere: no aggregates in Redis and no history in ClickHouse. */
 export class UnknownCustomerError extends Error {
-  constructor(customerId: string, prefix: string) {
-    super(`customer ${customerId} has no aggregates (prefix ${prefix}) and no tier history`);
+  constructor(customerId: string, prefix: string, where: string) {
+    super(`customer ${customerId} has no aggregates (prefix ${prefix}) and ${where}`);
     this.name = 'UnknownCustomerError';
   }
 }
@@ -144,7 +144,7 @@ export async function customerView(
     notes.push(`rules version ${state.rules_version} not found: pending until_day unknown`);
 
   if (opts.asOf === undefined) {
-    if (!aggregates && !state) throw new UnknownCustomerError(customerId, clients.redisPrefix);
+    if (!aggregates && !state) throw new UnknownCustomerError(customerId, clients.redisPrefix, 'no tier state');
     if (!state) notes.push('no tiers yet (the tier engine has not evaluated this customer)');
     return {
       customer_id: customerId,
@@ -184,7 +184,7 @@ export async function customerView(
     metricsSource = 'metric_history';
   } else notes.push(`no metric_history row for ${customerId} on or before ${isoDay(day)}`);
   if (!aggregates && !state && !history.tiers && !history.metrics)
-    throw new UnknownCustomerError(customerId, clients.redisPrefix);
+    throw new UnknownCustomerError(customerId, clients.redisPrefix, `no history on or before ${isoDay(day)}`);
   // The live state is the state on `day` when its last evaluation is on or before it and history agrees on the tiers.
   const liveHolds =
     state !== null &&
