@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { INPUT_TOPICS, type InputEvent, TOPICS } from '@tierstream/contracts';
+import { type InputEvent, TOPICS } from '@tierstream/contracts';
 import {
   generateWorkload,
   PROFILES,
@@ -73,7 +73,7 @@ export function registerWorkloadCommands(program: Command, clients: Clients): vo
           guardWipe(
             'tierctl gen',
             clients.endpoints,
-            feedActions(INPUT_TOPICS, o.endAt !== undefined),
+            feedActions(clients.inputTopics, o.endAt !== undefined),
             o.iKnowThisWipes,
           );
         const base = PROFILES[o.profile];
@@ -129,7 +129,12 @@ export function registerWorkloadCommands(program: Command, clients: Clients): vo
         file: string,
         o: { endAt?: number; end: boolean; rate?: number; json?: boolean; iKnowThisWipes: string[] },
       ) => {
-        guardWipe('tierctl replay cdnow', clients.endpoints, feedActions([TOPICS.orders], o.end), o.iKnowThisWipes);
+        guardWipe(
+          'tierctl replay cdnow',
+          clients.endpoints,
+          feedActions([clients.inputTopicNames[TOPICS.orders]], o.end),
+          o.iKnowThisWipes,
+        );
         const events: InputEvent[] = parseCdnow(readFileSync(file, 'utf8'), file).map((event) => ({
           kind: 'order',
           event,
