@@ -1,5 +1,6 @@
 export * from './config';
 export * from './config-file';
+export * from './existence';
 export * from './keyspace';
 export * from './metrics';
 export { oracleMetrics } from './oracle';

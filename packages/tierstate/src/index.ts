@@ -1,3 +1,4 @@
 export * from './partition';
+export * from './rules';
 export * from './store';
 export * from './time';

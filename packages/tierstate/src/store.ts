@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { customerHashTag, execBySlot, type RedisClient } from '@tierstream/config';
 import type { Attributes, CutPoints, TierState } from '@tierstream/tiering';
 import type { ChainableCommander } from 'ioredis';
+import { RulesStore, type RulesVersion } from './rules';
 
 const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
 
@@ -40,6 +41,7 @@ export class TierStateStore {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua: lua(file) });
     }
     this.redis = redis;
+    this.rules = new RulesStore(redis, prefix);
   }
 
   keys = {
@@ -54,8 +56,12 @@ export class TierStateStore {
     cutPoints: () => `${this.prefix}:cutpoints`,
     cutPointsHistory: () => `${this.prefix}:cutpoints:history`,
     startDay: () => `${this.prefix}:start_day`,
-    rules: () => `${this.prefix}:rules`,
+    /** The active rules version (see RulesStore for the history and the rules-change rendezvous). */
+    rules: () => this.rules.keys.active(),
   };
+
+  /** Rules versions: the active one, the history, the rules-change rendezvous (keys tagged {rules}). */
+  readonly rules: RulesStore;
 
   /** Aggregator side: the customer has new events from `dueAt`'s day on. Pipelined, one slot per call. */
   async schedule(items: Array<{ customerId: string; partition: number; dueAt: number }>): Promise<void> {
@@ -274,15 +280,12 @@ export class TierStateStore {
     await this.redis.set(this.keys.cutPoints(), JSON.stringify(cutPoints));
   }
 
-  /** The active rules document (YAML text) and its version, as applied by `tierctl rules apply`. */
-  async getActiveRules(): Promise<{ version: string; text: string; appliedAt: number } | null> {
-    const raw = await this.redis.hgetall(this.keys.rules());
-    if (!raw.text || !raw.version) return null;
-    return { version: raw.version, text: raw.text, appliedAt: Number(raw.appliedAt ?? 0) };
-  }
-
-  async setActiveRules(version: string, text: string, appliedAt: number): Promise<void> {
-    await this.redis.hset(this.keys.rules(), { version, text, appliedAt: String(appliedAt) });
+  /**
+   * The active rules document (YAML text), its version, apply number and source (`tierctl rules apply`, a rollback,
+   * or the file the first engine started with); null when none was recorded. The history: `rules`.
+   */
+  async getActiveRules(): Promise<RulesVersion | null> {
+    return this.rules.active();
   }
 }
 

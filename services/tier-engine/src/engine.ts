@@ -1,10 +1,11 @@
 import {
   type AggregateConfig,
-  aggregateConfigIdentity,
-  type AggregateState,
   type AggregateStore,
   AggregateTimeline,
+  aggregateConfigIdentity,
+  firstActivityDay,
   metricsAt,
+  populationMetricsAsOf,
 } from '@tierstream/aggregates';
 import type { AvroSerde, TierChange, TierCutPoints, TierTransition } from '@tierstream/contracts';
 import type { OutgoingRecord, RecordProducer } from '@tierstream/kafka';
@@ -12,8 +13,10 @@ import type { ServiceMetrics } from '@tierstream/observability';
 import {
   type Attributes,
   type CutPoints,
+  compareCutPoints,
   computeCutPoints,
   cutMetricNames,
+  cutPointsInForce,
   describeCutPoints,
   evaluateTiers,
   type Metrics,
@@ -89,27 +92,6 @@ export interface EvaluationRequest {
   recheck?: boolean;
 }
 
-/** First day a cut-point version applies to: the day after the day it was computed at the close of. */
-export function effectiveFrom(cutPoints: CutPoints): number {
-  return cutPoints.version.startsWith('cp-') ? dayOf(cutPoints.computed_at) + 1 : Number.NEGATIVE_INFINITY;
-}
-
-/**
- * The first day this customer has any activity in its aggregates; -Infinity when old activity was already folded
- * out of the day buckets (the customer certainly existed), null when there is none.
- */
-export function firstActivityDay(agg: AggregateState, timeline: AggregateTimeline): number | null {
-  if (
-    agg.orderBase.count !== 0 ||
-    agg.orderBase.lastPlacedAt !== null ||
-    agg.webBaseLastSeenAt !== null ||
-    agg.ticketBase.lastTicketAt !== null
-  ) {
-    return Number.NEGATIVE_INFINITY;
-  }
-  return timeline.firstEventDayAfter(Number.NEGATIVE_INFINITY);
-}
-
 /** The finite values of `names` (default ROW_METRICS) in `metrics`; null and missing metrics are left out. */
 export function projectMetrics(metrics: Metrics, names: readonly string[] = ROW_METRICS): Record<string, number> {
   const out: Record<string, number> = {};
@@ -133,7 +115,7 @@ export class TierEngine {
   private usesAttributes = true;
   /** Whether a customer's metric path must include web roll-off days (a cut metric is a web window count). */
   private pathWithWeb = false;
-  /** Every cut-point version known, by the first day it applies to (ascending). */
+  /** Every cut-point version known, in `compareCutPoints` order (measured day, then rules changes by apply). */
   private cutPointsHistory: CutPoints[] = [];
   private readonly wallClock: () => number;
   /** Metrics stored in the rows (ROW_METRICS and those the rules read), and those of them that only step. */
@@ -185,25 +167,18 @@ export class TierEngine {
   set cutPoints(cutPoints: CutPoints) {
     if (this.cutPointsHistory.some((c) => c.version === cutPoints.version)) return;
     this.cutPointsHistory.push(cutPoints);
-    this.cutPointsHistory.sort((a, b) => effectiveFrom(a) - effectiveFrom(b));
+    this.cutPointsHistory.sort(compareCutPoints);
   }
 
   /**
-   * The cut points in force for an evaluation as of `day`: the newest computed at the close of a day before it.
-   * Partitions close days independently (a taken-over partition may still be a few days behind the others), so the
-   * choice depends on the evaluated day, not on what was computed last.
+   * The cut points in force for an evaluation as of `day`: the newest computed at the close of a day before it, or a
+   * rules change's in force from that day (tiering's `cutPointsInForce`). Partitions close days independently (a
+   * taken-over partition may still be a few days behind the others), so the choice depends on the evaluated day, not
+   * on what was computed last.
    */
   cutPointsFor(day: number): CutPoints {
     // Binary search: while the population is young or changing there is a version per day (schedule.ts).
-    const h = this.cutPointsHistory;
-    let lo = 0;
-    let hi = h.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (effectiveFrom(h[mid]!) <= day) lo = mid;
-      else hi = mid - 1;
-    }
-    return h[lo]!;
+    return cutPointsInForce(this.cutPointsHistory, day);
   }
 
   /** Evaluates customers of one signal partition; returns the number of transitions produced. */
@@ -523,6 +498,29 @@ export class TierEngine {
       }
     }
     return out;
+  }
+
+  /**
+   * A rules change's population of one partition (design-decisions §19): the metrics as of the close of `day` of
+   * every customer with a tier state that exists by then (`populationMetricsAsOf`, the same as `tierctl rules diff`).
+   * Read from the aggregates, not the population cache: the new rules may rank on other metrics, and customers
+   * evaluated later than `day` (live signals) still count.
+   */
+  async rulesChangePopulation(partition: number, day: number): Promise<Metrics[]> {
+    const population: Metrics[] = [];
+    for await (const ids of this.deps.tierState.customers(partition, 1000)) {
+      const [aggs, states] = await Promise.all([
+        this.deps.aggregates.readMany(ids, { idempotence: false }),
+        this.deps.tierState.readStates(ids),
+      ]);
+      for (const id of ids) {
+        const agg = aggs.get(id);
+        if (!agg || !states.has(id)) continue;
+        const metrics = populationMetricsAsOf(agg, day, this.deps.aggregateConfig);
+        if (metrics) population.push(metrics);
+      }
+    }
+    return population;
   }
 
   /** Cut points from the population measured at the close of `day`; they replace the ones in force on it. */

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AggregateStore, loadAggregateConfig } from '@tierstream/aggregates';
 import { createRedis, redisHealth, warnOnRedisRequirements, warnWhileRedisUnreachable } from '@tierstream/config';
@@ -13,11 +12,12 @@ import {
   startHealthServer,
   waitForDependency,
 } from '@tierstream/observability';
-import { initialCutPoints, parseRules } from '@tierstream/tiering';
+import { initialCutPoints } from '@tierstream/tiering';
 import { dayOf, TierStateStore } from '@tierstream/tierstate';
 import { type EngineConfig, engineConfigSchema, replayClockTopics } from './config';
 import { TierEngine } from './engine';
 import { DayProgress } from './progress';
+import { RulesSource } from './rules-source';
 import { Sweeper } from './sweeper';
 
 const SERVICE = 'tier-engine';
@@ -63,10 +63,11 @@ export async function runTierEngine(
   const aggregateConfig = loadAggregateConfig(config.AGGREGATES_CONFIG_FILE);
   const aggregates = new AggregateStore(redis, { prefix: config.REDIS_PREFIX, config: aggregateConfig });
   await aggregates.init();
-  const active = await tierState.getActiveRules();
-  const rules = active
-    ? parseRules(active.text, `redis:${tierState.keys.rules()}`)
-    : parseRules(readFileSync(config.RULES_FILE, 'utf8'), config.RULES_FILE);
+  // The active version in Redis (or RULES_FILE, recorded as the first version): one line saying which and where it
+  // came from, and a warning (tierstream_rules_file_differs) when RULES_FILE on disk says otherwise.
+  const rulesSource = new RulesSource(tierState.rules, config.RULES_FILE, logger, metrics.registry);
+  const { rules, active } = await rulesSource.load();
+  await tierState.rules.recordClockMode(config.CLOCK_MODE);
   const cutPoints = initialCutPoints(rules);
   const [meta] = await Promise.all([kafkaUp, registryUp]);
   const numPartitions = meta.find((t) => t.name === config.SIGNALS_TOPIC)?.partitions.length ?? 0;
@@ -113,6 +114,8 @@ export async function runTierEngine(
     },
     snapshotPeriod: config.SNAPSHOT_PERIOD ?? (config.CLOCK_MODE === 'replay' ? 'off' : 'month'),
     rulesReevaluationRate: config.RULES_REEVALUATION_RATE,
+    rulesPollMs: config.RULES_POLL_MS,
+    onRulesSwitched: (next) => void rulesSource.check(next),
     logger,
     metrics,
     progress,
@@ -151,6 +154,8 @@ export async function runTierEngine(
             at: now,
             processedDueAt: null,
             touch: '0',
+            // New rules whose wave has not reached this partition yet: the change is the rules' (RULES_CHANGED).
+            rulesChanged: sweeper.reevaluating(batch.partition),
           })),
         ),
       );
@@ -163,6 +168,8 @@ export async function runTierEngine(
     {
       mode: config.CLOCK_MODE,
       rules: rules.version,
+      rulesApply: active.seq,
+      rulesSource: active.source,
       cutPoints: engine.cutPoints.version,
       numPartitions,
       port: health.port,

@@ -12,13 +12,13 @@ import {
   movedBoundaries,
   nextCutPointDay,
   type PopulationEntry,
-  parseRules,
   recheckDay,
 } from '@tierstream/tiering';
-import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
+import { dayOf, endOfDay, isoDay, type RulesVersion, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
 import type { TierEngine } from './engine';
 import type { DayProgress } from './progress';
+import { RulesChange } from './rules-change';
 
 export interface SweeperOptions {
   engine: TierEngine;
@@ -37,6 +37,10 @@ export interface SweeperOptions {
   /** The optional periodic full snapshot (kind SNAPSHOT): never, at every day close, or at each month's last day. */
   snapshotPeriod: 'off' | 'day' | 'month';
   rulesReevaluationRate: number;
+  /** How often the active rules version is read while no change is in progress (ms). */
+  rulesPollMs?: number;
+  /** After this instance switched to a new active rules version. */
+  onRulesSwitched?: (active: RulesVersion) => void;
   logger: Logger;
   metrics?: ServiceMetrics;
   /** Day-close progress per owned partition (metrics, and /health/ready when a partition is stuck). */
@@ -83,7 +87,29 @@ export class Sweeper {
    */
   private readonly rechecks = new Map<number, { day: number; ids: Map<string, number>; full: boolean }>();
 
-  constructor(private readonly o: SweeperOptions) {}
+  /** A rules change in progress (rules-change.ts): its partitions are held until they are re-evaluated. */
+  private readonly rulesChange: RulesChange;
+  private rulesPolledAt = 0;
+
+  constructor(private readonly o: SweeperOptions) {
+    this.rulesChange = new RulesChange({
+      engine: o.engine,
+      tierState: o.tierState,
+      redis: o.redis,
+      mode: o.mode,
+      numPartitions: o.numPartitions,
+      rulesReevaluationRate: o.rulesReevaluationRate,
+      clock: () => this.clock(),
+      startVersion: o.engine.rules.version,
+      logger: o.logger,
+      onSwitched: o.onRulesSwitched,
+    });
+  }
+
+  /** Whether partition p is on new rules whose re-evaluation wave is not finished (evaluations say RULES_CHANGED). */
+  reevaluating(p: number): boolean {
+    return this.rulesChange.reevaluating(p);
+  }
 
   withLock<T>(partition: number, fn: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(partition) ?? Promise.resolve();
@@ -200,9 +226,16 @@ export class Sweeper {
       // A new partition: every customer evaluated from now on gets a population cache entry.
       await this.o.tierState.setPartitionMeta(p, { closed_day: closed, popcache: this.populationKey() });
     }
+    // A rules change holds the partition at its closed day (or lets it catch up with the others), see rules-change.ts.
+    const limit = await this.rulesChange.closeLimit(p, closed);
     this.o.progress?.closedUpTo(p, closed);
     let progress = false;
-    while (!this.stopped && this.owned.has(p) && endOfDay(closed + 1) <= clock) {
+    while (
+      !this.stopped &&
+      this.owned.has(p) &&
+      endOfDay(closed + 1) <= clock &&
+      (limit === undefined || closed < limit)
+    ) {
       const day = closed + 1;
       if (!(await this.cutPointsReadyFor(day, start))) {
         await this.noteBarrier(p, day);
@@ -229,7 +262,7 @@ export class Sweeper {
     // The open day only once every day before it is closed: after a stop or a lost partition the loop ends early, and
     // draining up to the clock then would evaluate customers days ahead of the partition's closed day (skipping
     // their day closes, snapshots and cut points).
-    if (endOfDay(closed + 1) > clock) await this.drainDue(p, clock);
+    if (limit === undefined && endOfDay(closed + 1) > clock) await this.drainDue(p, clock);
     if (endOfDay(closed + 1) > clock) this.o.progress?.caughtUp(p);
     this.o.metrics?.sweeperDue.set({ partition: String(p) }, await this.o.tierState.dueCount(p, clock));
     return progress;
@@ -447,47 +480,20 @@ export class Sweeper {
   }
 
   /**
-   * After `tierctl rules apply`: load the new rules and re-evaluate every customer of the owned partitions at a
-   * bounded rate; the transitions carry reason RULES_CHANGED. Progress is per partition, so a restart resumes.
+   * After `tierctl rules apply` (or a rollback): the rules change of rules-change.ts for the owned partitions, each
+   * step under the partition's lock and lease. The active version is read every `rulesPollMs` while no change is in
+   * progress, every tick while one is.
    */
   async applyRulesIfChanged(): Promise<void> {
-    const active = await this.o.tierState.getActiveRules();
-    if (!active) return;
-    if (active.version !== this.o.engine.rules.version) {
-      this.o.engine.rules = parseRules(active.text, `redis:${this.o.tierState.keys.rules()}`);
-      this.o.logger.info({ version: active.version }, 'loaded new rules version');
-    }
-    for (const p of [...this.owned].sort((a, b) => a - b)) {
-      const meta = await this.o.tierState.getPartitionMeta(p);
-      if (meta.rules_version === active.version) continue;
+    const now = Date.now();
+    if (this.rulesChange.pending.size === 0 && now - this.rulesPolledAt < (this.o.rulesPollMs ?? 0)) return;
+    this.rulesPolledAt = now;
+    for (const p of await this.rulesChange.poll([...this.owned])) {
       await this.withLock(p, async () => {
-        // Until every customer is re-evaluated, the population cache holds entries of the old rules (their due days
-        // and cut versions): not usable, even where the new rules rank on the same metrics.
+        if (this.stopped || !this.owned.has(p) || !this.leased.has(p)) return;
         this.recheckBasis.delete(p);
-        await this.o.tierState.setPartitionMeta(p, { popcache: '' });
-        const clock = (await this.clock()) ?? Date.now();
-        const day = this.o.mode === 'live' ? dayOf(clock) : Number(meta.closed_day ?? dayOf(clock));
-        let done = 0;
-        const started = Date.now();
-        for await (const ids of this.o.tierState.customers(p, Math.min(1000, this.o.rulesReevaluationRate))) {
-          await this.o.engine.evaluate(
-            p,
-            ids.map((customerId) => ({
-              customerId,
-              day,
-              at: endOfDay(day),
-              processedDueAt: null,
-              touch: '0',
-              rulesChanged: true,
-            })),
-          );
-          done += ids.length;
-          const ahead = (done / this.o.rulesReevaluationRate) * 1000 - (Date.now() - started);
-          if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
-        }
-        // Every customer was evaluated under the new rules: the population cache holds their cut metrics again.
-        await this.o.tierState.setPartitionMeta(p, { rules_version: active.version, popcache: this.populationKey() });
-        this.o.logger.info({ partition: p, version: active.version, customers: done }, 'rules change applied');
+        const meta = await this.o.tierState.getPartitionMeta(p);
+        await this.rulesChange.step(p, meta.closed_day === undefined ? null : Number(meta.closed_day));
       });
     }
   }

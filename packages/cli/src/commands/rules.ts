@@ -1,75 +1,27 @@
 import { readFileSync } from 'node:fs';
-import { AggregateStore, metricsAt } from '@tierstream/aggregates';
-import { evaluateTiers, initialCutPoints, parseRules } from '@tierstream/tiering';
-import { endOfDay, TierStateStore } from '@tierstream/tierstate';
+import { parseRules } from '@tierstream/tiering';
 import { formatTable } from '@tierstream/warehouse';
 import type { Command } from 'commander';
 import type { Clients } from '../clients';
+import { applyRules, diffRules, type RulesApplied, rollbackRules, rulesHistory, showRules } from '../ops/rules';
 import { print, printJson } from './args';
 
 function loadRulesFile(file: string) {
   return parseRules(readFileSync(file, 'utf8'), file);
 }
 
-/** Every known customer's current tiers against what `file` would decide now: a from → to count per dimension. */
-async function diffRules(
-  clients: Clients,
-  file: string,
-): Promise<Array<{ dimension: string; from: string; to: string; customers: number }>> {
-  const next = loadRulesFile(file);
-  const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
-  const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: clients.aggregateConfig });
-  await store.init();
-  const cutPoints = (await tierState.getCutPoints()) ?? initialCutPoints(next);
-  const admin = await clients.admin();
-  const meta = await admin.fetchTopicMetadata({ topics: [clients.signalsTopic] });
-  const partitions = meta.topics[0]?.partitions.length ?? 0;
-  const counts = new Map<string, number>();
-  for (let p = 0; p < partitions; p++) {
-    // As of the day the engine's re-evaluation will use (the partition's last closed day, or a later last
-    // evaluation): a customer last evaluated days ago may cross a new threshold in between.
-    const closed = (await tierState.getPartitionMeta(p)).closed_day;
-    const applyDay = closed === undefined ? Number.NEGATIVE_INFINITY : Number(closed);
-    for await (const ids of tierState.customers(p, 1000)) {
-      const [aggs, states, attrs] = await Promise.all([
-        store.readMany(ids),
-        tierState.readStates(ids),
-        tierState.readAttributes(ids),
-      ]);
-      for (const id of ids) {
-        const state = states.get(id);
-        const agg = aggs.get(id);
-        if (!state || !agg) continue;
-        const day = Math.max(state.last_eval_day, applyDay);
-        const result = evaluateTiers({
-          rules: next,
-          cutPoints,
-          customerId: id,
-          metrics: metricsAt(agg, endOfDay(day), clients.aggregateConfig),
-          attributes: attrs.get(id) ?? null,
-          previous: state,
-          day,
-          at: endOfDay(day),
-          rulesChanged: true,
-        });
-        for (const t of result.transitions) {
-          const k = `${t.dimension}\u0000${t.from_tier ?? '-'}\u0000${t.to_tier}`;
-          counts.set(k, (counts.get(k) ?? 0) + 1);
-        }
-      }
-    }
-  }
-  return [...counts]
-    .map(([k, customers]) => {
-      const [dimension, from, to] = k.split('\u0000') as [string, string, string];
-      return { dimension, from, to, customers };
-    })
-    .sort((a, b) => a.dimension.localeCompare(b.dimension) || b.customers - a.customers);
-}
+const appliedLine = (r: RulesApplied) =>
+  r.changed
+    ? `rules ${r.applied} is active (apply ${r.apply}; was ${r.previous ?? 'none'}); every engine recomputes the cut points for it and re-evaluates every customer (reason RULES_CHANGED)`
+    : `rules ${r.applied} is already active (apply ${r.apply}) with this text: nothing changed`;
 
-/** `rules validate | diff | apply`. */
+/** `rules validate | diff | apply | show | history | rollback`. */
 export function registerRulesCommands(program: Command, clients: Clients): void {
-  const rules = program.command('rules').description('tier rules: validate, preview a change (dry run), apply it');
+  const rules = program
+    .command('rules')
+    .description(
+      'tier rules: validate, preview a change (dry run), apply it, show the active version, history, rollback',
+    );
   rules
     .command('validate')
     .argument('<file>', 'rules YAML')
@@ -84,36 +36,118 @@ export function registerRulesCommands(program: Command, clients: Clients): void 
   rules
     .command('diff')
     .argument('<file>', 'the new rules YAML')
+    .option('--customers', 'list the customer ids of each move and held demotion')
     .option('--json', 'print JSON')
-    .description('dry run: how many customers would move from which tier to which, per dimension (changes nothing)')
-    .action(async (file: string, o: { json?: boolean }) => {
-      const moves = await diffRules(clients, file);
-      if (o.json) printJson(moves);
-      else print(moves.length === 0 ? 'no customer would change tier' : formatTable(moves));
+    .description(
+      'dry run: who would move from which tier to which, with the cut points the new rules would get, and which demotions grace would hold (changes nothing)',
+    )
+    .action(async (file: string, o: { json?: boolean; customers?: boolean }) => {
+      const diff = await diffRules(clients, file, { customers: o.customers, aggregateConfig: clients.aggregateConfig });
+      if (o.json) {
+        printJson(diff);
+        return;
+      }
+      print(
+        `rules ${diff.version} (active: ${diff.active?.version ?? 'none'}): population as of ${diff.measured_day ?? '-'}, customers re-evaluated as of ${diff.day ?? '-'}${diff.aligned ? '' : ' (partitions are at different days: exact once they caught up)'}`,
+      );
+      if (diff.cutpoints) {
+        const cuts = Object.entries(diff.cutpoints.cuts).map(([key, values]) => `${key} [${values.join(', ')}]`);
+        print(`cut points ${diff.cutpoints.version} (population ${diff.cutpoints.population}): ${cuts.join('; ')}`);
+      }
+      const ids = (row: { ids?: string[] }) => (row.ids ? { customer_ids: row.ids.join(' ') } : {});
+      print('');
+      print('moves (applied in one wave, reason RULES_CHANGED):');
+      print(
+        diff.moves.length === 0
+          ? 'no customer would change tier'
+          : formatTable(diff.moves.map(({ ids: _, ...m }) => ({ ...m, ...ids({ ids: _ }) }))),
+      );
+      print('');
+      print('held by grace (the tier stays, the lower tier is pending until grace_days have passed):');
+      print(
+        diff.held.length === 0
+          ? 'none'
+          : formatTable(diff.held.map(({ ids: _, ...h }) => ({ ...h, ...ids({ ids: _ }) }))),
+      );
     });
+
   rules
     .command('apply')
     .argument('<file>', 'the new rules YAML')
     .option('--json', 'print JSON')
     .description(
-      'activate a rules version: the tier engine re-evaluates every customer at a bounded rate (reason RULES_CHANGED)',
+      'activate a rules version: the engines recompute the cut points for it at once and re-evaluate every customer in one wave (reason RULES_CHANGED)',
     )
     .action(async (file: string, o: { json?: boolean }) => {
-      const text = readFileSync(file, 'utf8');
-      const parsed = parseRules(text, file);
-      const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
-      const current = await tierState.getActiveRules();
-      if (current && current.version === parsed.version && current.text !== text) {
-        throw new Error(
-          `rules version ${parsed.version} is already active with different content: give the new file a new version`,
+      const result = await applyRules(clients, file);
+      if (o.json) printJson(result);
+      else print(appliedLine(result));
+    });
+
+  rules
+    .command('show')
+    .option(
+      '--file <path>',
+      'rules file to compare with the active version (default: RULES_FILE or rules/default.yaml)',
+    )
+    .option('--json', 'print JSON')
+    .description('the active rules version, where it came from and when, its rules change, and rules files that differ')
+    .action(async (o: { json?: boolean; file?: string }) => {
+      const file = o.file ?? process.env.RULES_FILE ?? 'rules/default.yaml';
+      const show = await showRules(clients, file);
+      if (o.json) {
+        printJson(show);
+        return;
+      }
+      const a = show.active;
+      if (!a) {
+        print('no active rules version recorded (an engine records its RULES_FILE at start)');
+      } else {
+        print(
+          `active: rules ${a.version} (apply ${a.seq}, ${a.source}, applied at ${a.applied_at}, sha256 ${a.sha256})`,
         );
       }
-      await tierState.setActiveRules(parsed.version, text, Date.now());
-      const result = { applied: parsed.version, previous: current?.version ?? null };
-      if (o.json) printJson(result);
-      else
+      if (show.change) {
+        const c = show.change;
         print(
-          `rules ${parsed.version} is active (was ${result.previous ?? 'the file the engine started with'}); the engine re-evaluates every customer`,
+          `rules change: ${c.done}/${c.partitions} partitions re-evaluated${c.day ? ` as of ${c.day}` : ''}${c.cutpoints ? `, cut points ${c.cutpoints} (population as of ${c.measured_day})` : ''}`,
         );
+      }
+      if (show.file) {
+        const f = show.file;
+        print(
+          f.differs
+            ? `WARNING: ${f.path} (${f.version === null ? `unreadable: ${f.error}` : `version ${f.version}`}) differs from the active version: engines use the active version; \`tierctl rules apply ${f.path}\` to use the file`
+            : `${f.path}: same as the active version`,
+        );
+      }
+      for (const e of show.engine_files.filter((c) => c.differs)) {
+        print(
+          `WARNING: an engine's RULES_FILE ${e.file} (${e.version === null ? 'unreadable' : `version ${e.version}`}) differed from the active ${e.activeVersion} at ${new Date(e.checkedAt).toISOString()}`,
+        );
+      }
+    });
+
+  rules
+    .command('history')
+    .option('--json', 'print JSON')
+    .description('every applied rules version, newest first: apply number, version, when, source')
+    .action(async (o: { json?: boolean }) => {
+      const rows = await rulesHistory(clients);
+      if (o.json) printJson(rows);
+      else print(rows.length === 0 ? 'no rules version applied yet' : formatTable(rows));
+    });
+
+  rules
+    .command('rollback')
+    .argument('<version>', 'a rules version from `tierctl rules history`')
+    .option('--json', 'print JSON')
+    .description(
+      'activate the stored text of an earlier version again: a new apply of the old text (cut points recomputed, every customer re-evaluated, reason RULES_CHANGED; grace applies to demotions)',
+    )
+    .action(async (version: string, o: { json?: boolean }) => {
+      const result = await rollbackRules(clients, version);
+      if (o.json) printJson(result);
+      else print(appliedLine(result));
     });
 }

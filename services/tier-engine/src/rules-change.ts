@@ -1,0 +1,252 @@
+import type { RedisClient } from '@tierstream/config';
+import {
+  type CutPoints,
+  cutMetricNames,
+  cutPointsForRules,
+  type Metrics,
+  parseRules,
+  type Rules,
+} from '@tierstream/tiering';
+import { dayOf, endOfDay, isoDay, type RulesVersion, type TierStateStore } from '@tierstream/tierstate';
+import type { Logger } from 'pino';
+import type { TierEngine } from './engine';
+
+/**
+ * A rules change across every engine instance and partition (design-decisions §19): when a new version is active,
+ *   1. each partition stops closing days and reports its last closed day and its population as of that day (the new
+ *      rules' cut metrics of every customer existing by then) in the change's rendezvous hash; a partition behind
+ *      the latest reported day first closes the days up to it (old rules), then reports again;
+ *   2. when every partition has reported the same day C, whoever completes the set computes the cut points of the
+ *      new rules from the whole population (`cutPointsForRules`, as `tierctl rules diff` does) and stores the
+ *      decision once (HSETNX): measured day C, wave day W (C in replay, today live), the cut points;
+ *   3. each partition re-evaluates every customer as of W with the new rules and those cut points (reason
+ *      RULES_CHANGED) and records the apply number in its meta; then it closes days again.
+ * So the cut points of the new rules apply in the same wave as the rest of the change, on the same day everywhere.
+ */
+
+/** The decision of a rules change, stored once per apply number. */
+export interface RulesChangeDecision {
+  /** The last closed day of every partition (the population's day); null when no partition had started. */
+  measured: number | null;
+  /** The day every customer is re-evaluated as of. */
+  day: number | null;
+  cutPoints: CutPoints | null;
+}
+
+/** How long a change's rendezvous hash is kept (`tierctl rules show` reads its progress). */
+const CHANGE_TTL_SECONDS = 30 * 86_400;
+
+export interface RulesChangeOptions {
+  engine: TierEngine;
+  tierState: TierStateStore;
+  redis: RedisClient;
+  mode: 'live' | 'replay';
+  numPartitions: number;
+  rulesReevaluationRate: number;
+  /** The engine's clock (wall time live, the watermark in replay). */
+  clock: () => Promise<number | null>;
+  /** The rules version a partition whose meta names none is on: the one this process started with. */
+  startVersion: string;
+  logger: Logger;
+  /** After this instance switched to a new active version (the RULES_FILE check runs again). */
+  onSwitched?: (active: RulesVersion) => void;
+}
+
+export class RulesChange {
+  /** The active version this instance works towards, with its parsed rules. */
+  private target: { entry: RulesVersion; rules: Rules } | null = null;
+  /** Owned partitions that have not finished the target change: they close no days (except to catch up). */
+  readonly pending = new Set<number>();
+
+  constructor(private readonly o: RulesChangeOptions) {}
+
+  /** Whether partition p was switched to the new rules but not every customer was re-evaluated yet. */
+  reevaluating(p: number): boolean {
+    return this.pending.has(p) && this.target !== null && this.o.engine.rules.version === this.target.entry.version;
+  }
+
+  /**
+   * Reads the active version; returns the owned partitions that must still take part in its change (pending).
+   * A partition is done with apply n when its meta says `rules_seq` n, or, before any meta named an apply number,
+   * when it is on the same version (the file this process started with, or an active version of an older engine).
+   */
+  async poll(owned: readonly number[]): Promise<number[]> {
+    const active = await this.o.tierState.getActiveRules();
+    if (!active) return [];
+    if (this.target?.entry.seq !== active.seq) {
+      this.target = { entry: active, rules: parseRules(active.text, `redis:${this.o.tierState.keys.rules()}`) };
+      this.pending.clear();
+    }
+    for (const p of [...this.pending]) if (!owned.includes(p)) this.pending.delete(p);
+    const todo: number[] = [];
+    for (const p of [...owned].sort((a, b) => a - b)) {
+      const meta = await this.o.tierState.getPartitionMeta(p);
+      if (meta.rules_seq === undefined && (meta.rules_version ?? this.o.startVersion) === active.version) {
+        await this.o.tierState.setPartitionMeta(p, { rules_seq: active.seq, rules_version: active.version });
+        continue;
+      }
+      if (meta.rules_seq === String(active.seq)) {
+        this.pending.delete(p);
+        continue;
+      }
+      if (!this.pending.has(p)) {
+        this.o.logger.info(
+          { partition: p, version: active.version, apply: active.seq, source: active.source },
+          'rules change: holding the partition for the new rules version',
+        );
+      }
+      this.pending.add(p);
+      todo.push(p);
+    }
+    return todo;
+  }
+
+  /**
+   * The last day partition p may close while its change is pending: the latest day another partition reported
+   * (catching up), or `closed` itself (hold). Undefined when no change is pending for p.
+   */
+  async closeLimit(p: number, closed: number): Promise<number | undefined> {
+    if (!this.pending.has(p) || !this.target) return undefined;
+    const h = await this.o.redis.hgetall(this.o.tierState.rules.keys.change(this.target.entry.seq));
+    if (h.decided !== undefined) return closed;
+    let limit = closed;
+    for (const [field, value] of Object.entries(h)) {
+      if (field.startsWith('day:') && value !== 'none') limit = Math.max(limit, Number(value));
+    }
+    return limit;
+  }
+
+  /**
+   * One step of partition p's change, under p's lock: report (or report again after catching up), decide when every
+   * partition reported the same day, and once decided re-evaluate the partition. Returns whether p is done.
+   */
+  async step(p: number, partitionClosed: number | null): Promise<boolean> {
+    const target = this.target;
+    if (!target || !this.pending.has(p)) return true;
+    const { seq, version } = target.entry;
+    const key = this.o.tierState.rules.keys.change(seq);
+    let h = await this.o.redis.hgetall(key);
+    if (h.decided === undefined) {
+      const reported = partitionClosed === null ? 'none' : String(partitionClosed);
+      if (h[`day:${p}`] !== reported) {
+        const population =
+          partitionClosed === null ? [] : await this.o.engine.rulesChangePopulation(p, partitionClosed);
+        const names = cutMetricNames(target.rules);
+        const rows = population.map((m) => names.map((n) => m[n] ?? null));
+        const results = await this.o.redis
+          .multi()
+          .hset(key, `day:${p}`, reported, `pop:${p}`, JSON.stringify(rows))
+          .expire(key, CHANGE_TTL_SECONDS)
+          .hgetall(key)
+          .exec();
+        h = (results?.[2]?.[1] ?? {}) as Record<string, string>;
+        this.o.logger.info(
+          { partition: p, version, apply: seq, closedDay: reported === 'none' ? null : isoDay(partitionClosed!) },
+          'rules change: partition reported its population',
+        );
+      }
+      if (h.decided === undefined) {
+        const decision = await this.decide(target.rules, seq, h);
+        if (!decision) return false; // waiting for the other partitions (or for this one to catch up)
+        await this.o.redis.hsetnx(key, 'decided', JSON.stringify(decision));
+        h = await this.o.redis.hgetall(key);
+        const parts = Object.keys(h).filter((f) => f.startsWith('pop:'));
+        if (parts.length > 0) await this.o.redis.hdel(key, ...parts);
+      }
+    }
+    const decision = JSON.parse(h.decided!) as RulesChangeDecision;
+    await this.reevaluate(p, target, decision);
+    return true;
+  }
+
+  /** The decision once every partition reported the same day; null while not. */
+  private async decide(rules: Rules, seq: number, h: Record<string, string>): Promise<RulesChangeDecision | null> {
+    const days: string[] = [];
+    for (let q = 0; q < this.o.numPartitions; q++) {
+      const d = h[`day:${q}`];
+      if (d === undefined) return null;
+      days.push(d);
+    }
+    if (!days.every((d) => d === days[0])) return null;
+    if (days[0] === 'none') return { measured: null, day: null, cutPoints: null };
+    const measured = Number(days[0]);
+    const names = cutMetricNames(rules);
+    const population: Metrics[] = [];
+    for (let q = 0; q < this.o.numPartitions; q++) {
+      for (const row of JSON.parse(h[`pop:${q}`] ?? '[]') as Array<Array<number | null>>) {
+        population.push(Object.fromEntries(names.map((n, i) => [n, row[i] ?? null])));
+      }
+    }
+    for (const stored of await this.o.tierState.getCutPointsHistory()) this.o.engine.cutPoints = stored;
+    const live = this.o.mode === 'live';
+    const today = dayOf((await this.o.clock()) ?? Date.now());
+    const cutPoints = cutPointsForRules(rules, population, {
+      measuredDay: measured,
+      fromDay: live ? measured + 1 : measured,
+      seq,
+      inForce: this.o.engine.cutPointsFor(measured),
+    });
+    this.o.logger.info(
+      { apply: seq, version: rules.version, measuredDay: isoDay(measured), population: population.length },
+      'rules change: computed the cut points of the new rules',
+    );
+    return { measured, day: live ? Math.max(measured + 1, today) : measured, cutPoints };
+  }
+
+  /** Switches to the new rules and re-evaluates every customer of p as of the decided day (reason RULES_CHANGED). */
+  private async reevaluate(
+    p: number,
+    target: { entry: RulesVersion; rules: Rules },
+    decision: RulesChangeDecision,
+  ): Promise<void> {
+    const { engine, tierState } = this.o;
+    const { seq, version } = target.entry;
+    if (decision.cutPoints) {
+      await tierState.setCutPoints(decision.cutPoints);
+      engine.cutPoints = decision.cutPoints;
+    }
+    if (engine.rules !== target.rules) {
+      engine.rules = target.rules;
+      this.o.logger.info({ version, apply: seq, source: target.entry.source }, 'rules change: switched to new rules');
+      this.o.onSwitched?.(target.entry);
+    }
+    // Until every customer is re-evaluated, the population cache holds entries of the old rules (their due days and
+    // cut versions): not usable, even where the new rules rank on the same metrics.
+    await tierState.setPartitionMeta(p, { popcache: '' });
+    let done = 0;
+    const day = decision.day;
+    if (day !== null) {
+      const started = Date.now();
+      const rate = this.o.rulesReevaluationRate;
+      for await (const ids of tierState.customers(p, Math.min(1000, rate))) {
+        await engine.evaluate(
+          p,
+          ids.map((customerId) => ({
+            customerId,
+            day,
+            at: endOfDay(day),
+            processedDueAt: null,
+            touch: '0',
+            rulesChanged: true,
+          })),
+        );
+        done += ids.length;
+        const ahead = (done / rate) * 1000 - (Date.now() - started);
+        if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
+      }
+    }
+    const popcache = engine.populationNames?.join(',') ?? '';
+    // Every customer was evaluated under the new rules: the population cache holds their cut metrics again.
+    await tierState.setPartitionMeta(p, { rules_version: version, rules_seq: seq, popcache });
+    await this.o.redis.hset(
+      tierState.rules.keys.change(seq),
+      `done:${p}`,
+      JSON.stringify({ customers: done, day: day === null ? null : isoDay(day), at: Date.now() }),
+    );
+    this.pending.delete(p);
+    this.o.logger.info(
+      { partition: p, version, apply: seq, customers: done, day: day === null ? null : isoDay(day) },
+      'rules change applied',
+    );
+  }
+}
