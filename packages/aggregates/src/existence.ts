@@ -20,7 +20,7 @@ export function firstActivityDay(agg: AggregateState, timeline: AggregateTimelin
 /**
  * A customer's population metrics as of the close of UTC day `day` (days since 1970-01-01): its metrics then, or
  * null when it does not exist yet as of that day (no activity on or before it). The population of a rules change's
- * cut points (design-decisions §19) is every customer with a tier state for which this is not null; the tier engine
+ * cut points (design-decisions §20) is every customer with a tier state for which this is not null; the tier engine
  * and `tierctl rules diff` both use it. Pure.
  */
 export function populationMetricsAsOf(agg: AggregateState, day: number, config: AggregateConfig): Metrics | null {

@@ -1,5 +1,5 @@
 /**
- * Cut points for a rules change (design-decisions §19). When a new rules version is applied, the population cut
+ * Cut points for a rules change (design-decisions §20). When a new rules version is applied, the population cut
  * points (shares, RFM quintiles) are recomputed for the new rules at once, from the population as of the last closed
  * day, instead of at the next scheduled recompute: a change of PLATINUM's share applies in the same wave as every
  * other change of the file. The tier engine (at the rules-change rendezvous) and `tierctl rules diff` both call
@@ -33,12 +33,19 @@ export interface RulesChangeCutPointsInput {
   seq: number;
   /** The cut points in force on `measuredDay` before the change (their sizes drive the recompute schedule). */
   inForce?: CutPoints;
+  /**
+   * The rules in force before the change. A population dimension whose scoring is the same in both (same kind,
+   * metric, shares or quintile components, eligibility, ties, fallbacks) keeps the cuts of `inForce`: a change of
+   * lifecycle thresholds does not re-rank the value pyramid. Without it every cut is recomputed.
+   */
+  previousRules?: Rules;
 }
 
 /**
  * Cut points of `rules` from `population` (one Metrics per customer existing as of `measuredDay`, metrics as of its
  * close): the quantile rule of `computeCutPoints`, the same cuts a scheduled recompute of these rules would give on
- * that population, recorded with `from_day`, `rules_version` and `rules_seq`.
+ * that population, recorded with `from_day`, `rules_version` and `rules_seq`; with `previousRules`, the dimensions
+ * whose scoring did not change keep the cuts in force instead.
  *
  * The population size is recorded like a scheduled recompute's; `previous` (the size and day the recompute schedule
  * compares with, schedule.ts) is taken from `inForce`, except when `inForce` was itself measured on `measuredDay`
@@ -64,7 +71,28 @@ export function cutPointsForRules(rules: Rules, population: Metrics[], input: Ru
     if (inForce.previous) cp.previous = inForce.previous;
     else delete cp.previous;
   }
+  if (inForce && input.previousRules) keepUnchanged(rules, input.previousRules, inForce, cp);
   return { ...cp, from_day: fromDay, rules_version: rules.version, rules_seq: seq };
+}
+
+/** Copies into `cp` the cuts (and anchors) of `inForce` for the population dimensions whose scoring did not change. */
+function keepUnchanged(rules: Rules, previousRules: Rules, inForce: CutPoints, cp: CutPoints): void {
+  for (const dim of rules.dimensions) {
+    const s = dim.scoring;
+    if (s.kind !== 'shares' && s.kind !== 'rfm') continue;
+    const before = previousRules.dimensions.find((d) => d.id === dim.id);
+    if (!before || JSON.stringify(before.scoring) !== JSON.stringify(s)) continue;
+    const keys = s.kind === 'shares' ? [dim.id] : (['r', 'f', 'm'] as const).map((k) => `${dim.id}.${k}`);
+    for (const key of keys) {
+      const cuts = inForce.cuts[key];
+      if (!cuts) continue;
+      cp.cuts[key] = [...cuts];
+      const anchor = inForce.anchored?.[key];
+      if (anchor !== undefined) cp.anchored = { ...cp.anchored, [key]: anchor };
+      else if (cp.anchored) delete cp.anchored[key];
+    }
+  }
+  if (cp.anchored && Object.keys(cp.anchored).length === 0) delete cp.anchored;
 }
 
 /** The UTC day a version was measured at the close of; -Infinity for the initial (fallback) cut points. */

@@ -20,7 +20,7 @@ import {
 } from '../src/index';
 import { DAY_MS, loadRules } from './helpers';
 
-// Cut points for a rules change (rules-change.ts, design-decisions §19).
+// Cut points for a rules change (rules-change.ts, design-decisions §20).
 
 const TEXT = readFileSync(
   path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../rules/default.yaml'),
@@ -136,6 +136,43 @@ describe('cutPointsForRules', () => {
         // Measured after the version in force: compared with it, as a scheduled recompute on that day would be.
         const later = cutPointsForRules(topTenth, pop, { measuredDay: DAY, fromDay: DAY, seq: 1, inForce: first });
         expect(later.previous).toEqual(scheduled.previous);
+      }),
+    );
+  });
+
+  it('with the rules in force: dimensions whose scoring is unchanged keep the cuts in force, the others are recomputed', () => {
+    /** Only lifecycle changes: value_tier and rfm_segment score as before. */
+    const lifecycleOnly = parseRules(
+      TEXT.replace('version: "2026-11.1"', 'version: "lifecycle-only"').replace(
+        /value: \[91, 180\]/,
+        'value: [46, 180]',
+      ),
+      'lifecycle-only.yaml',
+    );
+    fc.assert(
+      fc.property(population, population, (earlier, pop) => {
+        const inForce = computeCutPoints(rules, earlier, 'cp-a', DAY * DAY_MS - 1);
+        const same = cutPointsForRules(lifecycleOnly, pop, {
+          measuredDay: DAY,
+          fromDay: DAY,
+          seq: 4,
+          inForce,
+          previousRules: rules,
+        });
+        expect(same.cuts).toEqual(inForce.cuts);
+        expect(same.anchored).toEqual(inForce.anchored);
+        const shares = cutPointsForRules(topTenth, pop, {
+          measuredDay: DAY,
+          fromDay: DAY,
+          seq: 4,
+          inForce,
+          previousRules: rules,
+        });
+        const recomputed = computeCutPoints(topTenth, pop, 'cp-x', (DAY + 1) * DAY_MS - 1);
+        expect(shares.cuts.value_tier).toEqual(recomputed.cuts.value_tier);
+        for (const k of ['r', 'f', 'm'])
+          expect(shares.cuts[`rfm_segment.${k}`]).toEqual(inForce.cuts[`rfm_segment.${k}`]);
+        expect(shares.anchored?.['rfm_segment.r']).toBe(inForce.anchored?.['rfm_segment.r']);
       }),
     );
   });

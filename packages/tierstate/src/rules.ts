@@ -85,7 +85,7 @@ export class RulesStore {
     active: () => `${this.prefix}:{rules}:active`,
     history: () => `${this.prefix}:{rules}:history`,
     counter: () => `${this.prefix}:{rules}:seq`,
-    /** The rendezvous hash of rules change number `seq` (design-decisions §19). */
+    /** The rendezvous hash of rules change number `seq` (design-decisions §20). */
     change: (seq: number) => `${this.prefix}:{rules}:change:${seq}`,
     /** RULES_FILE path → RulesFileCheck (JSON), written by each engine at start and after each rules change. */
     files: () => `${this.prefix}:{rules}:files`,

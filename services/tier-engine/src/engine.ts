@@ -501,7 +501,7 @@ export class TierEngine {
   }
 
   /**
-   * A rules change's population of one partition (design-decisions §19): the metrics as of the close of `day` of
+   * A rules change's population of one partition (design-decisions §20): the metrics as of the close of `day` of
    * every customer with a tier state that exists by then (`populationMetricsAsOf`, the same as `tierctl rules diff`).
    * Read from the aggregates, not the population cache: the new rules may rank on other metrics, and customers
    * evaluated later than `day` (live signals) still count.

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { TierEngine } from './engine';
 
 /**
- * A rules change across every engine instance and partition (design-decisions §19): when a new version is active,
+ * A rules change across every engine instance and partition (design-decisions §20): when a new version is active,
  *   1. each partition stops closing days and reports its last closed day and its population as of that day (the new
  *      rules' cut metrics of every customer existing by then) in the change's rendezvous hash; a partition behind
  *      the latest reported day first closes the days up to it (old rules), then reports again;
@@ -185,6 +185,8 @@ export class RulesChange {
       fromDay: live ? measured + 1 : measured,
       seq,
       inForce: this.o.engine.cutPointsFor(measured),
+      // The rules the partitions ran until now: dimensions whose scoring is unchanged keep their cuts.
+      previousRules: this.o.engine.rules,
     });
     this.o.logger.info(
       { apply: seq, version: rules.version, measuredDay: isoDay(measured), population: population.length },

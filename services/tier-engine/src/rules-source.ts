@@ -5,7 +5,7 @@ import type { RulesStore, RulesVersion } from '@tierstream/tierstate';
 import { Gauge, type Registry } from 'prom-client';
 
 /**
- * Which rules the engine runs, and whether RULES_FILE still says the same (design-decisions §19). The active
+ * Which rules the engine runs, and whether RULES_FILE still says the same (design-decisions §20). The active
  * version in Redis wins over RULES_FILE; the first engine that finds none records its file as the active version
  * (source `engine start: RULES_FILE <path>`), so every version in use is in the history. At start, and after each
  * rules change, the engine compares RULES_FILE on disk with the active version: a file edited after a version was

@@ -19,7 +19,7 @@ import type { Clients } from '../clients';
 /**
  * Rules operations that return data (`tierctl rules diff | show | history | apply | rollback`): the CLI prints them,
  * the console can call them. The diff computes the cut points of the new rules exactly as the tier engine will at
- * the apply (design-decisions §19): the same population (every customer with a tier state existing as of the last
+ * the apply (design-decisions §20): the same population (every customer with a tier state existing as of the last
  * closed day, `populationMetricsAsOf`) and the same pure function (`cutPointsForRules`).
  */
 
@@ -118,6 +118,7 @@ export async function diffRules(
       fromDay: live ? measured + 1 : measured,
       seq: (active?.seq ?? 0) + 1,
       inForce: cutPointsInForce(history, measured),
+      previousRules: active ? parseRules(active.text, 'active rules') : undefined,
     });
   }
   const withChange = change ? sortCutPoints([...history, change]) : history;
