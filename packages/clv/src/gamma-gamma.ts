@@ -52,11 +52,28 @@ export function gammaGammaLogLikelihood(params: GammaGammaParams, x: number, zba
   );
 }
 
-/** Σ count[i] · {@link gammaGammaLogLikelihood} over the repeat buyers. */
+/**
+ * Σ count[i] · {@link gammaGammaLogLikelihood} over the repeat buyers. The terms that depend on x only (ln Γ(px+q),
+ * ln Γ(px), px ln x) are computed once per distinct integer x, so a buyer costs two logarithms.
+ * @throws Error when a row has x < 1 or zbar ≤ 0.
+ */
 export function gammaGammaPopulationLogLikelihood(params: GammaGammaParams, data: GammaGammaData): number {
+  const { p, q, gamma } = params;
+  const byX = new Map<number, number>();
+  const base = -gammaln(q) + q * Math.log(gamma);
   let sum = 0;
   for (let i = 0; i < data.x.length; i++) {
-    const ll = gammaGammaLogLikelihood(params, data.x[i]!, data.zbar[i]!);
+    const x = data.x[i]!;
+    const zbar = data.zbar[i]!;
+    if (!(x >= 1)) throw new Error(`Gamma-Gamma: x must be ≥ 1 (repeat buyers only), got ${x} in row ${i}`);
+    if (!(zbar > 0)) throw new Error(`Gamma-Gamma: zbar must be > 0, got ${zbar} in row ${i}`);
+    const px = p * x;
+    let constX = byX.get(x);
+    if (constX === undefined) {
+      constX = base + gammaln(px + q) - gammaln(px) + px * Math.log(x);
+      byX.set(x, constX);
+    }
+    const ll = constX + (px - 1) * Math.log(zbar) - (px + q) * Math.log(gamma + x * zbar);
     sum += data.count ? data.count[i]! * ll : ll;
   }
   return sum;

@@ -44,9 +44,13 @@ describe('Gamma-Gamma formulas', () => {
     expect(() => conditionalExpectedSpend({ ...P, q: 1 }, 2, 10)).toThrow(/q > 1/);
   });
 
-  it('the population log-likelihood weights rows by count', () => {
+  it('the population log-likelihood is the count-weighted sum of the buyers’ (shared per-x terms included)', () => {
     const one = gammaGammaLogLikelihood(P, 2, 30);
     expect(gammaGammaPopulationLogLikelihood(P, { x: [2], zbar: [30], count: [3] })).toBeCloseTo(3 * one, 10);
+    const x = [1, 2, 2, 5, 1];
+    const zbar = [10, 30, 45, 22.5, 80];
+    const sum = x.reduce((s, xi, i) => s + gammaGammaLogLikelihood(P, xi, zbar[i]!), 0);
+    expect(gammaGammaPopulationLogLikelihood(P, { x, zbar })).toBeCloseTo(sum, 10);
   });
 });
 
