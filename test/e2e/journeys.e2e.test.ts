@@ -321,19 +321,22 @@ describe('customer journeys through the real services (replay mode)', () => {
     const diff = await tierctl(['rules', 'diff', file, '--json']);
     expect(diff.stderr).toBe('');
     expect(diff.code).toBe(0);
-    const moves = JSON.parse(diff.stdout) as Array<{ dimension: string; from: string; to: string; customers: number }>;
+    const { moves } = JSON.parse(diff.stdout) as {
+      moves: Array<{ dimension: string; from: string; to: string; customers: number }>;
+    };
     expect(moves).toEqual([
       { dimension: 'lifecycle', from: 'ACTIVE', to: 'AT_RISK', customers: 2 },
       { dimension: 'lifecycle', from: 'NEW', to: 'AT_RISK', customers: 2 },
     ]);
-    // A dry run: no rules activated, no state changed, nothing published.
-    expect(await tierState.getActiveRules()).toBeNull();
+    // A dry run: no rules activated (the active version is still the file the engine started with), no state
+    // changed, nothing published.
+    expect((await tierState.getActiveRules())?.version).toBe(rulesDoc.version);
     expect(await tierState.readStates(ids)).toEqual(statesBefore);
     expect(await endOffsets(clients, 'customer-tier-transitions.v1')).toEqual(boundary);
 
     const apply = await tierctl(['rules', 'apply', file, '--json']);
     expect(apply.code, apply.stderr).toBe(0);
-    expect(JSON.parse(apply.stdout)).toEqual({ applied: version, previous: null });
+    expect(JSON.parse(apply.stdout)).toEqual({ applied: version, apply: 2, previous: rulesDoc.version, changed: true });
     // The engine re-evaluates every customer of every partition; wait until each partition reports the version.
     const meta = await (await clients.admin()).fetchTopicMetadata({ topics: ['customer-signals.v1'] });
     const partitions = meta.topics[0]!.partitions.map((p) => p.partitionId);
