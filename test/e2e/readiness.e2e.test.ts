@@ -100,7 +100,6 @@ describe('a service started while Kafka and the schema registry are down', () =>
       SNAPSHOTS_TOPIC: t.snapshots,
       // The least busy input topic: once ready, the aggregator consumes it under a group of its own (stopped at once).
       AGGREGATOR_TOPICS: TOPICS.tickets,
-      INPUT_TOPICS: t.signals,
       AGGREGATOR_GROUP_ID: uniqueName('rw_agg'),
       ENGINE_GROUP_ID: uniqueName('rw_engine'),
       WRITER_GROUP_ID: uniqueName('rw_writer'),
@@ -125,7 +124,7 @@ describe('a service started while Kafka and the schema registry are down', () =>
         30_000,
       );
     }
-    // Longer than kafkajs' own connection retries (~20 s with this project's client settings), after which the
+    // Longer than kafkajs' own connection retries (~10 s with this project's client settings), after which the
     // start used to throw and the process exit 1.
     await new Promise((r) => setTimeout(r, 25_000));
     for (const inst of instances) {
