@@ -102,6 +102,18 @@ describe('explainable warehouse through the real services (issue 21 item 6)', ()
       groups: ['PLATINUM', 'GOLD', 'SILVER', 'BRONZE'],
       cuts: stored.find((c) => c.version === 'cp-2024-06-29')!.cuts.value_tier,
     });
+    // …and S1's revenue_365d on the day falls in PLATINUM, its tier.
+    const s1 = await runNamedQuery(clients.clickhouse, {
+      dir: QUERIES_DIR,
+      name: 'cutpoints_on_day',
+      params: { day: '2024-06-30', dimension: 'value_tier', customer_id: 'S1' },
+      database: db,
+    });
+    expect(s1.rows[0]).toMatchObject({ customer_value: 600_000, customer_group: 'PLATINUM' });
+    const [tier] = await rows(
+      `SELECT tiers[indexOf(dims, 'value_tier')] AS t FROM ${db}.tier_current FINAL WHERE customer_id = 'S1'`,
+    );
+    expect(tier).toEqual({ t: 'PLATINUM' });
   });
 
   it('the fx rates behind every row are recorded, and tier_current says which day its metrics are as of', async () => {

@@ -217,6 +217,21 @@ export async function assertExplainScenario(client: ClickHouseClient, db: string
     aggregate_config: 'ac-000000000001',
   });
   expect(await rows(client, `SELECT toUInt32(count()) AS n FROM ${db}.cutpoint_history FINAL`)).toEqual([{ n: 8 }]);
+  // Why f1 is where it is on 03-03: its revenue_365d (999) and recency (93 days, from last_order_at) against the cuts.
+  const placed = async (customer_id: string) =>
+    (await q(client, db, 'cutpoints_on_day', { day: '2024-03-03', customer_id })).map((r) => [
+      r.cut_key,
+      r.customer_value,
+      r.customer_group,
+    ]);
+  expect(await placed('f1')).toEqual([
+    ['rfm_segment.r', 93, '1'],
+    ['value_tier', 999, 'SILVER'],
+  ]);
+  expect(await placed('')).toEqual([
+    ['rfm_segment.r', null, ''],
+    ['value_tier', null, ''],
+  ]);
 
   // The rates behind the hash on the rows.
   expect(
