@@ -154,6 +154,19 @@ describe('the runbook alerts (docs/operations.md §10)', () => {
   });
 });
 
+describe('the metrics table (docs/operations.md §10)', () => {
+  it('lists exactly the tierstream_* metrics the code registers', () => {
+    const section = read('docs/operations.md')
+      .split(/^## 10\./m)[1]!
+      .split(/^## 11\./m)[0]!;
+    const listed = [...section.matchAll(/^\| `(tierstream_\w+)`/gm)].map((m) => m[1]!);
+    const registered = [...registeredMetrics()].filter(
+      (n) => n.startsWith('tierstream_') && !/_(bucket|count|sum)$/.test(n),
+    );
+    expect([...listed].sort()).toEqual([...new Set(registered)].sort());
+  });
+});
+
 describe('promqlProblems (the checker itself)', () => {
   it("refuses the runbook's former lag alert: a range of an aggregation is not PromQL (needs a subquery)", () => {
     expect(promqlProblems('deriv(sum by (service) (tierstream_consumer_lag)[10m]) > 0')).toEqual([
