@@ -431,7 +431,8 @@ export class TierEngine {
   /**
    * Publishes a cut-point version on the cut-points topic (key: the version; a re-publication is the same record, so
    * the warehouse keeps one row per key), once per process and rules version. A version computed for other rules
-   * than the current ones is left to the process that computed it (its cuts would be described with the wrong rules).
+   * than the current ones is not published now (its cuts would be described with the wrong rules): the process that
+   * runs those rules does.
    */
   async publishCutPoints(cp: CutPoints): Promise<void> {
     const key = this.publishedKey(cp);
@@ -440,13 +441,13 @@ export class TierEngine {
       return;
     }
     const rulesVersion = cutPointsRulesVersion(cp);
-    if (rulesVersion === undefined || rulesVersion === this.rules.version) {
-      const { serde, topics } = this.deps;
-      const record = this.cutPointsRecord(cp);
-      const value = serde.encodeIfCached(topics.cutpoints, record) ?? (await serde.encode(topics.cutpoints, record));
-      await this.deps.producer.sendMany([{ topic: topics.cutpoints, records: [{ key: cp.version, value }] }]);
-      this.deps.metrics?.recordsOut.inc({ topic: topics.cutpoints }, 1);
-    }
+    // Not yet: a rules change's version is stored before the engine switches to its rules (published once it has).
+    if (rulesVersion !== undefined && rulesVersion !== this.rules.version) return;
+    const { serde, topics } = this.deps;
+    const record = this.cutPointsRecord(cp);
+    const value = serde.encodeIfCached(topics.cutpoints, record) ?? (await serde.encode(topics.cutpoints, record));
+    await this.deps.producer.sendMany([{ topic: topics.cutpoints, records: [{ key: cp.version, value }] }]);
+    this.deps.metrics?.recordsOut.inc({ topic: topics.cutpoints }, 1);
     this.publishedCutPoints.add(key);
     this.publishedObjects.add(cp);
   }

@@ -212,6 +212,8 @@ export class RulesChange {
       this.o.logger.info({ version, apply: seq, source: target.entry.source }, 'rules change: switched to new rules');
       this.o.onSwitched?.(target.entry);
     }
+    // For the warehouse's cutpoint_history (once per process; described with the rules just switched to).
+    if (decision.cutPoints) await engine.publishCutPoints(decision.cutPoints);
     // Until every customer is re-evaluated, the population cache holds entries of the old rules (their due days and
     // cut versions): not usable, even where the new rules rank on the same metrics.
     await tierState.setPartitionMeta(p, { popcache: '' });

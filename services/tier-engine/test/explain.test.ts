@@ -93,6 +93,18 @@ describe('cut points published for the warehouse', () => {
       anchor_day: null,
     });
     expect(record.cuts.find((c) => c.key === 'rfm_segment.r')?.anchor_day).toBe('2024-03-01');
+    // A rules change's version, stored before the engine switches to its rules: published once it has switched.
+    const next = parseRules(
+      readFileSync(path.join(ROOT, 'rules/default.yaml'), 'utf8').replace('version: "2026-11.1"', 'version: "next"'),
+      'next.yaml',
+    );
+    const change = { ...cp, version: 'cp-2024-03-01+r1', rules_version: 'next', rules_seq: 1 };
+    await engine.publishCutPoints(change);
+    expect(sent).toHaveLength(1);
+    engine.rules = next;
+    await engine.publishCutPoints(change);
+    expect(sent).toHaveLength(2);
+    expect(JSON.parse(sent[1]!.records[0]!.value.toString())).toMatchObject({ rules_version: 'next', rules_seq: 1 });
     // The initial cut points: no measured day, in force from the start.
     const initial = engine.cutPointsRecord(initialCutPoints(rules));
     expect(initial).toMatchObject({ version: 'initial', measured_day: null, effective_from: null, population: null });
