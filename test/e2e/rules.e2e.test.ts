@@ -4,6 +4,7 @@ import path from 'node:path';
 import {
   bootstrapPipeline,
   Clients,
+  GROUPS,
   REPO_ROOT,
   resetPipelineData,
   type ServiceProcess,
@@ -33,7 +34,8 @@ import {
  * quantile rule (rules/README.md: m_k = round(C_k × N) = 2, 12, 16 of 20 distinct values) its cut points are
  * [19000, 9000, 5000]: rc-09 and rc-10 move up SILVER → GOLD at once, rc-17 and rc-18 would move down PLATINUM →
  * GOLD but value_tier's grace_days (14) holds them. Before issue 21 the apply kept the old cut points: nobody moved
- * until the next weekly recompute (two waves).
+ * until the next weekly recompute (two waves). Two tier-engine processes share the three signal partitions: the
+ * change is decided once for all of them.
  */
 
 const RULES_PATH = path.join(REPO_ROOT, 'rules/default.yaml');
@@ -84,6 +86,8 @@ const parseJson = <T>(r: { stdout: string; stderr: string; code: number | null }
 describe('rules changes take effect when applied (issue 21 item 2)', () => {
   const clients = new Clients();
   let pipeline: RunningPipeline | null = null;
+  /** A second tier-engine instance: the partitions are split between two processes, which must agree. */
+  let secondEngine: ServiceProcess | null = null;
   let tmp = '';
   let newFile = '';
   let diff: Diff | null = null;
@@ -126,10 +130,12 @@ describe('rules changes take effect when applied (issue 21 item 2)', () => {
     await resetPipelineData(clients);
     await bootstrapPipeline(clients);
     pipeline = startPipeline(ENV);
+    secondEngine = startService('tier-engine', { ...ENV, CLOCK_MODE: 'replay', HTTP_PORT: '0', LOG_LEVEL: 'warn' });
     await feedAndClose(clients, pipeline, script(), endAt);
   });
 
   afterAll(async () => {
+    if (secondEngine) await stopService(secondEngine);
     await pipeline?.stop();
     await clients.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -190,6 +196,9 @@ describe('rules changes take effect when applied (issue 21 item 2)', () => {
 
   it('apply: exactly the customers the diff listed move, in one wave on one day; grace-held demotions do not', async () => {
     expect(diff).not.toBeNull();
+    // Both engine processes own signal partitions (the rendezvous spans instances).
+    const { groups } = await (await clients.admin()).describeGroups([GROUPS.engine]);
+    expect(groups[0]?.members.length).toBe(2);
     const boundary = await endOffsets(clients, 'customer-tier-transitions.v1');
     const applied = parseJson<{ applied: string; apply: number; previous: string }>(
       await tierctl(['rules', 'apply', newFile, '--json']),
@@ -256,6 +265,8 @@ describe('rules changes take effect when applied (issue 21 item 2)', () => {
   });
 
   it('an engine started with a RULES_FILE that differs from the active version says so (log, metric, show)', async () => {
+    if (secondEngine) await stopService(secondEngine);
+    secondEngine = null;
     await pipeline?.stop();
     pipeline = null;
     const edited = path.join(tmp, 'edited.yaml');

@@ -33,6 +33,43 @@ export interface RulesChangeDecision {
   cutPoints: CutPoints | null;
 }
 
+/** What the reports in a change's rendezvous hash say (fields `day:<partition>` = a day number or 'none'). */
+export interface RulesChangeReports {
+  /** Partitions that reported. */
+  reported: number;
+  /** The latest day reported: a partition behind may close days up to it (null: none reported a day). */
+  latest: number | null;
+  /** Every partition reported, all the same day (or all 'none': no partition had started). */
+  decidable: boolean;
+  /** When decidable: the common day (null for 'none'). */
+  measured: number | null;
+}
+
+/** Reads the reports of a rules change's rendezvous hash (pure). */
+export function readReports(fields: Record<string, string>, numPartitions: number): RulesChangeReports {
+  let reported = 0;
+  let latest: number | null = null;
+  const days = new Set<string>();
+  for (let q = 0; q < numPartitions; q++) {
+    const d = fields[`day:${q}`];
+    if (d === undefined) continue;
+    reported++;
+    days.add(d);
+    if (d !== 'none') latest = latest === null ? Number(d) : Math.max(latest, Number(d));
+  }
+  const decidable = numPartitions > 0 && reported === numPartitions && days.size === 1;
+  const common = decidable ? [...days][0]! : 'none';
+  return { reported, latest, decidable, measured: common === 'none' ? null : Number(common) };
+}
+
+/**
+ * The day a rules change re-evaluates every customer as of, given the measured (last closed) day: that day in
+ * replay (its events are complete), today live (at least the day after the closed one). Pure.
+ */
+export function waveDay(mode: 'live' | 'replay', measured: number, today: number): number {
+  return mode === 'live' ? Math.max(measured + 1, today) : measured;
+}
+
 /** How long a change's rendezvous hash is kept (`tierctl rules show` reads its progress). */
 const CHANGE_TTL_SECONDS = 30 * 86_400;
 
@@ -109,11 +146,8 @@ export class RulesChange {
     if (!this.pending.has(p) || !this.target) return undefined;
     const h = await this.o.redis.hgetall(this.o.tierState.rules.keys.change(this.target.entry.seq));
     if (h.decided !== undefined) return closed;
-    let limit = closed;
-    for (const [field, value] of Object.entries(h)) {
-      if (field.startsWith('day:') && value !== 'none') limit = Math.max(limit, Number(value));
-    }
-    return limit;
+    const { latest } = readReports(h, this.o.numPartitions);
+    return latest === null ? closed : Math.max(closed, latest);
   }
 
   /**
@@ -147,7 +181,7 @@ export class RulesChange {
       }
       if (h.decided === undefined) {
         const decision = await this.decide(target.rules, seq, h);
-        if (!decision) return false; // waiting for the other partitions (or for this one to catch up)
+        if (!decision) return false;
         await this.o.redis.hsetnx(key, 'decided', JSON.stringify(decision));
         h = await this.o.redis.hgetall(key);
         const parts = Object.keys(h).filter((f) => f.startsWith('pop:'));
@@ -161,15 +195,10 @@ export class RulesChange {
 
   /** The decision once every partition reported the same day; null while not. */
   private async decide(rules: Rules, seq: number, h: Record<string, string>): Promise<RulesChangeDecision | null> {
-    const days: string[] = [];
-    for (let q = 0; q < this.o.numPartitions; q++) {
-      const d = h[`day:${q}`];
-      if (d === undefined) return null;
-      days.push(d);
-    }
-    if (!days.every((d) => d === days[0])) return null;
-    if (days[0] === 'none') return { measured: null, day: null, cutPoints: null };
-    const measured = Number(days[0]);
+    const reports = readReports(h, this.o.numPartitions);
+    if (!reports.decidable) return null; // waiting for the other partitions, or for those behind to catch up
+    if (reports.measured === null) return { measured: null, day: null, cutPoints: null };
+    const measured = reports.measured;
     const names = cutMetricNames(rules);
     const population: Metrics[] = [];
     for (let q = 0; q < this.o.numPartitions; q++) {
@@ -192,7 +221,7 @@ export class RulesChange {
       { apply: seq, version: rules.version, measuredDay: isoDay(measured), population: population.length },
       'rules change: computed the cut points of the new rules',
     );
-    return { measured, day: live ? Math.max(measured + 1, today) : measured, cutPoints };
+    return { measured, day: waveDay(this.o.mode, measured, today), cutPoints };
   }
 
   /** Switches to the new rules and re-evaluates every customer of p as of the decided day (reason RULES_CHANGED). */

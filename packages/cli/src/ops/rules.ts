@@ -95,6 +95,7 @@ export async function diffRules(
   const measured = known.length === 0 ? null : Math.max(...known);
   const aligned = closedDays.every((d) => d === closedDays[0]);
   const live = ((await tierState.rules.clockMode()) ?? 'live') === 'live';
+  // As the engine's rules-change.ts (waveDay): the closed day in replay, today live.
   const waveDay = measured === null ? null : live ? Math.max(measured + 1, dayOf(Date.now())) : measured;
 
   // Pass 1: the population as of the measured day (every customer with a state existing by then).
