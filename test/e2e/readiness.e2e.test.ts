@@ -158,6 +158,9 @@ describe('a service started while Kafka and the schema registry are down', () =>
       for (const inst of instances) expect(await stopService(inst.svc, 30_000), inst.name).toBe(0);
     } finally {
       await Promise.all(proxies.map((p) => p.close()));
+      await admin.connect();
+      await admin.deleteTopics({ topics: Object.values(t) }).catch(() => undefined);
+      await admin.disconnect();
     }
   });
 });

@@ -10,6 +10,7 @@ export class DependencyWaits {
     this.waiting.set(dependency, reason);
   }
 
+  /** `dependency` answered: no longer a readiness problem. */
   clear(dependency: string): void {
     this.waiting.delete(dependency);
   }
