@@ -334,6 +334,31 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
     const writer = texts.get('warehouse-writer')!;
     expect(metricSum(writer, 'tierstream_clickhouse_call_seconds_count')).toBeGreaterThan(0);
     expect(metricSum(writer, 'tierstream_dlq_total')).toBeNull(); // exposed, but no dead letters: no samples
+    // Observable when stuck (§10): retry metrics everywhere; the aggregator's watermark per input partition and the
+    // engine's day progress per signals partition, as of the end of the replay (caught up: nothing stuck).
+    for (const [name, text] of texts) {
+      for (const m of [
+        'tierstream_batch_failures_total',
+        'tierstream_batch_retries_total',
+        'tierstream_partition_retrying',
+      ])
+        expect(text, `${name} ${m}`).toContain(`# TYPE ${m} `);
+    }
+    const values = (text: string, name: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${name}{`))
+        .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+    // The surviving aggregator consumed the closing watermark records of every input partition.
+    expect(values(agg, 'tierstream_watermark_seconds')).toEqual(
+      Array(values(agg, 'tierstream_watermark_seconds').length).fill(endAt / 1000),
+    );
+    expect(values(agg, 'tierstream_watermark_seconds').length).toBeGreaterThanOrEqual(INPUT_TOPICS.length);
+    expect(values(engine, 'tierstream_last_closed_day_seconds')).toEqual(
+      [0, 1, 2].map(() => (lastDay * 86_400_000) / 1000),
+    );
+    expect(metricSum(engine, 'tierstream_engine_stuck_seconds')).toBe(0);
+    expect(metricSum(engine, 'tierstream_cutpoint_barrier_waiting')).toBe(0);
   });
 
   it('/health/live and /health/ready answer 200 while running', async () => {
