@@ -56,6 +56,8 @@ export class ConsumerRunner {
   private lastBatchAt = Date.now();
   /** `topic:partition` of the partitions whose last batch attempt failed (the next attempt is a retry). */
   private readonly failing = new Set<string>();
+  /** `topic:partition` of the partitions this member has set per-partition gauges for. */
+  private readonly reported = new Set<string>();
 
   constructor(private readonly opts: ConsumerRunnerOptions) {
     this.consumer = opts.kafka.consumer({
@@ -74,6 +76,7 @@ export class ConsumerRunner {
     });
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
+      this.forgetRevoked(e.payload.memberAssignment);
       opts.onAssignment?.(e.payload.memberAssignment);
       opts.logger.info({ groupId: opts.groupId, assignment: e.payload.memberAssignment }, 'joined consumer group');
     });
@@ -120,6 +123,7 @@ export class ConsumerRunner {
     const key = `${batch.topic}:${batch.partition}`;
     const labels = { group: this.opts.groupId, topic: batch.topic };
     const partitionLabels = { topic: batch.topic, partition: String(batch.partition) };
+    this.reported.add(key);
     // Lag as of this attempt (every attempt, failed ones too: a partition stuck retrying shows its lag growing).
     m?.consumerLag.set(
       partitionLabels,
@@ -229,6 +233,22 @@ export class ConsumerRunner {
       { count: dead.length, reasons: [...new Set(dead.map((d) => d.reason))], topic: dead[0]?.record.topic },
       'sent records to the dead-letter topic',
     );
+  }
+
+  /**
+   * After a group join: the per-partition gauges of partitions this member no longer owns are removed (their new
+   * owner reports them; a stale lag or retrying flag here would count twice in sums and alerts).
+   */
+  private forgetRevoked(assignment: Record<string, number[]>): void {
+    const owned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
+    for (const key of [...this.reported]) {
+      if (owned.has(key)) continue;
+      this.reported.delete(key);
+      this.failing.delete(key);
+      const [topic, partition] = [key.slice(0, key.lastIndexOf(':')), key.slice(key.lastIndexOf(':') + 1)];
+      this.opts.metrics?.consumerLag.remove({ topic, partition });
+      this.opts.metrics?.partitionRetrying.remove({ group: this.opts.groupId, topic, partition });
+    }
   }
 
   /** Liveness: the loop has not crashed for good. */

@@ -92,3 +92,55 @@ describe('ConsumerRunner metrics while a partition is stuck retrying', () => {
     expect(attempts).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe('ConsumerRunner per-partition gauges after a rebalance', () => {
+  const topic = uniqueName('runner_rebalance');
+  const groupId = uniqueName('runner_rebalance_group');
+  const admin = createTestKafka().admin();
+  const producerClient = createTestKafka().producer();
+  const runners: ConsumerRunner[] = [];
+  afterAll(async () => {
+    for (const r of runners) await r.stop();
+    await producerClient.disconnect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('keeps lag series only for the partitions the member still owns', async () => {
+    await admin.connect();
+    await createTopics(admin, [topic], 2);
+    await producerClient.connect();
+    for (const partition of [0, 1])
+      await producerClient.send({ topic, messages: [{ key: `k${partition}`, value: 'v', partition }] });
+    const start = async () => {
+      const metrics = createMetrics('runner-test');
+      const kafka = createKafka({ brokers: testEndpoints().kafkaBrokers, clientId: 'runner-test' });
+      const runner = new ConsumerRunner({
+        kafka,
+        groupId,
+        topics: [topic],
+        producer: await createProducer(kafka),
+        logger: pino({ level: 'silent' }),
+        metrics,
+        service: 'runner-test',
+        sessionTimeoutMs: 10_000,
+        handler: async () => undefined,
+      });
+      runners.push(runner);
+      await runner.start();
+      return metrics;
+    };
+    const lagSeries = async (metrics: ReturnType<typeof createMetrics>) =>
+      ((await metrics.registry.getSingleMetric('tierstream_consumer_lag')?.get())?.values ?? []).map(
+        (v) => v.labels.partition,
+      );
+    const first = await start();
+    await waitUntil('the first member to report both partitions', async () => (await lagSeries(first)).length === 2);
+    await start();
+    // The second member takes one partition: the first one's gauge of that partition goes away.
+    await waitUntil(
+      'the first member to drop the revoked partition',
+      async () => (await lagSeries(first)).length === 1,
+    );
+  });
+});
