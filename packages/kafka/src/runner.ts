@@ -237,7 +237,7 @@ export class ConsumerRunner {
 
   /**
    * After a group join: the per-partition gauges of partitions this member no longer owns are removed (their new
-   * owner reports them; a stale lag or retrying flag here would count twice in sums and alerts).
+   * owner reports them; a stale lag, retrying flag or watermark here would count twice in sums, mins and alerts).
    */
   private forgetRevoked(assignment: Record<string, number[]>): void {
     const owned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
@@ -247,6 +247,7 @@ export class ConsumerRunner {
       this.failing.delete(key);
       const [topic, partition] = [key.slice(0, key.lastIndexOf(':')), key.slice(key.lastIndexOf(':') + 1)];
       this.opts.metrics?.consumerLag.remove({ topic, partition });
+      this.opts.metrics?.watermark.remove({ topic, partition }); // the aggregator's input watermark, same labels
       this.opts.metrics?.partitionRetrying.remove({ group: this.opts.groupId, topic, partition });
     }
   }
