@@ -31,7 +31,11 @@ export interface RulesChangeCutPointsInput {
   fromDay: number;
   /** The apply number of the rules version (`tierctl rules apply` / rollback), part of the version name. */
   seq: number;
-  /** The cut points in force on `measuredDay` before the change (their sizes drive the recompute schedule). */
+  /**
+   * The newest cut points measured on or before `measuredDay` before the change (in force on the day after it; a
+   * scheduled recompute of `measuredDay` itself included): their sizes drive the recompute schedule, and unchanged
+   * dimensions keep their cuts (`previousRules`).
+   */
   inForce?: CutPoints;
   /**
    * The rules in force before the change. A population dimension whose scoring is the same in both (same kind,

@@ -213,7 +213,9 @@ export class RulesChange {
       measuredDay: measured,
       fromDay: live ? measured + 1 : measured,
       seq,
-      inForce: this.o.engine.cutPointsFor(measured),
+      // The newest version measured on or before C (a scheduled recompute of C itself included): what the days
+      // after C would use without the change.
+      inForce: this.o.engine.cutPointsFor(measured + 1),
       // The rules the partitions ran until now: dimensions whose scoring is unchanged keep their cuts.
       previousRules: this.o.engine.rules,
     });

@@ -118,7 +118,7 @@ export async function diffRules(
       measuredDay: measured,
       fromDay: live ? measured + 1 : measured,
       seq: (active?.seq ?? 0) + 1,
-      inForce: cutPointsInForce(history, measured),
+      inForce: cutPointsInForce(history, measured + 1),
       previousRules: active ? parseRules(active.text, 'active rules') : undefined,
     });
   }
