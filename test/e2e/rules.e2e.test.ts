@@ -4,6 +4,7 @@ import path from 'node:path';
 import {
   bootstrapPipeline,
   Clients,
+  feedEvents,
   GROUPS,
   REPO_ROOT,
   resetPipelineData,
@@ -303,6 +304,97 @@ describe('rules changes take effect when applied (issue 21 item 2)', () => {
     } finally {
       await stopService(engine);
       engine = null;
+    }
+  });
+});
+
+/**
+ * The same change in live mode (wall clock): the population is measured as of yesterday (the last closed day), the
+ * cut points of the new rules are in force from today, and every customer moves in one wave dated today. Twenty
+ * customers rl-01…rl-20 bought 1000…20000 two days ago; no cut points were computed yet (the engine starts closing
+ * days at yesterday), so value_tier ranks by the fallback cuts until the apply: rl-10…rl-20 SILVER, the rest BRONZE.
+ */
+describe('rules change in live mode', () => {
+  const clients = new Clients();
+  const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
+  let pipeline: RunningPipeline | null = null;
+  let tmp = '';
+  const today = dayOf(Date.now());
+  const ids = Array.from({ length: 20 }, (_, i) => `rl-${String(i + 1).padStart(2, '0')}`);
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'tierstream-rules-live-'));
+    await resetPipelineData(clients);
+    await bootstrapPipeline(clients);
+    pipeline = startPipeline({ ...ENV, CLOCK_MODE: 'live' });
+    const producer = await clients.producer();
+    await feedEvents(
+      producer,
+      clients.serde,
+      ids.map((c, i) => placed(c, today - 2, (i + 1) * 1000)),
+    );
+    // Live: each customer is evaluated when its signal arrives.
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const states = await tierState.readStates(ids);
+      if (ids.every((c) => states.get(c)?.tiers.value_tier)) break;
+      if (Date.now() > deadline) throw new Error(`customers not evaluated: ${states.size}/${ids.length}`);
+      const dead = pipeline.isAlive();
+      if (dead) throw new Error(dead);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    await clients.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('diff and apply agree: cut points measured yesterday, every move RULES_CHANGED today', async () => {
+    const file = path.join(tmp, 'top-tenth.yaml');
+    writeFileSync(
+      file,
+      RULES_TEXT.replace(`version: "${DEFAULT_VERSION}"`, `version: "${NEW_VERSION}"`)
+        .replace('- { tier: PLATINUM, share: 0.2 }', '- { tier: PLATINUM, share: 0.1 }')
+        .replace('- { tier: GOLD, share: 0.3 }', '- { tier: GOLD, share: 0.5 }')
+        .replace('- { tier: SILVER, share: 0.3 }', '- { tier: SILVER, share: 0.2 }'),
+    );
+    const diff = parseJson<Diff>(await tierctl(['rules', 'diff', file, '--customers', '--json']));
+    expect(diff).toMatchObject({ measured_day: isoDay(today - 1), day: isoDay(today), aligned: true });
+    expect(diff.cutpoints).toMatchObject({ version: `cp-${isoDay(today - 1)}+r2`, population: 20 });
+    expect(diff.cutpoints?.cuts.value_tier).toEqual([19000, 9000, 5000]);
+    const value = Object.fromEntries(
+      diff.moves.filter((m) => m.dimension === 'value_tier').map((m) => [`${m.from} → ${m.to}`, m.ids]),
+    );
+    expect(value).toEqual({
+      'SILVER → PLATINUM': ['rl-19', 'rl-20'],
+      'SILVER → GOLD': ['rl-10', 'rl-11', 'rl-12', 'rl-13', 'rl-14', 'rl-15', 'rl-16', 'rl-17', 'rl-18'],
+      'BRONZE → GOLD': ['rl-09'],
+      'BRONZE → SILVER': ['rl-05', 'rl-06', 'rl-07', 'rl-08'],
+    });
+
+    const boundary = await endOffsets(clients, 'customer-tier-transitions.v1');
+    expect((await tierctl(['rules', 'apply', file])).code).toBe(0);
+    const partitions = (
+      await (await clients.admin()).fetchTopicMetadata({ topics: [clients.signalsTopic] })
+    ).topics[0]!.partitions.map((p) => p.partitionId);
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const metas = await Promise.all(partitions.map((p) => tierState.getPartitionMeta(p)));
+      if (metas.every((m) => m.rules_seq === '2')) break;
+      if (Date.now() > deadline) throw new Error(`rules apply 2 not finished: ${JSON.stringify(metas)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const wave = (await readTransitions(clients)).filter(isAfter(boundary));
+    const key = (c: string, d: string, from: string | null, to: string) => `${c} ${d} ${from ?? '-'} → ${to}`;
+    expect(wave.map((t) => key(t.customer_id, t.dimension, t.from_tier, t.to_tier)).sort()).toEqual(
+      diff.moves.flatMap((m) => m.ids.map((c) => key(c, m.dimension, m.from, m.to))).sort(),
+    );
+    for (const t of wave) {
+      expect(t.reason).toBe('RULES_CHANGED');
+      expect(isoDay(dayOf(t.occurred_at))).toBe(isoDay(today));
+      expect(t.cutpoints_version).toBe(`cp-${isoDay(today - 1)}+r2`);
     }
   });
 });
