@@ -87,6 +87,8 @@ export interface RulesChangeOptions {
   logger: Logger;
   /** After this instance switched to a new active version (the RULES_FILE check runs again). */
   onSwitched?: (active: RulesVersion) => void;
+  /** True once the service is stopping: a wave in progress stops (the partition does it again after a restart). */
+  stopping?: () => boolean;
 }
 
 export class RulesChange {
@@ -189,8 +191,7 @@ export class RulesChange {
       }
     }
     const decision = JSON.parse(h.decided!) as RulesChangeDecision;
-    await this.reevaluate(p, target, decision);
-    return true;
+    return this.reevaluate(p, target, decision);
   }
 
   /** The decision once every partition reported the same day; null while not. */
@@ -231,7 +232,7 @@ export class RulesChange {
     p: number,
     target: { entry: RulesVersion; rules: Rules },
     decision: RulesChangeDecision,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { engine, tierState } = this.o;
     const { seq, version } = target.entry;
     if (decision.cutPoints) {
@@ -254,6 +255,10 @@ export class RulesChange {
       const started = Date.now();
       const rate = this.o.rulesReevaluationRate;
       for await (const ids of tierState.customers(p, Math.min(1000, rate))) {
+        if (this.o.stopping?.()) {
+          this.o.logger.info({ partition: p, apply: seq, customers: done }, 'rules change: wave interrupted by stop');
+          return false;
+        }
         await engine.evaluate(
           p,
           ids.map((customerId) => ({
@@ -283,5 +288,6 @@ export class RulesChange {
       { partition: p, version, apply: seq, customers: done, day: day === null ? null : isoDay(day) },
       'rules change applied',
     );
+    return true;
   }
 }

@@ -103,6 +103,7 @@ export class Sweeper {
       startVersion: o.engine.rules.version,
       logger: o.logger,
       onSwitched: o.onRulesSwitched,
+      stopping: () => this.stopped,
     });
   }
 
