@@ -6,7 +6,9 @@ export type Blocker =
   /** The cut points of `day` (a cut-point day) are not computed: the barrier lacks the population of `missing`. */
   | { kind: 'barrier'; day: number; missing: number[] }
   /** Another instance holds the partition's lease (it is still finishing, or died and the lease has not run out). */
-  | { kind: 'lease' };
+  | { kind: 'lease' }
+  /** A rules change (rules-change.ts) holds the partition until `waitingFor` have reported the same closed day. */
+  | { kind: 'rules-change'; apply: number; version: string; waitingFor: number[] };
 
 interface PartitionState {
   closedDay: number | null;
@@ -138,6 +140,11 @@ function describe(blocker: Blocker | null): string {
   if (blocker === null) return 'unknown';
   if (blocker.kind === 'lease')
     return 'its lease is held by another instance (still finishing, or died and the lease has not run out)';
+  if (blocker.kind === 'rules-change')
+    return (
+      `the rules change to ${blocker.version} (apply ${blocker.apply}) holds it until partitions ` +
+      `${blocker.waitingFor.join(', ')} report the same closed day (is every signals partition owned by a running engine?)`
+    );
   const parts = blocker.missing.length === 1 ? 'partition' : 'partitions';
   return (
     `the cut-point barrier of ${isoDay(blocker.day)} waits for ${parts} ${blocker.missing.join(', ')} ` +

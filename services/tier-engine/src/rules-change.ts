@@ -70,6 +70,18 @@ export function waveDay(mode: 'live' | 'replay', measured: number, today: number
   return mode === 'live' ? Math.max(measured + 1, today) : measured;
 }
 
+/** A partition held by a rules change (RulesChange.closeLimit). */
+export interface RulesHold {
+  /** The last day the partition may close (its closed day, or the latest reported day to catch up to). */
+  limit: number;
+  /** The change is decided: the partition only waits for its own re-evaluation. */
+  decided: boolean;
+  apply: number;
+  version: string;
+  /** Partitions that have not reported, or reported a day behind `limit`. */
+  waitingFor: number[];
+}
+
 /** How long a change's rendezvous hash is kept (`tierctl rules show` reads its progress). */
 const CHANGE_TTL_SECONDS = 30 * 86_400;
 
@@ -141,15 +153,23 @@ export class RulesChange {
   }
 
   /**
-   * The last day partition p may close while its change is pending: the latest day another partition reported
-   * (catching up), or `closed` itself (hold). Undefined when no change is pending for p.
+   * While partition p's change is pending: the last day p may close (the latest day another partition reported,
+   * to catch up, or `closed` itself: hold), whether the change is decided (p only waits for its own wave), and the
+   * partitions the rendezvous waits for (not reported, or behind the latest day). Undefined when none is pending.
    */
-  async closeLimit(p: number, closed: number): Promise<number | undefined> {
+  async closeLimit(p: number, closed: number): Promise<RulesHold | undefined> {
     if (!this.pending.has(p) || !this.target) return undefined;
-    const h = await this.o.redis.hgetall(this.o.tierState.rules.keys.change(this.target.entry.seq));
-    if (h.decided !== undefined) return closed;
+    const { seq: apply, version } = this.target.entry;
+    const h = await this.o.redis.hgetall(this.o.tierState.rules.keys.change(apply));
+    if (h.decided !== undefined) return { limit: closed, decided: true, apply, version, waitingFor: [] };
     const { latest } = readReports(h, this.o.numPartitions);
-    return latest === null ? closed : Math.max(closed, latest);
+    const limit = latest === null ? closed : Math.max(closed, latest);
+    const waitingFor: number[] = [];
+    for (let q = 0; q < this.o.numPartitions; q++) {
+      const d = h[`day:${q}`];
+      if (d === undefined || d === 'none' || Number(d) < limit) waitingFor.push(q);
+    }
+    return { limit, decided: false, apply, version, waitingFor };
   }
 
   /**

@@ -228,7 +228,8 @@ export class Sweeper {
       await this.o.tierState.setPartitionMeta(p, { closed_day: closed, popcache: this.populationKey() });
     }
     // A rules change holds the partition at its closed day (or lets it catch up with the others), see rules-change.ts.
-    const limit = await this.rulesChange.closeLimit(p, closed);
+    const hold = await this.rulesChange.closeLimit(p, closed);
+    const limit = hold?.limit;
     this.o.progress?.closedUpTo(p, closed);
     let progress = false;
     while (
@@ -265,6 +266,16 @@ export class Sweeper {
     // their day closes, snapshots and cut points).
     if (limit === undefined && endOfDay(closed + 1) > clock) await this.drainDue(p, clock);
     if (endOfDay(closed + 1) > clock) this.o.progress?.caughtUp(p);
+    else if (hold?.decided)
+      this.o.progress?.caughtUp(p); // only its own re-evaluation wave is left: not blocked
+    else if (hold && closed >= hold.limit) {
+      this.o.progress?.blocked(p, closed + 1, {
+        kind: 'rules-change',
+        apply: hold.apply,
+        version: hold.version,
+        waitingFor: hold.waitingFor,
+      });
+    }
     this.o.metrics?.sweeperDue.set({ partition: String(p) }, await this.o.tierState.dueCount(p, clock));
     return progress;
   }

@@ -116,10 +116,12 @@ describe('rules change rendezvous', () => {
     expect(await a.poll([0, 1])).toEqual([0, 1]);
     expect(await a.step(0, DAY)).toBe(false);
     expect(await a.step(1, DAY)).toBe(false);
-    expect(await a.closeLimit(0, DAY)).toBe(DAY); // held at its closed day
+    // Held at its closed day, waiting for partition 2 (not reported yet).
+    expect(await a.closeLimit(0, DAY)).toMatchObject({ limit: DAY, decided: false, apply: 2, waitingFor: [2] });
     expect(await b.poll([2])).toEqual([2]);
     expect(await b.step(2, DAY - 2)).toBe(false); // reported, behind: nothing decided
-    expect(await b.closeLimit(2, DAY - 2)).toBe(DAY); // may catch up to the others' day
+    // May catch up to the others' day; the rendezvous waits for it.
+    expect(await b.closeLimit(2, DAY - 2)).toMatchObject({ limit: DAY, waitingFor: [2] });
     // Partition 2 closes its two days (old rules), then reports again: now every report is DAY.
     await tierState.setPartitionMeta(2, { closed_day: DAY });
     expect(await b.step(2, DAY)).toBe(true);

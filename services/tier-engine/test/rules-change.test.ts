@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DayProgress } from '../src/progress';
 import { readReports, waveDay } from '../src/rules-change';
 
 // The rules-change rendezvous (design-decisions §20): when every partition has reported one day, and how far a
@@ -40,17 +41,15 @@ describe('readReports', () => {
   it('property: decidable iff all N reported one value; latest is the largest day reported', () => {
     fc.assert(
       fc.property(
-        fc
-          .integer({ min: 1, max: 6 })
-          .chain((n) =>
-            fc.tuple(
-              fc.constant(n),
-              fc.array(fc.option(fc.integer({ min: D - 3, max: D }), { nil: undefined }), {
-                minLength: n,
-                maxLength: n,
-              }),
-            ),
+        fc.integer({ min: 1, max: 6 }).chain((n) =>
+          fc.tuple(
+            fc.constant(n),
+            fc.array(fc.option(fc.integer({ min: D - 3, max: D }), { nil: undefined }), {
+              minLength: n,
+              maxLength: n,
+            }),
           ),
+        ),
         ([n, days]) => {
           const fields: Record<string, string> = {};
           days.forEach((d, q) => {
@@ -75,5 +74,18 @@ describe('waveDay', () => {
     expect(waveDay('live', D, D + 1)).toBe(D + 1);
     expect(waveDay('live', D, D + 3)).toBe(D + 3);
     expect(waveDay('live', D, D)).toBe(D + 1);
+  });
+});
+
+describe('a partition held by a rules change (DayProgress)', () => {
+  it('is a readiness problem past the limit, naming the change and the partitions it waits for', () => {
+    let now = 1_000_000;
+    const progress = new DayProgress({ limitMs: 10_000, numPartitions: 3, now: () => now });
+    progress.closedUpTo(0, D);
+    progress.blocked(0, D + 1, { kind: 'rules-change', apply: 4, version: 'v2', waitingFor: [2] });
+    now += 12_000;
+    expect(progress.problems()).toEqual([
+      'tier-engine: partition 0 has not closed 2024-10-05 for 12 s (limit 10 s): the rules change to v2 (apply 4) holds it until partitions 2 report the same closed day (is every signals partition owned by a running engine?)',
+    ]);
   });
 });
