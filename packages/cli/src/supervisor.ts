@@ -7,10 +7,16 @@ import type { Admin } from 'kafkajs';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const SERVICES = ['aggregator', 'tier-engine', 'warehouse-writer'] as const;
+/**
+ * Services the pipeline does not need, started on demand (startService): `destinations` delivers tier changes to
+ * webhooks and CRMs and needs destination files (DESTINATIONS_DIR), so the demo and the pipeline tests leave it out.
+ */
+export const OPTIONAL_SERVICES = ['destinations'] as const;
 export type ServiceName = (typeof SERVICES)[number];
+export type AnyServiceName = ServiceName | (typeof OPTIONAL_SERVICES)[number];
 
 export interface ServiceProcess {
-  name: ServiceName;
+  name: AnyServiceName;
   child: ChildProcess;
   exited: Promise<number | null>;
 }
@@ -21,9 +27,9 @@ export interface ServiceProcess {
  * another checkout (the bench's baseline worktree) from that checkout's directory; default this repository.
  */
 export function startService(
-  name: ServiceName,
+  name: AnyServiceName,
   env: Record<string, string> = {},
-  onLine?: (name: ServiceName, line: string) => void,
+  onLine?: (name: AnyServiceName, line: string) => void,
   opts: { root?: string } = {},
 ): ServiceProcess {
   const root = opts.root ?? REPO_ROOT;

@@ -20,7 +20,10 @@ describe('infra/kafka/topics.yaml', () => {
     for (const topic of Object.values(TOPICS)) expect(byName.has(topic), topic).toBe(true);
     for (const topic of Object.values(TOPICS)) expect(byName.has(`${topic}.dlq`), `${topic}.dlq`).toBe(true);
     expect(DLQ_TOPICS).toEqual(Object.values(TOPICS).map((t) => `${t}.dlq`));
-    expect(spec.topics).toHaveLength(2 * Object.values(TOPICS).length);
+    // Beside them only the dead-letter topics of destinations (customer-tier-destinations.<name>.dlq).
+    const destinationDlqs = spec.topics.filter((t) => /^customer-tier-destinations\.[a-z0-9-]+\.dlq$/.test(t.name));
+    expect(destinationDlqs.map((t) => t.name)).toContain('customer-tier-destinations.example-webhook.dlq');
+    expect(spec.topics).toHaveLength(2 * Object.values(TOPICS).length + destinationDlqs.length);
   });
 
   it('has the agreed cleanup policies and retention', () => {
@@ -29,6 +32,7 @@ describe('infra/kafka/topics.yaml', () => {
     };
     for (const t of INPUT_TOPICS) expectTopic(t, 'delete', 7);
     for (const t of DLQ_TOPICS) expectTopic(t, 'delete', 30);
+    expectTopic('customer-tier-destinations.example-webhook.dlq', 'delete', 30);
     expectTopic(TOPICS.signals, 'delete', 1);
     expectTopic(TOPICS.transitions, 'delete', 30);
     expectTopic(TOPICS.changes, 'compact,delete', 30);

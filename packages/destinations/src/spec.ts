@@ -213,6 +213,15 @@ export function parseDestination(file: string, text: string, secrets: SecretSour
   }
 }
 
+/**
+ * The dead-letter topic of destination `name` (one per destination, so one failing receiver's dead letters can be
+ * read and replayed alone). infra/kafka/topics.yaml declares it for the shipped examples; the service creates a
+ * missing one at start with the settings of `customer-tier-transitions.v1.dlq`.
+ */
+export function destinationDlqTopic(name: string): string {
+  return `customer-tier-destinations.${name}.dlq`;
+}
+
 /** What `tierctl destinations list` shows of a destination: never its secret. */
 export function describeDestination(d: Destination): Record<string, unknown> {
   const target = d.kind === 'webhook' ? d.url : `${d.template} ${d.base_url}`;

@@ -1,0 +1,20 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseDestination } from '../src/spec';
+
+const DIR = path.resolve(import.meta.dirname, '../../../examples/destinations');
+
+describe('examples/destinations', () => {
+  it('every example file is a valid destination (secrets stubbed)', () => {
+    const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const f of files) {
+      const d = parseDestination(path.join(DIR, f), readFileSync(path.join(DIR, f), 'utf8'), {
+        env: () => 'stub',
+        readFile: () => 'stub',
+      });
+      expect(d.name).toBe(f.replace('.yaml', ''));
+    }
+  });
+});

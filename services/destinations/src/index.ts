@@ -1,0 +1,3 @@
+export * from './config';
+export * from './dead-letter';
+export { runDestinations, selectDestinations } from './main';
