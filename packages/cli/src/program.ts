@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { Clients } from './clients';
 import { registerCustomerCommand } from './commands/customer';
+import { registerDestinationsCommands } from './commands/destinations';
 import { registerDlqCommands } from './commands/dlq';
 import { registerImportCommand } from './commands/import';
 import { registerRulesCommands } from './commands/rules';
@@ -28,5 +29,6 @@ export function buildTierctl(clients: Clients): Command {
   registerRulesCommands(program, clients);
   registerSqlCommand(program, clients);
   registerStatusCommands(program, clients);
+  registerDestinationsCommands(program, clients);
   return program;
 }

@@ -1,3 +1,4 @@
 export * from './config';
 export * from './dead-letter';
+export { agentFor, deliverCrmBatch, deliverWebhook } from './deliver';
 export { runDestinations, selectDestinations } from './main';

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import type { Clients } from '../clients';
 import { parsePositiveInt, print, printJson } from './args';
 
-async function readDlq(
+/** Reads up to `limit` records of a dead-letter topic (`<topic>.dlq`, or the topic itself when it ends in .dlq). */
+export async function readDlq(
   clients: Clients,
   topic: string,
   limit: number,
