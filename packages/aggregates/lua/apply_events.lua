@@ -15,7 +15,7 @@
 --   found (capped away, no revenue effect); expired reversals = refunds/cancellations of orders older than the kept
 --   order states (no effect). Both are anomalies the caller reports (docs/design-decisions.md §15).
 --
--- Hash fields (see README "Keyspace"): mx fo ob wb tb lb, x:<topic code>, a:<order day>:<effective day>, o:<day> w:<day> t:<day>, k:<ticket> q:<ticket>,
+-- Hash fields (see README "Keyspace"): mx fo ob pd wb tb lb, x:<topic code>, a:<order day>:<effective day>, o:<day> w:<day> t:<day>, k:<ticket> q:<ticket>,
 -- h:<topic>:<partition>, e:<topic code>:<event_id>, n:<order_id> (order state), u:<len>:<order_id><refund key>.
 
 local key = KEYS[1]
@@ -113,7 +113,7 @@ local function refund_field(oid, rkey) return 'u:' .. #oid .. ':' .. oid .. rkey
 
 -- Read up front, in one HMGET, every field the events can touch.
 do
-  local want, seen = { 'mx', 'fo', 'ob', 'wb', 'tb', 'lb' }, {}
+  local want, seen = { 'mx', 'fo', 'ob', 'pd', 'wb', 'tb', 'lb' }, {}
   local function want_field(f) if not seen[f] then seen[f] = true; want[#want + 1] = f end end
   for i = 3, #ARGV, 2 do
     local packed, eid = ARGV[i], ARGV[i + 1]
@@ -179,12 +179,38 @@ local function add_order_base(dc, dr, dm, last_at, first_at)
   end
 end
 
+-- Folded order days (`pd`, for the CLV inputs: purchase days and the first purchase day's spend survive the fold):
+-- space-separated `<day>:<revenue>` for a folded day with a live order (a purchase day), `<day>~<revenue>` for a
+-- folded day with order money but no live order seen. Like the purchase times, a folded day never stops being a
+-- purchase day (its reversals are outside the contract once its order states are gone).
+local function add_day_base(d, dr, live)
+  local out, found = {}, false
+  for day, mark, rev in string.gmatch(get('pd') or '', '(%-?%d+)([:~])(%S+)') do
+    if tonumber(day) == d then
+      found = true
+      if live then mark = ':' end
+      out[#out + 1] = day .. mark .. fmt(tonumber(rev) + dr)
+    else
+      out[#out + 1] = day .. mark .. rev
+    end
+  end
+  if not found then
+    if dr == 0 and not live then return end
+    out[#out + 1] = fmt(d) .. (live and ':' or '~') .. fmt(dr)
+  end
+  set('pd', table.concat(out, ' '))
+end
+
 -- Order bucket o:<day> = "count,revenue,margin,<live times>,<cancelled times>" (design-decisions §15 "Purchase
 -- times"): times in ms of the day, space-separated; the placed time of each live order of the day, and
 -- `ms@cancelDay` for each order of the day cancelled on a later day. placed_at is used only when the day is folded.
 local function add_order(bucket_day, dc, dr, dm, placed_at)
   local cut = cutoff_day()
-  if bucket_day <= cut then add_order_base(dc, dr, dm, placed_at, placed_at); return end
+  if bucket_day <= cut then
+    add_order_base(dc, dr, dm, placed_at, placed_at)
+    add_day_base(bucket_day, dr, placed_at ~= nil and dc > 0)
+    return
+  end
   local f = 'o:' .. bucket_day
   local b = split(get(f) or '0')
   set(f, join_trim({ num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm, b[4] or '', b[5] or '' }, 5))
@@ -199,6 +225,7 @@ local function move_time(d, from, to)
     if to ~= nil and not string.find(to, '@', 1, true) then
       local at = d * DAY + tonumber(to)
       add_order_base(0, 0, 0, at, at)
+      add_day_base(d, 0, true)
     end
     return
   end
@@ -227,7 +254,11 @@ end
 local function add_adjustment(order_day, effective_day, dc, dr, dm)
   if effective_day <= order_day then add_order(order_day, dc, dr, dm, nil); return end
   local cut = cutoff_day()
-  if effective_day <= cut then add_order_base(dc, dr, dm, nil, nil); return end
+  if effective_day <= cut then
+    add_order_base(dc, dr, dm, nil, nil)
+    add_day_base(order_day, dr, false)
+    return
+  end
   local f = 'a:' .. order_day .. ':' .. effective_day
   local b = split(get(f) or '0')
   local c, r, m = num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm
@@ -561,10 +592,12 @@ if cut ~= nil then
       if tx == nil or tonumber(cache[f]) < tx - horizon then del(f) end
     elseif fold then
       if p == 'a:' then
-        local eff = tonumber(string.match(f, '^a:[^:]*:(.*)$'))
+        local od, eff = string.match(f, '^a:([^:]*):(.*)$')
+        eff = tonumber(eff)
         if eff <= cut then
           local b = split(cache[f])
           add_order_base(num(b[1]), num(b[2]), num(b[3]), nil)
+          add_day_base(tonumber(od), num(b[2]), false)
           del(f)
         end
       elseif p == 'o:' or p == 'w:' or p == 't:' then
@@ -580,6 +613,7 @@ if cut ~= nil then
               if hi == nil or v > hi then hi = v end
             end
             add_order_base(num(b[1]), num(b[2]), num(b[3]), hi and (d * DAY + hi) or nil, lo and (d * DAY + lo) or nil)
+            add_day_base(d, num(b[2]), lo ~= nil)
           elseif p == 'w:' then
             max_field('wb', d * DAY + num(b[1]))
           else

@@ -1,3 +1,4 @@
+export * from './clv-inputs';
 export * from './config';
 export * from './config-file';
 export * from './existence';

@@ -248,6 +248,13 @@ class StateDecoder {
       else if (f === 'ob') {
         const b = v.split(',');
         s.orderBase = { count: n0(b[0]), revenue: n0(b[1]), margin: n0(b[2]), lastPlacedAt: nOpt(b[3]) };
+      } else if (f === 'pd') {
+        // `<day>:<revenue>` (a purchase day) or `<day>~<revenue>`, space-separated.
+        for (const e of v.split(' ')) {
+          const i = e.search(/[:~]/);
+          if (i <= 0) continue;
+          s.orderDayBase.set(Number(e.slice(0, i)), { revenue: Number(e.slice(i + 1)), purchase: e[i] === ':' });
+        }
       } else if (f === 'wb') s.webBaseLastSeenAt = Number(v);
       else if (f === 'tb') {
         const b = v.split(',');

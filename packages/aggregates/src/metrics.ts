@@ -3,6 +3,7 @@
  * an AggregateState (see keyspace.ts) and everything else happens here. Definitions: packages/aggregates/README.md.
  */
 import { WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
+import { addClvInputs, PurchaseDays } from './clv-inputs';
 import type { AggregateConfig } from './config';
 
 export * from './config';
@@ -82,6 +83,11 @@ export interface AggregateState {
   firstOrderAt: number | null;
   /** Folded (older than retention) order totals. */
   orderBase: { count: number; revenue: number; margin: number; lastPlacedAt: number | null };
+  /**
+   * Folded order days (`pd`): net revenue of the day's folded orders and whether it is a purchase day (it had a live
+   * order), so the CLV inputs (clv-inputs.ts) survive the fold. Empty for hashes folded before `pd` existed.
+   */
+  orderDayBase: Map<number, { revenue: number; purchase: boolean }>;
   /** Max web occurred_at among folded/late-old events. */
   webBaseLastSeenAt: number | null;
   /** Folded ticket data: latest ticket event time among folded, and resolve-time sums of folded tickets. */
@@ -104,6 +110,7 @@ export function emptyState(customerId: string): AggregateState {
     maxEventAt: null,
     firstOrderAt: null,
     orderBase: { count: 0, revenue: 0, margin: 0, lastPlacedAt: null },
+    orderDayBase: new Map(),
     webBaseLastSeenAt: null,
     ticketBase: { lastTicketAt: null, resolveSumMs: 0, resolveCount: 0 },
     orders: new Map(),
@@ -204,6 +211,7 @@ export function metricsAt(state: AggregateState, asOfMs: number, config: Aggrega
   m.last_order_at = lastOrderAt;
   m.recency_days = lastOrderAt === null ? null : D - dayOf(lastOrderAt);
   m.tenure_days = firstOrderAt === null ? null : D - dayOf(firstOrderAt);
+  addClvInputs(m, new PurchaseDays(state), D);
 
   // Web engagement.
   const nTypes = WEB_BEHAVIOR_TYPES.length;
@@ -426,6 +434,7 @@ export class AggregateTimeline {
   /** Orders cancelled after their day (rare): their time counts as of the days in [day, fromDay). */
   private readonly orderCancelled: Array<{ day: number; placedAt: number; fromDay: number }>;
   private readonly adjustments: OrderAdjustment[];
+  private readonly purchaseDays: PurchaseDays;
   private readonly webDays: number[];
   /** Per web bucket: Σ_type weight × count, summed in type order like metricsAt. */
   private readonly webWeighted: number[];
@@ -464,6 +473,7 @@ export class AggregateTimeline {
       for (const c of b.cancelled ?? []) this.orderCancelled.push({ day: orders.days[i]!, ...c });
     });
     this.adjustments = state.adjustments.map((a) => ({ ...a }));
+    this.purchaseDays = new PurchaseDays(state);
 
     const web = sortedEntries(state.web);
     const nTypes = WEB_BEHAVIOR_TYPES.length;
@@ -623,6 +633,7 @@ export class AggregateTimeline {
     m.last_order_at = lastOrderAt;
     m.recency_days = lastOrderAt === null ? null : D - dayOf(lastOrderAt);
     m.tenure_days = firstOrderAt === null ? null : D - dayOf(firstOrderAt);
+    addClvInputs(m, this.purchaseDays, D);
 
     // Web engagement: the score over the 365-day window in ascending day order, as metricsAt sums it.
     const wd = this.webDays;

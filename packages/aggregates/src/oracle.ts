@@ -43,7 +43,8 @@ export function oracleMetrics(
   // Purchase times (first/last order, recency, tenure): only orders that are not cancelled as of D (§15: a cancelled
   // order did not happen, from the cancellation's day on). A refunded order still happened: its time counts.
   const placedTimes: number[] = [];
-  for (const o of orderContributions(unique, D, convert)) {
+  const contributions = orderContributions(unique, D, convert);
+  for (const o of contributions) {
     orderEffects.push({ d: o.day, count: o.count, revenue: o.revenue, margin: o.margin });
     if (!o.cancelled) placedTimes.push(o.placedAt);
   }
@@ -120,6 +121,7 @@ export function oracleMetrics(
   m.last_order_at = placedUpTo.length ? Math.max(...placedUpTo) : null;
   m.recency_days = m.last_order_at === null ? null : D - day(m.last_order_at);
   m.tenure_days = m.first_order_at === null ? null : D - day(m.first_order_at);
+  Object.assign(m, oracleClvInputs(contributions, D));
 
   // --- web
   let score = 0;
@@ -270,4 +272,33 @@ export function oracleRefundExcess(events: InputEvent[], asOfMs: number, config:
   const unique = events.filter((e) => !seen.has(e.event.event_id) && seen.add(e.event.event_id));
   const convert = (minor: number, currency: string) => toReportingMinor(minor, currency, config);
   return orderContributions(unique, day(asOfMs), convert).reduce((a, o) => a + o.refundExcess, 0);
+}
+
+/**
+ * The CLV model inputs as of day D (README "CLV inputs"; BG/NBD: Fader, Hardie & Lee 2005; Gamma-Gamma: Fader &
+ * Hardie 2013), from the orders' contributions as of D: purchase days = the days of orders not cancelled as of D
+ * (same-day orders merge); x = purchase days − 1; t_x = (last − first purchase day) / 7 and T = (D − first purchase
+ * day) / 7, in weeks; zbar = Σ spend of the purchase days after the first / x, a day's spend being the revenue of its
+ * orders as of D (minor units; null when x = 0). All null without a purchase day.
+ */
+export function oracleClvInputs(contributions: OrderContribution[], D: number): Metrics {
+  const spend = new Map<number, number>();
+  const purchaseDays = new Set<number>();
+  for (const o of contributions) {
+    if (o.day > D) continue;
+    spend.set(o.day, (spend.get(o.day) ?? 0) + o.revenue);
+    if (!o.cancelled) purchaseDays.add(o.day);
+  }
+  if (purchaseDays.size === 0) return { clv_x: null, clv_t_x_weeks: null, clv_T_weeks: null, clv_zbar: null };
+  const days = [...purchaseDays].sort((a, b) => a - b);
+  const first = days[0]!;
+  const x = days.length - 1;
+  let repeatSpend = 0;
+  for (const d of days.slice(1)) repeatSpend += spend.get(d)!;
+  return {
+    clv_x: x,
+    clv_t_x_weeks: (days[x]! - first) / 7,
+    clv_T_weeks: (D - first) / 7,
+    clv_zbar: x > 0 ? repeatSpend / x : null,
+  };
 }

@@ -2,6 +2,7 @@ import type { InputEvent } from '@tierstream/contracts';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLV_INPUT_METRICS } from '../src/clv-inputs';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
 import { customerKeys } from '../src/keyspace';
 import { dayOf, metricsAt, RETENTION_DAYS } from '../src/metrics';
@@ -102,6 +103,8 @@ const PURCHASE_TIME_METRICS = [
   'last_order_at',
   'recency_days',
   'tenure_days',
+  // The CLV inputs (issue 15): purchase days and their spend, first and last purchase day.
+  ...CLV_INPUT_METRICS,
 ] as const;
 
 describe('AggregateStore on real Redis', () => {
@@ -261,6 +264,9 @@ describe('AggregateStore on real Redis', () => {
       differingCopies: 0,
       refundExcess: 0,
       lateOrderEvents: 0,
+      // CLV inputs: repeat buyers, and customers whose folded days (`pd`) hold purchase days.
+      repeatBuyers: 0,
+      foldedPurchaseDays: 0,
     };
     await fc.assert(
       fc.asyncProperty(
@@ -305,6 +311,7 @@ describe('AggregateStore on real Redis', () => {
             const state = states.get(customerId);
             if (state && (state.orderBase.count !== 0 || state.webBaseLastSeenAt !== null)) seen.folded++;
             if (state && state.ticketBase.resolveCount > 0) seen.foldedTickets++;
+            if (state && [...state.orderDayBase.values()].some((e) => e.purchase)) seen.foldedPurchaseDays++;
             if (events.length === 0) {
               expect(state).toBeUndefined();
               continue;
@@ -323,6 +330,7 @@ describe('AggregateStore on real Redis', () => {
             for (const asOf of asOfs) {
               const got = metricsAt(state!, asOf, config);
               const want = oracleMetrics(events, asOf, config, horizon);
+              if (asOf === maxAt && (want.clv_x ?? 0) > 0) seen.repeatBuyers++;
               expect({ customerId, asOf, ...got }).toEqual({ customerId, asOf, ...want });
               for (const k of MONEY_METRICS)
                 expect(got[k], `${customerId} ${k} as of ${asOf}`).toBeGreaterThanOrEqual(0);
@@ -358,6 +366,8 @@ describe('AggregateStore on real Redis', () => {
     expect(seen.latestCancelled).toBeGreaterThan(0);
     expect(seen.differingCopies).toBeGreaterThan(0);
     expect(seen.refundExcess).toBeGreaterThan(0);
+    expect(seen.repeatBuyers).toBeGreaterThan(0);
+    expect(seen.foldedPurchaseDays).toBeGreaterThan(0);
   });
 
   it('memory: a realistic customer (5 orders, 20 web events, 1 ticket in a year) stays under 1.5 KB', async () => {

@@ -29,13 +29,15 @@ afterAll(async () => {
 });
 
 /**
- * The hash without `lb` and without the order states the first version did not keep (`n:`/`u:`, design-decisions
+ * The hash without `lb`, `pd` and without the order states the first version did not keep (`n:`/`u:`, design-decisions
  * §15). The histories here have no reversals and no order copies, where both versions' money semantics agree (the
  * money semantics themselves are checked against the oracle in aggregates.it.test.ts).
  */
 async function hashWithoutLowerBound(key: string): Promise<Record<string, string>> {
   const h = await redis.hgetall(key);
   delete h.lb;
+  // The folded order days of the CLV inputs (`pd`, issue 15): the first version had none.
+  delete h.pd;
   for (const f of Object.keys(h)) if (f.startsWith('n:') || f.startsWith('u:')) delete h[f];
   return normalisePurchaseTimes(h);
 }

@@ -27,6 +27,8 @@ const hashArb: fc.Arbitrary<Record<string, string>> = fc
     mx: at,
     fo: optAt,
     ob: fc.option(fc.tuple(small, money, money, optAt), { nil: null }),
+    /** Folded order days (`pd`, CLV inputs): purchase days and days with money only. */
+    pd: fc.array(fc.tuple(fc.integer({ min: BASE - 900, max: BASE - 421 }), fc.boolean(), money), { maxLength: 5 }),
     wb: optAt,
     tb: fc.option(fc.tuple(optAt, fc.integer({ min: 0, max: 10 ** 9 }), fc.integer({ min: 0, max: 9 })), { nil: null }),
     orders: fc.array(fc.tuple(bucketDay, small, money, money, fc.option(ms, { nil: null }), fc.nat(3)), {
@@ -78,6 +80,7 @@ const hashArb: fc.Arbitrary<Record<string, string>> = fc
     const s = (v: number | null) => (v === null ? '' : String(v));
     if (r.fo !== null) h.fo = String(r.fo);
     if (r.ob) h.ob = `${r.ob[0]},${r.ob[1]},${r.ob[2]},${s(r.ob[3])}`;
+    if (r.pd.length > 0) h.pd = r.pd.map(([d, purchase, rev]) => `${d}${purchase ? ':' : '~'}${rev}`).join(' ');
     if (r.wb !== null) h.wb = String(r.wb);
     if (r.tb) h.tb = `${s(r.tb[0])},${r.tb[1]},${r.tb[2]}`;
     for (const [d, c, rev, mar, last, drop] of r.orders) h[`o:${d}`] = columns([c, rev, mar, s(last)], drop);
