@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import {
   type Clients,
   deleteRedisKeys,
   feedEvents,
   GROUPS,
   groupLag,
-  REPO_ROOT,
   SERVICES,
   type ServiceName,
   type ServiceProcess,
@@ -290,43 +287,7 @@ export function journey(transitions: TierTransition[], customerId: string, dimen
     .map((t) => step(t.dimension, t.from_tier, t.to_tier, t.reason, dayOf(t.occurred_at)));
 }
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs tierctl the way a user does (a new Node process through tsx), with this process's environment. */
-export function tierctl(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) {
-  return new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join('packages', 'cli', 'src', 'tierctl.ts'), ...args],
-      {
-        cwd: REPO_ROOT,
-        env: { ...process.env, ...opts.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString('utf8');
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8');
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tierctl ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, opts.timeoutMs ?? 120_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+export { type CliResult, tierctl } from './run-node';
 
 /** Runs async jobs with at most `limit` at a time (the box has 2 cores), results in input order. */
 export async function limited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -1,34 +1,11 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../src/supervisor';
+import { runEntry } from '../../../test/support/run-node';
 
-/** Runs a TypeScript entry point as a user does (node --import tsx), with `env` over this process's environment. */
-function run(entry: string, args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString('utf8');
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8');
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (entry: string, args: string[], env: Record<string, string>) =>
+  runEntry(entry, args, { env, timeoutMs: 50_000 });
 
 const TIERCTL = path.join('packages', 'cli', 'src', 'tierctl.ts');
 const REMOTE = '10.0.0.1:9092';

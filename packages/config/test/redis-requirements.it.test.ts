@@ -1,34 +1,13 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { startService, stopService } from '@tierstream/cli';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tierctl } from '../../../test/support/run-node';
 import { testEndpoints } from '../../../test/support/stack';
 import { checkRedisRequirements, createRedis, type RedisFinding, warnOnRedisRequirements } from '../src';
 
-const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
-
 /** `tierctl status --json` as a user runs it (the stack's endpoints from this process's environment). */
-function tierctlStatus(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/tierctl.ts', 'status', '--json'], {
-      cwd: REPO_ROOT,
-      env: process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString('utf8');
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8');
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const tierctlStatus = () => tierctl(['status', '--json']);
 
 describe('Redis requirements, checked against the real Redis', () => {
   const url = testEndpoints().redisUrl;
