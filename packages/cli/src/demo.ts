@@ -280,6 +280,12 @@ Where to look next:
   npm run tierctl -- status                               stack health, consumer lag, DLQ sizes
   clickhouse-client --port 19000 -d ${database}           ad-hoc SQL (tables: ${REPORT_TABLES.join(', ')})
   README.md "For analysts", docs/operations.md         the SQL pack explained; running tierstream as infrastructure
+
+Point a webhook at it (docs/destinations.md):
+  mkdir -p destinations && cp examples/destinations/example-webhook.yaml destinations/   # set url: to your receiver
+  export EXAMPLE_WEBHOOK_SECRET=change-me                 # the receiver verifies Tierstream-Signature with it
+  npm run tierctl -- destinations test example-webhook    # one signed test POST
+  npx tsx packages/cli/src/tierstream.ts destinations     # deliver the demo's ${onKafka} transitions (filtered), then live ones
 `);
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -2,14 +2,21 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { CDNOW_DIR, DEMO_DEFAULT_TIMEOUT_MINUTES, runDemo } from './demo';
-import { SERVICES, type ServiceName, type ServiceProcess, startService, stopService } from './supervisor';
+import {
+  OPTIONAL_SERVICES,
+  SERVICES,
+  type ServiceName,
+  type ServiceProcess,
+  startService,
+  stopService,
+} from './supervisor';
 import { collectTargets, I_KNOW_HELP } from './wipe-guard';
 
 const program = new Command('tierstream')
   .description('Run tierstream services: one service, all of them under a local supervisor, or the demo.')
   .showHelpAfterError();
 
-for (const name of SERVICES) {
+for (const name of [...SERVICES, ...OPTIONAL_SERVICES]) {
   program
     .command(name)
     .description(`run the ${name} service in the foreground (configured by environment variables)`)

@@ -17,4 +17,21 @@ describe('examples/destinations', () => {
       expect(d.name).toBe(f.replace('.yaml', ''));
     }
   });
+
+  it('take their secrets from the variables docs/destinations.md names (and one from a file)', () => {
+    const asked: string[] = [];
+    for (const f of readdirSync(DIR).filter((x) => x.endsWith('.yaml')).sort()) {
+      parseDestination(f, readFileSync(path.join(DIR, f), 'utf8'), {
+        env: (n) => {
+          asked.push(n);
+          return 'stub';
+        },
+        readFile: (file) => {
+          asked.push(file);
+          return 'stub';
+        },
+      });
+    }
+    expect(asked).toEqual(['/run/secrets/hubspot-token', 'EXAMPLE_WEBHOOK_SECRET', 'ZOHO_CRM_TOKEN']);
+  });
 });

@@ -1,0 +1,246 @@
+/**
+ * The destinations service as a process on the real stack (Kafka, schema registry), delivering to a webhook
+ * receiver this test runs on 127.0.0.1 with injected faults: 500s, 429 with Retry-After, answers slower than the
+ * timeout, connection refused (the receiver is down at first), a poison item answered 410 and one answered 500
+ * forever, and a kill -9 of the service in the middle of delivery. Transitions are produced (Avro, keyed by customer)
+ * to a topic of this test, so the test needs no pipeline and sees no other test's data.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { killService, type ServiceProcess, startService, stopService } from '@tierstream/cli';
+import { AvroSerde, loadSchemas, type TierTransition, TOPICS } from '@tierstream/contracts';
+import { destinationDlqTopic, verifySignature } from '@tierstream/destinations';
+import type { DestinationDeadLetter } from '@tierstream/service-destinations';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/free-port';
+import { createKafka, createSchemaRegistry, createTopics, testEndpoints, uniqueName } from '../support/stack';
+import { type Fault, type Received, startReceiver } from '../support/webhook-receiver';
+
+const SECRET = 'e2e-webhook-secret';
+const RUN = randomBytes(3).toString('hex');
+const NAME = `e2e-hook-${RUN}`;
+const CUSTOMERS = 24;
+const PER_CUSTOMER = 5;
+
+let kafka: Kafka;
+let admin: Admin;
+let producer: Producer;
+let serde: AvroSerde;
+const transitionsTopic = uniqueName('e2e_dest_transitions');
+const changesTopic = uniqueName('e2e_dest_changes');
+
+beforeAll(async () => {
+  kafka = createKafka();
+  admin = kafka.admin();
+  await admin.connect();
+  await createTopics(admin, [transitionsTopic, changesTopic]);
+  serde = new AvroSerde(createSchemaRegistry(), { registryUrl: testEndpoints().schemaRegistryUrl });
+  const schemas = loadSchemas();
+  await serde.register(transitionsTopic, schemas[TOPICS.transitions].text);
+  await serde.register(changesTopic, schemas[TOPICS.changes].text);
+  producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+});
+
+afterAll(async () => {
+  await producer?.disconnect();
+  await admin
+    ?.deleteTopics({ topics: [transitionsTopic, changesTopic, destinationDlqTopic(NAME)] })
+    .catch(() => undefined);
+  await admin?.disconnect();
+});
+
+function transition(customer: string, n: number, reason = 'METRIC_CROSSED'): TierTransition {
+  const tiers = ['BRONZE', 'SILVER', 'GOLD', 'PLATINUM'];
+  return {
+    transition_id: `${RUN}-${customer}-${n}`,
+    customer_id: customer,
+    dimension: 'value',
+    from_tier: n === 0 ? null : tiers[(n - 1) % 4]!,
+    to_tier: tiers[n % 4]!,
+    direction: n === 0 ? 'ENTER' : 'UP',
+    reason,
+    rule_id: 'value.share',
+    rules_version: 'r1',
+    cutpoints_version: 'cp1',
+    metrics: { revenue_365d: 100 * n },
+    occurred_at: 1_780_000_000_000 + n * 60_000,
+    evaluated_at: 1_780_000_000_000 + n * 60_000,
+  };
+}
+
+/** Per customer, the sequence numbers of the transitions in the order the receiver first saw each. */
+function firstSeenOrder(received: Received[]): Map<string, number[]> {
+  const seen = new Set<string>();
+  const order = new Map<string, number[]>();
+  for (const r of received) {
+    if (seen.has(r.idempotencyKey)) continue;
+    seen.add(r.idempotencyKey);
+    const [, customer, n] = r.idempotencyKey.split('-');
+    order.set(customer!, [...(order.get(customer!) ?? []), Number(n)]);
+  }
+  return order;
+}
+
+async function readDeadLetters(topic: string): Promise<DestinationDeadLetter[]> {
+  const ends = await admin.fetchTopicOffsets(topic);
+  const total = ends.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
+  const out: DestinationDeadLetter[] = [];
+  if (total === 0) return out;
+  const consumer = kafka.consumer({ groupId: uniqueName('e2e_dlq_reader') });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out reading ${topic}`)), 60_000);
+    consumer
+      .run({
+        eachMessage: async ({ message }) => {
+          out.push(JSON.parse(message.value!.toString('utf8')) as DestinationDeadLetter);
+          if (out.length >= total) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      })
+      .catch(reject);
+  });
+  await consumer.disconnect();
+  return out;
+}
+
+describe('destinations service (webhook)', () => {
+  it('delivers every passing transition through faults and a kill -9, per customer in order, signed; poison items in the DLQ', async () => {
+    const customers = Array.from({ length: CUSTOMERS }, (_, i) => `c${String(i).padStart(2, '0')}`);
+    const all = customers.flatMap((c) =>
+      Array.from({ length: PER_CUSTOMER }, (_, n) =>
+        transition(c, n, n === 3 && c < 'c06' ? 'RULES_CHANGED' : 'METRIC_CROSSED'),
+      ),
+    );
+    const passing = all.filter((t) => t.reason !== 'RULES_CHANGED');
+    const poison410 = `${RUN}-c07-1`;
+    const poison500 = `${RUN}-c08-2`;
+    // What the receiver answers the n-th time it sees a key (deterministic per key).
+    const plan = (key: string, n: number): Fault | undefined => {
+      if (key === poison410) return { status: 410, body: 'gone: unsubscribed' };
+      if (key === poison500) return { status: 500, body: 'always broken' };
+      const h = Number.parseInt(key.split('-')[1]!.slice(1), 10) + Number(key.split('-')[2]);
+      if (n === 1 && h % 5 === 0) return { status: 500, body: 'transient' };
+      if (n === 1 && h % 5 === 1) return { status: 429, headers: { 'retry-after': '1' } };
+      if (n === 1 && h % 5 === 2) return { status: 200, delayMs: 1_500 }; // past the 700 ms timeout
+      return { status: 200, delayMs: 5 };
+    };
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(tmpdir(), 'e2e-destinations-'));
+    writeFileSync(
+      path.join(dir, `${NAME}.yaml`),
+      `kind: webhook
+url: http://127.0.0.1:${port}/hooks/tiers
+secret: { env: E2E_HOOK_SECRET }
+headers: { X-Test-Run: "${RUN}" }
+filter: { exclude_reasons: [RULES_CHANGED] }
+delivery:
+  timeout_ms: 700
+  max_attempts: 6
+  initial_backoff_ms: 100
+  max_backoff_ms: 1500
+  concurrency: 8
+  breaker_failures: 8
+  breaker_open_ms: 1000
+`,
+    );
+    const env = {
+      DESTINATIONS_DIR: dir,
+      DESTINATIONS_GROUP_PREFIX: `e2e-dest-${RUN}`,
+      TRANSITIONS_TOPIC: transitionsTopic,
+      CHANGES_TOPIC: changesTopic,
+      E2E_HOOK_SECRET: SECRET,
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'warn',
+      MAX_BYTES_PER_PARTITION: '4096',
+    };
+    const logs: string[] = [];
+    const start = () =>
+      startService('destinations', env, (_n, line) => {
+        logs.push(line);
+        if (logs.length > 200) logs.shift();
+      });
+
+    await producer.send({
+      topic: transitionsTopic,
+      messages: await Promise.all(
+        all.map(async (t) => ({ key: t.customer_id, value: await serde.encode(transitionsTopic, t) })),
+      ),
+    });
+    // The receiver is down at first: connection refused, retries, the breaker opens and probes.
+    let svc: ServiceProcess = start();
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(svc.child.exitCode, logs.join('\n')).toBeNull();
+    const receiver = await startReceiver(plan, port);
+    try {
+      const delivered = () => new Set(receiver.received.filter((r) => r.status === 200).map((r) => r.idempotencyKey));
+      // kill -9 in the middle of delivery, then start again: the uncommitted batches are delivered again.
+      const deadline = Date.now() + 60_000;
+      while (delivered().size < passing.length / 3 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(delivered().size, logs.join('\n')).toBeGreaterThan(0);
+      await killService(svc);
+      const beforeRestart = receiver.received.length;
+      svc = start();
+      const wanted = passing.map((t) => t.transition_id).filter((k) => k !== poison410 && k !== poison500);
+      const end = Date.now() + 120_000;
+      while (wanted.some((k) => !delivered().has(k)) && Date.now() < end) {
+        expect(svc.child.exitCode, logs.join('\n')).toBeNull();
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const missing = wanted.filter((k) => !delivered().has(k));
+      expect(missing, logs.slice(-30).join('\n')).toEqual([]);
+      expect(receiver.received.length).toBeGreaterThan(beforeRestart);
+
+      // Nothing filtered out reached the receiver; every request's body is the transition its key names.
+      const filtered = new Set(all.filter((t) => t.reason === 'RULES_CHANGED').map((t) => t.transition_id));
+      expect(receiver.received.filter((r) => filtered.has(r.idempotencyKey))).toEqual([]);
+      for (const r of receiver.received) {
+        const body = JSON.parse(r.body) as { id: string; transition: { transition_id: string } };
+        expect(body.id).toBe(r.idempotencyKey);
+        expect(body.transition.transition_id).toBe(r.idempotencyKey);
+        expect(verifySignature(SECRET, r.signature, r.body, Date.now())).toMatchObject({ ok: true });
+        expect(verifySignature(SECRET, r.signature, r.body.replace('"value"', '"VALUE"'), Date.now())).toEqual({
+          ok: false,
+          reason: 'mismatch',
+        });
+      }
+      // Faults happened: duplicates (same key, later attempt) after 500s, 429s, timeouts and the kill.
+      const keys = receiver.received.map((r) => r.idempotencyKey);
+      expect(keys.length).toBeGreaterThan(new Set(keys).size);
+      // Per customer, first deliveries in transition order (the poison items included: they were tried in turn).
+      const expected = new Map<string, number[]>();
+      for (const t of passing) {
+        const n = Number(t.transition_id.split('-')[2]);
+        expected.set(t.customer_id, [...(expected.get(t.customer_id) ?? []), n]);
+      }
+      expect(firstSeenOrder(receiver.received)).toEqual(expected);
+
+      // The poison items: in the destination's dead-letter topic with their reason, status and attempts.
+      await stopService(svc);
+      const letters = await readDeadLetters(destinationDlqTopic(NAME));
+      const byKey = new Map(letters.map((l) => [l.idempotency_key, l]));
+      expect(byKey.get(poison410)).toMatchObject({
+        reason: 'NON_RETRIABLE_STATUS',
+        status: 410,
+        body_excerpt: 'gone: unsubscribed',
+        attempts: 1,
+        customer_id: 'c07',
+      });
+      expect(byKey.get(poison500)).toMatchObject({ reason: 'ATTEMPTS_EXHAUSTED', status: 500, attempts: 6 });
+      expect([...byKey.keys()].sort()).toEqual([poison410, poison500].sort());
+      // The customer's later transitions were delivered after its dead letter (delivery continues).
+      expect(delivered().has(`${RUN}-c07-2`) && delivered().has(`${RUN}-c08-3`)).toBe(true);
+    } finally {
+      await killService(svc);
+      await receiver.close();
+    }
+  });
+});
