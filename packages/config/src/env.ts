@@ -25,12 +25,23 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
     } catch (err) {
       throw new ConfigError([`CONFIG_FILE: cannot read ${file}: ${(err as Error).message}`]);
     }
-    const parsed = parseYaml(text) as unknown;
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(text) as unknown;
+    } catch (err) {
+      // The parser's message quotes the offending line, which may hold a password: give only its position.
+      const pos = (err as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+      const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+      throw new ConfigError([`CONFIG_FILE: ${file} is not valid YAML${where}`]);
+    }
     if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
       throw new ConfigError([`CONFIG_FILE: ${file} must hold a mapping of setting names to values`]);
     }
+    // A key without a value (`REDIS_PREFIX:`) is unset, as an empty environment variable is: not the string "null".
     fromFile = Object.fromEntries(
-      Object.entries((parsed ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+      Object.entries((parsed ?? {}) as Record<string, unknown>)
+        .filter(([, v]) => v !== null && v !== undefined && v !== '')
+        .map(([k, v]) => [k, String(v)]),
     );
   }
   const merged: Record<string, unknown> = { ...fromFile };
@@ -43,12 +54,23 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
     throw new ConfigError(
       result.error.issues.map((issue) => {
         const key = issue.path.join('.') || '(root)';
-        const got = issue.path.length > 0 ? merged[String(issue.path[0])] : undefined;
-        return `${key}: ${issue.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}`;
+        const name = String(issue.path[0] ?? '');
+        const got = issue.path.length > 0 ? merged[name] : undefined;
+        return `${key}: ${issue.message}${got !== undefined ? ` (got ${JSON.stringify(redactSecret(name, got))})` : ''}`;
       }),
     );
   }
   return result.data;
+}
+
+/**
+ * What an error line may show of a setting's value: nothing of a password, secret or token setting, and URLs (also
+ * in lists) with the password of their user info replaced by `***` (`redis://user:***@host:6379`).
+ */
+export function redactSecret(name: string, value: unknown): unknown {
+  if (/PASSWORD|SECRET|TOKEN/i.test(name)) return '***';
+  if (typeof value !== 'string') return value;
+  return value.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/@,]*?:)[^\s/@,]*@/g, '$1***@');
 }
 
 /** Field helpers that coerce environment strings and say what they expect. */

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, env, httpServiceSettings, loadConfig } from '../src';
+import { ConfigError, env, httpServiceSettings, loadConfig, redactSecret } from '../src';
 
 const schema = z.object({
   PORT: env.int(9400, 0, 65_535),
@@ -61,6 +61,60 @@ describe('loadConfig', () => {
     expect(() => loadConfig(schema, { CONFIG_FILE: path.join(dir, 'missing.yaml') })).toThrow(
       /CONFIG_FILE: cannot read/,
     );
+  });
+});
+
+describe('CONFIG_FILE and secrets', () => {
+  const secretSchema = z.object({
+    REDIS_URL: env.redisUrl('redis://127.0.0.1:6379'),
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[a-z]+$/, { error: 'expected letters' })
+      .default('ts'),
+    DB_PASSWORD: z.string().min(12, { error: 'expected at least 12 characters' }).default('x'.repeat(12)),
+  });
+  const fileWith = async (text: string) => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'cfg-')), 'c.yaml');
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it('a YAML syntax error is a ConfigError giving the position, not the line (which may hold a password)', async () => {
+    const file = await fileWith('REDIS_PREFIX: ts\nDB_PASSWORD: s3cret: x\n');
+    try {
+      loadConfig(secretSchema, { CONFIG_FILE: file });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toBe(
+        `invalid configuration: CONFIG_FILE: ${file} is not valid YAML at line 2, column 14`,
+      );
+      expect((err as Error).message).not.toContain('s3cret');
+    }
+  });
+
+  it('a key without a value is unset (the default applies), not the string "null"', async () => {
+    const file = await fileWith('REDIS_PREFIX:\nDB_PASSWORD: ~\n');
+    expect(loadConfig(secretSchema, { CONFIG_FILE: file })).toMatchObject({
+      REDIS_PREFIX: 'ts',
+      DB_PASSWORD: 'x'.repeat(12),
+    });
+  });
+
+  it('never prints a password: not of a password setting, not in a URL', () => {
+    expect(() => loadConfig(secretSchema, { DB_PASSWORD: 'hunter2' })).toThrow(
+      'invalid configuration: DB_PASSWORD: expected at least 12 characters (got "***")',
+    );
+    expect(() => loadConfig(secretSchema, { REDIS_URL: 'redis-cluster://admin:hunter2@h1:7000,h2:7000' })).toThrow(
+      /REDIS_URL: expected .* \(got "redis-cluster:\/\/admin:\*\*\*@h1:7000,h2:7000"\)$/,
+    );
+    expect(redactSecret('SCHEMA_REGISTRY_URL', 'http://u:p%40ss@registry:8081/x y')).toBe(
+      'http://u:***@registry:8081/x y',
+    );
+    expect(redactSecret('REDIS_URL', 'redis://:pw@h:1')).toBe('redis://:***@h:1');
+    expect(redactSecret('REDIS_URL', 'redis://user@h:1')).toBe('redis://user@h:1');
   });
 });
 
