@@ -1,3 +1,4 @@
+import { redactSecret } from './env';
 import { STACK_DEFAULTS, type StackEndpoints } from './stack';
 
 /**
@@ -93,7 +94,8 @@ export interface WipeDecision {
 
 /**
  * Decides whether a command that wipes or writes may run: every store it touches is the local stack, or its
- * endpoint (the setting's exact value) is among `confirmed` (the values of --i-know-this-wipes). Pure.
+ * endpoint (the setting's exact value, or that value with the URL's password as `***`, as the plan prints it) is
+ * among `confirmed` (the values of --i-know-this-wipes). Pure.
  */
 export function decideWipe(
   command: string,
@@ -105,11 +107,14 @@ export function decideWipe(
   let refusal: string | null = null;
   for (const action of actions) {
     const { setting, value } = endpointSetting(action.part, endpoints);
-    plan.push(`${setting}=${value}: ${action.what}`);
-    if (refusal !== null || isLocalStackEndpoint(action.part, value) || confirmed.includes(value)) continue;
+    // Printed and confirmed without the password of the URL's user info (`redis://user:***@host:6379`).
+    const shown = String(redactSecret(setting, value));
+    plan.push(`${setting}=${shown}: ${action.what}`);
+    const named = confirmed.includes(value) || confirmed.includes(shown);
+    if (refusal !== null || isLocalStackEndpoint(action.part, value) || named) continue;
     refusal =
-      `${setting}=${value} is not the local stack (a loopback host on port ${LOCAL_PORT[action.part]}) and ` +
-      `${command} would ${action.what} there; to run it anyway give --i-know-this-wipes ${value}`;
+      `${setting}=${shown} is not the local stack (a loopback host on port ${LOCAL_PORT[action.part]}) and ` +
+      `${command} would ${action.what} there; to run it anyway give --i-know-this-wipes ${shown}`;
   }
   return { plan, refusal };
 }

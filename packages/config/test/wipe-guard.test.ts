@@ -73,3 +73,32 @@ describe('decideWipe', () => {
     expect(decideWipe('tierctl gen', remote, [reset[0]]).refusal).toBeNull();
   });
 });
+
+describe('decideWipe never prints a password', () => {
+  it('shows REDIS_URL and CLICKHOUSE_URL with the password as ***, and takes that form as the confirmation', () => {
+    const endpoints = {
+      ...local,
+      redisUrl: 'redis://admin:hunter2@10.0.0.5:6379',
+      clickhouseUrl: 'https://writer:pa55@ch.internal:8443',
+    };
+    const actions = [
+      { part: 'redis' as const, what: 'delete keys' },
+      { part: 'clickhouse' as const, what: 'drop database' },
+    ];
+    const refused = decideWipe('demo', endpoints, actions);
+    expect(refused.refusal).toBe(
+      'REDIS_URL=redis://admin:***@10.0.0.5:6379 is not the local stack (a loopback host on port 16379) and demo would ' +
+        'delete keys there; to run it anyway give --i-know-this-wipes redis://admin:***@10.0.0.5:6379',
+    );
+    expect(refused.plan.join('\n')).not.toMatch(/hunter2|pa55/);
+    const confirmed = decideWipe('demo', endpoints, actions, [
+      'redis://admin:***@10.0.0.5:6379',
+      'https://writer:pa55@ch.internal:8443',
+    ]);
+    expect(confirmed.refusal).toBeNull();
+    expect(confirmed.plan).toEqual([
+      'REDIS_URL=redis://admin:***@10.0.0.5:6379: delete keys',
+      'CLICKHOUSE_URL=https://writer:***@ch.internal:8443: drop database',
+    ]);
+  });
+});
