@@ -166,7 +166,7 @@ describe('tierctl end to end', () => {
 
     const status = parseJson<{
       health: Record<string, string>;
-      lag: Array<{ group: string; topic: string; lag: number }>;
+      lag: Array<{ group: string; topic: string; partition: number; lag: number }>;
       dlq: Record<string, number>;
     }>(await tierctl(['status', '--json']));
     expect(status.health).toEqual({ kafka: 'ok', 'schema-registry': 'ok', redis: 'ok', clickhouse: 'ok' });
@@ -175,7 +175,9 @@ describe('tierctl end to end', () => {
       expect(lags.length, group).toBeGreaterThan(0);
       for (const l of lags) expect(l.lag, `${l.group} ${l.topic}`).toBe(0);
     }
-    expect(status.lag.some((l) => l.group === GROUPS.engine)).toBe(true);
+    // One row per partition (the runbook's "lag per group and partition"): every signal partition of the engine.
+    const engineRows = status.lag.filter((l) => l.group === GROUPS.engine);
+    expect(engineRows.map((l) => l.partition).sort()).toEqual([0, 1, 2]);
     expect(Object.keys(status.dlq).sort()).toEqual([...DLQ_TOPICS].sort());
     await pipeline.stop();
     pipeline = null;

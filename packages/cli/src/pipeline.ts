@@ -11,9 +11,16 @@ export const GROUPS = DEFAULT_GROUPS;
 /** The default output topics; Clients.outputTopics has the configured ones. */
 export const OUTPUT_TOPICS = [TOPICS.changes, TOPICS.transitions, TOPICS.snapshots, TOPICS.cutpoints] as const;
 
-/** Sum over partitions of (end offset − committed offset) of a group on some topics. */
-export async function groupLag(admin: Admin, groupId: string, topics: readonly string[]): Promise<number> {
-  let lag = 0;
+/**
+ * Per partition of `topics`: end offset − committed offset of `groupId` (a partition without a committed offset
+ * counts from its low watermark: everything still there is unread).
+ */
+export async function groupLagByPartition(
+  admin: Admin,
+  groupId: string,
+  topics: readonly string[],
+): Promise<Array<{ topic: string; partition: number; lag: number }>> {
+  const out: Array<{ topic: string; partition: number; lag: number }> = [];
   const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
   for (const t of committed) {
     const ends = await admin.fetchTopicOffsets(t.topic);
@@ -21,10 +28,15 @@ export async function groupLag(admin: Admin, groupId: string, topics: readonly s
       const end = BigInt(ends.find((e) => e.partition === p.partition)?.high ?? '0');
       const done =
         p.offset === '-1' ? BigInt(ends.find((e) => e.partition === p.partition)?.low ?? '0') : BigInt(p.offset);
-      if (end > done) lag += Number(end - done);
+      out.push({ topic: t.topic, partition: p.partition, lag: end > done ? Number(end - done) : 0 });
     }
   }
-  return lag;
+  return out.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+}
+
+/** Sum over partitions of (end offset − committed offset) of a group on some topics. */
+export async function groupLag(admin: Admin, groupId: string, topics: readonly string[]): Promise<number> {
+  return (await groupLagByPartition(admin, groupId, topics)).reduce((n, p) => n + p.lag, 0);
 }
 
 export interface PipelineProgress {

@@ -3,7 +3,7 @@ import { isoDay, TierStateStore } from '@tierstream/tierstate';
 import { formatTable } from '@tierstream/warehouse';
 import type { Command } from 'commander';
 import type { Clients } from '../clients';
-import { groupLag } from '../pipeline';
+import { groupLagByPartition } from '../pipeline';
 import { print, printJson } from './args';
 /** `status` (health, lag, dead letters) and `cutpoints`. */
 export function registerStatusCommands(program: Command, clients: Clients): void {
@@ -31,7 +31,7 @@ export function registerStatusCommands(program: Command, clients: Clients): void
         const ping = await clients.clickhouse.ping();
         if (!ping.success) throw ping.error;
       });
-      const lag: Array<{ group: string; topic: string; lag: number }> = [];
+      const lag: Array<{ group: string; topic: string; partition: number; lag: number }> = [];
       const dlqSizes: Record<string, number> = {};
       if (health.kafka === 'ok') {
         const admin = await clients.admin();
@@ -42,8 +42,9 @@ export function registerStatusCommands(program: Command, clients: Clients): void
         };
         const existing = new Set(await admin.listTopics());
         for (const [group, topics] of Object.entries(groupTopics)) {
-          for (const topic of topics.filter((t) => existing.has(t)))
-            lag.push({ group, topic, lag: await groupLag(admin, group, [topic]) });
+          const present = topics.filter((t) => existing.has(t));
+          if (present.length > 0)
+            for (const p of await groupLagByPartition(admin, group, present)) lag.push({ group, ...p });
         }
         for (const dlqTopic of clients.dlqTopics) {
           if (!existing.has(dlqTopic)) continue;
