@@ -182,6 +182,40 @@ describe('the docs name only things the code has', () => {
     expect(listed).toEqual(Object.values(DLQ_HEADERS).sort());
   });
 
+  it('the defaults in the settings tables of the runbook are those of the config schemas', async () => {
+    // Tables under a heading naming the schema's file, e.g. **aggregator** (`services/aggregator/src/config.ts`); a
+    // row `| \`NAME\` | \`default\` | ... |` (one variable, one literal default) is checked against the schema.
+    const runbook = docs.find((d) => d.file === path.join('docs', 'operations.md'))!.text;
+    const problems: string[] = [];
+    let checked = 0;
+    let schema: Record<string, { safeParse(v: unknown): { success: boolean; data?: unknown } }> | null = null;
+    for (const [i, line] of runbook.split('\n').entries()) {
+      const heading = /^\*\*[^*]+\*\* \(`((?:services|packages)\/[\w/-]+\.ts)`\)/.exec(line);
+      if (heading) {
+        const mod = (await import(path.join(ROOT, heading[1]!))) as Record<string, unknown>;
+        const found = Object.entries(mod).find(([k]) => /ConfigSchema$/.test(k))?.[1] as { shape: never } | undefined;
+        schema = found ? found.shape : null;
+        continue;
+      }
+      if (/^#/.test(line)) schema = null;
+      const row = /^\| `([A-Z][A-Z0-9_]+)`\s*\| `([^`]*)`\s*\|/.exec(line);
+      if (!schema || !row) continue;
+      const field = schema[row[1]!];
+      if (!field) {
+        problems.push(`docs/operations.md:${i + 1}: ${row[1]} is not in the schema of its section`);
+        continue;
+      }
+      const parsed = field.safeParse(undefined);
+      const value = parsed.success ? parsed.data : undefined;
+      const shown = Array.isArray(value) ? value.join(',') : String(value);
+      checked++;
+      if (shown !== row[2])
+        problems.push(`docs/operations.md:${i + 1}: ${row[1]} defaults to ${shown}, docs say ${row[2]}`);
+    }
+    expect(checked).toBeGreaterThan(25);
+    expect(problems).toEqual([]);
+  });
+
   it('metrics', () => {
     const problems = docs.flatMap((d) =>
       [...d.text.matchAll(/\btierstream_[a-z0-9_]*[a-z0-9]/g)]
