@@ -10,8 +10,8 @@ import { buildTierctl } from '../src/program';
 /**
  * Docs that match the code: every `tierctl` command and flag, SQL-pack query and parameter, npm script, environment
  * variable, metric and repository path that the Markdown files name in code (backticks or fenced blocks) must exist.
- * Runs in `npm test` (unit project, no stack). What it cannot check (defaults, prose claims) is listed in
- * docs/operations.md "Docs and code".
+ * Also: the runbook's dead-letter headers and settings-table defaults equal the code's. Runs in `npm test` (unit
+ * project, no stack); what it does not check (prose claims about behaviour) is said in README "Tests".
  */
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const SKIP_DIRS = new Set(['node_modules', '.git', 'data', 'results']);
