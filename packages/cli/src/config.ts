@@ -29,6 +29,12 @@ const cliSettings = z.object({
   AGGREGATOR_GROUP_ID: z.string().min(1).default(DEFAULT_GROUPS.aggregator),
   ENGINE_GROUP_ID: z.string().min(1).default(DEFAULT_GROUPS.engine),
   WRITER_GROUP_ID: z.string().min(1).default(DEFAULT_GROUPS.writer),
+  /**
+   * The tier engine's RULES_FILE (default rules/default.yaml): `rules show` compares it with the active version and
+   * `customer` reads a state's rules from it when the history does not have them. Read from CONFIG_FILE too, so the
+   * deployment's file is compared, not the repository's default.
+   */
+  RULES_FILE: z.string().min(1).default('rules/default.yaml'),
   /** YAML with the aggregate settings (engagement weights, fx rates, reporting currency), as the services'. */
   AGGREGATES_CONFIG_FILE: aggregatesConfigFileSetting,
   /** The input topics (defaults: the contract names), as the aggregator's and the engine's. */

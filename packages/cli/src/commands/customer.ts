@@ -18,7 +18,11 @@ export function registerCustomerCommand(program: Command, clients: Clients): voi
     .option('--json', 'print JSON')
     .description("a customer's tiers, pending demotions (held by grace) and aggregates (RFM, engagement, service)")
     .action(async (id: string, o: { asOf?: number; json?: boolean }) => {
-      const view = await customerView(clients, id, { asOf: o.asOf, aggregateConfig: clients.aggregateConfig });
+      const view = await customerView(clients, id, {
+        asOf: o.asOf,
+        aggregateConfig: clients.aggregateConfig,
+        rulesFile: clients.config.RULES_FILE,
+      });
       if (o.json) printJson(view);
       else print(renderCustomerView(view));
     });

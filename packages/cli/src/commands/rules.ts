@@ -93,7 +93,7 @@ export function registerRulesCommands(program: Command, clients: Clients): void 
     .option('--json', 'print JSON')
     .description('the active rules version, where it came from and when, its rules change, and rules files that differ')
     .action(async (o: { json?: boolean; file?: string }) => {
-      const file = o.file ?? process.env.RULES_FILE ?? 'rules/default.yaml';
+      const file = o.file ?? clients.config.RULES_FILE;
       const show = await showRules(clients, file);
       if (o.json) {
         printJson(show);

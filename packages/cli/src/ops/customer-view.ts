@@ -105,13 +105,15 @@ export function fromHistoryRows(
 }
 
 /**
- * The rules of version `version`: the active rules in Redis (`tierctl rules apply`) or the file the engine starts
- * with (RULES_FILE, default rules/default.yaml), whichever has that version; null when neither does.
+ * The rules of version `version`: the active rules in Redis (`tierctl rules apply`), else the newest applied text of
+ * that version in the rules history (a state evaluated before a later apply), else the file the engine starts with
+ * (`file`: RULES_FILE, default rules/default.yaml); null when none has that version.
  */
-async function rulesOfVersion(tierState: TierStateStore, version: string): Promise<Rules | null> {
+async function rulesOfVersion(tierState: TierStateStore, version: string, file: string): Promise<Rules | null> {
   const active = await tierState.getActiveRules();
   if (active?.version === version) return parseRules(active.text, 'active rules');
-  const file = process.env.RULES_FILE ?? 'rules/default.yaml';
+  const applied = await tierState.rules.byVersion(version);
+  if (applied) return parseRules(applied.text, `rules ${version} (apply ${applied.seq})`);
   const resolved = [file, path.join(REPO_ROOT, file)].find((f) => existsSync(f));
   if (!resolved) return null;
   try {
@@ -129,7 +131,7 @@ async function rulesOfVersion(tierState: TierStateStore, version: string): Promi
 export async function customerView(
   clients: Clients,
   customerId: string,
-  opts: { asOf?: number; aggregateConfig: AggregateConfig; now?: number },
+  opts: { asOf?: number; aggregateConfig: AggregateConfig; rulesFile: string; now?: number },
 ): Promise<CustomerView> {
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
   const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: opts.aggregateConfig });
@@ -139,7 +141,7 @@ export async function customerView(
   const asOf = opts.asOf ?? opts.now ?? Date.now();
   const day = dayOf(asOf);
   const notes: string[] = [];
-  const rules = state ? await rulesOfVersion(tierState, state.rules_version) : null;
+  const rules = state ? await rulesOfVersion(tierState, state.rules_version, opts.rulesFile) : null;
   if (state && Object.keys(state.pending ?? {}).length > 0 && !rules)
     notes.push(`rules version ${state.rules_version} not found: pending until_day unknown`);
 
