@@ -9,13 +9,27 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { killService, type ServiceProcess, startService, stopService } from '@tierstream/cli';
+import {
+  bootstrapPipeline,
+  Clients,
+  groupLag,
+  killService,
+  resetPipelineData,
+  type ServiceProcess,
+  startService,
+  stopService,
+  waitForPipeline,
+} from '@tierstream/cli';
+import { isLocalStackEndpoint, stackEndpoints } from '@tierstream/config';
 import { AvroSerde, loadSchemas, type TierTransition, TOPICS } from '@tierstream/contracts';
 import { destinationDlqTopic, verifySignature } from '@tierstream/destinations';
 import type { DestinationDeadLetter } from '@tierstream/service-destinations';
+import { TierStateStore } from '@tierstream/tierstate';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startZohoServer } from '../support/crm-server';
 import { freePort } from '../support/free-port';
+import { readTopic, startPipeline, tierctl } from '../support/journeys';
 import { createKafka, createSchemaRegistry, createTopics, testEndpoints, uniqueName } from '../support/stack';
 import { type Fault, type Received, startReceiver } from '../support/webhook-receiver';
 
@@ -47,9 +61,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await producer?.disconnect();
-  await admin
-    ?.deleteTopics({ topics: [transitionsTopic, changesTopic, destinationDlqTopic(NAME)] })
-    .catch(() => undefined);
+  const existing = new Set((await admin?.listTopics()) ?? []);
+  const ours = [transitionsTopic, changesTopic, destinationDlqTopic(NAME)].filter((t) => existing.has(t));
+  if (ours.length > 0) await admin?.deleteTopics({ topics: ours }).catch(() => undefined);
   await admin?.disconnect();
 });
 
@@ -241,6 +255,136 @@ delivery:
     } finally {
       await killService(svc);
       await receiver.close();
+    }
+  });
+});
+
+describe('destinations service (crm-upsert, zoho-crm template)', () => {
+  const TINY_END = '2026-06-30T23:59:59.999Z';
+  const clients = new Clients();
+  afterAll(() => clients.close());
+
+  it("after a replay of the tiny workload, every CRM record holds the customer's current tiers from Redis", async () => {
+    await resetPipelineData(clients);
+    await bootstrapPipeline(clients);
+    const brokers = stackEndpoints().kafkaBrokers.join(',');
+    const wipe = isLocalStackEndpoint('kafka', brokers) ? [] : ['--i-know-this-wipes', brokers];
+    const gen = await tierctl(['gen', '--profile', 'tiny', '--end-at', TINY_END, '--json', ...wipe]);
+    expect(gen.code, gen.stderr).toBe(0);
+    const pipeline = startPipeline({ SWEEP_INTERVAL_MS: '20' });
+    try {
+      await waitForPipeline(clients, Date.parse(TINY_END), { timeoutMs: 240_000, isAlive: pipeline.isAlive });
+    } finally {
+      await pipeline.stop();
+    }
+
+    // The customers and their current tiers, straight from Redis (the oracle).
+    const ids = [...new Set((await readTopic(clients, TOPICS.changes)).map((r) => r.key!).filter(Boolean))].sort();
+    const states = await new TierStateStore(clients.redis, clients.redisPrefix).readStates(ids);
+    expect(states.size).toBe(ids.length);
+    const dimensions = [...new Set([...states.values()].flatMap((s) => Object.keys(s.tiers)))].sort();
+    expect(dimensions.length).toBeGreaterThan(1);
+    const field = (d: string) => `${d[0]!.toUpperCase()}${d.slice(1)}_Tier`;
+    const picklist: Record<string, string> = { PLATINUM: 'Platinum', GOLD: 'Gold', SILVER: 'Silver', BRONZE: 'Bronze' };
+    const refused = ids[0]!;
+
+    // A Zoho-shaped CRM: at most 10 records per call (we ask for 25), every 4th request a 429 with Retry-After,
+    // one customer refused in the 200 (INVALID_DATA).
+    const zoho = await startZohoServer({
+      maxBatch: 10,
+      rateLimitEvery: 4,
+      retryAfter: true,
+      rejectIds: new Set([refused]),
+    });
+    const name = `e2e-zoho-${RUN}`;
+    const dir = mkdtempSync(path.join(tmpdir(), 'e2e-crm-'));
+    writeFileSync(
+      path.join(dir, `${name}.yaml`),
+      `kind: crm-upsert
+template: zoho-crm
+base_url: http://127.0.0.1:${zoho.port}
+token: { env: E2E_CRM_TOKEN }
+id_field: Tierstream_Id
+fields: { ${dimensions.map((d) => `${d}: ${field(d)}`).join(', ')} }
+picklists: { ${dimensions[0]}: { PLATINUM: Platinum, GOLD: Gold, SILVER: Silver, BRONZE: Bronze } }
+batch_size: 10
+delivery: { initial_backoff_ms: 50, max_backoff_ms: 2000, max_attempts: 20 }
+`,
+    );
+    const env = {
+      DESTINATIONS_DIR: dir,
+      DESTINATIONS_GROUP_PREFIX: `e2e-crm-${RUN}`,
+      E2E_CRM_TOKEN: 'e2e-token',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'warn',
+    };
+    const group = `e2e-crm-${RUN}.${name}`;
+    const logs: string[] = [];
+    const start = () => startService('destinations', env, (_n, line) => logs.push(line));
+    let svc = start();
+    try {
+      const waitDone = async () => {
+        const deadline = Date.now() + 120_000;
+        for (;;) {
+          expect(svc.child.exitCode, logs.slice(-20).join('\n')).toBeNull();
+          const lag = await groupLag(await clients.admin(), group, [TOPICS.changes]).catch(() => -1);
+          const committed = await (await clients.admin()).fetchOffsets({ groupId: group, topics: [TOPICS.changes] });
+          const started = committed[0]?.partitions.some((p) => p.offset !== '-1') ?? false;
+          if (lag === 0 && started) return;
+          if (Date.now() > deadline) throw new Error(`group ${group} lags ${lag}\n${logs.slice(-20).join('\n')}`);
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      };
+      await waitDone();
+      const check = () => {
+        expect([...zoho.records.keys()].sort()).toEqual(ids.filter((id) => id !== refused));
+        for (const id of ids) {
+          if (id === refused) continue;
+          const tiers = states.get(id)!.tiers;
+          const want: Record<string, unknown> = { Tierstream_Id: id };
+          for (const d of dimensions) {
+            const tier = tiers[d];
+            want[field(d)] = tier === undefined ? null : d === dimensions[0] ? (picklist[tier] ?? tier) : tier;
+          }
+          expect(zoho.records.get(id), id).toEqual(want);
+        }
+      };
+      check();
+      expect(zoho.maxBatchSeen).toBeLessThanOrEqual(10);
+      expect(zoho.rateLimited).toBeGreaterThan(0);
+
+      // Operations: status (no lag, one dead letter), the dead letter itself, and a replay from the start.
+      const cliEnv = { ...env, DESTINATIONS_DIR: dir };
+      const status = await tierctl(['destinations', 'status', '--json'], { env: cliEnv });
+      expect(status.code, status.stderr).toBe(0);
+      expect(JSON.parse(status.stdout)).toEqual([
+        expect.objectContaining({ name, kind: 'crm-upsert', group, lag: 0, dead_letters: 1, members: 1 }),
+      ]);
+      const dlq = await tierctl(['destinations', 'dlq', name, '--json'], { env: cliEnv });
+      expect(dlq.code, dlq.stderr).toBe(0);
+      expect(JSON.parse(dlq.stdout)).toEqual([
+        expect.objectContaining({
+          reason: 'REJECTED_RECORD',
+          customer_id: refused,
+          message: 'INVALID_DATA: invalid data',
+        }),
+      ]);
+      const refusedWhileRunning = await tierctl(['destinations', 'replay', name, '--from', '0'], { env: cliEnv });
+      expect(refusedWhileRunning.code).not.toBe(0);
+      expect(refusedWhileRunning.stderr).toMatch(/running member/);
+      await stopService(svc);
+      const requestsBefore = zoho.requests;
+      const replay = await tierctl(['destinations', 'replay', name, '--from', '0', '--json'], { env: cliEnv });
+      expect(replay.code, replay.stderr).toBe(0);
+      zoho.records.clear();
+      svc = start();
+      await waitDone();
+      expect(zoho.requests).toBeGreaterThan(requestsBefore);
+      check();
+    } finally {
+      await killService(svc);
+      await zoho.close();
+      await admin.deleteTopics({ topics: [destinationDlqTopic(name)] }).catch(() => undefined);
     }
   });
 });
