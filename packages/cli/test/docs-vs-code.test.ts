@@ -188,13 +188,14 @@ describe('the docs name only things the code has', () => {
     const runbook = docs.find((d) => d.file === path.join('docs', 'operations.md'))!.text;
     const problems: string[] = [];
     let checked = 0;
-    let schema: Record<string, { safeParse(v: unknown): { success: boolean; data?: unknown } }> | null = null;
+    type Shape = Record<string, { safeParse(v: unknown): { success: boolean; data?: unknown } }>;
+    let schema = null as Shape | null;
     for (const [i, line] of runbook.split('\n').entries()) {
       const heading = /^\*\*[^*]+\*\* \(`((?:services|packages)\/[\w/-]+\.ts)`\)/.exec(line);
       if (heading) {
         const mod = (await import(path.join(ROOT, heading[1]!))) as Record<string, unknown>;
-        const found = Object.entries(mod).find(([k]) => /ConfigSchema$/.test(k))?.[1] as { shape: never } | undefined;
-        schema = found ? found.shape : null;
+        const found = Object.entries(mod).find(([k]) => /ConfigSchema$/.test(k))?.[1] as { shape: unknown } | undefined;
+        schema = found ? (found.shape as Shape) : null;
         continue;
       }
       if (/^#/.test(line)) schema = null;

@@ -1,5 +1,5 @@
 import type { ServiceMetrics } from '@tierstream/observability';
-import { type RoutedRow, RowBuffer, type WarehouseWriter } from '@tierstream/warehouse';
+import { type RoutedRow, RowBuffer, type WarehouseTable, type WarehouseWriter } from '@tierstream/warehouse';
 
 interface Waiter {
   resolve: () => void;
@@ -19,6 +19,8 @@ export class GroupCommit {
   private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  /** Rows in the buffer per table (the `table` label of tierstream_buffered_rows). */
+  private readonly buffered = new Map<WarehouseTable, number>();
 
   constructor(
     private readonly writer: WarehouseWriter,
@@ -31,7 +33,8 @@ export class GroupCommit {
   add(rows: readonly RoutedRow[]): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
     this.buffer.push(...rows);
-    this.metrics?.bufferedRows.set({ table: 'all' }, this.buffer.size);
+    for (const r of rows) this.buffered.set(r.table, (this.buffered.get(r.table) ?? 0) + 1);
+    for (const [table, n] of this.buffered) this.metrics?.bufferedRows.set({ table }, n);
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.arm();
     return done;
@@ -61,7 +64,8 @@ export class GroupCommit {
     const waiters = this.waiters;
     this.waiters = [];
     if (rows.length === 0) return;
-    this.metrics?.bufferedRows.set({ table: 'all' }, 0);
+    for (const table of this.buffered.keys()) this.metrics?.bufferedRows.set({ table }, 0);
+    this.buffered.clear();
     // Inserts run one after another: rows of a customer reach ClickHouse in the order they were consumed.
     this.flushing = this.flushing.then(async () => {
       try {
