@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseRules, type TierState } from '@tierstream/tiering';
 import { describe, expect, it } from 'vitest';
-import { fromHistoryRows, pendingDemotions } from '../src/ops/customer-view';
+import { beyondEngineNote, fromHistoryRows, pendingDemotions } from '../src/ops/customer-view';
 import { REPO_ROOT } from '../src/supervisor';
 
 const rules = parseRules(readFileSync(path.join(REPO_ROOT, 'rules/default.yaml'), 'utf8'), 'rules/default.yaml');
@@ -67,5 +67,17 @@ describe('fromHistoryRows', () => {
 
   it('no rows: no tiers and no metrics', () => {
     expect(fromHistoryRows([], DAY('2026-03-31'))).toEqual({ tiers: null, tiersFrom: null, metrics: null });
+  });
+});
+
+describe('beyondEngineNote', () => {
+  it('says when the day asked for is after the last day the engine decided (tiers last known, metrics of the day)', () => {
+    expect(beyondEngineNote(DAY('2026-06-30'), DAY('2026-06-30'))).toBeNull();
+    expect(beyondEngineNote(DAY('2026-03-31'), DAY('2026-06-30'))).toBeNull();
+    expect(beyondEngineNote(DAY('2030-01-01'), DAY('2026-06-30'))).toBe(
+      '2030-01-01 is after the last day the tier engine has decided (2026-06-30): the tiers are the last known ones, ' +
+        'not evaluated for 2030-01-01, while the metrics are computed for 2030-01-01',
+    );
+    expect(beyondEngineNote(DAY('2026-06-30'), null)).toMatch(/has not closed any day yet/);
   });
 });

@@ -1,8 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type AggregateConfig, AggregateStore, type Metrics, metricsAt, RETENTION_DAYS } from '@tierstream/aggregates';
-import { parseRules, type Rules, type TierState } from '@tierstream/tiering';
-import { dayOf, isoDay, TierStateStore } from '@tierstream/tierstate';
+import {
+  type ClvModel,
+  clvModelFor,
+  clvPredictions,
+  parseRules,
+  type Rules,
+  type TierState,
+} from '@tierstream/tiering';
+import { ClvModelStore, dayOf, isoDay, TierStateStore } from '@tierstream/tierstate';
 import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import type { Clients } from '../clients';
 import { REPO_ROOT } from '../supervisor';
@@ -42,6 +49,14 @@ export interface CustomerView {
   notes: string[];
   /** The raw tier state (current view only). */
   tier_state: TierState | null;
+}
+
+/**
+ * Metrics with the CLV predictions (p_alive, expected_*, clv_365d) under the model in force on `day` (the newest
+ * fitted at the close of an earlier day; null predictions without one). Pure.
+ */
+export function withClv(metrics: Metrics, models: readonly ClvModel[], day: number): Metrics {
+  return { ...metrics, ...clvPredictions(clvModelFor(models, day), metrics) };
 }
 
 /** The customer was found nowhere: no aggregates in Redis and no history in ClickHouse. */
@@ -125,6 +140,35 @@ async function rulesOfVersion(tierState: TierStateStore, version: string, file: 
 }
 
 /**
+ * The note for a view of `day` past what the tier engine has decided (`frontier`: its last closed day in replay, today
+ * live; null when no partition closed a day): the tiers shown are the last known, not evaluated for `day`, while the
+ * metrics are computed for it, so the two can disagree (revenue rolled off, a tier still high). Null when `day` is
+ * not past the frontier. Pure; days are epoch days.
+ */
+export function beyondEngineNote(day: number, frontier: number | null): string | null {
+  if (frontier === null)
+    return 'the tier engine has not closed any day yet: the tiers shown may not be evaluated for this day';
+  if (day <= frontier) return null;
+  return (
+    `${isoDay(day)} is after the last day the tier engine has decided (${isoDay(frontier)}): the tiers are the last ` +
+    `known ones, not evaluated for ${isoDay(day)}, while the metrics are computed for ${isoDay(day)}`
+  );
+}
+
+/** The last day the engine has decided: today in live mode, else the greatest closed day of its partitions. */
+async function engineFrontier(clients: Clients, tierState: TierStateStore, now: number): Promise<number | null> {
+  if (((await tierState.rules.clockMode()) ?? 'live') === 'live') return dayOf(now);
+  const meta = await (await clients.admin()).fetchTopicMetadata({ topics: [clients.signalsTopic] });
+  const partitions = meta.topics[0]?.partitions.length ?? 0;
+  let frontier: number | null = null;
+  for (let p = 0; p < partitions; p++) {
+    const closed = (await tierState.getPartitionMeta(p)).closed_day;
+    if (closed !== undefined) frontier = Math.max(frontier ?? Number.NEGATIVE_INFINITY, Number(closed));
+  }
+  return frontier;
+}
+
+/**
  * The customer view (see CustomerView). `asOf` undefined: current tiers and metrics as of now. Throws
  * UnknownCustomerError when neither Redis nor the warehouse knows the customer; warehouse errors propagate.
  */
@@ -138,10 +182,14 @@ export async function customerView(
   await store.init();
   const aggregates = await store.readState(customerId);
   const state = (await tierState.readStates([customerId])).get(customerId) ?? null;
+  // The CLV predictions (issue 15) under the model in force on the day, beside the metrics they come from.
+  const clvModels = await new ClvModelStore(clients.redis, clients.redisPrefix).history();
   const asOf = opts.asOf ?? opts.now ?? Date.now();
   const day = dayOf(asOf);
   const notes: string[] = [];
   const rules = state ? await rulesOfVersion(tierState, state.rules_version, opts.rulesFile) : null;
+  const beyond = beyondEngineNote(day, await engineFrontier(clients, tierState, opts.now ?? Date.now()));
+  if (beyond && (state || aggregates)) notes.push(beyond);
   if (state && Object.keys(state.pending ?? {}).length > 0 && !rules)
     notes.push(`rules version ${state.rules_version} not found: pending until_day unknown`);
 
@@ -156,7 +204,7 @@ export async function customerView(
       tiers_source: 'tier_state',
       tiers_from: state ? isoDay(state.last_eval_day) : null,
       decided_by: state?.decided_by ?? null,
-      metrics: aggregates ? metricsAt(aggregates, asOf, opts.aggregateConfig) : null,
+      metrics: aggregates ? withClv(metricsAt(aggregates, asOf, opts.aggregateConfig), clvModels, day) : null,
       metrics_source: aggregates ? 'aggregates' : null,
       pending: state ? pendingDemotions(state, rules) : null,
       notes,
@@ -179,7 +227,7 @@ export async function customerView(
   let metrics: Metrics | null = null;
   let metricsSource: CustomerView['metrics_source'] = null;
   if (aggregates && day >= exactFrom) {
-    metrics = metricsAt(aggregates, asOf, opts.aggregateConfig);
+    metrics = withClv(metricsAt(aggregates, asOf, opts.aggregateConfig), clvModels, day);
     metricsSource = 'aggregates';
   } else if (history.metrics) {
     metrics = history.metrics;
