@@ -190,6 +190,7 @@ delivery:
     });
     // The receiver is down at first: connection refused, retries, the breaker opens and probes.
     let svc: ServiceProcess = start();
+    let second: ServiceProcess | undefined;
     await new Promise((r) => setTimeout(r, 3_000));
     expect(svc.child.exitCode, logs.join('\n')).toBeNull();
     const receiver = await startReceiver(plan, port);
@@ -203,12 +204,19 @@ delivery:
       await killService(svc);
       const beforeRestart = receiver.received.length;
       svc = start();
+      // A second instance joins while the first delivers: a consumer rebalance moves partitions mid-batch.
+      await new Promise((r) => setTimeout(r, 1_500));
+      second = start();
       const wanted = passing.map((t) => t.transition_id).filter((k) => k !== poison410 && k !== poison500);
       const end = Date.now() + 120_000;
       while (wanted.some((k) => !delivered().has(k)) && Date.now() < end) {
         expect(svc.child.exitCode, logs.join('\n')).toBeNull();
+        expect(second.child.exitCode, logs.join('\n')).toBeNull();
         await new Promise((r) => setTimeout(r, 200));
       }
+      // Both instances are members of the group: the second one's join rebalanced the partitions.
+      const group = (await admin.describeGroups([`e2e-dest-${RUN}.${NAME}`])).groups[0]!;
+      expect(group.members.length).toBe(2);
       const missing = wanted.filter((k) => !delivered().has(k));
       expect(missing, logs.slice(-30).join('\n')).toEqual([]);
       expect(receiver.received.length).toBeGreaterThan(beforeRestart);
@@ -238,7 +246,7 @@ delivery:
       expect(firstSeenOrder(receiver.received)).toEqual(expected);
 
       // The poison items: in the destination's dead-letter topic with their reason, status and attempts.
-      await stopService(svc);
+      await Promise.all([stopService(svc), stopService(second)]);
       const letters = await readDeadLetters(destinationDlqTopic(NAME));
       const byKey = new Map(letters.map((l) => [l.idempotency_key, l]));
       expect(byKey.get(poison410)).toMatchObject({
@@ -254,6 +262,7 @@ delivery:
       expect(delivered().has(`${RUN}-c07-2`) && delivered().has(`${RUN}-c08-3`)).toBe(true);
     } finally {
       await killService(svc);
+      if (second) await killService(second);
       await receiver.close();
     }
   });
