@@ -169,8 +169,15 @@ export function fitGammaGamma(data: GammaGammaData, options: FitOptions = {}): F
 /**
  * Groups identical (x, t_x, T) rows into one row with a count: the BG/NBD likelihood depends on a customer only
  * through these three numbers, so a population measured in whole days has far fewer distinct rows than customers.
+ * The groups come out sorted by (x, t_x, T), so the fit does not depend on the order the population was read in
+ * (the engine gathers it from partitions in any order; the floating-point sums then run in one order).
  */
 export function compressBgNbd(rows: readonly { x: number; tx: number; T: number }[]): Required<BgNbdData> {
+  const sorted = [...rows].sort((p, q) => p.x - q.x || p.tx - q.tx || p.T - q.T);
+  return groupSorted(sorted);
+}
+
+function groupSorted(rows: readonly { x: number; tx: number; T: number }[]): Required<BgNbdData> {
   const index = new Map<string, number>();
   const x: number[] = [];
   const tx: number[] = [];

@@ -1,6 +1,21 @@
 /**
  * @tierstream/tiering — the pure rules engine: rules file → tiers, transitions and due days. No I/O.
  */
+export {
+  CLV_FIT_INPUTS,
+  type ClvFitOutcome,
+  type ClvModel,
+  type ClvSettings,
+  type ClvStats,
+  type ClvTimeUnit,
+  clvModelFor,
+  clvStats,
+  DAYS_PER_UNIT,
+  DEFAULT_CLV_SETTINGS,
+  fitClvModel,
+  isClvFitDay,
+} from './clv-model';
+export { CLV_PREDICTION_METRICS, clvPredictions } from './clv-predictions';
 export { conditionMetrics, evalCondition } from './conditions';
 export { computeCutPoints, cutsFromShares, groupIndex, initialCutPoints } from './cutpoints';
 export { DUE_SEARCH_HORIZON_DAYS, type NextDueInput, nextDueDay } from './due';

@@ -46,6 +46,12 @@ export const KNOWN_METRICS: readonly string[] = Object.freeze([
   'avg_resolve_hours',
   'last_ticket_at',
   'days_since_last_ticket',
+  // CLV predictions (issue 15, clv-predictions.ts): from the model in force and the customer's purchase days.
+  'p_alive',
+  'expected_orders_90d',
+  'expected_orders_365d',
+  'expected_aov',
+  'clv_365d',
 ]);
 
 /** Metrics that grow by exactly 1 per day while no event arrives (null stays null). */
@@ -57,7 +63,15 @@ export const DAY_LINEAR_METRICS: ReadonlySet<string> = new Set([
 ]);
 
 /** Metrics that only decrease (never increase) while no event arrives. */
-export const DECREASING_METRICS: ReadonlySet<string> = new Set(['engagement_score']);
+export const DECREASING_METRICS: ReadonlySet<string> = new Set([
+  'engagement_score',
+  // While no event arrives and the CLV model in force stays, T grows and these fall (clv-predictions.ts); a new
+  // model version is a jump day of every customer that uses them (the engine's due days).
+  'p_alive',
+  'expected_orders_90d',
+  'expected_orders_365d',
+  'clv_365d',
+]);
 
 /** How a metric moves over days without events, between two roll-off days. */
 export function metricDrift(metric: string): 'inc1' | 'dec' | 'const' {

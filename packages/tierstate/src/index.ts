@@ -1,3 +1,4 @@
+export * from './clv-models';
 export * from './partition';
 export * from './rules';
 export * from './store';

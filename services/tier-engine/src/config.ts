@@ -7,7 +7,7 @@ import {
   inputTopicSettings,
   TOPICS,
 } from '@tierstream/contracts';
-import { DEFAULT_CUTPOINT_SCHEDULE } from '@tierstream/tiering';
+import { type ClvSettings, DEFAULT_CUTPOINT_SCHEDULE } from '@tierstream/tiering';
 import { z } from 'zod';
 
 const engineSettings = z.object({
@@ -66,6 +66,25 @@ const engineSettings = z.object({
     .min(0, { error: 'expected a number between 0 and 10' })
     .max(10, { error: 'expected a number between 0 and 10' })
     .default(DEFAULT_CUTPOINT_SCHEDULE.earlyChange),
+  /**
+   * Refit the population CLV model (BG/NBD + Gamma-Gamma, issue 15) at the first cut-point day close at least N days
+   * after the last fit; 0 = off (no model: p_alive, expected_* and clv_365d are null). docs/operations.md §12.
+   */
+  CLV_FIT_EVERY_DAYS: env.int(0, 0, 3650),
+  /** Time unit of the CLV model's statistics and of its α: weeks (the papers') or days. */
+  CLV_TIME_UNIT: z.enum(['weeks', 'days'], { error: 'expected weeks or days' }).default('weeks'),
+  /** Share of the spend that is margin in clv_365d, between 0 and 1 (1: clv_365d is revenue). */
+  CLV_MARGIN: z.coerce
+    .number({ error: 'expected a number between 0 and 1' })
+    .min(0, { error: 'expected a number between 0 and 1' })
+    .max(1, { error: 'expected a number between 0 and 1' })
+    .default(1),
+  /** Monthly discount rate of clv_365d (0.01 = 1 % a month), between 0 and 1; 0 = undiscounted. */
+  CLV_MONTHLY_DISCOUNT: z.coerce
+    .number({ error: 'expected a number between 0 and 1' })
+    .min(0, { error: 'expected a number between 0 and 1' })
+    .max(1, { error: 'expected a number between 0 and 1' })
+    .default(0),
   /** Customers re-evaluated per second after `tierctl rules apply`. */
   RULES_REEVALUATION_RATE: env.int(2_000, 1),
   RULES_POLL_MS: env.int(2_000, 100),
@@ -89,4 +108,14 @@ export type EngineConfig = z.infer<typeof engineConfigSchema>;
 /** The input topics whose watermarks make the replay clock: INPUT_TOPICS, or (empty) the three configured ones. */
 export function replayClockTopics(config: EngineConfig): string[] {
   return config.INPUT_TOPICS.length > 0 ? config.INPUT_TOPICS : configuredInputTopics(inputTopicNames(config));
+}
+
+/** The CLV model settings of the engine (tiering's ClvSettings) from its config. */
+export function clvSettings(config: EngineConfig): ClvSettings {
+  return {
+    fitEveryDays: config.CLV_FIT_EVERY_DAYS,
+    timeUnit: config.CLV_TIME_UNIT,
+    margin: config.CLV_MARGIN,
+    monthlyDiscount: config.CLV_MONTHLY_DISCOUNT,
+  };
 }

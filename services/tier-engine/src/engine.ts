@@ -12,6 +12,7 @@ import type { OutgoingRecord, RecordProducer } from '@tierstream/kafka';
 import type { ServiceMetrics } from '@tierstream/observability';
 import {
   type Attributes,
+  CLV_PREDICTION_METRICS,
   type CutPoints,
   compareCutPoints,
   computeCutPoints,
@@ -31,6 +32,7 @@ import {
 } from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
+import type { ClvModels } from './clv';
 
 /**
  * Metrics always copied into tier-change, metric-history and snapshot rows (the warehouse columns analysts use); the
@@ -76,6 +78,8 @@ export interface EngineDeps {
   cutPointsEveryDays: number;
   numPartitions: number;
   wallClock?: () => number;
+  /** The CLV model versions (issue 15): the predictions of rules that use them come from the model in force. */
+  clv?: ClvModels;
 }
 
 export interface EvaluationRequest {
@@ -113,6 +117,10 @@ export class TierEngine {
   populationNames: string[] | null = null;
   /** Whether any condition tests a customer attribute (else the attributes are not read). */
   private usesAttributes = true;
+  /** Whether the rules read a CLV prediction (p_alive, expected_*, clv_365d): then metrics carry them. */
+  private usesClv = false;
+  /** Metrics with the CLV predictions, per timeline (one per evaluation) and day. */
+  private readonly predicted = new WeakMap<AggregateTimeline, Map<number, Metrics>>();
   /** Whether a customer's metric path must include web roll-off days (a cut metric is a web window count). */
   private pathWithWeb = false;
   /** Every cut-point version known, in `compareCutPoints` order (measured day, then rules changes by apply). */
@@ -146,6 +154,8 @@ export class TierEngine {
   set rules(rules: Rules) {
     this.currentRules = rules;
     this.usesAttributes = JSON.stringify(rules).includes('"type":"attribute"');
+    const read = new Set(ruleMetricNames(rules));
+    this.usesClv = CLV_PREDICTION_METRICS.some((n) => read.has(n));
     const names = cutMetricNames(rules);
     this.populationNames = populationCacheSupported(names) ? names : null;
     this.rowMetrics = rowMetricNames(rules);
@@ -222,7 +232,7 @@ export class TierEngine {
       }
       const at = day === req.day ? req.at : endOfDay(day);
       const attributes = attrs.get(req.customerId) ?? null;
-      const metrics = timeline.metricsAt(endOfDay(day));
+      const metrics = this.metricsOn(timeline, day);
       const cutPoints = this.cutPointsFor(day);
       if (!this.publishedObjects.has(cutPoints)) unpublished.add(cutPoints);
       const result = evaluateTiers({
@@ -274,7 +284,7 @@ export class TierEngine {
                   dueDay,
                   until,
                   pathDays,
-                  metricsAtDay: (d) => timeline.metricsAt(endOfDay(d)),
+                  metricsAtDay: (d) => this.metricsOn(timeline, d),
                 }),
               ),
       });
@@ -302,10 +312,10 @@ export class TierEngine {
   ): TierChange[] {
     const rows: TierChange[] = [];
     // The day before: what the previous segment (or nothing, for a new customer) says for this day.
-    let last: Metrics | null = first ? null : timeline.metricsAt(endOfDay(day - 1));
+    let last: Metrics | null = first ? null : this.metricsOn(timeline, day - 1);
     for (const d of pathDays) {
       if (until !== null && d >= until) break;
-      const m = timeline.metricsAt(endOfDay(d));
+      const m = this.metricsOn(timeline, d);
       if (last !== null && this.stepRowMetrics.every((k) => m[k] === last![k])) continue;
       last = m;
       rows.push({
@@ -334,7 +344,10 @@ export class TierEngine {
   nextDueAt(timeline: AggregateTimeline, state: TierState, day: number, attributes: Attributes | null): number | null {
     const nextEvent = timeline.firstEventDayAfter(day);
     // Memoised per day by the timeline: the searches below ask for the same days again and again.
-    const metricsAtDay = (d: number) => timeline.metricsAt(endOfDay(d));
+    const metricsAtDay = (d: number) => this.metricsOn(timeline, d);
+    // A new CLV model version moves the predictions of every customer: a jump day like an applied event.
+    const modelDay = this.nextClvModelDay(day);
+    const jumps = [...(nextEvent === null ? [] : [nextEvent]), ...(modelDay === null ? [] : [modelDay])];
     let from = day;
     let probe = state;
     for (let i = 0; i < MAX_SKIP_AHEAD; i++) {
@@ -345,7 +358,7 @@ export class TierEngine {
         fromDay: from,
         metricsAtDay,
         rollOffDays: timeline.rollOffDays(from),
-        eventDays: nextEvent === null ? [] : [nextEvent],
+        eventDays: jumps,
         attributes,
       });
       if (candidate === null) return nextEvent === null ? null : endOfDay(nextEvent);
@@ -367,6 +380,36 @@ export class TierEngine {
       from = candidate;
     }
     return endOfDay(from);
+  }
+
+  /**
+   * A customer's metrics as of the close of `day`, with the CLV predictions under the model in force on `day` when
+   * the rules read them; memoised per timeline and day like timeline.metricsAt (callers must not modify them).
+   */
+  private metricsOn(timeline: AggregateTimeline, day: number): Metrics {
+    const m = timeline.metricsAt(endOfDay(day));
+    if (!this.usesClv) return m;
+    let byDay = this.predicted.get(timeline);
+    if (!byDay) {
+      byDay = new Map();
+      this.predicted.set(timeline, byDay);
+    }
+    let out = byDay.get(day);
+    if (!out) {
+      out = this.withPredictions(m, day);
+      byDay.set(day, out);
+    }
+    return out;
+  }
+
+  /** `m` (metrics as of the close of `day`) with the CLV predictions when the rules read them. */
+  private withPredictions(m: Metrics, day: number): Metrics {
+    return this.usesClv && this.deps.clv ? this.deps.clv.withPredictions(m, day) : m;
+  }
+
+  /** The next day a CLV model version can come into force, when the rules read predictions (ClvModels.nextModelDay). */
+  private nextClvModelDay(day: number): number | null {
+    return this.usesClv && this.deps.clv ? this.deps.clv.nextModelDay(day) : null;
   }
 
   changeRow(
@@ -495,7 +538,10 @@ export class TierEngine {
       const state = states.get(id);
       const agg = aggs.get(id);
       if (state && agg && state.last_eval_day <= day) {
-        out.push({ state, metrics: metricsAt(agg, endOfDay(day), this.deps.aggregateConfig) });
+        out.push({
+          state,
+          metrics: this.withPredictions(metricsAt(agg, endOfDay(day), this.deps.aggregateConfig), day),
+        });
       }
     }
     return out;
@@ -518,7 +564,7 @@ export class TierEngine {
         const agg = aggs.get(id);
         if (!agg || !states.has(id)) continue;
         const metrics = populationMetricsAsOf(agg, day, this.deps.aggregateConfig);
-        if (metrics) population.push(metrics);
+        if (metrics) population.push(this.withPredictions(metrics, day));
       }
     }
     return population;

@@ -13,8 +13,9 @@ import {
   waitForDependency,
 } from '@tierstream/observability';
 import { initialCutPoints } from '@tierstream/tiering';
-import { dayOf, TierStateStore } from '@tierstream/tierstate';
-import { type EngineConfig, engineConfigSchema, replayClockTopics } from './config';
+import { ClvModelStore, dayOf, TierStateStore } from '@tierstream/tierstate';
+import { ClvModels } from './clv';
+import { clvSettings, type EngineConfig, engineConfigSchema, replayClockTopics } from './config';
 import { TierEngine } from './engine';
 import { DayProgress } from './progress';
 import { RulesSource } from './rules-source';
@@ -75,6 +76,13 @@ export async function runTierEngine(
     .filter((t) => t.name !== config.SIGNALS_TOPIC)
     .flatMap((t) => t.partitions.map((p) => `${t.name}:${p}`));
   const producer = await waitForDependency(waits, 'kafka', () => createProducer(kafka), { logger });
+  // The CLV model versions (issue 15): fitted at cut-point days when CLV_FIT_EVERY_DAYS > 0.
+  const clv = new ClvModels({
+    store: new ClvModelStore(redis, config.REDIS_PREFIX),
+    settings: clvSettings(config),
+    logger,
+  });
+  await clv.load();
   const engine = new TierEngine(
     {
       aggregates,
@@ -92,6 +100,7 @@ export async function runTierEngine(
       metrics,
       cutPointsEveryDays: config.CUTPOINTS_EVERY_DAYS,
       numPartitions,
+      clv,
     },
     rules,
     cutPoints,
@@ -119,6 +128,7 @@ export async function runTierEngine(
     logger,
     metrics,
     progress,
+    clv,
   });
   runner = new ConsumerRunner({
     kafka,

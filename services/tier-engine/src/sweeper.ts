@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '@tierstream/config';
 import type { ServiceMetrics } from '@tierstream/observability';
 import {
+  CLV_FIT_INPUTS,
   type CutPointSchedule,
   type CutPoints,
+  clvPredictions,
   cutMetricNames,
   entryMetricsAt,
   isCutPointDay,
@@ -16,6 +18,7 @@ import {
 } from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay, type RulesVersion, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
+import type { ClvModels } from './clv';
 import type { TierEngine } from './engine';
 import type { DayProgress } from './progress';
 import { RulesChange } from './rules-change';
@@ -45,6 +48,8 @@ export interface SweeperOptions {
   metrics?: ServiceMetrics;
   /** Day-close progress per owned partition (metrics, and /health/ready when a partition is stuck). */
   progress?: DayProgress;
+  /** The population CLV model (issue 15): fitted at cut-point days when its settings say so. */
+  clv?: ClvModels;
 }
 
 /**
@@ -201,6 +206,7 @@ export class Sweeper {
       // Another instance may have swept this partition past later cut-point days: the cut points in memory can be
       // stale. The stored ones are the newest computed, which is what the partition's next day needs (barrier).
       for (const stored of await this.o.tierState.getCutPointsHistory()) this.o.engine.cutPoints = stored;
+      await this.o.clv?.load();
     }
     return true;
   }
@@ -246,13 +252,15 @@ export class Sweeper {
       await this.recheckAfterCutPoints(p, day, start);
       await this.drainDue(p, endOfDay(day));
       const collect = this.isCutPointDay(day);
-      const fromCache = collect && (await this.populationCacheUsable(p));
+      // A CLV fit day reads the population from the aggregates: the population cache holds only the cut metrics.
+      const fit = this.o.clv?.isFitDay(day, collect) ?? false;
+      const fromCache = collect && !fit && (await this.populationCacheUsable(p));
       const { rows, population } = await this.o.engine.snapshot(p, day, {
         emit: this.isSnapshotDay(day),
         collectPopulation: collect && !fromCache,
       });
       if (collect)
-        await this.contributePopulation(p, day, fromCache ? await this.cachedPopulation(p, day) : population);
+        await this.contributePopulation(p, day, fromCache ? await this.cachedPopulation(p, day) : population, fit);
       await this.o.tierState.setPartitionMeta(p, { closed_day: day });
       this.o.progress?.closedUpTo(p, day);
       await this.finishRecheck(p, day);
@@ -447,8 +455,10 @@ export class Sweeper {
     if (!this.isCutPointDay(required) || startDay === null || required <= startDay) return true;
     const want = `cp-${isoDay(required)}`;
     if (this.o.engine.cutPoints.version >= want && this.o.engine.cutPoints.version.startsWith('cp-')) return true;
-    // Load every stored version (not only the newest): other instances may have computed several meanwhile.
+    // Load every stored version (not only the newest): other instances may have computed several meanwhile. The CLV
+    // model of that day close was stored before its cut points.
     for (const stored of await this.o.tierState.getCutPointsHistory()) this.o.engine.cutPoints = stored;
+    await this.o.clv?.load();
     return this.o.engine.cutPoints.version.startsWith('cp-') && this.o.engine.cutPoints.version >= want;
   }
 
@@ -465,11 +475,14 @@ export class Sweeper {
   /**
    * The cut-point barrier: each partition adds its population (metrics as of `day`) to a Redis hash; the writer of
    * the last part computes the cut points from all of it and stores them. Each partition then rechecks its own
-   * customers before it closes the next day (recheckAfterCutPoints).
+   * customers before it closes the next day (recheckAfterCutPoints). On a CLV fit day (`fit`, the same on every
+   * partition) the parts also carry the CLV inputs, and the last part fits the CLV model before the cut points.
    */
-  private async contributePopulation(p: number, day: number, population: Metrics[]): Promise<void> {
+  private async contributePopulation(p: number, day: number, population: Metrics[], fit = false): Promise<void> {
     const key = `${this.o.tierState.prefix}:population:${isoDay(day)}`;
-    const names = cutMetricNames(this.o.engine.rules);
+    const names = fit
+      ? [...cutMetricNames(this.o.engine.rules), ...CLV_FIT_INPUTS]
+      : cutMetricNames(this.o.engine.rules);
     const compact = population.map((m) => names.map((n) => m[n] ?? null));
     // HSET and HGETALL in one transaction: two partitions finishing at the same moment may both see every part
     // (both compute the same cut points), but neither can read the hash after the other deleted it.
@@ -482,13 +495,16 @@ export class Sweeper {
         all.push(Object.fromEntries(names.map((n, i) => [n, row[i] ?? null])));
       }
     }
-    const cutPoints = this.o.engine.recomputeCutPoints(all, day);
+    const model = fit ? await this.o.clv?.fitAndStore(all, day) : null;
+    // The cut points of a new model's day are measured with its predictions (the model in force from day + 1 on).
+    const measured = model ? all.map((m) => ({ ...m, ...clvPredictions(model, m) })) : all;
+    const cutPoints = this.o.engine.recomputeCutPoints(measured, day);
     // Outputs first (the warehouse's cutpoint_history): a crash before the store computes and publishes it again.
     await this.o.engine.publishCutPoints(cutPoints);
     await this.o.tierState.setCutPoints(cutPoints);
     await this.o.redis.del(key);
     this.o.engine.cutPoints = cutPoints;
-    this.o.logger.info({ version: cutPoints.version, population: all.length }, 'recomputed cut points');
+    this.o.logger.info({ version: cutPoints.version, population: measured.length }, 'recomputed cut points');
   }
 
   /**

@@ -1,0 +1,41 @@
+import type { RedisClient } from '@tierstream/config';
+import type { ClvModel } from '@tierstream/tiering';
+
+/**
+ * The population CLV model versions (issue 15; tiering's clv-model.ts): every version fitted, by name, in one hash
+ * (`<prefix>:clv:models`, version → JSON), and the newest (`<prefix>:clv:model`). Written by the tier engine at the
+ * cut-point barrier (or `tierctl clv fit`), read by every engine instance with the cut points and by tierctl.
+ */
+export class ClvModelStore {
+  constructor(
+    private readonly redis: RedisClient,
+    readonly prefix = 'ts',
+  ) {}
+
+  readonly keys = {
+    models: () => `${this.prefix}:clv:models`,
+    latest: () => `${this.prefix}:clv:model`,
+  };
+
+  /** Stores a version (an existing version of the same name is replaced) and makes it the newest if it is. */
+  async set(model: ClvModel): Promise<void> {
+    const json = JSON.stringify(model);
+    await this.redis.hset(this.keys.models(), model.version, json);
+    const latest = await this.latest();
+    if (latest === null || latest.day <= model.day) await this.redis.set(this.keys.latest(), json);
+  }
+
+  /** The newest stored version (by the day it measured); null when no model was ever fitted. */
+  async latest(): Promise<ClvModel | null> {
+    const raw = await this.redis.get(this.keys.latest());
+    return raw ? (JSON.parse(raw) as ClvModel) : null;
+  }
+
+  /** Every stored version, oldest first (a partition still closing earlier days needs the older ones). */
+  async history(): Promise<ClvModel[]> {
+    const all = await this.redis.hgetall(this.keys.models());
+    return Object.values(all)
+      .map((json) => JSON.parse(json) as ClvModel)
+      .sort((a, b) => a.day - b.day);
+  }
+}

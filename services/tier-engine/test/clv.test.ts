@@ -1,0 +1,127 @@
+/**
+ * The engine's CLV model versions (issue 15): the CLV_* settings, the fit at a day close (stored, in force from the
+ * next day), a fit that does not converge keeps the version in force and logs why. The store is an in-memory fake
+ * here; tierstate's clv-models.it.test.ts checks the Redis one.
+ */
+import { loadConfig } from '@tierstream/config';
+import type { ClvModel, Metrics } from '@tierstream/tiering';
+import type { ClvModelStore } from '@tierstream/tierstate';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ClvModels } from '../src/clv';
+import { clvSettings, engineConfigSchema } from '../src/config';
+
+const env = (vars: Record<string, string>) => ({ ...vars }) as NodeJS.ProcessEnv;
+
+describe('CLV settings', () => {
+  it('defaults: off, weeks, margin 1, no discount; values are read', () => {
+    expect(clvSettings(loadConfig(engineConfigSchema, env({})))).toEqual({
+      fitEveryDays: 0,
+      timeUnit: 'weeks',
+      margin: 1,
+      monthlyDiscount: 0,
+    });
+    const set = env({
+      CLV_FIT_EVERY_DAYS: '7',
+      CLV_TIME_UNIT: 'days',
+      CLV_MARGIN: '0.3',
+      CLV_MONTHLY_DISCOUNT: '0.01',
+    });
+    expect(clvSettings(loadConfig(engineConfigSchema, set))).toEqual({
+      fitEveryDays: 7,
+      timeUnit: 'days',
+      margin: 0.3,
+      monthlyDiscount: 0.01,
+    });
+  });
+  it('a bad value is one error naming the setting', () => {
+    expect(() => loadConfig(engineConfigSchema, env({ CLV_TIME_UNIT: 'months' }))).toThrow(/CLV_TIME_UNIT/);
+    expect(() => loadConfig(engineConfigSchema, env({ CLV_MARGIN: '1.5' }))).toThrow(/CLV_MARGIN/);
+    expect(() => loadConfig(engineConfigSchema, env({ CLV_FIT_EVERY_DAYS: '-1' }))).toThrow(/CLV_FIT_EVERY_DAYS/);
+  });
+});
+
+/** A population whose fits converge: simulated-looking repeat buyers and one-timers (weeks, minor units). */
+function population(): Metrics[] {
+  const out: Metrics[] = [];
+  for (let i = 0; i < 400; i++) {
+    const x = i % 5 === 0 ? 0 : i % 7;
+    const T = 20 + (i % 19);
+    const tx = x === 0 ? 0 : Math.min(T, (i % 13) + x);
+    out.push({ clv_x: x, clv_t_x_weeks: tx, clv_T_weeks: T, clv_zbar: x === 0 ? null : 1000 + ((i * 37) % 900) });
+  }
+  return out;
+}
+
+function fakeStore(): ClvModelStore & { stored: ClvModel[] } {
+  const stored: ClvModel[] = [];
+  return {
+    stored,
+    set: async (m: ClvModel) => void stored.push(m),
+    history: async () => [...stored],
+    latest: async () => stored[stored.length - 1] ?? null,
+  } as unknown as ClvModelStore & { stored: ClvModel[] };
+}
+
+function capture() {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  return { logger, lines };
+}
+
+describe('ClvModels', () => {
+  const settings = { fitEveryDays: 7, timeUnit: 'weeks' as const, margin: 1, monthlyDiscount: 0 };
+
+  it('stores a converged fit, in force from the next day; the next fit is due fitEveryDays later', async () => {
+    const store = fakeStore();
+    const { logger, lines } = capture();
+    const models = new ClvModels({ store, settings, logger, wallClock: () => 42 });
+    expect(models.isFitDay(10_000, true)).toBe(true);
+    expect(models.isFitDay(10_000, false)).toBe(false);
+    const m = await models.fitAndStore(population(), 10_000);
+    expect(m?.version).toBe('clv-1997-05-19');
+    expect(m?.fittedAt).toBe(42);
+    expect(m?.sampleSize).toBe(400);
+    expect(store.stored).toEqual([m]);
+    expect(models.inForce(10_000)).toBeNull();
+    expect(models.inForce(10_001)).toBe(m);
+    expect(models.isFitDay(10_006, true)).toBe(false);
+    expect(models.isFitDay(10_007, true)).toBe(true);
+    expect(lines.some((l) => l.msg === 'fitted CLV model' && l.version === 'clv-1997-05-19')).toBe(true);
+    // Another instance loads the stored versions.
+    const other = new ClvModels({ store, settings, logger });
+    await other.load();
+    expect(other.inForce(10_001)?.version).toBe('clv-1997-05-19');
+  });
+
+  it('the next day a model can come into force: the due index wakes CLV-rule customers then', async () => {
+    const { logger } = capture();
+    expect(
+      new ClvModels({ store: fakeStore(), settings: { ...settings, fitEveryDays: 0 }, logger }).nextModelDay(5),
+    ).toBe(null);
+    const models = new ClvModels({ store: fakeStore(), settings, logger });
+    // No model yet: a fit may come at any cut-point day close, the next one today's.
+    expect(models.nextModelDay(10_000)).toBe(10_001);
+    const m = (await models.fitAndStore(population(), 10_000))!;
+    expect(models.nextModelDay(10_003)).toBe(m.day + 7 + 1);
+    // Overdue (the fit day was no cut-point day, or the fit failed): asks again every day.
+    expect(models.nextModelDay(10_009)).toBe(10_010);
+    expect(models.withPredictions({ ...population()[1]! }, 10_003).p_alive).toBeGreaterThan(0);
+    expect(models.withPredictions({ ...population()[1]! }, 10_000).p_alive).toBeNull();
+  });
+
+  it('a fit without repeat buyers keeps the model in force and logs why', async () => {
+    const store = fakeStore();
+    const { logger, lines } = capture();
+    const models = new ClvModels({ store, settings, logger });
+    const first = await models.fitAndStore(population(), 10_000);
+    const oneTimers = population().map((p) => ({ ...p, clv_x: 0, clv_t_x_weeks: 0, clv_zbar: null }));
+    expect(await models.fitAndStore(oneTimers, 10_007)).toBeNull();
+    expect(store.stored).toEqual([first]);
+    expect(models.inForce(10_008)).toBe(first);
+    // Still due: the next cut-point day tries again.
+    expect(models.isFitDay(10_008, true)).toBe(true);
+    const warn = lines.find((l) => l.msg === 'CLV model fit kept the model in force');
+    expect(warn).toMatchObject({ reason: 'no repeat buyer with a positive mean spend', kept: first!.version });
+  });
+});
