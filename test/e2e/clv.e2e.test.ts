@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { AggregateStore, DEFAULT_AGGREGATE_CONFIG, metricsAt } from '@tierstream/aggregates';
+import { bootstrapPipeline, Clients, REPO_ROOT, resetPipelineData } from '@tierstream/cli';
+import {
+  type BgNbdParams,
+  type CustomerStats,
+  compressBgNbd,
+  conditionalExpectedPurchases,
+  fitBgNbd,
+  pAlive,
+  sufficientStats,
+} from '@tierstream/clv';
+import type { InputEvent, OrderEvent } from '@tierstream/contracts';
+import { parseCdnow } from '@tierstream/generator';
+import { type ClvModel, clvModelFor, clvPredictions } from '@tierstream/tiering';
+import { ClvModelStore, dayOf, endOfDay } from '@tierstream/tierstate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type DecodedTransition,
+  feedAndClose,
+  type RunningPipeline,
+  readTransitions,
+  startPipeline,
+  tierctl,
+} from '../support/journeys';
+
+/**
+ * Predicted value through the running services (issue 15): the CDNOW sample's calibration period (1997-01-01 …
+ * 1997-09-30, Fader, Hardie & Lee 2005) goes through Kafka, the aggregator's Lua script and the tier engine (replay
+ * mode) under rules/clv.yaml. The engine fits the CLV model at the cut-point barrier every 18 days (1997-09-30 is a
+ * multiple of 18 days since 1970-01-01, so the last fit measures exactly the calibration period). Every customer's
+ * p_alive and expected_orders_365d as of 1997-09-30, from the streaming inputs and the stored model, must equal the
+ * batch computation (statistics from the event list, BG/NBD fitted on them) to 1e-9; transitions carry the
+ * predictions of the model in force on their day.
+ */
+
+const CAL_END = dayOf(Date.UTC(1997, 8, 30));
+const SAMPLE = path.join(REPO_ROOT, 'data/cdnow/CDNOW_sample.txt');
+
+function calibrationOrders(): OrderEvent[] {
+  return parseCdnow(readFileSync(SAMPLE, 'utf8'), SAMPLE).filter((e) => dayOf(e.occurred_at) <= CAL_END);
+}
+
+describe('CLV through the running services (CDNOW sample, calibration period)', () => {
+  const clients = new Clients();
+  let pipeline: RunningPipeline | null = null;
+  const orders = calibrationOrders();
+  const events: InputEvent[] = orders.map((event) => ({ kind: 'order', event }));
+  const batch = new Map<string, CustomerStats>();
+  let batchParams: BgNbdParams;
+  let transitions: DecodedTransition[] = [];
+
+  beforeAll(async () => {
+    // The batch side: statistics per customer straight from the event list, and the BG/NBD fit on them.
+    const byCustomer = new Map<string, Array<{ day: number; amountMinor: number }>>();
+    for (const o of orders) {
+      const list = byCustomer.get(o.customer_id) ?? [];
+      list.push({ day: dayOf(o.occurred_at), amountMinor: o.amount_minor });
+      byCustomer.set(o.customer_id, list);
+    }
+    for (const [id, purchases] of byCustomer) batch.set(id, sufficientStats(purchases, CAL_END)!);
+    batchParams = fitBgNbd(compressBgNbd([...batch.values()])).params;
+
+    await resetPipelineData(clients);
+    await bootstrapPipeline(clients);
+    pipeline = startPipeline({
+      SWEEP_INTERVAL_MS: '20',
+      RULES_FILE: 'rules/clv.yaml',
+      CUTPOINTS_EVERY_DAYS: '18',
+      CUTPOINTS_YOUNG_BELOW: '0',
+      CUTPOINTS_EARLY_CHANGE: '0',
+      CLV_FIT_EVERY_DAYS: '18',
+    });
+    await feedAndClose(clients, pipeline, events, endOfDay(CAL_END), 400_000);
+    transitions = await readTransitions(clients);
+  }, 600_000);
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    await clients.close();
+  });
+
+  it('fits the model at the close of 1997-09-30 on all 2,357 customers; it equals the batch fit', async () => {
+    const model = await new ClvModelStore(clients.redis, clients.redisPrefix).latest();
+    expect(model?.version).toBe('clv-1997-09-30');
+    expect(model?.sampleSize).toBe(2357);
+    expect(model?.repeatBuyers).toBe(946);
+    // The same statistics, grouped in the same order (compressBgNbd sorts): the same parameters, bit for bit.
+    expect(model!.bgnbd).toEqual(batchParams);
+    // The published CDNOW estimates (FHL 2005): r = 0.243, α = 4.414, a = 0.793, b = 2.426 within 1 %.
+    expect(Math.abs(model!.bgnbd.r / 0.243 - 1)).toBeLessThan(0.01);
+    expect(Math.abs(model!.bgnbd.alpha / 4.414 - 1)).toBeLessThan(0.01);
+  });
+
+  it('every customer’s p_alive and expected_orders_365d as of 1997-09-30 equal the batch predictions to 1e-9', async () => {
+    const model = (await new ClvModelStore(clients.redis, clients.redisPrefix).latest())!;
+    const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: DEFAULT_AGGREGATE_CONFIG });
+    await store.init();
+    const ids = [...batch.keys()];
+    const states = await store.readMany(ids);
+    let worst = 0;
+    for (const id of ids) {
+      const s = batch.get(id)!;
+      const m = metricsAt(states.get(id)!, endOfDay(CAL_END), DEFAULT_AGGREGATE_CONFIG);
+      // The streaming inputs are the batch statistics (x, t_x, T in weeks).
+      expect({ id, x: m.clv_x, tx: m.clv_t_x_weeks, T: m.clv_T_weeks }).toEqual({ id, x: s.x, tx: s.tx, T: s.T });
+      const p = clvPredictions(model, m);
+      const want = {
+        p_alive: pAlive(batchParams, s.x, s.tx, s.T),
+        expected_orders_365d: conditionalExpectedPurchases(batchParams, 365 / 7, s.x, s.tx, s.T),
+      };
+      for (const k of ['p_alive', 'expected_orders_365d'] as const) {
+        const d = Math.abs(p[k]! - want[k]);
+        worst = Math.max(worst, d);
+        expect(d, `${id} ${k}`).toBeLessThanOrEqual(1e-9);
+      }
+    }
+    console.log('[clv e2e] customers', ids.length, 'largest difference', worst);
+  });
+
+  it('transitions carry the predictions of the model in force on their day', async () => {
+    const models: ClvModel[] = await new ClvModelStore(clients.redis, clients.redisPrefix).history();
+    expect(models.length).toBeGreaterThan(3);
+    const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: DEFAULT_AGGREGATE_CONFIG });
+    await store.init();
+    const lifecycle = transitions.filter((t) => t.dimension === 'clv_lifecycle' && t.metrics.p_alive !== undefined);
+    // Customers move ALIVE → AT_RISK → LOST on the day p_alive crosses a threshold, with no event that day.
+    expect(lifecycle.filter((t) => t.to_tier === 'LOST').length).toBeGreaterThan(10);
+    const states = await store.readMany([...new Set(lifecycle.map((t) => t.customer_id))]);
+    for (const t of lifecycle.slice(0, 500)) {
+      const day = dayOf(t.occurred_at);
+      const m = metricsAt(states.get(t.customer_id)!, endOfDay(day), DEFAULT_AGGREGATE_CONFIG);
+      const want = clvPredictions(clvModelFor(models, day), m).p_alive;
+      expect({ id: t.customer_id, day, p: t.metrics.p_alive }).toEqual({ id: t.customer_id, day, p: want });
+    }
+  });
+
+  it('tierctl customer shows the predictions of the model in force on the day', async () => {
+    const models = await new ClvModelStore(clients.redis, clients.redisPrefix).history();
+    const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: DEFAULT_AGGREGATE_CONFIG });
+    await store.init();
+    const id = [...batch.keys()][0]!;
+    const r = await tierctl(['customer', id, '--as-of', new Date(endOfDay(CAL_END)).toISOString(), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const shown = (JSON.parse(r.stdout) as { metrics: Record<string, number | null> }).metrics;
+    const want = clvPredictions(
+      clvModelFor(models, CAL_END),
+      metricsAt((await store.readState(id))!, endOfDay(CAL_END), DEFAULT_AGGREGATE_CONFIG),
+    );
+    for (const k of ['p_alive', 'expected_orders_90d', 'expected_orders_365d', 'expected_aov', 'clv_365d']) {
+      expect(shown[k], k).toBe(want[k]);
+      expect(shown[k], k).not.toBeNull();
+    }
+  });
+});
