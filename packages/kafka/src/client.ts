@@ -2,12 +2,15 @@ import { CompressionTypes, Kafka, type KafkaConfig, logLevel, Partitioners, type
 import type { Logger } from 'pino';
 import type { OutgoingRecord, RecordProducer } from './types';
 
+/** The configuration each client of createKafka was made with (topicPartitions makes a probe client from it). */
+const configs = new WeakMap<Kafka, KafkaConfig>();
+
 /** A kafkajs client whose own logging goes through pino (warnings and errors only: kafkajs is chatty). */
 export function createKafka(
   opts: { brokers: string[]; clientId: string; logger?: Logger } & Partial<KafkaConfig>,
 ): Kafka {
   const { logger, ...config } = opts;
-  return new Kafka({
+  const kafka = new Kafka({
     ...config,
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000, ...(config.retry ?? {}) },
     logLevel: logLevel.WARN,
@@ -19,6 +22,8 @@ export function createKafka(
       else logger.warn(line, message);
     },
   });
+  configs.set(kafka, config);
+  return kafka;
 }
 
 /**
@@ -30,7 +35,11 @@ export async function topicPartitions(
   kafka: Kafka,
   topics: string[],
 ): Promise<Array<{ name: string; partitions: number[] }>> {
-  const admin = kafka.admin({ retry: { retries: 0 } });
+  // An admin's `retry` does not reach its connect (kafkajs connects with the client's retries: 8, about 25 s against
+  // a closed port, logging an error line per attempt), so the probe is a client of its own without retries or logs.
+  const config = configs.get(kafka);
+  const probe = config ? new Kafka({ ...config, retry: { retries: 0 }, logLevel: logLevel.NOTHING }) : kafka;
+  const admin = probe.admin({ retry: { retries: 0 } });
   try {
     await admin.connect();
     const meta = await admin.fetchTopicMetadata({ topics });
