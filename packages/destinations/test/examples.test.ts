@@ -20,7 +20,9 @@ describe('examples/destinations', () => {
 
   it('take their secrets from the variables docs/destinations.md names (and one from a file)', () => {
     const asked: string[] = [];
-    for (const f of readdirSync(DIR).filter((x) => x.endsWith('.yaml')).sort()) {
+    for (const f of readdirSync(DIR)
+      .filter((x) => x.endsWith('.yaml'))
+      .sort()) {
       parseDestination(f, readFileSync(path.join(DIR, f), 'utf8'), {
         env: (n) => {
           asked.push(n);
