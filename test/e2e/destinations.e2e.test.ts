@@ -215,8 +215,12 @@ delivery:
         await new Promise((r) => setTimeout(r, 200));
       }
       // Both instances are members of the group: the second one's join rebalanced the partitions.
-      const group = (await admin.describeGroups([`e2e-dest-${RUN}.${NAME}`])).groups[0]!;
-      expect(group.members.length).toBe(2);
+      let members = 0;
+      for (let i = 0; i < 60 && members < 2; i++) {
+        members = (await admin.describeGroups([`e2e-dest-${RUN}.${NAME}`])).groups[0]?.members.length ?? 0;
+        if (members < 2) await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(members).toBe(2);
       const missing = wanted.filter((k) => !delivered().has(k));
       expect(missing, logs.slice(-30).join('\n')).toEqual([]);
       expect(receiver.received.length).toBeGreaterThan(beforeRestart);
