@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { Clients } from './clients';
+import { registerClvCommands } from './commands/clv';
 import { registerCustomerCommand } from './commands/customer';
 import { registerDestinationsCommands } from './commands/destinations';
 import { registerDlqCommands } from './commands/dlq';
@@ -30,5 +31,6 @@ export function buildTierctl(clients: Clients): Command {
   registerSqlCommand(program, clients);
   registerStatusCommands(program, clients);
   registerDestinationsCommands(program, clients);
+  registerClvCommands(program, clients);
   return program;
 }
