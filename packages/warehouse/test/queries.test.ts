@@ -78,13 +78,15 @@ describe('renderQuery', () => {
 });
 
 describe('the query pack', () => {
-  it('has the eight documented queries, each with a title, description, example and valid parameters', async () => {
+  it('has the ten documented queries, each with a title, description, example and valid parameters', async () => {
     const qs = await listQueries(QUERIES_DIR);
     expect(qs.map((q) => q.name)).toEqual([
+      'clv_by_tier',
       'cohort_by_first_order_month',
       'customer_on_day',
       'cutpoints_on_day',
       'high_value_at_risk',
+      'likely_to_churn_high_value',
       'migration_matrix',
       'revenue_share',
       'tier_distribution_daily',
