@@ -11,15 +11,17 @@ import {
   pAlive,
   sufficientStats,
 } from '@tierstream/clv';
-import type { InputEvent, OrderEvent } from '@tierstream/contracts';
+import type { InputEvent, OrderEvent, TierChange } from '@tierstream/contracts';
 import { parseCdnow } from '@tierstream/generator';
 import { type ClvModel, clvModelFor, clvPredictions } from '@tierstream/tiering';
 import { ClvModelStore, dayOf, endOfDay } from '@tierstream/tierstate';
+import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DecodedTransition,
   feedAndClose,
   type RunningPipeline,
+  readTopic,
   readTransitions,
   startPipeline,
   tierctl,
@@ -152,5 +154,83 @@ describe('CLV through the running services (CDNOW sample, calibration period)', 
       expect(shown[k], k).toBe(want[k]);
       expect(shown[k], k).not.toBeNull();
     }
+  });
+
+  it('the SQL pack: clv_by_tier and likely_to_churn_high_value equal the latest tier change of every customer', async () => {
+    // The oracle: each customer's latest change record (highest state_version) on the changes topic.
+    const latest = new Map<string, TierChange>();
+    for (const r of await readTopic(clients, 'customer-tier-changes.v1')) {
+      if (!r.value) continue;
+      const c = (await clients.serde.decode(r.value)).value as TierChange;
+      const prev = latest.get(c.customer_id);
+      if (!prev || c.state_version > prev.state_version) latest.set(c.customer_id, c);
+    }
+    expect(latest.size).toBe(2357);
+    const run = async (name: string, params: Record<string, string> = {}) =>
+      (
+        await runNamedQuery(clients.clickhouse, {
+          dir: QUERIES_DIR,
+          name,
+          params,
+          database: clients.endpoints.clickhouseDatabase,
+        })
+      ).rows as Array<Record<string, unknown>>;
+
+    const byTier = new Map<string, { customers: number; total: number }>();
+    for (const c of latest.values()) {
+      const t = c.tiers.predicted_value!;
+      const agg = byTier.get(t) ?? { customers: 0, total: 0 };
+      agg.customers++;
+      agg.total += c.metrics.clv_365d ?? 0;
+      byTier.set(t, agg);
+    }
+    const rows = await run('clv_by_tier');
+    expect(new Set(rows.map((r) => r.tier))).toEqual(new Set(byTier.keys()));
+    expect(byTier.size).toBeGreaterThanOrEqual(4);
+    for (const r of rows) {
+      const want = byTier.get(r.tier as string)!;
+      expect(Number(r.customers), String(r.tier)).toBe(want.customers);
+      expect(Math.abs(Number(r.clv_365d_total) - want.total), String(r.tier)).toBeLessThan(
+        1e-6 * Math.max(1, want.total),
+      );
+    }
+
+    const churn = (await run('likely_to_churn_high_value', { limit: '100000' })).map((r) => r.customer_id);
+    const want = [...latest.values()]
+      .filter(
+        (c) =>
+          ['TOP_VALUE', 'HIGH_VALUE'].includes(c.tiers.predicted_value!) &&
+          c.metrics.p_alive !== undefined &&
+          c.metrics.p_alive < 0.5,
+      )
+      .sort((a, b) => (b.metrics.clv_365d ?? 0) - (a.metrics.clv_365d ?? 0) || (a.customer_id < b.customer_id ? -1 : 1))
+      .map((c) => c.customer_id);
+    expect(want.length).toBeGreaterThan(0);
+    expect(churn).toEqual(want);
+  });
+
+  it('tierctl clv show prints the stored model; clv fit refits the last closed day and gets the same parameters', async () => {
+    const stored = (await new ClvModelStore(clients.redis, clients.redisPrefix).latest())!;
+    const show = await tierctl(['clv', 'show', '--json']);
+    expect(show.code, show.stderr).toBe(0);
+    expect(JSON.parse(show.stdout)).toEqual(stored);
+    const text = await tierctl(['clv', 'show']);
+    expect(text.stdout).toContain('clv-1997-09-30 (in force from 1997-10-01; time unit weeks');
+    const fit = await tierctl(['clv', 'fit', '--json']);
+    expect(fit.code, fit.stderr).toBe(0);
+    const r = JSON.parse(fit.stdout) as {
+      day: number;
+      population: number;
+      stored: boolean;
+      outcome: { ok: boolean; model: ClvModel };
+    };
+    expect({ day: r.day, population: r.population, stored: r.stored, ok: r.outcome.ok }).toEqual({
+      day: CAL_END,
+      population: 2357,
+      stored: false,
+      ok: true,
+    });
+    expect(r.outcome.model.bgnbd).toEqual(stored.bgnbd);
+    expect(r.outcome.model.gammaGamma).toEqual(stored.gammaGamma);
   });
 });
