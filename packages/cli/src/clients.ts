@@ -1,4 +1,4 @@
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { type AggregateConfig, loadAggregateConfig } from '@tierstream/aggregates';
 import { createRedis, type RedisClient, type StackEndpoints } from '@tierstream/config';
@@ -143,6 +143,8 @@ export class Clients {
       url: c.CLICKHOUSE_URL,
       username: c.CLICKHOUSE_USER,
       password: c.CLICKHOUSE_PASSWORD,
+      // tierctl prints each error in one line; the client's own logger would add a multi-line dump before it.
+      log: { level: ClickHouseLogLevel.OFF },
     });
     return this._clickhouse;
   }

@@ -12,6 +12,7 @@ import {
   waitForDependency,
 } from '@tierstream/observability';
 import {
+  clickhouseProblem,
   type RoutedRow,
   routeChangeRecord,
   routeCutPointsRecord,
@@ -60,8 +61,9 @@ export async function runWarehouseWriter(
       () => runner,
       [
         async () => {
-          const ping = await clickhouse.ping();
-          return ping.success ? null : `clickhouse: ${ping.error.message}`;
+          // A query as the configured user in the configured database: ping() answers without credentials.
+          const problem = await clickhouseProblem(clickhouse, config.CLICKHOUSE_DATABASE);
+          return problem === null ? null : `clickhouse: ${problem}`;
         },
       ],
       waits,

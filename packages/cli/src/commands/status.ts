@@ -1,6 +1,6 @@
 import { checkRedisRequirements, type RedisFinding } from '@tierstream/config';
 import { isoDay, TierStateStore } from '@tierstream/tierstate';
-import { formatTable } from '@tierstream/warehouse';
+import { clickhouseProblem, formatTable } from '@tierstream/warehouse';
 import type { Command } from 'commander';
 import type { Clients } from '../clients';
 import { groupLagByPartition } from '../pipeline';
@@ -28,8 +28,9 @@ export function registerStatusCommands(program: Command, clients: Clients): void
       });
       await check('redis', () => clients.redis.ping());
       await check('clickhouse', async () => {
-        const ping = await clients.clickhouse.ping();
-        if (!ping.success) throw ping.error;
+        // As the configured user, in the configured database (ping() answers without credentials).
+        const problem = await clickhouseProblem(clients.clickhouse, clients.endpoints.clickhouseDatabase);
+        if (problem !== null) throw new Error(problem);
       });
       const lag: Array<{ group: string; topic: string; partition: number; lag: number }> = [];
       const dlqSizes: Record<string, number> = {};
