@@ -113,6 +113,11 @@ export function registerRulesCommands(program: Command, clients: Clients): void 
           `rules change: ${c.done}/${c.partitions} partitions re-evaluated${c.day ? ` as of ${c.day}` : ''}${c.cutpoints ? `, cut points ${c.cutpoints} (population as of ${c.measured_day})` : ''}`,
         );
       }
+      if (a && show.partitions_behind.length > 0 && !show.change) {
+        print(
+          `WARNING: no engine has started apply ${a.seq} yet: partitions ${show.partitions_behind.join(', ')} still run an earlier version (engines look for a new version every RULES_POLL_MS: is a tier engine running?)`,
+        );
+      }
       if (show.file) {
         const f = show.file;
         print(

@@ -214,6 +214,12 @@ export interface RulesShow {
     partitions: number;
     done: number;
   } | null;
+  /**
+   * The engine partitions (of the signals topic) that have not run the active version yet (their meta names an
+   * older apply): a change applied while no engine runs, or one still in progress. Empty when every partition is on
+   * it (or on its version before apply numbers were kept) and when no version is active.
+   */
+  partitions_behind: number[];
   /** The local rules file compared with the active version (tierctl's RULES_FILE, or --file). */
   file: { path: string; version: string | null; differs: boolean; error?: string } | null;
   /** What each engine found when it compared its RULES_FILE with the active version. */
@@ -256,7 +262,20 @@ export async function showRules(clients: Clients, file: string | null): Promise<
       };
     }
   }
+  const behind: number[] = [];
+  if (active && active.seq > 0) {
+    for (let p = 0; p < (await enginePartitions(clients)); p++) {
+      const meta = await tierState.getPartitionMeta(p);
+      // As the engine decides (rules-change.ts poll): done with apply n when its meta says n, or, before a meta named
+      // an apply number, when it runs the same version.
+      const done =
+        meta.rules_seq === String(active.seq) ||
+        (meta.rules_seq === undefined && (meta.rules_version ?? active.version) === active.version);
+      if (!done) behind.push(p);
+    }
+  }
   return {
+    partitions_behind: behind,
     active: active
       ? {
           seq: active.seq,
