@@ -250,7 +250,8 @@ delivery:
       expect(firstSeenOrder(receiver.received)).toEqual(expected);
 
       // The poison items: in the destination's dead-letter topic with their reason, status and attempts.
-      await Promise.all([stopService(svc), stopService(second)]);
+      // SIGTERM: both stop cleanly (exit 0) once their batches are done.
+      expect(await Promise.all([stopService(svc), stopService(second)])).toEqual([0, 0]);
       const letters = await readDeadLetters(destinationDlqTopic(NAME));
       const byKey = new Map(letters.map((l) => [l.idempotency_key, l]));
       expect(byKey.get(poison410)).toMatchObject({
@@ -268,6 +269,61 @@ delivery:
       await killService(svc);
       if (second) await killService(second);
       await receiver.close();
+    }
+  });
+});
+
+describe('destinations service (webhook, shutdown)', () => {
+  it('SIGTERM while an item is being retried: exit 0 without committing it; after a restart it is delivered', async () => {
+    const name = `e2e-stop-${RUN}`;
+    const customer = 'stop-c1';
+    // Its own dimension: the filter keeps the other tests' transitions on the shared topic out.
+    const t = { ...transition(customer, 1), transition_id: `${RUN}-stop-1`, dimension: 'stop' };
+    let failing = true;
+    const receiver = await startReceiver(() => (failing ? { status: 503, body: 'not yet' } : undefined));
+    const dir = mkdtempSync(path.join(tmpdir(), 'e2e-stop-'));
+    writeFileSync(
+      path.join(dir, `${name}.yaml`),
+      `kind: webhook
+url: ${receiver.url}
+secret: { env: E2E_HOOK_SECRET }
+filter: { dimensions: [stop] }
+delivery: { max_attempts: 100, initial_backoff_ms: 100, max_backoff_ms: 200, breaker_failures: 1000 }
+`,
+    );
+    const env = {
+      DESTINATIONS_DIR: dir,
+      DESTINATIONS_GROUP_PREFIX: `e2e-stop-${RUN}`,
+      TRANSITIONS_TOPIC: transitionsTopic,
+      CHANGES_TOPIC: changesTopic,
+      E2E_HOOK_SECRET: SECRET,
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'warn',
+    };
+    await producer.send({
+      topic: transitionsTopic,
+      messages: [{ key: customer, value: await serde.encode(transitionsTopic, t) }],
+    });
+    const seen = () => receiver.received.filter((r) => r.idempotencyKey === t.transition_id);
+    let svc = startService('destinations', env);
+    try {
+      const deadline = Date.now() + 60_000;
+      while (seen().length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(seen().length).toBeGreaterThanOrEqual(3);
+      const stoppedAt = Date.now();
+      expect(await stopService(svc)).toBe(0);
+      expect(Date.now() - stoppedAt).toBeLessThan(15_000);
+      failing = false;
+      const before = seen().length;
+      svc = startService('destinations', env);
+      const end = Date.now() + 60_000;
+      while (!seen().some((r) => r.status === 200) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      expect(seen().length).toBeGreaterThan(before);
+      expect(seen().some((r) => r.status === 200)).toBe(true);
+    } finally {
+      await killService(svc);
+      await receiver.close();
+      await admin.deleteTopics({ topics: [destinationDlqTopic(name)] }).catch(() => undefined);
     }
   });
 });
