@@ -98,7 +98,7 @@ describe('warehouse on current ClickHouse (chdb)', () => {
       "parameter 'day' must be a Date 'YYYY-MM-DD'",
     );
     await expect(run('revenue_shares', {})).rejects.toThrow(
-      "unknown query 'revenue_shares' (available: cohort_by_first_order_month,",
+      "unknown query 'revenue_shares' (available: clv_by_tier, cohort_by_first_order_month,",
     );
   });
 });
