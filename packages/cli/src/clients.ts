@@ -110,6 +110,21 @@ export class Clients {
     return this._admin;
   }
 
+  /**
+   * Throws (exit 1) naming every one of `topics` the cluster does not have. Call it before producing: the idempotent
+   * producer retries a missing topic forever, so `gen`, `import` or `dlq replay` to a renamed input topic nobody
+   * created would hang without a word.
+   */
+  async requireTopics(topics: readonly string[]): Promise<void> {
+    const existing = new Set(await (await this.admin()).listTopics());
+    const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+    if (missing.length > 0)
+      throw new Error(
+        `topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found on ${this.endpoints.kafkaBrokers.join(',')}: ` +
+          'run `tierctl topics apply` (a renamed input topic and its .dlq are created only when infra/kafka/topics.yaml lists them)',
+      );
+  }
+
   producer(): Promise<RecordProducer> {
     this._producer ??= createProducer(this.kafka);
     return this._producer;

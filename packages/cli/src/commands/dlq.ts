@@ -99,6 +99,7 @@ export function registerDlqCommands(program: Command, clients: Clients): void {
         list.push({ key: r.key, value: r.value ?? Buffer.alloc(0), headers });
         byTopic.set(source, list);
       }
+      await clients.requireTopics([...byTopic.keys()]);
       await (await clients.producer()).sendMany([...byTopic].map(([t, records]) => ({ topic: t, records })));
       const result = Object.fromEntries([...byTopic].map(([t, l]) => [t, l.length]));
       if (o.json) printJson(result);

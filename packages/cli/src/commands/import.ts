@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { TOPICS } from '@tierstream/contracts';
 import { IMPORT_KINDS, type ImportKind, MappingError, parseMapping } from '@tierstream/importer';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
@@ -6,6 +7,10 @@ import type { Clients } from '../clients';
 import { sendWatermarks } from '../feed';
 import { FileError } from '../ops/csv-records';
 import { type ImportProgress, importFile, writeRejectFile } from '../ops/import-file';
+
+/** The (configured) input topic an import of `kind` produces to. */
+const importTopic = (clients: Clients, kind: string): string =>
+  clients.inputTopicNames[kind === 'orders' ? TOPICS.orders : kind === 'web' ? TOPICS.web : TOPICS.tickets];
 
 /** Exit code of an invalid mapping or invalid arguments (1 stays "ran, but something was rejected or failed"). */
 export const EXIT_USAGE = 2;
@@ -87,6 +92,8 @@ export function registerImportCommand(program: Command, clients: Clients): void 
       let result: Awaited<ReturnType<typeof importFile>>;
       try {
         const mapping = parseMapping(readFileSync(o.mapping, 'utf8'), o.mapping);
+        if (!o.dryRun)
+          await clients.requireTopics(endAt !== undefined ? clients.inputTopics : [importTopic(clients, kind)]);
         result = await importFile({
           kind: kind as ImportKind,
           file,

@@ -29,6 +29,13 @@ async function feedWithProgress(
     { format: '{bar} {percentage}% {value}/{total} events', hideCursor: true },
     cliProgress.Presets.shades_classic,
   );
+  const kinds = new Set(events.map((e) => e.kind));
+  const topicOf = { order: TOPICS.orders, web: TOPICS.web, ticket: TOPICS.tickets } as const;
+  await clients.requireTopics(
+    opts.endAt !== undefined
+      ? clients.inputTopics
+      : [...kinds].map((k) => clients.inputTopicNames[topicOf[k as keyof typeof topicOf]]),
+  );
   if (process.stderr.isTTY) bar.start(events.length, 0);
   const progress = await feedEvents(await clients.producer(), clients.serde, events, {
     ratePerSec: opts.ratePerSec,
