@@ -29,7 +29,8 @@ export function createKafka(
 /**
  * The partitions of each of `topics`, from one metadata request made without kafkajs' own retries: the caller
  * retries with backoff and reports what it waits for (waitForDependency), so an unreachable broker shows its error
- * at once instead of after the client's retry budget. Throws the connection error, or when a topic does not exist.
+ * at once instead of after the client's retry budget. Throws the connection error, or `missing topics a, b` naming
+ * the topics that do not exist.
  */
 export async function topicPartitions(
   kafka: Kafka,
@@ -42,6 +43,9 @@ export async function topicPartitions(
   const admin = probe.admin({ retry: { retries: 0 } });
   try {
     await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+    if (missing.length > 0) throw new Error(`missing topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
     const meta = await admin.fetchTopicMetadata({ topics });
     return meta.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partitionId).sort() }));
   } finally {

@@ -46,3 +46,13 @@ export function consumedTopics(config: AggregatorConfig): string[] {
     ? config.AGGREGATOR_TOPICS
     : configuredInputTopics(inputTopicNames(config));
 }
+
+/**
+ * The topics the aggregator waits for at start: the signals topic it produces to, the topics it consumes and their
+ * dead-letter topics (`<topic>.dlq`). A missing one would otherwise surface only later — a missing `.dlq` at the
+ * first bad record, whose produce the idempotent producer retries forever — instead of on /health/ready.
+ */
+export function startTopics(config: AggregatorConfig): string[] {
+  const consumed = consumedTopics(config);
+  return [config.SIGNALS_TOPIC, ...consumed, ...consumed.map((t) => `${t}.dlq`)];
+}

@@ -13,7 +13,7 @@ import {
   waitForDependency,
 } from '@tierstream/observability';
 import { TierStateStore } from '@tierstream/tierstate';
-import { type AggregatorConfig, aggregatorConfigSchema, consumedTopics } from './config';
+import { type AggregatorConfig, aggregatorConfigSchema, consumedTopics, startTopics } from './config';
 import { createAggregatorHandler } from './handler';
 
 const SERVICE = 'aggregator';
@@ -44,7 +44,7 @@ export async function runAggregator(
   });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
   // Kafka and the registry are waited for alongside Redis (aggregates.init waits for Redis).
-  const kafkaUp = waitForDependency(waits, 'kafka', () => topicPartitions(kafka, [config.SIGNALS_TOPIC]), { logger });
+  const kafkaUp = waitForDependency(waits, 'kafka', () => topicPartitions(kafka, startTopics(config)), { logger });
   const registryUp = waitForDependency(waits, 'schema registry', () => serde.ping(), { logger });
   const aggregates = new AggregateStore(redis, {
     prefix: config.REDIS_PREFIX,
@@ -54,7 +54,7 @@ export async function runAggregator(
   await aggregates.init();
   const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
   const [meta] = await Promise.all([kafkaUp, registryUp]);
-  const signalPartitions = meta[0]?.partitions.length ?? 0;
+  const signalPartitions = meta.find((t) => t.name === config.SIGNALS_TOPIC)?.partitions.length ?? 0;
   if (signalPartitions === 0)
     throw new Error(`topic ${config.SIGNALS_TOPIC} has no partitions: run \`tierctl topics apply\``);
   const producer = await waitForDependency(waits, 'kafka', () => createProducer(kafka), { logger });

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from '@tierstream/config';
 import { describe, expect, it } from 'vitest';
-import { aggregatorConfigSchema, consumedTopics } from '../src/config';
+import { aggregatorConfigSchema, consumedTopics, startTopics } from '../src/config';
 
 // Only these settings: nothing from the environment of the test process.
 const env = (vars: Record<string, string>) => ({ ...vars }) as NodeJS.ProcessEnv;
@@ -27,5 +27,15 @@ describe('input topic names in the aggregator configuration', () => {
     expect((err as ConfigError).issues).toEqual([
       'ORDERS_TOPIC: expected a Kafka topic name (letters, digits, . _ -) (got "bad name")',
     ]);
+  });
+});
+
+describe('the topics the aggregator waits for at start', () => {
+  it('are the signals topic, the consumed topics and their dead-letter topics', () => {
+    const config = loadConfig(
+      aggregatorConfigSchema,
+      env({ ORDERS_TOPIC: 'shop.orders', AGGREGATOR_TOPICS: 'shop.orders' }),
+    );
+    expect(startTopics(config)).toEqual(['customer-signals.v1', 'shop.orders', 'shop.orders.dlq']);
   });
 });
