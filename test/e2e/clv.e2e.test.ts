@@ -14,7 +14,7 @@ import {
 import type { InputEvent, OrderEvent, TierChange } from '@tierstream/contracts';
 import { parseCdnow } from '@tierstream/generator';
 import { type ClvModel, clvModelFor, clvPredictions } from '@tierstream/tiering';
-import { ClvModelStore, dayOf, endOfDay } from '@tierstream/tierstate';
+import { ClvModelStore, dayOf, endOfDay, TierStateStore } from '@tierstream/tierstate';
 import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -136,6 +136,17 @@ describe('CLV through the running services (CDNOW sample, calibration period)', 
       const want = clvPredictions(clvModelFor(models, day), m).p_alive;
       expect({ id: t.customer_id, day, p: t.metrics.p_alive }).toEqual({ id: t.customer_id, day, p: want });
     }
+  });
+
+  it('a new model version wakes every customer the day it comes into force (the due index, no scan)', async () => {
+    const models = await new ClvModelStore(clients.redis, clients.redisPrefix).history();
+    // The model in force on 1997-09-30 was fitted 18 days before; from the next day on it moved every prediction.
+    const inForce = clvModelFor(models, CAL_END)!;
+    expect(inForce.day).toBe(CAL_END - 18);
+    const states = await new TierStateStore(clients.redis, clients.redisPrefix).readStates([...batch.keys()]);
+    expect(states.size).toBe(2357);
+    const stale = [...states.values()].filter((s) => s.last_eval_day < inForce.day + 1).map((s) => s.customer_id);
+    expect(stale).toEqual([]);
   });
 
   it('tierctl customer shows the predictions of the model in force on the day', async () => {

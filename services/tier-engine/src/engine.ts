@@ -348,6 +348,9 @@ export class TierEngine {
     // A new CLV model version moves the predictions of every customer: a jump day like an applied event.
     const modelDay = this.nextClvModelDay(day);
     const jumps = [...(nextEvent === null ? [] : [nextEvent]), ...(modelDay === null ? [] : [modelDay])];
+    // The first jump (an applied event, a new CLV model) is a wake-up whatever an in-memory trial says: a trial on
+    // the model day would still use the model in force, not the one that day's fit brings.
+    const wake = jumps.length === 0 ? null : Math.min(...jumps);
     let from = day;
     let probe = state;
     for (let i = 0; i < MAX_SKIP_AHEAD; i++) {
@@ -361,8 +364,8 @@ export class TierEngine {
         eventDays: jumps,
         attributes,
       });
-      if (candidate === null) return nextEvent === null ? null : endOfDay(nextEvent);
-      if (nextEvent !== null && nextEvent <= candidate) return endOfDay(nextEvent);
+      if (candidate === null) return wake === null ? null : endOfDay(wake);
+      if (wake !== null && wake <= candidate) return endOfDay(wake);
       const trial = evaluateTiers({
         rules: this.rules,
         cutPoints: this.cutPointsFor(candidate),

@@ -3,13 +3,15 @@
  * next day), a fit that does not converge keeps the version in force and logs why. The store is an in-memory fake
  * here; tierstate's clv-models.it.test.ts checks the Redis one.
  */
+import { AggregateTimeline, DEFAULT_AGGREGATE_CONFIG, decodeState } from '@tierstream/aggregates';
 import { loadConfig } from '@tierstream/config';
-import type { ClvModel, Metrics } from '@tierstream/tiering';
+import { type ClvModel, evaluateTiers, initialCutPoints, type Metrics, parseRules } from '@tierstream/tiering';
 import type { ClvModelStore } from '@tierstream/tierstate';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ClvModels } from '../src/clv';
 import { clvSettings, engineConfigSchema } from '../src/config';
+import { type EngineDeps, TierEngine } from '../src/engine';
 
 const env = (vars: Record<string, string>) => ({ ...vars }) as NodeJS.ProcessEnv;
 
@@ -69,9 +71,9 @@ function capture() {
   return { logger, lines };
 }
 
-describe('ClvModels', () => {
-  const settings = { fitEveryDays: 7, timeUnit: 'weeks' as const, margin: 1, monthlyDiscount: 0 };
+const settings = { fitEveryDays: 7, timeUnit: 'weeks' as const, margin: 1, monthlyDiscount: 0 };
 
+describe('ClvModels', () => {
   it('stores a converged fit, in force from the next day; the next fit is due fitEveryDays later', async () => {
     const store = fakeStore();
     const { logger, lines } = capture();
@@ -123,5 +125,86 @@ describe('ClvModels', () => {
     expect(models.isFitDay(10_008, true)).toBe(true);
     const warn = lines.find((l) => l.msg === 'CLV model fit kept the model in force');
     expect(warn).toMatchObject({ reason: 'no repeat buyer with a positive mean spend', kept: first!.version });
+  });
+});
+
+describe('TierEngine due days with CLV rules', () => {
+  const rules = parseRules(
+    `
+version: "clv-due"
+dimensions:
+  - id: life
+    tiers: [ALIVE, AT_RISK, LOST, UNSCORED]
+    scoring:
+      kind: rules
+      rules:
+        - { id: alive, tier: ALIVE, when: { metric: p_alive, op: gte, value: 0.7 } }
+        - { id: at_risk, tier: AT_RISK, when: { metric: p_alive, op: gte, value: 0.3 } }
+      default: { id: lost, tier: LOST }
+`,
+    'clv-due.yaml',
+  );
+  const DAY_MS = 86_400_000;
+  // An order every 5 days from 9_950 to 10_000 (cents); evaluated as of 10_000: p_alive near 1, falling slowly.
+  const hash: Record<string, string> = { mx: String(10_000 * DAY_MS + 43_200_000) };
+  for (let d = 9_950; d <= 10_000; d += 5) hash[`o:${d}`] = `1,2500,0,43200000`;
+  const timeline = new AggregateTimeline(decodeState('c', hash)!, DEFAULT_AGGREGATE_CONFIG);
+
+  async function engineWith(fitEveryDays: number) {
+    const { logger } = capture();
+    const clv = new ClvModels({ store: fakeStore(), settings: { ...settings, fitEveryDays }, logger });
+    // The published CDNOW fit (FHL 2005; γ in cents), fitted at the close of 9_996: in force from 9_997.
+    clv.add({
+      version: 'clv-1997-05-15',
+      day: 9_996,
+      timeUnit: 'weeks',
+      bgnbd: { r: 0.2426, alpha: 4.4136, a: 0.7929, b: 2.4259 },
+      bgnbdLogLikelihood: -9582.43,
+      sampleSize: 2357,
+      gammaGamma: { p: 6.2496, q: 3.7442, gamma: 1544.35 },
+      gammaGammaLogLikelihood: -8412.41,
+      repeatBuyers: 946,
+      margin: 1,
+      monthlyDiscount: 0,
+      fittedAt: 0,
+      fitMs: 0,
+    });
+    const deps = {
+      aggregateConfig: DEFAULT_AGGREGATE_CONFIG,
+      logger,
+      cutPointsEveryDays: 7,
+      numPartitions: 1,
+      topics: { transitions: 't', changes: 'c', snapshots: 's', cutpoints: 'cutpoints' },
+      clv,
+    } as unknown as EngineDeps;
+    const engine = new TierEngine(deps, rules, initialCutPoints(rules));
+    const m = { ...timeline.metricsAt(10_000 * DAY_MS + DAY_MS - 1) };
+    const first = clv.withPredictions(m, 10_000);
+    const state = evaluateTiers({
+      rules,
+      cutPoints: initialCutPoints(rules),
+      customerId: 'c',
+      metrics: first,
+      previous: null,
+      day: 10_000,
+      at: 0,
+    }).state;
+    return { engine, state, alive: first.p_alive! };
+  }
+
+  it('wakes the customer the day after the next possible fit, though the model in force shows no change that day', async () => {
+    const { engine, state, alive } = await engineWith(7);
+    expect(alive).toBeGreaterThan(0.7);
+    expect(state.tiers.life).toBe('ALIVE');
+    // The next fit can be at the close of 9_996 + 7: the new version is in force from 10_004.
+    expect(engine.nextDueAt(timeline, state, 10_000, null)).toBe(10_004 * DAY_MS + DAY_MS - 1);
+  });
+
+  it('without refits, the day p_alive crosses 0.7 (the model in force only)', async () => {
+    const { engine, state } = await engineWith(0);
+    const due = engine.nextDueAt(timeline, state, 10_000, null)!;
+    const dueDay = Math.floor(due / DAY_MS);
+    expect(dueDay).toBeGreaterThan(10_004);
+    expect(due).toBe(dueDay * DAY_MS + DAY_MS - 1);
   });
 });
