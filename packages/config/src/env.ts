@@ -157,7 +157,18 @@ export const httpServiceSettings = (defaultPort: number) => ({
 /** Settings every Kafka service has: where the broker and the schema registry are. */
 export const kafkaServiceSettings = {
   KAFKA_BROKERS: env.list(STACK_DEFAULTS.KAFKA_BROKERS),
-  SCHEMA_REGISTRY_URL: env.url(STACK_DEFAULTS.SCHEMA_REGISTRY_URL, ['http', 'https']),
+  // No user info: the registry calls (fetch) refuse a URL with credentials, so a service would wait for it forever.
+  SCHEMA_REGISTRY_URL: env.url(STACK_DEFAULTS.SCHEMA_REGISTRY_URL, ['http', 'https']).refine(
+    (s) => {
+      try {
+        const u = new URL(s);
+        return u.username === '' && u.password === '';
+      } catch {
+        return true; // reported by the URL check
+      }
+    },
+    { error: 'expected a URL without user:password@ (credentials in the URL are not supported)' },
+  ),
 };
 
 /** Settings of the services that keep state in Redis (the key prefix isolates deployments sharing one Redis). */

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, env, httpServiceSettings, loadConfig, redactSecret } from '../src';
+import { ConfigError, env, httpServiceSettings, kafkaServiceSettings, loadConfig, redactSecret } from '../src';
 
 const schema = z.object({
   PORT: env.int(9400, 0, 65_535),
@@ -115,6 +115,20 @@ describe('CONFIG_FILE and secrets', () => {
     );
     expect(redactSecret('REDIS_URL', 'redis://:pw@h:1')).toBe('redis://:***@h:1');
     expect(redactSecret('REDIS_URL', 'redis://user@h:1')).toBe('redis://user@h:1');
+  });
+});
+
+describe('SCHEMA_REGISTRY_URL', () => {
+  it('refuses credentials in the URL (the registry calls cannot send them; a service would wait forever), hiding the password', () => {
+    const schema = z.object(kafkaServiceSettings);
+    expect(() =>
+      loadConfig(schema, { SCHEMA_REGISTRY_URL: 'https://key:s3cr3t@registry.internal/apis/ccompat/v7' }),
+    ).toThrow(
+      'invalid configuration: SCHEMA_REGISTRY_URL: expected a URL without user:password@ (credentials in the URL are not supported) (got "https://key:***@registry.internal/apis/ccompat/v7")',
+    );
+    expect(
+      loadConfig(schema, { SCHEMA_REGISTRY_URL: 'https://registry.internal/apis/ccompat/v7' }).SCHEMA_REGISTRY_URL,
+    ).toBe('https://registry.internal/apis/ccompat/v7');
   });
 });
 

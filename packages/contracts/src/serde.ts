@@ -1,5 +1,5 @@
 import { COMPATIBILITY, type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { STACK_DEFAULTS } from '@tierstream/config';
+import { redactSecret, STACK_DEFAULTS } from '@tierstream/config';
 import type avro from 'avsc';
 import { DEFAULT_SCHEMAS_DIR, loadSchemas } from './schemas';
 
@@ -135,15 +135,17 @@ export class AvroSerde {
    * (connection refused, timeout, HTTP status) otherwise; services retry it at start (`waiting for schema registry`).
    */
   async ping(timeoutMs = 2_000): Promise<void> {
+    // Shown on /health/ready and in logs: never with the password of the URL's user info.
+    const shown = (text: string) => String(redactSecret('SCHEMA_REGISTRY_URL', text));
     let res: Response;
     try {
       res = await fetch(`${this.registryUrl}/subjects`, { signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       const cause = (err as { cause?: { message?: string } }).cause?.message;
-      throw new Error(`${this.registryUrl} unreachable: ${cause ?? (err as Error).message}`);
+      throw new Error(shown(`${this.registryUrl} unreachable: ${cause ?? (err as Error).message}`));
     }
     await readBody(res);
-    if (!res.ok) throw new Error(`${this.registryUrl}/subjects answered HTTP ${res.status}`);
+    if (!res.ok) throw new Error(shown(`${this.registryUrl}/subjects answered HTTP ${res.status}`));
   }
 
   /** The schema id encode uses for a topic: the registered id, else the subject's latest version (cached). */
