@@ -1,7 +1,7 @@
 import { createClient } from '@clickhouse/client';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AvroSerde, type TierChange, type TierCutPoints, type TierTransition } from '@tierstream/contracts';
-import { ConsumerRunner, createKafka, createProducer, topicPartitions } from '@tierstream/kafka';
+import { ConsumerRunner, createKafka, createProducer, dlqTopicOf, topicPartitions } from '@tierstream/kafka';
 import {
   consumerHealthChecks,
   createMetrics,
@@ -72,7 +72,8 @@ export async function runWarehouseWriter(
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
   const topics = [config.CHANGES_TOPIC, config.TRANSITIONS_TOPIC, config.SNAPSHOTS_TOPIC, config.CUTPOINTS_TOPIC];
   await Promise.all([
-    waitForDependency(waits, 'kafka', () => topicPartitions(kafka, topics), { logger }),
+    // Its dead-letter topics too: a missing one would hang the first bad record's produce (retried forever).
+    waitForDependency(waits, 'kafka', () => topicPartitions(kafka, [...topics, ...topics.map(dlqTopicOf)]), { logger }),
     waitForDependency(waits, 'schema registry', () => serde.ping(), { logger }),
   ]);
   const producer = await waitForDependency(waits, 'kafka', () => createProducer(kafka), { logger });
