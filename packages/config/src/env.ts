@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { STACK_DEFAULTS } from './stack';
 
@@ -25,24 +25,7 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
     } catch (err) {
       throw new ConfigError([`CONFIG_FILE: cannot read ${file}: ${(err as Error).message}`]);
     }
-    let parsed: unknown;
-    try {
-      parsed = parseYaml(text) as unknown;
-    } catch (err) {
-      // The parser's message quotes the offending line, which may hold a password: give only its position.
-      const pos = (err as { linePos?: { line: number; col: number }[] }).linePos?.[0];
-      const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
-      throw new ConfigError([`CONFIG_FILE: ${file} is not valid YAML${where}`]);
-    }
-    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
-      throw new ConfigError([`CONFIG_FILE: ${file} must hold a mapping of setting names to values`]);
-    }
-    // A key without a value (`REDIS_PREFIX:`) is unset, as an empty environment variable is: not the string "null".
-    fromFile = Object.fromEntries(
-      Object.entries((parsed ?? {}) as Record<string, unknown>)
-        .filter(([, v]) => v !== null && v !== undefined && v !== '')
-        .map(([k, v]) => [k, String(v)]),
-    );
+    fromFile = settingsFromYaml(text, file);
   }
   const merged: Record<string, unknown> = { ...fromFile };
   for (const key of Object.keys(schema.shape)) {
@@ -61,6 +44,53 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
     );
   }
   return result.data;
+}
+
+/**
+ * The settings of a CONFIG_FILE's text as environment strings. A number or boolean is taken as written (`0123`,
+ * `12345678901234567890`, `0x1F` and `1e3` stay those characters: YAML would read 123, a rounded float, 31 and 1000,
+ * which silently changes a password or a key prefix); a list is joined with commas; a key without a value (or `~`) is
+ * unset, as an empty environment variable is. Throws ConfigError on invalid YAML (position only: the offending line
+ * may hold a password), on a file that is not a mapping, and on a setting whose value is a mapping.
+ */
+function settingsFromYaml(text: string, file: string): Record<string, string> {
+  const doc = parseDocument(text);
+  const error = doc.errors[0];
+  if (error) {
+    const pos = error.linePos?.[0];
+    throw new ConfigError([
+      `CONFIG_FILE: ${file} is not valid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}`,
+    ]);
+  }
+  if (doc.contents === null) return {};
+  if (!isMap(doc.contents))
+    throw new ConfigError([`CONFIG_FILE: ${file} must hold a mapping of setting names to values`]);
+  const asText = (node: unknown): string | undefined => {
+    if (isScalar(node)) {
+      if (node.value === null || node.value === undefined) return undefined;
+      if (typeof node.value === 'string') return node.value;
+      return node.type === 'PLAIN' && node.source !== undefined ? node.source : String(node.value);
+    }
+    if (isSeq(node))
+      return node.items
+        .map(asText)
+        .filter((v) => v !== undefined)
+        .join(',');
+    return undefined;
+  };
+  const out: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const pair of doc.contents.items) {
+    const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
+    if (isMap(pair.value)) {
+      problems.push(`${key}: expected a value or a list in CONFIG_FILE ${file}, got a mapping`);
+      continue;
+    }
+    const value = asText(pair.value);
+    if (value !== undefined && value !== '') out[key] = value;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out;
 }
 
 /**

@@ -103,6 +103,34 @@ describe('CONFIG_FILE and secrets', () => {
     });
   });
 
+  it('takes numbers as written: a password 0123 or 12345678901234567890 and a prefix 007 are not changed by YAML', async () => {
+    const schema = z.object({
+      P: z.string().default(''),
+      Q: z.string().default(''),
+      X: z.string().default(''),
+      PREFIX: z.string().default('ts'),
+      LIST: env.list(''),
+      PORT: env.int(1),
+      ON: env.bool(false),
+    });
+    const file = await fileWith(
+      'P: 0123\nQ: 12345678901234567890\nX: 0x1F\nPREFIX: 007\nLIST: [h1:9092, 9093]\nPORT: 9401\nON: true\n',
+    );
+    expect(loadConfig(schema, { CONFIG_FILE: file })).toEqual({
+      P: '0123',
+      Q: '12345678901234567890',
+      X: '0x1F',
+      PREFIX: '007',
+      LIST: ['h1:9092', '9093'],
+      PORT: 9401,
+      ON: true,
+    });
+    const nested = await fileWith('PREFIX:\n  a: 1\n');
+    expect(() => loadConfig(schema, { CONFIG_FILE: nested })).toThrow(
+      /PREFIX: expected a value or a list in CONFIG_FILE .*, got a mapping/,
+    );
+  });
+
   it('never prints a password: not of a password setting, not in a URL', () => {
     expect(() => loadConfig(secretSchema, { DB_PASSWORD: 'hunter2' })).toThrow(
       'invalid configuration: DB_PASSWORD: expected at least 12 characters (got "***")',
