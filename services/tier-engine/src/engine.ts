@@ -18,7 +18,6 @@ import {
   computeCutPoints,
   cutMetricNames,
   cutPointsInForce,
-  describeCutPoints,
   evaluateTiers,
   type Metrics,
   metricDrift,
@@ -33,34 +32,8 @@ import {
 import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
 import type { ClvModels } from './clv';
-
-/**
- * Metrics always copied into tier-change, metric-history and snapshot rows (the warehouse columns analysts use); the
- * engine adds every metric its rules read (`rowMetricNames`), so each number a decision used is stored with the tiers.
- */
-export const ROW_METRICS = [
-  'revenue_lifetime',
-  'revenue_365d',
-  'revenue_90d',
-  'margin_365d',
-  'orders_lifetime',
-  'orders_365d',
-  'aov_lifetime',
-  'recency_days',
-  'tenure_days',
-  'first_order_at',
-  'last_order_at',
-  'engagement_score',
-  'complaints_90d',
-  'escalations_90d',
-  'csat_avg_90d',
-  'open_tickets',
-] as const;
-
-/** The metrics stored with the tiers under `rules`: ROW_METRICS and every metric the rules read, sorted. */
-export function rowMetricNames(rules: Rules): string[] {
-  return [...new Set([...ROW_METRICS, ...ruleMetricNames(rules)])].sort();
-}
+import { CutPointPublisher } from './cutpoint-publisher';
+import { chunkBatches, projectMetrics, ROW_METRICS, rowMetricNames, SEND_CHUNK_BYTES } from './rows';
 
 /** Without events, how many candidate days the engine looks ahead in memory before it schedules a Redis wake-up. */
 const MAX_SKIP_AHEAD = 64;
@@ -96,16 +69,6 @@ export interface EvaluationRequest {
   recheck?: boolean;
 }
 
-/** The finite values of `names` (default ROW_METRICS) in `metrics`; null and missing metrics are left out. */
-export function projectMetrics(metrics: Metrics, names: readonly string[] = ROW_METRICS): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const name of names) {
-    const v = metrics[name];
-    if (v !== null && v !== undefined && Number.isFinite(v)) out[name] = v;
-  }
-  return out;
-}
-
 /**
  * The tier engine's core: evaluates customers with the pure tiering package over aggregates read from Redis,
  * produces transitions and tier changes, then stores the new state and the next due instant (outputs first:
@@ -131,10 +94,8 @@ export class TierEngine {
   private stepRowMetrics: readonly string[] = [];
   /** Hash of the aggregate configuration, on every row (the warehouse's aggregate_configs holds the rates). */
   private readonly aggregateConfig: { hash: string; json: string };
-  /** Cut-point versions this process has published (for each rules version) on the cut-points topic. */
-  private readonly publishedCutPoints = new Set<string>();
-  /** The same, by object: the evaluation loop checks it without building a key. */
-  private readonly publishedObjects = new WeakSet<CutPoints>();
+  /** Sends each cut-point version to the warehouse once. */
+  private readonly publisher: CutPointPublisher;
 
   constructor(
     private readonly deps: EngineDeps,
@@ -145,6 +106,11 @@ export class TierEngine {
     this.rules = rules;
     this.cutPoints = cutPoints;
     this.wallClock = deps.wallClock ?? Date.now;
+    this.publisher = new CutPointPublisher(
+      { ...deps, topic: deps.topics.cutpoints },
+      this.aggregateConfig,
+      this.wallClock,
+    );
   }
 
   get rules(): Rules {
@@ -234,7 +200,7 @@ export class TierEngine {
       const attributes = attrs.get(req.customerId) ?? null;
       const metrics = this.metricsOn(timeline, day);
       const cutPoints = this.cutPointsFor(day);
-      if (!this.publishedObjects.has(cutPoints)) unpublished.add(cutPoints);
+      if (!this.publisher.isPublished(cutPoints)) unpublished.add(cutPoints);
       const result = evaluateTiers({
         rules: this.rules,
         cutPoints,
@@ -438,64 +404,14 @@ export class TierEngine {
     };
   }
 
-  private publishedKey(cp: CutPoints): string {
-    return `${cp.version}\n${cutPointsRulesVersion(cp) ?? this.rules.version}`;
-  }
-
-  /**
-   * The warehouse record of a cut-point version (cutpoint_history, aggregate_configs): its cuts as the current rules
-   * read them, the rules version, and the aggregate configuration (rates) of this engine.
-   */
+  /** The warehouse record of a cut-point version (cutpoint_history, aggregate_configs); see CutPointPublisher. */
   cutPointsRecord(cp: CutPoints): TierCutPoints {
-    const measured = cp.version.startsWith('cp-') ? dayOf(cp.computed_at) : null;
-    const extra = cp as { from_day?: number; rules_seq?: number };
-    return {
-      version: cp.version,
-      rules_version: cutPointsRulesVersion(cp) ?? this.rules.version,
-      computed_at: cp.computed_at,
-      measured_day: measured === null ? null : isoDay(measured),
-      population: cp.population ?? null,
-      effective_from: measured === null ? null : isoDay(extra.from_day ?? measured + 1),
-      rules_seq: extra.rules_seq ?? null,
-      cuts: describeCutPoints(this.rules, cp).map((c) => ({
-        key: c.key,
-        dimension: c.dimension,
-        metric: c.metric,
-        better: c.better,
-        groups: c.groups,
-        values: c.values,
-        anchor_day: c.anchorDay === null ? null : isoDay(c.anchorDay),
-      })),
-      aggregate_config: this.aggregateConfig.hash,
-      reporting_currency: this.deps.aggregateConfig.reportingCurrency,
-      fx_rates: this.deps.aggregateConfig.fxRates,
-      aggregate_config_json: this.aggregateConfig.json,
-      emitted_at: this.wallClock(),
-    };
+    return this.publisher.record(cp, this.rules);
   }
 
-  /**
-   * Publishes a cut-point version on the cut-points topic (key: the version; a re-publication is the same record, so
-   * the warehouse keeps one row per key), once per process and rules version. A version computed for other rules
-   * than the current ones is not published now (its cuts would be described with the wrong rules): the process that
-   * runs those rules does.
-   */
+  /** Publishes a cut-point version for the warehouse, once per process and rules version (CutPointPublisher). */
   async publishCutPoints(cp: CutPoints): Promise<void> {
-    const key = this.publishedKey(cp);
-    if (this.publishedCutPoints.has(key)) {
-      this.publishedObjects.add(cp);
-      return;
-    }
-    const rulesVersion = cutPointsRulesVersion(cp);
-    // Not yet: a rules change's version is stored before the engine switches to its rules (published once it has).
-    if (rulesVersion !== undefined && rulesVersion !== this.rules.version) return;
-    const { serde, topics } = this.deps;
-    const record = this.cutPointsRecord(cp);
-    const value = serde.encodeIfCached(topics.cutpoints, record) ?? (await serde.encode(topics.cutpoints, record));
-    await this.deps.producer.sendMany([{ topic: topics.cutpoints, records: [{ key: cp.version, value }] }]);
-    this.deps.metrics?.recordsOut.inc({ topic: topics.cutpoints }, 1);
-    this.publishedCutPoints.add(key);
-    this.publishedObjects.add(cp);
+    await this.publisher.publish(cp, this.rules);
   }
 
   /**
@@ -624,46 +540,4 @@ export class TierEngine {
     for (const chunk of chunkBatches(batches, SEND_CHUNK_BYTES)) await this.deps.producer.sendMany(chunk);
     for (const b of batches) this.deps.metrics?.recordsOut.inc({ topic: b.topic }, b.records.length);
   }
-}
-
-/** The rules version a cut-point version was computed for, when it records one (rules-change versions do). */
-function cutPointsRulesVersion(cp: CutPoints): string | undefined {
-  return (cp as { rules_version?: string }).rules_version;
-}
-
-/** Bytes of record values per produce request (well under Kafka's default message.max.bytes of 1 MB). */
-const SEND_CHUNK_BYTES = 256 * 1024;
-
-/**
- * Splits topic batches into consecutive groups of at most `maxBytes` of values (a single larger record goes alone);
- * the order of each topic's records is kept.
- */
-export function chunkBatches(
-  batches: Array<{ topic: string; records: OutgoingRecord[] }>,
-  maxBytes: number,
-): Array<Array<{ topic: string; records: OutgoingRecord[] }>> {
-  const chunks: Array<Array<{ topic: string; records: OutgoingRecord[] }>> = [];
-  let current: Array<{ topic: string; records: OutgoingRecord[] }> = [];
-  let bytes = 0;
-  let count = 0;
-  for (const b of batches) {
-    let slice: OutgoingRecord[] = [];
-    for (const r of b.records) {
-      const size = r.value.length;
-      if (bytes + size > maxBytes && count > 0) {
-        if (slice.length > 0) current.push({ topic: b.topic, records: slice });
-        chunks.push(current);
-        current = [];
-        slice = [];
-        bytes = 0;
-        count = 0;
-      }
-      slice.push(r);
-      bytes += size;
-      count++;
-    }
-    if (slice.length > 0) current.push({ topic: b.topic, records: slice });
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
 }

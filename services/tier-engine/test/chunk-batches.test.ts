@@ -1,7 +1,7 @@
 import type { OutgoingRecord } from '@tierstream/kafka';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { chunkBatches } from '../src/engine';
+import { chunkBatches } from '../src/rows';
 
 describe('chunkBatches', () => {
   it('keeps every record once, in order per topic, and no chunk over the limit unless one record alone is', () => {

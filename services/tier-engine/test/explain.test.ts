@@ -6,7 +6,8 @@ import type { TierCutPoints } from '@tierstream/contracts';
 import type { OutgoingRecord } from '@tierstream/kafka';
 import { computeCutPoints, initialCutPoints, type Metrics, parseRules, ruleMetricNames } from '@tierstream/tiering';
 import { describe, expect, it } from 'vitest';
-import { type EngineDeps, ROW_METRICS, rowMetricNames, TierEngine } from '../src/engine';
+import { type EngineDeps, TierEngine } from '../src/engine';
+import { ROW_METRICS, rowMetricNames } from '../src/rows';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const rules = parseRules(readFileSync(path.join(ROOT, 'rules/default.yaml'), 'utf8'), 'rules/default.yaml');
