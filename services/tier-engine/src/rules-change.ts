@@ -237,14 +237,23 @@ export class RulesChange {
       // The newest version measured on or before C (a scheduled recompute of C itself included): what the days
       // after C would use without the change.
       inForce: this.o.engine.cutPointsFor(measured + 1),
-      // The rules the partitions ran until now: dimensions whose scoring is unchanged keep their cuts.
-      previousRules: this.o.engine.rules,
+      // The rules in force before this apply (dimensions whose scoring is unchanged keep their cuts), as
+      // `tierctl rules diff` took them: the previous apply in the history. Not the engine's current rules: an engine
+      // (re)started after the apply already runs the new version, which made every dimension look unchanged and kept
+      // the old cuts (a share change applied while the engines were stopped did not move anyone).
+      previousRules: await this.rulesBefore(seq),
     });
     this.o.logger.info(
       { apply: seq, version: rules.version, measuredDay: isoDay(measured), population: population.length },
       'rules change: computed the cut points of the new rules',
     );
     return { measured, day: waveDay(this.o.mode, measured, today), cutPoints };
+  }
+
+  /** The rules of the newest apply before `seq` in the history; the engine's rules when there is none. */
+  private async rulesBefore(seq: number): Promise<Rules> {
+    const before = (await this.o.tierState.rules.history()).find((e) => e.seq < seq);
+    return before ? parseRules(before.text, `rules ${before.version} (apply ${before.seq})`) : this.o.engine.rules;
   }
 
   /** Switches to the new rules and re-evaluates every customer of p as of the decided day (reason RULES_CHANGED). */

@@ -167,3 +167,44 @@ describe('rules change rendezvous', () => {
     ).toEqual(['done:0', 'done:1', 'done:2']);
   });
 });
+
+describe('a rules change decided by an engine (re)started after the apply', () => {
+  const t = createTestRedis('rules-change-restart');
+  afterAll(() => t.cleanup());
+  const tierState = new TierStateStore(t.redis, 'ts');
+
+  it('recomputes the cuts of a changed share: the rules before the apply are the history, not the engine', async () => {
+    await tierState.rules.apply(V1.version, TEXT, 'engine start: RULES_FILE rules/default.yaml');
+    for (const p of [0, 1, 2]) {
+      await tierState.setPartitionMeta(p, { closed_day: DAY, rules_seq: 1, rules_version: V1.version });
+      await t.redis.sadd(tierState.keys.customers(p), `c${p}a`);
+    }
+    await tierState.rules.apply('v2', V2_TEXT, 'tierctl rules apply v2.yaml');
+    // Started after the apply: the active version (v2) wins over RULES_FILE, so the engine already runs v2.
+    const engine = fakeEngine();
+    engine.rules = parseRules(V2_TEXT, 'v2');
+    const change = new RulesChange({
+      engine: engine as unknown as TierEngine,
+      tierState,
+      redis: t.redis,
+      mode: 'replay',
+      numPartitions: 3,
+      rulesReevaluationRate: 1_000_000,
+      clock: async () => null,
+      startVersion: 'v2',
+      logger: pino({ level: 'silent' }),
+    });
+    expect(await change.poll([0, 1, 2])).toEqual([0, 1, 2]);
+    for (const p of [0, 1]) expect(await change.step(p, DAY)).toBe(false);
+    expect(await change.step(2, DAY)).toBe(true);
+    const expected = computeCutPoints(
+      parseRules(V2_TEXT, 'v2'),
+      [0, 1, 2].flatMap((p) => populationOf(p, DAY)),
+      'x',
+      (DAY + 1) * 86_400_000 - 1,
+    );
+    // Not the fallback cuts in force before (what keeping "unchanged" dimensions gave): PLATINUM's new share applies.
+    expect(engine.cutPoints.cuts.value_tier).toEqual(expected.cuts.value_tier);
+    expect(engine.cutPoints.cuts.value_tier).not.toEqual(initialCutPoints(V1).cuts.value_tier);
+  });
+});
