@@ -1,5 +1,6 @@
 import type { AggregateConfig } from './config';
-import { type AggregateState, AggregateTimeline, type Metrics, metricsAt } from './metrics';
+import { type AggregateState, type Metrics, metricsAt } from './metrics';
+import { AggregateTimeline } from './timeline';
 
 /**
  * The first day this customer has any activity in its aggregates; -Infinity when old activity was already folded

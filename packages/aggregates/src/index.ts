@@ -6,3 +6,4 @@ export * from './keyspace';
 export * from './metrics';
 export { oracleMetrics } from './oracle';
 export * from './store';
+export * from './timeline';

@@ -7,8 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
 import { decodeState } from '../src/keyspace';
-import { AggregateTimeline, metricsAt } from '../src/metrics';
+import { metricsAt } from '../src/metrics';
 import { oracleMetrics } from '../src/oracle';
+import { AggregateTimeline } from '../src/timeline';
 import { closeOfJune, june, P, R, X } from './money-cases';
 
 const cfg = DEFAULT_AGGREGATE_CONFIG;

@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG, parseAggregateConfig } from '../src/config';
 import { decodeState, decodeStateReply } from '../src/keyspace';
-import { type AggregateState, AggregateTimeline, eventDaysAfter, metricsAt, rollOffDays } from '../src/metrics';
+import { type AggregateState, eventDaysAfter, metricsAt, rollOffDays } from '../src/metrics';
+import { AggregateTimeline } from '../src/timeline';
 
 const DAY = 86_400_000;
 const BASE = 20_000;
