@@ -111,7 +111,9 @@ export type ClvFitOutcome = { ok: true; model: ClvModel } | { ok: false; reason:
 /**
  * Fits BG/NBD on every customer with a purchase day and Gamma-Gamma on the repeat buyers with zbar > 0, from their
  * metrics as of the close of `day`. Not ok (keep the model in force) when a fit does not converge, when there is no
- * customer or no repeat buyer, or when a fitted parameter is not finite. Never throws on data.
+ * customer or no repeat buyer, when a fitted parameter is not finite, or when the Gamma-Gamma q is ≤ 1 (spend so
+ * heavy-tailed across customers that the mean spend, hence expected_aov and clv_365d, does not exist). Never throws
+ * on data.
  * @param population metrics of every customer (at least the CLV_FIT_INPUTS), any order
  * @param settings time unit of the statistics; margin and discount recorded for clv_365d
  * @param fittedAt wall-clock epoch ms recorded in the model
@@ -139,6 +141,10 @@ export function fitClvModel(
     if (!bg.converged) return { ok: false, reason: `BG/NBD fit did not converge: ${bg.reason ?? 'unknown'}` };
     const gg = fitGammaGamma({ x: repeat.map((r) => r.x), zbar: repeat.map((r) => r.zbar) }, options);
     if (!gg.converged) return { ok: false, reason: `Gamma-Gamma fit did not converge: ${gg.reason ?? 'unknown'}` };
+    // q ≤ 1: the population mean spend pγ/(q−1) does not exist, so no expected_aov or clv_365d could be computed.
+    if (!(gg.params.q > 1)) {
+      return { ok: false, reason: `Gamma-Gamma fit gave q = ${gg.params.q} ≤ 1: the mean spend does not exist` };
+    }
     const values = [...Object.values(bg.params), ...Object.values(gg.params), bg.logLikelihood, gg.logLikelihood];
     if (!values.every(Number.isFinite)) return { ok: false, reason: 'a fitted parameter is not finite' };
     return {

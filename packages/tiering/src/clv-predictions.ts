@@ -11,7 +11,7 @@
  * All null without a model in force or without a purchase day. Without events they only fall as T grows (p_alive,
  * expected_orders_*, clv_365d) or stay (expected_aov): metrics.ts declares them decreasing for the due search.
  */
-import { conditionalExpectedPurchases, conditionalExpectedSpend, customerValue, pAlive } from '@tierstream/clv';
+import { conditionalExpectedPurchases, customerValue, pAlive } from '@tierstream/clv';
 import { type ClvModel, clvStats, DAYS_PER_UNIT } from './clv-model';
 import type { Metrics } from './metrics';
 
@@ -34,7 +34,8 @@ const NONE: Metrics = Object.freeze({
 
 /**
  * The predictions of one customer from its metrics (which must hold the clv_* inputs as of the day), under `model`.
- * A model whose parameters make a formula fail (e.g. Gamma-Gamma q ≤ 1) gives nulls rather than throwing.
+ * A formula that fails gives nulls rather than throwing, for its own metrics only: a Gamma-Gamma model without a mean
+ * spend (q ≤ 1) nulls expected_aov and clv_365d, not p_alive and the expected orders (BG/NBD alone).
  */
 export function clvPredictions(model: ClvModel | null, m: Metrics): Metrics {
   if (model === null) return NONE;
@@ -42,6 +43,15 @@ export function clvPredictions(model: ClvModel | null, m: Metrics): Metrics {
   if (s === null) return NONE;
   const unit = DAYS_PER_UNIT[model.timeUnit];
   const bg = model.bgnbd;
+  let orders: Metrics;
+  try {
+    orders = {
+      p_alive: pAlive(bg, s.x, s.tx, s.T),
+      expected_orders_90d: conditionalExpectedPurchases(bg, 90 / unit, s.x, s.tx, s.T),
+    };
+  } catch {
+    return NONE;
+  }
   try {
     const value = customerValue(bg, model.gammaGamma, s, {
       horizonDays: 365,
@@ -50,13 +60,18 @@ export function clvPredictions(model: ClvModel | null, m: Metrics): Metrics {
       monthlyDiscountRate: model.monthlyDiscount,
     });
     return {
-      p_alive: pAlive(bg, s.x, s.tx, s.T),
-      expected_orders_90d: conditionalExpectedPurchases(bg, 90 / unit, s.x, s.tx, s.T),
+      ...orders,
       expected_orders_365d: value.expectedOrders,
-      expected_aov: conditionalExpectedSpend(model.gammaGamma, s.x, s.zbar),
+      expected_aov: value.expectedSpend,
       clv_365d: value.clv,
     };
   } catch {
-    return NONE;
+    // The spend part failed (q ≤ 1, a bad margin or rate): the BG/NBD expectation stands alone (if it fails too, NONE).
+    try {
+      const expected365 = conditionalExpectedPurchases(bg, 365 / unit, s.x, s.tx, s.T);
+      return { ...orders, expected_orders_365d: expected365, expected_aov: null, clv_365d: null };
+    } catch {
+      return NONE;
+    }
   }
 }

@@ -6,8 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { DEFAULT_AGGREGATE_CONFIG, oracleMetrics } from '@tierstream/aggregates';
+import { fitGammaGamma, gammaVariate } from '@tierstream/clv';
 import type { InputEvent } from '@tierstream/contracts';
-import { parseCdnow } from '@tierstream/generator';
+import { parseCdnow, Rng } from '@tierstream/generator';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ClvModel, clvModelFor, clvStats, fitClvModel, isClvFitDay } from '../src/clv-model';
 import type { Metrics } from '../src/metrics';
@@ -84,6 +85,27 @@ describe('fitClvModel on the CDNOW sample as of 1997-09-30 (the aggregates’ in
     expect(fitClvModel(oneTimers, CAL_END, W, 0)).toEqual({
       ok: false,
       reason: 'no repeat buyer with a positive mean spend',
+    });
+  });
+});
+
+describe('fitClvModel on spend without a mean (Gamma-Gamma q ≤ 1)', () => {
+  it('is not a model and says why (the model in force stays) instead of a version whose clv_365d is null for all', () => {
+    // 3,000 repeat buyers drawn from the Gamma-Gamma model with q = 0.8 (Fader & Hardie 2013: ν ~ Gamma(q, γ), each
+    // transaction ~ Gamma(p, ν)); the maximum-likelihood q is below 1, so E[Z] = pγ/(q−1) does not exist.
+    const rng = new Rng(5);
+    const pop: Metrics[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const x = 1 + (i % 4);
+      const nu = gammaVariate(rng, 0.8, 100);
+      let spend = 0;
+      for (let k = 0; k < x; k++) spend += gammaVariate(rng, 4, nu);
+      pop.push({ clv_x: x, clv_t_x_weeks: 2 * x, clv_T_weeks: 2 * x + (i % 30), clv_zbar: spend / x });
+    }
+    expect(fitGammaGamma({ x: pop.map((m) => m.clv_x!), zbar: pop.map((m) => m.clv_zbar!) }).params.q).toBeLessThan(1);
+    expect(fitClvModel(pop, CAL_END, W, 0)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^Gamma-Gamma fit gave q = 0\.\d+ ≤ 1: the mean spend does not exist$/),
     });
   });
 });

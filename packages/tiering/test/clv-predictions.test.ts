@@ -80,9 +80,18 @@ describe('clvPredictions', () => {
     expect(clvPredictions(model, { clv_x: null, clv_t_x_weeks: null, clv_T_weeks: null, clv_zbar: null })).toEqual(
       none,
     );
-    // q ≤ 1: no mean spend; nulls instead of an exception.
+    // q ≤ 1: no mean spend; null spend and value instead of an exception, while P(alive) and the expected orders
+    // (BG/NBD alone) stay: a lifecycle rule on p_alive must not turn UNSCORED because the spend model failed.
     const bad = { ...model, gammaGamma: { ...model.gammaGamma, q: 0.9 } };
-    expect(clvPredictions(bad, customer1)).toEqual(none);
+    const good = clvPredictions(model, customer1);
+    expect(clvPredictions(bad, customer1)).toEqual({
+      p_alive: good.p_alive,
+      expected_orders_90d: good.expected_orders_90d,
+      expected_orders_365d: good.expected_orders_365d,
+      expected_aov: null,
+      clv_365d: null,
+    });
+    expect(good.p_alive).toBeGreaterThan(0);
   });
 
   it('are known metrics; p_alive, expected orders and clv only fall as T grows with nothing bought (the due search)', () => {
