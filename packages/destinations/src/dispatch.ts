@@ -41,11 +41,23 @@ export interface DispatchHooks<T> {
   shouldStop?: () => boolean;
   now?: () => number;
   random?: () => number;
+  /**
+   * Parking mode (docs/destinations.md, "Parking"): called before an item's first attempt; resolves true when the
+   * item was parked behind its customer's parked items (it is then done here, not sent). Rejects on a store error.
+   */
+  parkIfParked?: (key: string, item: T) => Promise<boolean>;
+  /**
+   * Parking mode: instead of retrying in the batch (or waiting for an open breaker), the item is parked durably with
+   * the `attempts` made so far, due at `dueAtMs`; it is then done here. Rejects on a store error.
+   */
+  park?: (key: string, item: T, attempts: number, dueAtMs: number) => Promise<void>;
 }
 
 export interface DispatchResult {
   delivered: number;
   deadLettered: number;
+  /** Items parked (parking mode): they are delivered by the retry loop, the batch may be committed. */
+  parked: number;
   /** True when `shouldStop` ended the work before every item was done (the batch must not be committed). */
   stopped: boolean;
 }
@@ -55,7 +67,9 @@ export interface DispatchResult {
  * Per key (customer) strictly one after another in the given order, a failed item retried with backoff before the
  * key's next one; keys independent of each other up to `settings.concurrency` requests in flight (counted on the
  * gate, so concurrent batches share the limit), started no faster than the gate's rate limit, paused while the
- * gate's breaker is open. Items are never dropped while waiting.
+ * gate's breaker is open. Items are never dropped while waiting. In parking mode (`park` and `parkIfParked` given) a
+ * retriable failure or an open breaker parks the item instead, and so is every later item of a customer with parked
+ * items: the batch is then done without waiting. Rejects with a store error of `park`/`parkIfParked`.
  */
 export async function dispatch<T>(
   items: DispatchItem<T>[],
@@ -71,7 +85,9 @@ export async function dispatch<T>(
   };
   const lanes = new CustomerLanes<{ item: T; attempts: number; firstAt: number }>();
   for (const i of items) lanes.push(i.key, { item: i.item, attempts: 0, firstAt: 0 });
-  const result: DispatchResult = { delivered: 0, deadLettered: 0, stopped: false };
+  const result: DispatchResult = { delivered: 0, deadLettered: 0, parked: 0, stopped: false };
+  /** The first store error of parking mode: the work stops and dispatch rejects with it (nothing is committed). */
+  let failure: { error: unknown } | undefined;
   let wake: () => void = () => undefined;
   let wakeUp = new Promise<void>((r) => {
     wake = r;
@@ -93,6 +109,11 @@ export async function dispatch<T>(
 
   const one = async (key: string, entry: { item: T; attempts: number; firstAt: number }) => {
     try {
+      if (entry.attempts === 0 && (await hooks.parkIfParked?.(key, entry.item))) {
+        result.parked++;
+        lanes.done(key);
+        return;
+      }
       // Rate limit and breaker: wait (keeping the lane busy, so the customer's order holds) until both allow.
       for (;;) {
         if (hooks.shouldStop?.()) {
@@ -101,7 +122,16 @@ export async function dispatch<T>(
           return;
         }
         // The token first: a breaker granting its half-open probe must be reported on, so nothing may wait after it.
-        const wait = gate.bucket.take(now()) || gate.breaker.acquire(now());
+        const tokenWait = gate.bucket.take(now());
+        const breakerWait = tokenWait === 0 ? gate.breaker.acquire(now()) : 0;
+        if (breakerWait > 0 && hooks.park) {
+          // Parking mode: an open breaker parks the item (its queue kept in the store) instead of holding the batch.
+          await hooks.park(key, entry.item, entry.attempts, now() + breakerWait);
+          result.parked++;
+          lanes.done(key);
+          return;
+        }
+        const wait = tokenWait || breakerWait;
         if (wait === 0) break;
         await hooks.heartbeat?.();
         await new Promise((r) => setTimeout(r, Math.min(wait, 1_000)));
@@ -124,6 +154,11 @@ export async function dispatch<T>(
         result.delivered++;
         hooks.onDelivered?.(entry.item, entry.attempts, now() - started);
         lanes.done(key);
+      } else if (step.kind === 'retry' && hooks.park) {
+        hooks.onRetry?.(entry.item, entry.attempts, step.delayMs, error!);
+        await hooks.park(key, entry.item, entry.attempts, now() + step.delayMs);
+        result.parked++;
+        lanes.done(key);
       } else if (step.kind === 'retry') {
         hooks.onRetry?.(entry.item, entry.attempts, step.delayMs, error!);
         lanes.defer(key, now() + step.delayMs);
@@ -132,6 +167,10 @@ export async function dispatch<T>(
         hooks.onDeadLetter(entry.item, { ...step, attempts: entry.attempts });
         lanes.done(key);
       }
+    } catch (error) {
+      // A store error (parking mode): the item stays undone, the batch stops and is not committed.
+      failure ??= { error };
+      result.stopped = true;
     } finally {
       running--;
       notify();
@@ -161,5 +200,6 @@ export async function dispatch<T>(
     await pause(due === undefined ? 1_000 : Math.min(1_000, due - now()), woken);
   }
   while (running > 0) await pause(1_000, wakeUp);
+  if (failure) throw failure.error;
   return result;
 }

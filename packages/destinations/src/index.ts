@@ -4,6 +4,7 @@ export * from './dispatch';
 export * from './filter';
 export * from './lanes';
 export * from './load';
+export * from './parking';
 export * from './payload';
 export * from './rate-limit';
 export * from './retry-policy';

@@ -144,7 +144,7 @@ describe('dispatch', () => {
         onDeadLetter: () => undefined,
       },
     );
-    expect(r).toEqual({ delivered: 3, deadLettered: 0, stopped: false });
+    expect(r).toEqual({ delivered: 3, deadLettered: 0, parked: 0, stopped: false });
     // the third call (the probe) waited for the open breaker
     expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(70);
     expect(gate.breaker.stateAt(Date.now())).toBe('closed');
@@ -162,6 +162,6 @@ describe('dispatch', () => {
         shouldStop: () => n >= 1,
       },
     );
-    expect(stopped).toEqual({ delivered: 1, deadLettered: 0, stopped: true });
+    expect(stopped).toEqual({ delivered: 1, deadLettered: 0, parked: 0, stopped: true });
   });
 });
