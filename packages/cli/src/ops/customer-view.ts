@@ -155,17 +155,19 @@ export function beyondEngineNote(day: number, frontier: number | null): string |
   );
 }
 
+/** Partition metas looked at for the engine's last closed day (Redis only: the view must not need Kafka). */
+const MAX_ENGINE_PARTITIONS = 256;
+
 /** The last day the engine has decided: today in live mode, else the greatest closed day of its partitions. */
 async function engineFrontier(clients: Clients, tierState: TierStateStore, now: number): Promise<number | null> {
   if (((await tierState.rules.clockMode()) ?? 'live') === 'live') return dayOf(now);
-  const meta = await (await clients.admin()).fetchTopicMetadata({ topics: [clients.signalsTopic] });
-  const partitions = meta.topics[0]?.partitions.length ?? 0;
-  let frontier: number | null = null;
-  for (let p = 0; p < partitions; p++) {
-    const closed = (await tierState.getPartitionMeta(p)).closed_day;
-    if (closed !== undefined) frontier = Math.max(frontier ?? Number.NEGATIVE_INFINITY, Number(closed));
-  }
-  return frontier;
+  const closed = await Promise.all(
+    Array.from({ length: MAX_ENGINE_PARTITIONS }, (_, p) =>
+      clients.redis.hget(tierState.keys.partitionMeta(p), 'closed_day'),
+    ),
+  );
+  const days = closed.filter((d): d is string => d !== null).map(Number);
+  return days.length === 0 ? null : Math.max(...days);
 }
 
 /**
