@@ -12,26 +12,22 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Clients, guardWipe, REPO_ROOT, resetActions } from '@tierstream/cli';
 import { type ImportBenchResult, phaseImport } from './lib/import';
+import { type LatencyResult, phaseLatency, phaseSweep, type SweepPoint } from './lib/latency';
 import {
   type AggregatorResult,
   type BenchContext,
   type CeilingsResult,
   type EngineResult,
-  type LatencyResult,
   phaseAggregator,
   phaseCeilings,
   phaseEngine,
-  phaseLatency,
-  phaseSweep,
-  phaseWarehouse,
   phaseWorkload,
-  type SweepPoint,
-  type WarehouseResult,
   type WorkloadResult,
 } from './lib/phases';
 import { stopAllServices, withTimeout } from './lib/proc';
 import { type ProfileSummary, summarizeCpuProfile } from './lib/profile';
 import { DEFAULT_CDNOW_FILE, formatReplayTable, phaseReplay, type ReplayResult } from './lib/replay';
+import { phaseWarehouse, type WarehouseResult } from './lib/warehouse';
 
 const PHASES = [
   'workload',
