@@ -50,10 +50,6 @@ export function registerImportCommand(program: Command, clients: Clients): void 
     .option('--dry-run', 'read, convert and report, but produce nothing')
     .option('--end-at <instant>', 'after the data, close a replay at this instant (watermark records)')
     .option('--json', 'print the summary as JSON')
-    .exitOverride((err) => {
-      // Commander's own argument errors (missing argument, unknown option) are usage errors too.
-      process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
-    })
     .action(async (kind: string, file: string, o: ImportOptions) => {
       const usage = (lines: string[]) => {
         for (const l of lines) process.stderr.write(`tierctl import: ${l}\n`);
