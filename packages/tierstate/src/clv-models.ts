@@ -25,6 +25,19 @@ export class ClvModelStore {
     if (latest === null || latest.day <= model.day) await this.redis.set(this.keys.latest(), json);
   }
 
+  /**
+   * Stores a version only when none of that name exists (`tierctl clv fit --store`): engines that loaded a version
+   * keep it in memory, so replacing it in Redis would give instances (and restarts) different models for one day.
+   * @returns false (nothing written) when the version exists.
+   */
+  async setIfAbsent(model: ClvModel): Promise<boolean> {
+    const json = JSON.stringify(model);
+    if ((await this.redis.hsetnx(this.keys.models(), model.version, json)) === 0) return false;
+    const latest = await this.latest();
+    if (latest === null || latest.day <= model.day) await this.redis.set(this.keys.latest(), json);
+    return true;
+  }
+
   /** The newest stored version (by the day it measured); null when no model was ever fitted. */
   async latest(): Promise<ClvModel | null> {
     const raw = await this.redis.get(this.keys.latest());

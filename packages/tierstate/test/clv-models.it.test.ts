@@ -38,4 +38,15 @@ describe('ClvModelStore', () => {
     expect(await store.latest()).toEqual(model(10_007, 0.26));
     expect(await store.history()).toHaveLength(2);
   });
+
+  it('setIfAbsent (tierctl clv fit --store) never replaces a version: engines keep the one they loaded', async () => {
+    expect(await store.setIfAbsent(model(10_007, 0.3))).toBe(false);
+    expect(await store.latest()).toEqual(model(10_007, 0.26));
+    expect((await store.history()).find((m) => m.version === 'clv-1997-05-26')).toEqual(model(10_007, 0.26));
+    // A new day's version is stored and becomes the newest; an older new one is stored without becoming it.
+    expect(await store.setIfAbsent(model(10_014, 0.31))).toBe(true);
+    expect(await store.setIfAbsent(model(9_993, 0.22))).toBe(true);
+    expect(await store.latest()).toEqual(model(10_014, 0.31));
+    expect((await store.history()).map((m) => m.day)).toEqual([9_993, 10_000, 10_007, 10_014]);
+  });
 });

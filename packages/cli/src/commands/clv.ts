@@ -106,7 +106,7 @@ export function registerClvCommands(program: Command, clients: Clients): void {
     .option('--time-unit <unit>', 'weeks or days', timeUnit, 'weeks')
     .option('--margin <ratio>', 'share of the spend that is margin in clv_365d, 0–1', ratio('--margin'), 1)
     .option('--monthly-discount <rate>', 'monthly discount rate of clv_365d, 0–1', ratio('--monthly-discount'), 0)
-    .option('--store', 'store the fit as the version of its day (default: print only)')
+    .option('--store', 'store the fit as the version of its day, unless that version exists (default: print only)')
     .option('--json', 'print JSON')
     .description(
       "fit the model now on every customer's inputs as of the last day the tier engine closed (as the engine would)",
@@ -139,7 +139,11 @@ export function registerClvCommands(program: Command, clients: Clients): void {
           return;
         }
         print(renderModel(r.outcome.model));
-        print(r.stored ? 'stored' : 'not stored (use --store)');
+        if (r.stored) print('stored');
+        else if (o.store) {
+          print(`not stored: version ${r.outcome.model.version} exists (a stored version is never replaced)`);
+          process.exitCode = 1;
+        } else print('not stored (use --store)');
       },
     );
   clv

@@ -34,13 +34,15 @@ export interface ClvFitOnDemand {
   day: number | null;
   population: number;
   outcome: ClvFitOutcome | null;
+  /** Whether the fit was stored: false without --store, when the fit gave no model, or when its version exists. */
   stored: boolean;
 }
 
 /**
  * Fits the model now on every customer's CLV inputs as of the last day the engine closed on all partitions (as the
  * engine would at that day's close) and, with `store`, stores it as that day's version (`clv-<day>`; engines pick it
- * up at their next cut-point day, lease take-over or start). Reads the aggregates of every customer with a tier state.
+ * up at their next cut-point day, lease take-over or start) unless a version of that day exists (never replaced).
+ * Reads the aggregates of every customer with a tier state.
  */
 export async function fitClvOnDemand(
   clients: Clients,
@@ -75,8 +77,12 @@ export async function fitClvOnDemand(
     }
   }
   const outcome = fitClvModel(population, day, opts.settings, Date.now());
-  if (opts.store && outcome.ok) await new ClvModelStore(clients.redis, clients.redisPrefix).set(outcome.model);
-  return { day, population: population.length, outcome, stored: opts.store && outcome.ok };
+  // Never replaces a version (e.g. the engine's fit of that day): engines keep the versions they loaded.
+  const stored =
+    opts.store &&
+    outcome.ok &&
+    (await new ClvModelStore(clients.redis, clients.redisPrefix).setIfAbsent(outcome.model));
+  return { day, population: population.length, outcome, stored };
 }
 
 /** The FHL 2005 CDNOW split: calibration 1997-01-01 … 1997-09-30 (weeks 1–39), holdout to 1998-06-30 (week 78). */
