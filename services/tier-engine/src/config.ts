@@ -99,9 +99,18 @@ const engineSettings = z.object({
 });
 
 /** The service's settings (keys are environment variable names); loaded with loadConfig. */
-export const engineConfigSchema = engineSettings.superRefine((config, ctx) =>
-  checkInputTopicSettings(config, ctx, 'INPUT_TOPICS'),
-);
+export const engineConfigSchema = engineSettings.superRefine((config, ctx) => {
+  checkInputTopicSettings(config, ctx, 'INPUT_TOPICS');
+  // The CLV model is fitted only at a cut-point day close: without cut-point days it would never be fitted, and the
+  // due index would wake every customer whose rules read a prediction every day, waiting for that fit.
+  if (config.CLV_FIT_EVERY_DAYS > 0 && config.CUTPOINTS_EVERY_DAYS === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['CLV_FIT_EVERY_DAYS'],
+      message: 'needs cut-point days (CUTPOINTS_EVERY_DAYS > 0): the CLV model is fitted at a cut-point day close',
+    });
+  }
+});
 
 export type EngineConfig = z.infer<typeof engineConfigSchema>;
 

@@ -41,6 +41,14 @@ describe('CLV settings', () => {
     expect(() => loadConfig(engineConfigSchema, env({ CLV_MARGIN: '1.5' }))).toThrow(/CLV_MARGIN/);
     expect(() => loadConfig(engineConfigSchema, env({ CLV_FIT_EVERY_DAYS: '-1' }))).toThrow(/CLV_FIT_EVERY_DAYS/);
   });
+  it('fits without cut-point days (CUTPOINTS_EVERY_DAYS=0) are refused: the model would never be fitted', () => {
+    expect(() => loadConfig(engineConfigSchema, env({ CLV_FIT_EVERY_DAYS: '30', CUTPOINTS_EVERY_DAYS: '0' }))).toThrow(
+      'invalid configuration: CLV_FIT_EVERY_DAYS: needs cut-point days (CUTPOINTS_EVERY_DAYS > 0): the CLV model is fitted at a cut-point day close',
+    );
+    // Either alone is fine.
+    expect(loadConfig(engineConfigSchema, env({ CUTPOINTS_EVERY_DAYS: '0' })).CUTPOINTS_EVERY_DAYS).toBe(0);
+    expect(loadConfig(engineConfigSchema, env({ CLV_FIT_EVERY_DAYS: '30' })).CLV_FIT_EVERY_DAYS).toBe(30);
+  });
 });
 
 /** A population whose fits converge: simulated-looking repeat buyers and one-timers (weeks, minor units). */
