@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderModel, renderValidation } from '../src/commands/clv';
+import { ratio, renderModel, renderValidation } from '../src/commands/clv';
 import { validateCdnowFile } from '../src/ops/clv';
 import { REPO_ROOT } from '../src/supervisor';
 
@@ -51,5 +51,16 @@ describe('tierctl clv validate', () => {
     expect(line).toContain('r=0.2426 alpha=4.4136 a=0.7929 b=2.4259  LL=-9582.43  customers=2357');
     expect(line).toContain('repeat buyers=946');
     expect(line).toContain('margin=0.3 monthly discount=0.01');
+  });
+});
+
+describe('tierctl clv fit options', () => {
+  it('--margin and --monthly-discount take a number between 0 and 1; a blank value is refused, not read as 0', () => {
+    const margin = ratio('--margin');
+    expect(margin('0.3')).toBe(0.3);
+    expect(margin('0')).toBe(0);
+    for (const bad of ['', ' ', '1.5', '-0.1', 'abc']) {
+      expect(() => margin(bad)).toThrow(`--margin: expected a number between 0 and 1, got "${bad}"`);
+    }
   });
 });

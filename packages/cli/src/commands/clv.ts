@@ -7,9 +7,16 @@ import type { Clients } from '../clients';
 import { CDNOW_SPLIT, clvModels, fitClvOnDemand, validateCdnowFile } from '../ops/clv';
 import { print, printJson } from './args';
 
-const ratio = (name: string) => (v: string) => {
+/**
+ * Parser of a 0–1 option (--margin, --monthly-discount). A blank value is refused: Number('') is 0, which read
+ * `--margin ""` as a zero margin (every clv_365d 0).
+ * @throws InvalidArgumentError naming the option
+ */
+export const ratio = (name: string) => (v: string) => {
   const n = Number(v);
-  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name}: expected a number between 0 and 1, got "${v}"`);
+  if (v.trim() === '' || !(n >= 0 && n <= 1)) {
+    throw new InvalidArgumentError(`${name}: expected a number between 0 and 1, got "${v}"`);
+  }
   return n;
 };
 const timeUnit = (v: string) => {
