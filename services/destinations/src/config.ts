@@ -1,9 +1,13 @@
-import { env, httpServiceSettings, kafkaServiceSettings } from '@tierstream/config';
+import { env, httpServiceSettings, kafkaServiceSettings, redisServiceSettings } from '@tierstream/config';
 import { TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
 
 export const destinationsConfigSchema = z.object({
   ...kafkaServiceSettings,
+  /** Where webhook items waiting for a retry are parked (REDIS_URL, REDIS_PREFIX; docs/destinations.md "Parking"). */
+  ...redisServiceSettings,
+  /** How often each webhook destination's retry loop looks for parked items that are due (ms). Default 100. */
+  PARKING_POLL_MS: env.int(100, 10, 60_000),
   /** Directory of destination files (`*.yaml`, one destination each). Default `destinations`. */
   DESTINATIONS_DIR: z.string().min(1).default('destinations'),
   /** Only these destinations (comma-separated names); default empty = every file of the directory. */

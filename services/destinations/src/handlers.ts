@@ -10,6 +10,8 @@ import {
   destinationDlqTopic,
   dispatch,
   latestPerCustomer,
+  type ParkedItem,
+  type ParkingStore,
   passesFilter,
   type WebhookDestination,
   webhookPayload,
@@ -29,6 +31,8 @@ export interface HandlerDeps {
   metrics: DeliveryMetrics;
   logger: Logger;
   service: string;
+  /** The destination's parking (webhooks): retries and an open breaker park items instead of holding the batch. */
+  parking?: ParkingStore;
   /** True once the service is stopping: the batch in flight stops and is not committed (delivered again later). */
   stopping: () => boolean;
 }
@@ -114,7 +118,8 @@ function commonHooks<T>(
 /**
  * The batch handler of a webhook destination: decode → filter → one POST per transition, per customer in offset
  * order (dispatch) → dead letters produced → return (the runner commits). Redelivered batches (after a crash or a
- * rebalance) carry the same Idempotency-Key per transition.
+ * rebalance) carry the same Idempotency-Key per transition. With `deps.parking`, a retriable failure or an open
+ * breaker parks the item (and the customer's later items) in Redis for the retry loop: the batch never waits.
  */
 export function webhookHandler(dest: WebhookDestination, deps: HandlerDeps): BatchHandler {
   return async (batch, ctx) => {
@@ -126,8 +131,19 @@ export function webhookHandler(dest: WebhookDestination, deps: HandlerDeps): Bat
         key: d.value.customer_id,
         item: { record: d.record, t: d.value, body: JSON.stringify(webhookPayload(dest.name, d.value)) },
       }));
+    const parking = deps.parking;
+    const parked = (it: (typeof items)[number]['item']): ParkedItem => ({
+      id: it.t.transition_id,
+      customer: it.t.customer_id,
+      body: it.body,
+      source: { topic: it.record.topic, partition: it.record.partition, offset: it.record.offset },
+    });
     const result = await dispatch(items, deps.gate, {
       ...commonHooks(dest.name, deps, ctx.isStale, ctx.heartbeat),
+      ...(parking && {
+        parkIfParked: (_key, it) => parking.appendIfParked(parked(it)),
+        park: (_key, it, attempts, dueAtMs) => parking.park(parked(it), attempts, dueAtMs),
+      }),
       send: (it, attempt) => deliverWebhook(dest, deps.agent, it.t.transition_id, it.body, attempt),
       onDelivered: (_it, _attempts, ms) => {
         deps.metrics.delivered.inc({ destination: dest.name });

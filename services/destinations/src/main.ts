@@ -1,5 +1,5 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { exitOnConfigError, loadConfig } from '@tierstream/config';
+import { createRedis, exitOnConfigError, loadConfig, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
 import { AvroSerde, applyTopics, loadTopicsSpec, type TopicSpec } from '@tierstream/contracts';
 import {
   BREAKER_STATE_VALUE,
@@ -23,6 +23,8 @@ import { type DestinationsConfig, destinationsConfigSchema } from './config';
 import { agentFor } from './deliver';
 import { createDeliveryMetrics } from './delivery-metrics';
 import { crmHandler, webhookHandler } from './handlers';
+import { RedisParkingStore } from './parking-store';
+import { startRetryLoop } from './retry-loop';
 
 const SERVICE = 'destinations';
 
@@ -58,8 +60,8 @@ function dlqTopicSpecs(destinations: Destination[], transitionsTopic: string): T
 
 /**
  * Runs one consumer group per destination (`<DESTINATIONS_GROUP_PREFIX>.<name>`): webhooks read the transitions
- * topic, crm-upserts the changes topic. Offsets are committed per batch once every item of it was delivered or
- * dead-lettered (to `customer-tier-destinations.<name>.dlq`).
+ * topic, crm-upserts the changes topic. Offsets are committed per batch once every item of it was delivered,
+ * dead-lettered (to `customer-tier-destinations.<name>.dlq`) or, for webhooks, parked in Redis for the retry loop.
  */
 export async function runDestinations(
   config: DestinationsConfig,
@@ -74,6 +76,8 @@ export async function runDestinations(
   const runners: ConsumerRunner[] = [];
   let started = false;
   const waits = new DependencyWaits();
+  const redis = createRedis(config.REDIS_URL);
+  warnWhileRedisUnreachable(redis, logger);
   const loop = {
     isLive: () => runners.every((r) => r.isLive()),
     isReady: () => started && runners.every((r) => r.isReady()),
@@ -82,7 +86,7 @@ export async function runDestinations(
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     registry: metrics.registry,
-    checks: consumerHealthChecks(() => loop, [], waits),
+    checks: consumerHealthChecks(() => loop, [() => redisHealth(redis)], waits),
   });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
   const topics = [config.TRANSITIONS_TOPIC, config.CHANGES_TOPIC];
@@ -111,6 +115,7 @@ export async function runDestinations(
   let stopping = false;
   const gates = new Map<string, DestinationGate>();
   const agents: Agent[] = [];
+  const retryLoops: Array<{ stop: () => Promise<void> }> = [];
   for (const dest of destinations) {
     const gate = new DestinationGate(dest.delivery, Date.now());
     gates.set(dest.name, gate);
@@ -126,6 +131,11 @@ export async function runDestinations(
       service: SERVICE,
       stopping: () => stopping,
     };
+    // Webhooks park items waiting for a retry in Redis and retry them in their own loop (never in the batch).
+    const parking = dest.kind === 'webhook' ? new RedisParkingStore(redis, config.REDIS_PREFIX, dest.name) : undefined;
+    if (dest.kind === 'webhook' && parking) {
+      retryLoops.push(startRetryLoop(dest, deps, parking, config.PARKING_POLL_MS));
+    }
     runners.push(
       new ConsumerRunner({
         kafka,
@@ -135,9 +145,9 @@ export async function runDestinations(
         logger: logger.child({ destination: dest.name }),
         service: SERVICE,
         maxBytesPerPartition: config.MAX_BYTES_PER_PARTITION,
-        // Partitions deliver independently: a customer's retries hold only the batch of its own partition.
+        // Partitions deliver independently; within one, webhook retries are parked, so no customer holds a batch.
         partitionsConsumedConcurrently: 8,
-        handler: dest.kind === 'webhook' ? webhookHandler(dest, deps) : crmHandler(dest, deps),
+        handler: dest.kind === 'webhook' ? webhookHandler(dest, { ...deps, parking }) : crmHandler(dest, deps),
       }),
     );
   }
@@ -158,8 +168,9 @@ export async function runDestinations(
     stop: async () => {
       stopping = true;
       clearInterval(breakerTimer);
-      await Promise.all(runners.map((r) => r.stop()));
+      await Promise.all([...runners.map((r) => r.stop()), ...retryLoops.map((l) => l.stop())]);
       await producer.disconnect();
+      redis.disconnect();
       await Promise.all(agents.map((a) => a.close()));
       await health.close();
     },
