@@ -29,7 +29,7 @@ const prometheus = readYaml<{
   rule_files: string[];
   scrape_configs: Array<{ job_name: string; metrics_path?: string; static_configs: Array<{ targets: string[] }> }>;
 }>('infra/prometheus/prometheus.yml');
-const SERVICES = ['aggregator', 'tier-engine', 'warehouse-writer'];
+const SERVICES = ['aggregator', 'tier-engine', 'warehouse-writer', 'destinations'];
 
 /** host and port of `host:port`, `scheme://host:port/...` or `redis://host:port`. */
 function hostPort(address: string): { host: string; port: number } {
@@ -46,7 +46,7 @@ describe('docker-compose.yml: the services and Prometheus scraping them from ano
       expect(svc!.environment?.HTTP_HOST, name).toBe('0.0.0.0');
       expect(Number(svc!.environment?.HTTP_PORT), name).toBeGreaterThan(0);
       expect(svc!.healthcheck?.test.join(' '), name).toContain('/health/ready');
-      // Built from this repository (one image for the three services and the init job).
+      // Built from this repository (one image for the services and the init job).
       const image = svc!.image;
       expect(Object.values(compose.services).some((s) => s.image === image && s.build?.context === '.')).toBe(true);
     }
