@@ -35,6 +35,12 @@ export function createDeliveryMetrics(registry: ServiceMetrics['registry']) {
       labelNames: ['destination', 'partition'],
       registers: [registry],
     }),
+    parked: new Gauge({
+      name: 'tierstream_destination_parked_customers',
+      help: 'Customers of a webhook destination with items parked for a retry (docs/destinations.md, Parking)',
+      labelNames: ['destination'],
+      registers: [registry],
+    }),
     breaker: new Gauge({
       name: 'tierstream_destination_breaker_state',
       help: 'Circuit breaker of a destination: 0 closed, 1 half-open (probing), 2 open (paused)',

@@ -116,6 +116,7 @@ export async function runDestinations(
   const gates = new Map<string, DestinationGate>();
   const agents: Agent[] = [];
   const retryLoops: Array<{ stop: () => Promise<void> }> = [];
+  const parkings = new Map<string, RedisParkingStore>();
   for (const dest of destinations) {
     const gate = new DestinationGate(dest.delivery, Date.now());
     gates.set(dest.name, gate);
@@ -134,6 +135,7 @@ export async function runDestinations(
     // Webhooks park items waiting for a retry in Redis and retry them in their own loop (never in the batch).
     const parking = dest.kind === 'webhook' ? new RedisParkingStore(redis, config.REDIS_PREFIX, dest.name) : undefined;
     if (dest.kind === 'webhook' && parking) {
+      parkings.set(dest.name, parking);
       retryLoops.push(startRetryLoop(dest, deps, parking, config.PARKING_POLL_MS));
     }
     runners.push(
@@ -154,6 +156,12 @@ export async function runDestinations(
   const breakerTimer = setInterval(() => {
     for (const [name, gate] of gates) {
       delivery.breaker.set({ destination: name }, BREAKER_STATE_VALUE[gate.breaker.stateAt(Date.now())]);
+    }
+    for (const [name, parking] of parkings) {
+      parking.scheduled().then(
+        (n) => delivery.parked.set({ destination: name }, n),
+        () => undefined, // Redis away: /health/ready says so; the gauge keeps its last value.
+      );
     }
   }, 500);
   breakerTimer.unref();
