@@ -83,8 +83,11 @@ describe('a service started while Kafka and the schema registry are down', () =>
       transitions: uniqueName('rw_transitions'),
       changes: uniqueName('rw_changes'),
       snapshots: uniqueName('rw_snapshots'),
+      cutpoints: uniqueName('rw_cutpoints'),
     };
-    await createTopics(admin, Object.values(t), 1);
+    // Every topic the services wait for at start: theirs and the dead-letter topics they may write to.
+    const topics = Object.values(t).flatMap((name) => [name, `${name}.dlq`]);
+    await createTopics(admin, topics, 1);
     await admin.disconnect();
     // Nothing listens on these ports until the proxies open: Kafka and the registry are "down".
     const kafkaPort = await freePort();
@@ -98,6 +101,7 @@ describe('a service started while Kafka and the schema registry are down', () =>
       TRANSITIONS_TOPIC: t.transitions,
       CHANGES_TOPIC: t.changes,
       SNAPSHOTS_TOPIC: t.snapshots,
+      CUTPOINTS_TOPIC: t.cutpoints,
       // The least busy input topic: once ready, the aggregator consumes it under a group of its own (stopped at once).
       AGGREGATOR_TOPICS: TOPICS.tickets,
       AGGREGATOR_GROUP_ID: uniqueName('rw_agg'),
@@ -159,7 +163,7 @@ describe('a service started while Kafka and the schema registry are down', () =>
     } finally {
       await Promise.all(proxies.map((p) => p.close()));
       await admin.connect();
-      await admin.deleteTopics({ topics: Object.values(t) }).catch(() => undefined);
+      await admin.deleteTopics({ topics }).catch(() => undefined);
       await admin.disconnect();
     }
   });

@@ -119,6 +119,22 @@ export function replayClockTopics(config: EngineConfig): string[] {
   return config.INPUT_TOPICS.length > 0 ? config.INPUT_TOPICS : configuredInputTopics(inputTopicNames(config));
 }
 
+/**
+ * The topics the engine needs before it starts (waited for, named on /health/ready while missing): the signals topic
+ * and its dead-letter topic, the replay clock's input topics and the four output topics.
+ */
+export function startTopics(config: EngineConfig): string[] {
+  return [
+    config.SIGNALS_TOPIC,
+    `${config.SIGNALS_TOPIC}.dlq`,
+    ...replayClockTopics(config),
+    config.TRANSITIONS_TOPIC,
+    config.CHANGES_TOPIC,
+    config.SNAPSHOTS_TOPIC,
+    config.CUTPOINTS_TOPIC,
+  ];
+}
+
 /** The CLV model settings of the engine (tiering's ClvSettings) from its config. */
 export function clvSettings(config: EngineConfig): ClvSettings {
   return {

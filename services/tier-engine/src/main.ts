@@ -15,7 +15,7 @@ import {
 import { initialCutPoints } from '@tierstream/tiering';
 import { ClvModelStore, dayOf, TierStateStore } from '@tierstream/tierstate';
 import { ClvModels } from './clv';
-import { clvSettings, type EngineConfig, engineConfigSchema, replayClockTopics } from './config';
+import { clvSettings, type EngineConfig, engineConfigSchema, replayClockTopics, startTopics } from './config';
 import { TierEngine } from './engine';
 import { DayProgress } from './progress';
 import { RulesSource } from './rules-source';
@@ -53,12 +53,7 @@ export async function runTierEngine(
     registryUrl: config.SCHEMA_REGISTRY_URL,
   });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
-  const kafkaUp = waitForDependency(
-    waits,
-    'kafka',
-    () => topicPartitions(kafka, [config.SIGNALS_TOPIC, ...replayClockTopics(config)]),
-    { logger },
-  );
+  const kafkaUp = waitForDependency(waits, 'kafka', () => topicPartitions(kafka, startTopics(config)), { logger });
   const registryUp = waitForDependency(waits, 'schema registry', () => serde.ping(), { logger });
   const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
   const aggregateConfig = loadAggregateConfig(config.AGGREGATES_CONFIG_FILE);
@@ -72,8 +67,9 @@ export async function runTierEngine(
   const cutPoints = initialCutPoints(rules);
   const [meta] = await Promise.all([kafkaUp, registryUp]);
   const numPartitions = meta.find((t) => t.name === config.SIGNALS_TOPIC)?.partitions.length ?? 0;
+  const clockTopics = new Set(replayClockTopics(config));
   const inputPartitions = meta
-    .filter((t) => t.name !== config.SIGNALS_TOPIC)
+    .filter((t) => clockTopics.has(t.name))
     .flatMap((t) => t.partitions.map((p) => `${t.name}:${p}`));
   const producer = await waitForDependency(waits, 'kafka', () => createProducer(kafka), { logger });
   // The CLV model versions (issue 15): fitted at cut-point days when CLV_FIT_EVERY_DAYS > 0.
