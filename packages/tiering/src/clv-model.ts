@@ -30,9 +30,20 @@ export interface ClvSettings {
   margin: number;
   /** Monthly discount rate of clv_365d (0: none). */
   monthlyDiscount: number;
+  /** A fit needs at least this many customers with a purchase day, else it is no model (absent: 0). */
+  minCustomers?: number;
+  /** A fit needs at least this many repeat buyers with a positive mean spend, else it is no model (absent: 0). */
+  minRepeatBuyers?: number;
 }
 
-export const DEFAULT_CLV_SETTINGS: ClvSettings = { fitEveryDays: 0, timeUnit: 'weeks', margin: 1, monthlyDiscount: 0 };
+export const DEFAULT_CLV_SETTINGS: ClvSettings = {
+  fitEveryDays: 0,
+  timeUnit: 'weeks',
+  margin: 1,
+  monthlyDiscount: 0,
+  minCustomers: 500,
+  minRepeatBuyers: 50,
+};
 
 /** A fitted model version, as stored in Redis (JSON) and published with its fit figures. */
 export interface ClvModel {
@@ -111,7 +122,8 @@ export type ClvFitOutcome = { ok: true; model: ClvModel } | { ok: false; reason:
 /**
  * Fits BG/NBD on every customer with a purchase day and Gamma-Gamma on the repeat buyers with zbar > 0, from their
  * metrics as of the close of `day`. Not ok (keep the model in force) when a fit does not converge, when there is no
- * customer or no repeat buyer, when a fitted parameter is not finite, or when the Gamma-Gamma q is ≤ 1 (spend so
+ * customer or no repeat buyer, when there are fewer customers than `minCustomers` or fewer repeat buyers than
+ * `minRepeatBuyers` (a young population gives nonsense that still converges: 3 customers → r ≈ 300, b ≈ 1e-5), when a fitted parameter is not finite, or when the Gamma-Gamma q is ≤ 1 (spend so
  * heavy-tailed across customers that the mean spend, hence expected_aov and clv_365d, does not exist). Never throws
  * on data.
  * @param population metrics of every customer (at least the CLV_FIT_INPUTS), any order
@@ -121,7 +133,7 @@ export type ClvFitOutcome = { ok: true; model: ClvModel } | { ok: false; reason:
 export function fitClvModel(
   population: readonly Metrics[],
   day: number,
-  settings: Pick<ClvSettings, 'timeUnit' | 'margin' | 'monthlyDiscount'>,
+  settings: Pick<ClvSettings, 'timeUnit' | 'margin' | 'monthlyDiscount' | 'minCustomers' | 'minRepeatBuyers'>,
   fittedAt: number,
   options: FitOptions = {},
 ): ClvFitOutcome {
@@ -136,6 +148,14 @@ export function fitClvModel(
   // Sorted, so that the fit does not depend on the order the partitions delivered the population in.
   const repeat = rows.filter((r) => r.x >= 1 && r.zbar > 0).sort((p, q) => p.x - q.x || p.zbar - q.zbar);
   if (repeat.length === 0) return { ok: false, reason: 'no repeat buyer with a positive mean spend' };
+  const minCustomers = settings.minCustomers ?? 0;
+  const minRepeat = settings.minRepeatBuyers ?? 0;
+  if (rows.length < minCustomers) {
+    return { ok: false, reason: `${rows.length} customers with a purchase day, fewer than the ${minCustomers} needed` };
+  }
+  if (repeat.length < minRepeat) {
+    return { ok: false, reason: `${repeat.length} repeat buyers, fewer than the ${minRepeat} needed` };
+  }
   try {
     const bg = fitBgNbd(compressBgNbd(rows), options);
     if (!bg.converged) return { ok: false, reason: `BG/NBD fit did not converge: ${bg.reason ?? 'unknown'}` };

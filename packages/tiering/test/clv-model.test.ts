@@ -110,6 +110,34 @@ describe('fitClvModel on spend without a mean (Gamma-Gamma q ≤ 1)', () => {
   });
 });
 
+describe('fitClvModel minimum sample', () => {
+  it('a young population (3 customers, 1 repeat buyer) is no model under the minimums, and says why', () => {
+    const young: Metrics[] = [
+      { clv_x: 0, clv_t_x_weeks: 0, clv_T_weeks: 1, clv_zbar: null },
+      { clv_x: 0, clv_t_x_weeks: 0, clv_T_weeks: 2, clv_zbar: null },
+      { clv_x: 1, clv_t_x_weeks: 1, clv_T_weeks: 3, clv_zbar: 2500 },
+    ];
+    const guarded = { ...W, minCustomers: 500, minRepeatBuyers: 50 };
+    expect(fitClvModel(young, CAL_END, guarded, 0)).toEqual({
+      ok: false,
+      reason: '3 customers with a purchase day, fewer than the 500 needed',
+    });
+    expect(fitClvModel(young, CAL_END, { ...guarded, minCustomers: 3 }, 0)).toEqual({
+      ok: false,
+      reason: '1 repeat buyers, fewer than the 50 needed',
+    });
+  });
+  it('the CDNOW sample (2,357 customers, 946 repeat buyers) passes the default minimums; one more is refused', () => {
+    expect(fitClvModel(population, CAL_END, { ...W, minCustomers: 500, minRepeatBuyers: 50 }, 0).ok).toBe(true);
+    expect(fitClvModel(population, CAL_END, { ...W, minCustomers: 2357, minRepeatBuyers: 946 }, 0).ok).toBe(true);
+    expect(fitClvModel(population, CAL_END, { ...W, minRepeatBuyers: 947 }, 0)).toEqual({
+      ok: false,
+      reason: '946 repeat buyers, fewer than the 947 needed',
+    });
+    expect(fitClvModel(population, CAL_END, { ...W, minCustomers: 2358 }, 0).ok).toBe(false);
+  });
+});
+
 describe('clvStats', () => {
   it('reads the inputs in weeks or whole days; null without a purchase day', () => {
     const m = { clv_x: 2, clv_t_x_weeks: 213 / 7, clv_T_weeks: 272 / 7, clv_zbar: 2500 };

@@ -85,6 +85,10 @@ const engineSettings = z.object({
     .min(0, { error: 'expected a number between 0 and 1' })
     .max(1, { error: 'expected a number between 0 and 1' })
     .default(0),
+  /** A CLV fit needs at least this many customers with a purchase day, else the model in force stays. */
+  CLV_MIN_CUSTOMERS: env.int(500, 0),
+  /** A CLV fit needs at least this many repeat buyers with a positive mean spend, else the model in force stays. */
+  CLV_MIN_REPEAT_BUYERS: env.int(50, 0),
   /** Customers re-evaluated per second after `tierctl rules apply`. */
   RULES_REEVALUATION_RATE: env.int(2_000, 1),
   RULES_POLL_MS: env.int(2_000, 100),
@@ -142,5 +146,7 @@ export function clvSettings(config: EngineConfig): ClvSettings {
     timeUnit: config.CLV_TIME_UNIT,
     margin: config.CLV_MARGIN,
     monthlyDiscount: config.CLV_MONTHLY_DISCOUNT,
+    minCustomers: config.CLV_MIN_CUSTOMERS,
+    minRepeatBuyers: config.CLV_MIN_REPEAT_BUYERS,
   };
 }
