@@ -7,6 +7,8 @@
  * reporting currency (a day's spend = net revenue of its orders as of the day asked for; null without a repeat day).
  * Pure: reads a decoded AggregateState only (the types are imported, nothing at run time, so metrics.ts can use it).
  */
+
+import { countUpTo } from './math';
 import type { AggregateState, Metrics, OrderAdjustment } from './metrics';
 
 /** The metric names this module adds to metricsAt. */
@@ -14,18 +16,6 @@ export const CLV_INPUT_METRICS = ['clv_x', 'clv_t_x_weeks', 'clv_T_weeks', 'clv_
 
 const DAY_MS = 86_400_000;
 const DAYS_PER_WEEK = 7;
-
-/** Number of sorted `days` that are ≤ x (binary search). */
-function countUpTo(days: number[], x: number): number {
-  let lo = 0;
-  let hi = days.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (days[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * A customer's purchase days, indexed once for evaluation as of many days: the days with a live order (retained

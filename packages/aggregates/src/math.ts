@@ -14,3 +14,15 @@ export function hours(sumMs: number, count: number): number {
 export function sortedDays<T>(m: Map<number, T>): number[] {
   return [...m.keys()].sort((a, b) => a - b);
 }
+
+/** Number of sorted `days` that are ≤ x (binary search). */
+export function countUpTo(days: number[], x: number): number {
+  let lo = 0;
+  let hi = days.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (days[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

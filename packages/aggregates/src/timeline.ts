@@ -6,7 +6,7 @@
 import { WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
 import { addClvInputs, PurchaseDays } from './clv-inputs';
 import type { AggregateConfig } from './config';
-import { hours, maxOrNull, minOrNull, sortedDays } from './math';
+import { countUpTo, hours, maxOrNull, minOrNull, sortedDays } from './math';
 import {
   type AggregateState,
   dayOf,
@@ -23,18 +23,6 @@ const WEB_TYPE_WINDOW_KEYS: Array<[string, string, string]> = WEB_BEHAVIOR_TYPES
   const name = t.toLowerCase();
   return [`web_${name}_30d`, `web_${name}_90d`, `web_${name}_365d`];
 });
-
-/** Number of sorted `days` that are ≤ x (binary search). */
-function countUpTo(days: number[], x: number): number {
-  let lo = 0;
-  let hi = days.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (days[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** Ascending, without duplicates, only values > -Infinity (what `d > fromDay` keeps in rollOffDays/eventDaysAfter). */
 function sortedUnique(values: number[]): number[] {

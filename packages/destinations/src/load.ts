@@ -8,27 +8,33 @@ export const processSecrets: SecretSource = {
   readFile: (file) => readFileSync(file, 'utf8'),
 };
 
+/** The `*.yaml`/`*.yml` files of `dir`, sorted by name, as paths. Throws DestinationFileError when `dir` cannot be read. */
+export function destinationFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()
+      .map((f) => path.join(dir, f));
+  } catch (err) {
+    throw new DestinationFileError(dir, [`(directory): cannot read: ${(err as Error).message}`]);
+  }
+}
+
+/** One destination file, read and validated (secrets resolved). Throws DestinationFileError naming the file and key. */
+export function loadDestinationFile(file: string, secrets: SecretSource = processSecrets): Destination {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new DestinationFileError(file, [`(file): cannot read: ${(err as Error).message}`]);
+  }
+  return parseDestination(file, text, secrets);
+}
+
 /**
  * Reads every `*.yaml`/`*.yml` file of `dir` (sorted by name) as a destination. Throws DestinationFileError for the
  * first bad file (its message is one line naming the file and key), or when `dir` cannot be read.
  */
 export function loadDestinations(dir: string, secrets: SecretSource = processSecrets): Destination[] {
-  let files: string[];
-  try {
-    files = readdirSync(dir)
-      .filter((f) => /\.ya?ml$/.test(f))
-      .sort();
-  } catch (err) {
-    throw new DestinationFileError(dir, [`(directory): cannot read: ${(err as Error).message}`]);
-  }
-  return files.map((f) => {
-    const file = path.join(dir, f);
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new DestinationFileError(file, [`(file): cannot read: ${(err as Error).message}`]);
-    }
-    return parseDestination(file, text, secrets);
-  });
+  return destinationFiles(dir).map((file) => loadDestinationFile(file, secrets));
 }

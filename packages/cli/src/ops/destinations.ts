@@ -1,4 +1,3 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '@tierstream/config';
 import {
@@ -6,7 +5,8 @@ import {
   DestinationFileError,
   describeDestination,
   destinationDlqTopic,
-  parseDestination,
+  destinationFiles,
+  loadDestinationFile,
   processSecrets,
   type SecretSource,
   type WebhookDestination,
@@ -31,18 +31,9 @@ export type DestinationEntry = { file: string; destination: Destination } | { fi
 
 /** Every `*.yaml` of `dir`, each parsed and validated like the service does (secrets resolved, never returned). */
 export function readDestinationFiles(dir: string, secrets: SecretSource = processSecrets): DestinationEntry[] {
-  let files: string[];
-  try {
-    files = readdirSync(dir)
-      .filter((f) => /\.ya?ml$/.test(f))
-      .sort();
-  } catch (err) {
-    throw new Error(`cannot read the destinations directory ${dir}: ${(err as Error).message}`);
-  }
-  return files.map((f) => {
-    const file = path.join(dir, f);
+  return destinationFiles(dir).map((file) => {
     try {
-      return { file, destination: parseDestination(file, readFileSync(file, 'utf8'), secrets) };
+      return { file, destination: loadDestinationFile(file, secrets) };
     } catch (err) {
       if (err instanceof DestinationFileError) return { file, error: err.message };
       return { file, error: `${file}: ${(err as Error).message}` };
