@@ -14,6 +14,8 @@ import {
   type GammaGammaParams,
 } from '@tierstream/clv';
 import type { Metrics } from './metrics';
+import { type CutPointSchedule, nextCutPointDay } from './schedule';
+import type { CutPoints } from './types';
 
 /** The time unit of the model's statistics and of α (BG/NBD): weeks (the papers') or days. */
 export type ClvTimeUnit = 'weeks' | 'days';
@@ -79,19 +81,57 @@ const DAY_MS = 86_400_000;
 const isoDay = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
 
 /**
+ * The day of the last fit attempt that counts for an evaluation as of `day`: the day of the model in force, or a
+ * later failed attempt (a fit that gave no model) at the close of a day before `day`; null when none. Failed
+ * attempts are stored with the models (tierstate's ClvModelStore), so every instance and a restart agree.
+ */
+export function clvLastAttemptDay(inForce: ClvModel | null, failedDays: readonly number[], day: number): number | null {
+  let last = inForce?.day ?? null;
+  for (const f of failedDays) if (f < day && (last === null || f > last)) last = f;
+  return last;
+}
+
+/**
  * Whether the close of `day` fits a new model: only at a cut-point day (the population is gathered there, behind the
- * barrier every partition passes), when fits are on and at least `fitEveryDays` days passed since the day of the
- * model in force (or none is in force). A fit that did not converge leaves the model in force, so the next cut-point
- * day tries again. Every partition answers alike: the model in force is loaded with the cut points.
+ * barrier every partition passes), when fits are on and at least `fitEveryDays` days passed since the last attempt
+ * (clvLastAttemptDay: the model in force's day or a later failed attempt), or there was none. A failed fit leaves the
+ * model in force; the next attempt is `fitEveryDays` later (not the next cut-point day: a population too small to
+ * fit stays so for a while, and a daily retry would wake every CLV-rule customer daily). Every partition answers
+ * alike: the models and failed attempts are loaded with the cut points.
  */
 export function isClvFitDay(
   settings: Pick<ClvSettings, 'fitEveryDays'>,
-  inForce: ClvModel | null,
+  lastAttemptDay: number | null,
   day: number,
   cutPointDay: boolean,
 ): boolean {
   if (settings.fitEveryDays <= 0 || !cutPointDay) return false;
-  return inForce === null || day - inForce.day >= settings.fitEveryDays;
+  return lastAttemptDay === null || day - lastAttemptDay >= settings.fitEveryDays;
+}
+
+/**
+ * The first day after `day` on which a new model version can come into force (the day after a fit), for an
+ * evaluation as of `day`; null when fits are off or cut points are never recomputed. A fit is due from
+ * `lastAttemptDay + fitEveryDays` on (or `day` when no attempt was made) and happens at the first cut-point day
+ * close on or after that (schedule.ts; `cutPointsInForce` are those in force on `day`). When that cut-point day is on
+ * or after the due day it is exact: nothing recomputes the cut points before it, so the schedule cannot change. When
+ * the cut points are recomputed before the due day, that recompute may change the schedule (a population that starts
+ * moving recomputes daily), so the answer is the due day + 1, the earliest possible; the customer asks again then
+ * (at most one such wake-up per fit). While the population is young or changing cut points are daily, so this is
+ * the due day + 1.
+ */
+export function nextClvModelDay(
+  settings: Pick<ClvSettings, 'fitEveryDays'>,
+  schedule: CutPointSchedule,
+  cutPointsInForce: CutPoints,
+  lastAttemptDay: number | null,
+  day: number,
+): number | null {
+  if (settings.fitEveryDays <= 0) return null;
+  const due = lastAttemptDay === null ? day : Math.max(day, lastAttemptDay + settings.fitEveryDays);
+  const cut = nextCutPointDay(schedule, cutPointsInForce, day - 1);
+  if (cut === null) return null;
+  return Math.max(cut, due) + 1;
 }
 
 /** A customer's statistics in model time units (t_x, T) and minor units (zbar, 0 when x = 0). */

@@ -8,12 +8,14 @@ export {
   type ClvSettings,
   type ClvStats,
   type ClvTimeUnit,
+  clvLastAttemptDay,
   clvModelFor,
   clvStats,
   DAYS_PER_UNIT,
   DEFAULT_CLV_SETTINGS,
   fitClvModel,
   isClvFitDay,
+  nextClvModelDay,
 } from './clv-model';
 export { CLV_PREDICTION_METRICS, clvPredictions } from './clv-predictions';
 export { conditionMetrics, evalCondition } from './conditions';

@@ -10,8 +10,17 @@ import { fitGammaGamma, gammaVariate } from '@tierstream/clv';
 import type { InputEvent } from '@tierstream/contracts';
 import { parseCdnow, Rng } from '@tierstream/generator';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type ClvModel, clvModelFor, clvStats, fitClvModel, isClvFitDay } from '../src/clv-model';
+import {
+  type ClvModel,
+  clvLastAttemptDay,
+  clvModelFor,
+  clvStats,
+  fitClvModel,
+  isClvFitDay,
+  nextClvModelDay,
+} from '../src/clv-model';
 import type { Metrics } from '../src/metrics';
+import type { CutPoints } from '../src/types';
 
 const SAMPLE = new URL('../../../data/cdnow/CDNOW_sample.txt', import.meta.url);
 const DAY = 86_400_000;
@@ -150,12 +159,39 @@ describe('clvStats', () => {
 
 describe('fit schedule and the model in force', () => {
   const model = (day: number) => ({ day, version: `v${day}` }) as ClvModel;
-  it('fits at a cut-point day once fitEveryDays passed since the model in force; never when off', () => {
+  it('fits at a cut-point day once fitEveryDays passed since the last attempt; never when off', () => {
     expect(isClvFitDay({ fitEveryDays: 7 }, null, 100, true)).toBe(true);
     expect(isClvFitDay({ fitEveryDays: 7 }, null, 100, false)).toBe(false);
-    expect(isClvFitDay({ fitEveryDays: 7 }, model(95), 101, true)).toBe(false);
-    expect(isClvFitDay({ fitEveryDays: 7 }, model(95), 102, true)).toBe(true);
+    expect(isClvFitDay({ fitEveryDays: 7 }, 95, 101, true)).toBe(false);
+    expect(isClvFitDay({ fitEveryDays: 7 }, 95, 102, true)).toBe(true);
     expect(isClvFitDay({ fitEveryDays: 0 }, null, 100, true)).toBe(false);
+  });
+  it('the last attempt: the model in force or a later failed attempt before the day', () => {
+    expect(clvLastAttemptDay(null, [], 5)).toBeNull();
+    expect(clvLastAttemptDay(null, [3], 5)).toBe(3);
+    expect(clvLastAttemptDay(model(95), [90, 98, 103], 100)).toBe(98);
+    expect(clvLastAttemptDay(model(95), [90, 98, 103], 98)).toBe(95);
+    expect(clvLastAttemptDay(model(95), [90], 100)).toBe(95);
+  });
+  // 10_000 % 7 = 4: the regular cut-point days are 9_996, 10_003, 10_010, 10_017, 10_024, 10_031.
+  const regular = { everyDays: 7, youngBelow: 1000, earlyChange: 0 };
+  const settled = { population: 5000 } as CutPoints;
+  const young = {} as CutPoints;
+  it('the next model day is the day after the first cut-point day on or after the due day, not the next day', () => {
+    // No attempt yet: due now, fitted at the next regular cut-point day (was: 10_001, every day until then).
+    expect(nextClvModelDay({ fitEveryDays: 7 }, regular, settled, null, 10_000)).toBe(10_004);
+    expect(nextClvModelDay({ fitEveryDays: 7 }, regular, settled, 9_996, 9_997)).toBe(10_004);
+    // A failed attempt at 10_003: the next one is 7 days later (was: 10_005, a daily wake-up forever).
+    expect(nextClvModelDay({ fitEveryDays: 7 }, regular, settled, 10_003, 10_004)).toBe(10_011);
+    // Due 10_026, after a recompute at 10_003 that may change the schedule: the due day + 1, then exact.
+    expect(nextClvModelDay({ fitEveryDays: 30 }, regular, settled, 9_996, 9_997)).toBe(10_027);
+    expect(nextClvModelDay({ fitEveryDays: 30 }, regular, settled, 9_996, 10_027)).toBe(10_032);
+    // A young population recomputes daily: the day after the due day.
+    expect(nextClvModelDay({ fitEveryDays: 7 }, regular, young, 9_996, 9_997)).toBe(10_004);
+    expect(nextClvModelDay({ fitEveryDays: 7 }, regular, young, 9_996, 10_005)).toBe(10_006);
+    // Off, or no cut-point days (no fit ever).
+    expect(nextClvModelDay({ fitEveryDays: 0 }, regular, settled, null, 10_000)).toBeNull();
+    expect(nextClvModelDay({ fitEveryDays: 7 }, { ...regular, everyDays: 0 }, settled, null, 10_000)).toBeNull();
   });
   it('a model is in force from the day after the day it measured', () => {
     const models = [model(10), model(17), model(24)];

@@ -4,7 +4,8 @@ import type { ClvModel } from '@tierstream/tiering';
 /**
  * The population CLV model versions (issue 15; tiering's clv-model.ts): every version fitted, by name, in one hash
  * (`<prefix>:clv:models`, version → JSON), and the newest (`<prefix>:clv:model`). Written by the tier engine at the
- * cut-point barrier (or `tierctl clv fit`), read by every engine instance with the cut points and by tierctl.
+ * cut-point barrier (or `tierctl clv fit`), read by every engine instance with the cut points and by tierctl; and
+ * the days of fit attempts that gave no model (`<prefix>:clv:failed`).
  */
 export class ClvModelStore {
   constructor(
@@ -15,7 +16,23 @@ export class ClvModelStore {
   readonly keys = {
     models: () => `${this.prefix}:clv:models`,
     latest: () => `${this.prefix}:clv:model`,
+    failed: () => `${this.prefix}:clv:failed`,
   };
+
+  /**
+   * Records a fit attempt at the close of `day` (UTC day number) that gave no model, with why: the next attempt is
+   * CLV_FIT_EVERY_DAYS later on every instance and after a restart (tiering's clvLastAttemptDay). One hash field per
+   * failed attempt (`<prefix>:clv:failed`, day → reason).
+   */
+  async setFailed(day: number, reason: string): Promise<void> {
+    await this.redis.hset(this.keys.failed(), String(day), reason);
+  }
+
+  /** The days of every failed fit attempt, ascending. */
+  async failedDays(): Promise<number[]> {
+    const all = await this.redis.hkeys(this.keys.failed());
+    return all.map(Number).sort((a, b) => a - b);
+  }
 
   /** Stores a version (an existing version of the same name is replaced) and makes it the newest if it is. */
   async set(model: ClvModel): Promise<void> {

@@ -49,4 +49,14 @@ describe('ClvModelStore', () => {
     expect(await store.latest()).toEqual(model(10_014, 0.31));
     expect((await store.history()).map((m) => m.day)).toEqual([9_993, 10_000, 10_007, 10_014]);
   });
+
+  it('records failed fit attempts by day (ascending, a repeat is one), apart from the versions', async () => {
+    expect(await store.failedDays()).toEqual([]);
+    await store.setFailed(10_021, '3 customers with a purchase day, fewer than the 500 needed');
+    await store.setFailed(10_003, 'no repeat buyer with a positive mean spend');
+    await store.setFailed(10_021, 'again');
+    expect(await store.failedDays()).toEqual([10_003, 10_021]);
+    expect(await t.redis.hget(store.keys.failed(), '10021')).toBe('again');
+    expect((await store.history()).map((m) => m.day)).toEqual([9_993, 10_000, 10_007, 10_014]);
+  });
 });

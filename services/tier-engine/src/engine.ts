@@ -378,7 +378,7 @@ export class TierEngine {
 
   /** The next day a CLV model version can come into force, when the rules read predictions (ClvModels.nextModelDay). */
   private nextClvModelDay(day: number): number | null {
-    return this.usesClv && this.deps.clv ? this.deps.clv.nextModelDay(day) : null;
+    return this.usesClv && this.deps.clv ? this.deps.clv.nextModelDay(day, this.cutPointsFor(day)) : null;
   }
 
   changeRow(

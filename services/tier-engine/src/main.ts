@@ -73,9 +73,15 @@ export async function runTierEngine(
     .flatMap((t) => t.partitions.map((p) => `${t.name}:${p}`));
   const producer = await waitForDependency(waits, 'kafka', () => createProducer(kafka), { logger });
   // The CLV model versions (issue 15): fitted at cut-point days when CLV_FIT_EVERY_DAYS > 0.
+  const cutPointsSchedule = {
+    everyDays: config.CUTPOINTS_EVERY_DAYS,
+    youngBelow: config.CUTPOINTS_YOUNG_BELOW,
+    earlyChange: config.CUTPOINTS_EARLY_CHANGE,
+  };
   const clv = new ClvModels({
     store: new ClvModelStore(redis, config.REDIS_PREFIX),
     settings: clvSettings(config),
+    schedule: cutPointsSchedule,
     logger,
   });
   await clv.load();
@@ -112,11 +118,7 @@ export async function runTierEngine(
     inputPartitions,
     numPartitions,
     batchSize: config.SWEEP_BATCH,
-    cutPointsSchedule: {
-      everyDays: config.CUTPOINTS_EVERY_DAYS,
-      youngBelow: config.CUTPOINTS_YOUNG_BELOW,
-      earlyChange: config.CUTPOINTS_EARLY_CHANGE,
-    },
+    cutPointsSchedule,
     snapshotPeriod: config.SNAPSHOT_PERIOD ?? (config.CLOCK_MODE === 'replay' ? 'off' : 'month'),
     rulesReevaluationRate: config.RULES_REEVALUATION_RATE,
     rulesPollMs: config.RULES_POLL_MS,

@@ -5,7 +5,14 @@
  */
 import { AggregateTimeline, DEFAULT_AGGREGATE_CONFIG, decodeState } from '@tierstream/aggregates';
 import { loadConfig } from '@tierstream/config';
-import { type ClvModel, evaluateTiers, initialCutPoints, type Metrics, parseRules } from '@tierstream/tiering';
+import {
+  type ClvModel,
+  type CutPoints,
+  evaluateTiers,
+  initialCutPoints,
+  type Metrics,
+  parseRules,
+} from '@tierstream/tiering';
 import type { ClvModelStore } from '@tierstream/tierstate';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -22,18 +29,24 @@ describe('CLV settings', () => {
       timeUnit: 'weeks',
       margin: 1,
       monthlyDiscount: 0,
+      minCustomers: 500,
+      minRepeatBuyers: 50,
     });
     const set = env({
       CLV_FIT_EVERY_DAYS: '7',
       CLV_TIME_UNIT: 'days',
       CLV_MARGIN: '0.3',
       CLV_MONTHLY_DISCOUNT: '0.01',
+      CLV_MIN_CUSTOMERS: '2000',
+      CLV_MIN_REPEAT_BUYERS: '0',
     });
     expect(clvSettings(loadConfig(engineConfigSchema, set))).toEqual({
       fitEveryDays: 7,
       timeUnit: 'days',
       margin: 0.3,
       monthlyDiscount: 0.01,
+      minCustomers: 2000,
+      minRepeatBuyers: 0,
     });
   });
   it('a bad value is one error naming the setting', () => {
@@ -63,14 +76,18 @@ function population(): Metrics[] {
   return out;
 }
 
-function fakeStore(): ClvModelStore & { stored: ClvModel[] } {
+function fakeStore(): ClvModelStore & { stored: ClvModel[]; failed: Map<number, string> } {
   const stored: ClvModel[] = [];
+  const failed = new Map<number, string>();
   return {
     stored,
+    failed,
+    setFailed: async (day: number, reason: string) => void failed.set(day, reason),
+    failedDays: async () => [...failed.keys()].sort((a, b) => a - b),
     set: async (m: ClvModel) => void stored.push(m),
     history: async () => [...stored],
     latest: async () => stored[stored.length - 1] ?? null,
-  } as unknown as ClvModelStore & { stored: ClvModel[] };
+  } as unknown as ClvModelStore & { stored: ClvModel[]; failed: Map<number, string> };
 }
 
 function capture() {
@@ -80,12 +97,16 @@ function capture() {
 }
 
 const settings = { fitEveryDays: 7, timeUnit: 'weeks' as const, margin: 1, monthlyDiscount: 0 };
+// 10_000 % 7 = 4: the regular cut-point days are 10_003, 10_010, 10_017; `young` cut points recompute daily.
+const schedule = { everyDays: 7, youngBelow: 1000, earlyChange: 0 };
+const settled = { population: 5000 } as CutPoints;
+const young = {} as CutPoints;
 
 describe('ClvModels', () => {
   it('stores a converged fit, in force from the next day; the next fit is due fitEveryDays later', async () => {
     const store = fakeStore();
     const { logger, lines } = capture();
-    const models = new ClvModels({ store, settings, logger, wallClock: () => 42 });
+    const models = new ClvModels({ store, settings, schedule, logger, wallClock: () => 42 });
     expect(models.isFitDay(10_000, true)).toBe(true);
     expect(models.isFitDay(10_000, false)).toBe(false);
     const m = await models.fitAndStore(population(), 10_000);
@@ -99,7 +120,7 @@ describe('ClvModels', () => {
     expect(models.isFitDay(10_007, true)).toBe(true);
     expect(lines.some((l) => l.msg === 'fitted CLV model' && l.version === 'clv-1997-05-19')).toBe(true);
     // Another instance loads the stored versions.
-    const other = new ClvModels({ store, settings, logger });
+    const other = new ClvModels({ store, settings, schedule, logger });
     await other.load();
     expect(other.inForce(10_001)?.version).toBe('clv-1997-05-19');
   });
@@ -107,15 +128,22 @@ describe('ClvModels', () => {
   it('the next day a model can come into force: the due index wakes CLV-rule customers then', async () => {
     const { logger } = capture();
     expect(
-      new ClvModels({ store: fakeStore(), settings: { ...settings, fitEveryDays: 0 }, logger }).nextModelDay(5),
+      new ClvModels({ store: fakeStore(), settings: { ...settings, fitEveryDays: 0 }, schedule, logger }).nextModelDay(
+        5,
+        settled,
+      ),
     ).toBe(null);
-    const models = new ClvModels({ store: fakeStore(), settings, logger });
-    // No model yet: a fit may come at any cut-point day close, the next one today's.
-    expect(models.nextModelDay(10_000)).toBe(10_001);
+    const models = new ClvModels({ store: fakeStore(), settings, schedule, logger });
+    // No model yet: the fit comes at the next cut-point day close (today's while the population is young).
+    expect(models.nextModelDay(10_000, settled)).toBe(10_004);
+    expect(models.nextModelDay(10_000, young)).toBe(10_001);
     const m = (await models.fitAndStore(population(), 10_000))!;
-    expect(models.nextModelDay(10_003)).toBe(m.day + 7 + 1);
-    // Overdue (the fit day was no cut-point day, or the fit failed): asks again every day.
-    expect(models.nextModelDay(10_009)).toBe(10_010);
+    // Due at 10_007, no cut-point day: fitted at 10_010 (was: 10_008, then daily until 10_011). Asked on 10_003,
+    // the recompute at 10_003 may change the schedule: the due day + 1; asked after it, exact.
+    expect(models.nextModelDay(10_003, settled)).toBe(10_008);
+    expect(models.nextModelDay(10_004, settled)).toBe(10_011);
+    expect(models.nextModelDay(10_008, settled)).toBe(10_011);
+    expect(models.nextModelDay(10_003, young)).toBe(m.day + 7 + 1);
     expect(models.withPredictions({ ...population()[1]! }, 10_003).p_alive).toBeGreaterThan(0);
     expect(models.withPredictions({ ...population()[1]! }, 10_000).p_alive).toBeNull();
   });
@@ -123,14 +151,27 @@ describe('ClvModels', () => {
   it('a fit without repeat buyers keeps the model in force and logs why', async () => {
     const store = fakeStore();
     const { logger, lines } = capture();
-    const models = new ClvModels({ store, settings, logger });
+    const models = new ClvModels({ store, settings, schedule, logger });
     const first = await models.fitAndStore(population(), 10_000);
     const oneTimers = population().map((p) => ({ ...p, clv_x: 0, clv_t_x_weeks: 0, clv_zbar: null }));
     expect(await models.fitAndStore(oneTimers, 10_007)).toBeNull();
     expect(store.stored).toEqual([first]);
     expect(models.inForce(10_008)).toBe(first);
-    // Still due: the next cut-point day tries again.
-    expect(models.isFitDay(10_008, true)).toBe(true);
+    // The failed attempt is stored: the next one is CLV_FIT_EVERY_DAYS later, not at the next cut-point day (was:
+    // every cut-point day, and a daily wake-up of every CLV-rule customer while the fit kept failing).
+    expect([...store.failed.keys()]).toEqual([10_007]);
+    expect(models.isFitDay(10_008, true)).toBe(false);
+    expect(models.isFitDay(10_013, true)).toBe(false);
+    expect(models.isFitDay(10_014, true)).toBe(true);
+    expect(models.nextModelDay(10_008, young)).toBe(10_015);
+    expect(models.nextModelDay(10_011, settled)).toBe(10_018);
+    // Another instance (or a restart) loads the failed attempt and agrees.
+    const other = new ClvModels({ store, settings, schedule, logger });
+    await other.load();
+    expect(other.lastAttemptDay(10_008)).toBe(10_007);
+    expect(other.isFitDay(10_010, true)).toBe(false);
+    expect(other.nextModelDay(10_011, settled)).toBe(10_018);
+    expect(other.nextModelDay(10_007, settled)).toBe(10_011);
     const warn = lines.find((l) => l.msg === 'CLV model fit kept the model in force');
     expect(warn).toMatchObject({ reason: 'no repeat buyer with a positive mean spend', kept: first!.version });
   });
@@ -160,7 +201,7 @@ dimensions:
 
   async function engineWith(fitEveryDays: number) {
     const { logger } = capture();
-    const clv = new ClvModels({ store: fakeStore(), settings: { ...settings, fitEveryDays }, logger });
+    const clv = new ClvModels({ store: fakeStore(), settings: { ...settings, fitEveryDays }, schedule, logger });
     // The published CDNOW fit (FHL 2005; γ in cents), fitted at the close of 9_996: in force from 9_997.
     clv.add({
       version: 'clv-1997-05-15',
@@ -197,7 +238,7 @@ dimensions:
       day: 10_000,
       at: 0,
     }).state;
-    return { engine, state, alive: first.p_alive! };
+    return { engine, state, alive: first.p_alive!, clv };
   }
 
   it('wakes the customer the day after the next possible fit, though the model in force shows no change that day', async () => {
@@ -206,6 +247,20 @@ dimensions:
     expect(state.tiers.life).toBe('ALIVE');
     // The next fit can be at the close of 9_996 + 7: the new version is in force from 10_004.
     expect(engine.nextDueAt(timeline, state, 10_000, null)).toBe(10_004 * DAY_MS + DAY_MS - 1);
+  });
+
+  it('after a failed fit the next model day is CLV_FIT_EVERY_DAYS later, not the next day', async () => {
+    const { engine, state, clv } = await engineWith(7);
+    const crossing = Math.floor(engine.nextDueAt(timeline, state, 10_004, null)! / DAY_MS);
+    clv.addFailed(10_003);
+    const crossingWithout = Math.floor((await engineWith(0)).engine.nextDueAt(timeline, state, 10_004, null)! / DAY_MS);
+    // Without the failure the fit at the close of 10_004 (young cut points: daily) could bring a model on 10_005.
+    expect(crossing).toBe(10_005);
+    // After it: the next attempt is at the close of 10_010 (the model in force otherwise decides the due day).
+    expect(engine.nextDueAt(timeline, state, 10_004, null)).toBe(
+      Math.min(10_011, crossingWithout) * DAY_MS + DAY_MS - 1,
+    );
+    expect(crossingWithout).toBeGreaterThanOrEqual(10_011);
   });
 
   it('without refits, the day p_alive crosses 0.7 (the model in force only)', async () => {
