@@ -16,10 +16,16 @@ describe('rules/clv.yaml', () => {
   });
 
   it('alive / at risk / lost by p_alive; without predictions (no model yet) UNSCORED and CLV_UNKNOWN', () => {
-    expect(tiersOf({ p_alive: 0.9, clv_365d: 60_000 })).toEqual({ predicted_value: 'TOP_VALUE', clv_lifecycle: 'ALIVE' });
+    expect(tiersOf({ p_alive: 0.9, clv_365d: 60_000 })).toEqual({
+      predicted_value: 'TOP_VALUE',
+      clv_lifecycle: 'ALIVE',
+    });
     expect(tiersOf({ p_alive: 0.5, clv_365d: 1_000 }).clv_lifecycle).toBe('AT_RISK');
     expect(tiersOf({ p_alive: 0.29, clv_365d: 1_000 }).clv_lifecycle).toBe('LOST');
-    expect(tiersOf({ p_alive: null, clv_365d: null })).toEqual({ predicted_value: 'CLV_UNKNOWN', clv_lifecycle: 'UNSCORED' });
+    expect(tiersOf({ p_alive: null, clv_365d: null })).toEqual({
+      predicted_value: 'CLV_UNKNOWN',
+      clv_lifecycle: 'UNSCORED',
+    });
   });
 
   it('the pyramid takes 10 / 20 / 30 / 40 % of the customers with a prediction', () => {
