@@ -44,8 +44,13 @@ describe('AGGREGATES_CONFIG_FILE in the tier engine and tierctl', () => {
     writeFileSync(weightsFile, 'weights:\n  PAGE_VIEW: 15\n');
     // The engine's own topics (one signal partition), the output ones registered with their contracts.
     const admin = await clients.admin();
+    // The engine also waits at start for its signals' dead-letter topic.
     await admin.createTopics({
-      topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })),
+      topics: [...Object.values(topics), `${topics.SIGNALS_TOPIC}.dlq`].map((topic) => ({
+        topic,
+        numPartitions: 1,
+        replicationFactor: 1,
+      })),
       waitForLeaders: true,
     });
     const schemas = loadSchemas();
@@ -73,7 +78,9 @@ describe('AGGREGATES_CONFIG_FILE in the tier engine and tierctl', () => {
     if (engine) await stopService(engine);
     await deleteRedisKeys(clients).catch(() => undefined);
     const admin = await clients.admin();
-    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
+    await admin
+      .deleteTopics({ topics: [...Object.values(topics), `${topics.SIGNALS_TOPIC}.dlq`] })
+      .catch(() => undefined);
     await admin.deleteGroups([`${run}-engine`]).catch(() => undefined);
     await clients.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });

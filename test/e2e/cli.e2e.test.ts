@@ -382,7 +382,7 @@ describe('tierctl end to end', () => {
     expect(nope!.stderr).toContain("unknown query 'nope' (available: ");
     expect(noParam!.code).toBe(1);
     expect(noParam!.stderr).toContain("missing required parameter 'from' (Date)");
-    expect(badParam!.code).toBe(1);
+    expect(badParam!.code).toBe(2); // a malformed argument is a usage error
     expect(badParam!.stderr).toContain('expected --param name=value, got "from"');
   });
 
