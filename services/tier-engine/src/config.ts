@@ -7,8 +7,16 @@ import {
   inputTopicSettings,
   TOPICS,
 } from '@tierstream/contracts';
-import { type ClvSettings, DEFAULT_CUTPOINT_SCHEDULE } from '@tierstream/tiering';
+import { type ClvSettings, DEFAULT_CLV_SETTINGS, DEFAULT_CUTPOINT_SCHEDULE } from '@tierstream/tiering';
 import { z } from 'zod';
+
+/** A number between 0 and 1 (a share or a rate), with its default. */
+const fraction = (def: number) =>
+  z.coerce
+    .number({ error: 'expected a number between 0 and 1' })
+    .min(0, { error: 'expected a number between 0 and 1' })
+    .max(1, { error: 'expected a number between 0 and 1' })
+    .default(def);
 
 const engineSettings = z.object({
   ...kafkaServiceSettings,
@@ -70,25 +78,17 @@ const engineSettings = z.object({
    * Refit the population CLV model (BG/NBD + Gamma-Gamma, issue 15) at the first cut-point day close at least N days
    * after the last fit; 0 = off (no model: p_alive, expected_* and clv_365d are null). docs/operations.md §12.
    */
-  CLV_FIT_EVERY_DAYS: env.int(0, 0, 3650),
+  CLV_FIT_EVERY_DAYS: env.int(DEFAULT_CLV_SETTINGS.fitEveryDays, 0, 3650),
   /** Time unit of the CLV model's statistics and of its α: weeks (the papers') or days. */
-  CLV_TIME_UNIT: z.enum(['weeks', 'days'], { error: 'expected weeks or days' }).default('weeks'),
+  CLV_TIME_UNIT: z.enum(['weeks', 'days'], { error: 'expected weeks or days' }).default(DEFAULT_CLV_SETTINGS.timeUnit),
   /** Share of the spend that is margin in clv_365d, between 0 and 1 (1: clv_365d is revenue). */
-  CLV_MARGIN: z.coerce
-    .number({ error: 'expected a number between 0 and 1' })
-    .min(0, { error: 'expected a number between 0 and 1' })
-    .max(1, { error: 'expected a number between 0 and 1' })
-    .default(1),
+  CLV_MARGIN: fraction(DEFAULT_CLV_SETTINGS.margin),
   /** Monthly discount rate of clv_365d (0.01 = 1 % a month), between 0 and 1; 0 = undiscounted. */
-  CLV_MONTHLY_DISCOUNT: z.coerce
-    .number({ error: 'expected a number between 0 and 1' })
-    .min(0, { error: 'expected a number between 0 and 1' })
-    .max(1, { error: 'expected a number between 0 and 1' })
-    .default(0),
+  CLV_MONTHLY_DISCOUNT: fraction(DEFAULT_CLV_SETTINGS.monthlyDiscount),
   /** A CLV fit needs at least this many customers with a purchase day, else the model in force stays. */
-  CLV_MIN_CUSTOMERS: env.int(500, 0),
+  CLV_MIN_CUSTOMERS: env.int(DEFAULT_CLV_SETTINGS.minCustomers ?? 0, 0),
   /** A CLV fit needs at least this many repeat buyers with a positive mean spend, else the model in force stays. */
-  CLV_MIN_REPEAT_BUYERS: env.int(50, 0),
+  CLV_MIN_REPEAT_BUYERS: env.int(DEFAULT_CLV_SETTINGS.minRepeatBuyers ?? 0, 0),
   /** Customers re-evaluated per second after `tierctl rules apply`. */
   RULES_REEVALUATION_RATE: env.int(2_000, 1),
   RULES_POLL_MS: env.int(2_000, 100),
