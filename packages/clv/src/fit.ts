@@ -99,6 +99,31 @@ function total(count: ArrayLike<number> | undefined, n: number): number {
 }
 
 /**
+ * Maximises `logLikelihood` (of log-parameters `v`) from `x0`: minimises the mean negative log-likelihood over the
+ * `size` customers (a scale that keeps the optimiser's tolerances meaningful for any population), and reports the fit.
+ */
+function fitByMinimising<P>(
+  logLikelihood: (v: number[]) => number,
+  toParams: (v: number[]) => P,
+  x0: number[],
+  size: number,
+  options: FitOptions,
+  started: number,
+): FitResult<P> {
+  const res = minimise((v) => -logLikelihood(v) / size, x0, options);
+  return {
+    params: toParams(res.x),
+    logLikelihood: -res.fx * size,
+    sampleSize: size,
+    converged: res.converged,
+    evaluations: res.evaluations,
+    iterations: res.iterations,
+    fitMs: performance.now() - started,
+    ...(res.reason ? { reason: res.reason } : {}),
+  };
+}
+
+/**
  * Maximum-likelihood BG/NBD fit (FHL 2005, eq. 7) on a population in model time units. Start: r = 1,
  * α = mean T / 2 (so α has the scale of the data, whatever the unit), a = 1.5, b = 3.
  * @throws Error when the population is empty.
@@ -117,17 +142,7 @@ export function fitBgNbd(data: BgNbdData, options: FitOptions = {}): FitResult<B
     b: Math.exp(v[3]!),
   });
   const x0 = [0, Math.log(Math.max(sumT / size / 2, 1e-3)), Math.log(1.5), Math.log(3)];
-  const res = minimise((v) => -bgnbdPopulationLogLikelihood(toParams(v), data) / size, x0, options);
-  return {
-    params: toParams(res.x),
-    logLikelihood: -res.fx * size,
-    sampleSize: size,
-    converged: res.converged,
-    evaluations: res.evaluations,
-    iterations: res.iterations,
-    fitMs: performance.now() - started,
-    ...(res.reason ? { reason: res.reason } : {}),
-  };
+  return fitByMinimising((v) => bgnbdPopulationLogLikelihood(toParams(v), data), toParams, x0, size, options, started);
 }
 
 /**
@@ -153,17 +168,14 @@ export function fitGammaGamma(data: GammaGammaData, options: FitOptions = {}): F
     gamma: Math.exp(v[2]!),
   });
   const x0 = [0, Math.log(3), Math.log((2 * sumZ) / size)];
-  const res = minimise((v) => -gammaGammaPopulationLogLikelihood(toParams(v), data) / size, x0, options);
-  return {
-    params: toParams(res.x),
-    logLikelihood: -res.fx * size,
-    sampleSize: size,
-    converged: res.converged,
-    evaluations: res.evaluations,
-    iterations: res.iterations,
-    fitMs: performance.now() - started,
-    ...(res.reason ? { reason: res.reason } : {}),
-  };
+  return fitByMinimising(
+    (v) => gammaGammaPopulationLogLikelihood(toParams(v), data),
+    toParams,
+    x0,
+    size,
+    options,
+    started,
+  );
 }
 
 /**
