@@ -7,6 +7,7 @@ import type { InputEvent } from '@tierstream/contracts';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
 import type { AggregateConfig } from './config';
+import { populationMetricsAsOf } from './existence';
 import {
   customerKeys,
   DEFAULT_DEDUPE_HORIZON_MS,
@@ -15,7 +16,7 @@ import {
   decodeStateReply,
   encodeEventInto,
 } from './keyspace';
-import { type AggregateState, RETENTION_DAYS } from './metrics';
+import { type AggregateState, type Metrics, RETENTION_DAYS } from './metrics';
 
 export const APPLY_EVENTS_LUA = readFileSync(new URL('../lua/apply_events.lua', import.meta.url), 'utf8');
 
@@ -31,6 +32,12 @@ export interface CustomerBatch {
   customerId: string;
   /** In delivery order (per partition: offset order). */
   events: AppliedRecord[];
+}
+
+/** What partitionPopulationAsOf reads of the tier-state store: a signal partition's customers and their states. */
+export interface PopulationSource {
+  customers(partition: number, pageSize?: number): AsyncIterable<string[]>;
+  readStates(ids: string[]): Promise<Map<string, unknown>>;
 }
 
 /** What one customer's call applied; firstEventAt/lastEventAt are 0 when applied is 0. */
@@ -157,6 +164,25 @@ export class AggregateStore {
   async readState(customerId: string): Promise<AggregateState | null> {
     const hash = await this.redis.hgetall(this.keys(customerId).agg);
     return decodeState(customerId, hash);
+  }
+
+  /**
+   * The population of signal partition `partition` as of the close of UTC day `day`: populationMetricsAsOf of every
+   * customer that `tierState` lists there and has a tier state (design-decisions §20), read page by page. `tierState`
+   * is the tier-state store (only its customer set and states are read; typed structurally, no dependency).
+   */
+  async partitionPopulationAsOf(tierState: PopulationSource, partition: number, day: number): Promise<Metrics[]> {
+    const population: Metrics[] = [];
+    for await (const ids of tierState.customers(partition, 1000)) {
+      const [aggs, states] = await Promise.all([this.readMany(ids, { idempotence: false }), tierState.readStates(ids)]);
+      for (const id of ids) {
+        const agg = aggs.get(id);
+        if (!agg || !states.has(id)) continue;
+        const metrics = populationMetricsAsOf(agg, day, this.config);
+        if (metrics) population.push(metrics);
+      }
+    }
+    return population;
   }
 
   /**

@@ -5,7 +5,6 @@ import {
   aggregateConfigIdentity,
   firstActivityDay,
   metricsAt,
-  populationMetricsAsOf,
 } from '@tierstream/aggregates';
 import type { AvroSerde, TierChange, TierCutPoints, TierTransition } from '@tierstream/contracts';
 import type { OutgoingRecord, RecordProducer } from '@tierstream/kafka';
@@ -473,20 +472,8 @@ export class TierEngine {
    * evaluated later than `day` (live signals) still count.
    */
   async rulesChangePopulation(partition: number, day: number): Promise<Metrics[]> {
-    const population: Metrics[] = [];
-    for await (const ids of this.deps.tierState.customers(partition, 1000)) {
-      const [aggs, states] = await Promise.all([
-        this.deps.aggregates.readMany(ids, { idempotence: false }),
-        this.deps.tierState.readStates(ids),
-      ]);
-      for (const id of ids) {
-        const agg = aggs.get(id);
-        if (!agg || !states.has(id)) continue;
-        const metrics = populationMetricsAsOf(agg, day, this.deps.aggregateConfig);
-        if (metrics) population.push(this.withPredictions(metrics, day));
-      }
-    }
-    return population;
+    const population = await this.deps.aggregates.partitionPopulationAsOf(this.deps.tierState, partition, day);
+    return population.map((metrics) => this.withPredictions(metrics, day));
   }
 
   /** Cut points from the population measured at the close of `day`; they replace the ones in force on it. */

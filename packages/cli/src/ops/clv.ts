@@ -3,7 +3,7 @@
  * the last closed day, and the calibration/holdout validation of a CDNOW file. They return data; the command prints.
  */
 import { readFileSync } from 'node:fs';
-import { type AggregateConfig, AggregateStore, populationMetricsAsOf } from '@tierstream/aggregates';
+import { type AggregateConfig, AggregateStore } from '@tierstream/aggregates';
 import {
   type CustomerHistory,
   dayNumber,
@@ -66,15 +66,7 @@ export async function fitClvOnDemand(
   const day = Math.min(...closed);
   const population: Metrics[] = [];
   for (let p = 0; p < partitions; p++) {
-    for await (const ids of tierState.customers(p, 1000)) {
-      const [aggs, states] = await Promise.all([aggregates.readMany(ids), tierState.readStates(ids)]);
-      for (const id of ids) {
-        const agg = aggs.get(id);
-        if (!agg || !states.has(id)) continue;
-        const m = populationMetricsAsOf(agg, day, opts.aggregateConfig);
-        if (m) population.push(m);
-      }
-    }
+    for (const m of await aggregates.partitionPopulationAsOf(tierState, p, day)) population.push(m);
   }
   const outcome = fitClvModel(population, day, opts.settings, Date.now());
   // Never replaces a version (e.g. the engine's fit of that day): engines keep the versions they loaded.

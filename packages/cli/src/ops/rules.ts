@@ -104,15 +104,7 @@ export async function diffRules(
   if (measured !== null) {
     const population: Metrics[] = [];
     for (let p = 0; p < partitions; p++) {
-      for await (const ids of tierState.customers(p, 1000)) {
-        const [aggs, states] = await Promise.all([store.readMany(ids), tierState.readStates(ids)]);
-        for (const id of ids) {
-          const agg = aggs.get(id);
-          if (!agg || !states.has(id)) continue;
-          const m = populationMetricsAsOf(agg, measured, config);
-          if (m) population.push(m);
-        }
-      }
+      for (const m of await store.partitionPopulationAsOf(tierState, p, measured)) population.push(m);
     }
     change = cutPointsForRules(next, population, {
       measuredDay: measured,
