@@ -5,6 +5,8 @@ export * from './feed';
 export * from './ops/csv-records';
 export * from './ops/customer-view';
 export * from './ops/import-file';
+export * from './ops/rules';
+export * from './ops/status';
 export * from './pipeline';
 export * from './supervisor';
 export * from './wipe-guard';

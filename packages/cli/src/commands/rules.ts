@@ -1,14 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { parseRules } from '@tierstream/tiering';
 import { formatTable } from '@tierstream/warehouse';
 import type { Command } from 'commander';
 import type { Clients } from '../clients';
-import { applyRules, diffRules, type RulesApplied, rollbackRules, rulesHistory, showRules } from '../ops/rules';
+import {
+  applyRules,
+  diffRules,
+  type RulesApplied,
+  rollbackRules,
+  rulesHistory,
+  showRules,
+  validateRulesText,
+} from '../ops/rules';
 import { print, printJson } from './args';
-
-function loadRulesFile(file: string) {
-  return parseRules(readFileSync(file, 'utf8'), file);
-}
 
 const appliedLine = (r: RulesApplied) =>
   r.changed
@@ -27,10 +30,9 @@ export function registerRulesCommands(program: Command, clients: Clients): void 
     .argument('<file>', 'rules YAML')
     .option('--json', 'print JSON')
     .action((file: string, o: { json?: boolean }) => {
-      const r = loadRulesFile(file);
-      const summary = { file, version: r.version, dimensions: r.dimensions.map((d) => d.id) };
+      const summary = validateRulesText(readFileSync(file, 'utf8'), file);
       if (o.json) printJson(summary);
-      else print(`${file}: valid (version ${r.version}; dimensions ${summary.dimensions.join(', ')})`);
+      else print(`${file}: valid (version ${summary.version}; dimensions ${summary.dimensions.join(', ')})`);
     });
 
   rules

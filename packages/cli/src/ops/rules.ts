@@ -16,6 +16,9 @@ import {
 import { dayOf, endOfDay, isoDay, type RulesFileCheck, type RulesVersion, TierStateStore } from '@tierstream/tierstate';
 import type { Clients } from '../clients';
 
+/** The connections the rules operations use: a tierctl `Clients`, or the console's equivalent. */
+export type RulesClients = Pick<Clients, 'redis' | 'redisPrefix' | 'signalsTopic' | 'admin'>;
+
 /**
  * Rules operations that return data (`tierctl rules diff | show | history | apply | rollback`): the CLI prints them,
  * the console can call them. The diff computes the cut points of the new rules exactly as the tier engine will at
@@ -64,22 +67,53 @@ export interface RulesDiff {
 }
 
 /** Number of partitions of the signals topic (the engine's partitions). */
-async function enginePartitions(clients: Clients): Promise<number> {
+async function enginePartitions(clients: RulesClients): Promise<number> {
   const meta = await (await clients.admin()).fetchTopicMetadata({ topics: [clients.signalsTopic] });
   return meta.topics[0]?.partitions.length ?? 0;
 }
 
+/** A valid rules document: its version and dimension ids (`tierctl rules validate`). */
+export interface RulesValidation {
+  file: string;
+  version: string;
+  dimensions: string[];
+}
+
 /**
- * What applying `file` would do now, as the tier engine will do it: the cut points of the new rules from the
- * population as of the last closed day, then every customer re-evaluated as of the wave's day with hysteresis.
- * `customers`: include the ids of each move and held demotion. Reads only; throws RulesError for an invalid file.
+ * Checks rules YAML `text` (named `file` in messages) as the engine and `rules apply` will: the version and the
+ * dimension ids. Throws RulesError whose `issues` each name the file and the path (`dimensions[0].scoring.tiers`) or
+ * the line and column (invalid YAML).
+ */
+export function validateRulesText(text: string, file: string): RulesValidation {
+  const rules = parseRules(text, file);
+  return { file, version: rules.version, dimensions: rules.dimensions.map((d) => d.id) };
+}
+
+/**
+ * What applying `file` would do now (see diffRulesText). Reads only; throws RulesError for an invalid file and the
+ * fs error when it cannot be read.
  */
 export async function diffRules(
-  clients: Clients,
+  clients: RulesClients,
   file: string,
   opts: { customers?: boolean; aggregateConfig: AggregateConfig },
 ): Promise<RulesDiff> {
-  const next = parseRules(readFileSync(file, 'utf8'), file);
+  return diffRulesText(clients, readFileSync(file, 'utf8'), file, opts);
+}
+
+/**
+ * What applying the rules YAML `text` (named `file`) would do now, as the tier engine will do it: the cut points of
+ * the new rules from the population as of the last closed day, then every customer re-evaluated as of the wave's day
+ * with hysteresis. `customers`: include the ids of each move and held demotion. Reads only (Redis, the signals
+ * topic's metadata); throws RulesError for invalid rules. `tierctl rules diff` and the console's preview call it.
+ */
+export async function diffRulesText(
+  clients: RulesClients,
+  text: string,
+  file: string,
+  opts: { customers?: boolean; aggregateConfig: AggregateConfig },
+): Promise<RulesDiff> {
+  const next = parseRules(text, file);
   const config = opts.aggregateConfig;
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
   const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config });
@@ -235,7 +269,7 @@ function checkFile(file: string, active: RulesVersion | null): RulesShow['file']
 }
 
 /** The active version, where it came from, its change's progress and the rules files' checks. */
-export async function showRules(clients: Clients, file: string | null): Promise<RulesShow> {
+export async function showRules(clients: RulesClients, file: string | null): Promise<RulesShow> {
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
   const active = await tierState.getActiveRules();
   let change: RulesShow['change'] = null;
@@ -283,9 +317,24 @@ export async function showRules(clients: Clients, file: string | null): Promise<
   };
 }
 
+/** The active rules version parsed (its dimensions, scorings, grace), or null when none is recorded. */
+export async function activeRules(
+  clients: RulesClients,
+): Promise<{ version: string; apply: number; source: string; applied_at: string; rules: Rules } | null> {
+  const active = await new TierStateStore(clients.redis, clients.redisPrefix).getActiveRules();
+  if (!active) return null;
+  return {
+    version: active.version,
+    apply: active.seq,
+    source: active.source,
+    applied_at: new Date(active.appliedAt).toISOString(),
+    rules: parseRules(active.text, `active rules ${active.version}`),
+  };
+}
+
 /** Every applied version, newest first (without the texts). */
 export async function rulesHistory(
-  clients: Clients,
+  clients: RulesClients,
 ): Promise<
   Array<{ seq: number; version: string; applied_at: string; source: string; sha256: string; active: boolean }>
 > {
@@ -310,16 +359,25 @@ export interface RulesApplied {
 }
 
 /** Activates the rules of `file` (validated first); throws RulesError or RulesApplyError. */
-export async function applyRules(clients: Clients, file: string): Promise<RulesApplied> {
-  const text = readFileSync(file, 'utf8');
+export async function applyRules(clients: RulesClients, file: string): Promise<RulesApplied> {
+  return applyRulesText(clients, readFileSync(file, 'utf8'), file, `tierctl rules apply ${path.resolve(file)}`);
+}
+
+/**
+ * Activates the rules YAML `text` (named `file` in messages), validated first, recording `source` (who applied it,
+ * from where) in the history: what `tierctl rules apply` and the console's admin apply do. The engines pick it up at
+ * their next poll. Throws RulesError (invalid rules) or RulesApplyError.
+ */
+export async function applyRulesText(
+  clients: RulesClients,
+  text: string,
+  file: string,
+  source: string,
+): Promise<RulesApplied> {
   const parsed: Rules = parseRules(text, file);
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
   const previous = await tierState.getActiveRules();
-  const { entry, created } = await tierState.rules.apply(
-    parsed.version,
-    text,
-    `tierctl rules apply ${path.resolve(file)}`,
-  );
+  const { entry, created } = await tierState.rules.apply(parsed.version, text, source);
   return { applied: entry.version, apply: entry.seq, previous: previous?.version ?? null, changed: created };
 }
 
@@ -327,7 +385,7 @@ export async function applyRules(clients: Clients, file: string): Promise<RulesA
  * Activates the stored text of an earlier version again (a new apply of old text: a new apply number, a new wave
  * with reason RULES_CHANGED, the cut points recomputed for it). Throws when the version is unknown or active.
  */
-export async function rollbackRules(clients: Clients, version: string): Promise<RulesApplied> {
+export async function rollbackRules(clients: RulesClients, version: string): Promise<RulesApplied> {
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
   const previous = await tierState.getActiveRules();
   if (previous?.version === version) throw new Error(`rules version ${version} is already active`);
