@@ -101,3 +101,48 @@ export function metricComparisons(c: Condition | null, out: MetricComparison[] =
   else if (c.type === 'metric') out.push(c);
   return out;
 }
+
+const OP_TEXT: Record<string, string> = { gt: '>', gte: '≥', lt: '<', lte: '≤', eq: '=', neq: '≠' };
+
+/**
+ * A condition as one line for people (the console's rules tables): `orders_365d ≥ 4 and recency_days ≤ 60`,
+ * `revenue_365d between 100 and 500`, `industry in [retail, food]`, `value_tier in [GOLD, PLATINUM]`,
+ * `not (…)`. Nested groups are parenthesised; numbers are the rules file's (money in minor units).
+ */
+export function describeCondition(c: Condition, nested = false): string {
+  const group = (parts: string[], word: string) => {
+    const text = parts.join(` ${word} `);
+    return nested && parts.length > 1 ? `(${text})` : text;
+  };
+  const list = (v: unknown) => (Array.isArray(v) ? `[${v.map(String).join(', ')}]` : JSON.stringify(v));
+  switch (c.type) {
+    case 'all':
+      return group(
+        c.of.map((x) => describeCondition(x, true)),
+        'and',
+      );
+    case 'any':
+      return group(
+        c.of.map((x) => describeCondition(x, true)),
+        'or',
+      );
+    case 'not':
+      return `not (${describeCondition(c.of)})`;
+    case 'tier':
+      return `${c.dimension} in ${list(c.in)}`;
+    case 'metric':
+      if (c.op === 'is_null' || c.op === 'not_null') return `${c.metric} ${c.op === 'is_null' ? 'is' : 'is not'} null`;
+      if (c.op === 'between') return `${c.metric} between ${c.range?.[0]} and ${c.range?.[1]}`;
+      return `${c.metric} ${OP_TEXT[c.op] ?? c.op} ${c.ref ?? c.value}`;
+    case 'attribute': {
+      const a = c.attribute;
+      if (c.op === 'is_null' || c.op === 'not_null') return `${a} ${c.op === 'is_null' ? 'is' : 'is not'} null`;
+      if (c.op === 'in' || c.op === 'not_in') return `${a} ${c.op === 'in' ? 'in' : 'not in'} ${list(c.value)}`;
+      if (c.op === 'between') {
+        const [lo, hi] = c.value as [unknown, unknown];
+        return `${a} between ${lo} and ${hi}`;
+      }
+      return `${a} ${OP_TEXT[c.op] ?? c.op} ${typeof c.value === 'string' ? c.value : JSON.stringify(c.value)}`;
+    }
+  }
+}

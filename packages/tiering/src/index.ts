@@ -18,7 +18,7 @@ export {
   nextClvModelDay,
 } from './clv-model';
 export { CLV_PREDICTION_METRICS, clvPredictions } from './clv-predictions';
-export { conditionMetrics, evalCondition } from './conditions';
+export { conditionMetrics, describeCondition, evalCondition } from './conditions';
 export { computeCutPoints, cutsFromShares, groupIndex, initialCutPoints } from './cutpoints';
 export { DUE_SEARCH_HORIZON_DAYS, type NextDueInput, nextDueDay } from './due';
 export {
