@@ -158,6 +158,21 @@ export interface TierCutSet {
  * One version of the population cut points, with what the metrics they rank were computed with (rules version,
  * aggregate configuration). Keyed by version on `customer-tier-cutpoints.v1`; written to ClickHouse cutpoint_history.
  */
+/**
+ * A request to erase one customer (schemas/ErasureRequest.avsc), keyed by customer_id on `erasure-requests.v1`;
+ * executed once per request_id.
+ */
+export interface ErasureRequest {
+  request_id: string;
+  customer_id: string;
+  reason: string;
+  requested_by: string | null;
+  /** Epoch ms. */
+  requested_at: number;
+  suppress: boolean;
+  suppress_days: number | null;
+}
+
 export interface TierCutPoints {
   version: string;
   rules_version: string;
@@ -189,6 +204,8 @@ export const TOPICS = {
   snapshots: 'customer-tier-snapshots.v1',
   /** Cut-point versions (TierCutPoints, keyed by version): the warehouse's cutpoint_history and aggregate_configs. */
   cutpoints: 'customer-tier-cutpoints.v1',
+  /** Erasure requests (ErasureRequest, keyed by customer_id): executed by the warehouse writer (docs/security.md). */
+  erasureRequests: 'erasure-requests.v1',
 } as const;
 
 export type InputEvent =
@@ -208,6 +225,7 @@ export type FieldShape =
   | 'string?'
   | 'int'
   | 'int?'
+  | 'boolean'
   | 'long'
   | 'long?'
   | 'double'
@@ -329,6 +347,16 @@ export const TIER_CUT_POINTS_FIELDS = {
   emitted_at: 'long',
 } as const satisfies Record<keyof TierCutPoints, FieldShape>;
 
+export const ERASURE_REQUEST_FIELDS = {
+  request_id: 'string',
+  customer_id: 'string',
+  reason: 'string',
+  requested_by: 'string?',
+  requested_at: 'long',
+  suppress: 'boolean',
+  suppress_days: 'int?',
+} as const satisfies Record<keyof ErasureRequest, FieldShape>;
+
 /** Enum symbols per `Record.field`, for the drift test (every Avro enum must be listed here). */
 export const ENUM_SYMBOLS: Record<string, readonly string[]> = {
   'OrderEvent.type': ORDER_EVENT_TYPES,
@@ -359,6 +387,7 @@ export const TOPIC_SCHEMA_NAMES = {
   'customer-tier-changes.v1': 'TierChange',
   'customer-tier-snapshots.v1': 'TierChange',
   'customer-tier-cutpoints.v1': 'TierCutPoints',
+  'erasure-requests.v1': 'ErasureRequest',
 } as const satisfies Record<TopicName, string>;
 
 /** Value type carried by each topic. */
@@ -371,6 +400,7 @@ export interface TopicValues {
   'customer-tier-changes.v1': TierChange;
   'customer-tier-snapshots.v1': TierChange;
   'customer-tier-cutpoints.v1': TierCutPoints;
+  'erasure-requests.v1': ErasureRequest;
 }
 
 export const INPUT_KIND_BY_TOPIC = {

@@ -146,6 +146,15 @@ const SAMPLES: Record<string, unknown> = {
     aggregate_config: 'ac-0123456789ab',
   },
   [TOPICS.cutpoints]: cutPoints,
+  [TOPICS.erasureRequests]: {
+    request_id: 'req-1',
+    customer_id: 'C-1',
+    reason: 'test',
+    requested_by: null,
+    requested_at: NOW,
+    suppress: true,
+    suppress_days: 30,
+  },
 };
 
 /** Plain JSON view (avsc decodes records into class instances). */

@@ -3,6 +3,7 @@ import {
   CUSTOMER_ATTRIBUTES_FIELDS,
   CUSTOMER_SIGNAL_FIELDS,
   ENUM_SYMBOLS,
+  ERASURE_REQUEST_FIELDS,
   type FieldShape,
   loadSchemas,
   ORDER_EVENT_FIELDS,
@@ -26,6 +27,7 @@ const MIRROR: Record<string, Record<string, FieldShape>> = {
   TierChange: TIER_CHANGE_FIELDS,
   TierCutPoints: TIER_CUT_POINTS_FIELDS,
   TierCutSet: TIER_CUT_SET_FIELDS,
+  ErasureRequest: ERASURE_REQUEST_FIELDS,
 };
 
 type AvroJson = string | AvroJson[] | { type: string; [k: string]: unknown };
