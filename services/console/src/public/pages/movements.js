@@ -1,0 +1,4 @@
+// The movements page (stub: its owner fills it in). render(root, ctx): see app.js for ctx.
+export async function render(root, ctx) {
+  root.append(ctx.el('h1', {}, 'Movements'), ctx.el('p', { class: 'muted' }, 'Not built yet.'));
+}

@@ -1,0 +1,4 @@
+// The rules page (stub: its owner fills it in). render(root, ctx): see app.js for ctx.
+export async function render(root, ctx) {
+  root.append(ctx.el('h1', {}, 'Rules'), ctx.el('p', { class: 'muted' }, 'Not built yet.'));
+}

@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import { redisHealth } from '@tierstream/config';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { registerAuth } from './auth';
+import type { ConsoleConfig } from './config';
+import type { ConsoleDeps } from './deps';
+import customerRoutes from './routes/customer';
+import movementsRoutes from './routes/movements';
+import operationsRoutes from './routes/operations';
+import overviewRoutes from './routes/overview';
+import rulesRoutes from './routes/rules';
+import { HttpError } from './types';
+
+export type { ConsoleConfig, ConsoleDeps, ConsoleRouteOptions, Role } from './types';
+export { HttpError } from './types';
+
+/** The UI files (index.html, app.js, style.css, pages/*.js, login.html). */
+export const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
+
+/** ECharts' ES module build, served at /vendor/echarts.mjs from node_modules (the UI makes no external request). */
+function echartsModule(): Buffer {
+  const require = createRequire(import.meta.url);
+  return readFileSync(path.join(path.dirname(require.resolve('echarts')), 'echarts.esm.min.mjs'));
+}
+
+/**
+ * The console's HTTP server, not yet listening: auth (src/auth.ts), /health/live, /health/ready (also /healthz,
+ * /readyz), /metrics, the static UI at / and the five route plugins (overview, movements, customer, rules, operations),
+ * each registered with `{ deps, config }`. A route throws HttpError for a 4xx; anything else is a 500 whose body says
+ * "internal error" (the message goes to the log).
+ */
+export async function buildConsole(deps: ConsoleDeps, config: ConsoleConfig): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // One log line per request at 500 requests/s is noise; errors are logged by the error handler below.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 2 * 1024 * 1024,
+  });
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: 'console' });
+  collectDefaultMetrics({ register: registry });
+  const duration = new Histogram({
+    name: 'tierstream_console_request_duration_seconds',
+    help: 'Console HTTP request duration, by route and status code',
+    labelNames: ['route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url;
+    if (route?.startsWith('/api/'))
+      duration.observe({ route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
+    if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message });
+    if (err.validation || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500))
+      return reply.code(err.statusCode ?? 400).send({ error: err.message });
+    request.log.error({ err, url: request.routeOptions.url }, 'console request failed');
+    return reply.code(500).send({ error: 'internal error (see the console log)' });
+  });
+
+  // The UI loads nothing from elsewhere; ECharts sets inline styles on its canvas containers.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header(
+      'content-security-policy',
+      "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    );
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+  });
+
+  await registerAuth(app, config, { currency: deps.aggregateConfig.reportingCurrency });
+
+  const live = async () => ({ status: 'live' });
+  const ready = async (_req: unknown, reply: { code: (n: number) => unknown }) => {
+    const failing: string[] = [];
+    const redis = await redisHealth(deps.clients.redis);
+    if (redis) failing.push(redis);
+    try {
+      const ping = await deps.clients.clickhouse.ping();
+      if (!ping.success) failing.push(`clickhouse: ${ping.error.message}`);
+    } catch (err) {
+      failing.push(`clickhouse: ${(err as Error).message}`);
+    }
+    if (failing.length > 0) reply.code(503);
+    return { status: failing.length === 0 ? 'ready' : 'not ready', failing };
+  };
+  app.get('/health/live', live);
+  app.get('/healthz', live);
+  app.get('/health/ready', ready);
+  app.get('/readyz', ready);
+  app.get('/metrics', async (_req, reply) => {
+    reply.type(registry.contentType);
+    return registry.metrics();
+  });
+
+  const echarts = echartsModule();
+  app.get('/vendor/echarts.mjs', async (_req, reply) => {
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400');
+    return echarts;
+  });
+  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/', index: ['index.html'] });
+
+  const opts = { deps, config };
+  await app.register(overviewRoutes, opts);
+  await app.register(movementsRoutes, opts);
+  await app.register(customerRoutes, opts);
+  await app.register(rulesRoutes, opts);
+  await app.register(operationsRoutes, opts);
+  return app;
+}
