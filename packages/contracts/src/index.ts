@@ -1,4 +1,5 @@
 export * from './decode';
+export * from './identity';
 export * from './input-topics';
 export * from './schemas';
 export * from './serde';

@@ -91,6 +91,24 @@ export interface CustomerSignal {
   emitted_at: number;
 }
 
+export const IDENTITY_EVENT_TYPES = ['ALIAS', 'MERGE'] as const;
+export type IdentityEventType = (typeof IDENTITY_EVENT_TYPES)[number];
+
+/**
+ * A fact about who is who (schemas/IdentityEvent.avsc; docs/design-decisions.md §22), on `identities.v1`.
+ * ALIAS: `anonymous_id` is `customer_id`. MERGE: `merged_customer_id` (A) is the same person as `customer_id` (B, the
+ * survivor). The field of the other type is null.
+ */
+export interface IdentityEvent {
+  event_id: string;
+  type: IdentityEventType;
+  customer_id: string;
+  anonymous_id: string | null;
+  merged_customer_id: string | null;
+  source: string | null;
+  occurred_at: number;
+}
+
 export const TRANSITION_DIRECTIONS = ['UP', 'DOWN', 'ENTER', 'LATERAL'] as const;
 export type TransitionDirection = (typeof TRANSITION_DIRECTIONS)[number];
 
@@ -110,6 +128,11 @@ export interface TierTransition {
   evaluated_at: number;
   /** Hash of the aggregate configuration the metrics were computed with (see TierCutPoints); optional: added later. */
   aggregate_config?: string | null;
+  /**
+   * Identity transitions (dimension `identity`, design-decisions §22): MERGED_INTO names the survivor, MERGED the id
+   * merged into this customer; null otherwise. Optional: added later.
+   */
+  related_customer_id?: string | null;
 }
 
 /**
@@ -206,6 +229,8 @@ export const TOPICS = {
   cutpoints: 'customer-tier-cutpoints.v1',
   /** Erasure requests (ErasureRequest, keyed by customer_id): executed by the warehouse writer (docs/security.md). */
   erasureRequests: 'erasure-requests.v1',
+  /** Identity facts (IdentityEvent: ALIAS, MERGE), one partition (design-decisions §22). */
+  identities: 'identities.v1',
 } as const;
 
 export type InputEvent =
@@ -304,6 +329,7 @@ export const TIER_TRANSITION_FIELDS = {
   occurred_at: 'long',
   evaluated_at: 'long',
   aggregate_config: 'string?',
+  related_customer_id: 'string?',
 } as const satisfies Record<keyof TierTransition, FieldShape>;
 
 export const TIER_CHANGE_FIELDS = {
@@ -357,6 +383,16 @@ export const ERASURE_REQUEST_FIELDS = {
   suppress_days: 'int?',
 } as const satisfies Record<keyof ErasureRequest, FieldShape>;
 
+export const IDENTITY_EVENT_FIELDS = {
+  event_id: 'string',
+  type: 'enum',
+  customer_id: 'string',
+  anonymous_id: 'string?',
+  merged_customer_id: 'string?',
+  source: 'string?',
+  occurred_at: 'long',
+} as const satisfies Record<keyof IdentityEvent, FieldShape>;
+
 /** Enum symbols per `Record.field`, for the drift test (every Avro enum must be listed here). */
 export const ENUM_SYMBOLS: Record<string, readonly string[]> = {
   'OrderEvent.type': ORDER_EVENT_TYPES,
@@ -366,6 +402,7 @@ export const ENUM_SYMBOLS: Record<string, readonly string[]> = {
   'TicketEvent.priority': TICKET_PRIORITIES,
   'TierTransition.direction': TRANSITION_DIRECTIONS,
   'TierChange.kind': TIER_CHANGE_KINDS,
+  'IdentityEvent.type': IDENTITY_EVENT_TYPES,
 };
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
@@ -388,6 +425,7 @@ export const TOPIC_SCHEMA_NAMES = {
   'customer-tier-snapshots.v1': 'TierChange',
   'customer-tier-cutpoints.v1': 'TierCutPoints',
   'erasure-requests.v1': 'ErasureRequest',
+  'identities.v1': 'IdentityEvent',
 } as const satisfies Record<TopicName, string>;
 
 /** Value type carried by each topic. */
@@ -401,6 +439,7 @@ export interface TopicValues {
   'customer-tier-snapshots.v1': TierChange;
   'customer-tier-cutpoints.v1': TierCutPoints;
   'erasure-requests.v1': ErasureRequest;
+  'identities.v1': IdentityEvent;
 }
 
 export const INPUT_KIND_BY_TOPIC = {

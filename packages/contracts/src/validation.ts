@@ -33,6 +33,13 @@ export const DLQ_REASONS = [
   'UNKNOWN_SCHEMA_ID',
   'WRONG_SCHEMA',
   'OVERSIZED',
+  // Identity events (identities.v1, design-decisions §22): the first from validateIdentityEvent, the others from the
+  // identity graph (packages/aggregates identity store) when the event contradicts what it already holds.
+  'SELF_MERGE',
+  'MERGE_CYCLE',
+  'ALREADY_MERGED',
+  'ALIAS_CONFLICT',
+  'ERASED_ID',
 ] as const;
 export type DlqReason = (typeof DLQ_REASONS)[number];
 

@@ -89,6 +89,7 @@ const transition: TierTransition = {
   occurred_at: NOW,
   evaluated_at: NOW + 5,
   aggregate_config: 'ac-0123456789ab',
+  related_customer_id: null,
 };
 const change: TierChange = {
   customer_id: 'C000001',
@@ -154,6 +155,15 @@ const SAMPLES: Record<string, unknown> = {
     requested_at: NOW,
     suppress: true,
     suppress_days: 30,
+  },
+  [TOPICS.identities]: {
+    event_id: 'I-1',
+    type: 'MERGE',
+    customer_id: 'C000002',
+    anonymous_id: null,
+    merged_customer_id: 'C000001',
+    source: 'crm-merge',
+    occurred_at: NOW - 10,
   },
 };
 
@@ -291,6 +301,30 @@ describe('OrderEvent.refund_id (issue 14): a BACKWARD-compatible addition', () =
   });
 });
 
+describe('TierTransition.related_customer_id (issue 20): a BACKWARD-compatible addition', () => {
+  const subject = (topic: string) => `it-${run}-prev-tt.${topic}-value`;
+  const prevSerde = new AvroSerde(new SchemaRegistry({ host: endpoints.schemaRegistryUrl }), {
+    registryUrl: endpoints.schemaRegistryUrl,
+    subjectOf: subject,
+  });
+  afterAll(async () => {
+    await fetch(`${serde.registryUrl}/subjects/${encodeURIComponent(subject(TOPICS.transitions))}`, {
+      method: 'DELETE',
+    }).catch(() => undefined);
+  });
+
+  it('the registry accepts the schema with it over the schema without it, and values written before it decode', async () => {
+    const current = JSON.parse(loadSchemas()[TOPICS.transitions].text) as { fields: Array<{ name: string }> };
+    const previous = { ...current, fields: current.fields.filter((f) => f.name !== 'related_customer_id') };
+    expect(previous.fields.length).toBe(current.fields.length - 1);
+    const prevId = await prevSerde.register(TOPICS.transitions, JSON.stringify(previous));
+    const { related_customer_id: _, ...old } = transition;
+    const buf = await prevSerde.encode(TOPICS.transitions, old);
+    expect(await prevSerde.register(TOPICS.transitions, loadSchemas()[TOPICS.transitions].text)).not.toBe(prevId);
+    expect(plain((await serde.decode(buf)).value)).toEqual(old);
+  });
+});
+
 describe('decodeAndValidate against the registry', () => {
   const classify = async (topic: string, buf: Buffer, maxMessageBytes?: number) => {
     const r = await decodeAndValidate(serde, topic, buf, { ...validate, maxMessageBytes });
@@ -382,7 +416,7 @@ describe('applyTopics against Kafka', () => {
     expect(await applyTopics(admin, spec)).toEqual({ created: [], unchanged: names, updated: [] });
 
     const meta = await admin.fetchTopicMetadata({ topics: names });
-    for (const t of meta.topics) expect(t.partitions).toHaveLength(3);
+    for (const t of meta.topics) expect(t.partitions, t.name).toHaveLength(t.name.endsWith('.identities.v1') ? 1 : 3);
     const changes = spec.topics.find((t) => t.name.endsWith('customer-tier-changes.v1'))!;
     const described = await admin.describeConfigs({
       includeSynonyms: false,

@@ -5,6 +5,7 @@ import {
   ENUM_SYMBOLS,
   ERASURE_REQUEST_FIELDS,
   type FieldShape,
+  IDENTITY_EVENT_FIELDS,
   loadSchemas,
   ORDER_EVENT_FIELDS,
   TICKET_EVENT_FIELDS,
@@ -28,6 +29,7 @@ const MIRROR: Record<string, Record<string, FieldShape>> = {
   TierCutPoints: TIER_CUT_POINTS_FIELDS,
   TierCutSet: TIER_CUT_SET_FIELDS,
   ErasureRequest: ERASURE_REQUEST_FIELDS,
+  IdentityEvent: IDENTITY_EVENT_FIELDS,
 };
 
 type AvroJson = string | AvroJson[] | { type: string; [k: string]: unknown };

@@ -36,8 +36,10 @@ describe('infra/kafka/topics.yaml', () => {
     expectTopic(TOPICS.signals, 'delete', 1);
     expectTopic(TOPICS.transitions, 'delete', 30);
     expectTopic(TOPICS.changes, 'compact,delete', 30);
+    expectTopic(TOPICS.identities, 'delete', 30);
     for (const t of spec.topics) {
-      expect(t.partitions).toBe(3);
+      // identities.v1: one partition, so the identity graph is applied in one total order (design-decisions §22).
+      expect(t.partitions, t.name).toBe(t.name === TOPICS.identities ? 1 : 3);
       expect(t.replicationFactor).toBe(1);
     }
   });
