@@ -72,6 +72,36 @@ async function enginePartitions(clients: RulesClients): Promise<number> {
   return meta.topics[0]?.partitions.length ?? 0;
 }
 
+/** The engine partitions' day closes (days since the epoch), as a rules change and the cut points see them. */
+export interface EngineClosedDays {
+  /** Partitions of the signals topic (the engine's). */
+  partitions: number;
+  /** Per partition, its last closed day (null: none closed yet). */
+  closed: Array<number | null>;
+  /** The latest closed day of any partition (null: none closed a day): the population's day of a rules change. */
+  measured: number | null;
+  /** False when partitions have closed different days. */
+  aligned: boolean;
+}
+
+/** Each engine partition's last closed day (from its meta in Redis). Throws the admin client's or Redis's error. */
+export async function engineClosedDays(clients: RulesClients): Promise<EngineClosedDays> {
+  const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
+  const partitions = await enginePartitions(clients);
+  const closed: Array<number | null> = [];
+  for (let p = 0; p < partitions; p++) {
+    const day = (await tierState.getPartitionMeta(p)).closed_day;
+    closed.push(day === undefined ? null : Number(day));
+  }
+  const known = closed.filter((d): d is number => d !== null);
+  return {
+    partitions,
+    closed,
+    measured: known.length === 0 ? null : Math.max(...known),
+    aligned: closed.every((d) => d === closed[0]),
+  };
+}
+
 /** A valid rules document: its version and dimension ids (`tierctl rules validate`). */
 export interface RulesValidation {
   file: string;
@@ -119,15 +149,7 @@ export async function diffRulesText(
   const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config });
   await store.init();
   const active = await tierState.getActiveRules();
-  const partitions = await enginePartitions(clients);
-  const closedDays: Array<number | null> = [];
-  for (let p = 0; p < partitions; p++) {
-    const closed = (await tierState.getPartitionMeta(p)).closed_day;
-    closedDays.push(closed === undefined ? null : Number(closed));
-  }
-  const known = closedDays.filter((d): d is number => d !== null);
-  const measured = known.length === 0 ? null : Math.max(...known);
-  const aligned = closedDays.every((d) => d === closedDays[0]);
+  const { partitions, measured, aligned } = await engineClosedDays(clients);
   const live = ((await tierState.rules.clockMode()) ?? 'live') === 'live';
   // As the engine's rules-change.ts (waveDay): the closed day in replay, today live.
   const waveDay = measured === null ? null : live ? Math.max(measured + 1, dayOf(Date.now())) : measured;
