@@ -78,7 +78,7 @@ describe('renderQuery', () => {
 });
 
 describe('the query pack', () => {
-  it('has the ten documented queries, each with a title, description, example and valid parameters', async () => {
+  it('has the eleven documented queries, each with a title, description, example and valid parameters', async () => {
     const qs = await listQueries(QUERIES_DIR);
     expect(qs.map((q) => q.name)).toEqual([
       'clv_by_tier',
@@ -87,6 +87,7 @@ describe('the query pack', () => {
       'cutpoints_on_day',
       'high_value_at_risk',
       'likely_to_churn_high_value',
+      'migration_customers',
       'migration_matrix',
       'revenue_share',
       'tier_distribution_daily',

@@ -548,6 +548,28 @@ export async function assertAllQueries(client: ClickHouseClient, db: string): Pr
   expect(
     await q(client, db, 'migration_matrix', { dimension: 'lifecycle', from: '2024-03-01', to: '2024-03-03' }),
   ).toEqual(expected.migrationMatrixLifecycle);
+  // Each cell's customers: as many as the matrix counts, the ones worked out above.
+  const cell = (from_tier: string, to_tier: string, extra: Record<string, string> = {}) =>
+    q(client, db, 'migration_customers', { from: '2024-03-02', to: '2024-03-06', from_tier, to_tier, ...extra });
+  for (const c of expected.migrationMatrix) expect(await cell(c.from_tier, c.to_tier)).toHaveLength(c.customers);
+  expect(await cell('BRONZE', 'GOLD')).toEqual([{ customer_id: 'h1', from_tier: 'BRONZE', to_tier: 'GOLD' }]);
+  expect(await cell('(none)', 'GOLD')).toEqual([{ customer_id: 'h2', from_tier: '(none)', to_tier: 'GOLD' }]);
+  expect(await cell('SILVER', '(none)')).toEqual([{ customer_id: 'h4', from_tier: 'SILVER', to_tier: '(none)' }]);
+  expect(await cell('GOLD', 'GOLD')).toEqual([]);
+  // h1 on 03-03 is GOLD (v3), not the stale SILVER (v2) of the same day.
+  expect(await cell('BRONZE', 'SILVER', { to: '2024-03-03' })).toEqual([]);
+  expect(
+    (await cell('NEW', 'ACTIVE', { dimension: 'lifecycle', from: '2024-03-01', to: '2024-03-03' })).map(
+      (r) => r.customer_id,
+    ),
+  ).toEqual(['h1']);
+  expect((await cell('(none)', 'GOLD', { to: '2024-03-05', from: '2024-02-29' })).map((r) => r.customer_id)).toEqual([
+    'h1',
+    'h2',
+  ]);
+  expect(
+    (await cell('(none)', 'GOLD', { to: '2024-03-05', from: '2024-02-29', limit: '1' })).map((r) => r.customer_id),
+  ).toEqual(['h1']);
   expect(await q(client, db, 'revenue_share', { day: '2024-03-04' })).toEqual(expected.revenueShare0304);
   expect(await q(client, db, 'revenue_share', { day: '2024-03-08' })).toEqual(expected.revenueShare0308);
   expect(await q(client, db, 'revenue_share', { day: '2024-03-07', metric: 'revenue_lifetime' })).toEqual(
