@@ -19,7 +19,9 @@ export async function render(root, ctx) {
   const { el } = ctx;
   const meta = await ctx.api('/api/v1/overview/meta');
   const dims = meta.dimensions;
-  const dimension = dims.some((d) => d.id === ctx.query.dimension) ? ctx.query.dimension : (dims[0]?.id ?? 'value_tier');
+  const dimension = dims.some((d) => d.id === ctx.query.dimension)
+    ? ctx.query.dimension
+    : (dims[0]?.id ?? 'value_tier');
   const from = ctx.query.from || meta.range?.from;
   const to = ctx.query.to || meta.range?.to;
   const go = (q) => ctx.navigate('overview', [], { dimension, from, to, ...q });
@@ -91,7 +93,17 @@ export async function render(root, ctx) {
     el(
       'table',
       {},
-      el('thead', {}, el('tr', {}, el('th', {}, 'Tier'), el('th', { class: 'num' }, 'Customers'), el('th', { class: 'num' }, 'Share'))),
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          el('th', {}, 'Tier'),
+          el('th', { class: 'num' }, 'Customers'),
+          el('th', { class: 'num' }, 'Share'),
+        ),
+      ),
       el(
         'tbody',
         {},
@@ -123,12 +135,24 @@ export async function render(root, ctx) {
       'p',
       { class: 'muted', 'data-testid': 'crosscheck', 'data-agree': agree ? 'true' : 'false' },
       'ClickHouse: ',
-      el('b', { 'data-testid': 'clickhouse-customers', 'data-value': counts.clickhouse_customers }, ctx.formatNumber(counts.clickhouse_customers)),
+      el(
+        'b',
+        { 'data-testid': 'clickhouse-customers', 'data-value': counts.clickhouse_customers },
+        ctx.formatNumber(counts.clickhouse_customers),
+      ),
       ' customers; tier engine (Redis): ',
       redis
-        ? el('b', { 'data-testid': 'redis-customers', 'data-value': redis.customers }, ctx.formatNumber(redis.customers))
+        ? el(
+            'b',
+            { 'data-testid': 'redis-customers', 'data-value': redis.customers },
+            ctx.formatNumber(redis.customers),
+          )
         : el('span', { 'data-testid': 'redis-customers' }, `unavailable (${counts.redis_error})`),
-      agree ? ' — they agree.' : redis ? ' — they differ: the warehouse writer is behind, or the data sets differ.' : '',
+      agree
+        ? ' — they agree.'
+        : redis
+          ? ' — they differ: the warehouse writer is behind, or the data sets differ.'
+          : '',
     ),
   );
 
