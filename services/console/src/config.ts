@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type CliConfig, cliConfigSchema } from '@tierstream/cli';
 import { ConfigError, env, loadConfig } from '@tierstream/config';
 import { z } from 'zod';
+import { serviceHealthSettings } from './service-health';
 
 /** A bearer token: at least 16 characters, no whitespace (it travels in an HTTP header and a cookie). */
 const token = z
@@ -32,6 +33,8 @@ export const consoleSettingsSchema = z.object({
   CONSOLE_ADMIN_TOKEN_FILE: z.string().min(1).optional(),
   /** Mark the session cookie `Secure` (only sent over HTTPS): set true behind a TLS proxy. Default false. */
   CONSOLE_COOKIE_SECURE: env.bool(false),
+  /** The services' readiness URLs the Operations page probes, and the probe timeout (src/service-health.ts). */
+  ...serviceHealthSettings,
 });
 
 type ConsoleSettings = z.infer<typeof consoleSettingsSchema>;

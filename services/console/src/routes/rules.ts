@@ -82,7 +82,10 @@ export default async function rulesRoutes(app: FastifyInstance, opts: ConsoleRou
         applied_at: active.applied_at,
         dimensions: readableRules(active.rules, cutPoints),
       },
-      cutpoints: cutPoints && { version: cutPoints.version, computed_at: new Date(cutPoints.computed_at).toISOString() },
+      cutpoints: cutPoints && {
+        version: cutPoints.version,
+        computed_at: new Date(cutPoints.computed_at).toISOString(),
+      },
       history,
       currency: deps.aggregateConfig.reportingCurrency,
       can_apply: request.role === 'admin',
