@@ -118,6 +118,7 @@ export async function render(root, ctx) {
         type: 'heatmap',
         label: {
           show: true,
+          lineHeight: 16,
           formatter: (p) => `${ctx.formatNumber(p.data.customers)}\n${percent.format(p.data.share)}`,
         },
         data: matrix.cells.map((c) => ({

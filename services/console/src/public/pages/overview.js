@@ -46,7 +46,13 @@ export async function render(root, ctx) {
   );
   if (!from || !to) return;
 
-  const chartBox = el('div', { class: 'chart', 'data-testid': 'distribution-chart', 'data-from': from, 'data-to': to });
+  const chartBox = el('div', {
+    class: 'chart',
+    style: 'height:280px',
+    'data-testid': 'distribution-chart',
+    'data-from': from,
+    'data-to': to,
+  });
   const countsCard = el('div', { class: 'card', 'data-testid': 'counts' }, el('h2', {}, 'Customers per tier now'));
   const revenueCard = el('div', { class: 'card', 'data-testid': 'revenue-share' });
   const transitionsCard = el('div', { class: 'card', 'data-testid': 'transitions' });
@@ -61,7 +67,7 @@ export async function render(root, ctx) {
     ctx.api(`/api/v1/overview/distribution?${range2}`),
     ctx.api(`/api/v1/overview/counts?${qs({ dimension })}`),
     ctx.api(`/api/v1/overview/revenue-share?${qs({ dimension, day: to })}`),
-    ctx.api(`/api/v1/overview/transitions?${qs({ dimension, from, to, limit: 25 })}`),
+    ctx.api(`/api/v1/overview/transitions?${qs({ dimension, from, to, limit: 20 })}`),
   ]);
 
   // Tier distribution over time: one stacked area per tier, best tier on top.
