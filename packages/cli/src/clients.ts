@@ -1,18 +1,18 @@
-import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
 import { type AggregateConfig, loadAggregateConfig } from '@tierstream/aggregates';
-import { createRedis, type RedisClient, type StackEndpoints } from '@tierstream/config';
+import { createRedisFrom, type RedisClient, type StackEndpoints } from '@tierstream/config';
 import {
-  AvroSerde,
+  type AvroSerde,
   applyTopics,
   configuredInputTopics,
+  createAvroSerde,
   type InputTopicNames,
   inputTopicNames,
   loadSchemas,
   loadTopicsSpec,
 } from '@tierstream/contracts';
-import { createKafka, createProducer, type RecordProducer } from '@tierstream/kafka';
-import { MIGRATIONS_DIR, migrate } from '@tierstream/warehouse';
+import { createKafka, createProducer, kafkaSecurity, type RecordProducer } from '@tierstream/kafka';
+import { createClickHouseFrom, MIGRATIONS_DIR, migrate } from '@tierstream/warehouse';
 import type { Admin, Kafka } from 'kafkajs';
 import { type CliConfig, endpointsOf, loadCliConfig } from './config';
 
@@ -97,7 +97,11 @@ export class Clients {
   }
 
   get kafka(): Kafka {
-    this._kafka ??= createKafka({ brokers: this.endpoints.kafkaBrokers, clientId: 'tierctl' });
+    this._kafka ??= createKafka({
+      brokers: this.endpoints.kafkaBrokers,
+      clientId: 'tierctl',
+      ...kafkaSecurity(this.config),
+    });
     return this._kafka;
   }
 
@@ -141,23 +145,18 @@ export class Clients {
   }
 
   get serde(): AvroSerde {
-    this._serde ??= new AvroSerde(new SchemaRegistry({ host: this.endpoints.schemaRegistryUrl }), {
-      registryUrl: this.endpoints.schemaRegistryUrl,
-    });
+    this._serde ??= createAvroSerde(this.config);
     return this._serde;
   }
 
   get redis(): RedisClient {
-    this._redis ??= createRedis(this.endpoints.redisUrl, { maxRetriesPerRequest: 3 });
+    this._redis ??= createRedisFrom(this.config, { maxRetriesPerRequest: 3 });
     return this._redis;
   }
 
   get clickhouse(): ClickHouseClient {
     const c = this.config;
-    this._clickhouse ??= createClient({
-      url: c.CLICKHOUSE_URL,
-      username: c.CLICKHOUSE_USER,
-      password: c.CLICKHOUSE_PASSWORD,
+    this._clickhouse ??= createClickHouseFrom(c, {
       // tierctl prints each error in one line; the client's own logger would add a multi-line dump before it.
       log: { level: ClickHouseLogLevel.OFF },
     });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError } from '@tierstream/config';
+import { anyCredentialFailure, ConfigError, redactSecret } from '@tierstream/config';
 import { RulesError } from '@tierstream/tiering';
 import type { Command } from 'commander';
 import { Clients } from './clients';
@@ -30,8 +30,16 @@ program
       process.stderr.write(`tierctl: ${err.message}\n`);
       process.exit(2);
     }
+    // Refused credentials or TLS trust: one line naming the dependency, exit 2 (a configuration problem).
+    const refused = anyCredentialFailure(err);
+    if (refused !== null) {
+      process.stderr.write(`tierctl: ${refused}\n`);
+      await clients.close().catch(() => undefined);
+      process.exit(2);
+    }
     const message = err instanceof RulesError ? err.issues.join('\n') : (err as Error).message;
-    process.stderr.write(`tierctl: ${message}\n`);
+    // A URL in an error (a broker or registry address) never shows the password of its user info.
+    process.stderr.write(`tierctl: ${String(redactSecret('error', message))}\n`);
     await clients.close().catch(() => undefined);
     process.exit(1);
   });

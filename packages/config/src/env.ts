@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { z } from 'zod';
+import {
+  clickhouseSecuritySettings,
+  connectionProblems,
+  kafkaSecuritySettings,
+  redisSecuritySettings,
+  registrySecuritySettings,
+  resolveSecretFiles,
+  secretValues,
+} from './connections';
 import { STACK_DEFAULTS } from './stack';
 
 /** A configuration problem, worded for the operator: it names the variable (or file key) and what was expected. */
@@ -13,7 +22,9 @@ export class ConfigError extends Error {
 
 /**
  * Reads a service's settings from environment variables, optionally layered over a YAML file named by CONFIG_FILE
- * (environment wins). The schema's keys are the environment variable names; the file uses the same names.
+ * (environment wins). The schema's keys are the environment variable names; the file uses the same names. A secret
+ * may come from its `<NAME>_FILE` (SECRET_FILE_SETTINGS); connection settings are checked across fields
+ * (connectionProblems). The secrets found are remembered for the loggers' scrubbing (knownSecrets).
  */
 export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   let fromFile: Record<string, unknown> = {};
@@ -32,6 +43,8 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
     const value = env[key];
     if (value !== undefined && value !== '') merged[key] = value;
   }
+  const secretFileProblems = resolveSecretFiles(new Set(Object.keys(schema.shape)), env, fromFile, merged);
+  if (secretFileProblems.length > 0) throw new ConfigError(secretFileProblems);
   const result = schema.safeParse(merged);
   if (!result.success) {
     throw new ConfigError(
@@ -43,7 +56,20 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
       }),
     );
   }
+  const crossField = connectionProblems(result.data as Record<string, unknown>);
+  if (crossField.length > 0) throw new ConfigError(crossField);
+  for (const value of secretValues(result.data as Record<string, unknown>)) secrets.add(value);
   return result.data;
+}
+
+const secrets = new Set<string>();
+
+/**
+ * The secret values of every configuration loaded in this process (passwords, tokens): the loggers replace them
+ * with `***` in any line (createLogger), whatever field or message they would appear in.
+ */
+export function knownSecrets(): readonly string[] {
+  return [...secrets];
 }
 
 /**
@@ -184,9 +210,14 @@ export const httpServiceSettings = (defaultPort: number) => ({
   HTTP_PORT: env.int(defaultPort, 0, 65_535),
 });
 
-/** Settings every Kafka service has: where the broker and the schema registry are. */
+/**
+ * Settings every Kafka service has: where the broker and the schema registry are, and how it authenticates to them
+ * (SASL, TLS, registry basic auth: docs/security.md).
+ */
 export const kafkaServiceSettings = {
   KAFKA_BROKERS: env.list(STACK_DEFAULTS.KAFKA_BROKERS),
+  ...kafkaSecuritySettings,
+  ...registrySecuritySettings,
   // No user info: the registry calls (fetch) refuse a URL with credentials, so a service would wait for it forever.
   SCHEMA_REGISTRY_URL: env.url(STACK_DEFAULTS.SCHEMA_REGISTRY_URL, ['http', 'https']).refine(
     (s) => {
@@ -197,7 +228,10 @@ export const kafkaServiceSettings = {
         return true; // reported by the URL check
       }
     },
-    { error: 'expected a URL without user:password@ (credentials in the URL are not supported)' },
+    {
+      error:
+        'expected a URL without user:password@ (set SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD instead)',
+    },
   ),
 };
 
@@ -208,6 +242,7 @@ export const redisServiceSettings = {
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected letters, digits, _ . -' })
     .default('ts'),
+  ...redisSecuritySettings,
 };
 
 /**
@@ -222,4 +257,5 @@ export const clickhouseServiceSettings = {
     .default(STACK_DEFAULTS.CLICKHOUSE_DATABASE),
   CLICKHOUSE_USER: z.string().default('default'),
   CLICKHOUSE_PASSWORD: z.string().default(''),
+  ...clickhouseSecuritySettings,
 };

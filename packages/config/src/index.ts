@@ -1,3 +1,4 @@
+export * from './connections';
 export * from './env';
 export * from './redis';
 export * from './redis-requirements';

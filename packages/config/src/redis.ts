@@ -1,5 +1,7 @@
+import type { ConnectionOptions } from 'node:tls';
 import calculateSlot from 'cluster-key-slot';
 import { type ChainableCommander, Cluster, Redis, type RedisOptions } from 'ioredis';
+import { readSettingFile, tlsSettingsOf } from './connections';
 
 export type RedisClient = Redis | Cluster;
 
@@ -13,9 +15,53 @@ export function customerHashTag(customerId: string): string {
   return `{${customerId.replace(/[%{}]/g, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'))}}`;
 }
 
+/** The Redis connection settings of a validated configuration (redisServiceSettings). */
+export interface RedisSecuritySettings {
+  REDIS_URL: string;
+  REDIS_USERNAME: string;
+  REDIS_PASSWORD: string;
+  REDIS_TLS: boolean;
+  REDIS_TLS_CA_FILE: string;
+  REDIS_TLS_CERT_FILE: string;
+  REDIS_TLS_KEY_FILE: string;
+}
+
 /**
- * A Redis client from a URL: `redis://host:port[/db]` for one server, `redis-cluster://host:port,host:port,...`
- * for Redis Cluster (the seed nodes; the client discovers the rest).
+ * ioredis options from the settings: the ACL user and password (REDIS_USERNAME, REDIS_PASSWORD; a password alone is
+ * `requirepass`), and TLS for a `rediss://` URL, REDIS_TLS (e.g. with `redis-cluster://`) or a REDIS_TLS_*_FILE (the
+ * CA, and the client certificate and key for mutual TLS, read now). Every node of a Redis Cluster gets the same.
+ * Throws an Error naming the setting when a file cannot be read.
+ */
+export function redisSecurity(settings: RedisSecuritySettings): RedisOptions {
+  const out: RedisOptions = {};
+  if (settings.REDIS_USERNAME) out.username = settings.REDIS_USERNAME;
+  if (settings.REDIS_PASSWORD) out.password = settings.REDIS_PASSWORD;
+  const tls = tlsSettingsOf(
+    settings as unknown as Record<string, unknown>,
+    'REDIS',
+    settings.REDIS_URL.startsWith('rediss://'),
+  );
+  if (tls.mode !== 'none') {
+    const options: ConnectionOptions = {};
+    if (tls.caFile) options.ca = readSettingFile('REDIS_TLS_CA_FILE', tls.caFile);
+    if (tls.mode === 'mutual') {
+      options.cert = readSettingFile('REDIS_TLS_CERT_FILE', tls.certFile);
+      options.key = readSettingFile('REDIS_TLS_KEY_FILE', tls.keyFile);
+    }
+    out.tls = options;
+  }
+  return out;
+}
+
+/** A Redis client for a validated configuration: createRedis(REDIS_URL) with redisSecurity's options over `options`. */
+export function createRedisFrom(settings: RedisSecuritySettings, options: RedisOptions = {}): RedisClient {
+  return createRedis(settings.REDIS_URL, { ...options, ...redisSecurity(settings) });
+}
+
+/**
+ * A Redis client from a URL: `redis://host:port[/db]` (or `rediss://` for TLS) for one server,
+ * `redis-cluster://host:port,host:port,...` for Redis Cluster (the seed nodes; the client discovers the rest).
+ * Credentials and TLS come in `options` (redisSecurity; createRedisFrom does both).
  */
 export function createRedis(url: string, options: RedisOptions = {}): RedisClient {
   const client = connect(url, { maxRetriesPerRequest: null, ...options });
@@ -52,6 +98,15 @@ export async function redisHealth(redis: RedisClient, timeoutMs = 1_000): Promis
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Resolves once Redis answers PING within `timeoutMs`; rejects with redisHealth's problem otherwise (the last
+ * connection error, e.g. `WRONGPASS …` for refused credentials). The attempt of a service's start wait for Redis.
+ */
+export async function pingRedis(redis: RedisClient, timeoutMs = 2_000): Promise<void> {
+  const problem = await redisHealth(redis, timeoutMs);
+  if (problem !== null) throw new Error(problem);
 }
 
 /** Logs Redis connection errors: one warning per distinct error per minute (ioredis retries every ~2 s). */

@@ -152,7 +152,7 @@ describe('SCHEMA_REGISTRY_URL', () => {
     expect(() =>
       loadConfig(schema, { SCHEMA_REGISTRY_URL: 'https://key:s3cr3t@registry.internal/apis/ccompat/v7' }),
     ).toThrow(
-      'invalid configuration: SCHEMA_REGISTRY_URL: expected a URL without user:password@ (credentials in the URL are not supported) (got "https://key:***@registry.internal/apis/ccompat/v7")',
+      'invalid configuration: SCHEMA_REGISTRY_URL: expected a URL without user:password@ (set SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD instead) (got "https://key:***@registry.internal/apis/ccompat/v7")',
     );
     expect(
       loadConfig(schema, { SCHEMA_REGISTRY_URL: 'https://registry.internal/apis/ccompat/v7' }).SCHEMA_REGISTRY_URL,

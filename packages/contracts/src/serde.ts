@@ -1,6 +1,8 @@
-import { COMPATIBILITY, type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { redactSecret, STACK_DEFAULTS } from '@tierstream/config';
+import { Agent as HttpsAgent } from 'node:https';
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { readSettingFile, redactSecret, STACK_DEFAULTS } from '@tierstream/config';
 import type avro from 'avsc';
+import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
 import { DEFAULT_SCHEMAS_DIR, loadSchemas } from './schemas';
 
 /** Thrown by register when the registry refuses a schema as incompatible with the registered versions. */
@@ -42,6 +44,41 @@ export interface AvroSerdeOptions {
   registryUrl?: string;
   /** Subject of a topic's value schema. Default `<topic>-value` (Confluent TopicNameStrategy). */
   subjectOf?: (topic: string) => string;
+  /** Basic auth of the serde's own calls (compatibility config, ping); createAvroSerde sets it with the library's. */
+  auth?: { username: string; password: string };
+  /** PEM CA of an https registry signed by a private CA (the serde's own calls). */
+  ca?: Buffer;
+}
+
+/** The schema registry settings of a validated configuration (kafkaServiceSettings). */
+export interface RegistrySettings {
+  SCHEMA_REGISTRY_URL: string;
+  SCHEMA_REGISTRY_USERNAME: string;
+  SCHEMA_REGISTRY_PASSWORD: string;
+  SCHEMA_REGISTRY_TLS_CA_FILE: string;
+}
+
+/**
+ * The Avro serde of a validated configuration: the registry client and the serde's own calls both with basic auth
+ * (SCHEMA_REGISTRY_USERNAME / SCHEMA_REGISTRY_PASSWORD) and, for an https registry with a private CA,
+ * SCHEMA_REGISTRY_TLS_CA_FILE. Throws an Error naming the setting when the CA file cannot be read.
+ */
+export function createAvroSerde(
+  settings: RegistrySettings,
+  opts: Omit<AvroSerdeOptions, 'auth' | 'ca'> = {},
+): AvroSerde {
+  const auth = settings.SCHEMA_REGISTRY_USERNAME
+    ? { username: settings.SCHEMA_REGISTRY_USERNAME, password: settings.SCHEMA_REGISTRY_PASSWORD }
+    : undefined;
+  const ca = settings.SCHEMA_REGISTRY_TLS_CA_FILE
+    ? readSettingFile('SCHEMA_REGISTRY_TLS_CA_FILE', settings.SCHEMA_REGISTRY_TLS_CA_FILE)
+    : undefined;
+  const registry = new SchemaRegistry({
+    host: settings.SCHEMA_REGISTRY_URL,
+    ...(auth ? { auth } : {}),
+    ...(ca ? { agent: new HttpsAgent({ ca, keepAlive: true }) } : {}),
+  });
+  return new AvroSerde(registry, { registryUrl: settings.SCHEMA_REGISTRY_URL, ...opts, auth, ca });
 }
 
 /** Confluent wire format: magic byte 0, 4-byte big-endian schema id, Avro binary body. */
@@ -61,6 +98,8 @@ export class AvroSerde {
   private readonly idLookups = new Map<string, Promise<number>>();
   private readonly writerById = new Map<number, avro.Type>();
   private readonly writerLookups = new Map<number, Promise<avro.Type>>();
+  private readonly authHeader: Record<string, string>;
+  private readonly request: (url: string, init: RequestInit) => Promise<Response>;
 
   constructor(
     readonly registry: SchemaRegistry,
@@ -72,6 +111,28 @@ export class AvroSerde {
       STACK_DEFAULTS.SCHEMA_REGISTRY_URL
     ).replace(/\/+$/, '');
     this.subjectOfTopic = opts.subjectOf ?? ((topic) => `${topic}-value`);
+    this.authHeader = opts.auth
+      ? {
+          authorization: `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`,
+        }
+      : {};
+    // Node's fetch takes no CA; undici's own fetch does, through a dispatcher of the same undici.
+    const dispatcher = opts.ca ? new UndiciAgent({ connect: { ca: opts.ca } }) : undefined;
+    this.request = dispatcher
+      ? (url, init) =>
+          undiciFetch(url, {
+            ...(init as Parameters<typeof undiciFetch>[1]),
+            dispatcher,
+          }) as unknown as Promise<Response>
+      : (url, init) => fetch(url, init);
+  }
+
+  /** GET `<registry>/<path>` with the serde's credentials and CA (e.g. `subjects`); for health checks. */
+  fetchRegistry(path: string, init: RequestInit = {}): Promise<Response> {
+    return this.request(`${this.registryUrl}/${path}`, {
+      ...init,
+      headers: { ...this.authHeader, ...(init.headers as Record<string, string> | undefined) },
+    });
   }
 
   subjectOf(topic: string): string {
@@ -119,7 +180,7 @@ export class AvroSerde {
    * know the subject yet (unless required).
    */
   async setBackward(subject: string, required = false): Promise<boolean> {
-    const res = await fetch(`${this.registryUrl}/config/${encodeURIComponent(subject)}`, {
+    const res = await this.fetchRegistry(`config/${encodeURIComponent(subject)}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', accept: 'application/json' },
       body: JSON.stringify({ compatibility: 'BACKWARD' }),
@@ -139,7 +200,7 @@ export class AvroSerde {
     const shown = (text: string) => String(redactSecret('SCHEMA_REGISTRY_URL', text));
     let res: Response;
     try {
-      res = await fetch(`${this.registryUrl}/subjects`, { signal: AbortSignal.timeout(timeoutMs) });
+      res = await this.fetchRegistry('subjects', { signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       const cause = (err as { cause?: { message?: string } }).cause?.message;
       throw new Error(shown(`${this.registryUrl} unreachable: ${cause ?? (err as Error).message}`));

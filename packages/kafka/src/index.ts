@@ -1,3 +1,4 @@
 export * from './client';
 export * from './runner';
+export * from './security';
 export * from './types';

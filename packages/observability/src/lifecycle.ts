@@ -1,4 +1,4 @@
-import { exitOnConfigError, loadConfig } from '@tierstream/config';
+import { CredentialsRejectedError, exitOnConfigError, loadConfig } from '@tierstream/config';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { createLogger } from './logger';
@@ -39,7 +39,8 @@ export function installShutdown(logger: Logger, stop: (signal: string) => Promis
 /**
  * The entry point of a service process: validate the configuration (an invalid value exits 2 with one line naming
  * the variable), install the graceful shutdown BEFORE starting (a SIGTERM while the service still waits for its
- * dependencies exits 0 at once: nothing consumed yet, nothing to commit), then start it; a failed start exits 1.
+ * dependencies exits 0 at once: nothing consumed yet, nothing to commit), then start it; a failed start exits 1,
+ * refused credentials (CredentialsRejectedError) exit 2 (exitOnStartFailure).
  */
 export function runServiceMain<S extends z.ZodObject>(
   service: string,
@@ -59,8 +60,21 @@ export function runServiceMain<S extends z.ZodObject>(
     .then((svc) => {
       running = svc;
     })
-    .catch((err: unknown) => {
-      logger.fatal({ err }, `${service} failed to start`);
-      process.exit(1);
-    });
+    .catch((err: unknown) => exitOnStartFailure(service, logger, err));
+}
+
+/**
+ * How a service ends when its start fails: refused credentials or TLS trust (CredentialsRejectedError) are a
+ * configuration problem: one line `<service>: <dependency> authentication failed: …` on stderr (and the same as a
+ * fatal log line, without a stack), exit 2; anything else is logged with its stack, exit 1.
+ */
+export function exitOnStartFailure(service: string, logger: Logger, err: unknown): never {
+  if (err instanceof CredentialsRejectedError) {
+    logger.fatal({ dependency: err.dependency }, err.message);
+    process.stderr.write(`${service}: ${err.message}\n`);
+    // pino writes synchronously to stdout by default; exit after the line is out.
+    process.exit(2);
+  }
+  logger.fatal({ err }, `${service} failed to start`);
+  process.exit(1);
 }

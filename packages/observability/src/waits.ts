@@ -1,3 +1,5 @@
+import { CredentialsRejectedError, credentialFailure } from '@tierstream/config';
+
 /**
  * What a service waits for at start (Kafka, the schema registry): each entry becomes one `/health/ready` problem,
  * `waiting for <dependency>: <reason>`, until the dependency answered once.
@@ -5,9 +7,12 @@
 export class DependencyWaits {
   private readonly waiting = new Map<string, string>();
 
-  /** Marks `dependency` as waited for, with the latest reason (an error message, or what is being tried). */
-  set(dependency: string, reason: string): void {
-    this.waiting.set(dependency, reason);
+  /**
+   * Marks `dependency` as waited for, with the latest reason (an error message, or what is being tried). `plain`:
+   * the reason is the whole problem (`kafka authentication failed: …`), shown without the `waiting for` prefix.
+   */
+  set(dependency: string, reason: string, plain = false): void {
+    this.waiting.set(dependency, plain ? `\0${reason}` : reason);
   }
 
   /** `dependency` answered: no longer a readiness problem. */
@@ -17,7 +22,9 @@ export class DependencyWaits {
 
   /** The readiness problems, one per dependency still waited for, in the order the waits began. */
   problems(): string[] {
-    return [...this.waiting].map(([dependency, reason]) => `waiting for ${dependency}: ${reason}`);
+    return [...this.waiting].map(([dependency, reason]) =>
+      reason.startsWith('\0') ? reason.slice(1) : `waiting for ${dependency}: ${reason}`,
+    );
   }
 }
 
@@ -29,13 +36,24 @@ export interface WaitOptions {
   maxDelayMs?: number;
   /** The same error is logged at most once per this many ms (the readiness body always has the latest). Default 60 000. */
   logEveryMs?: number;
+  /**
+   * How long refused credentials or TLS trust (credentialFailure) are retried before the wait gives up with a
+   * CredentialsRejectedError (ms). Default AUTH_FAILURE_GIVE_UP_MS: long enough to ride out a secret rotated on the
+   * server a moment before the client, short enough that a wrong password exits well within 30 s.
+   */
+  authFailureGiveUpMs?: number;
 }
+
+/** Default of WaitOptions.authFailureGiveUpMs: 15 s of refused credentials, then the service exits (code 2). */
+export const AUTH_FAILURE_GIVE_UP_MS = 15_000;
 
 /**
  * Calls `attempt` until it resolves, pausing with capped exponential backoff between failures, and returns its
  * result. Meanwhile `waits` names `dependency` with the latest error, so `/health/ready` says what the service waits
- * for. Never rejects: a dependency outage is not fixed by restarting the process (docs/operations.md §9); a SIGTERM
- * meanwhile exits through the service's shutdown hook.
+ * for. An outage never makes it reject: a dependency outage is not fixed by restarting the process
+ * (docs/operations.md §9); a SIGTERM meanwhile exits through the service's shutdown hook. Refused credentials or TLS
+ * trust are different (docs/security.md "Failures"): `/health/ready` says `<dependency> authentication failed: …`
+ * while it retries, and after `authFailureGiveUpMs` of nothing else it rejects with CredentialsRejectedError.
  */
 export async function waitForDependency<T>(
   waits: DependencyWaits,
@@ -50,6 +68,8 @@ export async function waitForDependency<T>(
   let lastLogged = '';
   let lastLoggedAt = 0;
   let failures = 0;
+  let refusedSince: number | null = null;
+  const giveUpMs = opts.authFailureGiveUpMs ?? AUTH_FAILURE_GIVE_UP_MS;
   waits.set(dependency, 'connecting');
   for (;;) {
     try {
@@ -59,8 +79,17 @@ export async function waitForDependency<T>(
       return result;
     } catch (err) {
       failures++;
-      const reason = (err as Error).message || String(err);
-      waits.set(dependency, reason);
+      const refused = credentialFailure(dependency, err);
+      const reason = refused ?? ((err as Error).message || String(err));
+      waits.set(dependency, reason, refused !== null);
+      if (refused === null) refusedSince = null;
+      else {
+        refusedSince ??= Date.now();
+        if (Date.now() - refusedSince >= giveUpMs) {
+          waits.clear(dependency);
+          throw new CredentialsRejectedError(dependency, refused);
+        }
+      }
       if (reason !== lastLogged || Date.now() - lastLoggedAt >= logEvery) {
         lastLogged = reason;
         lastLoggedAt = Date.now();

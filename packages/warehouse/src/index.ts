@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 
 export * from './buffer';
+export * from './client';
 export * from './errors';
 export * from './health';
 export * from './migrations';

@@ -1,8 +1,13 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AggregateStore, loadAggregateConfig } from '@tierstream/aggregates';
-import { createRedis, redisHealth, warnOnRedisRequirements, warnWhileRedisUnreachable } from '@tierstream/config';
-import { AvroSerde, inputTopicNames } from '@tierstream/contracts';
-import { ConsumerRunner, createKafka, createProducer, topicPartitions } from '@tierstream/kafka';
+import {
+  createRedisFrom,
+  pingRedis,
+  redisHealth,
+  warnOnRedisRequirements,
+  warnWhileRedisUnreachable,
+} from '@tierstream/config';
+import { createAvroSerde, inputTopicNames } from '@tierstream/contracts';
+import { ConsumerRunner, createKafka, createProducer, kafkaSecurity, topicPartitions } from '@tierstream/kafka';
 import {
   consumerHealthChecks,
   createMetrics,
@@ -24,7 +29,7 @@ export async function runAggregator(
 ): Promise<{ stop: () => Promise<void>; port: number }> {
   const metrics = createMetrics(SERVICE);
   const aggregateConfig = loadAggregateConfig(config.AGGREGATES_CONFIG_FILE);
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedisFrom(config);
   warnWhileRedisUnreachable(redis, logger);
   // Redis requirements (maxmemory-policy noeviction, AOF): one warning line per unmet setting and the gauge
   // tierstream_redis_requirement_met; in the background, so a Redis that is still away does not delay the start.
@@ -39,10 +44,13 @@ export async function runAggregator(
     registry: metrics.registry,
     checks: consumerHealthChecks(() => runner, [() => redisHealth(redis)], waits),
   });
-  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
-    registryUrl: config.SCHEMA_REGISTRY_URL,
+  const serde = createAvroSerde(config);
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `tierstream-${SERVICE}`,
+    logger,
+    ...kafkaSecurity(config),
   });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
   // Kafka and the registry are waited for alongside Redis (aggregates.init waits for Redis).
   const kafkaUp = waitForDependency(waits, 'kafka', () => topicPartitions(kafka, startTopics(config)), { logger });
   const registryUp = waitForDependency(waits, 'schema registry', () => serde.ping(), { logger });
@@ -51,6 +59,8 @@ export async function runAggregator(
     dedupeHorizonMs: config.DEDUPE_HORIZON_HOURS * 3_600_000,
     config: aggregateConfig,
   });
+  // Redis first (refused credentials end the start: docs/security.md "Failures"), then its scripts.
+  await waitForDependency(waits, 'redis', () => pingRedis(redis), { logger });
   await aggregates.init();
   const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
   const [meta] = await Promise.all([kafkaUp, registryUp]);

@@ -1,6 +1,12 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { createRedis, exitOnConfigError, loadConfig, redisHealth, warnWhileRedisUnreachable } from '@tierstream/config';
-import { AvroSerde, applyTopics, loadTopicsSpec, type TopicSpec } from '@tierstream/contracts';
+import {
+  createRedisFrom,
+  exitOnConfigError,
+  loadConfig,
+  pingRedis,
+  redisHealth,
+  warnWhileRedisUnreachable,
+} from '@tierstream/config';
+import { applyTopics, createAvroSerde, loadTopicsSpec, type TopicSpec } from '@tierstream/contracts';
 import {
   BREAKER_STATE_VALUE,
   type Destination,
@@ -8,7 +14,7 @@ import {
   destinationDlqTopic,
   loadDestinations,
 } from '@tierstream/destinations';
-import { ConsumerRunner, createKafka, createProducer, topicPartitions } from '@tierstream/kafka';
+import { ConsumerRunner, createKafka, createProducer, kafkaSecurity, topicPartitions } from '@tierstream/kafka';
 import {
   consumerHealthChecks,
   createMetrics,
@@ -70,13 +76,11 @@ export async function runDestinations(
 ): Promise<{ stop: () => Promise<void>; port: number }> {
   const metrics = createMetrics(SERVICE);
   const delivery = createDeliveryMetrics(metrics.registry);
-  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
-    registryUrl: config.SCHEMA_REGISTRY_URL,
-  });
+  const serde = createAvroSerde(config);
   const runners: ConsumerRunner[] = [];
   let started = false;
   const waits = new DependencyWaits();
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedisFrom(config);
   warnWhileRedisUnreachable(redis, logger);
   const loop = {
     isLive: () => runners.every((r) => r.isLive()),
@@ -88,11 +92,17 @@ export async function runDestinations(
     registry: metrics.registry,
     checks: consumerHealthChecks(() => loop, [() => redisHealth(redis)], waits),
   });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `tierstream-${SERVICE}`,
+    logger,
+    ...kafkaSecurity(config),
+  });
   const topics = [config.TRANSITIONS_TOPIC, config.CHANGES_TOPIC];
   await Promise.all([
     waitForDependency(waits, 'kafka', () => topicPartitions(kafka, topics), { logger }),
     waitForDependency(waits, 'schema registry', () => serde.ping(), { logger }),
+    waitForDependency(waits, 'redis', () => pingRedis(redis), { logger }),
   ]);
   if (destinations.length > 0) {
     const specs = dlqTopicSpecs(destinations, config.TRANSITIONS_TOPIC);

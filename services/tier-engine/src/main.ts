@@ -1,8 +1,13 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { AggregateStore, loadAggregateConfig } from '@tierstream/aggregates';
-import { createRedis, redisHealth, warnOnRedisRequirements, warnWhileRedisUnreachable } from '@tierstream/config';
-import { AvroSerde } from '@tierstream/contracts';
-import { ConsumerRunner, createKafka, createProducer, topicPartitions } from '@tierstream/kafka';
+import {
+  createRedisFrom,
+  pingRedis,
+  redisHealth,
+  warnOnRedisRequirements,
+  warnWhileRedisUnreachable,
+} from '@tierstream/config';
+import { createAvroSerde } from '@tierstream/contracts';
+import { ConsumerRunner, createKafka, createProducer, kafkaSecurity, topicPartitions } from '@tierstream/kafka';
 import {
   consumerHealthChecks,
   createMetrics,
@@ -28,7 +33,7 @@ export async function runTierEngine(
   logger: Logger,
 ): Promise<{ stop: () => Promise<void>; port: number }> {
   const metrics = createMetrics(SERVICE);
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedisFrom(config);
   warnWhileRedisUnreachable(redis, logger);
   // Redis requirements (maxmemory-policy noeviction, AOF): one warning line per unmet setting and the gauge
   // tierstream_redis_requirement_met; in the background, so a Redis that is still away does not delay the start.
@@ -49,15 +54,20 @@ export async function runTierEngine(
       waits,
     ),
   });
-  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
-    registryUrl: config.SCHEMA_REGISTRY_URL,
+  const serde = createAvroSerde(config);
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `tierstream-${SERVICE}`,
+    logger,
+    ...kafkaSecurity(config),
   });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
   const kafkaUp = waitForDependency(waits, 'kafka', () => topicPartitions(kafka, startTopics(config)), { logger });
   const registryUp = waitForDependency(waits, 'schema registry', () => serde.ping(), { logger });
   const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
   const aggregateConfig = loadAggregateConfig(config.AGGREGATES_CONFIG_FILE);
   const aggregates = new AggregateStore(redis, { prefix: config.REDIS_PREFIX, config: aggregateConfig });
+  // Redis first (refused credentials end the start: docs/security.md "Failures"), then its scripts.
+  await waitForDependency(waits, 'redis', () => pingRedis(redis), { logger });
   await aggregates.init();
   // The active version in Redis (or RULES_FILE, recorded as the first version): one line saying which and where it
   // came from, and a warning (tierstream_rules_file_differs) when RULES_FILE on disk says otherwise.

@@ -1,7 +1,13 @@
-import { createClient } from '@clickhouse/client';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { AvroSerde, type TierChange, type TierCutPoints, type TierTransition } from '@tierstream/contracts';
-import { ConsumerRunner, createKafka, createProducer, dlqTopicOf, topicPartitions } from '@tierstream/kafka';
+import { credentialFailure } from '@tierstream/config';
+import { createAvroSerde, type TierChange, type TierCutPoints, type TierTransition } from '@tierstream/contracts';
+import {
+  ConsumerRunner,
+  createKafka,
+  createProducer,
+  dlqTopicOf,
+  kafkaSecurity,
+  topicPartitions,
+} from '@tierstream/kafka';
 import {
   consumerHealthChecks,
   createMetrics,
@@ -13,6 +19,7 @@ import {
 } from '@tierstream/observability';
 import {
   clickhouseProblem,
+  createClickHouseFrom,
   type RoutedRow,
   routeChangeRecord,
   routeCutPointsRecord,
@@ -31,11 +38,7 @@ export async function runWarehouseWriter(
   logger: Logger,
 ): Promise<{ stop: () => Promise<void>; port: number }> {
   const metrics = createMetrics(SERVICE);
-  const clickhouse = createClient({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-  });
+  const clickhouse = createClickHouseFrom(config);
   const writer = new WarehouseWriter(clickhouse, {
     database: config.CLICKHOUSE_DATABASE,
     logger,
@@ -46,9 +49,7 @@ export async function runWarehouseWriter(
     { maxRows: config.WRITER_MAX_ROWS, maxAgeMs: config.WRITER_MAX_AGE_MS },
     metrics,
   );
-  const serde = new AvroSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), {
-    registryUrl: config.SCHEMA_REGISTRY_URL,
-  });
+  const serde = createAvroSerde(config);
   // Health first: while Kafka or the schema registry is unreachable at start, the process waits for it (with
   // backoff) and says so on /health/ready (503: `waiting for kafka: …`) instead of exiting.
   let runner: ConsumerRunner | undefined;
@@ -69,12 +70,28 @@ export async function runWarehouseWriter(
       waits,
     ),
   });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `tierstream-${SERVICE}`, logger });
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `tierstream-${SERVICE}`,
+    logger,
+    ...kafkaSecurity(config),
+  });
   const topics = [config.CHANGES_TOPIC, config.TRANSITIONS_TOPIC, config.SNAPSHOTS_TOPIC, config.CUTPOINTS_TOPIC];
   await Promise.all([
     // Its dead-letter topics too: a missing one would hang the first bad record's produce (retried forever).
     waitForDependency(waits, 'kafka', () => topicPartitions(kafka, [...topics, ...topics.map(dlqTopicOf)]), { logger }),
     waitForDependency(waits, 'schema registry', () => serde.ping(), { logger }),
+    // ClickHouse as the configured user: refused credentials end the start (docs/security.md "Failures"); any other
+    // problem (down, database missing) is retried by the group commit and shown on /health/ready.
+    waitForDependency(
+      waits,
+      'clickhouse',
+      async () => {
+        const problem = await clickhouseProblem(clickhouse, config.CLICKHOUSE_DATABASE);
+        if (problem !== null && credentialFailure('clickhouse', new Error(problem)) !== null) throw new Error(problem);
+      },
+      { logger },
+    ),
   ]);
   const producer = await waitForDependency(waits, 'kafka', () => createProducer(kafka), { logger });
   runner = new ConsumerRunner({

@@ -1,4 +1,4 @@
-import { checkRedisRequirements, type RedisFinding } from '@tierstream/config';
+import { checkRedisRequirements, type RedisFinding, redactSecret } from '@tierstream/config';
 import { clickhouseProblem } from '@tierstream/warehouse';
 import type { Admin } from 'kafkajs';
 import type { Clients } from '../clients';
@@ -14,6 +14,7 @@ export type StatusClients = Pick<
   Clients,
   | 'admin'
   | 'redis'
+  | 'serde'
   | 'clickhouse'
   | 'endpoints'
   | 'groups'
@@ -50,14 +51,13 @@ export async function stackHealth(clients: StatusClients): Promise<Record<string
       await fn();
       health[name] = 'ok';
     } catch (err) {
-      health[name] = `down: ${(err as Error).message}`;
+      // A URL in the error (REDIS_URL, a registry address) never shows the password of its user info.
+      health[name] = `down: ${String(redactSecret('url', (err as Error).message))}`;
     }
   };
   await check('kafka', async () => (await clients.admin()).listTopics());
-  await check('schema-registry', async () => {
-    const res = await fetch(`${clients.endpoints.schemaRegistryUrl}/subjects`);
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  });
+  // With the configured basic auth and CA (an anonymous GET would report a secured registry as down).
+  await check('schema-registry', () => clients.serde.ping());
   await check('redis', () => clients.redis.ping());
   await check('clickhouse', async () => {
     // As the configured user, in the configured database (ping() answers without credentials).

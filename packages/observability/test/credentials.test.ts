@@ -1,0 +1,59 @@
+import { CredentialsRejectedError } from '@tierstream/config';
+import { describe, expect, it } from 'vitest';
+import { DependencyWaits, scrubSecrets, waitForDependency } from '../src';
+
+const quiet = { warn: () => undefined, info: () => undefined };
+
+describe('waitForDependency with refused credentials', () => {
+  it('says "<dependency> authentication failed" on readiness while it retries, then gives up', async () => {
+    const waits = new DependencyWaits();
+    const seen: string[][] = [];
+    let attempts = 0;
+    const wait = waitForDependency(
+      waits,
+      'kafka',
+      async () => {
+        attempts++;
+        seen.push(waits.problems());
+        throw Object.assign(new Error('SASL SCRAM SHA512 authentication failed: Authentication failed'), {
+          name: 'KafkaJSSASLAuthenticationError',
+        });
+      },
+      { logger: quiet, initialDelayMs: 20, maxDelayMs: 40, authFailureGiveUpMs: 300 },
+    );
+    await expect(wait).rejects.toBeInstanceOf(CredentialsRejectedError);
+    await expect(wait).rejects.toThrow(/^kafka authentication failed: SASL SCRAM SHA512 authentication failed/);
+    expect(attempts).toBeGreaterThan(2);
+    expect(seen[1]).toEqual([
+      'kafka authentication failed: SASL SCRAM SHA512 authentication failed: Authentication failed',
+    ]);
+    expect(waits.problems()).toEqual([]);
+  });
+
+  it('keeps waiting through an outage (no give-up), and an outage resets the refused-credentials clock', async () => {
+    const waits = new DependencyWaits();
+    let attempts = 0;
+    const result = await waitForDependency(
+      waits,
+      'redis',
+      async () => {
+        attempts++;
+        if (attempts < 8) throw new Error(attempts % 2 ? 'WRONGPASS invalid username-password pair' : 'ECONNREFUSED');
+        return 'up';
+      },
+      { logger: quiet, initialDelayMs: 20, maxDelayMs: 20, authFailureGiveUpMs: 50 },
+    );
+    expect(result).toBe('up');
+  });
+});
+
+describe('scrubSecrets', () => {
+  it('replaces each secret, raw and JSON-escaped, and leaves other text alone', () => {
+    const line = JSON.stringify({ msg: 'connect rediss://svc:pa"ss@h failed', err: 'token abc123' });
+    const out = scrubSecrets(line, ['pa"ss', 'abc123']);
+    expect(out).not.toContain('pa\\"ss');
+    expect(out).not.toContain('abc123');
+    expect(out).toContain('rediss://svc:***@h');
+    expect(scrubSecrets('nothing here', ['abc123'])).toBe('nothing here');
+  });
+});
