@@ -22,6 +22,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   cat package.json package-lock.json | sha256sum | cut -d' ' -f1 > "$stamp"
 fi
 
+# Debian's chromium for the browser tests (test/browser): installed only when missing.
+bash scripts/install-chromium.sh
+
 if [ "${TIERSTREAM_STACK:-local}" = "local" ]; then
   log "starting the local stack (Kafka, schema registry, Redis, ClickHouse)"
   bash infra/local/stack.sh up
