@@ -2,6 +2,7 @@ import { engineClosedDays, stackStatus } from '@tierstream/cli';
 import { dayOf, isoDay, TierStateStore } from '@tierstream/tierstate';
 import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import type { FastifyInstance } from 'fastify';
+import { isMoneyMetric } from '../rules-view';
 import { parseServiceHealthUrls, probeServices, type ServiceProbe } from '../service-health';
 import { type ConsoleRouteOptions, HttpError } from '../types';
 
@@ -14,7 +15,7 @@ const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
  *   per group, and each service's readiness probed at CONSOLE_SERVICE_HEALTH_URLS.
  * - `GET /api/v1/operations/cutpoints?day=YYYY-MM-DD`: the cut points in force on `day` from ClickHouse
  *   (the SQL pack's cutpoints_on_day: version, effective from, measured day, per dimension and cut key the groups and
- *   the cuts as they apply on the day) and the version the engines hold in Redis now. Default day: the day after the
+ *   the cuts as they apply on the day; `money` for cuts in minor units) and the version the engines hold in Redis now. Default day: the day after the
  *   engines' last closed day (the next day they evaluate), else today (UTC).
  */
 export default async function operationsRoutes(app: FastifyInstance, opts: ConsoleRouteOptions): Promise<void> {
@@ -76,6 +77,7 @@ export default async function operationsRoutes(app: FastifyInstance, opts: Conso
       cuts: r.cuts,
       anchor_day: r.anchor_day,
       cuts_on_day: r.cuts_on_day,
+      money: isMoneyMetric(String(r.metric)),
     }));
     return {
       day,
