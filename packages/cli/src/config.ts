@@ -2,6 +2,7 @@ import { aggregatesConfigFileSetting } from '@tierstream/aggregates';
 import {
   clickhouseServiceSettings,
   env,
+  erasureSettings,
   kafkaServiceSettings,
   loadConfig,
   redisServiceSettings,
@@ -45,6 +46,9 @@ const cliSettings = z.object({
   CHANGES_TOPIC: env.topic(TOPICS.changes),
   SNAPSHOTS_TOPIC: env.topic(TOPICS.snapshots),
   CUTPOINTS_TOPIC: env.topic(TOPICS.cutpoints),
+  ERASURE_REQUESTS_TOPIC: env.topic(TOPICS.erasureRequests),
+  /** Erasure (`customer erase`) and the audit actor: ERASURE_SUPPRESS_DAYS, ERASURE_SETTLE_MS, OPERATOR_NAME… */
+  ...erasureSettings,
 });
 
 /** tierctl's settings, checked across fields like the services' (distinct input topic names). */

@@ -4,6 +4,7 @@ import { registerClvCommands } from './commands/clv';
 import { registerCustomerCommand } from './commands/customer';
 import { registerDestinationsCommands } from './commands/destinations';
 import { registerDlqCommands } from './commands/dlq';
+import { registerErasureCommands } from './commands/erasure';
 import { EXIT_USAGE, registerImportCommand } from './commands/import';
 import { registerRulesCommands } from './commands/rules';
 import { registerSetupCommands } from './commands/setup';
@@ -30,6 +31,7 @@ export function buildTierctl(clients: Clients): Command {
   registerImportCommand(program, clients);
   registerDlqCommands(program, clients);
   registerCustomerCommand(program, clients);
+  registerErasureCommands(program, clients);
   registerRulesCommands(program, clients);
   registerSqlCommand(program, clients);
   registerStatusCommands(program, clients);

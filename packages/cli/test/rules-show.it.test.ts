@@ -2,19 +2,28 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TierStateStore } from '@tierstream/tierstate';
-import { afterAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS_DIR, migrate } from '@tierstream/warehouse';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clients } from '../src/clients';
 import { loadCliConfig } from '../src/config';
+import { auditTrail } from '../src/ops/audit';
 import { applyRules, showRules } from '../src/ops/rules';
 import { REPO_ROOT } from '../src/supervisor';
 
 /** `rules show` on the stack's Redis and Kafka (the signals topic's partitions), under a prefix of its own. */
 describe('rules show: a version applied while no engine runs', () => {
   const prefix = `rulesshow${process.pid}`;
-  const clients = new Clients(() => loadCliConfig({ ...process.env, REDIS_PREFIX: prefix }));
+  // A database of its own too: an apply is recorded in audit_log.
+  const clients = new Clients(() =>
+    loadCliConfig({ ...process.env, REDIS_PREFIX: prefix, CLICKHOUSE_DATABASE: prefix, OPERATOR_NAME: 'alice' }),
+  );
+  beforeAll(async () => {
+    await migrate(clients.clickhouse, { database: prefix, dir: MIGRATIONS_DIR });
+  });
   afterAll(async () => {
     const keys = await clients.redis.keys(`${prefix}:*`);
     if (keys.length > 0) await clients.redis.del(...keys);
+    await clients.clickhouse.command({ query: `DROP DATABASE IF EXISTS ${prefix}` });
     await clients.close();
   });
 
@@ -36,6 +45,12 @@ describe('rules show: a version applied while no engine runs', () => {
     expect(show.active?.seq).toBe(applied.apply);
     expect(show.change).toBeNull(); // no engine has reported: nothing else said so
     expect(show.partitions_behind).toEqual(partitions);
+    // Who applied what is in the audit trail (OPERATOR_NAME), once; an apply of the same text again changes nothing.
+    expect((await applyRules(clients, file)).changed).toBe(false);
+    const audit = await auditTrail(clients, { action: 'rules.apply' });
+    expect(audit.map((a) => [a.actor, a.subject, JSON.parse(a.details)])).toEqual([
+      ['alice', 'next-1', { apply: applied.apply, previous: '2026-11.1' }],
+    ]);
 
     for (const p of partitions)
       await tierState.setPartitionMeta(p, { rules_seq: applied.apply, rules_version: 'next-1' });

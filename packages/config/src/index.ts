@@ -1,5 +1,6 @@
 export * from './connections';
 export * from './env';
+export * from './erasure';
 export * from './redis';
 export * from './redis-requirements';
 export * from './stack';

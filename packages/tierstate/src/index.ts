@@ -1,4 +1,5 @@
 export * from './clv-models';
+export * from './erasure';
 export * from './partition';
 export * from './rules';
 export * from './store';

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 
 export * from './buffer';
 export * from './client';
+export * from './erasure';
 export * from './errors';
 export * from './health';
 export * from './migrations';

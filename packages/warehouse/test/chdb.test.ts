@@ -32,12 +32,24 @@ describe('warehouse on current ClickHouse (chdb)', () => {
 
   it('applies the migrations once, then skips them', async () => {
     const first = await migrate(client, { database: db, dir: MIGRATIONS_DIR });
-    expect(first.applied).toEqual(['0001_tier_tables.sql', '0002_views.sql', '0003_history.sql', '0004_explain.sql']);
+    expect(first.applied).toEqual([
+      '0001_tier_tables.sql',
+      '0002_views.sql',
+      '0003_history.sql',
+      '0004_explain.sql',
+      '0005_erasure_audit.sql',
+    ]);
     expect(first.skipped).toEqual([]);
     const second = await migrate(client, { database: db, dir: MIGRATIONS_DIR });
     expect(second).toEqual({
       applied: [],
-      skipped: ['0001_tier_tables.sql', '0002_views.sql', '0003_history.sql', '0004_explain.sql'],
+      skipped: [
+        '0001_tier_tables.sql',
+        '0002_views.sql',
+        '0003_history.sql',
+        '0004_explain.sql',
+        '0005_erasure_audit.sql',
+      ],
     });
   });
 

@@ -39,12 +39,24 @@ describe(`warehouse on the stack's ClickHouse (${clickhouseUrl})`, () => {
 
   it('applies the migrations once, then skips them', async () => {
     expect(await migrate(client, { database: db, dir: MIGRATIONS_DIR })).toEqual({
-      applied: ['0001_tier_tables.sql', '0002_views.sql', '0003_history.sql', '0004_explain.sql'],
+      applied: [
+        '0001_tier_tables.sql',
+        '0002_views.sql',
+        '0003_history.sql',
+        '0004_explain.sql',
+        '0005_erasure_audit.sql',
+      ],
       skipped: [],
     });
     expect(await migrate(client, { database: db, dir: MIGRATIONS_DIR })).toEqual({
       applied: [],
-      skipped: ['0001_tier_tables.sql', '0002_views.sql', '0003_history.sql', '0004_explain.sql'],
+      skipped: [
+        '0001_tier_tables.sql',
+        '0002_views.sql',
+        '0003_history.sql',
+        '0004_explain.sql',
+        '0005_erasure_audit.sql',
+      ],
     });
     const rs = await client.query({
       query: `SELECT version, file FROM ${db}.schema_migrations ORDER BY version`,
@@ -55,6 +67,7 @@ describe(`warehouse on the stack's ClickHouse (${clickhouseUrl})`, () => {
       { version: '0002', file: '0002_views.sql' },
       { version: '0003', file: '0003_history.sql' },
       { version: '0004', file: '0004_explain.sql' },
+      { version: '0005', file: '0005_erasure_audit.sql' },
     ]);
   });
 

@@ -15,9 +15,37 @@ import {
 } from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay, type RulesFileCheck, type RulesVersion, TierStateStore } from '@tierstream/tierstate';
 import type { Clients } from '../clients';
+import { type AuditClients, recordAudit } from './audit';
 
 /** The connections the rules operations use: a tierctl `Clients`, or the console's equivalent. */
 export type RulesClients = Pick<Clients, 'redis' | 'redisPrefix' | 'signalsTopic' | 'admin'>;
+/** Apply and rollback also record who did it in the audit trail (ClickHouse audit_log). */
+export type RulesApplyClients = RulesClients & AuditClients;
+
+/**
+ * Records a rules apply or rollback that changed the active version (audit_id `rules:<apply>`, so a retry collapses).
+ * The apply is in effect already: a failed insert throws an error saying so.
+ */
+async function auditRulesChange(
+  clients: AuditClients,
+  action: 'rules.apply' | 'rules.rollback',
+  r: RulesApplied,
+  source: string,
+): Promise<void> {
+  try {
+    await recordAudit(clients, {
+      audit_id: `rules:${r.apply}`,
+      action,
+      subject: r.applied,
+      source,
+      details: JSON.stringify({ apply: r.apply, previous: r.previous }),
+    });
+  } catch (err) {
+    throw new Error(
+      `rules ${r.applied} (apply ${r.apply}) is active, but recording it in the audit trail failed: ${(err as Error).message}`,
+    );
+  }
+}
 
 /**
  * Rules operations that return data (`tierctl rules diff | show | history | apply | rollback`): the CLI prints them,
@@ -381,7 +409,7 @@ export interface RulesApplied {
 }
 
 /** Activates the rules of `file` (validated first); throws RulesError or RulesApplyError. */
-export async function applyRules(clients: RulesClients, file: string): Promise<RulesApplied> {
+export async function applyRules(clients: RulesApplyClients, file: string): Promise<RulesApplied> {
   return applyRulesText(clients, readFileSync(file, 'utf8'), file, `tierctl rules apply ${path.resolve(file)}`);
 }
 
@@ -391,7 +419,7 @@ export async function applyRules(clients: RulesClients, file: string): Promise<R
  * their next poll. Throws RulesError (invalid rules) or RulesApplyError.
  */
 export async function applyRulesText(
-  clients: RulesClients,
+  clients: RulesApplyClients,
   text: string,
   file: string,
   source: string,
@@ -400,14 +428,16 @@ export async function applyRulesText(
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
   const previous = await tierState.getActiveRules();
   const { entry, created } = await tierState.rules.apply(parsed.version, text, source);
-  return { applied: entry.version, apply: entry.seq, previous: previous?.version ?? null, changed: created };
+  const result = { applied: entry.version, apply: entry.seq, previous: previous?.version ?? null, changed: created };
+  if (created) await auditRulesChange(clients, 'rules.apply', result, source);
+  return result;
 }
 
 /**
  * Activates the stored text of an earlier version again (a new apply of old text: a new apply number, a new wave
  * with reason RULES_CHANGED, the cut points recomputed for it). Throws when the version is unknown or active.
  */
-export async function rollbackRules(clients: RulesClients, version: string): Promise<RulesApplied> {
+export async function rollbackRules(clients: RulesApplyClients, version: string): Promise<RulesApplied> {
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
   const previous = await tierState.getActiveRules();
   if (previous?.version === version) throw new Error(`rules version ${version} is already active`);
@@ -421,5 +451,7 @@ export async function rollbackRules(clients: RulesClients, version: string): Pro
     stored.text,
     `tierctl rules rollback ${version} (the text of apply ${stored.seq})`,
   );
-  return { applied: entry.version, apply: entry.seq, previous: previous?.version ?? null, changed: true };
+  const result = { applied: entry.version, apply: entry.seq, previous: previous?.version ?? null, changed: true };
+  await auditRulesChange(clients, 'rules.rollback', result, entry.source);
+  return result;
 }

@@ -680,6 +680,7 @@ export async function migratedOldDatabase(client: ClickHouseClient, prefix: stri
   expect((await migrate(client, { database: old, dir: MIGRATIONS_DIR })).applied).toEqual([
     '0003_history.sql',
     '0004_explain.sql',
+    '0005_erasure_audit.sql',
   ]);
   return old;
 }
