@@ -151,6 +151,8 @@ async function startContainers(): Promise<() => Promise<void>> {
         '',
         '--hash-max-listpack-entries',
         '1024',
+        '--hash-max-listpack-value',
+        '4096',
       ])
       .withExposedPorts(6379)
       .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))

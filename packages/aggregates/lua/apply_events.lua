@@ -3,7 +3,9 @@
 -- KEYS[1]  the customer's hash (`<prefix>:{<customerId>}:agg`)
 -- ARGV[1]  dedupe horizon in ms;  ARGV[2] retention in days (buckets kept for days > maxDay - retention)
 -- ARGV[3..] events, 2 arguments each, in delivery order: `topic,partition,offset,occurred_at_ms,op,x2,x3,x1` and
---   event_id (x1 last: a ticket id may contain commas; only the first 7 commas separate fields)
+--   `<fingerprint><event_id>` (x1 last: a ticket id may contain commas; only the first 7 commas separate fields):
+--   fingerprint = 9 base-128 digits (bytes 0..127) of a 63-bit hash of the event_id (keyspace.ts eventFingerprint);
+--   the event_id itself follows only for order and ticket events (refund identity, ticket tie-break), not for web
 --   op P/R/C (order PLACED/REFUNDED/CANCELLED): x1 `amount,<byte length of order_id>:<order_id><refund_id>`
 --        (amount in reporting minor units; refund_id empty unless a REFUNDED carries one), x2 margin or '',
 --        x3 bucket time (occurred_at for P, original_placed_at for R/C)
@@ -15,8 +17,14 @@
 --   found (capped away, no revenue effect); expired reversals = refunds/cancellations of orders older than the kept
 --   order states (no effect). Both are anomalies the caller reports (docs/design-decisions.md §15).
 --
--- Hash fields (see README "Keyspace"): mx fo ob pd wb tb lb, x:<topic code>, a:<order day>:<effective day>, o:<day> w:<day> t:<day>, k:<ticket> q:<ticket>,
--- h:<topic>:<partition>, e:<topic code>:<event_id>, n:<order_id> (order state), u:<len>:<order_id><refund key>.
+-- Hash fields (see README "Keyspace", design-decisions §22): mx fo ob pd wb tb lb, w (web days, packed),
+-- a:<order day>:<effective day>, o:<day> t:<day>, k:<ticket> q:<ticket>, h:<topic code>:<partition>,
+-- e:<topic code> (the topic's dedupe memory, packed), n:<order_id> (order state), u:<len>:<order_id><refund key>.
+-- Read too, from the previous layout (an upgrade without a replay): h:<topic>:<partition> (moved to the new name),
+-- w:<day> (kept, folded like before), x:<topic code> and e:<topic code>:<event_id> (dropped: see §22 "Upgrade").
+--
+-- SUPPRESSION (erasure, security): a check that a suppressed customer's events must not re-create its state belongs
+-- at the top of this script (before anything is read or written), as KEYS[2] in the customer's slot.
 
 local key = KEYS[1]
 local horizon = tonumber(ARGV[1])
@@ -89,10 +97,28 @@ local function str_gt(a, b)
   return #a > #b
 end
 
+-- Base-128 digits: bytes 0..127 are ASCII, so clients read packed values back unchanged as UTF-8 strings.
+local function enc128(x, n)
+  local b = {}
+  for k = n, 1, -1 do b[k] = x % 128; x = math.floor(x / 128) end
+  return string.char(unpack(b))
+end
+local function dec128(s, i, n)
+  local x = 0
+  for k = i, i + n - 1 do x = x * 128 + string.byte(s, k) end
+  return x
+end
+-- Times as 7 digits (49 bits) biased by 2^48, days as 3 digits biased by 2^20: dates before 1970 included.
+local TIME_BIAS = 281474976710656
+local DAY_BIAS = 1048576
+local FP_LEN = 9
+local ENTRY_LEN = FP_LEN + 7
+
 -- Short per-topic codes (4 hex digits of the topic name's SHA-1) keep the per-event dedupe fields small.
 local topic_codes = {}
--- Per event (by its first ARGV index): the names of its high-water and dedupe fields, and its topic code.
-local hw_field, dedupe_field, code_of = {}, {}, {}
+-- Per event (by its first ARGV index): the names of its high-water field (and the previous layout's), its dedupe
+-- field, its topic code, fingerprint and event_id.
+local hw_field, legacy_hw_field, dedupe_field, code_of, ev_fp, ev_eid = {}, {}, {}, {}, {}, {}
 -- Per event: the unpacked fields (offset, occurred_at as a number, op, x1, x2, x3).
 local ev_offset, ev_at, ev_op, ev_x1, ev_x2, ev_x3 = {}, {}, {}, {}, {}, {}
 
@@ -115,8 +141,11 @@ local function refund_field(oid, rkey) return 'u:' .. #oid .. ':' .. oid .. rkey
 do
   local want, seen = { 'mx', 'fo', 'ob', 'pd', 'wb', 'tb', 'lb' }, {}
   local function want_field(f) if not seen[f] then seen[f] = true; want[#want + 1] = f end end
+  local want_web = false
   for i = 3, #ARGV, 2 do
-    local packed, eid = ARGV[i], ARGV[i + 1]
+    local packed, id = ARGV[i], ARGV[i + 1]
+    local eid = string.sub(id, FP_LEN + 1)
+    ev_fp[i], ev_eid[i] = string.sub(id, 1, FP_LEN), eid
     local f, start = {}, 1
     for k = 1, 7 do
       local c = string.find(packed, ',', start, true)
@@ -127,9 +156,10 @@ do
     ev_offset[i], ev_at[i], ev_op[i], ev_x1[i], ev_x2[i], ev_x3[i] = f[3], at, op, x1, f[6], x3
     local tc = topic_codes[topic]
     if tc == nil then tc = string.sub(redis.sha1hex(topic), 1, 4); topic_codes[topic] = tc end
-    local hf, ef = 'h:' .. topic .. ':' .. f[2], 'e:' .. tc .. ':' .. eid
-    hw_field[i], dedupe_field[i], code_of[i] = hf, ef, tc
+    local hf, ef = 'h:' .. tc .. ':' .. f[2], 'e:' .. tc
+    hw_field[i], legacy_hw_field[i], dedupe_field[i], code_of[i] = hf, 'h:' .. topic .. ':' .. f[2], ef, tc
     want_field(hf)
+    want_field(legacy_hw_field[i])
     want_field(ef)
     want_field('x:' .. tc)
     if op == 'P' or op == 'R' or op == 'C' then
@@ -140,7 +170,7 @@ do
       want_field('n:' .. oid)
       if op == 'R' then want_field(refund_field(oid, rkey)) end
     elseif op == 'W' then
-      want_field('w:' .. day_of(at))
+      if not want_web then want_web = true; want_field('w') end
     elseif op == 'T' then
       want_field('t:' .. day_of(at))
       want_field('k:' .. x1)
@@ -394,29 +424,99 @@ local function set_ticket_base_last(at)
   end
 end
 
--- Web bucket: "lastSeenMsOfDay,typeIndex:count,..."
+-- Web days (field `w`): one record per day, latest day first: the day (3 digits, biased), the last seen ms of the
+-- day (4 digits), a type mask (2 digits, bit i = WEB_BEHAVIOR_TYPES index i), then for each type in the mask its count
+-- as a varint (6 bits per byte, low group first, +64 = more follows). The events of one call are merged per day first
+-- (web_delta) and written once (write_web), not one bucket read and rewritten per event.
+local function decode_web_record(s, i)
+  local d = dec128(s, i, 3) - DAY_BIAS
+  local ms = dec128(s, i + 3, 4)
+  local mask = dec128(s, i + 7, 2)
+  i = i + 9
+  local counts, t = {}, 0
+  while mask > 0 do
+    if mask % 2 == 1 then
+      local c, mul = 0, 1
+      while true do
+        local b = string.byte(s, i)
+        i = i + 1
+        if b >= 64 then c = c + (b - 64) * mul; mul = mul * 64 else c = c + b * mul; break end
+      end
+      counts[t] = c
+    end
+    mask = math.floor(mask / 2)
+    t = t + 1
+  end
+  return d, ms, counts, i
+end
+local function encode_web_record(d, ms, counts)
+  local mask, bit, cs = 0, 1, {}
+  for t = 0, 13 do
+    local c = counts[t]
+    if c ~= nil and c > 0 then
+      mask = mask + bit
+      repeat
+        local b = c % 64
+        c = math.floor(c / 64)
+        if c > 0 then b = b + 64 end
+        cs[#cs + 1] = string.char(b)
+      until c == 0
+    end
+    bit = bit * 2
+  end
+  return enc128(d + DAY_BIAS, 3) .. enc128(ms, 4) .. enc128(mask, 2) .. table.concat(cs)
+end
+
+local web_delta = nil
 local function add_web(at, type_index)
   local d = day_of(at)
   if d <= cutoff_day() then max_field('wb', at); return end
-  local f = 'w:' .. d
+  if web_delta == nil then web_delta = {} end
   local ms = at - d * DAY
-  local counts = {}
-  local cur = get(f)
-  if cur then
-    local parts = split(cur)
-    if num(parts[1]) > ms then ms = num(parts[1]) end
-    for i = 2, #parts do
-      local c = string.find(parts[i], ':', 1, true)
-      counts[tonumber(string.sub(parts[i], 1, c - 1))] = tonumber(string.sub(parts[i], c + 1))
+  local w = web_delta[d]
+  if w == nil then
+    w = { ms = ms, counts = {} }
+    web_delta[d] = w
+  elseif ms > w.ms then
+    w.ms = ms
+  end
+  w.counts[type_index] = (w.counts[type_index] or 0) + 1
+end
+
+-- Merges web_delta into `w`: only the records down to the lowest day touched are decoded (latest first; a replay or
+-- live traffic touches the latest days), the rest of the value is kept as it is.
+local function write_web()
+  if web_delta == nil then return end
+  local days = {}
+  for d in pairs(web_delta) do days[#days + 1] = d end
+  table.sort(days)
+  local lowest = days[1]
+  local s = get('w') or ''
+  local recs, i = {}, 1
+  while i <= #s do
+    local d, ms, counts, nx = decode_web_record(s, i)
+    if d < lowest then break end
+    recs[d] = { ms = ms, counts = counts }
+    i = nx
+  end
+  local tail = string.sub(s, i)
+  for _, d in ipairs(days) do
+    local w, r = web_delta[d], recs[d]
+    if r == nil then
+      recs[d] = w
+    else
+      if w.ms > r.ms then r.ms = w.ms end
+      for t, c in pairs(w.counts) do r.counts[t] = (r.counts[t] or 0) + c end
     end
+    lower_bound_to(d)
   end
-  counts[type_index] = (counts[type_index] or 0) + 1
-  local out = { fmt(ms) }
-  for i = 0, 31 do
-    if counts[i] then out[#out + 1] = i .. ':' .. fmt(counts[i]) end
-  end
-  set(f, table.concat(out, ','))
-  lower_bound_to(d)
+  local all = {}
+  for d in pairs(recs) do all[#all + 1] = d end
+  table.sort(all, function(a, b) return a > b end)
+  local out = {}
+  for k, d in ipairs(all) do out[k] = encode_web_record(d, recs[d].ms, recs[d].counts) end
+  out[#out + 1] = tail
+  set('w', table.concat(out))
 end
 
 -- Service bucket: "lastTicketMsOfDay,tickets,complaints,escalations,csatSum,csatCount"
@@ -513,15 +613,49 @@ local function apply_order_event(op, x1, x2, x3, at, eid)
   if new.placed then move_time(new.day, time_entry(old), time_entry(new)) end
   write_order(nf, new)
 end
--- The dedupe fields this call added (the prune below needs every dedupe field, not every field read).
-local added_dedupe = {}
+-- The dedupe memory of a topic (field e:<topic code>): the topic's latest event time for this customer (7 digits),
+-- then one entry per remembered event: its fingerprint (9 digits) and occurred_at (7 digits). Entries older than the
+-- horizon behind the topic's latest time are dropped when the field is written (below the event loop).
+local dedupe = {}
+local function dedupe_of(tc, ef)
+  local d = dedupe[tc]
+  if d ~= nil then return d end
+  d = { field = ef, tx = nil, seen = {}, entries = {}, changed = false }
+  local v = get(ef)
+  if v ~= nil and #v >= 7 then
+    d.tx = dec128(v, 1, 7) - TIME_BIAS
+    for j = 8, #v - ENTRY_LEN + 1, ENTRY_LEN do
+      local e = string.sub(v, j, j + ENTRY_LEN - 1)
+      d.seen[string.sub(e, 1, FP_LEN)] = true
+      d.entries[#d.entries + 1] = e
+    end
+  end
+  -- The previous layout (x:<code> = the topic's latest time, one e:<code>:<event_id> field per id): the time carries
+  -- over; the ids cannot be fingerprinted here and are dropped (design-decisions §22 "Upgrade").
+  local legacy_tx = opt(get('x:' .. tc))
+  if legacy_tx ~= nil then
+    if d.tx == nil or legacy_tx > d.tx then d.tx = legacy_tx end
+    del('x:' .. tc)
+    d.changed = true
+    d.legacy = true
+  end
+  dedupe[tc] = d
+  return d
+end
+
 local n = #ARGV
 for i = 3, n, 2 do
-  local offset, eid = ev_offset[i], ARGV[i + 1]
+  local offset, eid = ev_offset[i], ev_eid[i]
   local at = ev_at[i]
   local op, x1, x2, x3 = ev_op[i], ev_x1[i], ev_x2[i], ev_x3[i]
   local hf = hw_field[i]
   local hw = get(hf)
+  if hw == nil then
+    -- The previous layout's high-water field (h:<topic>:<partition>) moves to the new name.
+    local lf = legacy_hw_field[i]
+    hw = get(lf)
+    if hw ~= nil then set(hf, hw); del(lf) end
+  end
   -- 1. Redelivery: a record at or below this customer's high-water offset of its partition was applied before.
   if hw == nil or offset_gt(offset, hw) then
     set(hf, offset)
@@ -529,13 +663,14 @@ for i = 3, n, 2 do
     -- The horizon is measured per input topic (from the latest event time of that topic for this customer): the
     -- topics are consumed independently, and a lagging topic's ids must not be forgotten because another topic ran
     -- ahead in event time. Ids are unique within a topic.
-    local tc, ef = code_of[i], dedupe_field[i]
-    if get(ef) == nil then
+    local d = dedupe_of(code_of[i], dedupe_field[i])
+    local fp = ev_fp[i]
+    if not d.seen[fp] then
+      d.seen[fp] = true
       if mx == nil or at > mx then mx = at; set('mx', fmt(at)) end
-      local xf = 'x:' .. tc
-      local tx = opt(get(xf))
-      if tx == nil or at > tx then tx = at; set(xf, fmt(at)) end
-      if at >= tx - horizon then set(ef, fmt(at)); added_dedupe[#added_dedupe + 1] = ef end
+      if d.tx == nil or at > d.tx then d.tx = at end
+      d.entries[#d.entries + 1] = fp .. enc128(at + TIME_BIAS, 7)
+      d.changed = true
       applied = applied + 1
       if min_at == nil or at < min_at then min_at = at end
       if max_at == nil or at > max_at then max_at = at end
@@ -553,7 +688,29 @@ for i = 3, n, 2 do
   end
 end
 
--- Retention: fold buckets (and long-closed tickets) that fell behind the cutoff, prune the dedupe memory.
+write_web()
+
+-- The dedupe memory of each topic this call applied events of, pruned to the horizon behind the topic's latest time.
+for tc, d in pairs(dedupe) do
+  if d.changed then
+    local keep, limit = {}, d.tx - horizon
+    for _, e in ipairs(d.entries) do
+      if dec128(e, FP_LEN + 1, 7) - TIME_BIAS >= limit then keep[#keep + 1] = e end
+    end
+    set(d.field, enc128(d.tx + TIME_BIAS, 7) .. table.concat(keep))
+    if d.legacy then
+      -- The previous layout's id fields of this topic (once per customer and topic, at the upgrade).
+      local cursor = '0'
+      repeat
+        local r = redis.call('HSCAN', key, cursor, 'MATCH', 'e:' .. tc .. ':*', 'COUNT', 1000)
+        cursor = r[1]
+        for j = 1, #r[2], 2 do del(r[2][j]) end
+      until cursor == '0'
+    end
+  end
+end
+
+-- Retention: fold buckets (and long-closed tickets) that fell behind the cutoff.
 local cut = cutoff_day()
 if cut ~= nil then
   local advanced = initial_cutoff == nil or cut > initial_cutoff
@@ -565,32 +722,26 @@ if cut ~= nil then
     for f, v in pairs(cache) do
       if v ~= false then fields[#fields + 1] = f end
     end
-  else
-    -- Only the dedupe entries are needed: those stored (the server filters them; HSCAN of a listpack returns all in
-    -- one reply) and those this call added.
-    local listed = {}
-    for _, f in ipairs(added_dedupe) do
-      if not listed[f] then listed[f] = true; fields[#fields + 1] = f end
-    end
-    local cursor = '0'
-    repeat
-      local r = redis.call('HSCAN', key, cursor, 'MATCH', 'e:*', 'COUNT', 1000)
-      cursor = r[1]
-      local raw = r[2]
-      for j = 1, #raw, 2 do
-        local f = raw[j]
-        if cache[f] == nil then cache[f] = raw[j + 1] end
-        if not listed[f] and cache[f] ~= false then listed[f] = true; fields[#fields + 1] = f end
-      end
-    until cursor == '0'
   end
   for _, f in ipairs(fields) do
     local p = string.sub(f, 1, 2)
-    if p == 'e:' then
-      local t = string.match(f, '^e:([^:]*):')
-      local tx = t and opt(get('x:' .. t))
-      if tx == nil or tonumber(cache[f]) < tx - horizon then del(f) end
-    elseif fold then
+    if p == 'e:' or p == 'x:' then
+      -- The dedupe memory (e:<code>) is pruned above; e:<code>:<event_id> and x:<code> are the previous layout's.
+      if p == 'x:' or string.find(f, ':', 3, true) then del(f) end
+    elseif f == 'w' then
+      local s, out, i, changed = cache[f], {}, 1, false
+      while i <= #s do
+        local d, ms, _, nx = decode_web_record(s, i)
+        if d <= cut then
+          max_field('wb', d * DAY + ms)
+          changed = true
+        else
+          out[#out + 1] = string.sub(s, i, nx - 1)
+        end
+        i = nx
+      end
+      if #out == 0 then del(f) elseif changed then set(f, table.concat(out)) end
+    else
       if p == 'a:' then
         local od, eff = string.match(f, '^a:([^:]*):(.*)$')
         eff = tonumber(eff)
@@ -655,6 +806,13 @@ if cut ~= nil then
         elseif p == 'k:' then
           local st = split(v)
           if st[3] == 'C' and st[4] ~= nil and st[4] ~= '' then d = day_of(tonumber(st[4])) end
+        elseif f == 'w' then
+          -- Latest day first: the last record is the earliest day.
+          local i = 1
+          while i <= #v do
+            local wd, _, _, nx = decode_web_record(v, i)
+            d, i = wd, nx
+          end
         end
         if d ~= nil and (lb == nil or d < lb) then lb = d end
       end

@@ -75,9 +75,59 @@ export function encodeEventInto(
   const normOffset = checkedOffset(offset);
   const [op, x1, x2, x3] = encodeTail(input, config);
   const tail = input.kind === 'order' ? `${x1},${orderIdentity(input.event)}` : x1;
+  const eventId = input.event.event_id;
+  // Web events need only the fingerprint (dedupe); orders and tickets also read the id (refund identity, tie-break).
+  const fp = eventFingerprint(eventId);
   out.push(
     `${topic},${partition},${normOffset},${input.event.occurred_at},${op},${x2},${x3},${tail}`,
-    input.event.event_id,
+    input.kind === 'web' ? fp : fp + eventId,
+  );
+}
+
+/** Length of eventFingerprint's result (apply_events.lua FP_LEN). */
+export const FINGERPRINT_LENGTH = 9;
+
+function murmur3(key: string, seed: number): number {
+  let h = seed >>> 0;
+  const n = key.length;
+  for (let i = 0; i < n; i++) {
+    let k = key.charCodeAt(i);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= n;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * The fixed-width fingerprint of an event_id that the dedupe memory stores instead of the id (design-decisions §22):
+ * 63 bits of two seeded MurmurHash3 (x86, 32-bit, one block per UTF-16 code unit) as 9 characters of 7 bits each
+ * (codes 0..127: one byte each in UTF-8). Two different ids share a fingerprint with probability ≈ 2^-63 per pair,
+ * so an event is wrongly taken for a duplicate with probability ≤ k·2^-63 for k ids remembered in its topic's horizon
+ * (k = 10,000: ≈ 1e-15). Not a defence against ids crafted to collide (producers are trusted to pick their ids).
+ */
+export function eventFingerprint(eventId: string): string {
+  const a = murmur3(eventId, 0x9747b28c);
+  const b = murmur3(eventId, 0x5bd1e995);
+  return String.fromCharCode(
+    a & 127,
+    (a >>> 7) & 127,
+    (a >>> 14) & 127,
+    (a >>> 21) & 127,
+    (a >>> 28) | ((b & 7) << 4),
+    (b >>> 3) & 127,
+    (b >>> 10) & 127,
+    (b >>> 17) & 127,
+    (b >>> 24) & 127,
   );
 }
 
@@ -227,6 +277,60 @@ function decodeOrderBucket(d: number, v: string): OrderBucket {
   return bucket;
 }
 
+const TIME_BIAS = 2 ** 48;
+const DAY_BIAS = 2 ** 20;
+const ENTRY_LENGTH = FINGERPRINT_LENGTH + 7;
+
+/** `n` base-128 digits of `v` from index `i` (apply_events.lua dec128). */
+function digits128(v: string, i: number, n: number): number {
+  let x = 0;
+  for (let k = i; k < i + n; k++) x = x * 128 + v.charCodeAt(k);
+  return x;
+}
+
+/**
+ * The packed web days (field `w`, apply_events.lua encode_web_record): per day, latest first, 3 digits of the biased
+ * day, 4 of the last seen ms of the day, 2 of the type mask, then one varint count per type in the mask (6 bits per
+ * byte, low group first, +64 = more). Merged into `web` with any bucket of the same day from the previous layout.
+ */
+function decodeWebDays(v: string, web: Map<number, WebBucket>): void {
+  let i = 0;
+  while (i < v.length) {
+    const d = digits128(v, i, 3) - DAY_BIAS;
+    const ms = digits128(v, i + 3, 4);
+    let mask = digits128(v, i + 7, 2);
+    i += 9;
+    const counts = new Array<number>(WEB_BEHAVIOR_TYPES.length).fill(0);
+    for (let t = 0; mask > 0; t++, mask >>>= 1) {
+      if ((mask & 1) === 0) continue;
+      let c = 0;
+      let mul = 1;
+      for (;;) {
+        const b = v.charCodeAt(i++);
+        if (b >= 64) {
+          c += (b - 64) * mul;
+          mul *= 64;
+        } else {
+          c += b * mul;
+          break;
+        }
+      }
+      counts[t] = c;
+    }
+    mergeWebBucket(web, d, { counts, lastSeenAt: d * DAY_MS + ms });
+  }
+}
+
+function mergeWebBucket(web: Map<number, WebBucket>, d: number, bucket: WebBucket): void {
+  const prev = web.get(d);
+  if (prev === undefined) {
+    web.set(d, bucket);
+    return;
+  }
+  for (let t = 0; t < bucket.counts.length; t++) prev.counts[t] = (prev.counts[t] ?? 0) + (bucket.counts[t] ?? 0);
+  if (bucket.lastSeenAt > prev.lastSeenAt) prev.lastSeenAt = bucket.lastSeenAt;
+}
+
 /** Field-by-field decoding of one hash (layout: README "Keyspace"). */
 class StateDecoder {
   private readonly s: AggregateState;
@@ -256,6 +360,7 @@ class StateDecoder {
           s.orderDayBase.set(Number(e.slice(0, i)), { revenue: Number(e.slice(i + 1)), purchase: e[i] === ':' });
         }
       } else if (f === 'wb') s.webBaseLastSeenAt = Number(v);
+      else if (f === 'w') decodeWebDays(v, s.web);
       else if (f === 'tb') {
         const b = v.split(',');
         s.ticketBase = { lastTicketAt: nOpt(b[0]), resolveSumMs: n0(b[1]), resolveCount: n0(b[2]) };
@@ -299,8 +404,8 @@ class StateDecoder {
           counts[Number(i)] = Number(c);
           comma = next;
         }
-        const bucket: WebBucket = { counts, lastSeenAt: d * DAY_MS + n0(ms) };
-        s.web.set(d, bucket);
+        // The previous layout's bucket (w:<day>): merged with the packed days of `w` (an upgrade keeps both).
+        mergeWebBucket(s.web, d, { counts, lastSeenAt: d * DAY_MS + n0(ms) });
         return;
       }
       case 116: {
@@ -343,8 +448,16 @@ class StateDecoder {
       case 104: // h:<topic>:<partition>
         if (this.idempotence) s.offsets.set(f.slice(2), v);
         return;
-      case 101: // e:<topic code>:<event id>
-        if (this.idempotence) s.seenEvents.set(f.slice(2), Number(v));
+      case 101: // e:<topic code> (packed) or, from the previous layout, e:<topic code>:<event id>
+        if (!this.idempotence) return;
+        if (f.indexOf(':', 2) < 0) {
+          // 7 digits of the topic's latest time, then entries of a 9-digit fingerprint and a 7-digit time.
+          const code = f.slice(2);
+          for (let i = 7; i + ENTRY_LENGTH <= v.length; i += ENTRY_LENGTH) {
+            const fp = Buffer.from(v.slice(i, i + FINGERPRINT_LENGTH), 'latin1').toString('hex');
+            s.seenEvents.set(`${code}:#${fp}`, digits128(v, i + FINGERPRINT_LENGTH, 7) - TIME_BIAS);
+          }
+        } else s.seenEvents.set(f.slice(2), Number(v));
         return;
     }
   }

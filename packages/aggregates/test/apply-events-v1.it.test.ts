@@ -1,5 +1,6 @@
 /**
- * Differential test of lua/apply_events.lua against its first version (test/fixtures/apply_events.v1.lua, which read
+ * Differential test of the second version of apply_events.lua (test/fixtures/apply_events.v2.lua; the current script,
+ * with the compact layout, is checked against it in apply-events-v2.it.test.ts) against its first version (test/fixtures/apply_events.v1.lua, which read
  * the whole hash with HGETALL on every call): on random histories, deliveries and per-batch retentions, the two must
  * leave exactly the same hash (apart from `lb`, the fold lower bound the current script keeps) and return the same
  * results. Hashes written by the first version are also continued by the current one (no `lb` yet: an upgrade).
@@ -10,13 +11,14 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
-import { customerKeys, encodeEvent, encodeEventInto } from '../src/keyspace';
+import { customerKeys, encodeEvent, encodeEventInto, FINGERPRINT_LENGTH } from '../src/keyspace';
 import { RETENTION_DAYS } from '../src/metrics';
-import { APPLY_EVENTS_LUA } from '../src/store';
 import { buildEvents, DAY, deliver, groupBatch, type HistorySpec, historyArb, prng } from './history';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:16379';
 const V1_LUA = readFileSync(new URL('./fixtures/apply_events.v1.lua', import.meta.url), 'utf8');
+/** The second version: "current" in this file. */
+const APPLY_EVENTS_LUA = readFileSync(new URL('./fixtures/apply_events.v2.lua', import.meta.url), 'utf8');
 const config = DEFAULT_AGGREGATE_CONFIG;
 let redis: Redis;
 
@@ -89,6 +91,8 @@ async function applyBoth(
   for (const r of item.events) {
     v1Args.push(...encodeEvent(r.event, r.topic, r.partition, r.offset, config));
     encodeEventInto(args, r.event, r.topic, r.partition, r.offset, config);
+    // The second version reads the event_id alone (the current script a fingerprint before it).
+    args[args.length - 1] = args[args.length - 1]!.slice(FINGERPRINT_LENGTH) || r.event.event.event_id;
   }
   const refKey = customerKeys(`${prefix}-ref`, item.customerId).agg;
   const key = customerKeys(prefix, item.customerId).agg;

@@ -1,0 +1,140 @@
+/**
+ * Micro-benchmark of the aggregator's apply path without Kafka: `npx tsx bench/apply-micro.ts [customers] [batch]`
+ * against REDIS_URL (prefix `applybench`, deleted afterwards). The `standard` profile's shape (seed 20260630) for
+ * `customers`, split like the topics (3 partitions per input topic, by customer) into batches of `batch` records per
+ * topic-partition in produce order, grouped per customer like the handler, applied with AggregateStore.applyBatch.
+ * Prints wall time, the server's EVALSHA time per event (INFO commandstats) and the aggregate bytes per customer
+ * (used_memory before/after, and MEMORY USAGE of the hashes).
+ */
+import { AggregateStore, DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
+import { customerIdOf, type InputEvent } from '@tierstream/contracts';
+import { generateWorkload } from '@tierstream/generator';
+import { Redis } from 'ioredis';
+
+const customers = Number(process.argv[2] ?? 2000);
+const batchSize = Number(process.argv[3] ?? 5000);
+const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:16379');
+const prefix = 'applybench';
+const store = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG });
+await store.init();
+
+const topicOf = (e: InputEvent) =>
+  e.kind === 'order' ? 'orders.v1' : e.kind === 'web' ? 'web-behavior.v1' : 'tickets.v1';
+const hash = (s: string) => {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
+  return Math.abs(h);
+};
+const queues = new Map<string, Array<{ event: InputEvent; offset: number }>>();
+const nextOffset = new Map<string, number>();
+let total = 0;
+for (const e of generateWorkload({ customers, days: 365, seed: 20260630 })) {
+  const id = customerIdOf(e);
+  if (id === null) continue;
+  const key = `${topicOf(e)}:${hash(id) % 3}`;
+  const off = nextOffset.get(key) ?? 0;
+  nextOffset.set(key, off + 1);
+  let q = queues.get(key);
+  if (!q) {
+    q = [];
+    queues.set(key, q);
+  }
+  q.push({ event: e, offset: off });
+  total++;
+}
+// Batches in produce order across topic-partitions: round-robin over the queues, `batchSize` records each.
+const batches: Array<{ topic: string; partition: number; records: Array<{ event: InputEvent; offset: number }> }> = [];
+const keys = [...queues.keys()];
+const pos = new Map<string, number>(keys.map((k) => [k, 0]));
+for (let more = true; more; ) {
+  more = false;
+  for (const k of keys) {
+    const q = queues.get(k)!;
+    const p = pos.get(k)!;
+    if (p >= q.length) continue;
+    more = true;
+    const [topic, partition] = k.split(':') as [string, string];
+    batches.push({ topic, partition: Number(partition), records: q.slice(p, p + batchSize) });
+    pos.set(k, p + batchSize);
+  }
+}
+const evalUsec = async () => {
+  let calls = 0;
+  let usec = 0;
+  for (const l of (await redis.info('commandstats')).split('\n')) {
+    const m = /^cmdstat_(evalsha|eval|hgetall|hmget):calls=(\d+),usec=(\d+)/.exec(l);
+    if (m && m[1] === 'evalsha') {
+      calls += Number(m[2]);
+      usec += Number(m[3]);
+    }
+  }
+  return { calls, usec };
+};
+const mem = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+const memBefore = await mem();
+const before = await evalUsec();
+const started = Date.now();
+let calls = 0;
+for (const b of batches) {
+  const byCustomer = new Map<string, Array<{ event: InputEvent; topic: string; partition: number; offset: string }>>();
+  for (const r of b.records) {
+    const id = customerIdOf(r.event)!;
+    let list = byCustomer.get(id);
+    if (!list) {
+      list = [];
+      byCustomer.set(id, list);
+    }
+    list.push({ event: r.event, topic: b.topic, partition: b.partition, offset: String(r.offset) });
+  }
+  calls += byCustomer.size;
+  await store.applyBatch(
+    [...byCustomer].map(([customerId, events]) => ({ customerId, events })),
+    {
+      retentionDays: 1_000_000,
+    },
+  );
+}
+const seconds = (Date.now() - started) / 1000;
+const after = await evalUsec();
+const memAfter = await mem();
+let usage = 0;
+let fields = 0;
+const hashKeys = await redis.keys(`${prefix}:*`);
+const byKind: Record<string, { fields: number; bytes: number }> = {};
+for (const k of hashKeys) {
+  usage += Number(await redis.memory('USAGE', k));
+  const flat = (await redis.call('HGETALL', k)) as string[];
+  fields += flat.length / 2;
+  for (let i = 0; i < flat.length; i += 2) {
+    const f = flat[i]!;
+    const kind = f.charCodeAt(1) === 58 ? f.slice(0, 2) : f;
+    byKind[kind] ??= { fields: 0, bytes: 0 };
+    const e = byKind[kind];
+    e.fields += 1 / customers;
+    e.bytes += (f.length + flat[i + 1]!.length) / customers;
+  }
+}
+for (const e of Object.values(byKind)) {
+  e.fields = +e.fields.toFixed(2);
+  e.bytes = Math.round(e.bytes);
+}
+const usec = after.usec - before.usec;
+console.log(
+  JSON.stringify({
+    customers,
+    events: total,
+    batches: batches.length,
+    calls,
+    eventsPerCall: +(total / calls).toFixed(2),
+    seconds,
+    eventsPerSec: Math.round(total / seconds),
+    serverUsPerEvent: +(usec / total).toFixed(2),
+    serverUsPerCall: +(usec / (after.calls - before.calls)).toFixed(2),
+    usedMemoryPerCustomer: Math.round((memAfter - memBefore) / customers),
+    memoryUsagePerCustomer: Math.round(usage / customers),
+    fieldsPerCustomer: +(fields / customers).toFixed(1),
+    byKind,
+  }),
+);
+for (let i = 0; i < hashKeys.length; i += 1000) await redis.del(...hashKeys.slice(i, i + 1000));
+redis.disconnect();

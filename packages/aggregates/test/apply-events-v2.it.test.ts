@@ -1,0 +1,187 @@
+/**
+ * Differential test of lua/apply_events.lua (compact layout, design-decisions §22) against the previous script
+ * (test/fixtures/apply_events.v2.lua: one dedupe field per event id, one field per web day, the HSCAN prune): on random
+ * histories (orders with reversals and copies, web, tickets), duplicates, redeliveries, batch cuts, per-batch
+ * retentions and horizons, both must return the same results and leave the same state: the decoded aggregates, the
+ * same remembered events (each of the previous script's ids ↔ its fingerprint, with the same time) and the same
+ * high-water offsets. Also: a hash written by the previous script is continued by the current one (an upgrade).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { type InputEvent, WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
+import { customerKeys, decodeStateReply, encodeEventInto, eventFingerprint } from '../src/keyspace';
+import type { AggregateState } from '../src/metrics';
+import { RETENTION_DAYS } from '../src/metrics';
+import { APPLY_EVENTS_LUA } from '../src/store';
+import { buildEvents, DAY, deliver, groupBatch, historyArb, prng } from './history';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:16379';
+const V2_LUA = readFileSync(new URL('./fixtures/apply_events.v2.lua', import.meta.url), 'utf8');
+const config = DEFAULT_AGGREGATE_CONFIG;
+let redis: Redis;
+let shas: { v2: string; current: string };
+
+beforeAll(async () => {
+  redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  await redis.connect();
+  shas = {
+    v2: (await redis.script('LOAD', V2_LUA)) as string,
+    current: (await redis.script('LOAD', APPLY_EVENTS_LUA)) as string,
+  };
+});
+afterAll(async () => {
+  await redis?.quit();
+});
+
+type Item = ReturnType<typeof groupBatch>[number];
+const topicCode = (topic: string) => createHash('sha1').update(topic).digest('hex').slice(0, 4);
+
+/** ARGV of both scripts: the current one takes `<fingerprint><event_id>` (web: the fingerprint), the previous the id. */
+function argsOf(item: Item, horizon: number, retention: string): { v2: string[]; current: string[] } {
+  const current = [String(horizon), retention];
+  const v2 = [String(horizon), retention];
+  for (const r of item.events) {
+    encodeEventInto(current, r.event, r.topic, r.partition, r.offset, config);
+    v2.push(current[current.length - 2]!, r.event.event.event_id);
+  }
+  return { v2, current };
+}
+
+async function stateOf(key: string, customerId: string): Promise<AggregateState | null> {
+  return decodeStateReply(customerId, (await redis.call('HGETALL', key)) as string[]);
+}
+
+/** The previous layout's idempotence memory in the current one's terms: ids → fingerprints, topics → codes. */
+function translated(s: AggregateState): { offsets: Map<string, string>; seen: Map<string, number> } {
+  const offsets = new Map<string, string>();
+  for (const [tp, o] of s.offsets) {
+    const i = tp.lastIndexOf(':');
+    offsets.set(`${topicCode(tp.slice(0, i))}:${tp.slice(i + 1)}`, o);
+  }
+  const seen = new Map<string, number>();
+  for (const [k, at] of s.seenEvents) {
+    const i = k.indexOf(':');
+    const fp = Buffer.from(eventFingerprint(k.slice(i + 1)), 'latin1').toString('hex');
+    seen.set(`${k.slice(0, i)}:#${fp}`, at);
+  }
+  return { offsets, seen };
+}
+
+/** The state without its idempotence memory, adjustments in day order (their order is the hash's field order). */
+const withoutIdempotence = (s: AggregateState | null) =>
+  s && {
+    ...s,
+    offsets: new Map(),
+    seenEvents: new Map(),
+    adjustments: [...s.adjustments].sort((a, b) => a.orderDay - b.orderDay || a.effectiveDay - b.effectiveDay),
+  };
+
+function webEvent(customerId: string, id: string, at: number, type = 0): InputEvent {
+  return {
+    kind: 'web',
+    event: {
+      event_id: id,
+      customer_id: customerId,
+      anonymous_id: null,
+      type: WEB_BEHAVIOR_TYPES[type]!,
+      url: null,
+      content_id: null,
+      occurred_at: at,
+    },
+  };
+}
+
+describe('apply_events.lua (compact layout) equals the previous script', () => {
+  it('same results, aggregates, remembered events and offsets for any history, delivery and retention', async () => {
+    const session = Date.now().toString(36);
+    let run = 0;
+    const seen = { calls: 0, applied: 0, skipped: 0, folds: 0, remembered: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(historyArb, { minLength: 1, maxLength: 3 }),
+        fc.integer(),
+        fc.constantFrom(48 * 3_600_000, 30 * DAY, 3 * 365 * DAY),
+        async (histories, seed, horizon) => {
+          const prefix = `agg-v3-${session}-${run++}`;
+          const byCustomer = new Map<string, InputEvent[]>();
+          histories.forEach((h, i) => {
+            byCustomer.set(`c${i}`, buildEvents(`c${i}`, h));
+          });
+          const delivery = deliver(byCustomer, seed, horizon);
+          const rnd = prng(seed ^ 0x5eed);
+          const keys = new Set<string>();
+          for (const batch of delivery.batches) {
+            const retention = String(
+              [RETENTION_DAYS, RETENTION_DAYS + Math.floor(rnd() * 120), 1_000_000][Math.floor(rnd() * 3)],
+            );
+            for (const item of groupBatch(batch)) {
+              const args = argsOf(item, horizon, retention);
+              const refKey = customerKeys(`${prefix}-ref`, item.customerId).agg;
+              const key = customerKeys(prefix, item.customerId).agg;
+              keys.add(refKey).add(key);
+              const refFields = await redis.hlen(refKey);
+              const want = (await redis.evalsha(shas.v2, 1, refKey, ...args.v2)) as number[];
+              const got = (await redis.evalsha(shas.current, 1, key, ...args.current)) as number[];
+              expect(got).toEqual(want);
+              const ref = await stateOf(refKey, item.customerId);
+              const cur = await stateOf(key, item.customerId);
+              expect(withoutIdempotence(cur)).toEqual(withoutIdempotence(ref));
+              const t = translated(ref!);
+              expect(cur!.offsets).toEqual(t.offsets);
+              expect(cur!.seenEvents).toEqual(t.seen);
+              seen.calls++;
+              seen.applied += want[0]!;
+              seen.skipped += item.events.length - want[0]!;
+              seen.remembered += t.seen.size;
+              if ((await redis.hlen(refKey)) < refFields) seen.folds++;
+            }
+          }
+          if (keys.size) await redis.del(...keys);
+        },
+      ),
+      { numRuns: Number(process.env.AGG_PROPERTY_RUNS ?? 150) },
+    );
+    console.log('[apply_events v2 differential]', JSON.stringify(seen));
+    expect(seen.skipped).toBeGreaterThan(0);
+    expect(seen.folds).toBeGreaterThan(0);
+  });
+
+  it('continues a hash of the previous layout: redeliveries still apply nothing, web days of both layouts add up', async () => {
+    const prefix = `agg-v3-upgrade-${Date.now().toString(36)}`;
+    const d = 20_000;
+    const key = customerKeys(prefix, 'c').agg;
+    const refKey = customerKeys(`${prefix}-ref`, 'c').agg;
+    const rec = (event: InputEvent, offset: number) => ({
+      event,
+      topic: 'web-behavior.v1',
+      partition: 2,
+      offset: String(offset),
+    });
+    const first = {
+      customerId: 'c',
+      events: [rec(webEvent('c', 'w1', d * DAY + 1_000), 0), rec(webEvent('c', 'w2', d * DAY + 5_000, 3), 1)],
+    };
+    const again = { customerId: 'c', events: [...first.events, rec(webEvent('c', 'w3', d * DAY + 9_000, 3), 2)] };
+    const horizon = 48 * 3_600_000;
+    const retention = String(RETENTION_DAYS);
+    // Both hashes written by the previous script, then one continued by each.
+    for (const k of [key, refKey]) await redis.evalsha(shas.v2, 1, k, ...argsOf(first, horizon, retention).v2);
+    const want = (await redis.evalsha(shas.v2, 1, refKey, ...argsOf(again, horizon, retention).v2)) as number[];
+    const got = (await redis.evalsha(shas.current, 1, key, ...argsOf(again, horizon, retention).current)) as number[];
+    expect(want[0]).toBe(1);
+    expect(got).toEqual(want);
+    const fields = Object.keys(await redis.hgetall(key)).sort();
+    // The previous layout's high-water field moved to its new name; its dedupe fields are gone.
+    expect(fields.filter((f) => f.startsWith('h:'))).toEqual([`h:${topicCode('web-behavior.v1')}:2`]);
+    expect(fields.filter((f) => f.startsWith('x:') || /^e:.*:/.test(f))).toEqual([]);
+    expect(fields).toContain(`w:${d}`);
+    expect(fields).toContain('w');
+    expect(withoutIdempotence(await stateOf(key, 'c'))).toEqual(withoutIdempotence(await stateOf(refKey, 'c')));
+    expect((await stateOf(key, 'c'))!.web.get(d)!.counts[3]).toBe(2);
+    await redis.del(key, refKey);
+  });
+});
