@@ -53,7 +53,7 @@ describe('readableRules', () => {
   it('lists rules in order with readable conditions and the default last', () => {
     const table = dims.find((d) => d.id === 'lifecycle')!.tables[0]!;
     expect(table.rows[0]).toEqual([1, 'loyal_frequent_recent', 'LOYAL', 'orders_365d ≥ 4 and recency_days ≤ 60']);
-    const scoring = rules.dimensions.find((d) => d.id === 'lifecycle')!.scoring as { rules: unknown[] };
+    const scoring = rules.dimensions.find((d) => d.id === 'lifecycle')!.scoring as unknown as { rules: unknown[] };
     expect(table.rows).toHaveLength(scoring.rules.length + 1);
     expect(table.rows.at(-1)?.[3]).toBe('otherwise');
   });
