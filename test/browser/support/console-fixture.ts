@@ -48,9 +48,10 @@ export interface ConsoleFixture {
  * Call inside a `describe` of a `*.browser.test.ts` file: starts a console (in this process, on a free loopback port,
  * with fresh viewer and admin tokens) on the run's data and a headless Chromium in `beforeAll`, stops both in
  * `afterAll`. The run itself (the pipeline over the tiny workload) happens once per test run, in the project's
- * globalSetup.
+ * globalSetup. `opts.settings`: console settings of the test file over the run's, called in `beforeAll` (after the
+ * file's own earlier `beforeAll` hooks, so they may name ports opened there).
  */
-export function consoleFixture(): ConsoleFixture {
+export function consoleFixture(opts: { settings?: () => Record<string, string> } = {}): ConsoleFixture {
   const run = inject('browserRun');
   const viewerToken = `viewer-${randomBytes(16).toString('hex')}`;
   const adminToken = `admin-${randomBytes(16).toString('hex')}`;
@@ -72,6 +73,8 @@ export function consoleFixture(): ConsoleFixture {
       CONSOLE_ADMIN_TOKEN: adminToken,
       CONSOLE_VIEWER_TOKEN_FILE: '',
       CONSOLE_ADMIN_TOKEN_FILE: '',
+      // A test's own console settings (e.g. CONSOLE_SERVICE_HEALTH_URLS), read when the console starts.
+      ...opts.settings?.(),
     });
     const logger = consoleLogger();
     logger.level = 'warn';
