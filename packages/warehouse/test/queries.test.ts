@@ -78,12 +78,13 @@ describe('renderQuery', () => {
 });
 
 describe('the query pack', () => {
-  it('has the eleven documented queries, each with a title, description, example and valid parameters', async () => {
+  it('has the twelve documented queries, each with a title, description, example and valid parameters', async () => {
     const qs = await listQueries(QUERIES_DIR);
     expect(qs.map((q) => q.name)).toEqual([
       'clv_by_tier',
       'cohort_by_first_order_month',
       'customer_on_day',
+      'customer_transitions',
       'cutpoints_on_day',
       'high_value_at_risk',
       'likely_to_churn_high_value',

@@ -171,26 +171,70 @@ async function engineFrontier(clients: Clients, tierState: TierStateStore, now: 
 }
 
 /**
+ * Reads of the customer view that change rarely — the CLV model history, the rules of a version, the tier engine's last
+ * decided day — kept for `ttlMs` (default 1 s) so a server answering hundreds of views a second reads and parses them
+ * once per interval instead of per view. A view may then lag a rules apply, a CLV fit or a closed day by up to ttlMs.
+ */
+export class CustomerViewCache {
+  private readonly entries = new Map<string, { until: number; value: Promise<unknown> }>();
+
+  constructor(
+    readonly ttlMs = 1_000,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** The value under `key`, loaded by `load` when missing or older than ttlMs; a failed load is not kept. */
+  get<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const now = this.clock();
+    const hit = this.entries.get(key);
+    if (hit && hit.until > now) return hit.value as Promise<T>;
+    const value = load();
+    this.entries.set(key, { until: now + this.ttlMs, value });
+    value.catch(() => {
+      if (this.entries.get(key)?.value === value) this.entries.delete(key);
+    });
+    return value;
+  }
+}
+
+/**
  * The customer view (see CustomerView). `asOf` undefined: current tiers and metrics as of now. Throws
  * UnknownCustomerError when neither Redis nor the warehouse knows the customer; warehouse errors propagate.
  */
 export async function customerView(
   clients: Clients,
   customerId: string,
-  opts: { asOf?: number; aggregateConfig: AggregateConfig; rulesFile: string; now?: number },
+  opts: {
+    asOf?: number;
+    aggregateConfig: AggregateConfig;
+    rulesFile: string;
+    now?: number;
+    /** Keeps the reads that rarely change between calls (a server answering many views); default none. */
+    cache?: CustomerViewCache;
+  },
 ): Promise<CustomerView> {
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
   const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: opts.aggregateConfig });
-  await store.init();
-  const aggregates = await store.readState(customerId);
-  const state = (await tierState.readStates([customerId])).get(customerId) ?? null;
-  // The CLV predictions (issue 15) under the model in force on the day, beside the metrics they come from.
-  const clvModels = await new ClvModelStore(clients.redis, clients.redisPrefix).history();
+  const cached = <T>(key: string, load: () => Promise<T>): Promise<T> =>
+    opts.cache ? opts.cache.get(`${clients.redisPrefix}|${key}`, load) : load();
+  const [aggregates, states, clvModels] = await Promise.all([
+    store.readState(customerId),
+    tierState.readStates([customerId]),
+    // The CLV predictions (issue 15) under the model in force on the day, beside the metrics they come from.
+    cached('clv', () => new ClvModelStore(clients.redis, clients.redisPrefix).history()),
+  ]);
+  const state = states.get(customerId) ?? null;
   const asOf = opts.asOf ?? opts.now ?? Date.now();
   const day = dayOf(asOf);
   const notes: string[] = [];
-  const rules = state ? await rulesOfVersion(tierState, state.rules_version, opts.rulesFile) : null;
-  const beyond = beyondEngineNote(day, await engineFrontier(clients, tierState, opts.now ?? Date.now()));
+  const rules = state
+    ? await cached(`rules:${state.rules_version}`, () => rulesOfVersion(tierState, state.rules_version, opts.rulesFile))
+    : null;
+  const now = opts.now ?? Date.now();
+  const beyond = beyondEngineNote(
+    day,
+    await cached(`frontier:${dayOf(now)}`, () => engineFrontier(clients, tierState, now)),
+  );
   if (beyond && (state || aggregates)) notes.push(beyond);
   if (state && Object.keys(state.pending ?? {}).length > 0 && !rules)
     notes.push(`rules version ${state.rules_version} not found: pending until_day unknown`);
