@@ -3,6 +3,7 @@ export * from './config';
 export * from './config-file';
 export * from './existence';
 export * from './identity-oracle';
+export * from './identity-store';
 export * from './keyspace';
 export * from './metrics';
 export { oracleMetrics } from './oracle';

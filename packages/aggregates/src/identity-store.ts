@@ -1,0 +1,344 @@
+/**
+ * The identity graph in Redis (docs/design-decisions.md §22): per customer id a small hash `<prefix>:{<id>}:idn`
+ * (`tb`/`to`/`tm`/`ta` once merged: the survivor named, the root it leads to, merge event id, time; `mg:<id>` per id merged into it; `al:<anonymous id>`
+ * per alias to it), per anonymous id X a hash `<prefix>:{anon:X}:aid` (`c`, `e`, `t`: the customer, the alias event
+ * id and time) and the anonymous events held until its alias, `<prefix>:{anon:X}:anon`. Every key is hash-tagged by
+ * the id it describes, and every script touches one id's slot (Cluster-safe); an event is routed with one `HGET` of
+ * its customer's `to` (O(1), chains are compressed when they form) or one script call per anonymous id and batch.
+ *
+ * Identity events are applied by one consumer in topic order (identities.v1 has one partition), so the steps of one
+ * merge or alias run one after the other; each step is idempotent (keyed by the identity event id), so a crash between
+ * two steps is repaired by the redelivery. Scripts: lua/identity_*.lua (keys in the name), loaded with defineCommand.
+ */
+import { readFileSync } from 'node:fs';
+import { customerHashTag, execBySlot, type RedisClient } from '@tierstream/config';
+import { type IdentityEvent, WEB_BEHAVIOR_TYPES, type WebBehaviorType } from '@tierstream/contracts';
+import type { ChainableCommander } from 'ioredis';
+import type { IdentityOutcome } from './identity-oracle';
+
+const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
+
+/** Expected refusals of the scripts (negative return codes). */
+export enum IdentityScriptCode {
+  ALREADY_MERGED = -3,
+  ALREADY_ALIASED = -4,
+  ERASED = -5,
+}
+
+interface IdentityCommands {
+  tsIdentityMergeSource(
+    idn: string,
+    erased: string,
+    eventId: string,
+    root: string,
+    at: number,
+  ): Promise<[number, string]>;
+  tsIdentityAlias(
+    aid: string,
+    held: string,
+    eventId: string,
+    customerId: string,
+    at: number,
+    floor: number,
+    keepMs: number,
+  ): Promise<Array<number | string>>;
+  tsIdentityHold(aid: string, held: string, ...args: Array<string | number>): Promise<[string, string, string]>;
+}
+
+/** Key names of the identity graph (all hash-tagged by the id they describe). */
+export function identityKeys(prefix: string) {
+  const anon = (x: string) => customerHashTag(`anon:${x}`);
+  return {
+    customer: (id: string) => `${prefix}:${customerHashTag(id)}:idn`,
+    alias: (anonymousId: string) => `${prefix}:${anon(anonymousId)}:aid`,
+    held: (anonymousId: string) => `${prefix}:${anon(anonymousId)}:anon`,
+    /** The erasure suppression marker of issue 19 (`suppressionKey` of @tierstream/config: same name). */
+    erased: (id: string) => `${prefix}:${customerHashTag(id)}:erased`,
+  };
+}
+
+/** An anonymous web event as held under its anonymous id: what the aggregates need of it. */
+export interface HeldEvent {
+  eventId: string;
+  occurredAt: number;
+  type: WebBehaviorType;
+}
+
+/** What applying one identity event did (the outcome as the oracle defines it, plus what the fold needs). */
+export interface IdentityApplied {
+  outcome: IdentityOutcome;
+  /** The event had been applied before (a redelivery): the later steps were redone, nothing changed twice. */
+  redo: boolean;
+  /** ALIAS: the held anonymous events within the horizon before the alias (to fold into the customer, once). */
+  held?: HeldEvent[];
+}
+
+/** One customer id's identity record (what `identity show` and the tier engine read). */
+export interface IdentityRecord {
+  id: string;
+  /**
+   * Set once merged: the survivor the merge named (its root then), the merge's event id and time, and `to`, the root
+   * it leads to now (the survivor, or where a later merge of the survivor took it).
+   */
+  mergedInto: { customerId: string; mergeId: string; at: number; to: string } | null;
+  /** Ids merged directly into this one, with their merge event ids (sorted by id). */
+  merges: Array<{ customerId: string; mergeId: string }>;
+  /** Anonymous ids aliased to this id, with the alias times (sorted by id). */
+  aliases: Array<{ anonymousId: string; at: number }>;
+}
+
+/** Per anonymous id of a batch: its alias (if any) and one decision per event (see identity_hold-2.lua). */
+export interface HoldResult {
+  customerId: string | null;
+  aliasAt: number | null;
+  /** H held, O older than the floor, D dropped (bound), R route to the customer, F folded by the alias already. */
+  decisions: string;
+}
+
+export interface IdentityStoreOptions {
+  prefix?: string;
+  /** How far before its alias an anonymous event still counts (ms). Default 30 days. */
+  anonRetentionMs?: number;
+  /** Most anonymous events held per anonymous id. Default 2,000. */
+  heldCap?: number;
+  /** How long held events stay after the alias folded them (ms; redeliveries are recognised meanwhile). 48 h. */
+  keepAfterAliasMs?: number;
+}
+
+export const DEFAULT_ANON_RETENTION_MS = 30 * 86_400_000;
+
+export class IdentityStore {
+  readonly keys: ReturnType<typeof identityKeys>;
+  readonly anonRetentionMs: number;
+  readonly heldCap: number;
+  readonly keepAfterAliasMs: number;
+
+  constructor(
+    private readonly redis: RedisClient,
+    opts: IdentityStoreOptions = {},
+  ) {
+    this.keys = identityKeys(opts.prefix ?? 'ts');
+    this.anonRetentionMs = opts.anonRetentionMs ?? DEFAULT_ANON_RETENTION_MS;
+    this.heldCap = opts.heldCap ?? 2_000;
+    this.keepAfterAliasMs = opts.keepAfterAliasMs ?? 48 * 3_600_000;
+    const commands: Array<[string, number, string]> = [
+      ['tsIdentityMergeSource', 2, 'identity_merge_source-2'],
+      ['tsIdentityAlias', 2, 'identity_alias-2'],
+      ['tsIdentityHold', 2, 'identity_hold-2'],
+    ];
+    for (const [name, numberOfKeys, file] of commands) {
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua: lua(file) });
+    }
+  }
+
+  private get commands(): IdentityCommands {
+    return this.redis as unknown as IdentityCommands;
+  }
+
+  /** A customer id's root: itself, or the root of the survivor it was merged into (one HGET per link). */
+  async rootOf(customerId: string): Promise<string> {
+    let id = customerId;
+    for (let guard = 0; guard < 1_000; guard++) {
+      const next = await this.redis.hget(this.keys.customer(id), 'to');
+      if (next === null) return id;
+      id = next;
+    }
+    throw new Error(`identity graph: no root within 1000 links from ${customerId}`);
+  }
+
+  /**
+   * The roots of many customer ids: one pipelined HGET per id (per slot in Cluster), then one more round per chain
+   * link still to follow (chains are compressed when they form, so at most one more round in practice).
+   */
+  async resolveMany(ids: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    let todo = [...new Set(ids)].map((id) => ({ id, at: id }));
+    for (let round = 0; todo.length > 0; round++) {
+      if (round > 1_000) throw new Error('identity graph: chain longer than 1000 links');
+      const next = await execBySlot(
+        this.redis,
+        todo,
+        (t) => this.keys.customer(t.at),
+        (p, t) => p.hget(this.keys.customer(t.at), 'to'),
+      );
+      const more: typeof todo = [];
+      todo.forEach((t, i) => {
+        const to = next[i] as string | null;
+        if (to === null) out.set(t.id, t.at);
+        else more.push({ id: t.id, at: to });
+      });
+      todo = more;
+    }
+    return out;
+  }
+
+  /**
+   * Applies one identity event (already validated by contracts' validateIdentityEvent) to the graph, idempotently by
+   * its event id; refusals come back as `{ kind: 'rejected', reason }` (the caller dead-letters the record).
+   */
+  async apply(event: IdentityEvent): Promise<IdentityApplied> {
+    return event.type === 'MERGE' ? this.applyMerge(event) : this.applyAlias(event);
+  }
+
+  private async applyMerge(e: IdentityEvent): Promise<IdentityApplied> {
+    const a = e.merged_customer_id!;
+    const b = e.customer_id;
+    const rejected = (reason: 'SELF_MERGE' | 'MERGE_CYCLE' | 'ALREADY_MERGED' | 'ERASED_ID'): IdentityApplied => ({
+      outcome: { kind: 'rejected', reason },
+      redo: false,
+    });
+    if (a === b) return rejected('SELF_MERGE');
+    if ((await this.redis.exists(this.keys.erased(b))) === 1) return rejected('ERASED_ID');
+    const rootB = await this.rootOf(b);
+    // root(B) = A: B was merged, directly or through a chain, into A (A is a root then, so never a redelivery).
+    if (rootB === a) return rejected('MERGE_CYCLE');
+    // Step 1 (A's slot): A's survivor, unless A was merged before; a redelivery returns the survivor it recorded.
+    const [code, other] = await this.commands.tsIdentityMergeSource(
+      this.keys.customer(a),
+      this.keys.erased(a),
+      e.event_id,
+      rootB,
+      e.occurred_at,
+    );
+    if (code === IdentityScriptCode.ERASED) return rejected('ERASED_ID');
+    if (code === IdentityScriptCode.ALREADY_MERGED) {
+      return (await this.rootOf(other)) === rootB
+        ? { outcome: { kind: 'duplicate' }, redo: false }
+        : rejected('ALREADY_MERGED');
+    }
+    const survivor = code === 1 ? other : rootB;
+    // Step 2 (the survivor's slot): the survivor lists A. Step 3: ids merged into A point at the survivor directly.
+    await this.redis.hset(this.keys.customer(survivor), `mg:${a}`, e.event_id);
+    const children = Object.keys(await this.redis.hgetall(this.keys.customer(a)))
+      .filter((f) => f.startsWith('mg:'))
+      .map((f) => f.slice(3));
+    await execBySlot(
+      this.redis,
+      children,
+      (c) => this.keys.customer(c),
+      (p, c) => p.hset(this.keys.customer(c), 'to', survivor),
+    );
+    return { outcome: { kind: 'merged', merged: a, into: survivor }, redo: code === 1 };
+  }
+
+  private async applyAlias(e: IdentityEvent): Promise<IdentityApplied> {
+    const x = e.anonymous_id!;
+    const c = e.customer_id;
+    if ((await this.redis.exists(this.keys.erased(c))) === 1)
+      return { outcome: { kind: 'rejected', reason: 'ERASED_ID' }, redo: false };
+    const reply = await this.commands.tsIdentityAlias(
+      this.keys.alias(x),
+      this.keys.held(x),
+      e.event_id,
+      c,
+      e.occurred_at,
+      e.occurred_at - this.anonRetentionMs,
+      this.keepAfterAliasMs,
+    );
+    const code = Number(reply[0]);
+    if (code === IdentityScriptCode.ALREADY_ALIASED) {
+      const [mine, theirs] = await Promise.all([this.rootOf(c), this.rootOf(String(reply[1]))]);
+      return mine === theirs
+        ? { outcome: { kind: 'duplicate' }, redo: false }
+        : { outcome: { kind: 'rejected', reason: 'ALIAS_CONFLICT' }, redo: false };
+    }
+    await this.redis.hset(this.keys.customer(c), `al:${x}`, String(e.occurred_at));
+    const held: HeldEvent[] = [];
+    for (let i = 2; i < reply.length; i += 2) held.push(decodeHeld(String(reply[i]), String(reply[i + 1])));
+    held.sort((p, q) => p.occurredAt - q.occurredAt || (p.eventId < q.eventId ? -1 : p.eventId > q.eventId ? 1 : 0));
+    return { outcome: { kind: 'aliased', anonymousId: x, customerId: c }, redo: code === 1, held };
+  }
+
+  /**
+   * The anonymous web events of a batch, per anonymous id (one script call each, pipelined per slot): held while the
+   * id has no alias, else routed. `floor`: the identity watermark − the anonymous retention horizon (older events
+   * cannot be folded by any alias still to come; identities.v1 is in event-time order like the input partitions).
+   */
+  async hold(
+    items: ReadonlyArray<{ anonymousId: string; events: readonly HeldEvent[] }>,
+    floor: number,
+  ): Promise<Map<string, HoldResult>> {
+    const replies = await execBySlot(
+      this.redis,
+      items,
+      (it) => this.keys.alias(it.anonymousId),
+      (p: ChainableCommander, it) => {
+        const args: Array<string | number> = [floor, this.heldCap, this.anonRetentionMs + 2 * 86_400_000];
+        for (const ev of it.events) args.push(ev.eventId, encodeHeld(ev));
+        (p as unknown as IdentityCommands).tsIdentityHold(
+          this.keys.alias(it.anonymousId),
+          this.keys.held(it.anonymousId),
+          ...args,
+        );
+      },
+    );
+    const out = new Map<string, HoldResult>();
+    items.forEach((it, i) => {
+      const [customer, at, decisions] = replies[i] as [string, string, string];
+      out.set(it.anonymousId, {
+        customerId: customer === '' ? null : customer,
+        aliasAt: customer === '' ? null : Number(at),
+        decisions,
+      });
+    });
+    return out;
+  }
+
+  /** The identity records of customer ids (one HGETALL each, pipelined per slot); ids without any are absent. */
+  async readMany(ids: readonly string[]): Promise<Map<string, IdentityRecord>> {
+    const hashes = await execBySlot(
+      this.redis,
+      ids,
+      (id) => this.keys.customer(id),
+      (p, id) => p.hgetall(this.keys.customer(id)),
+    );
+    const out = new Map<string, IdentityRecord>();
+    ids.forEach((id, i) => {
+      const h = hashes[i] as Record<string, string>;
+      if (Object.keys(h).length > 0) out.set(id, decodeIdentityRecord(id, h));
+    });
+    return out;
+  }
+
+  /** The alias of an anonymous id: the customer it names and the alias time; null when it has none. */
+  async aliasOf(anonymousId: string): Promise<{ customerId: string; eventId: string; at: number } | null> {
+    const [c, e, t] = await this.redis.hmget(this.keys.alias(anonymousId), 'c', 'e', 't');
+    return c ? { customerId: c, eventId: e ?? '', at: Number(t) } : null;
+  }
+
+  /** How many anonymous events are held under an anonymous id. */
+  async heldCount(anonymousId: string): Promise<number> {
+    const n = await this.redis.hlen(this.keys.held(anonymousId));
+    return n === 0 ? 0 : n - 1;
+  }
+}
+
+/** A customer id's identity hash → IdentityRecord. */
+export function decodeIdentityRecord(id: string, h: Record<string, string>): IdentityRecord {
+  const merges: IdentityRecord['merges'] = [];
+  const aliases: IdentityRecord['aliases'] = [];
+  for (const [f, v] of Object.entries(h)) {
+    if (f.startsWith('mg:')) merges.push({ customerId: f.slice(3), mergeId: v });
+    else if (f.startsWith('al:')) aliases.push({ anonymousId: f.slice(3), at: Number(v) });
+  }
+  merges.sort((a, b) => (a.customerId < b.customerId ? -1 : a.customerId > b.customerId ? 1 : 0));
+  aliases.sort((a, b) => (a.anonymousId < b.anonymousId ? -1 : a.anonymousId > b.anonymousId ? 1 : 0));
+  return {
+    id,
+    mergedInto:
+      h.to === undefined ? null : { customerId: h.tb ?? h.to, mergeId: h.tm ?? '', at: Number(h.ta ?? 0), to: h.to },
+    merges,
+    aliases,
+  };
+}
+
+const TYPE_INDEX = new Map(WEB_BEHAVIOR_TYPES.map((t, i) => [t, i]));
+
+function encodeHeld(e: HeldEvent): string {
+  return `${e.occurredAt},${TYPE_INDEX.get(e.type)}`;
+}
+
+function decodeHeld(eventId: string, value: string): HeldEvent {
+  const [at, type] = value.split(',');
+  return { eventId, occurredAt: Number(at), type: WEB_BEHAVIOR_TYPES[Number(type)]! };
+}

@@ -1,0 +1,324 @@
+import { createRedis, type RedisClient } from '@tierstream/config';
+import type { IdentityEvent, InputEvent } from '@tierstream/contracts';
+import fc from 'fast-check';
+import { Cluster } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestRedis, uniqueName } from '../../../test/support/stack';
+import { attributeEvents, buildIdentityGraph, type IdentityOutcome, rootOf } from '../src/identity-oracle';
+import { type HeldEvent, IdentityStore } from '../src/identity-store';
+
+// The identity graph store (lua/identity_*.lua through IdentityStore) against the identity oracle, on the stack's
+// Redis and on its Redis Cluster: random identity histories with redeliveries give the oracle's graph and outcomes,
+// and anonymous events held/routed/folded in random interleavings with aliases count exactly as the oracle says.
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 0, 1);
+const R = 10 * DAY;
+const CUSTOMERS = ['c0', 'c1', 'c2', 'c3', 'c4'];
+const ANONS = ['x0', 'x1', 'x2'];
+
+type Step =
+  | { kind: 'identity'; event: IdentityEvent }
+  | { kind: 'redeliver'; back: number }
+  | { kind: 'web'; events: Array<{ anon: string; id: number }> };
+
+const identityArb = fc.record({
+  merge: fc.boolean(),
+  a: fc.constantFrom(...CUSTOMERS),
+  b: fc.constantFrom(...CUSTOMERS),
+  x: fc.constantFrom(...ANONS),
+  gap: fc.integer({ min: 0, max: 3 }),
+});
+const stepArb = fc.oneof(
+  { arbitrary: identityArb.map((i) => ({ kind: 'i' as const, i })), weight: 3 },
+  { arbitrary: fc.integer({ min: 1, max: 4 }).map((back) => ({ kind: 'redeliver' as const, back })), weight: 1 },
+  {
+    arbitrary: fc
+      .array(
+        fc.record({
+          anon: fc.constantFrom(...ANONS),
+          // Few ids per anonymous id, so that copies (redeliveries) before and after its alias are common.
+          id: fc.integer({ min: 0, max: 11 }),
+        }),
+        { minLength: 1, maxLength: 4 },
+      )
+      .map((events) => ({ kind: 'web' as const, events })),
+    weight: 3,
+  },
+);
+
+/** Turns drawn steps into a history: identity events get ids and nondecreasing times (event-time order). */
+type Drawn = typeof stepArb extends fc.Arbitrary<infer T> ? T : never;
+function history(drawn: Drawn[]): Step[] {
+  let day = 0;
+  let n = 0;
+  return drawn.map((d) => {
+    if (d.kind === 'redeliver') return d;
+    if (d.kind === 'web') return d;
+    day += d.i.gap;
+    const id = `i${n++}`;
+    const event: IdentityEvent = d.i.merge
+      ? {
+          event_id: id,
+          type: 'MERGE',
+          customer_id: d.i.b,
+          anonymous_id: null,
+          merged_customer_id: d.i.a,
+          source: null,
+          occurred_at: T0 + day * DAY,
+        }
+      : {
+          event_id: id,
+          type: 'ALIAS',
+          customer_id: d.i.b,
+          anonymous_id: d.i.x,
+          merged_customer_id: null,
+          source: null,
+          occurred_at: T0 + day * DAY,
+        };
+    return { kind: 'identity', event };
+  });
+}
+
+/** Anonymous event `id` of `anon`: its day is a function of both (-15 .. 40), so copies are exact copies. */
+const webEvent = (anon: string, id: number): InputEvent => ({
+  kind: 'web',
+  event: {
+    event_id: `w-${anon}-${id}`,
+    customer_id: null,
+    anonymous_id: anon,
+    type: 'PAGE_VIEW',
+    url: null,
+    content_id: null,
+    occurred_at: T0 + (((id * 7 + ANONS.indexOf(anon) * 3) % 56) - 15) * DAY + 3_600_000,
+  },
+});
+
+/**
+ * Runs a history through the store as the aggregator will: identity events in order (redeliveries re-apply an earlier
+ * one), anonymous events held or routed (routed ones deduplicated by event id like the apply path's offsets), alias
+ * folds once per alias event id (the fold's marker). Returns the outcomes of first applications and the anonymous
+ * event ids counted per customer named (with multiplicity).
+ */
+async function run(store: IdentityStore, steps: Step[]) {
+  const outcomes: IdentityOutcome[] = [];
+  const applied: IdentityEvent[] = [];
+  const counted = new Map<string, string[]>();
+  const routed = new Set<string>();
+  const folded = new Set<string>();
+  const count = (customer: string, id: string) => counted.set(customer, [...(counted.get(customer) ?? []), id]);
+  let watermark = Number.NEGATIVE_INFINITY;
+  const inputs: InputEvent[] = [];
+  for (const step of steps) {
+    if (step.kind === 'web') {
+      const byAnon = new Map<string, HeldEvent[]>();
+      for (const e of step.events) {
+        const input = webEvent(e.anon, e.id);
+        inputs.push(input);
+        const list = byAnon.get(e.anon) ?? [];
+        list.push({ eventId: input.event.event_id, occurredAt: input.event.occurred_at, type: 'PAGE_VIEW' });
+        byAnon.set(e.anon, list);
+      }
+      const items = [...byAnon].map(([anonymousId, events]) => ({ anonymousId, events }));
+      const res = await store.hold(items, watermark - R);
+      for (const it of items) {
+        const r = res.get(it.anonymousId)!;
+        expect(r.decisions).toHaveLength(it.events.length);
+        it.events.forEach((ev, i) => {
+          const d = r.decisions[i];
+          expect(d).toMatch(r.customerId === null ? /^[HOD]$/ : /^[RF]$/);
+          if (d === 'R' && ev.occurredAt >= r.aliasAt! - R && !routed.has(ev.eventId)) {
+            routed.add(ev.eventId);
+            count(r.customerId!, ev.eventId);
+          }
+        });
+      }
+      continue;
+    }
+    const event = step.kind === 'identity' ? step.event : applied[Math.max(0, applied.length - step.back)];
+    if (!event) continue;
+    const result = await store.apply(event);
+    if (step.kind === 'identity') {
+      applied.push(event);
+      outcomes.push(result.outcome);
+      watermark = Math.max(watermark, event.occurred_at);
+    }
+    if (result.outcome.kind === 'aliased' && !folded.has(event.event_id)) {
+      folded.add(event.event_id);
+      for (const h of result.held ?? []) count(event.customer_id, h.eventId);
+    }
+  }
+  return { outcomes, applied, counted, inputs };
+}
+
+async function checkAgainstOracle(store: IdentityStore, steps: Step[]) {
+  const { outcomes, applied, counted, inputs } = await run(store, steps);
+  const graph = buildIdentityGraph(applied);
+  expect(outcomes).toEqual(graph.outcomes.map((o) => o.outcome));
+  const roots = await store.resolveMany(CUSTOMERS);
+  for (const c of CUSTOMERS) expect(roots.get(c), c).toBe(rootOf(graph, c));
+  for (const x of ANONS)
+    expect((await store.aliasOf(x))?.customerId ?? null).toBe(graph.aliases.get(x)?.customerId ?? null);
+  // Anonymous events counted: per root, each event the oracle attributes exactly once, and no other.
+  const got = new Map<string, string[]>();
+  for (const [c, ids] of counted) got.set(roots.get(c)!, [...(got.get(roots.get(c)!) ?? []), ...ids].sort());
+  const unique = [...new Map(inputs.map((e) => [e.event.event_id, e])).values()];
+  const want = new Map(
+    [...attributeEvents(unique, graph, R)].map(([c, evs]) => [c, evs.map((e) => e.event.event_id).sort()]),
+  );
+  expect(new Map([...got].filter(([, ids]) => ids.length > 0))).toEqual(want);
+}
+
+function suite(name: string, client: () => { redis: RedisClient; prefix: string; cleanup: () => Promise<void> }) {
+  describe(`IdentityStore on ${name}`, () => {
+    const t = client();
+    afterAll(() => t.cleanup());
+    let runNo = 0;
+
+    it('random histories with redeliveries give the oracle graph, outcomes and anonymous attribution', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 40 }), async (drawn) => {
+          const store = new IdentityStore(t.redis, { prefix: `${t.prefix}r${runNo++}`, anonRetentionMs: R });
+          await checkAgainstOracle(store, history(drawn));
+        }),
+        { numRuns: Number(process.env.IDENTITY_PROPERTY_RUNS ?? (name === 'Redis' ? 150 : 30)) },
+      );
+    });
+
+    it('a chain compresses: ids merged into a merged id point at the root', async () => {
+      const store = new IdentityStore(t.redis, { prefix: `${t.prefix}chain` });
+      const merge = (a: string, b: string, id: string): IdentityEvent => ({
+        event_id: id,
+        type: 'MERGE',
+        customer_id: b,
+        anonymous_id: null,
+        merged_customer_id: a,
+        source: null,
+        occurred_at: T0,
+      });
+      await store.apply(merge('a', 'b', 'm1'));
+      await store.apply(merge('b', 'c', 'm2'));
+      const [a, b, c] = ['a', 'b', 'c'].map((id) => store.keys.customer(id));
+      expect(await t.redis.hget(a!, 'to')).toBe('c');
+      expect(await store.readMany(['c', 'b'])).toEqual(
+        new Map([
+          ['c', { id: 'c', mergedInto: null, merges: [{ customerId: 'b', mergeId: 'm2' }], aliases: [] }],
+          [
+            'b',
+            {
+              id: 'b',
+              mergedInto: { customerId: 'c', mergeId: 'm2', at: T0, to: 'c' },
+              merges: [{ customerId: 'a', mergeId: 'm1' }],
+              aliases: [],
+            },
+          ],
+        ]),
+      );
+      // Redelivery of the first merge changes nothing (its survivor stays the one it recorded).
+      expect((await store.apply(merge('a', 'b', 'm1'))).redo).toBe(true);
+      expect(await t.redis.hget(a!, 'to')).toBe('c');
+      expect(await t.redis.hgetall(c!)).toEqual({ 'mg:b': 'm2' });
+      expect(Object.keys(await t.redis.hgetall(b!)).sort()).toEqual(['mg:a', 'ta', 'tb', 'tm', 'to']);
+      expect(await t.redis.hmget(a!, 'tb', 'to')).toEqual(['b', 'c']);
+    });
+
+    it('an erased id cannot be merged or aliased (ERASED_ID)', async () => {
+      const store = new IdentityStore(t.redis, { prefix: `${t.prefix}erased` });
+      await t.redis.set(store.keys.erased('gone'), 'req-1');
+      const base = { source: null, occurred_at: T0 };
+      const merge = (a: string, b: string): IdentityEvent => ({
+        ...base,
+        event_id: `${a}-${b}`,
+        type: 'MERGE',
+        customer_id: b,
+        anonymous_id: null,
+        merged_customer_id: a,
+      });
+      expect((await store.apply(merge('gone', 'b'))).outcome).toEqual({ kind: 'rejected', reason: 'ERASED_ID' });
+      expect((await store.apply(merge('b', 'gone'))).outcome).toEqual({ kind: 'rejected', reason: 'ERASED_ID' });
+      const alias: IdentityEvent = {
+        ...base,
+        event_id: 'al',
+        type: 'ALIAS',
+        customer_id: 'gone',
+        anonymous_id: 'x',
+        merged_customer_id: null,
+      };
+      expect((await store.apply(alias)).outcome).toEqual({ kind: 'rejected', reason: 'ERASED_ID' });
+      expect(await store.resolveMany(['b', 'gone'])).toEqual(
+        new Map([
+          ['b', 'b'],
+          ['gone', 'gone'],
+        ]),
+      );
+    });
+  });
+}
+
+suite('Redis', () => {
+  const t = createTestRedis('identity');
+  return { redis: t.redis, prefix: 'ts', cleanup: t.cleanup };
+});
+
+const clusterPorts = (process.env.REDIS_CLUSTER_PORTS ?? '17001,17002,17003').split(',');
+suite('Redis Cluster', () => {
+  const redis = createRedis(`redis-cluster://${clusterPorts.map((p) => `127.0.0.1:${p.trim()}`).join(',')}`);
+  const prefix = uniqueName('identity');
+  return {
+    redis,
+    prefix,
+    async cleanup() {
+      const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+      for (const node of nodes) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+          cursor = next;
+          for (const k of keys) await node.del(k);
+        } while (cursor !== '0');
+      }
+      redis.disconnect();
+    },
+  };
+});
+
+describe('IdentityStore memory', () => {
+  const t = createTestRedis('identity-mem');
+  afterAll(() => t.cleanup());
+
+  it('an alias costs its alias hash and one field on the customer; a held event one short hash entry', async () => {
+    const store = new IdentityStore(t.redis, { prefix: 'ts' });
+    const N = 200;
+    let aliasBytes = 0;
+    let heldBytes = 0;
+    for (let i = 0; i < N; i++) {
+      const anon = `3f2b8c1e-7d4a-4f7e-9c1b-${String(i).padStart(12, '0')}`;
+      const events: HeldEvent[] = Array.from({ length: 10 }, (_, k) => ({
+        eventId: `0b6f7a3c-2e1d-4c5b-8a9f-${String(i * 100 + k).padStart(12, '0')}`,
+        occurredAt: T0 + k * 3_600_000,
+        type: 'PAGE_VIEW',
+      }));
+      await store.hold([{ anonymousId: anon, events }], 0);
+      heldBytes += Number(await t.redis.memory('USAGE', t.keyPrefix + store.keys.held(anon)));
+      const customer = `C${String(i).padStart(7, '0')}`;
+      await store.apply({
+        event_id: `a-${i}`,
+        type: 'ALIAS',
+        customer_id: customer,
+        anonymous_id: anon,
+        merged_customer_id: null,
+        source: null,
+        occurred_at: T0 + DAY,
+      });
+      aliasBytes += Number(await t.redis.memory('USAGE', t.keyPrefix + store.keys.alias(anon)));
+      aliasBytes += Number(await t.redis.memory('USAGE', t.keyPrefix + store.keys.customer(customer)));
+    }
+    const perAlias = aliasBytes / N;
+    const perHeld = heldBytes / N / 10;
+    console.log(
+      `[identity memory] per alias ${perAlias.toFixed(0)} B (alias hash + the customer's identity hash), per held anonymous event ${perHeld.toFixed(0)} B`,
+    );
+    expect(perAlias).toBeLessThan(400);
+    expect(perHeld).toBeLessThan(100);
+  });
+});
