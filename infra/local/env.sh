@@ -9,6 +9,32 @@ TIERSTREAM_REPO_DIR="${TIERSTREAM_REPO_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")
 TIERSTREAM_STACK_DIR="${TIERSTREAM_STACK_DIR:-$TIERSTREAM_REPO_DIR/.stack}"
 TIERSTREAM_STACK_CACHE_DIR="${TIERSTREAM_STACK_CACHE_DIR:-$TIERSTREAM_STACK_DIR/cache}"
 
+# STACK_SECURE=1: the secured stack (docs/security.md), a second stack next to the plain one with its own state dir
+# and ports (the SECURE_* variables below; the plain ones are not used): Kafka SASL_SSL, Redis TLS + ACL users,
+# ClickHouse HTTPS + a password user, the registry behind basic auth over HTTPS. It shares the download cache.
+STACK_SECURE="${STACK_SECURE:-0}"
+# Certificates, generated passwords and client.env (the client settings services and tests read): git-ignored.
+TIERSTREAM_SECURE_DIR="${TIERSTREAM_SECURE_DIR:-$TIERSTREAM_REPO_DIR/infra/local/.secure}"
+if [[ $STACK_SECURE == 1 ]]; then
+  TIERSTREAM_STACK_DIR="${SECURE_STACK_DIR:-$TIERSTREAM_REPO_DIR/.secure-stack}"
+  KAFKA_PORT="${SECURE_KAFKA_PORT:-29092}"
+  KAFKA_CONTROLLER_PORT="${SECURE_KAFKA_CONTROLLER_PORT:-29093}"
+  KAFKA_HEAP="${SECURE_KAFKA_HEAP:-512m}"
+  # Clients reach the registry through the basic-auth HTTPS proxy on APICURIO_PORT; Apicurio itself listens on
+  # APICURIO_BACKEND_PORT, loopback only.
+  APICURIO_PORT="${SECURE_APICURIO_PORT:-28081}"
+  APICURIO_MANAGEMENT_PORT="${SECURE_APICURIO_MANAGEMENT_PORT:-28082}"
+  APICURIO_BACKEND_PORT="${SECURE_APICURIO_BACKEND_PORT:-28083}"
+  APICURIO_HEAP="${SECURE_APICURIO_HEAP:-384m}"
+  REDIS_PORT="${SECURE_REDIS_PORT:-26379}"
+  REDIS_CLUSTER_PORTS="${SECURE_REDIS_CLUSTER_PORTS:-26001,26002,26003}"
+  TIERSTREAM_REDIS_CLUSTER="${SECURE_REDIS_CLUSTER:-0}"
+  # HTTPS only (no plain HTTP port).
+  CLICKHOUSE_HTTP_PORT="${SECURE_CLICKHOUSE_HTTPS_PORT:-28443}"
+  CLICKHOUSE_TCP_PORT="${SECURE_CLICKHOUSE_TCP_PORT:-29000}"
+  CLICKHOUSE_INTERSERVER_PORT="${SECURE_CLICKHOUSE_INTERSERVER_PORT:-29009}"
+fi
+
 # Listen address of every service (loopback only).
 STACK_HOST="${STACK_HOST:-127.0.0.1}"
 

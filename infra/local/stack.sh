@@ -18,6 +18,8 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$SCRIPT_DIR/env.sh"
 
 SERVICES=(redis clickhouse kafka registry)
+# The secured stack (STACK_SECURE=1) adds the registry's HTTPS + basic-auth front (lib/registry.sh).
+if [[ ${STACK_SECURE:-0} == 1 ]]; then SERVICES+=(registry-proxy); fi
 # Optional: a Redis Cluster of 3 masters next to the single Redis (the Cluster-mode e2e test runs on it). Plain `up`
 # starts it only when TIERSTREAM_REDIS_CLUSTER=1; `down`, `status`, `logs` and `purge` always cover it.
 OPTIONAL_SERVICES=(redis-cluster)
@@ -37,95 +39,30 @@ die() {
   exit 1
 }
 
-# ---------------------------------------------------------------- install
-
-APT_UPDATED=0
-apt_install() {
-  # Keeps package post-install scripts from starting system services (a system redis on 6379,
-  # a system ClickHouse on 8123/9000): only our own instances should run.
-  local policy=/usr/sbin/policy-rc.d created_policy=0
-  if [[ ! -e $policy ]]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
-  fi
-  # `apt-get update` only when the package lists are too old to know a package (once per run).
-  if ! apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1; then
-    if ((APT_UPDATED == 0)); then
-      log "apt-get update"
-      apt-get update -q >/dev/null
-      APT_UPDATED=1
-    fi
-    apt-get install -y -q --no-install-recommends "$@" >/dev/null
-  fi
-  if ((created_policy)); then rm -f "$policy"; fi
-}
-
-install_packages() {
-  local missing=()
-  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
-  command -v mvn >/dev/null || missing+=(maven)
-  command -v curl >/dev/null || missing+=(curl)
-  command -v redis-server >/dev/null || missing+=(redis-server)
-  command -v redis-cli >/dev/null || missing+=(redis-tools)
-  command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
-  command -v clickhouse-client >/dev/null || missing+=(clickhouse-client)
-  if ((${#missing[@]})); then
-    log "installing Debian packages: ${missing[*]}"
-    apt_install "${missing[@]}"
-  fi
-}
-
-install_kafka() {
-  [[ -f $KAFKA_LIBS/.complete ]] && return 0
-  log "resolving Kafka $KAFKA_VERSION jars with Maven into $KAFKA_LIBS"
-  rm -rf "$KAFKA_LIBS"
-  mkdir -p "$KAFKA_LIBS"
-  mvn -B -q -Dstyle.color=never -f "$SCRIPT_DIR/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >"$LOG_DIR/install.log" 2>&1 ||
-    { tail -n 30 "$LOG_DIR/install.log" >&2; die "Maven could not resolve Kafka $KAFKA_VERSION"; }
-  [[ -f $KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar ]] || die "kafka_2.13-$KAFKA_VERSION.jar missing in $KAFKA_LIBS"
-  touch "$KAFKA_LIBS/.complete"
-}
-
-install_apicurio() {
-  [[ -f $APICURIO_HOME/.complete ]] && return 0
-  local artifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all"
-  local dl="$TIERSTREAM_STACK_CACHE_DIR/downloads"
-  log "fetching $artifact with Maven"
-  mkdir -p "$dl"
-  mvn -B -q -Dstyle.color=never dependency:copy -Dartifact="$artifact" -DoutputDirectory="$dl" >"$LOG_DIR/install.log" 2>&1 ||
-    { tail -n 30 "$LOG_DIR/install.log" >&2; die "Maven could not fetch $artifact"; }
-  rm -rf "$APICURIO_HOME"
-  mkdir -p "$APICURIO_HOME"
-  tar -xzf "$dl/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz" -C "$APICURIO_HOME"
-  rm -f "$dl/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz" # ~/.m2 keeps the download
-  apicurio_jar >/dev/null || die "no runnable jar in the Apicurio $APICURIO_VERSION distribution"
-  touch "$APICURIO_HOME/.complete"
-}
-
-# The distribution is a Quarkus fast-jar (quarkus-run.jar) in newer versions, a legacy *-runner.jar in 3.0.x.
-apicurio_jar() {
-  if [[ -f $APICURIO_HOME/quarkus-run.jar ]]; then
-    echo "$APICURIO_HOME/quarkus-run.jar"
-    return 0
-  fi
-  local runner
-  runner=$(compgen -G "$APICURIO_HOME/*-runner.jar" | head -n1 || true)
-  [[ -n $runner ]] && echo "$runner"
-}
-
-cmd_install() {
-  mkdir -p "$TIERSTREAM_STACK_CACHE_DIR" "$DATA_DIR" "$LOG_DIR" "$PID_DIR" "$CONF_DIR"
-  install_packages
-  install_kafka
-  install_apicurio
-}
+# Install, then one script per component (configs and start): lib/<component>.sh.
+# shellcheck source=lib/install.sh
+source "$SCRIPT_DIR/lib/install.sh"
+# shellcheck source=lib/kafka.sh
+source "$SCRIPT_DIR/lib/kafka.sh"
+# shellcheck source=lib/registry.sh
+source "$SCRIPT_DIR/lib/registry.sh"
+# shellcheck source=lib/redis.sh
+source "$SCRIPT_DIR/lib/redis.sh"
+# shellcheck source=lib/clickhouse.sh
+source "$SCRIPT_DIR/lib/clickhouse.sh"
+# The secured stack (STACK_SECURE=1): passwords, certificates, client settings.
+# shellcheck source=lib/secure.sh
+source "$SCRIPT_DIR/lib/secure.sh"
+# shellcheck source=lib/certs.sh
+source "$SCRIPT_DIR/lib/certs.sh"
 
 # ---------------------------------------------------------------- per-service facts
 
 port_of() {
   case $1 in
   kafka) echo "$KAFKA_PORT" ;;
-  registry) echo "$APICURIO_PORT" ;;
+  registry) registry_backend_port ;;
+  registry-proxy) echo "$APICURIO_PORT" ;;
   redis) echo "$REDIS_PORT" ;;
   clickhouse) echo "$CLICKHOUSE_HTTP_PORT" ;;
   redis-cluster) echo "$REDIS_CLUSTER_PORTS" ;;
@@ -143,6 +80,7 @@ log_of() {
   case $1 in
   kafka) echo "$LOG_DIR/kafka/server.log" ;;
   registry) echo "$LOG_DIR/registry.log" ;;
+  registry-proxy) echo "$LOG_DIR/registry-proxy.log" ;;
   redis) echo "$LOG_DIR/redis.log" ;;
   clickhouse) echo "$LOG_DIR/clickhouse/clickhouse-server.log" ;;
   redis-cluster-*) echo "$LOG_DIR/redis-cluster/${1#redis-cluster-}.log" ;;
@@ -180,6 +118,7 @@ marker_of() {
   case $1 in
   kafka) echo "$CONF_DIR/kafka/server.properties" ;;
   registry) echo "-Dtierstream.stack.dir=$TIERSTREAM_STACK_DIR" ;;
+  registry-proxy) echo "$SCRIPT_DIR/registry-proxy.cjs $CONF_DIR/registry-proxy.json" ;;
   redis) echo "$CONF_DIR/redis/redis.conf" ;; # in the process title, see proc-title-template
   redis-cluster-*) echo "$CONF_DIR/redis-cluster/${1#redis-cluster-}/redis.conf" ;;
   clickhouse) echo "$CONF_DIR/clickhouse/config.xml" ;;
@@ -228,18 +167,32 @@ healthy() {
   kafka)
     port_open "$KAFKA_PORT" || return 1
     if [[ -d $TIERSTREAM_REPO_DIR/node_modules/kafkajs ]]; then
-      node "$SCRIPT_DIR/kafka-health.cjs" "$STACK_HOST:$KAFKA_PORT" >/dev/null 2>&1
+      # On the secured stack with its client settings (SASL_SSL).
+      KAFKA_HEALTH_CLIENT_ENV=$(secure_enabled && echo "$TIERSTREAM_SECURE_DIR/client.env") \
+        node "$SCRIPT_DIR/kafka-health.cjs" "$STACK_HOST:$KAFKA_PORT" >/dev/null 2>&1
     fi
     ;;
-  registry) curl -fsS -o /dev/null --max-time 3 "http://$STACK_HOST:$APICURIO_PORT/apis/ccompat/v7/subjects" 2>/dev/null ;;
-  redis) [[ $(redis-cli -h "$STACK_HOST" -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] ;;
-  clickhouse) [[ $(curl -fsS --max-time 3 "http://$STACK_HOST:$CLICKHOUSE_HTTP_PORT/ping" 2>/dev/null) == Ok* ]] ;;
-  redis-cluster-*) [[ $(redis-cli -h "$STACK_HOST" -p "$(port_of "$svc")" ping 2>/dev/null) == PONG ]] ;;
+  registry)
+    curl -fsS -o /dev/null --max-time 3 "http://$STACK_HOST:$(registry_backend_port)/apis/ccompat/v7/subjects" 2>/dev/null
+    ;;
+  registry-proxy)
+    curl -fsS -o /dev/null --max-time 3 --cacert "$CERT_DIR/ca.pem" -u "$SECURE_USER:$(secret_of registry-tierstream)" \
+      "https://$STACK_HOST:$APICURIO_PORT/apis/ccompat/v7/subjects" 2>/dev/null
+    ;;
+  redis) [[ $(redis_cli "$REDIS_PORT" ping 2>/dev/null) == PONG ]] ;;
+  clickhouse)
+    if secure_enabled; then
+      [[ $(curl -fsS --max-time 3 --cacert "$CERT_DIR/ca.pem" "https://$STACK_HOST:$CLICKHOUSE_HTTP_PORT/ping" 2>/dev/null) == Ok* ]]
+    else
+      [[ $(curl -fsS --max-time 3 "http://$STACK_HOST:$CLICKHOUSE_HTTP_PORT/ping" 2>/dev/null) == Ok* ]]
+    fi
+    ;;
+  redis-cluster-*) [[ $(redis_cli "$(port_of "$svc")" ping 2>/dev/null) == PONG ]] ;;
   redis-cluster)
     # Every node answers and sees the whole cluster (all 16384 slots served: cluster_state:ok).
     local port
     for port in "${REDIS_CLUSTER_PORT_LIST[@]}"; do
-      [[ $(redis-cli -h "$STACK_HOST" -p "$port" cluster info 2>/dev/null) == *cluster_state:ok* ]] || return 1
+      [[ $(redis_cli "$port" cluster info 2>/dev/null) == *cluster_state:ok* ]] || return 1
     done
     ;;
   esac
@@ -256,201 +209,6 @@ service_pids() {
 
 service_running() { [[ -n $(service_pids "$1") ]]; }
 
-# ---------------------------------------------------------------- configs
-
-write_kafka_config() {
-  mkdir -p "$CONF_DIR/kafka" "$DATA_DIR/kafka" "$LOG_DIR/kafka"
-  cat >"$CONF_DIR/kafka/server.properties" <<EOF
-# Generated by infra/local/stack.sh: one KRaft node that is broker and controller.
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@$STACK_HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$STACK_HOST:$KAFKA_PORT,CONTROLLER://$STACK_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$STACK_HOST:$KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-log.dirs=$DATA_DIR/kafka
-num.partitions=$KAFKA_NUM_PARTITIONS
-default.replication.factor=1
-min.insync.replicas=1
-# One node: internal topics must have one replica, or consumer groups never find their coordinator.
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-# Topics are code (infra/kafka, tests create their own): a typo must not create a topic.
-auto.create.topics.enable=false
-delete.topic.enable=true
-group.initial.rebalance.delay.ms=0
-log.retention.hours=168
-log.segment.bytes=268435456
-num.network.threads=2
-num.io.threads=4
-EOF
-  cat >"$CONF_DIR/kafka/log4j.properties" <<EOF
-log4j.rootLogger=INFO, file
-log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File=$LOG_DIR/kafka/server.log
-log4j.appender.file.MaxFileSize=50MB
-log4j.appender.file.MaxBackupIndex=2
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.request.logger=WARN
-log4j.logger.state.change.logger=WARN
-log4j.logger.kafka.log.LogCleaner=WARN
-log4j.logger.org.apache.kafka.storage.internals.log=WARN
-log4j.logger.kafka.log=WARN
-EOF
-  cat >"$CONF_DIR/kafka/tools-log4j.properties" <<EOF
-log4j.rootLogger=WARN, stderr
-log4j.appender.stderr=org.apache.log4j.ConsoleAppender
-log4j.appender.stderr.Target=System.err
-log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
-log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
-EOF
-}
-
-# Settings of every Redis we run (the single one and each Cluster node): persistence, memory, process title.
-redis_common_config() {
-  cat <<'EOF'
-appendonly yes
-# fsync before replying: an acknowledged write survives a crash of the machine, not only of the process. The
-# aggregator commits Kafka offsets once Redis has acknowledged a batch; with everysec a power loss or kernel crash
-# could lose ~1-2 s of acknowledged aggregates whose offsets were already committed (events silently lost). Redis
-# fsyncs once per event-loop pass for all clients, so pipelined batches share it (docs/design-decisions.md §11).
-appendfsync always
-save ""
-# A customer's aggregate hash holds a day bucket per active day (up to 400 days of web, order and ticket buckets):
-# keep it a listpack up to 1024 fields (default 512). Measured on a 600-field hash: 16 KB as a listpack vs 51 KB as a
-# hashtable; HMGET of 8 fields 14 us vs 0.5 us (the aggregator's script reads only a few fields per call).
-hash-max-listpack-entries 1024
-# The config path in the process title tells our instance from any other redis (stack.sh finds it by that).
-proc-title-template "{title} {listen-addr} {server-mode} {config-file}"
-EOF
-}
-
-write_redis_config() {
-  mkdir -p "$CONF_DIR/redis" "$DATA_DIR/redis"
-  cat >"$CONF_DIR/redis/redis.conf" <<EOF
-# Generated by infra/local/stack.sh
-bind $STACK_HOST
-port $REDIS_PORT
-protected-mode no
-daemonize yes
-pidfile $(pid_file_of redis)
-logfile $(log_of redis)
-dir $DATA_DIR/redis
-$(redis_common_config)
-EOF
-}
-
-write_redis_cluster_node_config() {
-  local node=$1 port
-  port=$(port_of "$node")
-  mkdir -p "$CONF_DIR/redis-cluster/$port" "$DATA_DIR/redis-cluster/$port" "$LOG_DIR/redis-cluster"
-  cat >"$CONF_DIR/redis-cluster/$port/redis.conf" <<EOF
-# Generated by infra/local/stack.sh: one master of the local Redis Cluster (cluster bus on port $((port + 10000))).
-bind $STACK_HOST
-port $port
-protected-mode no
-daemonize yes
-pidfile $(pid_file_of "$node")
-logfile $(log_of "$node")
-dir $DATA_DIR/redis-cluster/$port
-cluster-enabled yes
-# The node's id and the slot map, next to its data: a restarted node rejoins the same cluster.
-cluster-config-file nodes.conf
-cluster-node-timeout 5000
-$(redis_common_config)
-EOF
-}
-
-write_clickhouse_config() {
-  mkdir -p "$CONF_DIR/clickhouse" "$DATA_DIR/clickhouse/tmp" "$DATA_DIR/clickhouse/user_files" \
-    "$DATA_DIR/clickhouse/format_schemas" "$LOG_DIR/clickhouse"
-  # Keys accepted by the old Debian server (18.16) and still valid on current ones.
-  cat >"$CONF_DIR/clickhouse/config.xml" <<EOF
-<?xml version="1.0"?>
-<!-- Generated by infra/local/stack.sh -->
-<yandex>
-    <logger>
-        <level>warning</level>
-        <log>$LOG_DIR/clickhouse/clickhouse-server.log</log>
-        <errorlog>$LOG_DIR/clickhouse/clickhouse-server.err.log</errorlog>
-        <size>100M</size>
-        <count>3</count>
-    </logger>
-    <listen_host>$STACK_HOST</listen_host>
-    <http_port>$CLICKHOUSE_HTTP_PORT</http_port>
-    <tcp_port>$CLICKHOUSE_TCP_PORT</tcp_port>
-    <interserver_http_port>$CLICKHOUSE_INTERSERVER_PORT</interserver_http_port>
-    <interserver_http_host>$STACK_HOST</interserver_http_host>
-    <path>$DATA_DIR/clickhouse/</path>
-    <tmp_path>$DATA_DIR/clickhouse/tmp/</tmp_path>
-    <user_files_path>$DATA_DIR/clickhouse/user_files/</user_files_path>
-    <format_schema_path>$DATA_DIR/clickhouse/format_schemas/</format_schema_path>
-    <users_config>$CONF_DIR/clickhouse/users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <timezone>UTC</timezone>
-    <mlock_executable>false</mlock_executable>
-    <max_connections>1024</max_connections>
-    <keep_alive_timeout>3</keep_alive_timeout>
-    <max_concurrent_queries>100</max_concurrent_queries>
-    <uncompressed_cache_size>268435456</uncompressed_cache_size>
-    <mark_cache_size>536870912</mark_cache_size>
-    <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
-    <max_session_timeout>3600</max_session_timeout>
-    <default_session_timeout>60</default_session_timeout>
-    <query_log>
-        <database>system</database>
-        <table>query_log</table>
-        <partition_by>toYYYYMM(event_date)</partition_by>
-        <flush_interval_milliseconds>7500</flush_interval_milliseconds>
-    </query_log>
-</yandex>
-EOF
-  cat >"$CONF_DIR/clickhouse/users.xml" <<EOF
-<?xml version="1.0"?>
-<!-- Generated by infra/local/stack.sh: user default, no password, loopback only. -->
-<yandex>
-    <profiles>
-        <default>
-            <max_memory_usage>4000000000</max_memory_usage>
-            <use_uncompressed_cache>0</use_uncompressed_cache>
-            <load_balancing>random</load_balancing>
-        </default>
-    </profiles>
-    <users>
-        <default>
-            <password></password>
-            <networks>
-                <ip>127.0.0.1</ip>
-                <ip>::1</ip>
-            </networks>
-            <profile>default</profile>
-            <quota>default</quota>
-        </default>
-    </users>
-    <quotas>
-        <default>
-            <interval>
-                <duration>3600</duration>
-                <queries>0</queries>
-                <errors>0</errors>
-                <result_rows>0</result_rows>
-                <read_rows>0</read_rows>
-                <execution_time>0</execution_time>
-            </interval>
-        </default>
-    </quotas>
-</yandex>
-EOF
-}
-
 # ---------------------------------------------------------------- start
 
 # Runs a command in its own session, in the background, and records its pid.
@@ -461,103 +219,6 @@ spawn() {
   shift 2
   (exec setsid "$@" >>"$out" 2>&1 </dev/null) &
   echo $! >"$(pid_file_of "$svc")"
-}
-
-start_kafka() {
-  write_kafka_config
-  local cp="$KAFKA_LIBS/*"
-  if [[ ! -f $DATA_DIR/kafka/meta.properties ]]; then
-    local cluster_id
-    cluster_id=$(java -cp "$cp" -Dlog4j.configuration="file:$CONF_DIR/kafka/tools-log4j.properties" \
-      kafka.tools.StorageTool random-uuid)
-    log "kafka: formatting storage (cluster id $cluster_id)"
-    java -cp "$cp" -Dlog4j.configuration="file:$CONF_DIR/kafka/tools-log4j.properties" \
-      kafka.tools.StorageTool format -t "$cluster_id" -c "$CONF_DIR/kafka/server.properties" >>"$LOG_DIR/kafka.out" 2>&1 ||
-      die "kafka storage format failed, see $LOG_DIR/kafka.out"
-  fi
-  spawn kafka "$LOG_DIR/kafka.out" java "-Xmx$KAFKA_HEAP" -Xms256m -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-    -Dlog4j.configuration="file:$CONF_DIR/kafka/log4j.properties" -Dkafka.logs.dir="$LOG_DIR/kafka" \
-    -cp "$cp" kafka.Kafka "$CONF_DIR/kafka/server.properties"
-}
-
-start_registry() {
-  local jar
-  jar=$(apicurio_jar) || die "Apicurio not installed: run stack.sh install"
-  mkdir -p "$DATA_DIR/registry"
-  # Schemas persist in an H2 file next to Kafka's data, so schema ids in retained records stay resolvable
-  # across restarts. The global BACKWARD rule makes the ccompat API refuse incompatible versions.
-  spawn registry "$(log_of registry)" java "-Xmx$APICURIO_HEAP" -XX:+UseSerialGC \
-    "-Dtierstream.stack.dir=$TIERSTREAM_STACK_DIR" \
-    "-Dquarkus.http.host=$STACK_HOST" "-Dquarkus.http.port=$APICURIO_PORT" \
-    "-Dquarkus.management.host=$STACK_HOST" "-Dquarkus.management.port=$APICURIO_MANAGEMENT_PORT" \
-    "-Dapicurio.rules.global.compatibility=$APICURIO_COMPATIBILITY" \
-    "-Dapicurio.datasource.url=jdbc:h2:file:$DATA_DIR/registry/registry;DB_CLOSE_ON_EXIT=FALSE" \
-    "-Dapicurio.storage.snapshot.location=$DATA_DIR/registry" "-Dapicurio.import.work-dir=$DATA_DIR/registry" \
-    -Dquarkus.otel.sdk.disabled=true \
-    -jar "$jar"
-}
-
-start_redis() {
-  write_redis_config
-  redis-server "$CONF_DIR/redis/redis.conf" >>"$LOG_DIR/redis.out" 2>&1 || true
-  # daemonize writes the pid file a moment after the parent returns.
-  local i
-  for i in $(seq 1 50); do
-    [[ -s $(pid_file_of redis) ]] && return 0
-    sleep 0.1
-  done
-}
-
-start_redis_cluster_node() {
-  local node=$1
-  write_redis_cluster_node_config "$node"
-  redis-server "$(marker_of "$node")" >>"$LOG_DIR/redis-cluster/redis.out" 2>&1 || true
-  local i
-  for i in $(seq 1 50); do
-    [[ -s $(pid_file_of "$node") ]] && return 0
-    sleep 0.1
-  done
-}
-
-# Starts the nodes that do not run and waits until each answers; creates the cluster once, when no node serves a
-# slot yet (fresh data dirs). Restarted nodes rejoin by themselves from their nodes.conf.
-start_redis_cluster() {
-  local node port n assigned=0 seeds=() deadline=$((SECONDS + STACK_START_TIMEOUT))
-  ((${#REDIS_CLUSTER_PORT_LIST[@]} >= 3)) ||
-    die "redis-cluster: REDIS_CLUSTER_PORTS needs at least 3 ports for 3 masters (got '$REDIS_CLUSTER_PORTS')"
-  mkdir -p "$LOG_DIR/redis-cluster"
-  for node in $(cluster_nodes); do ensure_started "$node"; done
-  for node in $(cluster_nodes); do
-    until healthy "$node"; do
-      [[ -n $(running_pid "$node") ]] || {
-        print_failure "$node"
-        die "$node: process exited during start"
-      }
-      ((SECONDS < deadline)) || {
-        print_failure "$node"
-        die "$node: no PONG within ${STACK_START_TIMEOUT}s"
-      }
-      sleep 0.2
-    done
-  done
-  for port in "${REDIS_CLUSTER_PORT_LIST[@]}"; do
-    seeds+=("$STACK_HOST:$port")
-    n=$(redis-cli -h "$STACK_HOST" -p "$port" cluster info | tr -d '\r' | sed -n 's/^cluster_slots_assigned://p')
-    assigned=$((assigned + ${n:-0}))
-  done
-  if ((assigned == 0)); then
-    log "redis-cluster: creating the cluster (${#seeds[@]} masters, no replicas)"
-    redis-cli --cluster create "${seeds[@]}" --cluster-replicas 0 --cluster-yes >>"$LOG_DIR/redis-cluster/create.log" 2>&1 || {
-      tail -n 30 "$LOG_DIR/redis-cluster/create.log" >&2
-      die "redis-cluster: redis-cli --cluster create failed"
-    }
-  fi
-}
-
-start_clickhouse() {
-  write_clickhouse_config
-  spawn clickhouse "$LOG_DIR/clickhouse.out" clickhouse-server --config-file="$CONF_DIR/clickhouse/config.xml"
 }
 
 # Starts the service unless our instance already runs. Refuses when a foreign process holds the port.
@@ -601,7 +262,7 @@ ensure_started() {
   log "$svc: starting on $STACK_HOST:$port"
   case $svc in
   redis-cluster-*) start_redis_cluster_node "$svc" ;;
-  *) "start_$svc" ;;
+  *) "start_${svc//-/_}" ;;
   esac
 }
 
@@ -653,6 +314,7 @@ cmd_up() {
   for svc in "${targets[@]}"; do valid_service "$svc"; done
   mkdir -p "$TIERSTREAM_STACK_CACHE_DIR"
   install_packages
+  if secure_enabled; then prepare_secure; fi
   for svc in "${targets[@]}"; do
     case $svc in
     kafka) install_kafka ;;
