@@ -32,6 +32,19 @@ export {
 } from './engine';
 export { type CutSetDescription, describeCutPoints, ruleMetricNames } from './explain';
 export {
+  finalMergedState,
+  IDENTITY_ACTIVE,
+  IDENTITY_DIMENSION,
+  IDENTITY_MERGED,
+  type IdentityFacts,
+  identityTransitionId,
+  inheritedState,
+  MERGED,
+  MERGED_INTO,
+  mergedTransitions,
+  unannouncedMerges,
+} from './identity';
+export {
   type Attributes,
   closeMetricNames,
   DAY_LINEAR_METRICS,

@@ -175,6 +175,14 @@ export interface TierState {
   pending: Record<string, { tier: string; since_day: number }>;
   /** rule id per dimension that decided the current tier */
   decided_by: Record<string, string>;
+  /**
+   * Identity (design-decisions §22): set once this customer id was merged into another (final: never evaluated
+   * again); `merges`: the event ids of the merges into this customer already announced (one MERGED each);
+   * `merged_tiers`: a merged customer's tiers before its merge (a survivor without a state starts from them).
+   */
+  merged_into?: string;
+  merges?: string[];
+  merged_tiers?: Record<string, string>;
 }
 
 export type Direction = 'UP' | 'DOWN' | 'ENTER' | 'LATERAL';
@@ -192,4 +200,6 @@ export interface TransitionDraft {
   cutpoints_version: string;
   metrics: Record<string, number>;
   occurred_at: number;
+  /** Identity transitions only: the other customer id of the merge (MERGED_INTO: the survivor; MERGED: the merged). */
+  related_customer_id?: string;
 }

@@ -170,6 +170,12 @@ export class TierStateStore {
       (state) => this.keys.state(state.customer_id),
       (p, state) => p.set(this.keys.state(state.customer_id), JSON.stringify(state)),
     );
+    // A customer merged into another (design-decisions §22) leaves its partition: no population, snapshot or rules wave.
+    const ended = states.filter((state) => state.merged_into !== undefined).map((state) => state.customer_id);
+    if (ended.length > 0) {
+      await this.redis.srem(this.keys.customers(partition), ...ended);
+      await this.redis.hdel(this.keys.populationCache(partition), ...ended);
+    }
     const due = this.keys.due(partition);
     await execBySlot(
       this.redis,

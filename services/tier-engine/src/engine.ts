@@ -4,6 +4,7 @@ import {
   AggregateTimeline,
   aggregateConfigIdentity,
   firstActivityDay,
+  type IdentityRecord,
   metricsAt,
 } from '@tierstream/aggregates';
 import type { AvroSerde, TierChange, TierCutPoints, TierTransition } from '@tierstream/contracts';
@@ -18,7 +19,10 @@ import {
   cutMetricNames,
   cutPointsInForce,
   evaluateTiers,
+  finalMergedState,
+  inheritedState,
   type Metrics,
+  mergedTransitions,
   metricDrift,
   nextDueDay,
   populationCacheSupported,
@@ -27,11 +31,13 @@ import {
   ruleMetricNames,
   sameRecord,
   type TierState,
+  unannouncedMerges,
 } from '@tierstream/tiering';
 import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
 import type { ClvModels } from './clv';
 import { CutPointPublisher } from './cutpoint-publisher';
+import { type IdentityReader, identityFacts, statesToInherit } from './identity';
 import { chunkBatches, projectMetrics, ROW_METRICS, rowMetricNames, SEND_CHUNK_BYTES } from './rows';
 
 /** Without events, how many candidate days the engine looks ahead in memory before it schedules a Redis wake-up. */
@@ -52,6 +58,8 @@ export interface EngineDeps {
   wallClock?: () => number;
   /** The CLV model versions (issue 15): the predictions of rules that use them come from the model in force. */
   clv?: ClvModels;
+  /** The identity graph (design-decisions §22): merged customers end with MERGED_INTO, survivors announce MERGED. */
+  identity?: IdentityReader;
 }
 
 export interface EvaluationRequest {
@@ -160,11 +168,13 @@ export class TierEngine {
   async evaluate(partition: number, requests: EvaluationRequest[]): Promise<number> {
     if (requests.length === 0) return 0;
     const ids = [...new Set(requests.map((r) => r.customerId))];
-    const [aggs, states, attrs] = await Promise.all([
+    const [aggs, states, attrs, identities] = await Promise.all([
       this.deps.aggregates.readMany(ids, { idempotence: false }),
       this.deps.tierState.readStates(ids),
       this.usesAttributes ? this.deps.tierState.readAttributes(ids) : new Map<string, Attributes>(),
+      this.deps.identity ? this.deps.identity.readMany(ids) : new Map<string, IdentityRecord>(),
     ]);
+    const inheritable = await statesToInherit(this.deps.tierState, states, identities);
     const transitions: TierTransition[] = [];
     const changes: TierChange[] = [];
     /** METRICS points for the snapshots topic (which also gets a copy of the changes that moved a tier). */
@@ -182,6 +192,27 @@ export class TierEngine {
       const timeline = agg ? new AggregateTimeline(agg, this.deps.aggregateConfig) : null;
       const firstDay = agg && timeline ? firstActivityDay(agg, timeline) : null;
       const day = Math.max(req.day, previous?.last_eval_day ?? Number.NEGATIVE_INFINITY);
+      const facts = identityFacts(identities.get(req.customerId));
+      if (facts?.mergedInto) {
+        // Merged into another customer (design-decisions §22): its state ends once, it is never evaluated again.
+        const at = day === req.day ? req.at : endOfDay(day);
+        const cutpointsVersion = this.cutPointsFor(day).version;
+        const ctx = { customerId: req.customerId, at, day, rulesVersion: this.rules.version, cutpointsVersion };
+        const end = finalMergedState(ctx, previous, { ...facts, mergedInto: facts.mergedInto });
+        for (const t of end.transitions) transitions.push({ ...t, evaluated_at: evaluatedAt });
+        if (end.changed) {
+          changes.push(this.changeRow(end.state, {}, 'CHANGE', isoDay(day), at, evaluatedAt));
+          tiersMoved.push(true);
+        }
+        commits.push({
+          customerId: req.customerId,
+          state: end.state,
+          processedDueAt: req.processedDueAt,
+          touch: req.touch,
+          nextDueAt: null,
+        });
+        continue;
+      }
       if (!timeline || firstDay === null || firstDay > day) {
         // Nothing aggregated yet, or the customer's first activity is after this day (a replay's aggregator runs
         // ahead of the clock): the customer does not exist as of `day`. Wake it at its first day instead.
@@ -200,17 +231,30 @@ export class TierEngine {
       const metrics = this.metricsOn(timeline, day);
       const cutPoints = this.cutPointsFor(day);
       if (!this.publisher.isPublished(cutPoints)) unpublished.add(cutPoints);
+      // Merges into this customer not announced yet: one MERGED each; without a state of its own it starts from the
+      // merged customer's tiers (no second ENTER of a tier the person already had).
+      const fresh = unannouncedMerges(previous, facts);
       const result = evaluateTiers({
         rules: this.rules,
         cutPoints,
         customerId: req.customerId,
         metrics,
         attributes,
-        previous,
+        previous: previous ?? (fresh.length > 0 ? inheritedState(req.customerId, fresh, inheritable) : null),
         day,
         at,
         rulesChanged: req.rulesChanged ?? false,
       });
+      if (previous?.merges || fresh.length > 0) {
+        result.state.merges = [...(previous?.merges ?? []), ...fresh.map((m) => m.mergeId)];
+        const ctx = {
+          customerId: req.customerId,
+          at,
+          rulesVersion: this.rules.version,
+          cutpointsVersion: cutPoints.version,
+        };
+        result.transitions.unshift(...mergedTransitions(ctx, fresh));
+      }
       for (const t of result.transitions) {
         transitions.push({ ...t, evaluated_at: evaluatedAt, aggregate_config: this.aggregateConfig.hash });
         this.deps.metrics?.transitions.inc({ dimension: t.dimension, direction: t.direction });
@@ -455,7 +499,7 @@ export class TierEngine {
     for (const id of ids) {
       const state = states.get(id);
       const agg = aggs.get(id);
-      if (state && agg && state.last_eval_day <= day) {
+      if (state && agg && state.last_eval_day <= day && state.merged_into === undefined) {
         out.push({
           state,
           metrics: this.withPredictions(metricsAt(agg, endOfDay(day), this.deps.aggregateConfig), day),

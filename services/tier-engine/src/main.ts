@@ -1,4 +1,4 @@
-import { AggregateStore, loadAggregateConfig } from '@tierstream/aggregates';
+import { AggregateStore, IdentityStore, loadAggregateConfig } from '@tierstream/aggregates';
 import {
   createRedisFrom,
   pingRedis,
@@ -113,6 +113,8 @@ export async function runTierEngine(
       cutPointsEveryDays: config.CUTPOINTS_EVERY_DAYS,
       numPartitions,
       clv,
+      // Merges (design-decisions §22): one HGETALL of a small hash per evaluated customer, absent for most.
+      identity: new IdentityStore(redis, { prefix: config.REDIS_PREFIX }),
     },
     rules,
     cutPoints,
