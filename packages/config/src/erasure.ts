@@ -20,6 +20,14 @@ export function suppressionKey(prefix: string, customerId: string): string {
 }
 
 /**
+ * Exists while any customer is suppressed (expiring with the latest suppression): a consumer checks it once per batch
+ * and looks up its batch's customers only when it exists.
+ */
+export function anySuppressionKey(prefix: string): string {
+  return `${prefix}:erasure:suppressing`;
+}
+
+/**
  * The record of an executed erasure request: `<prefix>:erasure:request:<request id>` → `running` or `done`, kept
  * ERASURE_REQUEST_KEEP_DAYS; a request id is executed once (a redelivered or repeated request finds `done`).
  */

@@ -13,6 +13,7 @@
  *  5. the erasure log row and the audit row; the request is marked done (a redelivery is skipped).
  */
 import {
+  anySuppressionKey,
   customerDigest,
   customerHashTag,
   ERASURE_REQUEST_KEEP_DAYS,
@@ -107,17 +108,24 @@ export async function suppressCustomer(
   requestId: string,
   until: number,
 ): Promise<void> {
-  await redis.set(suppressionKey(prefix, customerId), requestId, 'PX', Math.max(1, until - Date.now()));
+  const ms = Math.max(1, until - Date.now());
+  await redis.set(suppressionKey(prefix, customerId), requestId, 'PX', ms);
+  const any = anySuppressionKey(prefix);
+  await redis.set(any, '1', 'PX', ms, 'NX');
+  await redis.call('PEXPIREAT', any, String(until), 'GT');
 }
 
-/** Ids of `customerIds` that are suppressed now (one EXISTS per id, pipelined; Cluster: per slot). */
+/**
+ * Ids of `customerIds` that are suppressed now: one EXISTS of anySuppressionKey, and only while some customer is
+ * suppressed one EXISTS per id (sent together).
+ */
 export async function suppressedAmong(
   redis: RedisClient,
   prefix: string,
   customerIds: Iterable<string>,
 ): Promise<Set<string>> {
   const ids = [...new Set(customerIds)];
-  if (ids.length === 0) return new Set();
+  if (ids.length === 0 || (await redis.exists(anySuppressionKey(prefix))) === 0) return new Set();
   const found = await Promise.all(ids.map((id) => redis.exists(suppressionKey(prefix, id))));
   return new Set(ids.filter((_, i) => found[i] === 1));
 }

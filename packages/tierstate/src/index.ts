@@ -1,5 +1,6 @@
 export * from './clv-models';
 export * from './erasure';
+export * from './erasure-ports';
 export * from './partition';
 export * from './rules';
 export * from './store';

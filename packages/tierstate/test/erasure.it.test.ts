@@ -1,4 +1,4 @@
-import { erasureRequestKey, suppressionKey } from '@tierstream/config';
+import { anySuppressionKey, erasureRequestKey, suppressionKey } from '@tierstream/config';
 import type { AuditRow, ErasureLogRow } from '@tierstream/warehouse';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -75,6 +75,7 @@ describe('executeErasure on Redis', () => {
         `${prefix}:dest:crm:due`,
         `${prefix}:{rules}:active`,
         suppressionKey(prefix, victim),
+        anySuppressionKey(prefix),
         erasureRequestKey(prefix, 'req-1'),
       ].sort(),
     );
