@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { resolveRange } from '../src/routes/dimension-catalog';
+import { MAX_RANGE_DAYS } from '../src/routes/params';
 import {
   addDays,
   dayRange,
@@ -154,5 +156,33 @@ describe('tierCounts', () => {
       metrics_day: '2024-03-08',
     });
     expect(tierCounts([], VALUE)).toEqual({ tiers: [], total: 0, without_tier: 0, metrics_day: null });
+  });
+});
+
+describe('resolveRange', () => {
+  const catalog = (range: { from: string; to: string } | null) => ({
+    rules: null,
+    dimensions: [{ id: 'value_tier', tiers: VALUE, ordered: true }],
+    range,
+  });
+
+  it("defaults to the data's days, at most MAX_RANGE_DAYS of them, and checks the dimension", () => {
+    expect(resolveRange(catalog({ from: '2026-03-03', to: '2026-06-30' }), {}, '2030-01-01')).toEqual({
+      from: '2026-03-03',
+      to: '2026-06-30',
+    });
+    expect(resolveRange(catalog({ from: '1990-01-01', to: '2026-06-30' }), {}, '2030-01-01')).toEqual({
+      from: addDays('2026-06-30', -(MAX_RANGE_DAYS - 1)),
+      to: '2026-06-30',
+    });
+    // a `to` before the data: from = to
+    expect(resolveRange(catalog({ from: '2026-03-03', to: '2026-06-30' }), { to: '2026-01-01' }, 'x')).toEqual({
+      from: '2026-01-01',
+      to: '2026-01-01',
+    });
+    expect(resolveRange(catalog(null), {}, '2030-01-01')).toEqual({ from: '2030-01-01', to: '2030-01-01' });
+    expect(() => resolveRange(catalog(null), { dimension: 'lifecycle' }, '2030-01-01')).toThrow(
+      "dimension: unknown dimension 'lifecycle' (known: value_tier)",
+    );
   });
 });

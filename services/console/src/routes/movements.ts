@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { daySeries, migrationMatrix } from '../tier-views';
 import type { ConsoleRouteOptions } from '../types';
 import { packQuery } from '../warehouse-reads';
-import { catalogReader, tiersOf } from './dimension-catalog';
-import { checkDimension, checkRange, day, dimension, intParam, parseQuery, tier } from './params';
+import { catalogReader, resolveRange, tiersOf } from './dimension-catalog';
+import { day, dimension, intParam, parseQuery, tier } from './params';
 
 const twoDays = z.object({ dimension: dimension.default('value_tier'), from: day.optional(), to: day.optional() });
 
@@ -23,14 +23,10 @@ export default async function movementsRoutes(app: FastifyInstance, opts: Consol
   const { clients } = opts.deps;
   const catalog = catalogReader(clients);
 
+  /** The catalog, the dimension checked against it, and the days defaulted to the data's (see resolveRange). */
   const resolve = async (q: { dimension: string; from?: string; to?: string }) => {
     const c = await catalog();
-    checkDimension(q.dimension, c.dimensions);
-    const today = new Date(opts.deps.now()).toISOString().slice(0, 10);
-    const from = q.from ?? c.range?.from ?? today;
-    const to = q.to ?? c.range?.to ?? today;
-    checkRange(from, to);
-    return { c, from, to };
+    return { c, ...resolveRange(c, q, new Date(opts.deps.now()).toISOString().slice(0, 10)) };
   };
 
   app.get('/api/v1/movements/matrix', async (request) => {

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { daySeries, orderTiers, tierCounts } from '../tier-views';
 import type { ConsoleRouteOptions } from '../types';
 import { consoleQuery, packQuery, readRedisCustomers, readReportingCurrency } from '../warehouse-reads';
-import { catalogReader, tiersOf } from './dimension-catalog';
-import { checkDimension, checkRange, day, dimension, intParam, metric, parseQuery } from './params';
+import { catalogReader, resolveRange, tiersOf } from './dimension-catalog';
+import { checkDimension, day, dimension, intParam, metric, parseQuery } from './params';
 
 const rangeQuery = z.object({ dimension: dimension.default('value_tier'), from: day.optional(), to: day.optional() });
 
@@ -28,15 +28,10 @@ export default async function overviewRoutes(app: FastifyInstance, opts: Console
   const { clients } = opts.deps;
   const catalog = catalogReader(clients);
 
-  /** The dimension checked against the catalog and the range defaulted to the data's (today when there is none). */
+  /** The catalog, the dimension checked against it, and the days defaulted to the data's (see resolveRange). */
   const resolve = async (q: { dimension?: string; from?: string; to?: string }) => {
     const c = await catalog();
-    if (q.dimension) checkDimension(q.dimension, c.dimensions);
-    const today = new Date(opts.deps.now()).toISOString().slice(0, 10);
-    const from = q.from ?? c.range?.from ?? today;
-    const to = q.to ?? c.range?.to ?? today;
-    checkRange(from, to);
-    return { c, from, to };
+    return { c, ...resolveRange(c, q, new Date(opts.deps.now()).toISOString().slice(0, 10)) };
   };
 
   app.get('/api/v1/overview/meta', async () => {
