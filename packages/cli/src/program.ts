@@ -5,6 +5,7 @@ import { registerCustomerCommand } from './commands/customer';
 import { registerDestinationsCommands } from './commands/destinations';
 import { registerDlqCommands } from './commands/dlq';
 import { registerErasureCommands } from './commands/erasure';
+import { registerIdentityCommands } from './commands/identity';
 import { EXIT_USAGE, registerImportCommand } from './commands/import';
 import { registerRulesCommands } from './commands/rules';
 import { registerSetupCommands } from './commands/setup';
@@ -32,6 +33,7 @@ export function buildTierctl(clients: Clients): Command {
   registerDlqCommands(program, clients);
   registerCustomerCommand(program, clients);
   registerErasureCommands(program, clients);
+  registerIdentityCommands(program, clients);
   registerRulesCommands(program, clients);
   registerSqlCommand(program, clients);
   registerStatusCommands(program, clients);
