@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Clients, guardWipe, REPO_ROOT, resetActions } from '@tierstream/cli';
+import { type AggregatorBaselineResult, phaseAggregatorBaseline } from './lib/aggregator-ab';
 import { type ImportBenchResult, phaseImport } from './lib/import';
 import { type LatencyResult, phaseLatency, phaseSweep, type SweepPoint } from './lib/latency';
 import {
@@ -66,6 +67,7 @@ const { values: args } = parseArgs({
     'replay-minutes': { type: 'string', default: '20' },
     'engine-instances': { type: 'string' },
     'import-rows': { type: 'string', default: '1000000' },
+    'aggregator-baseline': { type: 'string', default: 'none' },
     'i-know-this-wipes': { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', default: false },
   },
@@ -83,6 +85,8 @@ if (args.help) {
   --snapshot-rows N      rows of the daily-snapshot write; default 1000000
   --out FILE             JSON results (default bench/results/<timestamp>.json)
   --import-rows N        rows of the generated CSV of the import phase (tierctl import end to end); default 1000000
+  --aggregator-baseline REV  the aggregator phase runs REV's aggregator first (a git worktree), then this one, on the
+                         same workload (A/B); default none
  phase replay (a full replay end to end, on a baseline build and on the current checkout, side by side):
   --source S             generator or cdnow; default generator
   --replay-profile P     generator profile: tiny, demo or standard; default standard (100,000 customers, 365 days)
@@ -157,6 +161,7 @@ interface Results {
   workload?: WorkloadResult;
   ceilings?: CeilingsResult;
   aggregator?: AggregatorResult;
+  aggregatorBaseline?: AggregatorBaselineResult;
   engine?: EngineResult;
   warehouse?: WarehouseResult;
   latency?: LatencyResult;
@@ -231,6 +236,7 @@ const results: Results = {
     baselineMinutes: args['baseline-minutes'],
     replayMinutes: args['replay-minutes'],
     importRows: args['import-rows'],
+    aggregatorBaseline: args['aggregator-baseline'],
   },
   failures: [],
   skipped: [...skip],
@@ -292,6 +298,20 @@ async function main(): Promise<void> {
     }
   }
   results.ceilings = await phase('ceilings', 900_000, () => phaseCeilings(ctx));
+  const aggregatorBaseline = args['aggregator-baseline'];
+  if (aggregatorBaseline !== 'none' && !skip.has('aggregator')) {
+    try {
+      log('phase aggregator (previous build)');
+      results.aggregatorBaseline = await withTimeout(
+        phaseAggregatorBaseline(ctx, aggregatorBaseline, 1_100_000),
+        1_200_000,
+        'phase aggregator (previous build)',
+      );
+    } catch (err) {
+      log(`phase aggregator (previous build) FAILED: ${(err as Error).message}`);
+      results.failures.push({ phase: 'aggregator (previous build)', error: (err as Error).message });
+    }
+  }
   results.aggregator = await phase('aggregator', 1_200_000, () => phaseAggregator(ctx, 1_100_000));
   if (!results.aggregator && !skip.has('engine')) {
     skip.add('engine');
@@ -394,6 +414,17 @@ function printTable(r: Results): void {
       `${f(ratio, 2)} ${verdict(ratio >= 0.5)}`,
     ]);
     rows.push(['aggregator peak RSS', mb(r.aggregator.maxRssBytes), '', '']);
+    const b = r.aggregatorBaseline;
+    if (b) {
+      const gain = r.aggregator.eventsPerSec / b.eventsPerSec;
+      rows.push([
+        `aggregator throughput, previous build ${b.build.label}`,
+        `${f(b.eventsPerSec)} events/s (${f(drain ? b.eventsPerSec / drain : Number.NaN, 2)} × drain)`,
+        'current ≥ 3 × previous',
+        `${f(gain, 2)} ${verdict(gain >= 3)}`,
+      ]);
+      rows.push(['Redis bytes/customer after aggregator, previous build', f(b.redisBytesPerCustomer), '', '']);
+    }
     rows.push([
       'Redis bytes/customer after aggregator',
       f(r.aggregator.redisBytesPerCustomer),

@@ -289,12 +289,20 @@ async function drainTimed(
   }
 }
 
-export async function phaseAggregator(ctx: BenchContext, timeoutMs: number): Promise<AggregatorResult> {
+/**
+ * The aggregator service over the whole workload (fresh group). `root`: the checkout whose service runs (default this
+ * one; a baseline worktree for the A/B comparison, see aggregator-ab.ts).
+ */
+export async function phaseAggregator(
+  ctx: BenchContext,
+  timeoutMs: number,
+  opts: { root?: string } = {},
+): Promise<AggregatorResult> {
   const admin = await ctx.clients.admin();
   const counts = await topicCounts(admin, INPUT_TOPICS);
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const redisBytesBefore = await redisUsedMemory(ctx.clients.redis);
-  const svc = startBenchService('aggregator', {}, { cpuProfDir: cpuProfDir(ctx, 'aggregator') });
+  const svc = startBenchService('aggregator', {}, { cpuProfDir: cpuProfDir(ctx, 'aggregator'), root: opts.root });
   try {
     const { firstAt, lagAtFirst, doneAt } = await drainTimed(
       admin,

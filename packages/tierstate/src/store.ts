@@ -7,7 +7,8 @@ import { RulesStore, type RulesVersion } from './rules';
 const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
 
 interface TierStateCommands {
-  tsSchedule(due: string, touch: string, customers: string, customerId: string, dueAt: number): Promise<number>;
+  /** After the 3 keys: customer id, due instant, customer id, due instant, … */
+  tsSchedule(due: string, touch: string, customers: string, ...pairs: Array<string | number>): Promise<number>;
   tsCommitDue(
     due: string,
     touch: string,
@@ -18,6 +19,9 @@ interface TierStateCommands {
   ): Promise<number>;
   tsAdvanceWatermark(key: string, field: string, at: number): Promise<number>;
 }
+
+/** Customers per schedule.lua call. */
+const SCHEDULE_CHUNK = 1_000;
 
 /**
  * Redis keyspace of the tier engine's side: per-customer tier state, and per signal partition the due index
@@ -65,17 +69,29 @@ export class TierStateStore {
 
   /** Aggregator side: the customer has new events from `dueAt`'s day on. Pipelined, one slot per call. */
   async schedule(items: Array<{ customerId: string; partition: number; dueAt: number }>): Promise<void> {
+    // One script call per signal partition (its keys share one slot) and up to SCHEDULE_CHUNK customers: the per-call
+    // cost of a script was most of the cost of scheduling one customer.
+    const chunks: Array<{ partition: number; pairs: Array<string | number> }> = [];
+    const open = new Map<number, { partition: number; pairs: Array<string | number> }>();
+    for (const it of items) {
+      let chunk = open.get(it.partition);
+      if (!chunk || chunk.pairs.length >= 2 * SCHEDULE_CHUNK) {
+        chunk = { partition: it.partition, pairs: [] };
+        open.set(it.partition, chunk);
+        chunks.push(chunk);
+      }
+      chunk.pairs.push(it.customerId, it.dueAt);
+    }
     await execBySlot(
       this.redis,
-      items,
-      (it) => this.keys.due(it.partition),
-      (p, it) =>
+      chunks,
+      (c) => this.keys.due(c.partition),
+      (p, c) =>
         scripts(p).tsSchedule(
-          this.keys.due(it.partition),
-          this.keys.touch(it.partition),
-          this.keys.customers(it.partition),
-          it.customerId,
-          it.dueAt,
+          this.keys.due(c.partition),
+          this.keys.touch(c.partition),
+          this.keys.customers(c.partition),
+          ...c.pairs,
         ),
     );
   }

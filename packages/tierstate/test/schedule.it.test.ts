@@ -1,0 +1,34 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestRedis } from '../../../test/support/stack';
+import { TierStateStore } from '../src/store';
+
+// The due index written by the aggregator (schedule.lua through TierStateStore.schedule, one call per partition and
+// chunk of customers) on the real stack's Redis.
+
+describe('TierStateStore.schedule', () => {
+  const t = createTestRedis('schedule');
+  const store = new TierStateStore(t.redis, 'ts');
+  afterAll(() => t.cleanup());
+
+  it('keeps the earliest due instant per customer, counts every touch, lists every customer, across chunks', async () => {
+    // 2,500 customers over 2 partitions (3 chunks on partition 0), each scheduled in two batches.
+    const ids = Array.from({ length: 2_500 }, (_, i) => `c${i}`);
+    const partitionOf = (i: number) => (i % 5 === 0 ? 1 : 0);
+    await store.schedule(ids.map((customerId, i) => ({ customerId, partition: partitionOf(i), dueAt: 1_000 + i })));
+    // Later due instants for even customers (kept: earlier), earlier ones for odd customers (taken).
+    await store.schedule(
+      ids.map((customerId, i) => ({ customerId, partition: partitionOf(i), dueAt: i % 2 === 0 ? 9_000 + i : 500 + i })),
+    );
+    for (const p of [0, 1]) {
+      const mine = ids.flatMap((id, i) => (partitionOf(i) === p ? [{ id, i }] : []));
+      const due = await store.due(p, Number.MAX_SAFE_INTEGER, 10_000);
+      expect(due.length).toBe(mine.length);
+      const byId = new Map(due.map((d) => [d.customerId, d]));
+      for (const { id, i } of mine) {
+        expect(byId.get(id)?.dueAt).toBe(i % 2 === 0 ? 1_000 + i : 500 + i);
+        expect(byId.get(id)?.touch).toBe('2');
+      }
+      expect(await store.customerCount(p)).toBe(mine.length);
+    }
+  });
+});
