@@ -1,10 +1,23 @@
-import { clickhouseServiceSettings, env, httpServiceSettings, kafkaServiceSettings } from '@tierstream/config';
+import {
+  clickhouseServiceSettings,
+  env,
+  erasureSettings,
+  httpServiceSettings,
+  kafkaServiceSettings,
+  redisServiceSettings,
+} from '@tierstream/config';
 import { TOPICS } from '@tierstream/contracts';
 import { z } from 'zod';
 
 export const writerConfigSchema = z.object({
   ...kafkaServiceSettings,
   ...clickhouseServiceSettings,
+  /** Redis: the suppression markers of erased customers (their rows are dropped), and erasures (docs/security.md). */
+  ...redisServiceSettings,
+  ...erasureSettings,
+  /** Erasure requests, executed here once per request id under a group of their own. */
+  ERASURE_REQUESTS_TOPIC: env.topic(TOPICS.erasureRequests),
+  ERASURE_GROUP_ID: z.string().min(1).default('tierstream-erasure'),
   WRITER_GROUP_ID: z.string().min(1).default('tierstream-warehouse-writer'),
   CHANGES_TOPIC: z.string().min(1).default(TOPICS.changes),
   TRANSITIONS_TOPIC: z.string().min(1).default(TOPICS.transitions),

@@ -1,4 +1,4 @@
-import { credentialFailure } from '@tierstream/config';
+import { createRedisFrom, credentialFailure, operatorName, warnWhileRedisUnreachable } from '@tierstream/config';
 import { createAvroSerde, type TierChange, type TierCutPoints, type TierTransition } from '@tierstream/contracts';
 import {
   ConsumerRunner,
@@ -17,6 +17,7 @@ import {
   startHealthServer,
   waitForDependency,
 } from '@tierstream/observability';
+import { suppressedAmong } from '@tierstream/tierstate';
 import {
   clickhouseProblem,
   createClickHouseFrom,
@@ -29,6 +30,7 @@ import {
   WarehouseWriter,
 } from '@tierstream/warehouse';
 import { type WriterConfig, writerConfigSchema } from './config';
+import { startErasureConsumer } from './erasure-consumer';
 import { GroupCommit } from './group-commit';
 
 const SERVICE = 'warehouse-writer';
@@ -50,6 +52,9 @@ export async function runWarehouseWriter(
     metrics,
   );
   const serde = createAvroSerde(config);
+  // Redis: which customers are erased and suppressed (their rows are dropped), and the erasures themselves.
+  const redis = createRedisFrom(config);
+  warnWhileRedisUnreachable(redis, logger);
   // Health first: while Kafka or the schema registry is unreachable at start, the process waits for it (with
   // backoff) and says so on /health/ready (503: `waiting for kafka: …`) instead of exiting.
   let runner: ConsumerRunner | undefined;
@@ -107,14 +112,27 @@ export async function runWarehouseWriter(
     partitionsConsumedConcurrently: 16,
     handler: async (batch, ctx) => {
       const rows: RoutedRow[] = [];
+      const decoded: Array<{ record: (typeof batch.records)[number]; value: unknown }> = [];
       for (const record of batch.records) {
-        let value: unknown;
+        // A tombstone (an erased customer's key on the compacted changes topic): nothing to write.
+        if (record.value === null) continue;
         try {
-          ({ value } = await serde.decode(record.value ?? Buffer.alloc(0)));
+          decoded.push({ record, value: (await serde.decode(record.value)).value });
         } catch (err) {
           ctx.deadLetter(record, 'UNDECODABLE', (err as Error).message);
-          continue;
         }
+      }
+      // Rows of erased customers still in flight are dropped while they are suppressed (docs/security.md "Erasure").
+      const suppressed =
+        batch.topic === config.CUTPOINTS_TOPIC
+          ? new Set<string>()
+          : await suppressedAmong(
+              redis,
+              config.REDIS_PREFIX,
+              decoded.map((d) => (d.value as { customer_id: string }).customer_id),
+            );
+      for (const { record, value } of decoded) {
+        if (suppressed.size > 0 && suppressed.has((value as { customer_id: string }).customer_id)) continue;
         // Mapped here, before the group commit: a record that cannot be written (e.g. METRICS without basis_day) is
         // dead-lettered alone instead of failing every insert it would join.
         try {
@@ -136,15 +154,28 @@ export async function runWarehouseWriter(
   });
   const consumer = runner;
   await waitForDependency(waits, 'kafka', () => consumer.start(), { logger });
+  const erasures = startErasureConsumer({
+    kafka,
+    producer,
+    serde,
+    redis,
+    clickhouse,
+    config,
+    logger,
+    metrics,
+    executor: { executedBy: operatorName(config.OPERATOR_NAME) },
+  });
   logger.info({ topics, database: config.CLICKHOUSE_DATABASE, port: health.port }, 'warehouse writer started');
   return {
     port: health.port,
     stop: async () => {
+      await erasures.stop();
       await runner?.stop();
       await group.drain();
       await producer.disconnect();
       await health.close();
       await clickhouse.close();
+      redis.disconnect();
     },
   };
 }
