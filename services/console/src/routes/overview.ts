@@ -11,7 +11,8 @@ const rangeQuery = z.object({ dimension: dimension.default('value_tier'), from: 
 /**
  * The Overview page's API (all GET, viewer role, JSON):
  * - `/api/v1/overview/meta` → `{ dimensions: [{ id, tiers (best first), ordered }], range: { from, to } | null,
- *   currency, rules_version }`: what the pickers offer; `range` = the first and last day with data.
+ *   default_range: { from, to } | null, currency, rules_version }`: what the pickers offer; `range` = the first and
+ *   last day with data, `default_range` = what a request without days gets (the range, at most MAX_RANGE_DAYS).
  * - `/api/v1/overview/distribution?dimension&from&to` → `{ dimension, from, to, days, series: [{ name (tier), values
  *   (customers per day) }] }`: customers per tier per day from tier_history (SQL pack `tier_distribution_daily`).
  * - `/api/v1/overview/counts?dimension` → `{ dimension, tiers: [{ tier, customers, share }], total, without_tier,
@@ -39,6 +40,7 @@ export default async function overviewRoutes(app: FastifyInstance, opts: Console
     return {
       dimensions: c.dimensions,
       range: c.range,
+      default_range: c.range ? resolveRange(c, {}, c.range.to) : null,
       currency: currency ?? opts.deps.aggregateConfig.reportingCurrency,
       rules_version: c.rules?.version ?? null,
     };

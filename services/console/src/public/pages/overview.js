@@ -22,8 +22,8 @@ export async function render(root, ctx) {
   const dimension = dims.some((d) => d.id === ctx.query.dimension)
     ? ctx.query.dimension
     : (dims[0]?.id ?? 'value_tier');
-  const from = ctx.query.from || meta.range?.from;
-  const to = ctx.query.to || meta.range?.to;
+  const from = ctx.query.from || meta.default_range?.from;
+  const to = ctx.query.to || meta.default_range?.to;
   const go = (q) => ctx.navigate('overview', [], { dimension, from, to, ...q });
 
   const select = el(
