@@ -1,4 +1,20 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+/** The secured stack's client settings (KEY=value lines the stack script writes); empty before its first `up`. */
+function secureClientEnv(
+  file = fileURLToPath(new URL('./infra/local/.secure/client.env', import.meta.url)),
+): Record<string, string> {
+  if (!existsSync(file)) return {};
+  return Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .map((line) => /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line))
+      .filter((m) => m !== null)
+      .map((m) => [m[1]!, m[2]!]),
+  );
+}
 
 // Three kinds of test, picked by file name:
 //   *.test.ts      pure unit and property tests (no I/O, parallel)
@@ -49,6 +65,21 @@ export default defineConfig({
           hookTimeout: 300_000,
           globalSetup: ['test/browser/support/global-setup.ts'],
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          // The secured stack (STACK_SECURE=1 npm run stack:up, docs/security.md): its client settings
+          // (infra/local/.secure/client.env) are this project's environment only, so the others keep the plain stack.
+          // Last (groupOrder 2): its 30-second failure deadlines are measured without the e2e project's load.
+          name: 'e2e-secure',
+          include: ['test/e2e-secure/**/*.e2e.test.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          env: secureClientEnv(),
+          globalSetup: ['test/support/secure-stack.ts'],
+          sequence: { groupOrder: 2 },
         },
       },
     ],

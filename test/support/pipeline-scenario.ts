@@ -45,6 +45,10 @@ export interface PipelineScenario {
 export interface PipelineScenarioOptions {
   /** Redis of the services and of `clients` (`redis://…` or `redis-cluster://h:p,h:p,…`); default: REDIS_URL. */
   redisUrl?: string;
+  /** Every output line of the services (stdout and stderr), e.g. to search them for secrets; default: dropped. */
+  onLine?: (service: string, line: string) => void;
+  /** LOG_LEVEL of the services; default warn. */
+  logLevel?: string;
 }
 
 /**
@@ -69,14 +73,10 @@ export function pipelineScenario(opts: PipelineScenarioOptions = {}): PipelineSc
     CLOCK_MODE: 'replay',
     HTTP_PORT: '0',
     CUTPOINTS_EVERY_DAYS: String(CUTPOINTS_EVERY_DAYS),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: opts.logLevel ?? 'warn',
     REDIS_URL: redisUrl,
   };
-  const start = (name: ServiceName) =>
-    procs.set(
-      name,
-      startService(name, env, () => undefined),
-    );
+  const start = (name: ServiceName) => procs.set(name, startService(name, env, opts.onLine ?? (() => undefined)));
 
   beforeAll(async () => {
     await resetPipelineData(clients);

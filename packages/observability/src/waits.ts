@@ -44,8 +44,13 @@ export interface WaitOptions {
   authFailureGiveUpMs?: number;
 }
 
-/** Default of WaitOptions.authFailureGiveUpMs: 15 s of refused credentials, then the service exits (code 2). */
-export const AUTH_FAILURE_GIVE_UP_MS = 15_000;
+/**
+ * Default of WaitOptions.authFailureGiveUpMs: 10 s of refused credentials (retried every second), then the service
+ * exits (code 2).
+ */
+export const AUTH_FAILURE_GIVE_UP_MS = 10_000;
+/** While credentials are refused, the next attempt comes after at most this long (ms). */
+const REFUSED_RETRY_MS = 1_000;
 
 /**
  * Calls `attempt` until it resolves, pausing with capped exponential backoff between failures, and returns its
@@ -96,7 +101,10 @@ export async function waitForDependency<T>(
         opts.logger.warn({ dependency, err: reason, retryInMs: delay }, `waiting for ${dependency}: retrying`);
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.round(delay * (0.8 + Math.random() * 0.4))));
+    // Refused credentials are retried every second up to the give-up (the server may be a moment ahead in a rotation).
+    const pause =
+      refusedSince === null ? delay : Math.min(delay, REFUSED_RETRY_MS, giveUpMs - (Date.now() - refusedSince));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.round(pause * (0.8 + Math.random() * 0.4)))));
     delay = Math.min(max, delay * 2);
   }
 }
