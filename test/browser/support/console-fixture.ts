@@ -36,7 +36,10 @@ export interface ConsoleFixture {
    * null: not logged in.
    */
   newPage(role?: Role | null): Promise<Page>;
-  /** Logs in through the login page with `token` (the page ends on the console's start page). */
+  /**
+   * Logs in through the login page with `token`: the page it is on when that is the login page (which returns to the
+   * page that sent it there), else /login.html (which ends on the start page).
+   */
   login(page: Page, token: string): Promise<void>;
   /** Saves a full-page screenshot as test-artifacts/browser/<name>.png; returns its path. */
   screenshot(page: Page, name: string): Promise<string>;
@@ -143,7 +146,7 @@ export function consoleFixture(opts: { settings?: () => Record<string, string> }
       return page;
     },
     async login(page: Page, token: string) {
-      await page.goto(`${url()}/login.html`);
+      if (!new URL(page.url()).pathname.endsWith('/login.html')) await page.goto(`${url()}/login.html`);
       await page.getByTestId('login-token').fill(token);
       await Promise.all([
         page.waitForURL((u) => !u.pathname.endsWith('login.html')),
