@@ -62,13 +62,15 @@ describe('tierctl configuration', () => {
 
   it('passes CLICKHOUSE_USER and CLICKHOUSE_PASSWORD from CONFIG_FILE to ClickHouse', async () => {
     const wrong = configFile('password.yaml', { CLICKHOUSE_PASSWORD: 'not-the-password' });
+    // Refused credentials are a configuration problem: exit 2, one line naming the component (docs/security.md).
     const r = await tierctl(['sql', 'high_value_at_risk', '--format', 'json'], { env: withFile(wrong) });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^tierctl: clickhouse authentication failed: /);
     expect(r.stderr).toMatch(/Wrong password for user default|Authentication failed|password is incorrect/i);
     const user = configFile('user.yaml', { CLICKHOUSE_USER: `nobody_${process.pid}` });
     const u = await tierctl(['sql', 'high_value_at_risk', '--format', 'json'], { env: withFile(user) });
-    expect(u.code).toBe(1);
-    expect(u.stderr).toMatch(new RegExp(`nobody_${process.pid}`));
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(new RegExp(`^tierctl: clickhouse authentication failed: .*nobody_${process.pid}`));
   });
 
   it('honours REDIS_PREFIX from CONFIG_FILE (and the environment over the file)', async () => {

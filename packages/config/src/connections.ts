@@ -17,6 +17,7 @@ export const SECRET_FILE_SETTINGS = {
   SCHEMA_REGISTRY_PASSWORD_FILE: 'SCHEMA_REGISTRY_PASSWORD',
   REDIS_PASSWORD_FILE: 'REDIS_PASSWORD',
   CLICKHOUSE_PASSWORD_FILE: 'CLICKHOUSE_PASSWORD',
+  ERASURE_DIGEST_SECRET_FILE: 'ERASURE_DIGEST_SECRET',
 } as const;
 
 /** A file path setting: empty (the default) means not set. */
@@ -234,9 +235,8 @@ export function credentialFailure(dependency: string, err: unknown): string | nu
   for (let depth = 0; cur && depth < 5; depth++, cur = cur.cause as typeof cur)
     texts.push(`${cur.name ?? ''} ${cur.code ?? ''} ${cur.message ?? String(cur)}`);
   const text = texts.join(' | ');
-  const detail = (texts[0] ?? '')
-    .replace(/^\S*Error\s+/, '')
-    .trim()
+  const first = err as { message?: string } | undefined;
+  const detail = String(first?.message || err)
     .split('\n')[0]!
     .slice(0, 200);
   const auth =
