@@ -52,13 +52,14 @@ function uploadOf(request: FastifyRequest): Upload {
  *   `{ valid: false, issues }` with the messages `tierctl rules validate` prints (file: path, or line and column).
  * - `POST /api/v1/rules/preview`: the validation and, when valid, the dry run `tierctl rules diff --json` prints
  *   (diffRulesText: the moves, the demotions held by grace, the cut points the new rules would get) and the new
- *   file's dimensions. Changes nothing.
+ *   file's dimensions. Changes nothing. It reads every customer, so one runs at a time (429 while one is running).
  * - `POST /api/v1/rules/apply` (admin role; 403 for a viewer): activates the upload as `tierctl rules apply` does
  *   (applyRulesText); 400 `{ error, issues }` for invalid rules.
  */
 export default async function rulesRoutes(app: FastifyInstance, opts: ConsoleRouteOptions): Promise<void> {
   const { deps, config } = opts;
   const clients = deps.clients;
+  let previewRunning = false;
   // YAML uploads as they are (the JSON and text/plain parsers are Fastify's own).
   app.addContentTypeParser(
     ['application/yaml', 'application/x-yaml', 'text/yaml'],
@@ -111,7 +112,20 @@ export default async function rulesRoutes(app: FastifyInstance, opts: ConsoleRou
       if (err instanceof RulesError) return { valid: false, file: upload.name, issues: err.issues };
       throw err;
     }
-    const diff = await diffRulesText(clients, upload.text, upload.name, { aggregateConfig: deps.aggregateConfig });
+    // A dry run reads every customer's aggregates and state: one at a time per console, whoever asks.
+    if (previewRunning) throw new HttpError(429, 'a rules preview is already running: try again when it has finished');
+    previewRunning = true;
+    const started = performance.now();
+    let diff: Awaited<ReturnType<typeof diffRulesText>>;
+    try {
+      diff = await diffRulesText(clients, upload.text, upload.name, { aggregateConfig: deps.aggregateConfig });
+    } finally {
+      previewRunning = false;
+    }
+    deps.logger.info(
+      { file: upload.name, version: rules.version, ms: Math.round(performance.now() - started) },
+      'rules preview computed',
+    );
     const cutPoints = diff.cutpoints && { version: diff.cutpoints.version, computed_at: 0, cuts: diff.cutpoints.cuts };
     return {
       valid: true,
