@@ -235,8 +235,9 @@ export function credentialFailure(dependency: string, err: unknown): string | nu
   for (let depth = 0; cur && depth < 5; depth++, cur = cur.cause as typeof cur)
     texts.push(`${cur.name ?? ''} ${cur.code ?? ''} ${cur.message ?? String(cur)}`);
   const text = texts.join(' | ');
-  const first = err as { message?: string } | undefined;
-  const detail = String(first?.message || err)
+  const detail = (texts[0] ?? '')
+    .replace(/^\S*Error\s+/, '')
+    .trim()
     .split('\n')[0]!
     .slice(0, 200);
   const auth =
