@@ -23,7 +23,7 @@ const before = await evalUsec();
 for (let r = 0; r < rounds; r++) {
   const p = redis.pipeline();
   for (let c = 0; c < customers; c++) {
-    const args = ['172800000', '1000000'];
+    const args = ['172800000', '1000000', '8'];
     for (let k = 0; k < 8; k++) {
       const at = (20_000 + r * 7 + (k >> 2)) * DAY + k * 60_000 + c;
       encodeEventInto(

@@ -1,8 +1,9 @@
--- Applies one customer's events of a batch to the customer's aggregate hash, atomically and idempotently.
+-- Applies customers' events of a batch to their aggregate hashes, atomically and idempotently: one or more customers
+-- per call (in Redis Cluster all of one slot), each as if it had a call of its own.
 --
--- KEYS[1]  the customer's hash (`<prefix>:{<customerId>}:agg`)
+-- KEYS[k]  customer k's hash (`<prefix>:{<customerId>}:agg`)
 -- ARGV[1]  dedupe horizon in ms;  ARGV[2] retention in days (buckets kept for days > maxDay - retention)
--- ARGV[3..] events, 2 arguments each, in delivery order: `topic,partition,offset,occurred_at_ms,op,x2,x3,x1` and
+-- ARGV[3..] per customer, in KEYS order: its number of events n, then its n events, 2 arguments each, in delivery order: `topic,partition,offset,occurred_at_ms,op,x2,x3,x1` and
 --   `<fingerprint><event_id>` (x1 last: a ticket id may contain commas; only the first 7 commas separate fields):
 --   fingerprint = 9 base-128 digits (bytes 0..127) of a 63-bit hash of the event_id (keyspace.ts eventFingerprint);
 --   the event_id itself follows only for order and ticket events (refund identity, ticket tie-break), not for web
@@ -12,29 +13,33 @@
 --   op W (web): x1 type index (0-based, WEB_BEHAVIOR_TYPES order)
 --   op T (ticket): x1 ticket_id, x2 O|E|P|R|C|S (OPENED ESCALATED REOPENED RESOLVED CLOSED SATISFACTION_RATED),
 --        x3 '1' for a COMPLAINT OPENED, the csat value for S, else ''
--- Returns {applied, min occurred_at applied, max occurred_at applied, refund excess, expired reversals}: the first three
+-- Returns per customer, in KEYS order, 5 numbers:
+--   {applied, min occurred_at applied, max occurred_at applied, refund excess, expired reversals}: the first three
 --   0 when nothing was applied; refund excess = minor units refunded beyond their orders' amounts that this call
 --   found (capped away, no revenue effect); expired reversals = refunds/cancellations of orders older than the kept
 --   order states (no effect). Both are anomalies the caller reports (docs/design-decisions.md §15).
 --
--- Hash fields (see README "Keyspace", design-decisions §22): mx fo ob pd wb tb lb, w (web days, packed),
+-- Hash fields (see README "Keyspace", design-decisions §23): mx fo ob pd wb tb lb, w (web days, packed),
 -- a:<order day>:<effective day>, o:<day> t:<day>, k:<ticket> q:<ticket>, h:<topic code>:<partition>,
 -- e:<topic code> (the topic's dedupe memory, packed), n:<order_id> (order state), u:<len>:<order_id><refund key>.
 -- Read too, from the previous layout (an upgrade without a replay): h:<topic>:<partition> (moved to the new name),
--- w:<day> (kept, folded like before), x:<topic code> and e:<topic code>:<event_id> (dropped: see §22 "Upgrade").
+-- w:<day> (kept, folded like before), x:<topic code> and e:<topic code>:<event_id> (dropped: see §23 "Upgrade").
 --
--- SUPPRESSION (erasure, security): a check that a suppressed customer's events must not re-create its state belongs
--- at the top of this script (before anything is read or written), as KEYS[2] in the customer's slot.
+-- SUPPRESSION (erasure, security): see the loop at the end of this script.
 
-local key = KEYS[1]
 local horizon = tonumber(ARGV[1])
 local retention = tonumber(ARGV[2])
 local DAY = 86400000
 
--- Field cache: value string, or false when known absent; nil = not read yet. Only the fields this call needs are read
--- (one HMGET up front, HGET for any other), not the whole hash: a customer's hash holds hundreds of day buckets.
-local cache = {}
-local dirty = {}
+-- The customer being applied (set by the loop at the end of this script for each key): its key; the field cache
+-- (value string, or false when known absent; nil = not read yet: only the fields its events need are read, one HMGET
+-- up front, HGET for any other, not the whole hash: a customer's hash holds hundreds of day buckets) and the fields
+-- written; `lb`, the latest event time and the retention cutoff at the start; what it applied; its web deltas and
+-- dedupe memories.
+local key, cache, dirty
+local lower_bound, mx, initial_cutoff
+local applied, min_at, max_at, excess, expired
+local web_delta, dedupe
 local function get(f)
   local v = cache[f]
   if v == nil then
@@ -137,12 +142,12 @@ end
 -- The field remembering one refund of an order (its identity): length-prefixed, so ids may contain any character.
 local function refund_field(oid, rkey) return 'u:' .. #oid .. ':' .. oid .. rkey end
 
--- Read up front, in one HMGET, every field the events can touch.
-do
+-- Read up front, in one HMGET, every field the events (ARGV[first..last]) can touch.
+local function preread(first, last)
   local want, seen = { 'mx', 'fo', 'ob', 'pd', 'wb', 'tb', 'lb' }, {}
   local function want_field(f) if not seen[f] then seen[f] = true; want[#want + 1] = f end end
   local want_web = false
-  for i = 3, #ARGV, 2 do
+  for i = first, last, 2 do
     local packed, id = ARGV[i], ARGV[i + 1]
     local eid = string.sub(id, FP_LEN + 1)
     ev_fp[i], ev_eid[i] = string.sub(id, 1, FP_LEN), eid
@@ -187,14 +192,11 @@ end
 
 -- `lb`: a lower bound of the days at which fields become foldable (bucket days, adjustments' effective days, CLOSED
 -- tickets' status days), so that the fold scan below runs only when something can fold. Absent = unknown.
-local lower_bound = opt(get('lb'))
 local function lower_bound_to(d)
   if lower_bound ~= nil and d < lower_bound then lower_bound = d; set('lb', fmt(d)) end
 end
 
-local mx = opt(get('mx'))
 local function cutoff_day() if mx == nil then return nil end return day_of(mx) - retention end
-local initial_cutoff = cutoff_day()
 
 -- Lifetime base for orders: count, revenue, margin, last PLACED time among folded (`ob`); first PLACED time among
 -- folded (`fo`). Times of live (not cancelled) orders only.
@@ -467,7 +469,6 @@ local function encode_web_record(d, ms, counts)
   return enc128(d + DAY_BIAS, 3) .. enc128(ms, 4) .. enc128(mask, 2) .. table.concat(cs)
 end
 
-local web_delta = nil
 local function add_web(at, type_index)
   local d = day_of(at)
   if d <= cutoff_day() then max_field('wb', at); return end
@@ -559,8 +560,6 @@ local function add_ticket_state(tid, code, at, eid)
   if st[3] == 'C' and st[4] ~= nil and st[4] ~= '' then lower_bound_to(day_of(tonumber(st[4]))) end
 end
 
-local applied, min_at, max_at = 0, nil, nil
-local excess, expired = 0, 0
 
 -- One order event (after the redelivery and event_id checks). Orders are identified by order_id: a PLACED of an
 -- order already placed is a copy (a retry under a new event_id) and counts nothing; a CANCELLED makes the order count
@@ -616,7 +615,6 @@ end
 -- The dedupe memory of a topic (field e:<topic code>): the topic's latest event time for this customer (7 digits),
 -- then one entry per remembered event: its fingerprint (9 digits) and occurred_at (7 digits). Entries older than the
 -- horizon behind the topic's latest time are dropped when the field is written (below the event loop).
-local dedupe = {}
 local function dedupe_of(tc, ef)
   local d = dedupe[tc]
   if d ~= nil then return d end
@@ -631,7 +629,7 @@ local function dedupe_of(tc, ef)
     end
   end
   -- The previous layout (x:<code> = the topic's latest time, one e:<code>:<event_id> field per id): the time carries
-  -- over; the ids cannot be fingerprinted here and are dropped (design-decisions §22 "Upgrade").
+  -- over; the ids cannot be fingerprinted here and are dropped (design-decisions §23 "Upgrade").
   local legacy_tx = opt(get('x:' .. tc))
   if legacy_tx ~= nil then
     if d.tx == nil or legacy_tx > d.tx then d.tx = legacy_tx end
@@ -643,8 +641,8 @@ local function dedupe_of(tc, ef)
   return d
 end
 
-local n = #ARGV
-for i = 3, n, 2 do
+local function run_events(first, last)
+for i = first, last, 2 do
   local offset, eid = ev_offset[i], ev_eid[i]
   local at = ev_at[i]
   local op, x1, x2, x3 = ev_op[i], ev_x1[i], ev_x2[i], ev_x3[i]
@@ -682,12 +680,15 @@ for i = 3, n, 2 do
         add_service(at, x2, x3)
         add_ticket_state(x1, x2, at, eid)
       else
-        return redis.error_reply('unknown op ' .. tostring(op))
+        error('unknown op ' .. tostring(op))
       end
     end
   end
 end
 
+end
+
+local function finish()
 write_web()
 
 -- The dedupe memory of each topic this call applied events of, pruned to the horizon behind the topic's latest time.
@@ -830,5 +831,30 @@ for f, _ in pairs(dirty) do
 end
 if #hdel > 0 then redis.call('HDEL', key, unpack(hdel)) end
 if #hset > 0 then redis.call('HSET', key, unpack(hset)) end
+end
 
-return { applied, min_at or 0, max_at or 0, excess, expired }
+-- SUPPRESSION (security, issue 19): the check that an erased customer's events must not re-create its state goes in
+-- this loop, before preread: with the customer's suppression key passed in its slot, skip (apply nothing, return
+-- zeros for) a suppressed customer.
+local out, pos = {}, 3
+for k = 1, #KEYS do
+  local count = tonumber(ARGV[pos])
+  local first, last = pos + 1, pos + 2 * count
+  key, cache, dirty = KEYS[k], {}, {}
+  applied, min_at, max_at, excess, expired = 0, nil, nil, 0, 0
+  web_delta, dedupe = nil, {}
+  preread(first, last)
+  -- `lb`: a lower bound of the days at which fields become foldable (see lower_bound_to).
+  lower_bound = opt(get('lb'))
+  mx = opt(get('mx'))
+  initial_cutoff = cutoff_day()
+  run_events(first, last)
+  finish()
+  out[#out + 1] = applied
+  out[#out + 1] = min_at or 0
+  out[#out + 1] = max_at or 0
+  out[#out + 1] = excess
+  out[#out + 1] = expired
+  pos = last + 1
+end
+return out

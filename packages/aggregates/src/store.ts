@@ -105,7 +105,8 @@ export class AggregateStore {
   }
 
   /**
-   * Applies all customers' events (one script call per customer); idempotent under redelivery and duplicates.
+   * Applies all customers' events (several customers per script call, each in its slot); idempotent under redelivery
+   * and duplicates.
    * `retentionDays`: keep day buckets for this many days behind the customer's latest event before folding them into
    * the lifetime base (never fewer than RETENTION_DAYS). The aggregator raises it while a replay runs ahead of the
    * tier engine, which still needs the buckets of the days it has not evaluated yet.
@@ -113,34 +114,46 @@ export class AggregateStore {
   async applyBatch(items: CustomerBatch[], opts: { retentionDays?: number } = {}): Promise<Map<string, ApplyResult>> {
     if (this.sha === null) await this.init();
     const retention = String(Math.max(RETENTION_DAYS, Math.ceil(opts.retentionDays ?? RETENTION_DAYS)));
-    const calls: Call[] = [];
-    for (const item of items) {
-      if (item.events.length === 0) continue;
-      const args: string[] = [String(this.dedupeHorizonMs), retention];
-      for (const r of item.events) encodeEventInto(args, r.event, r.topic, r.partition, r.offset, this.config);
-      calls.push({ customerId: item.customerId, key: this.keys(item.customerId).agg, args });
-    }
     const out = new Map<string, ApplyResult>();
     for (const item of items) out.set(item.customerId, { ...NOTHING_APPLIED });
-    if (calls.length === 0) return out;
-
-    const results = await this.runGrouped(calls, async (group) => {
-      let res = await this.evalPipeline(group);
+    // Customers in list order, grouped per slot (one group without Cluster), then several per script call: the
+    // per-call cost of EVALSHA was a large share of the server time of a call with a few events.
+    const perCustomer: Call[] = [];
+    for (const item of items) {
+      if (item.events.length === 0) continue;
+      const args: string[] = [String(item.events.length)];
+      for (const r of item.events) encodeEventInto(args, r.event, r.topic, r.partition, r.offset, this.config);
+      perCustomer.push({ customerId: item.customerId, key: this.keys(item.customerId).agg, args });
+    }
+    if (perCustomer.length === 0) return out;
+    const head = [String(this.dedupeHorizonMs), retention];
+    const results = await this.runGrouped(perCustomer, async (group) => {
+      const calls = chunkCalls(group);
+      let res = await this.evalPipeline(calls, head);
       const missing = res.flatMap((r, i) => (r[0] && /NOSCRIPT/.test(r[0].message) ? [i] : []));
       if (missing.length > 0) {
         // Script cache flushed (restart, SCRIPT FLUSH, failover): NOSCRIPT means not executed, so retry is safe.
         await this.init();
-        const retried = await this.evalPipeline(missing.map((i) => group[i]!));
+        const retried = await this.evalPipeline(
+          missing.map((i) => calls[i]!),
+          head,
+        );
         res = res.slice();
         missing.forEach((i, j) => {
           res[i] = retried[j]!;
         });
       }
-      return res;
+      // One result per customer of the group, in group order.
+      return calls.flatMap((call, i) => {
+        const [err, value] = res[i]!;
+        return call.map((c, k) => {
+          if (err) throw new Error(`apply_events failed for customer ${c.customerId}: ${err.message}`);
+          return (value as number[]).slice(5 * k, 5 * k + 5);
+        });
+      });
     });
-    for (const [call, [err, value]] of results) {
-      if (err) throw new Error(`apply_events failed for customer ${call.customerId}: ${err.message}`);
-      const [applied, minAt, maxAt, refundExcess = 0, expiredReversals = 0] = value as number[];
+    for (const [call, value] of results) {
+      const [applied, minAt, maxAt, refundExcess = 0, expiredReversals = 0] = value;
       const prev = out.get(call.customerId)!;
       const anomalies = {
         refundExcess: prev.refundExcess + refundExcess,
@@ -211,9 +224,15 @@ export class AggregateStore {
     await deleteCustomer(this.redis, this.prefix, customerId);
   }
 
-  private async evalPipeline(group: Call[]): Promise<Array<[Error | null, unknown]>> {
+  /** One EVALSHA per call: its customers' keys, then `head` (horizon, retention) and each customer's arguments. */
+  private async evalPipeline(calls: Call[][], head: string[]): Promise<Array<[Error | null, unknown]>> {
     const p = this.redis.pipeline();
-    for (const c of group) p.evalsha(this.sha!, 1, c.key, ...c.args);
+    for (const call of calls) {
+      const args: string[] = call.map((c) => c.key);
+      args.push(...head);
+      for (const c of call) for (const a of c.args) args.push(a);
+      p.evalsha(this.sha!, call.length, ...args);
+    }
     return ((await p.exec()) ?? []) as Array<[Error | null, unknown]>;
   }
 
@@ -238,6 +257,28 @@ export class AggregateStore {
     const results = await Promise.all(groups.map(run));
     return groups.flatMap((g, gi) => g.map((c, i) => [c, results[gi]![i]!] as [Call, T]));
   }
+}
+
+/** Customers per apply_events.lua call, and arguments per call (a call is atomic: it blocks Redis while it runs). */
+const CUSTOMERS_PER_CALL = 64;
+const ARGS_PER_CALL = 4_000;
+
+/** Consecutive customers (of one slot) cut into script calls of at most CUSTOMERS_PER_CALL / about ARGS_PER_CALL. */
+function chunkCalls(group: Call[]): Call[][] {
+  const calls: Call[][] = [];
+  let current: Call[] = [];
+  let args = 0;
+  for (const c of group) {
+    if (current.length > 0 && (current.length >= CUSTOMERS_PER_CALL || args + c.args.length > ARGS_PER_CALL)) {
+      calls.push(current);
+      current = [];
+      args = 0;
+    }
+    current.push(c);
+    args += c.args.length;
+  }
+  if (current.length > 0) calls.push(current);
+  return calls;
 }
 
 export async function deleteCustomer(redis: Client, prefix: string, customerId: string): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Differential test of lua/apply_events.lua (compact layout, design-decisions §22) against the previous script
+ * Differential test of lua/apply_events.lua (compact layout, design-decisions §23) against the previous script
  * (test/fixtures/apply_events.v2.lua: one dedupe field per event id, one field per web day, the HSCAN prune): on random
  * histories (orders with reversals and copies, web, tickets), duplicates, redeliveries, batch cuts, per-batch
  * retentions and horizons, both must return the same results and leave the same state: the decoded aggregates, the
@@ -40,9 +40,12 @@ afterAll(async () => {
 type Item = ReturnType<typeof groupBatch>[number];
 const topicCode = (topic: string) => createHash('sha1').update(topic).digest('hex').slice(0, 4);
 
-/** ARGV of both scripts: the current one takes `<fingerprint><event_id>` (web: the fingerprint), the previous the id. */
+/**
+ * ARGV of both scripts for one customer: the current one takes the number of events first (several customers per call)
+ * and `<fingerprint><event_id>` (web: the fingerprint), the previous the id.
+ */
 function argsOf(item: Item, horizon: number, retention: string): { v2: string[]; current: string[] } {
-  const current = [String(horizon), retention];
+  const current = [String(horizon), retention, String(item.events.length)];
   const v2 = [String(horizon), retention];
   for (const r of item.events) {
     encodeEventInto(current, r.event, r.topic, r.partition, r.offset, config);
@@ -118,15 +121,34 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
             const retention = String(
               [RETENTION_DAYS, RETENTION_DAYS + Math.floor(rnd() * 120), 1_000_000][Math.floor(rnd() * 3)],
             );
-            for (const item of groupBatch(batch)) {
+            // The previous script one customer per call, the current one all the batch's customers in one call.
+            const items = groupBatch(batch);
+            const refFields: number[] = [];
+            const want: number[] = [];
+            const keysOf = (item: Item) => ({
+              refKey: customerKeys(`${prefix}-ref`, item.customerId).agg,
+              key: customerKeys(prefix, item.customerId).agg,
+            });
+            const currentArgs: string[] = [];
+            for (const item of items) {
               const args = argsOf(item, horizon, retention);
-              const refKey = customerKeys(`${prefix}-ref`, item.customerId).agg;
-              const key = customerKeys(prefix, item.customerId).agg;
+              const { refKey, key } = keysOf(item);
               keys.add(refKey).add(key);
-              const refFields = await redis.hlen(refKey);
-              const want = (await redis.evalsha(shas.v2, 1, refKey, ...args.v2)) as number[];
-              const got = (await redis.evalsha(shas.current, 1, key, ...args.current)) as number[];
-              expect(got).toEqual(want);
+              refFields.push(await redis.hlen(refKey));
+              want.push(...((await redis.evalsha(shas.v2, 1, refKey, ...args.v2)) as number[]));
+              currentArgs.push(...args.current.slice(2));
+            }
+            const got = (await redis.evalsha(
+              shas.current,
+              items.length,
+              ...items.map((item) => keysOf(item).key),
+              String(horizon),
+              retention,
+              ...currentArgs,
+            )) as number[];
+            expect(got).toEqual(want);
+            for (const [i, item] of items.entries()) {
+              const { refKey, key } = keysOf(item);
               const ref = await stateOf(refKey, item.customerId);
               const cur = await stateOf(key, item.customerId);
               expect(withoutIdempotence(cur)).toEqual(withoutIdempotence(ref));
@@ -134,10 +156,10 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
               expect(cur!.offsets).toEqual(t.offsets);
               expect(cur!.seenEvents).toEqual(t.seen);
               seen.calls++;
-              seen.applied += want[0]!;
-              seen.skipped += item.events.length - want[0]!;
+              seen.applied += want[5 * i]!;
+              seen.skipped += item.events.length - want[5 * i]!;
               seen.remembered += t.seen.size;
-              if ((await redis.hlen(refKey)) < refFields) seen.folds++;
+              if ((await redis.hlen(refKey)) < refFields[i]!) seen.folds++;
             }
           }
           if (keys.size) await redis.del(...keys);
