@@ -1,6 +1,8 @@
 import { customerDigest, suppressedUntil, suppressionKey } from '@tierstream/config';
+import { loadTopicsSpec } from '@tierstream/contracts';
 import { describe, expect, it } from 'vitest';
 import { customerTagOf, erasureRequestProblems, globEscape } from '../src/erasure';
+import { compactedTopics } from '../src/erasure-ports';
 
 const request = {
   request_id: 'r1',
@@ -24,6 +26,11 @@ describe('erasure (pure parts)', () => {
     expect(customerTagOf('ts', 'ts:watermarks')).toBeNull();
     expect(customerTagOf('ts', 'ts:dest:crm:due')).toBeNull();
     expect(customerTagOf('ts', 'other:{C1}:agg')).toBeNull();
+  });
+
+  it('tombstones go to the compacted topics of topics.yaml, under their configured names', () => {
+    expect(compactedTopics(loadTopicsSpec())).toEqual(['customer-tier-changes.v1']);
+    expect(compactedTopics(loadTopicsSpec(), { 'customer-tier-changes.v1': 'changes' })).toEqual(['changes']);
   });
 
   it('escapes glob characters', () => {
