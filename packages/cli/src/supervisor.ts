@@ -9,9 +9,11 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const SERVICES = ['aggregator', 'tier-engine', 'warehouse-writer'] as const;
 /**
  * Services the pipeline does not need, started on demand (startService): `destinations` delivers tier changes to
- * webhooks and CRMs and needs destination files (DESTINATIONS_DIR), so the demo and the pipeline tests leave it out.
+ * webhooks and CRMs and needs destination files (DESTINATIONS_DIR), so the demo and the pipeline tests leave it out;
+ * `console` is the web console (services/console, docs/console.md), a reader of Redis, ClickHouse and Kafka admin
+ * that needs a token (CONSOLE_VIEWER_TOKEN): the demo starts it after its report.
  */
-export const OPTIONAL_SERVICES = ['destinations'] as const;
+export const OPTIONAL_SERVICES = ['destinations', 'console'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 export type AnyServiceName = ServiceName | (typeof OPTIONAL_SERVICES)[number];
 

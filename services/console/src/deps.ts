@@ -1,5 +1,6 @@
 import type { AggregateConfig } from '@tierstream/aggregates';
 import { Clients } from '@tierstream/cli';
+import { warnWhileRedisUnreachable } from '@tierstream/config';
 import type { Logger } from '@tierstream/observability';
 import type { ConsoleConfig } from './config';
 
@@ -17,9 +18,11 @@ export interface ConsoleDeps {
   now: () => number;
 }
 
-/** The console's dependencies from its configuration. Connects lazily: nothing is opened until a route needs it. */
+/** The console's dependencies from its configuration: Redis connects now, ClickHouse and Kafka on first use. */
 export function createConsoleDeps(config: ConsoleConfig, logger: Logger): ConsoleDeps {
   const clients = new Clients(config);
+  // Redis connects at start, so /health/ready answers from the first probe on (it does not wait for a connection).
+  warnWhileRedisUnreachable(clients.redis, logger);
   return { clients, aggregateConfig: clients.aggregateConfig, logger, now: () => Date.now() };
 }
 

@@ -14,8 +14,8 @@ export interface RunningConsole {
 }
 
 /**
- * Starts the console on CONSOLE_HOST:CONSOLE_PORT (port 0: any free port). Connections to the stack open lazily, so
- * the console starts (and /health/ready says what is missing) while the stack is still coming up.
+ * Starts the console on CONSOLE_HOST:CONSOLE_PORT (port 0: any free port). It starts while the stack is still coming
+ * up: /health/ready says what is missing, and the pages answer once it is there.
  */
 export async function startConsole(config: ConsoleConfig, logger: Logger): Promise<RunningConsole> {
   const deps = createConsoleDeps(config, logger);

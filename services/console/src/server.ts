@@ -14,7 +14,7 @@ import movementsRoutes from './routes/movements';
 import operationsRoutes from './routes/operations';
 import overviewRoutes from './routes/overview';
 import rulesRoutes from './routes/rules';
-import { HttpError } from './types';
+import { HttpError, type Role } from './types';
 
 export type { ConsoleConfig, ConsoleDeps, ConsoleRouteOptions, Role } from './types';
 export { HttpError } from './types';
@@ -26,6 +26,20 @@ export const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url))
 function echartsModule(): Buffer {
   const require = createRequire(import.meta.url);
   return readFileSync(path.join(path.dirname(require.resolve('echarts')), 'echarts.esm.min.mjs'));
+}
+
+/** One API route: method, URL pattern (`/api/v1/customers/:id`) and the role it needs. */
+export interface ApiRoute {
+  method: string;
+  url: string;
+  role: Role;
+}
+
+const registeredRoutes = new WeakMap<FastifyInstance, ApiRoute[]>();
+
+/** Every /api route of a console built by buildConsole (the session routes of auth.ts included). */
+export function apiRoutes(app: FastifyInstance): ApiRoute[] {
+  return [...(registeredRoutes.get(app) ?? [])];
 }
 
 /**
@@ -74,6 +88,15 @@ export async function buildConsole(deps: ConsoleDeps, config: ConsoleConfig): Pr
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
   });
+
+  // Every /api route with the role it needs, for the access tests (apiRoutes(app)).
+  const routes: ApiRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/api/')) return;
+    for (const method of [route.method].flat())
+      if (method !== 'HEAD') routes.push({ method, url: route.url, role: route.config?.role ?? 'viewer' });
+  });
+  registeredRoutes.set(app, routes);
 
   await registerAuth(app, config, { currency: deps.aggregateConfig.reportingCurrency });
 
