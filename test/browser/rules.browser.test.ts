@@ -82,13 +82,16 @@ describe('console Rules page (headless Chromium)', () => {
   });
 
   it('shows the active version as tierctl rules show does, and its dimensions with the cut points in force', async () => {
-    const show = await showRules(fx.clients, null);
+    const show = await showRules(fx.clients, fx.clients.config.RULES_FILE);
     const cutPoints = await new TierStateStore(fx.redis, fx.prefix).getCutPoints();
     expect(show.active).not.toBeNull();
     const page = await fx.newPage('viewer');
     await openRules(page, fx.url);
     expect(await page.getByTestId('active-version').getAttribute('data-value')).toBe(show.active!.version);
     expect(Number(await page.getByTestId('active-apply').getAttribute('data-value'))).toBe(show.active!.seq);
+    // Whether the file on disk (RULES_FILE) differs from the active version, as `tierctl rules show` says.
+    expect(show.file?.differs).toBe(false);
+    expect(await page.getByTestId('rules-file-status').getAttribute('data-value')).toBe('same');
     const rules = parseRules(original.text, 'active');
     for (const d of rules.dimensions) await expect.poll(() => page.getByTestId(`dimension-${d.id}`).count()).toBe(1);
     // value_tier: the minimum of each tier in force is the cut point in Redis (best first; the last tier has none).
@@ -195,6 +198,10 @@ describe('console Rules page (headless Chromium)', () => {
       expect(Number(await page.getByTestId('apply-result').getAttribute('data-value'))).toBe(show.active?.seq);
       expect((await new TierStateStore(fx.redis, fx.prefix).getActiveRules())?.text).toBe(changedText);
       await fx.screenshot(page, 'rules-admin-applied');
+      // The page now shows the new version, and that RULES_FILE differs from it.
+      await page.reload();
+      await expect.poll(() => page.getByTestId('active-version').getAttribute('data-value')).toBe('console-preview-1');
+      expect(await page.getByTestId('rules-file-status').getAttribute('data-value')).toBe('differs');
     } finally {
       // The other pages read the run's active rules: give them their text back (a new apply of the old text).
       const active = await new TierStateStore(fx.redis, fx.prefix).getActiveRules();
