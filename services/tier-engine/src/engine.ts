@@ -60,6 +60,8 @@ export interface EngineDeps {
   clv?: ClvModels;
   /** The identity graph (design-decisions §22): merged customers end with MERGED_INTO, survivors announce MERGED. */
   identity?: IdentityReader;
+  /** Which of these customers are erased and suppressed (docs/security.md "Erasure"): they are not evaluated. */
+  suppressed?: (customerIds: string[]) => Promise<Set<string>>;
 }
 
 export interface EvaluationRequest {
@@ -168,6 +170,7 @@ export class TierEngine {
   async evaluate(partition: number, requests: EvaluationRequest[]): Promise<number> {
     if (requests.length === 0) return 0;
     const ids = [...new Set(requests.map((r) => r.customerId))];
+    const suppressed = this.deps.suppressed ? await this.deps.suppressed(ids) : null;
     const [aggs, states, attrs, identities] = await Promise.all([
       this.deps.aggregates.readMany(ids, { idempotence: false }),
       this.deps.tierState.readStates(ids),
@@ -186,6 +189,12 @@ export class TierEngine {
     /** Cut-point versions used here that this process has not published yet (their warehouse rows come first). */
     const unpublished = new Set<CutPoints>();
     for (const req of requests) {
+      if (suppressed?.has(req.customerId)) {
+        // Erased and suppressed: nothing is evaluated, stored or emitted; a due entry (work in flight) is consumed.
+        const { customerId, processedDueAt, touch } = req;
+        commits.push({ customerId, state: null, processedDueAt, touch, nextDueAt: null });
+        continue;
+      }
       const agg = aggs.get(req.customerId);
       const previous = states.get(req.customerId) ?? null;
       // Built per evaluation from the state just read: it never outlives the read (no stale metrics).

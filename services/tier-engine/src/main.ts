@@ -18,7 +18,7 @@ import {
   waitForDependency,
 } from '@tierstream/observability';
 import { initialCutPoints } from '@tierstream/tiering';
-import { ClvModelStore, dayOf, TierStateStore } from '@tierstream/tierstate';
+import { ClvModelStore, dayOf, suppressedAmong, TierStateStore } from '@tierstream/tierstate';
 import { ClvModels } from './clv';
 import { clvSettings, type EngineConfig, engineConfigSchema, replayClockTopics, startTopics } from './config';
 import { TierEngine } from './engine';
@@ -115,6 +115,8 @@ export async function runTierEngine(
       clv,
       // Merges (design-decisions §22): one HGETALL of a small hash per evaluated customer, absent for most.
       identity: new IdentityStore(redis, { prefix: config.REDIS_PREFIX }),
+      // Erased customers (docs/security.md "Erasure"): one EXISTS per batch while nobody is suppressed.
+      suppressed: (ids) => suppressedAmong(redis, config.REDIS_PREFIX, ids),
     },
     rules,
     cutPoints,
