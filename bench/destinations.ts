@@ -13,11 +13,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { type ServiceProcess, startService, stopService } from '@tierstream/cli';
+import { loadCliConfig, type ServiceProcess, startService, stopService } from '@tierstream/cli';
 import { stackEndpoints } from '@tierstream/config';
-import { AvroSerde, loadSchemas, type TierTransition, TOPICS } from '@tierstream/contracts';
+import { createAvroSerde, loadSchemas, type TierTransition, TOPICS } from '@tierstream/contracts';
 import { destinationDlqTopic } from '@tierstream/destinations';
+import { kafkaSecurity } from '@tierstream/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { startReceiver } from '../test/support/webhook-receiver';
 
@@ -40,11 +40,16 @@ const name = `bench-${run}`;
 const topic = `bench_dest_transitions_${run}`;
 const changes = `bench_dest_changes_${run}`;
 const endpoints = stackEndpoints();
-const kafka = new Kafka({ clientId: 'bench-destinations', brokers: endpoints.kafkaBrokers, logLevel: logLevel.ERROR });
-const admin = kafka.admin();
-const serde = new AvroSerde(new SchemaRegistry({ host: endpoints.schemaRegistryUrl }), {
-  registryUrl: endpoints.schemaRegistryUrl,
+// The connection settings as the services read them (credentials and TLS: docs/security.md).
+const connection = loadCliConfig();
+const kafka = new Kafka({
+  clientId: 'bench-destinations',
+  brokers: endpoints.kafkaBrokers,
+  logLevel: logLevel.ERROR,
+  ...kafkaSecurity(connection),
 });
+const admin = kafka.admin();
+const serde = createAvroSerde(connection);
 
 let seq = 0;
 function transition(customer: number, at: number): TierTransition {

@@ -1,8 +1,9 @@
 /** Bench phases: live end-to-end latency (order produced → transition) and the sweeper's cost as the due set grows. */
 
 import { bootstrapPipeline, groupLag, resetPipelineData } from '@tierstream/cli';
+import { redisSecurity } from '@tierstream/config';
 import { type OrderEvent, TOPICS } from '@tierstream/contracts';
-import { createKafka, createProducer } from '@tierstream/kafka';
+import { createKafka, createProducer, kafkaSecurity } from '@tierstream/kafka';
 import { TierStateStore } from '@tierstream/tierstate';
 import { Redis } from 'ioredis';
 import { type BenchContext, cpuProfDir, redisUsedMemory } from './phases';
@@ -57,7 +58,11 @@ export async function phaseLatency(
   const admin = await clients.admin();
   // A fresh idempotent producer: the shared one still holds sequence numbers of the deleted topics' partitions.
   const producer = await createProducer(
-    createKafka({ brokers: clients.endpoints.kafkaBrokers, clientId: 'tierstream-bench-latency-producer' }),
+    createKafka({
+      brokers: clients.endpoints.kafkaBrokers,
+      clientId: 'tierstream-bench-latency-producer',
+      ...kafkaSecurity(clients.config),
+    }),
   );
   const serde = clients.serde;
   const agg = startBenchService('aggregator', {}, { cpuProfDir: cpuProfDir(ctx, 'aggregator') });
@@ -66,7 +71,11 @@ export async function phaseLatency(
     { CLOCK_MODE: 'live' },
     { cpuProfDir: cpuProfDir(ctx, 'tier-engine') },
   );
-  const kafka = createKafka({ brokers: clients.endpoints.kafkaBrokers, clientId: 'tierstream-bench-latency' });
+  const kafka = createKafka({
+    brokers: clients.endpoints.kafkaBrokers,
+    clientId: 'tierstream-bench-latency',
+    ...kafkaSecurity(clients.config),
+  });
   const consumer = kafka.consumer({ groupId: `tierstream-bench-latency-${ctx.runId}`, maxWaitTimeInMs: 10 });
   /** customer id → timestamp of the first transition record produced for it. */
   const firstTransition = new Map<string, number>();
@@ -214,7 +223,7 @@ export interface SweepPoint {
 }
 
 export async function phaseSweep(ctx: BenchContext, scales: number[], dueCount: number): Promise<SweepPoint[]> {
-  const redis = new Redis(ctx.clients.endpoints.redisUrl);
+  const redis = new Redis(ctx.clients.endpoints.redisUrl, redisSecurity(ctx.clients.config));
   const prefix = `bench-sweep-${ctx.runId}`;
   const store = new TierStateStore(redis, prefix);
   const partition = 0;

@@ -9,9 +9,10 @@ import {
   resetPipelineData,
   sendWatermarks,
 } from '@tierstream/cli';
+import { redisSecurity } from '@tierstream/config';
 import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { DEFAULT_END, type GeneratorOptions, generateWorkload } from '@tierstream/generator';
-import { createKafka } from '@tierstream/kafka';
+import { createKafka, kafkaSecurity } from '@tierstream/kafka';
 import { dayOf, TierStateStore } from '@tierstream/tierstate';
 import { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
@@ -185,7 +186,11 @@ async function kafkajsDrainRate(
   counts: Record<string, number>,
 ): Promise<{ messages: number; seconds: number; messagesPerSec: number }> {
   const expected = Object.values(counts).reduce((a, b) => a + b, 0);
-  const kafka = createKafka({ brokers: ctx.clients.endpoints.kafkaBrokers, clientId: 'tierstream-bench-drain' });
+  const kafka = createKafka({
+    brokers: ctx.clients.endpoints.kafkaBrokers,
+    clientId: 'tierstream-bench-drain',
+    ...kafkaSecurity(ctx.clients.config),
+  });
   // Same fetch settings as the aggregator's ConsumerRunner (MAX_BYTES_PER_PARTITION default 2 MiB, 100 ms max wait).
   const consumer = kafka.consumer({
     groupId: `tierstream-bench-drain-${ctx.runId}`,
@@ -223,7 +228,7 @@ async function kafkajsDrainRate(
 
 /** Redis with a trivial script through EVALSHA, pipelined 1,000 calls at a time, for about 3 s. */
 async function redisEvalshaRate(ctx: BenchContext): Promise<{ calls: number; seconds: number; callsPerSec: number }> {
-  const redis = new Redis(ctx.clients.endpoints.redisUrl);
+  const redis = new Redis(ctx.clients.endpoints.redisUrl, redisSecurity(ctx.clients.config));
   try {
     const sha = (await redis.script('LOAD', 'return 1')) as string;
     const key = `bench-evalsha-${ctx.runId}`;

@@ -1,8 +1,7 @@
 /** Bench phase: the warehouse writer's insert rate into ClickHouse (synthetic change and snapshot rows). */
 
-import { createClient } from '@clickhouse/client';
 import type { TierChange } from '@tierstream/contracts';
-import { MIGRATIONS_DIR, migrate, WarehouseWriter } from '@tierstream/warehouse';
+import { createClickHouseFrom, MIGRATIONS_DIR, migrate, WarehouseWriter } from '@tierstream/warehouse';
 import type { BenchContext } from './phases';
 
 export interface WarehouseResult {
@@ -65,7 +64,7 @@ function syntheticRow(i: number, kind: 'CHANGE' | 'SNAPSHOT', day: string, asOf:
 
 export async function phaseWarehouse(ctx: BenchContext, snapshotRows: number): Promise<WarehouseResult> {
   const database = 'tierstream_bench';
-  const client = createClient({ url: ctx.clients.endpoints.clickhouseUrl, request_timeout: 300_000 });
+  const client = createClickHouseFrom(ctx.clients.config, { request_timeout: 300_000 });
   try {
     await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
     await migrate(client, { database, dir: MIGRATIONS_DIR });

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { type StackEndpoints, stackEndpoints } from '@tierstream/config';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { type CliConfig, loadCliConfig } from '@tierstream/cli';
+import { redisSecurity, type StackEndpoints, stackEndpoints } from '@tierstream/config';
+import { createAvroSerde } from '@tierstream/contracts';
+import { kafkaSecurity } from '@tierstream/kafka';
+import { createClickHouseFrom } from '@tierstream/warehouse';
 import { Redis } from 'ioredis';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 
@@ -17,6 +21,14 @@ export function testEndpoints(): StackEndpoints {
 }
 
 /**
+ * The connection settings of this test process, validated as tierctl's (credentials and TLS of the secured stack when
+ * its client settings are in the environment: docs/security.md).
+ */
+export function testConnection(): CliConfig {
+  return loadCliConfig(process.env);
+}
+
+/**
  * A name no other test run uses: `<prefix>_<time>_<random>`, lower case, only [a-z0-9_], so it is valid as a Kafka
  * topic, a registry subject, a Redis key prefix and a ClickHouse database or table name without quoting.
  */
@@ -26,7 +38,12 @@ export function uniqueName(prefix: string): string {
 }
 
 export function createKafka(clientId: string = uniqueName('test')): Kafka {
-  return new Kafka({ clientId, brokers: testEndpoints().kafkaBrokers, logLevel: logLevel.ERROR });
+  return new Kafka({
+    clientId,
+    brokers: testEndpoints().kafkaBrokers,
+    logLevel: logLevel.ERROR,
+    ...kafkaSecurity(testConnection()),
+  });
 }
 
 /** Creates topics (auto-creation is off on the stack) and waits until they have leaders. */
@@ -38,7 +55,7 @@ export async function createTopics(admin: Admin, topics: string[], numPartitions
 }
 
 export function createSchemaRegistry(): SchemaRegistry {
-  return new SchemaRegistry({ host: testEndpoints().schemaRegistryUrl });
+  return createAvroSerde(testConnection()).registry;
 }
 
 export interface TestRedis {
@@ -52,13 +69,14 @@ export interface TestRedis {
 export function createTestRedis(prefix = 'test'): TestRedis {
   const keyPrefix = `${uniqueName(prefix)}:`;
   const url = testEndpoints().redisUrl;
-  const redis = new Redis(url, { keyPrefix, lazyConnect: false, maxRetriesPerRequest: 3 });
+  const security = redisSecurity(testConnection());
+  const redis = new Redis(url, { keyPrefix, lazyConnect: false, maxRetriesPerRequest: 3, ...security });
   return {
     redis,
     keyPrefix,
     async cleanup() {
       // SCAN's MATCH is not prefixed by ioredis, and DEL would prefix again: use a plain connection.
-      const raw = new Redis(url, { maxRetriesPerRequest: 3 });
+      const raw = new Redis(url, { maxRetriesPerRequest: 3, ...security });
       try {
         let cursor = '0';
         do {
@@ -84,15 +102,15 @@ export interface TestClickHouse {
 
 /** Creates a fresh database of its own on the stack's ClickHouse (works on 18.16 and current servers). */
 export async function createTestClickHouse(prefix = 'test'): Promise<TestClickHouse> {
-  const url = testEndpoints().clickhouseUrl;
+  const connection = testConnection();
   const database = uniqueName(prefix);
-  const admin = createClient({ url });
+  const admin = createClickHouseFrom(connection);
   try {
     await admin.command({ query: `CREATE DATABASE ${database}` });
   } finally {
     await admin.close();
   }
-  const client = createClient({ url, database });
+  const client = createClickHouseFrom(connection, { database });
   return {
     client,
     database,
