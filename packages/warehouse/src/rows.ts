@@ -3,7 +3,7 @@
  * the same record always gives byte-identical rows (re-inserts are true duplicates), and days are computed in UTC here
  * rather than with the server's time zone.
  */
-import type { TierChange, TierCutPoints, TierTransition } from '@tierstream/contracts';
+import type { IdentityEvent, TierChange, TierCutPoints, TierTransition } from '@tierstream/contracts';
 import { WarehouseError } from './errors';
 
 export interface TierStateRow {
@@ -67,6 +67,27 @@ export interface TierTransitionRow {
   occurred_at: number;
   evaluated_at: number;
   aggregate_config?: string;
+  /** Identity transitions: the other customer of the merge; left out otherwise (the column's default ''). */
+  related_customer_id?: string;
+}
+
+/**
+ * An identity_events row (migration 0006): an identity event as received (RECEIVED, rank 0) or as refused by the
+ * identity graph (REJECTED with the dead letter's reason, rank 1: it replaces the first under FINAL).
+ */
+export interface IdentityEventRow {
+  event_id: string;
+  type: string;
+  customer_id: string;
+  anonymous_id: string;
+  merged_customer_id: string;
+  source: string;
+  occurred_at: number;
+  occurred_day: string;
+  status: 'RECEIVED' | 'REJECTED';
+  reason: string;
+  status_rank: number;
+  written_at: number;
 }
 
 /** A cutpoint_history row: one scoring key of one cut-point version. */
@@ -317,7 +338,8 @@ export type RoutedRow =
   | { table: 'tier_snapshots'; row: TierSnapshotRow }
   | { table: 'tier_history'; row: TierHistoryRow }
   | { table: 'metric_history'; row: MetricHistoryRow }
-  | { table: 'tier_transitions'; row: TierTransitionRow };
+  | { table: 'tier_transitions'; row: TierTransitionRow }
+  | { table: 'identity_events'; row: IdentityEventRow };
 
 export type WarehouseTable = RoutedRow['table'];
 
@@ -385,5 +407,37 @@ export function toTransitionRow(t: TierTransition): TierTransitionRow {
     evaluated_at: epochMs(t.evaluated_at, 'evaluated_at', who),
   };
   if (typeof t.aggregate_config === 'string') row.aggregate_config = t.aggregate_config;
+  if (typeof t.related_customer_id === 'string') row.related_customer_id = t.related_customer_id;
   return row;
+}
+
+/**
+ * A record of identities.v1 (rejected: of identities.v1.dlq, with the dead letter's reason) → identity_events.
+ * Throws a WarehouseError for a record that cannot be written. `writtenAt`: epoch ms of the write.
+ */
+export function routeIdentityRecord(
+  e: IdentityEvent,
+  rejected: { reason: string } | null,
+  writtenAt: number,
+): RoutedRow {
+  const who = `identity event ${e.event_id}`;
+  if (typeof e.event_id !== 'string' || e.event_id === '') throw new WarehouseError(`${who}: event_id is empty`);
+  const occurredAt = epochMs(e.occurred_at, 'occurred_at', who);
+  return {
+    table: 'identity_events',
+    row: {
+      event_id: e.event_id,
+      type: e.type,
+      customer_id: e.customer_id,
+      anonymous_id: e.anonymous_id ?? '',
+      merged_customer_id: e.merged_customer_id ?? '',
+      source: e.source ?? '',
+      occurred_at: occurredAt,
+      occurred_day: utcDay(occurredAt),
+      status: rejected ? 'REJECTED' : 'RECEIVED',
+      reason: rejected?.reason ?? '',
+      status_rank: rejected ? 1 : 0,
+      written_at: writtenAt,
+    },
+  };
 }

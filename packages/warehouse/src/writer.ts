@@ -56,12 +56,14 @@ export const TABLES = {
   metricHistory: 'metric_history',
   cutpoints: 'cutpoint_history',
   aggregateConfigs: 'aggregate_configs',
+  identityEvents: 'identity_events',
 } as const;
 
 /** Insert order of insertRouted: tier_current last, so a customer's latest state lands after its history. */
 export const ROUTED_TABLE_ORDER: readonly WarehouseTable[] = [
   'aggregate_configs',
   'cutpoint_history',
+  'identity_events',
   'tier_transitions',
   'tier_snapshots',
   'tier_history',

@@ -38,6 +38,7 @@ describe('warehouse on current ClickHouse (chdb)', () => {
       '0003_history.sql',
       '0004_explain.sql',
       '0005_erasure_audit.sql',
+      '0006_identity.sql',
     ]);
     expect(first.skipped).toEqual([]);
     const second = await migrate(client, { database: db, dir: MIGRATIONS_DIR });
@@ -49,6 +50,7 @@ describe('warehouse on current ClickHouse (chdb)', () => {
         '0003_history.sql',
         '0004_explain.sql',
         '0005_erasure_audit.sql',
+        '0006_identity.sql',
       ],
     });
   });

@@ -60,6 +60,7 @@ describe(`explainable warehouse on the stack's ClickHouse (${clickhouseUrl})`, (
     expect((await migrate(client, { database: old, dir: MIGRATIONS_DIR })).applied).toEqual([
       '0004_explain.sql',
       '0005_erasure_audit.sql',
+      '0006_identity.sql',
     ]);
     const rs = await client.query({
       query: `SELECT metrics_day, aggregate_config FROM ${old}.tier_current FINAL`,

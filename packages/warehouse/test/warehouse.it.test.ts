@@ -45,6 +45,7 @@ describe(`warehouse on the stack's ClickHouse (${clickhouseUrl})`, () => {
         '0003_history.sql',
         '0004_explain.sql',
         '0005_erasure_audit.sql',
+        '0006_identity.sql',
       ],
       skipped: [],
     });
@@ -56,6 +57,7 @@ describe(`warehouse on the stack's ClickHouse (${clickhouseUrl})`, () => {
         '0003_history.sql',
         '0004_explain.sql',
         '0005_erasure_audit.sql',
+        '0006_identity.sql',
       ],
     });
     const rs = await client.query({
@@ -68,6 +70,7 @@ describe(`warehouse on the stack's ClickHouse (${clickhouseUrl})`, () => {
       { version: '0003', file: '0003_history.sql' },
       { version: '0004', file: '0004_explain.sql' },
       { version: '0005', file: '0005_erasure_audit.sql' },
+      { version: '0006', file: '0006_identity.sql' },
     ]);
   });
 

@@ -23,6 +23,8 @@ export const writerConfigSchema = z.object({
   TRANSITIONS_TOPIC: z.string().min(1).default(TOPICS.transitions),
   SNAPSHOTS_TOPIC: z.string().min(1).default(TOPICS.snapshots),
   CUTPOINTS_TOPIC: z.string().min(1).default(TOPICS.cutpoints),
+  /** Identity events (design-decisions §22): identity_events rows from it and from its dead-letter topic. */
+  IDENTITIES_TOPIC: env.topic(TOPICS.identities),
   /** Rows per INSERT (the buffer flushes at this size) and the longest a row waits. */
   WRITER_MAX_ROWS: env.int(50_000, 1),
   WRITER_MAX_AGE_MS: env.int(1_000, 1),

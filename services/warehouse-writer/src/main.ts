@@ -32,6 +32,7 @@ import {
 import { type WriterConfig, writerConfigSchema } from './config';
 import { startErasureConsumer } from './erasure-consumer';
 import { GroupCommit } from './group-commit';
+import { identityRows } from './identity-rows';
 
 const SERVICE = 'warehouse-writer';
 
@@ -82,9 +83,16 @@ export async function runWarehouseWriter(
     ...kafkaSecurity(config),
   });
   const topics = [config.CHANGES_TOPIC, config.TRANSITIONS_TOPIC, config.SNAPSHOTS_TOPIC, config.CUTPOINTS_TOPIC];
+  // Identity events and their dead letters (written by the aggregator): read only, never dead-lettered here.
+  const identityTopics = [config.IDENTITIES_TOPIC, dlqTopicOf(config.IDENTITIES_TOPIC)];
   await Promise.all([
     // Its dead-letter topics too: a missing one would hang the first bad record's produce (retried forever).
-    waitForDependency(waits, 'kafka', () => topicPartitions(kafka, [...topics, ...topics.map(dlqTopicOf)]), { logger }),
+    waitForDependency(
+      waits,
+      'kafka',
+      () => topicPartitions(kafka, [...topics, ...topics.map(dlqTopicOf), ...identityTopics]),
+      { logger },
+    ),
     waitForDependency(waits, 'schema registry', () => serde.ping(), { logger }),
     // ClickHouse as the configured user: refused credentials end the start (docs/security.md "Failures"); any other
     // problem (down, database missing) is retried by the group commit and shown on /health/ready.
@@ -102,7 +110,7 @@ export async function runWarehouseWriter(
   runner = new ConsumerRunner({
     kafka,
     groupId: config.WRITER_GROUP_ID,
-    topics,
+    topics: [...topics, ...identityTopics],
     producer,
     logger,
     metrics,
@@ -111,6 +119,14 @@ export async function runWarehouseWriter(
     // Every partition's batch waits on the same group commit: one INSERT carries many partitions' rows.
     partitionsConsumedConcurrently: 16,
     handler: async (batch, ctx) => {
+      if (identityTopics.includes(batch.topic)) {
+        const rejected = batch.topic !== config.IDENTITIES_TOPIC;
+        const out = await identityRows(batch.records, serde, { rejected, now: Date.now() });
+        const ids = out.rows.flatMap((r) => (r.table === 'identity_events' ? [r.row.customer_id] : []));
+        const suppressed = await suppressedAmong(redis, config.REDIS_PREFIX, ids);
+        await group.add(out.rows.filter((r) => r.table !== 'identity_events' || !suppressed.has(r.row.customer_id)));
+        return;
+      }
       const rows: RoutedRow[] = [];
       const decoded: Array<{ record: (typeof batch.records)[number]; value: unknown }> = [];
       for (const record of batch.records) {

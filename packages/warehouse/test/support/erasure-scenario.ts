@@ -23,6 +23,7 @@ export async function assertErasureScenario(
     ['tier_history', { valid_from: '2026-01-01' }],
     ['metric_history', { valid_from: '2026-01-01', basis_day: '2026-01-01' }],
     ['tier_snapshots', { snapshot_day: '2026-01-01' }],
+    ['identity_events', {}],
   ] as const) {
     // Two inserts: two parts, so that a DELETE must reach more than one.
     for (const v of [1, 2])
@@ -33,6 +34,7 @@ export async function assertErasureScenario(
           ...extra,
           state_version: v,
           transition_id: `t-${customer_id}`,
+          event_id: `i-${customer_id}`,
         })),
         format: 'JSONEachRow',
         clickhouse_settings: { input_format_skip_unknown_fields: 1 },
@@ -41,7 +43,14 @@ export async function assertErasureScenario(
   const result = await deleteCustomerRows(client, db, "c'1");
   expect(result.method).toBe(method);
   // Rows found per table (a background merge may have collapsed the two versions of a key into one).
-  const tables = ['metric_history', 'tier_current', 'tier_history', 'tier_snapshots', 'tier_transitions'];
+  const tables = [
+    'identity_events',
+    'metric_history',
+    'tier_current',
+    'tier_history',
+    'tier_snapshots',
+    'tier_transitions',
+  ];
   expect(Object.keys(result.tables).sort()).toEqual(tables);
   for (const t of tables) expect(result.tables[t], t).toBeGreaterThan(0);
   for (const table of Object.keys(result.tables)) {
@@ -50,7 +59,7 @@ export async function assertErasureScenario(
     expect(await count(client, `SELECT count() AS n FROM ${db}.${table} FINAL WHERE customer_id = 'c2'`)).toBe(1);
   }
   // Nothing left: a second sweep finds nothing and runs no statement.
-  expect(Object.values((await deleteCustomerRows(client, db, "c'1")).tables)).toEqual([0, 0, 0, 0, 0]);
+  expect(Object.values((await deleteCustomerRows(client, db, "c'1")).tables)).toEqual(tables.map(() => 0));
 
   await client.insert({
     table: `${db}.cutpoint_history`,

@@ -681,6 +681,7 @@ export async function migratedOldDatabase(client: ClickHouseClient, prefix: stri
     '0003_history.sql',
     '0004_explain.sql',
     '0005_erasure_audit.sql',
+    '0006_identity.sql',
   ]);
   return old;
 }
