@@ -6,6 +6,7 @@ import { dayOf, endOfDay, isoDay } from '@tierstream/tierstate';
 import { formatTable, QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import cliProgress from 'cli-progress';
 import { bootstrapPipeline, Clients } from './clients';
+import { serveDemoConsole } from './demo-console';
 import { feedEvents, sendWatermarks } from './feed';
 import { type PipelineProgress, PipelineTimeoutError, resetPipelineData, waitForPipeline } from './pipeline';
 import {
@@ -32,6 +33,8 @@ export interface DemoOptions {
   engineInstances?: number;
   /** Endpoints other than the local stack the demo may wipe (--i-know-this-wipes); see guardWipe. */
   confirmedTargets?: string[];
+  /** After the report, serve the console on the demo's data until Ctrl-C (default); false: end after the report. */
+  console?: boolean;
 }
 
 /** The demo gave up waiting: the message says how far the replay got and how to raise the limit. */
@@ -92,7 +95,8 @@ const say = (msg: string) => process.stdout.write(`\x1b[1m[demo]\x1b[0m ${msg}\n
 
 /**
  * The main job: a clean pipeline over the local stack in replay mode — bootstrap, start the three services, feed the
- * workload, close the replay at its last day, wait for ClickHouse to have everything, print a report.
+ * workload, close the replay at its last day, wait for ClickHouse to have everything, print a report; then, unless
+ * `console` is false, serve the console on that data until Ctrl-C (serveDemoConsole).
  */
 export async function runDemo(opts: DemoOptions): Promise<void> {
   const clients = new Clients();
@@ -199,6 +203,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     await Promise.all(services.map((s) => stopService(s)));
     await clients.close();
   }
+  if (opts.console ?? true) process.exitCode = await serveDemoConsole(say);
 }
 
 /** The tables whose row counts the demo reports: transitions, the history (tier and metric intervals), snapshots, current. */

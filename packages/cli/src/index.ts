@@ -1,6 +1,7 @@
 export * from './clients';
 export * from './config';
 export * from './demo';
+export * from './demo-console';
 export * from './feed';
 export * from './ops/audit';
 export * from './ops/csv-records';

@@ -74,6 +74,7 @@ program
     'tier-engine processes sharing the signal partitions (default: one per core, at most one per partition)',
   )
   .option('--i-know-this-wipes <endpoint>', I_KNOW_HELP, collectTargets, [])
+  .option('--no-console', 'end after the report instead of serving the console on the demo data until Ctrl-C')
   .addHelpText(
     'after',
     `
@@ -84,7 +85,10 @@ The default limit (${DEMO_DEFAULT_TIMEOUT_MINUTES} min, or DEMO_TIMEOUT_MINUTES)
 Examples:
   npm run demo                                   generator profile demo (2,000 customers, 365 days)
   npm run demo -- --source cdnow                 CDNOW_master.txt from data/cdnow/ (23,570 customers, 546 days)
-  npm run demo -- --profile tiny --timeout-minutes 5`,
+  npm run demo -- --profile tiny --timeout-minutes 5
+  npm run demo -- --no-console                   end after the report (no console, nothing waits for Ctrl-C)
+After the report the demo serves the console (docs/console.md) on its data and prints the URL and a viewer token
+(CONSOLE_VIEWER_TOKEN, or one made for the run) until Ctrl-C.`,
   )
   .action(
     async (o: {
@@ -94,6 +98,7 @@ Examples:
       timeoutMinutes: string;
       engineInstances?: string;
       iKnowThisWipes: string[];
+      console: boolean;
     }) => {
       if (o.source !== 'generator' && o.source !== 'cdnow')
         throw new InvalidArgumentError(`--source must be generator or cdnow, got ${o.source}`);
@@ -112,6 +117,7 @@ Examples:
         timeoutMs: minutes * 60_000,
         engineInstances: engines,
         confirmedTargets: o.iKnowThisWipes,
+        console: o.console,
       });
     },
   );
