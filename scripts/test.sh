@@ -6,7 +6,7 @@ bash scripts/bootstrap.sh
 # The secured stack (docs/security.md), next to the plain one on other ports: the e2e-secure project runs on it.
 if [ "${TIERSTREAM_STACK:-local}" = "local" ]; then
   echo "[tierstream] starting the secured stack (STACK_SECURE=1: SASL_SSL, TLS, passwords)"
-  STACK_SECURE=1 bash infra/local/stack.sh up
+  STACK_SECURE=1 SECURE_REDIS_CLUSTER=1 bash infra/local/stack.sh up
 fi
 echo "[tierstream] type-check and lint"
 npx tsc -p tsconfig.json --noEmit

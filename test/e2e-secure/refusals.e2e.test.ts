@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { loadCliConfig } from '@tierstream/cli';
-import { Redis } from 'ioredis';
+import { createRedisFrom } from '@tierstream/config';
+import { kafkaSecurity } from '@tierstream/kafka';
+import calculateSlot from 'cluster-key-slot';
+import { type Cluster, Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { Agent, fetch } from 'undici';
 import { describe, expect, it } from 'vitest';
@@ -63,7 +66,6 @@ describe('anonymous connections are refused by each secured component', () => {
       ),
     ).rejects.toThrow(/SASL SCRAM SHA512 authentication failed/);
     const config = loadCliConfig(env);
-    const { kafkaSecurity } = await import('@tierstream/kafka');
     expect(Array.isArray(await listTopics(quickKafka(kafkaSecurity(config))))).toBe(true);
     // PLAIN over TLS works too (the broker enables SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN).
     const plain = kafkaSecurity({ ...config, KAFKA_SASL_MECHANISM: 'plain' });
@@ -103,6 +105,38 @@ describe('anonymous connections are refused by each secured component', () => {
     await expect(ping(probe({}))).rejects.toThrow();
     const password = readFileSync(env.REDIS_PASSWORD_FILE!, 'utf8').trim();
     expect(await ping(probe({ tls: { ca: ca() }, username: env.REDIS_USERNAME, password }))).toBe('PONG');
+  });
+
+  it('redis cluster: every master refuses a client without a password; the configured client (TLS, ACL user) works on each', async () => {
+    const seeds = env.REDIS_CLUSTER_URL!.slice('redis-cluster://'.length).split(',');
+    expect(seeds.length).toBeGreaterThanOrEqual(3);
+    for (const seed of seeds) {
+      const [host, port] = seed.split(':');
+      const anonymous = new Redis({
+        host,
+        port: Number(port),
+        tls: { ca: ca() },
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        enableReadyCheck: false,
+      });
+      anonymous.on('error', () => undefined);
+      await expect(anonymous.ping(), seed).rejects.toThrow(/NOAUTH/);
+      anonymous.disconnect();
+    }
+    const config = loadCliConfig({ ...env, REDIS_URL: env.REDIS_CLUSTER_URL!, REDIS_TLS: 'true' });
+    const cluster = createRedisFrom(config, { maxRetriesPerRequest: 3 });
+    try {
+      // Keys of several customers: they land on different masters, each reached over TLS as the ACL user.
+      const keys = Array.from({ length: 12 }, (_, i) => `secure-e2e:{c${i}}:k`);
+      for (const key of keys) await cluster.set(key, key, 'EX', 60);
+      for (const key of keys) expect(await cluster.get(key)).toBe(key);
+      const slots = (cluster as Cluster).slots;
+      const masters = new Set(keys.map((k) => slots[calculateSlot(k)]?.[0]));
+      expect(masters.size).toBeGreaterThan(1);
+    } finally {
+      cluster.disconnect();
+    }
   });
 
   it('clickhouse: without a user (no default user), with a wrong password, and over plain HTTP', async () => {
@@ -258,6 +292,14 @@ describe('a wrong password fails fast with one line naming the component', () =>
     expect(both.code).toBe(2);
     expect(both.stderr.trim()).toBe(
       'tierctl: invalid configuration: REDIS_PASSWORD: set either REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both',
+    );
+    const missing = await runEntry('packages/cli/src/tierctl.ts', ['status'], {
+      env: { KAFKA_SASL_PASSWORD_FILE: '' },
+    });
+    output.push({ label: 'tierctl status (no Kafka password)', text: missing.stdout + missing.stderr });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe(
+      'tierctl: invalid configuration: KAFKA_SASL_PASSWORD: required with KAFKA_SASL_MECHANISM scram-sha-512 (or KAFKA_SASL_PASSWORD_FILE)',
     );
   });
 });

@@ -12,6 +12,7 @@ import {
   consumerHealthChecks,
   createMetrics,
   DependencyWaits,
+  exitOnStartFailure,
   type Logger,
   runServiceMain,
   startHealthServer,
@@ -54,6 +55,8 @@ export async function runAggregator(
   // Kafka and the registry are waited for alongside Redis (aggregates.init waits for Redis).
   const kafkaUp = waitForDependency(waits, 'kafka', () => topicPartitions(kafka, startTopics(config)), { logger });
   const registryUp = waitForDependency(waits, 'schema registry', () => serde.ping(), { logger });
+  // Refused credentials end the start even while it still waits for Redis (docs/security.md "Failures").
+  for (const wait of [kafkaUp, registryUp]) void wait.catch((err: unknown) => exitOnStartFailure(SERVICE, logger, err));
   const aggregates = new AggregateStore(redis, {
     prefix: config.REDIS_PREFIX,
     dedupeHorizonMs: config.DEDUPE_HORIZON_HOURS * 3_600_000,

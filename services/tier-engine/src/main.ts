@@ -12,6 +12,7 @@ import {
   consumerHealthChecks,
   createMetrics,
   DependencyWaits,
+  exitOnStartFailure,
   type Logger,
   runServiceMain,
   startHealthServer,
@@ -63,6 +64,8 @@ export async function runTierEngine(
   });
   const kafkaUp = waitForDependency(waits, 'kafka', () => topicPartitions(kafka, startTopics(config)), { logger });
   const registryUp = waitForDependency(waits, 'schema registry', () => serde.ping(), { logger });
+  // Refused credentials end the start even while it still waits for Redis (docs/security.md "Failures").
+  for (const wait of [kafkaUp, registryUp]) void wait.catch((err: unknown) => exitOnStartFailure(SERVICE, logger, err));
   const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
   const aggregateConfig = loadAggregateConfig(config.AGGREGATES_CONFIG_FILE);
   const aggregates = new AggregateStore(redis, { prefix: config.REDIS_PREFIX, config: aggregateConfig });
