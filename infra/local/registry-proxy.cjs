@@ -27,7 +27,10 @@ const server = https.createServer(
     if (!authorized(req)) {
       // Never logs the header: one line per refusal, without what was sent.
       process.stdout.write(`${new Date().toISOString()} 401 ${req.method} ${req.url}\n`);
-      res.writeHead(401, { 'www-authenticate': 'Basic realm="tierstream registry"', 'content-type': 'application/json' });
+      res.writeHead(401, {
+        'www-authenticate': 'Basic realm="tierstream registry"',
+        'content-type': 'application/json',
+      });
       res.end('{"error_code":401,"message":"Unauthorized"}');
       return;
     }
@@ -49,6 +52,8 @@ const server = https.createServer(
 );
 server.keepAliveTimeout = 65_000;
 server.listen(config.port, config.host, () => {
-  process.stdout.write(`${new Date().toISOString()} registry proxy on https://${config.host}:${config.port} -> ${config.backend}\n`);
+  process.stdout.write(
+    `${new Date().toISOString()} registry proxy on https://${config.host}:${config.port} -> ${config.backend}\n`,
+  );
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
