@@ -1,0 +1,100 @@
+/**
+ * The aggregator's handler of identities.v1 batches (docs/design-decisions.md §22), as a sequence of steps: apply
+ * the records to the identity graph in offset order (steps/identity-events.ts; refusals are dead letters with their
+ * DlqReason), run each fold the graph asks for (an alias's held anonymous events into its customer, a merged
+ * customer's aggregates into its survivor; both idempotent by the identity event id), schedule the customers whose
+ * tiers the event changes in the due index (the engine then ends the merged one with MERGED_INTO and announces MERGED
+ * on the survivor), signal them, and move the identities partition's watermark (the floor of held anonymous events).
+ * The runner commits the offsets after all of this; a redelivered batch redoes every step without effect.
+ */
+import type { HeldEvent, IdentityStore } from '@tierstream/aggregates';
+import type { AvroSerde, CustomerSignal } from '@tierstream/contracts';
+import type { BatchHandler, RecordProducer } from '@tierstream/kafka';
+import { dayOf, endOfDay, signalPartitionOf, type TierStateStore } from '@tierstream/tierstate';
+import type { Logger } from 'pino';
+import { applyIdentityRecords } from './steps/identity-events';
+
+/** The folds an identity event asks for; each must be idempotent by the identity event id. */
+export interface IdentityFolds {
+  /** Applies the anonymous events held for an alias to `customerId`'s aggregates, once per `aliasEventId`. */
+  alias(customerId: string, aliasEventId: string, held: readonly HeldEvent[]): Promise<void>;
+  /** Folds `merged`'s aggregates into `survivor`'s, once per `mergeEventId`. */
+  merge(merged: string, survivor: string, mergeEventId: string): Promise<void>;
+}
+
+export interface IdentityHandlerDeps {
+  serde: Pick<AvroSerde, 'decode' | 'encode' | 'encodeIfCached'>;
+  identity: Pick<IdentityStore, 'apply' | 'rootOf'>;
+  folds: IdentityFolds;
+  tierState: Pick<TierStateStore, 'schedule' | 'advanceWatermarks'>;
+  producer: RecordProducer;
+  signalsTopic: string;
+  signalPartitions: number;
+  validation: { maxFutureSkewMs: number };
+  logger: Logger;
+  now?: () => number;
+}
+
+/** A handler for the identities.v1 partition (see the module comment). */
+export function createIdentityHandler(deps: IdentityHandlerDeps): BatchHandler {
+  const now = deps.now ?? Date.now;
+  return async (batch, ctx) => {
+    const results = await applyIdentityRecords(batch.records, {
+      serde: deps.serde,
+      identity: deps.identity,
+      validation: { now: now(), maxFutureSkewMs: deps.validation.maxFutureSkewMs },
+    });
+    /** Customers whose tiers change, with the earliest day they change on. */
+    const touched = new Map<string, number>();
+    const touch = (id: string, at: number) => touched.set(id, Math.min(at, touched.get(id) ?? at));
+    let watermark = -1;
+    for (const r of results) {
+      if (r.kind === 'dead') {
+        ctx.deadLetter(r.record, r.reason, r.message);
+        continue;
+      }
+      watermark = Math.max(watermark, r.event.occurred_at);
+      if (r.kind === 'alias') {
+        // The alias's customer may have been merged meanwhile: the held events go to its root.
+        const customer = await deps.identity.rootOf(r.customerId);
+        await deps.folds.alias(customer, r.event.event_id, r.held);
+        if (r.held.length > 0) touch(customer, Math.min(...r.held.map((h) => h.occurredAt)));
+      } else if (r.kind === 'merge') {
+        await deps.folds.merge(r.merged, r.into, r.event.event_id);
+        touch(r.merged, r.event.occurred_at);
+        touch(r.into, r.event.occurred_at);
+      }
+    }
+    if (touched.size > 0) {
+      await deps.tierState.schedule(
+        [...touched].map(([customerId, at]) => ({
+          customerId,
+          partition: signalPartitionOf(customerId, deps.signalPartitions),
+          dueAt: endOfDay(dayOf(at)),
+        })),
+      );
+      const emittedAt = now();
+      const signals = await Promise.all(
+        [...touched].map(async ([customerId, at]) => {
+          const signal: CustomerSignal = {
+            customer_id: customerId,
+            first_event_at: at,
+            last_event_at: at,
+            applied: 1,
+            sources: [batch.topic],
+            emitted_at: emittedAt,
+          };
+          const value =
+            deps.serde.encodeIfCached(deps.signalsTopic, signal) ??
+            (await deps.serde.encode(deps.signalsTopic, signal));
+          return { key: customerId, value };
+        }),
+      );
+      await deps.producer.send(deps.signalsTopic, signals);
+    }
+    if (watermark >= 0)
+      await deps.tierState.advanceWatermarks([{ topic: batch.topic, partition: batch.partition, at: watermark }]);
+    const dead = results.filter((r) => r.kind === 'dead').length;
+    if (dead > 0) deps.logger.warn({ dead, topic: batch.topic }, 'identity events refused (dead-lettered)');
+  };
+}

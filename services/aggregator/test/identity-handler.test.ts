@@ -1,0 +1,96 @@
+import type { IdentityApplied } from '@tierstream/aggregates';
+import type { IdentityEvent } from '@tierstream/contracts';
+import type { BatchContext, ConsumedRecord, OutgoingRecord } from '@tierstream/kafka';
+import { dayOf, endOfDay } from '@tierstream/tierstate';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createIdentityHandler } from '../src/identity-handler';
+
+const NOW = Date.UTC(2026, 5, 1, 12);
+const DAY = 86_400_000;
+const event = (o: Partial<IdentityEvent> & Pick<IdentityEvent, 'event_id' | 'type'>): IdentityEvent => ({
+  customer_id: 'B',
+  anonymous_id: null,
+  merged_customer_id: null,
+  source: null,
+  occurred_at: NOW - DAY,
+  ...o,
+});
+const rec = (e: unknown, offset: string): ConsumedRecord =>
+  ({
+    topic: 'identities.v1',
+    partition: 0,
+    offset,
+    key: null,
+    value: Buffer.from(JSON.stringify(e)),
+    headers: {},
+  }) as unknown as ConsumedRecord;
+
+describe('identity handler', () => {
+  it('dead-letters refusals, runs the folds in order, schedules and signals the customers, moves the watermark', async () => {
+    const calls: string[] = [];
+    const outcomes: Record<string, IdentityApplied> = {
+      m1: { outcome: { kind: 'merged', merged: 'A', into: 'B' }, redo: false },
+      m2: { outcome: { kind: 'rejected', reason: 'ALREADY_MERGED' }, redo: false },
+      a1: {
+        outcome: { kind: 'aliased', anonymousId: 'x', customerId: 'A' },
+        redo: false,
+        held: [{ eventId: 'w1', occurredAt: NOW - 3 * DAY, type: 'PAGE_VIEW' }],
+      },
+    };
+    const scheduled: Array<{ customerId: string; dueAt: number }> = [];
+    const signals: OutgoingRecord[] = [];
+    const marks: Array<{ topic: string; at: number }> = [];
+    const dead: string[] = [];
+    const handler = createIdentityHandler({
+      serde: {
+        decode: async (b: Buffer) => ({
+          schemaId: 1,
+          schemaName: 'io.tierstream.IdentityEvent',
+          value: JSON.parse(b.toString()),
+        }),
+        encodeIfCached: () => undefined,
+        encode: async (_t: string, v: unknown) => Buffer.from(JSON.stringify(v)),
+      } as never,
+      identity: {
+        apply: async (e: IdentityEvent) => outcomes[e.event_id]!,
+        rootOf: async (id: string) => (id === 'A' ? 'B' : id),
+      },
+      folds: {
+        alias: async (c, id, held) => void calls.push(`alias ${id} → ${c} (${held.length})`),
+        merge: async (a, b, id) => void calls.push(`merge ${id}: ${a} → ${b}`),
+      },
+      tierState: {
+        schedule: async (items) => void scheduled.push(...items),
+        advanceWatermarks: async (m) => void marks.push(...m),
+      },
+      producer: { send: async (_t: string, r: OutgoingRecord[]) => void signals.push(...r) } as never,
+      signalsTopic: 'customer-signals.v1',
+      signalPartitions: 3,
+      validation: { maxFutureSkewMs: 3_600_000 },
+      logger: pino({ level: 'silent' }),
+      now: () => NOW,
+    });
+    const ctx = {
+      deadLetter: (_r: ConsumedRecord, reason: string) => void dead.push(reason),
+      heartbeat: async () => undefined,
+      isStale: () => false,
+    } as BatchContext;
+    const records = [
+      rec(event({ event_id: 'm1', type: 'MERGE', merged_customer_id: 'A' }), '1'),
+      rec(event({ event_id: 'm0', type: 'MERGE', merged_customer_id: 'B' }), '2'),
+      rec(event({ event_id: 'm2', type: 'MERGE', merged_customer_id: 'A', customer_id: 'C' }), '3'),
+      rec(event({ event_id: 'a1', type: 'ALIAS', customer_id: 'A', anonymous_id: 'x', occurred_at: NOW }), '4'),
+    ];
+    await handler({ topic: 'identities.v1', partition: 0, records } as never, ctx);
+    expect(dead).toEqual(['SELF_MERGE', 'ALREADY_MERGED']);
+    // The alias names A, merged into B by then: the held events go to B.
+    expect(calls).toEqual(['merge m1: A → B', 'alias a1 → B (1)']);
+    expect(scheduled.map((s) => [s.customerId, s.dueAt]).sort()).toEqual([
+      ['A', endOfDay(dayOf(NOW - DAY))],
+      ['B', endOfDay(dayOf(NOW - 3 * DAY))],
+    ]);
+    expect(signals.map((s) => s.key).sort()).toEqual(['A', 'B']);
+    expect(marks).toEqual([{ topic: 'identities.v1', partition: 0, at: NOW }]);
+  });
+});
