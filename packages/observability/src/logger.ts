@@ -34,9 +34,14 @@ export function scrubSecrets(line: string, secrets: readonly string[]): string {
  * One JSON line per event that matters. LOG_PRETTY=1 (or a TTY in development) pretty-prints through pino-pretty.
  * Secrets are never written (docs/security.md): credential fields are redacted by path (REDACTED_LOG_PATHS), and
  * every line is scrubbed of the secret values of the configurations loaded in this process (knownSecrets), so an
- * error message that quotes a URL with a password cannot leak it either.
+ * error message that quotes a URL with a password cannot leak it either. `destination`: where the lines go (default
+ * stdout).
  */
-export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(
+  service: string,
+  level = process.env.LOG_LEVEL ?? 'info',
+  destination?: DestinationStream,
+): Logger {
   const pretty = process.env.LOG_PRETTY === '1';
   const options = {
     name: service,
@@ -49,8 +54,9 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
       : {}),
   };
   const secrets = knownSecrets();
-  if (pretty || secrets.length === 0) return pino(options);
-  const out = pino.destination({ fd: 1, sync: true });
+  if (pretty) return pino(options);
+  if (secrets.length === 0) return destination ? pino(options, destination) : pino(options);
+  const out = destination ?? pino.destination({ fd: 1, sync: true });
   const scrubbing: DestinationStream = { write: (line: string) => out.write(scrubSecrets(line, secrets)) };
   return pino(options, scrubbing);
 }

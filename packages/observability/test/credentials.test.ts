@@ -1,6 +1,7 @@
-import { CredentialsRejectedError } from '@tierstream/config';
+import { CredentialsRejectedError, loadConfig, redisServiceSettings } from '@tierstream/config';
 import { describe, expect, it } from 'vitest';
-import { DependencyWaits, scrubSecrets, waitForDependency } from '../src';
+import { z } from 'zod';
+import { createLogger, DependencyWaits, scrubSecrets, waitForDependency } from '../src';
 
 const quiet = { warn: () => undefined, info: () => undefined };
 
@@ -55,5 +56,21 @@ describe('scrubSecrets', () => {
     expect(out).not.toContain('abc123');
     expect(out).toContain('rediss://svc:***@h');
     expect(scrubSecrets('nothing here', ['abc123'])).toBe('nothing here');
+  });
+});
+
+describe('createLogger never writes a loaded secret or a credential field', () => {
+  it('scrubs the secret values of the configurations loaded in the process, and redacts password fields', () => {
+    loadConfig(z.object(redisServiceSettings), { REDIS_USERNAME: 'svc', REDIS_PASSWORD: 'pw-logged-by-mistake-7' });
+    const lines: string[] = [];
+    const logger = createLogger('test', 'info', { write: (line: string) => lines.push(line) });
+    logger.error({ err: 'connect rediss://svc:pw-logged-by-mistake-7@h:6379 failed' }, 'auth pw-logged-by-mistake-7');
+    logger.info({ password: 'other-secret', sasl: { password: 'third' } }, 'connecting');
+    const text = lines.join('');
+    expect(lines).toHaveLength(2);
+    expect(text).not.toContain('pw-logged-by-mistake-7');
+    expect(text).not.toContain('other-secret');
+    expect(text).not.toContain('third');
+    expect(text).toContain('rediss://svc:***@h:6379');
   });
 });
