@@ -141,6 +141,12 @@ export async function render(root, ctx) {
   // The same matrix as a table (exact numbers; a click on a cell lists its customers too).
   tableBox.append(
     el(
+      'p',
+      { class: 'muted', style: 'margin-top:0' },
+      `Rows: tier on ${ctx.formatDate(from)}; columns: tier on ${ctx.formatDate(to)}; share = of the row. `,
+      '(none): not a customer yet, or no tier in this dimension, on that day.',
+    ),
+    el(
       'table',
       { 'data-testid': 'matrix-table' },
       el(
@@ -161,7 +167,7 @@ export async function render(root, ctx) {
           el(
             'tr',
             {},
-            el('th', {}, f),
+            el('th', { style: 'text-transform:none' }, f),
             matrix.to_tiers.map((t) => {
               const c = cellOf(f, t);
               if (!c) return el('td', { class: 'num muted' }, '·');
@@ -209,7 +215,9 @@ export async function render(root, ctx) {
         ),
         list.truncated
           ? ` shown (the first ${list.limit} by id); the cell has ${ctx.formatNumber(cellOf(cellFrom, cellTo)?.customers)}.`
-          : ' customers.',
+          : list.customers.length === 1
+            ? ' customer.'
+            : ' customers.',
       ),
       el(
         'ul',
