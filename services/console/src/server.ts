@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import { redisHealth } from '@tierstream/config';
+import { clickhouseProblem } from '@tierstream/warehouse';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { registerAuth } from './auth';
@@ -105,12 +106,9 @@ export async function buildConsole(deps: ConsoleDeps, config: ConsoleConfig): Pr
     const failing: string[] = [];
     const redis = await redisHealth(deps.clients.redis);
     if (redis) failing.push(redis);
-    try {
-      const ping = await deps.clients.clickhouse.ping();
-      if (!ping.success) failing.push(`clickhouse: ${ping.error.message}`);
-    } catch (err) {
-      failing.push(`clickhouse: ${(err as Error).message}`);
-    }
+    // A query as the configured user in the configured database (a ping answers without credentials).
+    const clickhouse = await clickhouseProblem(deps.clients.clickhouse, deps.clients.endpoints.clickhouseDatabase);
+    if (clickhouse) failing.push(`clickhouse: ${clickhouse}`);
     if (failing.length > 0) reply.code(503);
     return { status: failing.length === 0 ? 'ready' : 'not ready', failing };
   };

@@ -34,12 +34,15 @@ describe('console access (in process: every route)', () => {
       CONSOLE_ADMIN_TOKEN: ADMIN,
     });
     deps = createConsoleDeps(config, createLogger('console-test', 'silent'));
+    // Readiness asks ClickHouse for the configured database.
+    await deps.clients.clickhouse.command({ query: `CREATE DATABASE IF NOT EXISTS ${run}` });
     app = await buildConsole(deps, config);
     await app.ready();
   });
 
   afterAll(async () => {
     await app?.close();
+    await deps?.clients.clickhouse.command({ query: `DROP DATABASE IF EXISTS ${run}` });
     if (deps) await closeConsoleDeps(deps);
   });
 

@@ -64,6 +64,25 @@ export default async function customerRoutes(app: FastifyInstance, opts: Console
   const cache = new CustomerViewCache(1_000);
   const currency = deps.aggregateConfig.reportingCurrency;
 
+  // Groups and kinds of a metric name list, computed once per distinct list (every profile has the same names).
+  const displays = new Map<
+    string,
+    { metric_groups: ReturnType<typeof groupMetrics>; metric_kinds: Record<string, MetricKind> }
+  >();
+  const display = (names: string[]) => {
+    const key = names.join(',');
+    let d = displays.get(key);
+    if (!d) {
+      d = {
+        metric_groups: groupMetrics(names),
+        metric_kinds: Object.fromEntries(names.map((n) => [n, metricKind(n)])),
+      };
+      if (displays.size > 100) displays.clear();
+      displays.set(key, d);
+    }
+    return d;
+  };
+
   const view = (id: string, asOf: number | undefined) =>
     customerView(clients, id, {
       asOf,
@@ -80,10 +99,7 @@ export default async function customerRoutes(app: FastifyInstance, opts: Console
     const id = customerIdParam(request.params.id);
     const asOf = asOfParam(request.query.as_of);
     const { tier_state: _state, ...v } = await view(id, asOf);
-    const names = Object.keys(v.metrics ?? {});
-    const kinds: Record<string, MetricKind> = {};
-    for (const n of names) kinds[n] = metricKind(n);
-    return { ...v, currency, metric_groups: groupMetrics(names), metric_kinds: kinds };
+    return { ...v, currency, ...display(Object.keys(v.metrics ?? {})) };
   });
 
   app.get<{ Params: { id: string }; Querystring: { dimension?: string; limit?: string } }>(
