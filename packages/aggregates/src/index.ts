@@ -2,6 +2,7 @@ export * from './clv-inputs';
 export * from './config';
 export * from './config-file';
 export * from './existence';
+export * from './identity-folds';
 export * from './identity-oracle';
 export * from './identity-store';
 export * from './keyspace';

@@ -7,7 +7,7 @@
  * on the survivor), signal them, and move the identities partition's watermark (the floor of held anonymous events).
  * The runner commits the offsets after all of this; a redelivered batch redoes every step without effect.
  */
-import type { HeldEvent, IdentityStore } from '@tierstream/aggregates';
+import type { HeldEvent, IdentitySource, IdentityStore } from '@tierstream/aggregates';
 import type { AvroSerde, CustomerSignal } from '@tierstream/contracts';
 import type { BatchHandler, RecordProducer } from '@tierstream/kafka';
 import { dayOf, endOfDay, signalPartitionOf, type TierStateStore } from '@tierstream/tierstate';
@@ -16,8 +16,11 @@ import { applyIdentityRecords } from './steps/identity-events';
 
 /** The folds an identity event asks for; each must be idempotent by the identity event id. */
 export interface IdentityFolds {
-  /** Applies the anonymous events held for an alias to `customerId`'s aggregates, once per `aliasEventId`. */
-  alias(customerId: string, aliasEventId: string, held: readonly HeldEvent[]): Promise<void>;
+  /**
+   * Applies the anonymous events held for an alias to `customerId`'s aggregates, once per alias record (`source`,
+   * its position on identities.v1: aggregates' foldAlias).
+   */
+  alias(customerId: string, anonymousId: string, held: readonly HeldEvent[], source: IdentitySource): Promise<void>;
   /** Folds `merged`'s aggregates into `survivor`'s, once per `mergeEventId`. */
   merge(merged: string, survivor: string, mergeEventId: string): Promise<void>;
 }
@@ -57,7 +60,8 @@ export function createIdentityHandler(deps: IdentityHandlerDeps): BatchHandler {
       if (r.kind === 'alias') {
         // The alias's customer may have been merged meanwhile: the held events go to its root.
         const customer = await deps.identity.rootOf(r.customerId);
-        await deps.folds.alias(customer, r.event.event_id, r.held);
+        const source = { topic: r.record.topic, partition: r.record.partition, offset: r.record.offset };
+        await deps.folds.alias(customer, r.event.anonymous_id!, r.held, source);
         if (r.held.length > 0) touch(customer, Math.min(...r.held.map((h) => h.occurredAt)));
       } else if (r.kind === 'merge') {
         await deps.folds.merge(r.merged, r.into, r.event.event_id);

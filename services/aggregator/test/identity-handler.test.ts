@@ -57,7 +57,7 @@ describe('identity handler', () => {
         rootOf: async (id: string) => (id === 'A' ? 'B' : id),
       },
       folds: {
-        alias: async (c, id, held) => void calls.push(`alias ${id} → ${c} (${held.length})`),
+        alias: async (c, anon, held, src) => void calls.push(`alias ${anon}@${src.offset} → ${c} (${held.length})`),
         merge: async (a, b, id) => void calls.push(`merge ${id}: ${a} → ${b}`),
       },
       tierState: {
@@ -85,7 +85,7 @@ describe('identity handler', () => {
     await handler({ topic: 'identities.v1', partition: 0, records } as never, ctx);
     expect(dead).toEqual(['SELF_MERGE', 'ALREADY_MERGED']);
     // The alias names A, merged into B by then: the held events go to B.
-    expect(calls).toEqual(['merge m1: A → B', 'alias a1 → B (1)']);
+    expect(calls).toEqual(['merge m1: A → B', 'alias x@4 → B (1)']);
     expect(scheduled.map((s) => [s.customerId, s.dueAt]).sort()).toEqual([
       ['A', endOfDay(dayOf(NOW - DAY))],
       ['B', endOfDay(dayOf(NOW - 3 * DAY))],
