@@ -105,6 +105,21 @@ export async function redisHealth(redis: RedisClient, timeoutMs = 1_000): Promis
  * connection error, e.g. `WRONGPASS …` for refused credentials). The attempt of a service's start wait for Redis.
  */
 export async function pingRedis(redis: RedisClient, timeoutMs = 2_000): Promise<void> {
+  // A client still connecting (the first attempt of a start) is given until `timeoutMs` to be ready or fail, so a
+  // normal start does not log a "not connected (connecting)" warning.
+  if (redis.status !== 'ready' && !lastErrors.has(redis)) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        redis.off('ready', done);
+        redis.off('error', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      redis.once('ready', done);
+      redis.once('error', done);
+    });
+  }
   const problem = await redisHealth(redis, timeoutMs);
   if (problem !== null) throw new Error(problem);
 }
