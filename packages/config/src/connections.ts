@@ -18,6 +18,9 @@ export const SECRET_FILE_SETTINGS = {
   REDIS_PASSWORD_FILE: 'REDIS_PASSWORD',
   CLICKHOUSE_PASSWORD_FILE: 'CLICKHOUSE_PASSWORD',
   ERASURE_DIGEST_SECRET_FILE: 'ERASURE_DIGEST_SECRET',
+  /** The console's bearer tokens (services/console, docs/console.md). */
+  CONSOLE_VIEWER_TOKEN_FILE: 'CONSOLE_VIEWER_TOKEN',
+  CONSOLE_ADMIN_TOKEN_FILE: 'CONSOLE_ADMIN_TOKEN',
 } as const;
 
 /** A file path setting: empty (the default) means not set. */
@@ -235,9 +238,8 @@ export function credentialFailure(dependency: string, err: unknown): string | nu
   for (let depth = 0; cur && depth < 5; depth++, cur = cur.cause as typeof cur)
     texts.push(`${cur.name ?? ''} ${cur.code ?? ''} ${cur.message ?? String(cur)}`);
   const text = texts.join(' | ');
-  const detail = (texts[0] ?? '')
-    .replace(/^\S*Error\s+/, '')
-    .trim()
+  const first = err as { message?: string } | undefined;
+  const detail = String(first?.message || err)
     .split('\n')[0]!
     .slice(0, 200);
   const auth =

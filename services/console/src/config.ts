@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { type CliConfig, cliConfigSchema } from '@tierstream/cli';
 import { ConfigError, env, loadConfig } from '@tierstream/config';
 import { z } from 'zod';
@@ -23,14 +22,13 @@ export const consoleSettingsSchema = z.object({
     .default('127.0.0.1'),
   /** HTTP port of the UI, the API and /metrics, /health/*. Default 9405; 0 = any free port. */
   CONSOLE_PORT: env.int(9405, 0, 65_535),
-  /** Bearer token of the viewer role (every page and GET route). Or CONSOLE_VIEWER_TOKEN_FILE. */
+  /**
+   * Bearer token of the viewer role (every page and GET route). Or CONSOLE_VIEWER_TOKEN_FILE, a file holding it (one
+   * trailing newline dropped; loadConfig reads it, SECRET_FILE_SETTINGS). Default none.
+   */
   CONSOLE_VIEWER_TOKEN: token,
-  /** A file holding the viewer token (one line; surrounding whitespace ignored). */
-  CONSOLE_VIEWER_TOKEN_FILE: z.string().min(1).optional(),
   /** Bearer token of the admin role (viewer rights plus applying rules). Or CONSOLE_ADMIN_TOKEN_FILE. Default none. */
   CONSOLE_ADMIN_TOKEN: token,
-  /** A file holding the admin token. */
-  CONSOLE_ADMIN_TOKEN_FILE: z.string().min(1).optional(),
   /** Mark the session cookie `Secure` (only sent over HTTPS): set true behind a TLS proxy. Default false. */
   CONSOLE_COOKIE_SECURE: env.bool(false),
   /** The services' readiness URLs the Operations page probes, and the probe timeout (src/service-health.ts). */
@@ -39,45 +37,13 @@ export const consoleSettingsSchema = z.object({
 
 type ConsoleSettings = z.infer<typeof consoleSettingsSchema>;
 
-/** The console's settings: tierctl's stack settings plus its own, with the token files read. */
-export type ConsoleConfig = CliConfig &
-  Omit<ConsoleSettings, 'CONSOLE_VIEWER_TOKEN_FILE' | 'CONSOLE_ADMIN_TOKEN_FILE'> & {
-    CONSOLE_VIEWER_TOKEN?: string;
-    CONSOLE_ADMIN_TOKEN?: string;
-  };
-
-/** The token of `name`: the variable itself, else the first line of `<name>_FILE`; both set is an error. */
-function resolveToken(
-  settings: ConsoleSettings,
-  name: 'CONSOLE_VIEWER_TOKEN' | 'CONSOLE_ADMIN_TOKEN',
-  problems: string[],
-): string | undefined {
-  const direct = settings[name];
-  const file = settings[`${name}_FILE`];
-  if (direct && file) {
-    problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
-    return undefined;
-  }
-  if (!file) return direct;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    problems.push(`${name}_FILE: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-    return undefined;
-  }
-  const parsed = token.safeParse(text);
-  if (!parsed.success || !parsed.data) {
-    problems.push(`${name}_FILE: the token in ${file} must be at least 16 characters without spaces`);
-    return undefined;
-  }
-  return parsed.data;
-}
+/** The console's settings: tierctl's stack settings plus its own. */
+export type ConsoleConfig = CliConfig & ConsoleSettings;
 
 /**
  * The console's validated settings from the environment over CONFIG_FILE. Throws ConfigError (one issue per bad
- * setting, each naming it, never showing a token) when a value is invalid, a token file is unreadable, or no token is
- * configured at all (a console nobody can log in to is a mistake, not a locked door).
+ * setting, each naming it, never showing a token) when a value is invalid, a token file (`*_FILE`) is unreadable, or no
+ * token is configured at all (a console nobody can log in to is a mistake, not a locked door).
  */
 export function loadConsoleConfig(environment: NodeJS.ProcessEnv = process.env): ConsoleConfig {
   const problems: string[] = [];
@@ -96,13 +62,11 @@ export function loadConsoleConfig(environment: NodeJS.ProcessEnv = process.env):
     problems.push(...err.issues);
   }
   if (!cli || !own) throw new ConfigError(problems);
-  const viewer = resolveToken(own, 'CONSOLE_VIEWER_TOKEN', problems);
-  const admin = resolveToken(own, 'CONSOLE_ADMIN_TOKEN', problems);
-  if (problems.length === 0 && !viewer && !admin)
+  const viewer = own.CONSOLE_VIEWER_TOKEN;
+  const admin = own.CONSOLE_ADMIN_TOKEN;
+  if (!viewer && !admin)
     problems.push('CONSOLE_VIEWER_TOKEN: no token configured (set CONSOLE_VIEWER_TOKEN or CONSOLE_VIEWER_TOKEN_FILE)');
-  if (problems.length === 0 && viewer && viewer === admin)
-    problems.push('CONSOLE_ADMIN_TOKEN: must differ from CONSOLE_VIEWER_TOKEN');
+  if (viewer && viewer === admin) problems.push('CONSOLE_ADMIN_TOKEN: must differ from CONSOLE_VIEWER_TOKEN');
   if (problems.length > 0) throw new ConfigError(problems);
-  const { CONSOLE_VIEWER_TOKEN_FILE: _v, CONSOLE_ADMIN_TOKEN_FILE: _a, ...rest } = own;
-  return { ...cli, ...rest, CONSOLE_VIEWER_TOKEN: viewer, CONSOLE_ADMIN_TOKEN: admin };
+  return { ...cli, ...own };
 }
