@@ -33,6 +33,11 @@ export interface AggregatorDeps {
   logger: Logger;
   metrics?: ServiceMetrics;
   now?: () => number;
+  /**
+   * Which of these customers are erased and suppressed (docs/security.md "Erasure"): their events are dropped, and
+   * they are not scheduled, signalled or given attributes.
+   */
+  suppressed?: (customerIds: string[]) => Promise<Set<string>>;
 }
 
 type Classified =
@@ -117,6 +122,12 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
         if (a.company_size !== null) merged.company_size = a.company_size;
         if (a.region !== null) merged.region = a.region;
         attributes.set(customerId, merged);
+      }
+    }
+    if (byCustomer.size > 0 && deps.suppressed) {
+      for (const id of await deps.suppressed([...byCustomer.keys()])) {
+        byCustomer.delete(id);
+        attributes.delete(id);
       }
     }
     if (byCustomer.size > 0) {

@@ -18,7 +18,7 @@ import {
   startHealthServer,
   waitForDependency,
 } from '@tierstream/observability';
-import { TierStateStore } from '@tierstream/tierstate';
+import { suppressedAmong, TierStateStore } from '@tierstream/tierstate';
 import { type AggregatorConfig, aggregatorConfigSchema, consumedTopics, startTopics } from './config';
 import { createAggregatorHandler } from './handler';
 
@@ -94,6 +94,8 @@ export async function runAggregator(
       validation: { maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS, maxMessageBytes: config.MAX_MESSAGE_BYTES },
       logger,
       metrics,
+      // Erased customers (docs/security.md "Erasure"): one EXISTS per batch while nobody is suppressed.
+      suppressed: (ids) => suppressedAmong(redis, config.REDIS_PREFIX, ids),
     }),
   });
   const consumer = runner;
