@@ -11,6 +11,7 @@
 #
 # Services: kafka, registry, redis, clickhouse; redis-cluster (3 masters) only with `up redis-cluster` or
 # TIERSTREAM_REDIS_CLUSTER=1. Defaults live in infra/local/env.sh.
+# STACK_SECURE=1: the same commands on the secured stack (SASL_SSL, TLS, passwords; docs/security.md), next to this one.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -438,7 +439,7 @@ cmd_purge() {
 }
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {
