@@ -125,32 +125,44 @@ function tiersCard(ctx, profile, transitions) {
 
 function metricsCard(ctx, profile) {
   const { el } = ctx;
-  const groups = Object.entries(profile.metric_groups ?? {}).map(([group, names]) =>
+  const list = (names) =>
     el(
+      'dl',
+      { class: 'metrics' },
+      names.flatMap((name) => {
+        const value = profile.metrics[name];
+        return [
+          el('dt', {}, name),
+          el(
+            'dd',
+            {
+              'data-testid': `metric-${name}`,
+              'data-value': value === null ? '' : String(value),
+              'data-kind': profile.metric_kinds[name],
+            },
+            formatMetric(ctx, profile.metric_kinds[name], value, profile.currency),
+          ),
+        ];
+      }),
+    );
+  // Counts that are zero and metrics without a value fold away (a customer has dozens of web_* counts at 0).
+  const quiet = (name) => {
+    const v = profile.metrics[name];
+    return v === null || (v === 0 && profile.metric_kinds[name] === 'count');
+  };
+  const groups = Object.entries(profile.metric_groups ?? {}).map(([group, names]) => {
+    const shown = names.filter((n) => !quiet(n));
+    const folded = names.filter(quiet);
+    return el(
       'div',
       { class: 'card', 'data-testid': `metric-group-${group}` },
       el('h2', {}, GROUP_TITLES[group] ?? group),
-      el(
-        'dl',
-        { class: 'metrics' },
-        names.flatMap((name) => {
-          const value = profile.metrics[name];
-          return [
-            el('dt', {}, name),
-            el(
-              'dd',
-              {
-                'data-testid': `metric-${name}`,
-                'data-value': value === null ? '' : String(value),
-                'data-kind': profile.metric_kinds[name],
-              },
-              formatMetric(ctx, profile.metric_kinds[name], value, profile.currency),
-            ),
-          ];
-        }),
-      ),
-    ),
-  );
+      list(shown),
+      folded.length > 0
+        ? el('details', {}, el('summary', { class: 'muted' }, `${folded.length} more at 0 or empty`), list(folded))
+        : null,
+    );
+  });
   const source = profile.metrics_source === 'metric_history' ? 'warehouse metric history' : 'live aggregates (Redis)';
   return el(
     'section',
@@ -218,6 +230,25 @@ function timelineCard(ctx, data, day) {
   );
 }
 
+/** A link to the engine's last decided day when the view is past it (the note of customerView says which day). */
+function frontierLink(ctx, profile, id) {
+  const day = profile.notes
+    .map((n) => /the last day the tier engine has decided \((\d{4}-\d{2}-\d{2})\)/.exec(n)?.[1])
+    .find(Boolean);
+  if (!day) return [];
+  return [
+    ctx.el(
+      'p',
+      {},
+      ctx.el(
+        'a',
+        { href: `#/customer/${encodeURIComponent(id)}?as_of=${day}`, 'data-testid': 'as-of-frontier' },
+        `Show ${id} as of ${ctx.formatDate(day)}, the last day decided`,
+      ),
+    ),
+  ];
+}
+
 export async function render(root, ctx) {
   const { el } = ctx;
   const id = ctx.params[0];
@@ -255,6 +286,8 @@ export async function render(root, ctx) {
       asOf ? ` as of ${ctx.formatDate(profile.day)}` : ' now',
     ),
     ...profile.notes.map((n) => el('p', { class: 'muted', 'data-testid': 'customer-note' }, `Note: ${n}`)),
+    // A replayed history ends before today: offer its last decided day instead of "now".
+    ...frontierLink(ctx, profile, id),
     tiersCard(ctx, profile, transitions.transitions),
     metricsCard(ctx, profile),
     timelineCard(ctx, transitions, asOf ? profile.day : null),
