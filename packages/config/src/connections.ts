@@ -241,6 +241,7 @@ export function credentialFailure(dependency: string, err: unknown): string | nu
   const first = err as { message?: string } | undefined;
   const detail = String(first?.message || err)
     .split('\n')[0]!
+    .replace(/^\S+(?: \S+)? (?:authentication|TLS handshake) failed: /, '')
     .slice(0, 200);
   const auth =
     /KafkaJSSASLAuthenticationError|SASL .*authentication failed|Authentication failed during authentication|WRONGPASS|NOAUTH|NOPERM|invalid username-password|HTTP 401\b|HTTP 403\b|Wrong password for user|Unknown user|AUTHENTICATION_FAILED|Code: (?:192|193|516)\b|password is incorrect|REQUIRED_PASSWORD/i;

@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import calculateSlot from 'cluster-key-slot';
 import { type ChainableCommander, Cluster, Redis, type RedisOptions } from 'ioredis';
-import { readSettingFile, tlsSettingsOf } from './connections';
+import { credentialFailure, readSettingFile, tlsSettingsOf } from './connections';
 
 export type RedisClient = Redis | Cluster;
 
@@ -82,6 +82,9 @@ const lastErrors = new WeakMap<RedisClient, string>();
 export async function redisHealth(redis: RedisClient, timeoutMs = 1_000): Promise<string | null> {
   if (redis.status !== 'ready') {
     const why = lastErrors.get(redis);
+    // Refused credentials say so, as at start (docs/security.md "Failures"): e.g. a password rotated on the server only.
+    if (why !== undefined && credentialFailure('redis', new Error(why)) !== null)
+      return `redis authentication failed: ${why}`;
     return `redis: not connected (${redis.status}${why ? `: ${why}` : ''})`;
   }
   let timer: NodeJS.Timeout | undefined;

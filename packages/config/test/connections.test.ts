@@ -127,6 +127,11 @@ describe('credentialFailure: refused credentials are told from outages', () => {
     expect(credentialFailure(dependency, err)).toMatch(new RegExp(`^${dependency} authentication failed: `));
     expect(anyCredentialFailure(err)).toMatch(new RegExp(`^${dependency} authentication failed: `));
   });
+  it('does not repeat the prefix of an error that already says it', () => {
+    expect(credentialFailure('redis', new Error('redis authentication failed: WRONGPASS invalid'))).toBe(
+      'redis authentication failed: WRONGPASS invalid',
+    );
+  });
   it('a TLS trust failure, and not an unreachable service', () => {
     const tls = Object.assign(new Error('self-signed certificate in certificate chain'), {
       code: 'SELF_SIGNED_CERT_IN_CHAIN',
