@@ -1,0 +1,46 @@
+/**
+ * Step: which customer each event of an input batch counts for (docs/design-decisions.md §22). An event with a
+ * customer id goes to that id's root (one pipelined HGET per distinct customer: almost always the id itself); an
+ * anonymous web event goes through routeAnonymous (held, or routed to its alias's customer, then to that customer's
+ * root). The result groups the events per customer in their delivery order, as the apply path wants them.
+ */
+import type { IdentityStore } from '@tierstream/aggregates';
+import { type AnonymousRecord, type AnonymousRouting, type AnonymousStepDeps, routeAnonymous } from './anonymous';
+
+export interface IdentityRouteDeps extends AnonymousStepDeps {
+  identity: AnonymousStepDeps['identity'] & Pick<IdentityStore, 'resolveMany'>;
+}
+
+/**
+ * Groups `records` (delivery order) by the customer they count for. `anonymous`: the batch's anonymous web events;
+ * `identityWatermark`: the identities partition's watermark (−∞ when none), the floor of held events.
+ */
+export async function routeByIdentity<R extends AnonymousRecord>(
+  records: readonly R[],
+  anonymous: readonly R[],
+  identityWatermark: number,
+  deps: IdentityRouteDeps,
+): Promise<{ byCustomer: Map<string, R[]>; anonymous: AnonymousRouting<R>['counts'] }> {
+  const routed = await routeAnonymous(anonymous, identityWatermark, deps);
+  const named = new Map<R, string>();
+  for (const r of records) if (r.event.event.customer_id !== null) named.set(r, r.event.event.customer_id);
+  for (const { customerId, record } of routed.routed) named.set(record, customerId);
+  const roots = await deps.identity.resolveMany([...new Set(named.values())]);
+  const byCustomer = new Map<string, R[]>();
+  // Delivery order: the batch's records in order, anonymous ones where they were.
+  for (const r of [...records, ...anonymous].sort(byOffset)) {
+    const id = named.get(r);
+    if (id === undefined) continue;
+    const root = roots.get(id) ?? id;
+    const list = byCustomer.get(root);
+    if (list) list.push(r);
+    else byCustomer.set(root, [r]);
+  }
+  return { byCustomer, anonymous: routed.counts };
+}
+
+/** Offsets of one partition are decimal strings: shorter is smaller, then byte order. */
+function byOffset(a: AnonymousRecord, b: AnonymousRecord): number {
+  if (a.offset.length !== b.offset.length) return a.offset.length - b.offset.length;
+  return a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0;
+}

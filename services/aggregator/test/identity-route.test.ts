@@ -1,0 +1,49 @@
+import type { InputEvent } from '@tierstream/contracts';
+import { describe, expect, it } from 'vitest';
+import { routeByIdentity } from '../src/steps/identity-route';
+
+const web = (offset: string, customer: string | null, anon: string | null) => ({
+  event: {
+    kind: 'web',
+    event: {
+      event_id: `w${offset}`,
+      customer_id: customer,
+      anonymous_id: anon,
+      type: 'PAGE_VIEW',
+      url: null,
+      content_id: null,
+      occurred_at: 1_000,
+    },
+  } as InputEvent,
+  topic: 'web-behavior.v1',
+  partition: 0,
+  offset,
+});
+
+describe('routeByIdentity', () => {
+  it('groups events by the root of their customer, anonymous ones of aliased ids included, in offset order', async () => {
+    const records = [web('9', 'A', null), web('10', 'B', null), web('12', 'C', null)];
+    const anonymous = [web('11', null, 'x'), web('8', null, 'y')];
+    const r = await routeByIdentity(records, anonymous, 5_000, {
+      anonRetentionMs: 100_000,
+      identity: {
+        hold: async (items) =>
+          new Map(
+            items.map((it) => [
+              it.anonymousId,
+              it.anonymousId === 'x'
+                ? { customerId: 'A', aliasAt: 2_000, decisions: 'R' }
+                : { customerId: null, aliasAt: null, decisions: 'H' },
+            ]),
+          ),
+        // A was merged into B.
+        resolveMany: async (ids) => new Map(ids.map((id) => [id, id === 'A' ? 'B' : id])),
+      },
+    });
+    expect([...r.byCustomer].map(([c, list]) => [c, list.map((x) => x.offset)])).toEqual([
+      ['B', ['9', '10', '11']],
+      ['C', ['12']],
+    ]);
+    expect(r.anonymous).toMatchObject({ held: 1 });
+  });
+});
