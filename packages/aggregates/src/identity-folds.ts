@@ -94,8 +94,7 @@ function parseOrderState(v: string): OrderState {
   const n = (s: string | undefined) => (s === undefined || s === '' ? 0 : Number(s));
   const placed = n(t[1]);
   const refunds: OrderState['refunds'] = [];
-  for (let i = 5; i + 2 < t.length; i += 3)
-    refunds.push([n(t[i]), n(t[i + 1]), n(t[i + 2])]);
+  for (let i = 5; i + 2 < t.length; i += 3) refunds.push([n(t[i]), n(t[i + 1]), n(t[i + 2])]);
   return {
     day: n(t[0]),
     placed: placed !== 0,
@@ -259,7 +258,8 @@ export async function foldMerge(
           offset: String(base + BigInt(i + 1)),
         }));
       if (forB.length > 0) await aggregates.applyBatch([{ customerId: survivor, events: at(forB) }], { retentionDays });
-      if (stripA.length > 0) await aggregates.applyBatch([{ customerId: merged, events: at(stripA) }], { retentionDays });
+      if (stripA.length > 0)
+        await aggregates.applyBatch([{ customerId: merged, events: at(stripA) }], { retentionDays });
     }
   }
   const flat = (await redis.call('HGETALL', aKey)) as string[];
