@@ -12,6 +12,7 @@
  * (`flock /tmp/tierstream-stack.lock`); not part of `npm run bench` (which wipes the default data it would read).
  */
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { type ServiceProcess, startService, stopService } from '@tierstream/cli';
 import { Pool } from 'undici';
@@ -35,6 +36,27 @@ const CONNECTIONS = Number(values.connections);
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** Cumulative counts per `le` bound of the console's request histogram for the profile route (status 200). */
+async function serverBuckets(url: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out = new Map<number, number>();
+  for (const m of text.matchAll(/^tierstream_console_request_duration_seconds_bucket\{([^}]*)\} (\d+)/gm)) {
+    const labels = m[1]!;
+    if (!labels.includes('route="/api/v1/customers/:id"') || !labels.includes('status="200"')) continue;
+    const le = /le="([^"]+)"/.exec(labels)?.[1];
+    if (le) out.set(le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), Number(m[2]));
+  }
+  return out;
+}
+
+/** The smallest histogram bound (ms) under which a share q of the requests between two scrapes finished. */
+function serverQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  for (const b of bounds) if ((after.get(b) ?? 0) - (before.get(b) ?? 0) >= q * total) return b * 1000;
+  return Number.NaN;
 }
 
 function summary(latencies: number[], errors: number, seconds: number) {
@@ -91,6 +113,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 500; i++) await get();
 
     // 1. Fixed rate, open loop.
+    const serverBefore = await serverBuckets(url);
     const fixed: number[] = [];
     let fixedErrors = 0;
     const total = RATE * SECONDS;
@@ -114,6 +137,13 @@ async function main(): Promise<void> {
     }
     await Promise.all(inflight);
     const fixedSeconds = (performance.now() - t0) / 1000;
+    const serverAfter = await serverBuckets(url);
+    // The console's own view (request in → response out, its histogram): what the client adds on top is queueing in
+    // the load generator and the kernel on the shared cores.
+    const server = {
+      p50_le_ms: serverQuantile(serverBefore, serverAfter, 0.5),
+      p99_le_ms: serverQuantile(serverBefore, serverAfter, 0.99),
+    };
 
     // 2. Ceiling, closed loop.
     const ceiling: number[] = [];
@@ -141,6 +171,9 @@ async function main(): Promise<void> {
           route: 'GET /api/v1/customers/{id}',
           customers: ids.length,
           pipeline_seconds: run.seconds,
+          load_average: os.loadavg().map((x) => Math.round(x * 10) / 10),
+          cores: os.availableParallelism(),
+          fixed_rate_server: server,
           fixed_rate: {
             target_rate: RATE,
             seconds: Math.round(fixedSeconds * 10) / 10,
