@@ -77,7 +77,11 @@ export async function render(root, ctx) {
       ),
       el(
         'div',
-        { class: 'grid', style: 'grid-template-columns: minmax(320px, 1fr) minmax(320px, 1fr)' },
+        {
+          class: 'grid',
+          // side by side while the matrix is small; a wide one (RFM segments) gets the whole width for each
+          style: `grid-template-columns: ${matrix.to_tiers.length > 5 ? '1fr' : 'minmax(320px, 1fr) minmax(320px, 1fr)'}`,
+        },
         heatBox,
         tableBox,
       ),
@@ -97,7 +101,7 @@ export async function render(root, ctx) {
       formatter: (p) =>
         `${p.data.from_tier} → ${p.data.to_tier}: ${ctx.formatNumber(p.data.customers)} (${percent.format(p.data.share)} of ${p.data.from_tier})`,
     },
-    grid: { left: 120, right: 16, top: 16, bottom: 70 },
+    grid: { left: 150, right: 16, top: 16, bottom: 70 },
     xAxis: {
       type: 'category',
       data: matrix.to_tiers,
@@ -110,7 +114,7 @@ export async function render(root, ctx) {
       type: 'category',
       data: [...matrix.from_tiers].reverse(),
       name: '',
-      axisLabel: { width: 110, overflow: 'truncate' },
+      axisLabel: { width: 140, overflow: 'truncate' },
     },
     visualMap: { show: false, min: 0, max: maxCount, inRange: { color: ['#eef4ff', '#2f6fdb'] } },
     series: [
