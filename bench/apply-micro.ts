@@ -17,6 +17,14 @@ const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:16379');
 const prefix = 'applybench';
 const store = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG });
 await store.init();
+// APPLY_MICRO_LUA=<file>: measure another script with the same arguments (a variant under study) instead.
+if (process.env.APPLY_MICRO_LUA) {
+  const { readFileSync } = await import('node:fs');
+  (store as unknown as { sha: string }).sha = (await redis.script(
+    'LOAD',
+    readFileSync(process.env.APPLY_MICRO_LUA, 'utf8'),
+  )) as string;
+}
 
 const topicOf = (e: InputEvent) =>
   e.kind === 'order' ? 'orders.v1' : e.kind === 'web' ? 'web-behavior.v1' : 'tickets.v1';
@@ -70,9 +78,17 @@ const evalUsec = async () => {
   }
   return { calls, usec };
 };
+/** CPU seconds of the Redis process (user + sys, INFO cpu): less sensitive to a loaded machine than wall time. */
+const aofSize = async () => Number(/aof_current_size:(\d+)/.exec(await redis.info('persistence'))?.[1] ?? Number.NaN);
+const redisCpu = async () => {
+  const info = await redis.info('cpu');
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+};
 const mem = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
 const memBefore = await mem();
 const before = await evalUsec();
+const cpuBefore = await redisCpu();
+const aofBefore = await aofSize();
 const started = Date.now();
 let calls = 0;
 for (const b of batches) {
@@ -96,6 +112,8 @@ for (const b of batches) {
 }
 const seconds = (Date.now() - started) / 1000;
 const after = await evalUsec();
+const cpuAfter = await redisCpu();
+const aofAfter = await aofSize();
 const memAfter = await mem();
 let usage = 0;
 let fields = 0;
@@ -129,6 +147,8 @@ console.log(
     seconds,
     eventsPerSec: Math.round(total / seconds),
     serverUsPerEvent: +(usec / total).toFixed(2),
+    redisCpuUsPerEvent: +(((cpuAfter - cpuBefore) * 1e6) / total).toFixed(2),
+    aofBytesPerEvent: Math.round((aofAfter - aofBefore) / total),
     serverUsPerCall: +(usec / (after.calls - before.calls)).toFixed(2),
     usedMemoryPerCustomer: Math.round((memAfter - memBefore) / customers),
     memoryUsagePerCustomer: Math.round(usage / customers),

@@ -13,7 +13,14 @@
 --   op W (web): x1 type index (0-based, WEB_BEHAVIOR_TYPES order)
 --   op T (ticket): x1 ticket_id, x2 O|E|P|R|C|S (OPENED ESCALATED REOPENED RESOLVED CLOSED SATISFACTION_RATED),
 --        x3 '1' for a COMPLAINT OPENED, the csat value for S, else ''
--- Returns per customer, in KEYS order, 5 numbers:
+--   op M (a customer's web events of one partition merged by the client, its only record; keyspace.ts
+--        encodeCustomerInto): offset = the first offset, occurred_at = the latest, x2 = the last offset, x3 = the
+--        earliest occurred_at, x1 = one web record per day (encode_web_record: the day's counts and latest ms); the
+--        second argument = the events' dedupe entries (fingerprint + occurred_at digits, duplicates within the call
+--        removed). Applied only when every event passes (none at or below the high-water offset, no fingerprint
+--        remembered), else nothing is written and the customer's result is CONFLICT: the client sends its events
+--        again one by one. All at or below the high-water offset: nothing applied (a redelivery).
+-- Returns per customer, in KEYS order, 5 numbers (applied = -1: CONFLICT, see op M):
 --   {applied, min occurred_at applied, max occurred_at applied, refund excess, expired reversals}: the first three
 --   0 when nothing was applied; refund excess = minor units refunded beyond their orders' amounts that this call
 --   found (capped away, no revenue effect); expired reversals = refunds/cancellations of orders older than the kept
@@ -39,7 +46,7 @@ local DAY = 86400000
 local key, cache, dirty
 local lower_bound, mx, initial_cutoff
 local applied, min_at, max_at, excess, expired
-local web_delta, dedupe
+local web_delta, dedupe, conflict
 local function get(f)
   local v = cache[f]
   if v == nil then
@@ -144,29 +151,26 @@ local function refund_field(oid, rkey) return 'u:' .. #oid .. ':' .. oid .. rkey
 
 -- Read up front, in one HMGET, every field the events (ARGV[first..last]) can touch.
 local function preread(first, last)
-  local want, seen = { 'mx', 'fo', 'ob', 'pd', 'wb', 'tb', 'lb' }, {}
+  -- Base fields only some paths need (fo ob pd wb tb: folds, old events) are read when needed (get).
+  local want, seen = { 'mx', 'lb' }, {}
   local function want_field(f) if not seen[f] then seen[f] = true; want[#want + 1] = f end end
   local want_web = false
   for i = first, last, 2 do
     local packed, id = ARGV[i], ARGV[i + 1]
     local eid = string.sub(id, FP_LEN + 1)
     ev_fp[i], ev_eid[i] = string.sub(id, 1, FP_LEN), eid
-    local f, start = {}, 1
-    for k = 1, 7 do
-      local c = string.find(packed, ',', start, true)
-      f[k] = string.sub(packed, start, c - 1)
-      start = c + 1
-    end
-    local topic, at, op, x1, x3 = f[1], tonumber(f[4]), f[5], string.sub(packed, start), f[7]
-    ev_offset[i], ev_at[i], ev_op[i], ev_x1[i], ev_x2[i], ev_x3[i] = f[3], at, op, x1, f[6], x3
+    local topic, partition, offset, at_s, op, x2, x3, x1 =
+      string.match(packed, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),(.*)$')
+    local at = tonumber(at_s)
+    ev_offset[i], ev_at[i], ev_op[i], ev_x1[i], ev_x2[i], ev_x3[i] = offset, at, op, x1, x2, x3
+    if op == 'M' then ev_fp[i], ev_eid[i] = nil, id end
     local tc = topic_codes[topic]
     if tc == nil then tc = string.sub(redis.sha1hex(topic), 1, 4); topic_codes[topic] = tc end
-    local hf, ef = 'h:' .. tc .. ':' .. f[2], 'e:' .. tc
-    hw_field[i], legacy_hw_field[i], dedupe_field[i], code_of[i] = hf, 'h:' .. topic .. ':' .. f[2], ef, tc
+    local hf, ef = 'h:' .. tc .. ':' .. partition, 'e:' .. tc
+    -- The previous layout's fields (legacy high-water name, x:<code>) are read only when the new ones are absent.
+    hw_field[i], legacy_hw_field[i], dedupe_field[i], code_of[i] = hf, 'h:' .. topic .. ':' .. partition, ef, tc
     want_field(hf)
-    want_field(legacy_hw_field[i])
     want_field(ef)
-    want_field('x:' .. tc)
     if op == 'P' or op == 'R' or op == 'C' then
       local od = day_of(tonumber(x3))
       want_field('o:' .. od)
@@ -174,7 +178,7 @@ local function preread(first, last)
       local oid, rkey = order_identity(x1, eid)
       want_field('n:' .. oid)
       if op == 'R' then want_field(refund_field(oid, rkey)) end
-    elseif op == 'W' then
+    elseif op == 'W' or op == 'M' then
       if not want_web then want_web = true; want_field('w') end
     elseif op == 'T' then
       want_field('t:' .. day_of(at))
@@ -484,6 +488,19 @@ local function add_web(at, type_index)
   w.counts[type_index] = (w.counts[type_index] or 0) + 1
 end
 
+-- A day's merged web events (op M): like add_web for each of them (see run_merged for the cutoff).
+local function add_web_day(d, ms, counts)
+  if d <= cutoff_day() then max_field('wb', d * DAY + ms); return end
+  if web_delta == nil then web_delta = {} end
+  local w = web_delta[d]
+  if w == nil then
+    web_delta[d] = { ms = ms, counts = counts }
+    return
+  end
+  if ms > w.ms then w.ms = ms end
+  for t, c in pairs(counts) do w.counts[t] = (w.counts[t] or 0) + c end
+end
+
 -- Merges web_delta into `w`: only the records down to the lowest day touched are decoded (latest first; a replay or
 -- live traffic touches the latest days), the rest of the value is kept as it is.
 local function write_web()
@@ -629,8 +646,10 @@ local function dedupe_of(tc, ef)
     end
   end
   -- The previous layout (x:<code> = the topic's latest time, one e:<code>:<event_id> field per id): the time carries
-  -- over; the ids cannot be fingerprinted here and are dropped (design-decisions §23 "Upgrade").
-  local legacy_tx = opt(get('x:' .. tc))
+  -- over; the ids cannot be fingerprinted here and are dropped (design-decisions §23 "Upgrade"). Looked for only while
+  -- the new field is absent (a new customer or topic, or an upgrade).
+  local legacy_tx = nil
+  if v == nil then legacy_tx = opt(get('x:' .. tc)) end
   if legacy_tx ~= nil then
     if d.tx == nil or legacy_tx > d.tx then d.tx = legacy_tx end
     del('x:' .. tc)
@@ -639,6 +658,38 @@ local function dedupe_of(tc, ef)
   end
   dedupe[tc] = d
   return d
+end
+
+-- One customer's merged web events (op M, record i), after its high-water offset `hw` was read. The cutoff used for
+-- the days is the one after all of them (the per-event path's running cutoff can only be lower, and a day between
+-- the two is written and folded again in the same call: the same state).
+local function run_merged(i, hw)
+  local first_offset, last_offset = ev_offset[i], ev_x2[i]
+  if hw ~= nil and not offset_gt(last_offset, hw) then return end
+  if hw ~= nil and not offset_gt(first_offset, hw) then conflict = true; return end
+  local d = dedupe_of(code_of[i], dedupe_field[i])
+  local entries = ev_eid[i]
+  for j = 1, #entries, ENTRY_LEN do
+    if d.seen[string.sub(entries, j, j + FP_LEN - 1)] then conflict = true; return end
+  end
+  set(hw_field[i], last_offset)
+  for j = 1, #entries, ENTRY_LEN do
+    d.seen[string.sub(entries, j, j + FP_LEN - 1)] = true
+    d.entries[#d.entries + 1] = string.sub(entries, j, j + ENTRY_LEN - 1)
+  end
+  d.changed = true
+  local latest, earliest = ev_at[i], tonumber(ev_x3[i])
+  if mx == nil or latest > mx then mx = latest; set('mx', fmt(latest)) end
+  if d.tx == nil or latest > d.tx then d.tx = latest end
+  applied = applied + #entries / ENTRY_LEN
+  if min_at == nil or earliest < min_at then min_at = earliest end
+  if max_at == nil or latest > max_at then max_at = latest end
+  local days, k = ev_x1[i], 1
+  while k <= #days do
+    local day, ms, counts, nx = decode_web_record(days, k)
+    add_web_day(day, ms, counts)
+    k = nx
+  end
 end
 
 local function run_events(first, last)
@@ -654,8 +705,10 @@ for i = first, last, 2 do
     hw = get(lf)
     if hw ~= nil then set(hf, hw); del(lf) end
   end
+  if op == 'M' then
+    run_merged(i, hw)
   -- 1. Redelivery: a record at or below this customer's high-water offset of its partition was applied before.
-  if hw == nil or offset_gt(offset, hw) then
+  elseif hw == nil or offset_gt(offset, hw) then
     set(hf, offset)
     -- 2. Duplicate event_id still remembered (within the dedupe horizon): skip.
     -- The horizon is measured per input topic (from the latest event time of that topic for this customer): the
@@ -842,14 +895,19 @@ for k = 1, #KEYS do
   local first, last = pos + 1, pos + 2 * count
   key, cache, dirty = KEYS[k], {}, {}
   applied, min_at, max_at, excess, expired = 0, nil, nil, 0, 0
-  web_delta, dedupe = nil, {}
+  web_delta, dedupe, conflict = nil, {}, false
   preread(first, last)
   -- `lb`: a lower bound of the days at which fields become foldable (see lower_bound_to).
   lower_bound = opt(get('lb'))
   mx = opt(get('mx'))
   initial_cutoff = cutoff_day()
   run_events(first, last)
-  finish()
+  if conflict then
+    -- Nothing written (writes happen in finish only).
+    applied, min_at, max_at, excess, expired = -1, nil, nil, 0, 0
+  else
+    finish()
+  end
   out[#out + 1] = applied
   out[#out + 1] = min_at or 0
   out[#out + 1] = max_at or 0

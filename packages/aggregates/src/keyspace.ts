@@ -84,6 +84,115 @@ export function encodeEventInto(
   );
 }
 
+/** The records of one customer as store.ts passes them (AppliedRecord, without the import cycle). */
+interface CustomerRecord {
+  event: InputEvent;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/**
+ * Appends one customer's arguments of apply_events.lua to `out`: its number of records, then the records. When
+ * `merge` is set and the records are web events of one topic-partition in increasing offset order (a partition
+ * batch's records of one customer), they go as ONE merged record (op M): the per-day counts and latest times, and the
+ * events' dedupe entries (a duplicate within the call counted once, as the script would); the script applies it only if
+ * every event passes its redelivery and duplicate checks, else answers CONFLICT (applied = -1) and the caller sends
+ * the records again with `merge` off. Otherwise one record per event (encodeEventInto). Returns whether it merged.
+ */
+export function encodeCustomerInto(
+  out: string[],
+  records: readonly CustomerRecord[],
+  config: AggregateConfig,
+  merge: boolean,
+): boolean {
+  if (merge && records.length > 1 && mergeable(records)) {
+    out.push('1', ...encodeMergedWeb(records));
+    return true;
+  }
+  out.push(String(records.length));
+  for (const r of records) encodeEventInto(out, r.event, r.topic, r.partition, r.offset, config);
+  return false;
+}
+
+/** Offsets are decimal strings (up to 2^63): a > b by length, then by characters. */
+const offsetGreater = (a: string, b: string) => (a.length !== b.length ? a.length > b.length : a > b);
+
+function mergeable(records: readonly CustomerRecord[]): boolean {
+  const { topic, partition } = records[0]!;
+  let prev: string | null = null;
+  for (const r of records) {
+    if (r.event.kind !== 'web' || r.topic !== topic || r.partition !== partition) return false;
+    const offset = checkedOffset(r.offset);
+    if (prev !== null && !offsetGreater(offset, prev)) return false;
+    prev = offset;
+  }
+  return true;
+}
+
+const TIME_DIGITS_BIAS = 2 ** 48;
+const DAY_DIGITS_BIAS = 2 ** 20;
+
+/** `n` base-128 digits of a non-negative integer below 128^n (apply_events.lua enc128). */
+function toDigits128(x: number, n: number): string {
+  const codes = new Array<number>(n);
+  for (let k = n - 1; k >= 0; k--) {
+    codes[k] = x % 128;
+    x = Math.floor(x / 128);
+  }
+  return String.fromCharCode(...codes);
+}
+
+/** The two arguments of a merged record (op M). */
+function encodeMergedWeb(records: readonly CustomerRecord[]): [string, string] {
+  const seen = new Set<string>();
+  const days = new Map<number, { ms: number; counts: number[] }>();
+  let entries = '';
+  let earliest = Number.POSITIVE_INFINITY;
+  let latest = Number.NEGATIVE_INFINITY;
+  for (const r of records) {
+    const e = r.event.event;
+    const fp = eventFingerprint(e.event_id);
+    if (seen.has(fp)) continue;
+    seen.add(fp);
+    const at = e.occurred_at;
+    entries += fp + toDigits128(at + TIME_DIGITS_BIAS, 7);
+    if (at < earliest) earliest = at;
+    if (at > latest) latest = at;
+    const d = Math.floor(at / DAY_MS);
+    let day = days.get(d);
+    if (!day) {
+      day = { ms: 0, counts: new Array<number>(WEB_BEHAVIOR_TYPES.length).fill(0) };
+      days.set(d, day);
+    }
+    const ms = at - d * DAY_MS;
+    if (ms > day.ms) day.ms = ms;
+    const type = WEB_TYPE_INDEX[(r.event as { event: { type: string } }).event.type];
+    if (type === undefined) throw new Error(`unknown web behaviour type ${(r.event.event as { type: string }).type}`);
+    day.counts[type]!++;
+  }
+  let dayRecords = '';
+  for (const [d, day] of days) {
+    let mask = 0;
+    let counts = '';
+    day.counts.forEach((c, t) => {
+      if (c === 0) return;
+      mask += 2 ** t;
+      for (let rest = c; ; ) {
+        const group = rest % 64;
+        rest = Math.floor(rest / 64);
+        counts += String.fromCharCode(rest > 0 ? group + 64 : group);
+        if (rest === 0) break;
+      }
+    });
+    dayRecords += toDigits128(d + DAY_DIGITS_BIAS, 3) + toDigits128(day.ms, 4) + toDigits128(mask, 2) + counts;
+  }
+  const first = records[0]!;
+  const last = records[records.length - 1]!;
+  const packed = `${first.topic},${first.partition},${checkedOffset(first.offset)},${latest},M,${checkedOffset(last.offset)},${earliest},${dayRecords}`;
+  return [packed, entries];
+}
+
 /** Length of eventFingerprint's result (apply_events.lua FP_LEN). */
 export const FINGERPRINT_LENGTH = 9;
 
@@ -109,7 +218,7 @@ function murmur3(key: string, seed: number): number {
 }
 
 /**
- * The fixed-width fingerprint of an event_id that the dedupe memory stores instead of the id (design-decisions §22):
+ * The fixed-width fingerprint of an event_id that the dedupe memory stores instead of the id (design-decisions §23):
  * 63 bits of two seeded MurmurHash3 (x86, 32-bit, one block per UTF-16 code unit) as 9 characters of 7 bits each
  * (codes 0..127: one byte each in UTF-8). Two different ids share a fingerprint with probability ≈ 2^-63 per pair,
  * so an event is wrongly taken for a duplicate with probability ≤ k·2^-63 for k ids remembered in its topic's horizon

@@ -14,7 +14,7 @@ import {
   DEFAULT_PREFIX,
   decodeState,
   decodeStateReply,
-  encodeEventInto,
+  encodeCustomerInto,
 } from './keyspace';
 import { type AggregateState, type Metrics, RETENTION_DAYS } from './metrics';
 
@@ -118,16 +118,61 @@ export class AggregateStore {
     for (const item of items) out.set(item.customerId, { ...NOTHING_APPLIED });
     // Customers in list order, grouped per slot (one group without Cluster), then several per script call: the
     // per-call cost of EVALSHA was a large share of the server time of a call with a few events.
+    // A customer's web events of the batch go merged (one record, see encodeCustomerInto) unless it is listed twice
+    // (a conflict's second call must not come after its later entry).
+    const listed = new Map<string, number>();
+    for (const item of items) listed.set(item.customerId, (listed.get(item.customerId) ?? 0) + 1);
     const perCustomer: Call[] = [];
+    const merged = new Set<Call>();
     for (const item of items) {
       if (item.events.length === 0) continue;
-      const args: string[] = [String(item.events.length)];
-      for (const r of item.events) encodeEventInto(args, r.event, r.topic, r.partition, r.offset, this.config);
-      perCustomer.push({ customerId: item.customerId, key: this.keys(item.customerId).agg, args });
+      const args: string[] = [];
+      const call = { customerId: item.customerId, key: this.keys(item.customerId).agg, args };
+      if (encodeCustomerInto(args, item.events, this.config, listed.get(item.customerId) === 1)) merged.add(call);
+      perCustomer.push(call);
     }
     if (perCustomer.length === 0) return out;
     const head = [String(this.dedupeHorizonMs), retention];
-    const results = await this.runGrouped(perCustomer, async (group) => {
+    const results = await this.applyCalls(perCustomer, head);
+    // CONFLICT (a merged record whose events did not all pass: nothing written): again, one record per event.
+    const conflicts = results.flatMap(([call, value]) => (value[0] === CONFLICT && merged.has(call) ? [call] : []));
+    if (conflicts.length > 0) {
+      const itemOf = new Map(items.map((it) => [it.customerId, it]));
+      const again = conflicts.map((c) => {
+        const item = itemOf.get(c.customerId)!;
+        const args: string[] = [];
+        encodeCustomerInto(args, item.events, this.config, false);
+        return { customerId: c.customerId, key: c.key, args };
+      });
+      const retried = new Map((await this.applyCalls(again, head)).map(([c, v]) => [c.customerId, v]));
+      for (const r of results) if (r[1][0] === CONFLICT) r[1] = retried.get(r[0].customerId)!;
+    }
+    for (const [call, value] of results) {
+      if (value[0] === CONFLICT) throw new Error(`apply_events: conflict for customer ${call.customerId} twice`);
+      const [applied, minAt, maxAt, refundExcess = 0, expiredReversals = 0] = value;
+      const prev = out.get(call.customerId)!;
+      const anomalies = {
+        refundExcess: prev.refundExcess + refundExcess,
+        expiredReversals: prev.expiredReversals + expiredReversals,
+      };
+      // A customer listed twice in one batch: combine (calls run in list order within a slot).
+      if (prev.applied === 0) {
+        out.set(call.customerId, { applied: applied!, firstEventAt: minAt!, lastEventAt: maxAt!, ...anomalies });
+      } else if (applied! > 0) {
+        out.set(call.customerId, {
+          applied: prev.applied + applied!,
+          firstEventAt: Math.min(prev.firstEventAt, minAt!),
+          lastEventAt: Math.max(prev.lastEventAt, maxAt!),
+          ...anomalies,
+        });
+      } else out.set(call.customerId, { ...prev, ...anomalies });
+    }
+    return out;
+  }
+
+  /** The script over the given customers (grouped per slot, several per call): 5 numbers per customer. */
+  private async applyCalls(perCustomer: Call[], head: string[]): Promise<Array<[Call, number[]]>> {
+    return this.runGrouped(perCustomer, async (group) => {
       const calls = chunkCalls(group);
       let res = await this.evalPipeline(calls, head);
       const missing = res.flatMap((r, i) => (r[0] && /NOSCRIPT/.test(r[0].message) ? [i] : []));
@@ -152,26 +197,6 @@ export class AggregateStore {
         });
       });
     });
-    for (const [call, value] of results) {
-      const [applied, minAt, maxAt, refundExcess = 0, expiredReversals = 0] = value;
-      const prev = out.get(call.customerId)!;
-      const anomalies = {
-        refundExcess: prev.refundExcess + refundExcess,
-        expiredReversals: prev.expiredReversals + expiredReversals,
-      };
-      // A customer listed twice in one batch: combine (calls run in list order within a slot).
-      if (prev.applied === 0) {
-        out.set(call.customerId, { applied: applied!, firstEventAt: minAt!, lastEventAt: maxAt!, ...anomalies });
-      } else if (applied! > 0) {
-        out.set(call.customerId, {
-          applied: prev.applied + applied!,
-          firstEventAt: Math.min(prev.firstEventAt, minAt!),
-          lastEventAt: Math.max(prev.lastEventAt, maxAt!),
-          ...anomalies,
-        });
-      } else out.set(call.customerId, { ...prev, ...anomalies });
-    }
-    return out;
   }
 
   async readState(customerId: string): Promise<AggregateState | null> {
@@ -258,6 +283,9 @@ export class AggregateStore {
     return groups.flatMap((g, gi) => g.map((c, i) => [c, results[gi]![i]!] as [Call, T]));
   }
 }
+
+/** apply_events.lua's `applied` for a merged record it could not apply (its events go again one by one). */
+const CONFLICT = -1;
 
 /** Customers per apply_events.lua call, and arguments per call (a call is atomic: it blocks Redis while it runs). */
 const CUSTOMERS_PER_CALL = 64;

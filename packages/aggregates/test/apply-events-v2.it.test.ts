@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
-import { customerKeys, decodeStateReply, encodeEventInto, eventFingerprint } from '../src/keyspace';
+import { customerKeys, decodeStateReply, encodeCustomerInto, encodeEventInto, eventFingerprint } from '../src/keyspace';
 import type { AggregateState } from '../src/metrics';
 import { RETENTION_DAYS } from '../src/metrics';
 import { APPLY_EVENTS_LUA } from '../src/store';
@@ -41,15 +41,18 @@ type Item = ReturnType<typeof groupBatch>[number];
 const topicCode = (topic: string) => createHash('sha1').update(topic).digest('hex').slice(0, 4);
 
 /**
- * ARGV of both scripts for one customer: the current one takes the number of events first (several customers per call)
- * and `<fingerprint><event_id>` (web: the fingerprint), the previous the id.
+ * ARGV of both scripts for one customer: the current one takes the number of records first (several customers per
+ * call), `<fingerprint><event_id>` (web: the fingerprint), and with `merge` a customer's web events of one partition
+ * as one merged record (encodeCustomerInto, as the store sends them); the previous one takes the id.
  */
-function argsOf(item: Item, horizon: number, retention: string): { v2: string[]; current: string[] } {
-  const current = [String(horizon), retention, String(item.events.length)];
+function argsOf(item: Item, horizon: number, retention: string, merge = false): { v2: string[]; current: string[] } {
+  const current = [String(horizon), retention];
+  encodeCustomerInto(current, item.events, config, merge);
   const v2 = [String(horizon), retention];
+  const perEvent: string[] = [];
   for (const r of item.events) {
-    encodeEventInto(current, r.event, r.topic, r.partition, r.offset, config);
-    v2.push(current[current.length - 2]!, r.event.event.event_id);
+    encodeEventInto(perEvent, r.event, r.topic, r.partition, r.offset, config);
+    v2.push(perEvent[perEvent.length - 2]!, r.event.event.event_id);
   }
   return { v2, current };
 }
@@ -102,7 +105,7 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
   it('same results, aggregates, remembered events and offsets for any history, delivery and retention', async () => {
     const session = Date.now().toString(36);
     let run = 0;
-    const seen = { calls: 0, applied: 0, skipped: 0, folds: 0, remembered: 0 };
+    const seen = { calls: 0, applied: 0, skipped: 0, folds: 0, remembered: 0, merged: 0, conflicts: 0 };
     await fc.assert(
       fc.asyncProperty(
         fc.array(historyArb, { minLength: 1, maxLength: 3 }),
@@ -131,7 +134,8 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
             });
             const currentArgs: string[] = [];
             for (const item of items) {
-              const args = argsOf(item, horizon, retention);
+              const args = argsOf(item, horizon, retention, true);
+              if (args.current[3]?.includes(',M,')) seen.merged++;
               const { refKey, key } = keysOf(item);
               keys.add(refKey).add(key);
               refFields.push(await redis.hlen(refKey));
@@ -146,6 +150,18 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
               retention,
               ...currentArgs,
             )) as number[];
+            // A merged record that could not apply (CONFLICT, nothing written): its events again one by one.
+            for (const [i, item] of items.entries()) {
+              if (got[5 * i] !== -1) continue;
+              seen.conflicts++;
+              const again = (await redis.evalsha(
+                shas.current,
+                1,
+                keysOf(item).key,
+                ...argsOf(item, horizon, retention).current,
+              )) as number[];
+              got.splice(5 * i, 5, ...again);
+            }
             expect(got).toEqual(want);
             for (const [i, item] of items.entries()) {
               const { refKey, key } = keysOf(item);
@@ -169,6 +185,8 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
     );
     console.log('[apply_events v2 differential]', JSON.stringify(seen));
     expect(seen.skipped).toBeGreaterThan(0);
+    expect(seen.merged).toBeGreaterThan(0);
+    expect(seen.conflicts).toBeGreaterThan(0);
     expect(seen.folds).toBeGreaterThan(0);
   });
 
