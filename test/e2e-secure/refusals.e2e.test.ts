@@ -185,6 +185,8 @@ interface Refusal {
   setting: 'KAFKA_SASL_PASSWORD' | 'REDIS_PASSWORD' | 'CLICKHOUSE_PASSWORD' | 'SCHEMA_REGISTRY_PASSWORD';
   /** A tierctl command that needs the component. */
   tierctl: string[];
+  /** More settings of the run (e.g. a Redis Cluster URL). */
+  env?: Record<string, string>;
 }
 
 const REFUSALS: Refusal[] = [
@@ -196,6 +198,14 @@ const REFUSALS: Refusal[] = [
     tierctl: ['schemas', 'register'],
   },
   { component: 'redis', service: 'tier-engine', setting: 'REDIS_PASSWORD', tierctl: ['cutpoints'] },
+  // A Redis Cluster reports refused credentials only as its nodes' errors: the start waited and tierctl hung forever.
+  {
+    component: 'redis',
+    service: 'tier-engine',
+    setting: 'REDIS_PASSWORD',
+    tierctl: ['cutpoints'],
+    env: { REDIS_URL: env.REDIS_CLUSTER_URL!, REDIS_TLS: 'true' },
+  },
   {
     component: 'clickhouse',
     service: 'warehouse-writer',
@@ -210,7 +220,7 @@ async function runRefused(r: Refusal): Promise<{ code: number | null; stderr: st
   const started = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', path.join('services', r.service, 'src', 'main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, HTTP_PORT: String(port), [r.setting]: wrong(), [`${r.setting}_FILE`]: '' },
+    env: { ...process.env, ...r.env, HTTP_PORT: String(port), [r.setting]: wrong(), [`${r.setting}_FILE`]: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -270,7 +280,7 @@ describe('a wrong password fails fast with one line naming the component', () =>
       REFUSALS.map(async (r) => {
         const started = Date.now();
         const run = await runEntry('packages/cli/src/tierctl.ts', r.tierctl, {
-          env: { [r.setting]: wrong(), [`${r.setting}_FILE`]: '' },
+          env: { ...r.env, [r.setting]: wrong(), [`${r.setting}_FILE`]: '' },
           timeoutMs: 60_000,
         });
         output.push({ label: `tierctl ${r.tierctl.join(' ')} (${r.setting} wrong)`, text: run.stdout + run.stderr });

@@ -1,6 +1,6 @@
 import { type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
 import { type AggregateConfig, loadAggregateConfig } from '@tierstream/aggregates';
-import { createRedisFrom, type RedisClient, type StackEndpoints } from '@tierstream/config';
+import { createRedisFrom, type RedisClient, redisRefusal, type StackEndpoints } from '@tierstream/config';
 import {
   type AvroSerde,
   applyTopics,
@@ -152,6 +152,15 @@ export class Clients {
   get redis(): RedisClient {
     this._redis ??= createRedisFrom(this.config, { maxRetriesPerRequest: 3 });
     return this._redis;
+  }
+
+  /**
+   * Refused credentials or TLS trust behind the Redis connection's last error (`redis authentication failed: …`), if
+   * a Redis client was made; null otherwise. A command's own error does not say it (ioredis: "Reached the max
+   * retries per request limit", "None of startup nodes is available").
+   */
+  redisRefusal(): string | null {
+    return this._redis ? redisRefusal(this._redis) : null;
   }
 
   get clickhouse(): ClickHouseClient {

@@ -31,7 +31,7 @@ program
       process.exit(2);
     }
     // Refused credentials or TLS trust: one line naming the dependency, exit 2 (a configuration problem).
-    const refused = anyCredentialFailure(err);
+    const refused = anyCredentialFailure(err) ?? clients.redisRefusal();
     if (refused !== null) {
       process.stderr.write(`tierctl: ${refused}\n`);
       await clients.close().catch(() => undefined);

@@ -67,12 +67,35 @@ export function createRedis(url: string, options: RedisOptions = {}): RedisClien
   const client = connect(url, { maxRetriesPerRequest: null, ...options });
   // Remember the last connection error for the readiness check (a listener also keeps ioredis from printing an
   // "Unhandled error event" stack trace on every reconnect attempt while Redis is away).
-  client.on('error', (err: Error) => lastErrors.set(client, err.message));
+  client.on('error', (err: Error) => lastErrors.set(client, connectionError(err)));
   client.on('ready', () => lastErrors.delete(client));
   return client;
 }
 
 const lastErrors = new WeakMap<RedisClient, string>();
+
+/**
+ * The text of a connection error as readiness shows it. A Redis Cluster reports a failed start as "Failed to refresh
+ * slots cache." and keeps the cause (WRONGPASS, NOAUTH, a refused connection) in `lastNodeError`: refused
+ * credentials are told by that node error alone, anything else keeps both.
+ */
+function connectionError(err: Error): string {
+  const node = (err as { lastNodeError?: Error | null }).lastNodeError;
+  if (!node) return err.message;
+  if (credentialFailure('redis', node) !== null) return node.message;
+  return `${err.message} (last node error: ${node.message})`;
+}
+
+/**
+ * Refused credentials or TLS trust behind the last connection error of `redis`, as one line
+ * (`redis authentication failed: WRONGPASS …`, `redis TLS handshake failed: …`); null when its last error (if any)
+ * is something else. What a command's own error hides (ioredis rejects it with "Reached the max retries per request
+ * limit" or "None of startup nodes is available"): tierctl's last catch asks this. Pure.
+ */
+export function redisRefusal(redis: RedisClient): string | null {
+  const why = lastErrors.get(redis);
+  return why === undefined ? null : credentialFailure('redis', new Error(why));
+}
 
 /**
  * Readiness of a Redis connection: null when it answers PING within `timeoutMs`, else why not (`redis: ...`).
@@ -82,9 +105,10 @@ const lastErrors = new WeakMap<RedisClient, string>();
 export async function redisHealth(redis: RedisClient, timeoutMs = 1_000): Promise<string | null> {
   if (redis.status !== 'ready') {
     const why = lastErrors.get(redis);
-    // Refused credentials say so, as at start (docs/security.md "Failures"): e.g. a password rotated on the server only.
-    if (why !== undefined && credentialFailure('redis', new Error(why)) !== null)
-      return `redis authentication failed: ${why}`;
+    // Refused credentials (or TLS trust) say so, as at start (docs/security.md "Failures"): e.g. a password rotated
+    // on the server only.
+    const refused = redisRefusal(redis);
+    if (refused !== null) return refused;
     return `redis: not connected (${redis.status}${why ? `: ${why}` : ''})`;
   }
   let timer: NodeJS.Timeout | undefined;
@@ -151,7 +175,20 @@ function connect(url: string, opts: RedisOptions): RedisClient {
         const [host, port] = hp.split(':');
         return { host: host || '127.0.0.1', port: Number(port || 6379) };
       });
-    return new Cluster(nodes, { redisOptions: opts, scaleReads: 'master' });
+    // A client with bounded retries (tierctl: maxRetriesPerRequest 3) gives up on the cluster as well: the Cluster
+    // reconnects forever by default and queues every command meanwhile, so a wrong password or an unreachable
+    // cluster would hang the command without a word. Its commands then fail ("None of startup nodes is available";
+    // redisRefusal tells refused credentials).
+    const retries = opts.maxRetriesPerRequest;
+    const clusterRetryStrategy =
+      typeof retries === 'number'
+        ? (times: number) => (times > retries ? null : Math.min(100 + times * 2, 2000))
+        : undefined;
+    return new Cluster(nodes, {
+      redisOptions: opts,
+      scaleReads: 'master',
+      ...(clusterRetryStrategy ? { clusterRetryStrategy } : {}),
+    });
   }
   return new Redis(url, opts);
 }
