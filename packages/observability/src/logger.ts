@@ -1,5 +1,6 @@
 import { knownSecrets } from '@tierstream/config';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 
 /** Object paths whose values are never logged (credentials a caller might pass in a log object by mistake). */
 export const REDACTED_LOG_PATHS = [
@@ -49,15 +50,16 @@ export function createLogger(
     base: { service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_LOG_PATHS, censor: '***' },
-    ...(pretty
-      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } }
-      : {}),
   };
   const secrets = knownSecrets();
-  if (pretty) return pino(options);
-  if (secrets.length === 0) return destination ? pino(options, destination) : pino(options);
+  if (!pretty && secrets.length === 0) return destination ? pino(options, destination) : pino(options);
+  // Pretty lines are formatted here, in the process, after the scrubbing (a pino-pretty transport would receive the
+  // lines in a worker, unscrubbed).
+  const format = pretty
+    ? prettyFactory({ colorize: destination === undefined, translateTime: 'SYS:HH:MM:ss.l' })
+    : (line: string) => line;
   const out = destination ?? pino.destination({ fd: 1, sync: true });
-  const scrubbing: DestinationStream = { write: (line: string) => out.write(scrubSecrets(line, secrets)) };
+  const scrubbing: DestinationStream = { write: (line: string) => out.write(format(scrubSecrets(line, secrets))) };
   return pino(options, scrubbing);
 }
 

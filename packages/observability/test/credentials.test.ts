@@ -73,4 +73,23 @@ describe('createLogger never writes a loaded secret or a credential field', () =
     expect(text).not.toContain('third');
     expect(text).toContain('rediss://svc:***@h:6379');
   });
+
+  it('scrubs them with LOG_PRETTY=1 too (pretty lines, same scrubbing)', () => {
+    loadConfig(z.object(redisServiceSettings), { REDIS_USERNAME: 'svc', REDIS_PASSWORD: 'pw-pretty-by-mistake-8' });
+    const lines: string[] = [];
+    const before = process.env.LOG_PRETTY;
+    process.env.LOG_PRETTY = '1';
+    try {
+      const logger = createLogger('test', 'info', { write: (line: string) => lines.push(line) });
+      logger.error({ err: 'connect rediss://svc:pw-pretty-by-mistake-8@h:6379 failed' }, 'auth pw-pretty-by-mistake-8');
+    } finally {
+      if (before === undefined) delete process.env.LOG_PRETTY;
+      else process.env.LOG_PRETTY = before;
+    }
+    const text = lines.join('');
+    expect(lines).toHaveLength(1);
+    expect(text).not.toContain('pw-pretty-by-mistake-8');
+    expect(text).toContain('rediss://svc:***@h:6379');
+    expect(text).not.toMatch(/^\{/); // pretty, not JSON
+  });
 });
