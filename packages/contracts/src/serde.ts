@@ -127,12 +127,25 @@ export class AvroSerde {
       : (url, init) => fetch(url, init);
   }
 
-  /** GET `<registry>/<path>` with the serde's credentials and CA (e.g. `subjects`); for health checks. */
-  fetchRegistry(path: string, init: RequestInit = {}): Promise<Response> {
-    return this.request(`${this.registryUrl}/${path}`, {
-      ...init,
-      headers: { ...this.authHeader, ...(init.headers as Record<string, string> | undefined) },
-    });
+  /**
+   * GET `<registry>/<path>` with the serde's credentials and CA (e.g. `subjects`); for health checks. A request that
+   * gets no answer (refused, timed out, an untrusted certificate) rejects with a SchemaRegistryError
+   * `<registry URL> unreachable: <cause>` (the URL's password shown as `***`), the fetch error as its cause: fetch
+   * itself says only "fetch failed", and tierctl tells the registry from the error's name.
+   */
+  async fetchRegistry(path: string, init: RequestInit = {}): Promise<Response> {
+    try {
+      return await this.request(`${this.registryUrl}/${path}`, {
+        ...init,
+        headers: { ...this.authHeader, ...(init.headers as Record<string, string> | undefined) },
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { message?: string } }).cause?.message;
+      const shown = String(
+        redactSecret('SCHEMA_REGISTRY_URL', `${this.registryUrl} unreachable: ${cause ?? (err as Error).message}`),
+      );
+      throw Object.assign(new Error(shown, { cause: err }), { name: 'SchemaRegistryError' });
+    }
   }
 
   subjectOf(topic: string): string {
@@ -198,13 +211,8 @@ export class AvroSerde {
   async ping(timeoutMs = 2_000): Promise<void> {
     // Shown on /health/ready and in logs: never with the password of the URL's user info.
     const shown = (text: string) => String(redactSecret('SCHEMA_REGISTRY_URL', text));
-    let res: Response;
-    try {
-      res = await this.fetchRegistry('subjects', { signal: AbortSignal.timeout(timeoutMs) });
-    } catch (err) {
-      const cause = (err as { cause?: { message?: string } }).cause?.message;
-      throw new Error(shown(`${this.registryUrl} unreachable: ${cause ?? (err as Error).message}`));
-    }
+    // fetchRegistry's error names the URL and the cause.
+    const res = await this.fetchRegistry('subjects', { signal: AbortSignal.timeout(timeoutMs) });
     await readBody(res);
     if (!res.ok) throw new Error(shown(`${this.registryUrl}/subjects answered HTTP ${res.status}`));
   }

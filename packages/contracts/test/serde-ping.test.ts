@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { anyCredentialFailure } from '@tierstream/config';
 import { describe, expect, it } from 'vitest';
 import { AvroSerde } from '../src';
 
@@ -25,5 +26,23 @@ describe('AvroSerde.ping: the error /health/ready shows while the registry is wa
       .catch((e: Error) => e);
     expect((err as Error).message).toMatch(/^http:\/\/svc:\*\*\*@127\.0\.0\.1:\d+\/apis\/ccompat\/v7 unreachable: /);
     expect((err as Error).message).not.toContain('hunter2');
+  });
+
+  it('any registry call (tierctl schemas register) names the registry and the cause, not just "fetch failed"', async () => {
+    const port = await closedPort();
+    const err = await serde(`http://127.0.0.1:${port}/apis/ccompat/v7`)
+      .register('orders.v1', '{"type":"string"}')
+      .catch((e: Error) => e);
+    expect((err as Error).message).toBe(
+      `http://127.0.0.1:${port}/apis/ccompat/v7 unreachable: connect ECONNREFUSED 127.0.0.1:${port}`,
+    );
+    // tierctl's last catch tells the registry from the error: an untrusted certificate is a TLS failure (exit 2).
+    const untrusted = Object.assign(new Error('https://127.0.0.1:1/apis/ccompat/v7 unreachable: x'), {
+      name: (err as Error).name,
+      cause: new Error('unable to verify the first certificate'),
+    });
+    expect(anyCredentialFailure(untrusted)).toBe(
+      'schema registry TLS handshake failed: https://127.0.0.1:1/apis/ccompat/v7 unreachable: x',
+    );
   });
 });
