@@ -255,7 +255,7 @@ export function credentialFailure(dependency: string, err: unknown): string | nu
 /**
  * The refused credentials or TLS trust of an error whose dependency is not known (tierctl's last catch): the
  * dependency is told from the error (kafkajs errors: kafka; WRONGPASS/NOAUTH: redis; ClickHouse codes: clickhouse;
- * an HTTP 401/403 of the registry: schema registry). Null when it is no such failure. Pure.
+ * WarehouseError (the warehouse package's): clickhouse; an HTTP 401/403 of the registry: schema registry). Null when it is no such failure. Pure.
  */
 export function anyCredentialFailure(err: unknown): string | null {
   const e = err as { name?: string; message?: string; cause?: unknown };
@@ -264,7 +264,9 @@ export function anyCredentialFailure(err: unknown): string | null {
     ? 'kafka'
     : /WRONGPASS|NOAUTH|NOPERM|redis/i.test(text)
       ? 'redis'
-      : /DB::Exception|Code: \d+|clickhouse|AUTHENTICATION_FAILED|Wrong password|Unknown user/i.test(text)
+      : /DB::Exception|Code: \d+|clickhouse|WarehouseError|AUTHENTICATION_FAILED|Wrong password|Unknown user/i.test(
+            text,
+          )
         ? 'clickhouse'
         : /registry|subjects|HTTP 40[13]/i.test(text)
           ? 'schema registry'

@@ -127,6 +127,17 @@ describe('credentialFailure: refused credentials are told from outages', () => {
     expect(credentialFailure(dependency, err)).toMatch(new RegExp(`^${dependency} authentication failed: `));
     expect(anyCredentialFailure(err)).toMatch(new RegExp(`^${dependency} authentication failed: `));
   });
+  it('a warehouse call with an untrusted ClickHouse certificate (tierctl warehouse migrate) is a clickhouse TLS failure', () => {
+    const err = Object.assign(
+      new Error(
+        'creating database tierstream failed: UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate',
+      ),
+      { name: 'WarehouseError' },
+    );
+    expect(anyCredentialFailure(err)).toBe(
+      'clickhouse TLS handshake failed: creating database tierstream failed: UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate',
+    );
+  });
   it('does not repeat the prefix of an error that already says it', () => {
     expect(credentialFailure('redis', new Error('redis authentication failed: WRONGPASS invalid'))).toBe(
       'redis authentication failed: WRONGPASS invalid',
