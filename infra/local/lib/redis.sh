@@ -16,7 +16,7 @@ save ""
 # keep it a listpack up to 1024 fields (default 512). Measured on a 600-field hash: 16 KB as a listpack vs 51 KB as a
 # hashtable; HMGET of 8 fields 14 us vs 0.5 us (the aggregator's script reads only a few fields per call).
 hash-max-listpack-entries 1024
-# Packed values (a customer's web days and dedupe memory, docs/design-decisions.md §22) pass the 64-byte default:
+# Packed values (a customer's web days and dedupe memory, docs/design-decisions.md §23) pass the 64-byte default:
 # keep them in the listpack (one longer value turns the whole hash into a hashtable, ~3x the memory).
 hash-max-listpack-value 4096
 # The config path in the process title tells our instance from any other redis (stack.sh finds it by that).
