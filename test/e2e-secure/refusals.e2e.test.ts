@@ -294,6 +294,33 @@ describe('a wrong password fails fast with one line naming the component', () =>
     );
   });
 
+  it('tierctl: an untrusted server certificate (no CA file) exits 2 with "<component> TLS handshake failed" at once', async () => {
+    // Before: Kafka took ~24 s (the client's retries), Redis, ClickHouse and the registry exited 1 with ioredis' "max
+    // retries" line, a message without the component, or "fetch failed".
+    const untrusted = [
+      { component: 'kafka', setting: 'KAFKA_TLS_CA_FILE', tierctl: ['topics', 'apply'] },
+      { component: 'redis', setting: 'REDIS_TLS_CA_FILE', tierctl: ['cutpoints'] },
+      { component: 'clickhouse', setting: 'CLICKHOUSE_TLS_CA_FILE', tierctl: ['warehouse', 'migrate'] },
+      { component: 'schema registry', setting: 'SCHEMA_REGISTRY_TLS_CA_FILE', tierctl: ['schemas', 'register'] },
+    ];
+    await Promise.all(
+      untrusted.map(async (u) => {
+        const started = Date.now();
+        const run = await runEntry('packages/cli/src/tierctl.ts', u.tierctl, {
+          env: { [u.setting]: '' },
+          timeoutMs: 60_000,
+        });
+        output.push({ label: `tierctl ${u.tierctl.join(' ')} (no ${u.setting})`, text: run.stdout + run.stderr });
+        const what = `tierctl ${u.tierctl.join(' ')} without ${u.setting}: ${run.stderr}`;
+        expect(run.code, what).toBe(2);
+        expect(Date.now() - started, what).toBeLessThan(15_000);
+        expect(run.stderr.trim().split('\n'), what).toEqual([
+          expect.stringMatching(new RegExp(`^tierctl: ${u.component} TLS handshake failed: `)),
+        ]);
+      }),
+    );
+  });
+
   it('a secret set both ways, or a mechanism without its password, is a configuration error (exit 2, one line)', async () => {
     const both = await runEntry('packages/cli/src/tierctl.ts', ['status'], {
       env: { REDIS_PASSWORD: wrong() },

@@ -1,6 +1,12 @@
 import { type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
 import { type AggregateConfig, loadAggregateConfig } from '@tierstream/aggregates';
-import { createRedisFrom, type RedisClient, redisRefusal, type StackEndpoints } from '@tierstream/config';
+import {
+  createRedisFrom,
+  credentialFailure,
+  type RedisClient,
+  redisRefusal,
+  type StackEndpoints,
+} from '@tierstream/config';
 import {
   type AvroSerde,
   applyTopics,
@@ -11,7 +17,7 @@ import {
   loadSchemas,
   loadTopicsSpec,
 } from '@tierstream/contracts';
-import { createKafka, createProducer, kafkaSecurity, type RecordProducer } from '@tierstream/kafka';
+import { createKafka, createProducer, kafkaSecurity, probeKafka, type RecordProducer } from '@tierstream/kafka';
 import { createClickHouseFrom, MIGRATIONS_DIR, migrate } from '@tierstream/warehouse';
 import type { Admin, Kafka } from 'kafkajs';
 import { type CliConfig, endpointsOf, loadCliConfig } from './config';
@@ -105,8 +111,16 @@ export class Clients {
     return this._kafka;
   }
 
+  /**
+   * A connected Kafka admin. Refused credentials or an untrusted broker certificate throw after one attempt (a
+   * retry-less probe first: the client's own retries took about 25 s to give up on a certificate); anything else
+   * (a broker restarting) gets the client's retries.
+   */
   admin(): Promise<Admin> {
     this._admin ??= (async () => {
+      await probeKafka(this.kafka).catch((err: unknown) => {
+        if (credentialFailure('kafka', err) !== null) throw err;
+      });
       const admin = this.kafka.admin();
       await admin.connect();
       return admin;

@@ -54,6 +54,23 @@ export async function topicPartitions(
 }
 
 /**
+ * Connects once to the brokers of `kafka` without kafkajs' retries or logs, then disconnects. Throws the connection
+ * error (refused credentials, an untrusted certificate, an unreachable broker) after one attempt: a caller that
+ * would otherwise spend the client's retry budget (8 retries, about 25 s) can first tell refused credentials
+ * (credentialFailure) and stop at once.
+ */
+export async function probeKafka(kafka: Kafka): Promise<void> {
+  const config = configs.get(kafka);
+  const probe = config ? new Kafka({ ...config, retry: { retries: 0 }, logLevel: logLevel.NOTHING }) : kafka;
+  const admin = probe.admin({ retry: { retries: 0 } });
+  try {
+    await admin.connect();
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/**
  * An idempotent producer (acks=all, one in-flight request, so per-key order survives retries).
  * Records are keyed by customer id by the callers, which gives per-customer order on the topic.
  */
