@@ -18,19 +18,15 @@ import { type ServiceProcess, startService, stopService } from '@tierstream/cli'
 import { Pool } from 'undici';
 import { createBrowserRun, dropBrowserRuns, runClients } from '../test/browser/support/pipeline-run';
 
-const { values } = parseArgs({
-  options: {
-    rate: { type: 'string', default: '500' },
-    seconds: { type: 'string', default: '20' },
-    'ceiling-seconds': { type: 'string', default: '10' },
-    connections: { type: 'string', default: '16' },
-    keep: { type: 'boolean', default: false },
-  },
-});
-const RATE = Number(values.rate);
-const SECONDS = Number(values.seconds);
-const CEILING_SECONDS = Number(values['ceiling-seconds']);
-const CONNECTIONS = Number(values.connections);
+/** What the console profile bench measures (see the module comment). */
+export interface ConsoleProfileOptions {
+  rate: number;
+  seconds: number;
+  ceilingSeconds: number;
+  connections: number;
+  /** Keep the run's topics, groups, keys and database. */
+  keep?: boolean;
+}
 
 /** The q-quantile (0..1) of sorted numbers, nearest rank. */
 function quantile(sorted: number[], q: number): number {
@@ -73,7 +69,12 @@ function summary(latencies: number[], errors: number, seconds: number) {
   };
 }
 
-async function main(): Promise<void> {
+/**
+ * Runs the bench (pipeline run, console process, fixed-rate and ceiling phases) and returns its figures. Stops the
+ * console and drops the run's data whatever fails.
+ */
+export async function measureConsoleProfile(o: ConsoleProfileOptions): Promise<ConsoleProfileResult> {
+  const { rate: RATE, seconds: SECONDS, ceilingSeconds: CEILING_SECONDS, connections: CONNECTIONS } = o;
   const run = await createBrowserRun();
   const token = randomBytes(18).toString('base64url');
   let svc: ServiceProcess | null = null;
@@ -164,40 +165,68 @@ async function main(): Promise<void> {
       }),
     );
     const ceilingSeconds = (performance.now() - c0) / 1000;
-    console.log(
-      JSON.stringify(
-        {
-          bench: 'console-profile',
-          route: 'GET /api/v1/customers/{id}',
-          customers: ids.length,
-          pipeline_seconds: run.seconds,
-          load_average: os.loadavg().map((x) => Math.round(x * 10) / 10),
-          cores: os.availableParallelism(),
-          fixed_rate_server: server,
-          fixed_rate: {
-            target_rate: RATE,
-            seconds: Math.round(fixedSeconds * 10) / 10,
-            ...summary(fixed, fixedErrors, fixedSeconds),
-          },
-          ceiling: {
-            connections: CONNECTIONS,
-            seconds: Math.round(ceilingSeconds * 10) / 10,
-            ...summary(ceiling, ceilingErrors, ceilingSeconds),
-          },
-          target: 'p99 <= 10 ms at 500 requests/s',
-        },
-        null,
-        2,
-      ),
-    );
+    return {
+      bench: 'console-profile',
+      route: 'GET /api/v1/customers/{id}',
+      customers: ids.length,
+      pipeline_seconds: run.seconds,
+      load_average: os.loadavg().map((x) => Math.round(x * 10) / 10),
+      cores: os.availableParallelism(),
+      fixed_rate_server: server,
+      fixed_rate: {
+        target_rate: RATE,
+        seconds: Math.round(fixedSeconds * 10) / 10,
+        ...summary(fixed, fixedErrors, fixedSeconds),
+      },
+      ceiling: {
+        connections: CONNECTIONS,
+        seconds: Math.round(ceilingSeconds * 10) / 10,
+        ...summary(ceiling, ceilingErrors, ceilingSeconds),
+      },
+      target: 'p99 <= 10 ms at 500 requests/s',
+    };
   } finally {
     await pool.current?.close();
     if (svc) await stopService(svc);
-    if (!values.keep) await dropBrowserRuns({ run: run.run });
+    if (!o.keep) await dropBrowserRuns({ run: run.run });
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+/** The figures measureConsoleProfile returns (printed as JSON by the command line). */
+export type ConsoleProfileResult = {
+  bench: string;
+  route: string;
+  customers: number;
+  pipeline_seconds: number;
+  load_average: number[];
+  cores: number;
+  fixed_rate_server: { p50_le_ms: number; p99_le_ms: number };
+  fixed_rate: { target_rate: number; seconds: number } & ReturnType<typeof summary>;
+  ceiling: { connections: number; seconds: number } & ReturnType<typeof summary>;
+  target: string;
+};
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: {
+      rate: { type: 'string', default: '500' },
+      seconds: { type: 'string', default: '20' },
+      'ceiling-seconds': { type: 'string', default: '10' },
+      connections: { type: 'string', default: '16' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  measureConsoleProfile({
+    rate: Number(values.rate),
+    seconds: Number(values.seconds),
+    ceilingSeconds: Number(values['ceiling-seconds']),
+    connections: Number(values.connections),
+    keep: values.keep,
+  }).then(
+    (result) => console.log(JSON.stringify(result, null, 2)),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

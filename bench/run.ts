@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Clients, guardWipe, REPO_ROOT, resetActions } from '@tierstream/cli';
 import { INPUT_TOPICS } from '@tierstream/contracts';
+import { type ConsoleProfileResult, measureConsoleProfile } from './console-profile';
 import { type AggregatorBaselineResult, phaseAggregatorBaseline, resetAggregatorRun } from './lib/aggregator-ab';
 import { type ImportBenchResult, phaseImport } from './lib/import';
 import { type LatencyResult, phaseLatency, phaseSweep, type SweepPoint } from './lib/latency';
@@ -41,6 +42,7 @@ const PHASES = [
   'latency',
   'sweep',
   'import',
+  'console',
   'replay',
 ] as const;
 type Phase = (typeof PHASES)[number];
@@ -169,6 +171,7 @@ interface Results {
   latency?: LatencyResult;
   sweep?: SweepPoint[];
   import?: ImportBenchResult;
+  console?: ConsoleProfileResult;
   replay?: ReplayResult;
   profiles?: ProfileSummary[];
   failures: Array<{ phase: string; error: string }>;
@@ -341,6 +344,10 @@ async function main(): Promise<void> {
   // Resets the data and fills orders.v1 with the imported file: after the phases that read the workload.
   results.import = await phase('import', 900_000, () =>
     phaseImport(ctx, positiveInt('import-rows', args['import-rows'])),
+  );
+  // The console's profile read (bench/console-profile.ts): on a tiny run of its own, so it needs none of the above.
+  results.console = await phase('console', 600_000, () =>
+    measureConsoleProfile({ rate: 500, seconds: 20, ceilingSeconds: 10, connections: 16 }),
   );
   // Last: it resets the data and runs its own workload (twice: baseline, then current).
   const baselineMs = positiveInt('baseline-minutes', args['baseline-minutes']) * 60_000;
@@ -522,6 +529,15 @@ function printTable(r: Results): void {
       `${f(im.rowsPerSec)} rows/s (${f(im.readSeconds + im.produceSeconds, 1)} s; parse+convert alone ${f(im.parseRowsPerSec)} rows/s)`,
       '≥ 50,000 rows/s (goal)',
       f(im.rowsPerSec / 50_000, 2),
+    ]);
+  }
+  if (r.console) {
+    const c = r.console;
+    rows.push([
+      `console: GET /api/v1/customers/{id} at ${f(c.fixed_rate.target_rate)}/s (load average ${c.load_average[0]})`,
+      `p50 ${f(c.fixed_rate.p50_ms, 1)} ms, p99 ${f(c.fixed_rate.p99_ms, 1)} ms; ceiling ${f(c.ceiling.achieved_rate)}/s`,
+      'p99 ≤ 10 ms',
+      f(10 / c.fixed_rate.p99_ms, 2),
     ]);
   }
   const widths = [0, 1, 2, 3].map((i) =>

@@ -170,10 +170,14 @@ async function engineFrontier(clients: Clients, tierState: TierStateStore, now: 
   return days.length === 0 ? null : Math.max(...days);
 }
 
+/** How long a CustomerViewCache keeps the parsed rules of one version. */
+const RULES_CACHE_MS = 600_000;
+
 /**
  * Reads of the customer view that change rarely — the CLV model history, the rules of a version, the tier engine's last
- * decided day — kept for `ttlMs` (default 1 s) so a server answering hundreds of views a second reads and parses them
- * once per interval instead of per view. A view may then lag a rules apply, a CLV fit or a closed day by up to ttlMs.
+ * decided day — kept for `ttlMs` (default 1 s; the rules of a version, immutable, 10 min) so a server answering
+ * hundreds of views a second reads and parses them once per interval instead of per view. A view may then lag a CLV fit
+ * or a closed day by up to ttlMs.
  */
 export class CustomerViewCache {
   private readonly entries = new Map<string, { until: number; value: Promise<unknown> }>();
@@ -183,13 +187,16 @@ export class CustomerViewCache {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** The value under `key`, loaded by `load` when missing or older than ttlMs; a failed load is not kept. */
-  get<T>(key: string, load: () => Promise<T>): Promise<T> {
+  /**
+   * The value under `key`, loaded by `load` when missing or older than its ttl (`ttlMs`, default the cache's); a
+   * failed load is not kept.
+   */
+  get<T>(key: string, load: () => Promise<T>, ttlMs = this.ttlMs): Promise<T> {
     const now = this.clock();
     const hit = this.entries.get(key);
     if (hit && hit.until > now) return hit.value as Promise<T>;
     const value = load();
-    this.entries.set(key, { until: now + this.ttlMs, value });
+    this.entries.set(key, { until: now + ttlMs, value });
     value.catch(() => {
       if (this.entries.get(key)?.value === value) this.entries.delete(key);
     });
@@ -215,8 +222,8 @@ export async function customerView(
 ): Promise<CustomerView> {
   const tierState = new TierStateStore(clients.redis, clients.redisPrefix);
   const store = new AggregateStore(clients.redis, { prefix: clients.redisPrefix, config: opts.aggregateConfig });
-  const cached = <T>(key: string, load: () => Promise<T>): Promise<T> =>
-    opts.cache ? opts.cache.get(`${clients.redisPrefix}|${key}`, load) : load();
+  const cached = <T>(key: string, load: () => Promise<T>, ttlMs?: number): Promise<T> =>
+    opts.cache ? opts.cache.get(`${clients.redisPrefix}|${key}`, load, ttlMs) : load();
   const [aggregates, states, clvModels] = await Promise.all([
     store.readState(customerId),
     tierState.readStates([customerId]),
@@ -228,7 +235,12 @@ export async function customerView(
   const day = dayOf(asOf);
   const notes: string[] = [];
   const rules = state
-    ? await cached(`rules:${state.rules_version}`, () => rulesOfVersion(tierState, state.rules_version, opts.rulesFile))
+    ? await cached(
+        `rules:${state.rules_version}`,
+        () => rulesOfVersion(tierState, state.rules_version, opts.rulesFile),
+        // A version's text does not change once applied, and parsing it blocks for milliseconds: keep it longer.
+        RULES_CACHE_MS,
+      )
     : null;
   const now = opts.now ?? Date.now();
   const beyond = beyondEngineNote(
