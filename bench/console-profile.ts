@@ -9,7 +9,7 @@
  *   2. ceiling: `--connections` concurrent requests back to back for `--ceiling-seconds` (closed loop).
  * Random customer ids of the run. Target: p99 ≤ 10 ms at 500 requests/s. Prints one JSON object. The run's topics,
  * groups, keys and database are dropped at the end (kept with --keep). Takes the stack lock in scripts
- * (`flock /tmp/tierstream-stack.lock`); not part of `npm run bench` (which wipes the default data it would read).
+ * (`flock /tmp/tierstream-stack.lock`); also phase `console` of `npm run bench` (measureConsoleProfile).
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
