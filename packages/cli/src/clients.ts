@@ -17,7 +17,14 @@ import {
   loadSchemas,
   loadTopicsSpec,
 } from '@tierstream/contracts';
-import { createKafka, createProducer, kafkaSecurity, probeKafka, type RecordProducer } from '@tierstream/kafka';
+import {
+  createKafka,
+  createProducer,
+  kafkaSecurity,
+  probeKafka,
+  type RecordProducer,
+  withKafkaHint,
+} from '@tierstream/kafka';
 import { createClickHouseFrom, MIGRATIONS_DIR, migrate } from '@tierstream/warehouse';
 import type { Admin, Kafka } from 'kafkajs';
 import { type CliConfig, endpointsOf, loadCliConfig } from './config';
@@ -175,6 +182,14 @@ export class Clients {
    */
   redisRefusal(): string | null {
     return this._redis ? redisRefusal(this._redis) : null;
+  }
+
+  /**
+   * A command's error as tierctl shows it: a Kafka "Closed connection" of a client without SASL or TLS gets the
+   * question whether the listener needs them (withKafkaHint); anything else unchanged.
+   */
+  explain(err: unknown): unknown {
+    return this._kafka ? withKafkaHint(this._kafka, err) : err;
   }
 
   get clickhouse(): ClickHouseClient {

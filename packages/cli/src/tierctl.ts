@@ -37,7 +37,7 @@ program
       await clients.close().catch(() => undefined);
       process.exit(2);
     }
-    const message = err instanceof RulesError ? err.issues.join('\n') : (err as Error).message;
+    const message = err instanceof RulesError ? err.issues.join('\n') : (clients.explain(err) as Error).message;
     // A URL in an error (a broker or registry address) never shows the password of its user info.
     process.stderr.write(`tierctl: ${String(redactSecret('error', message))}\n`);
     await clients.close().catch(() => undefined);

@@ -48,9 +48,37 @@ export async function topicPartitions(
     if (missing.length > 0) throw new Error(`missing topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
     const meta = await admin.fetchTopicMetadata({ topics });
     return meta.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partitionId).sort() }));
+  } catch (err) {
+    throw withKafkaHint(kafka, err);
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+/**
+ * Why a broker may have closed the connection, when `err` (or a cause) is kafkajs' "Closed connection" and the client
+ * has no SASL or no TLS: a SASL listener closes the connection of a client without SASL after its first request, and
+ * a TLS listener the one of a plain-text client; kafkajs says only "Closed connection". Null otherwise. Pure.
+ */
+export function closedConnectionHint(config: Pick<KafkaConfig, 'ssl' | 'sasl'>, err: unknown): string | null {
+  let closed = false;
+  let cur = err as { name?: string; message?: string; cause?: unknown } | undefined;
+  for (let depth = 0; cur && depth < 5 && !closed; depth++, cur = cur.cause as typeof cur)
+    closed = cur.name === 'KafkaJSConnectionClosedError' || cur.message === 'Closed connection';
+  if (!closed) return null;
+  const missing = [...(config.sasl ? [] : ['SASL (KAFKA_SASL_MECHANISM)']), ...(config.ssl ? [] : ['TLS (KAFKA_TLS)'])];
+  return missing.length === 0
+    ? null
+    : `the broker closed the connection: does its listener need ${missing.join(' or ')}?`;
+}
+
+/**
+ * `err` of a connection attempt of `kafka`, with closedConnectionHint's question appended to the message when it
+ * applies (an Error with `err` as its cause); else `err` itself.
+ */
+export function withKafkaHint(kafka: Kafka, err: unknown): unknown {
+  const hint = closedConnectionHint(configs.get(kafka) ?? {}, err);
+  return hint === null ? err : new Error(`${(err as Error).message} (${hint})`, { cause: err });
 }
 
 /**

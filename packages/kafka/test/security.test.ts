@@ -4,7 +4,7 @@ import path from 'node:path';
 import { kafkaServiceSettings, loadConfig } from '@tierstream/config';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { kafkaSecurity } from '../src';
+import { closedConnectionHint, kafkaSecurity } from '../src';
 
 const schema = z.object(kafkaServiceSettings);
 const dir = mkdtempSync(path.join(tmpdir(), 'tierstream-kafka-security-'));
@@ -38,5 +38,22 @@ describe('kafkaSecurity: kafkajs options from the settings', () => {
       loadConfig(schema, { KAFKA_TLS_CERT_FILE: file('c.pem', 'CERT'), KAFKA_TLS_KEY_FILE: file('k.pem', 'KEY') }),
     ).ssl as { cert: Buffer; key: Buffer };
     expect([String(mutual.cert), String(mutual.key)]).toEqual(['CERT', 'KEY']);
+  });
+});
+
+describe('closedConnectionHint: a broker that closes the connection of a client without SASL or TLS', () => {
+  const closed = Object.assign(new Error('Closed connection'), { name: 'KafkaJSConnectionClosedError' });
+  it('names the settings the client lacks', () => {
+    expect(closedConnectionHint({}, closed)).toBe(
+      'the broker closed the connection: does its listener need SASL (KAFKA_SASL_MECHANISM) or TLS (KAFKA_TLS)?',
+    );
+    expect(closedConnectionHint({ ssl: true }, new Error('x', { cause: closed }))).toBe(
+      'the broker closed the connection: does its listener need SASL (KAFKA_SASL_MECHANISM)?',
+    );
+  });
+  it('nothing for a client with both, or another error', () => {
+    const both = { ssl: true, sasl: { mechanism: 'plain', username: 'u', password: 'p' } } as const;
+    expect(closedConnectionHint(both, closed)).toBeNull();
+    expect(closedConnectionHint({}, new Error('connect ECONNREFUSED 127.0.0.1:1'))).toBeNull();
   });
 });
