@@ -1,4 +1,11 @@
-import { createRedisFrom, credentialFailure, operatorName, warnWhileRedisUnreachable } from '@tierstream/config';
+import {
+  createRedisFrom,
+  credentialFailure,
+  operatorName,
+  pingRedis,
+  redisHealth,
+  warnWhileRedisUnreachable,
+} from '@tierstream/config';
 import { createAvroSerde, type TierChange, type TierCutPoints, type TierTransition } from '@tierstream/contracts';
 import {
   ConsumerRunner,
@@ -72,6 +79,8 @@ export async function runWarehouseWriter(
           const problem = await clickhouseProblem(clickhouse, config.CLICKHOUSE_DATABASE);
           return problem === null ? null : `clickhouse: ${problem}`;
         },
+        // Every batch asks Redis which customers are suppressed: without Redis nothing is written.
+        () => redisHealth(redis),
       ],
       waits,
     ),
@@ -94,6 +103,8 @@ export async function runWarehouseWriter(
       { logger },
     ),
     waitForDependency(waits, 'schema registry', () => serde.ping(), { logger }),
+    // Redis (suppressed customers, erasures): refused credentials end the start (docs/security.md "Failures").
+    waitForDependency(waits, 'redis', () => pingRedis(redis), { logger }),
     // ClickHouse as the configured user: refused credentials end the start (docs/security.md "Failures"); any other
     // problem (down, database missing) is retried by the group commit and shown on /health/ready.
     waitForDependency(
