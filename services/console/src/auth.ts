@@ -56,9 +56,10 @@ export async function registerAuth(
   app.decorateRequest('role', undefined);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const url = request.url;
-    if (!url.startsWith('/api/')) return;
-    const path = url.split('?')[0] ?? url;
+    // The matched route decides, not the raw URL: the router decodes the path, so '/%61pi/v1/...' reaches an /api
+    // route while its raw URL does not start with /api/. An unmatched URL (a 404) is checked by its raw path.
+    const path = request.routeOptions.url ?? request.url.split('?')[0] ?? request.url;
+    if (!path.startsWith('/api/') && !request.url.startsWith('/api/')) return;
     if (OPEN_API.has(path) && request.method === 'POST') return;
     const role = roleOf(presentedToken(request), config);
     if (!role) {

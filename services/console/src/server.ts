@@ -55,6 +55,9 @@ export async function buildConsole(deps: ConsoleDeps, config: ConsoleConfig): Pr
     // One log line per request at 500 requests/s is noise; errors are logged by the error handler below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 2 * 1024 * 1024,
+    // Customer ids up to 200 characters (more once percent-encoded) reach the route, which answers 400 past 200;
+    // Fastify's default of 100 made a longer id a route-not-found 404.
+    routerOptions: { maxParamLength: 1024 },
   });
   const registry = new Registry();
   registry.setDefaultLabels({ service: 'console' });
@@ -126,6 +129,10 @@ export async function buildConsole(deps: ConsoleDeps, config: ConsoleConfig): Pr
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400');
     return echarts;
   });
+  // Browsers ask for /favicon.ico on their own; the console has no icon, and a 404 would show as an error.
+  app.get('/favicon.ico', async (_req, reply) =>
+    reply.code(204).header('cache-control', 'public, max-age=86400').send(),
+  );
   await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/', index: ['index.html'] });
 
   const opts = { deps, config };

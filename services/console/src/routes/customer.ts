@@ -15,21 +15,27 @@ export function customerIdParam(raw: string | undefined): string {
   return raw;
 }
 
+/** The last day ClickHouse's Date holds (tier_history's days), as epoch ms of its start. */
+const LAST_DAY_MS = Date.parse('2105-12-31T00:00:00Z');
+
 /**
  * `as_of` of a request as epoch ms: a day `YYYY-MM-DD` is the close of that UTC day (its last millisecond: the tiers in
  * force that day, the metrics with that day's events); an ISO-8601 instant is taken as is. Undefined: now. 400 when
- * neither, or before 1970 / after 9999.
+ * neither, or before 1970-01-01 / after 2105-12-31 (the days tier_history can hold).
  */
 export function asOfParam(raw: string | undefined): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   if (/^\d{4}-\d{2}-\d{2}$/.test(raw)) {
     const t = Date.parse(`${raw}T00:00:00Z`);
-    if (Number.isFinite(t) && isoDay(dayOf(t)) === raw) return endOfDay(dayOf(t));
+    if (Number.isFinite(t) && t >= 0 && t <= LAST_DAY_MS && isoDay(dayOf(t)) === raw) return endOfDay(dayOf(t));
   } else if (/^\d{4}-\d{2}-\d{2}T/.test(raw)) {
     const t = Date.parse(raw);
-    if (Number.isFinite(t) && t >= 0) return t;
+    if (Number.isFinite(t) && t >= 0 && t < LAST_DAY_MS + DAY_MS) return t;
   }
-  throw new HttpError(400, `as_of: expected a day YYYY-MM-DD or an ISO-8601 instant, got ${JSON.stringify(raw)}`);
+  throw new HttpError(
+    400,
+    `as_of: expected a day YYYY-MM-DD or an ISO-8601 instant from 1970-01-01 to 2105-12-31, got ${JSON.stringify(raw)}`,
+  );
 }
 
 /** One transition as the API returns it: the ClickHouse row, its numbers as a map. */

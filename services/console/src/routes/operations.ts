@@ -2,11 +2,11 @@ import { engineClosedDays, stackStatus } from '@tierstream/cli';
 import { dayOf, isoDay, TierStateStore } from '@tierstream/tierstate';
 import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { isMoneyMetric } from '../rules-view';
 import { parseServiceHealthUrls, probeServices, type ServiceProbe } from '../service-health';
-import { type ConsoleRouteOptions, HttpError } from '../types';
-
-const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+import type { ConsoleRouteOptions } from '../types';
+import { day as daySchema, parseQuery } from './params';
 
 /**
  * The Operations page's API:
@@ -49,8 +49,7 @@ export default async function operationsRoutes(app: FastifyInstance, opts: Conso
 
   app.get<{ Querystring: { day?: string } }>('/api/v1/operations/cutpoints', async (request) => {
     const asked = request.query.day;
-    if (asked !== undefined && (!DAY_RE.test(asked) || Number.isNaN(Date.parse(`${asked}T00:00:00Z`))))
-      throw new HttpError(400, `day: expected YYYY-MM-DD, got ${JSON.stringify(asked)}`);
+    if (asked !== undefined) parseQuery(z.object({ day: daySchema }), { day: asked }); // a calendar day ClickHouse holds, or a 400
     const [engine, current] = await Promise.all([
       engineClosedDays(clients),
       new TierStateStore(clients.redis, clients.redisPrefix).getCutPoints(),
