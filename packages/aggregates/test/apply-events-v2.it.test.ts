@@ -190,6 +190,46 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
     expect(seen.folds).toBeGreaterThan(0);
   });
 
+  it('applies a merged record only when every event passes: duplicates and partial redeliveries are CONFLICT', async () => {
+    const key = customerKeys(`agg-v3-merged-${Date.now().toString(36)}`, 'c').agg;
+    const d = 20_000;
+    const horizon = 48 * 3_600_000;
+    const retention = String(RETENTION_DAYS);
+    const rec = (id: string, at: number, offset: number, type = 0) => ({
+      event: webEvent('c', id, at, type),
+      topic: 'web-behavior.v1',
+      partition: 1,
+      offset: String(offset),
+    });
+    const call = async (records: ReturnType<typeof rec>[], merge: boolean) => {
+      const args = [String(horizon), retention];
+      encodeCustomerInto(args, records, config, merge);
+      return (await redis.evalsha(shas.current, 1, key, ...args)) as number[];
+    };
+    const webDay = async () => (await stateOf(key, 'c'))!.web.get(d)!;
+    // Two events (one a duplicate within the call): applied as one record, the duplicate once.
+    expect(
+      await call(
+        [rec('a', d * DAY + 1_000, 10), rec('b', d * DAY + 2_000, 11, 3), rec('a', d * DAY + 1_000, 12)],
+        true,
+      ),
+    ).toEqual([2, d * DAY + 1_000, d * DAY + 2_000, 0, 0]);
+    expect((await webDay()).counts.slice(0, 4)).toEqual([1, 0, 0, 1]);
+    // A copy of `b` under a new offset with a new event: CONFLICT, nothing written; one by one: only `c` counts.
+    const withCopy = [rec('b', d * DAY + 2_000, 13, 3), rec('c', d * DAY + 3_000, 14)];
+    expect(await call(withCopy, true)).toEqual([-1, 0, 0, 0, 0]);
+    expect((await webDay()).counts.slice(0, 4)).toEqual([1, 0, 0, 1]);
+    expect(await call(withCopy, false)).toEqual([1, d * DAY + 3_000, d * DAY + 3_000, 0, 0]);
+    expect((await webDay()).counts.slice(0, 4)).toEqual([2, 0, 0, 1]);
+    // A redelivery straddling the high-water offset: CONFLICT; wholly below it: nothing applied, no conflict.
+    expect(await call([rec('c', d * DAY + 3_000, 14), rec('e', d * DAY + 4_000, 15)], true)).toEqual([-1, 0, 0, 0, 0]);
+    expect(await call([rec('a', d * DAY + 1_000, 10), rec('b', d * DAY + 2_000, 11, 3)], true)).toEqual([
+      0, 0, 0, 0, 0,
+    ]);
+    expect((await webDay()).counts.slice(0, 4)).toEqual([2, 0, 0, 1]);
+    await redis.del(key);
+  });
+
   it('continues a hash of the previous layout: redeliveries still apply nothing, web days of both layouts add up', async () => {
     const prefix = `agg-v3-upgrade-${Date.now().toString(36)}`;
     const d = 20_000;
