@@ -46,7 +46,8 @@ export function apiRoutes(app: FastifyInstance): ApiRoute[] {
 /**
  * The console's HTTP server, not yet listening: auth (src/auth.ts), /health/live, /health/ready (also /healthz,
  * /readyz), /metrics, the static UI at / and the five route plugins (overview, movements, customer, rules, operations),
- * each registered with `{ deps, config }`. A route throws HttpError for a 4xx; anything else is a 500 whose body says
+ * each registered with `{ deps, config }`. A route throws HttpError for a 4xx; anything else is a 503 `unavailable: ...`
+ * naming Redis or ClickHouse when one of them does not answer (the readiness check), else a 500 whose body says
  * "internal error" (the message goes to the log).
  */
 export async function buildConsole(deps: ConsoleDeps, config: ConsoleConfig): Promise<FastifyInstance> {
@@ -75,11 +76,25 @@ export async function buildConsole(deps: ConsoleDeps, config: ConsoleConfig): Pr
       duration.observe({ route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
+  /** What is wrong with Redis and ClickHouse, one line each ([] when both answer). */
+  const storesDown = async (): Promise<string[]> => {
+    const failing: string[] = [];
+    const redis = await redisHealth(deps.clients.redis);
+    if (redis) failing.push(redis);
+    // A query as the configured user in the configured database (a ping answers without credentials).
+    const clickhouse = await clickhouseProblem(deps.clients.clickhouse, deps.clients.endpoints.clickhouseDatabase);
+    if (clickhouse) failing.push(`clickhouse: ${clickhouse}`);
+    return failing;
+  };
+
+  app.setErrorHandler(async (err: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
     if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message });
     if (err.validation || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500))
       return reply.code(err.statusCode ?? 400).send({ error: err.message });
-    request.log.error({ err, url: request.routeOptions.url }, 'console request failed');
+    // A store that cannot be reached is the usual cause: say which (as readiness does), with 503.
+    const down = await storesDown();
+    request.log.error({ err, url: request.routeOptions.url, stores_down: down }, 'console request failed');
+    if (down.length > 0) return reply.code(503).send({ error: `unavailable: ${down.join('; ')}` });
     return reply.code(500).send({ error: 'internal error (see the console log)' });
   });
 
@@ -106,12 +121,7 @@ export async function buildConsole(deps: ConsoleDeps, config: ConsoleConfig): Pr
 
   const live = async () => ({ status: 'live' });
   const ready = async (_req: unknown, reply: { code: (n: number) => unknown }) => {
-    const failing: string[] = [];
-    const redis = await redisHealth(deps.clients.redis);
-    if (redis) failing.push(redis);
-    // A query as the configured user in the configured database (a ping answers without credentials).
-    const clickhouse = await clickhouseProblem(deps.clients.clickhouse, deps.clients.endpoints.clickhouseDatabase);
-    if (clickhouse) failing.push(`clickhouse: ${clickhouse}`);
+    const failing = await storesDown();
     if (failing.length > 0) reply.code(503);
     return { status: failing.length === 0 ? 'ready' : 'not ready', failing };
   };

@@ -65,6 +65,12 @@ describe('console requests at the edges', () => {
     expect(r.statusCode).not.toBe(404);
   });
 
+  it('answers 503 naming the store when Redis or ClickHouse cannot be reached (not a bare 500)', async () => {
+    const r = await get('/api/v1/overview/meta');
+    expect(r.status).toBe(503);
+    expect(r.error).toMatch(/^unavailable: .*(redis|clickhouse)/i);
+  }, 20_000);
+
   it('answers the browser favicon request without a 404', async () => {
     const r = await app.inject({ url: '/favicon.ico' });
     expect(r.statusCode).toBeLessThan(400);
