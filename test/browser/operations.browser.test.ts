@@ -170,3 +170,30 @@ describe('console Operations page (headless Chromium)', () => {
     expect(versions).toEqual([...new Set(before.map((r) => r.version))]);
   });
 });
+
+/**
+ * The page an operator opens when something is wrong: with ClickHouse not answering (a console pointed at a port
+ * nobody listens on), the health table, lag and dead letters are still shown, ClickHouse marked down, and the cut
+ * points (read from ClickHouse) give way to the 503's message naming ClickHouse.
+ */
+describe('console Operations page with ClickHouse down (headless Chromium)', () => {
+  let deadPort = 0;
+  beforeAll(async () => {
+    deadPort = await freePort();
+  });
+  const fx = consoleFixture({
+    settings: () => ({ CLICKHOUSE_URL: `http://127.0.0.1:${deadPort}`, CONSOLE_SERVICE_HEALTH_URLS: '' }),
+  });
+
+  it('still shows health, lag and dead letters, and says why the cut points are missing', async () => {
+    const page = await fx.newPage('viewer');
+    await page.goto(`${fx.url}/#/operations`);
+    await expect.poll(() => page.getByTestId('page').getAttribute('aria-busy')).toBe('false');
+    const health = await shown(page, 'health-');
+    expect(health['health-clickhouse']).toBe('down');
+    expect(health['health-redis']).toBe('ok');
+    expect(Object.keys(await shown(page, 'dlq-')).length).toBeGreaterThan(0);
+    expect(await page.getByTestId('cutpoints-error').textContent()).toMatch(/^unavailable: clickhouse: /);
+    await fx.screenshot(page, 'operations-clickhouse-down');
+  });
+});

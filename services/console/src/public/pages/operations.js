@@ -321,9 +321,18 @@ async function cutPointsCard(ctx, day) {
 /** Renders the page. */
 export async function render(root, ctx) {
   root.append(ctx.el('h1', {}, 'Operations'));
+  // The cut points come from ClickHouse and Redis: when one of them is down, the health, lag and dead letters (what
+  // an operator opens this page for) are still shown, with the cut points' error in their place.
   const [status, cutpoints] = await Promise.all([
     ctx.api('/api/v1/operations/status'),
-    cutPointsCard(ctx, ctx.query.day),
+    cutPointsCard(ctx, ctx.query.day).catch((err) =>
+      ctx.el(
+        'section',
+        { class: 'card', 'data-testid': 'cutpoints' },
+        ctx.el('h2', {}, 'Cut points in force'),
+        ctx.el('p', { class: 'error', 'data-testid': 'cutpoints-error' }, String(err?.message ?? err)),
+      ),
+    ),
   ]);
   root.append(
     ctx.el('div', { class: 'grid' }, healthCard(ctx, status), dlqCard(ctx, status)),
