@@ -71,6 +71,22 @@ describe('console requests at the edges', () => {
     expect(r.error).toMatch(/^unavailable: .*(redis|clickhouse)/i);
   }, 20_000);
 
+  it('refuses a rules upload whose YAML aliases expand without bound (a "billion laughs") as invalid, not a 500', async () => {
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [i, n] of ['b', 'c', 'd', 'e', 'f', 'g'].entries())
+      lines.push(`${n}: &${n} [${Array(9).fill(`*${'abcdefg'[i]}`).join(', ')}]`);
+    const r = await app.inject({
+      method: 'POST',
+      url: '/api/v1/rules/validate',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/yaml' },
+      payload: `${lines.join('\n')}\n`,
+    });
+    expect(r.statusCode).toBe(200);
+    const body = r.json() as { valid: boolean; issues: string[] };
+    expect(body.valid).toBe(false);
+    expect(body.issues[0]).toMatch(/^uploaded\.yaml: invalid YAML: .*alias/i);
+  });
+
   it('answers the browser favicon request without a 404', async () => {
     const r = await app.inject({ url: '/favicon.ico' });
     expect(r.statusCode).toBeLessThan(400);

@@ -56,6 +56,17 @@ function uploadOf(request: FastifyRequest): Upload {
  * - `POST /api/v1/rules/apply` (admin role; 403 for a viewer): activates the upload as `tierctl rules apply` does
  *   (applyRulesText); 400 `{ error, issues }` for invalid rules.
  */
+/**
+ * The problems of an invalid upload as validate's `issues`: a RulesError's, or the YAML library's refusal to expand
+ * aliases without bound (a ReferenceError thrown while the parsed document is turned into objects), which is
+ * an invalid file too, not a console fault. null for any other error.
+ */
+function rulesIssues(err: unknown, file: string): string[] | null {
+  if (err instanceof RulesError) return err.issues;
+  if (err instanceof ReferenceError && /alias/i.test(err.message)) return [`${file}: invalid YAML: ${err.message}`];
+  return null;
+}
+
 export default async function rulesRoutes(app: FastifyInstance, opts: ConsoleRouteOptions): Promise<void> {
   const { deps, config } = opts;
   const clients = deps.clients;
@@ -98,7 +109,8 @@ export default async function rulesRoutes(app: FastifyInstance, opts: ConsoleRou
     try {
       return { valid: true, ...validateRulesText(upload.text, upload.name) };
     } catch (err) {
-      if (err instanceof RulesError) return { valid: false, file: upload.name, issues: err.issues };
+      const issues = rulesIssues(err, upload.name);
+      if (issues) return { valid: false, file: upload.name, issues };
       throw err;
     }
   });
@@ -109,7 +121,8 @@ export default async function rulesRoutes(app: FastifyInstance, opts: ConsoleRou
     try {
       rules = parseRules(upload.text, upload.name);
     } catch (err) {
-      if (err instanceof RulesError) return { valid: false, file: upload.name, issues: err.issues };
+      const issues = rulesIssues(err, upload.name);
+      if (issues) return { valid: false, file: upload.name, issues };
       throw err;
     }
     // A dry run reads every customer's aggregates and state: one at a time per console, whoever asks.
@@ -149,8 +162,8 @@ export default async function rulesRoutes(app: FastifyInstance, opts: ConsoleRou
       deps.logger.info({ version: applied.applied, apply: applied.apply, file: upload.name }, 'rules applied');
       return applied;
     } catch (err) {
-      if (err instanceof RulesError)
-        return reply.code(400).send({ error: 'invalid rules', file: upload.name, issues: err.issues });
+      const issues = rulesIssues(err, upload.name);
+      if (issues) return reply.code(400).send({ error: 'invalid rules', file: upload.name, issues });
       throw err;
     }
   });
