@@ -2,6 +2,8 @@
 -- per call (in Redis Cluster all of one slot), each as if it had a call of its own.
 --
 -- KEYS[k]  customer k's hash (`<prefix>:{<customerId>}:agg`)
+-- KEYS[n+k] (optional, all or none; n customers) customer k's suppression marker (`<prefix>:{<customerId>}:erased`):
+--   while it exists the customer's events are not applied (erasure, docs/security.md): zeros are returned for it
 -- ARGV[1]  dedupe horizon in ms;  ARGV[2] retention in days (buckets kept for days > maxDay - retention)
 -- ARGV[3..] per customer, in KEYS order: its number of events n, then its n events, 2 arguments each, in delivery order: `topic,partition,offset,occurred_at_ms,op,x2,x3,x1` and
 --   `<fingerprint><event_id>` (x1 last: a ticket id may contain commas; only the first 7 commas separate fields):
@@ -886,27 +888,37 @@ if #hdel > 0 then redis.call('HDEL', key, unpack(hdel)) end
 if #hset > 0 then redis.call('HSET', key, unpack(hset)) end
 end
 
--- SUPPRESSION (security, issue 19): the check that an erased customer's events must not re-create its state goes in
--- this loop, before preread: with the customer's suppression key passed in its slot, skip (apply nothing, return
--- zeros for) a suppressed customer.
+-- SUPPRESSION (security, issue 19): an erased customer's events must not re-create its state. Its suppression marker
+-- (KEYS[n + k], in its slot) is checked here, in the call that would write: a suppressed customer gets zeros and
+-- nothing is read or written. The markers are optional (all or none): n is counted from ARGV.
+local n, walk = 0, 3
+while walk <= #ARGV do
+  n = n + 1
+  walk = walk + 1 + 2 * tonumber(ARGV[walk])
+end
+local checked = #KEYS == 2 * n
 local out, pos = {}, 3
-for k = 1, #KEYS do
+for k = 1, n do
   local count = tonumber(ARGV[pos])
   local first, last = pos + 1, pos + 2 * count
-  key, cache, dirty = KEYS[k], {}, {}
-  applied, min_at, max_at, excess, expired = 0, nil, nil, 0, 0
-  web_delta, dedupe, conflict = nil, {}, false
-  preread(first, last)
-  -- `lb`: a lower bound of the days at which fields become foldable (see lower_bound_to).
-  lower_bound = opt(get('lb'))
-  mx = opt(get('mx'))
-  initial_cutoff = cutoff_day()
-  run_events(first, last)
-  if conflict then
-    -- Nothing written (writes happen in finish only).
-    applied, min_at, max_at, excess, expired = -1, nil, nil, 0, 0
+  if checked and redis.call('EXISTS', KEYS[n + k]) == 1 then
+    applied, min_at, max_at, excess, expired = 0, nil, nil, 0, 0
   else
-    finish()
+    key, cache, dirty = KEYS[k], {}, {}
+    applied, min_at, max_at, excess, expired = 0, nil, nil, 0, 0
+    web_delta, dedupe, conflict = nil, {}, false
+    preread(first, last)
+    -- `lb`: a lower bound of the days at which fields become foldable (see lower_bound_to).
+    lower_bound = opt(get('lb'))
+    mx = opt(get('mx'))
+    initial_cutoff = cutoff_day()
+    run_events(first, last)
+    if conflict then
+      -- Nothing written (writes happen in finish only).
+      applied, min_at, max_at, excess, expired = -1, nil, nil, 0, 0
+    else
+      finish()
+    end
   end
   out[#out + 1] = applied
   out[#out + 1] = min_at or 0

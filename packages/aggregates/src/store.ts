@@ -3,6 +3,7 @@
  * pipeline per batch, or one pipeline per slot in Cluster mode (custom scripts cannot be pipelined across slots).
  */
 import { readFileSync } from 'node:fs';
+import { suppressionKey } from '@tierstream/config';
 import type { InputEvent } from '@tierstream/contracts';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
@@ -253,10 +254,13 @@ export class AggregateStore {
   private async evalPipeline(calls: Call[][], head: string[]): Promise<Array<[Error | null, unknown]>> {
     const p = this.redis.pipeline();
     for (const call of calls) {
+      // The customers' hashes, then their suppression markers (erasure: a suppressed customer's events are dropped
+      // in the script, atomically with the write).
       const args: string[] = call.map((c) => c.key);
+      for (const c of call) args.push(suppressionKey(this.prefix, c.customerId));
       args.push(...head);
       for (const c of call) for (const a of c.args) args.push(a);
-      p.evalsha(this.sha!, call.length, ...args);
+      p.evalsha(this.sha!, 2 * call.length, ...args);
     }
     return ((await p.exec()) ?? []) as Array<[Error | null, unknown]>;
   }
