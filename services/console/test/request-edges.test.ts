@@ -87,6 +87,11 @@ describe('console requests at the edges', () => {
     expect(body.issues[0]).toMatch(/^uploaded\.yaml: invalid YAML: .*alias/i);
   });
 
+  it('never lets the login form put the token into a URL (a submit before login.js runs is a POST)', async () => {
+    const html = (await app.inject({ url: '/login.html' })).body;
+    expect(html).toMatch(/<form id="login"[^>]* method="post"/);
+  });
+
   it('answers the browser favicon request without a 404', async () => {
     const r = await app.inject({ url: '/favicon.ico' });
     expect(r.statusCode).toBeLessThan(400);
