@@ -44,4 +44,14 @@ describe('console shell (headless Chromium)', () => {
     expect(fx.externalRequests).toEqual([]);
     expect(fx.pageErrors).toEqual([]);
   });
+
+  it('opens a hand-typed URL with a stray % (not percent-encoding) on its page instead of failing', async () => {
+    fx.pageErrors.length = 0;
+    const page = await fx.newPage('viewer');
+    await page.goto(`${fx.url}/#/customer/100%off`);
+    await expect.poll(() => page.getByTestId('page').getAttribute('data-page')).toBe('customer');
+    await expect.poll(() => page.getByTestId('page').getAttribute('aria-busy')).toBe('false');
+    expect(await page.getByTestId('page').textContent()).toContain('unknown customer 100%off');
+    expect(fx.pageErrors.filter((e) => /URI/.test(e))).toEqual([]);
+  });
 });

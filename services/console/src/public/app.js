@@ -118,7 +118,15 @@ export function dateRangePicker({ from, to, onChange }) {
 export function parseHash(hash) {
   const raw = hash.replace(/^#\/?/, '');
   const [pathPart, queryPart = ''] = raw.split('?');
-  const parts = pathPart.split('/').filter(Boolean).map(decodeURIComponent);
+  // A hand-typed '%' that is not percent-encoding (#/customer/100%off) stays as typed instead of throwing URIError.
+  const decode = (s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  const parts = pathPart.split('/').filter(Boolean).map(decode);
   const page = PAGES.some((p) => p.id === parts[0]) ? parts[0] : 'overview';
   return { page, params: parts.slice(1), query: Object.fromEntries(new URLSearchParams(queryPart)) };
 }
