@@ -2,7 +2,8 @@ import { AggregateStore, metricsAt } from '@tierstream/aggregates';
 import { dayOf, isoDay, TierStateStore } from '@tierstream/tierstate';
 import { QUERIES_DIR, runNamedQuery } from '@tierstream/warehouse';
 import type { Page } from 'playwright-core';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/free-port';
 import { consoleFixture } from './support/console-fixture';
 
 /**
@@ -164,5 +165,28 @@ describe('Customer page (headless Chromium)', () => {
     await page.getByTestId('customer-search').fill(id);
     await page.getByTestId('customer-go').click();
     await page.getByTestId('timeline').waitFor();
+  });
+});
+
+/**
+ * ClickHouse down (a console pointed at a port nobody listens on): the current tiers and metrics come from Redis and are
+ * still shown; the timeline (from ClickHouse) gives way to the 503's message naming ClickHouse.
+ */
+describe('Customer page with ClickHouse down (headless Chromium)', () => {
+  let deadPort = 0;
+  beforeAll(async () => {
+    deadPort = await freePort();
+  });
+  const fx = consoleFixture({ settings: () => ({ CLICKHOUSE_URL: `http://127.0.0.1:${deadPort}` }) });
+
+  it('shows the current tiers from Redis and says why the transitions are missing', async () => {
+    const id = fx.run.journeyCustomer;
+    const page = await fx.newPage('viewer');
+    await page.goto(`${fx.url}/#/customer/${id}`);
+    await page.getByTestId('metrics').waitFor();
+    const state = (await new TierStateStore(fx.redis, fx.prefix).readStates([id])).get(id);
+    expect(await page.getByTestId('tiers').locator('tbody tr').count()).toBe(Object.keys(state!.tiers).length);
+    expect(await page.getByTestId('transitions-error').textContent()).toMatch(/^unavailable: clickhouse: /);
+    await fx.screenshot(page, 'customer-clickhouse-down');
   });
 });

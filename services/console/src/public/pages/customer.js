@@ -267,10 +267,17 @@ export async function render(root, ctx) {
   const path = `/api/v1/customers/${encodeURIComponent(id)}`;
   let profile;
   let transitions;
+  // The transitions come from ClickHouse, the current profile from Redis: with ClickHouse down the tiers and metrics
+  // are still shown, the timeline's place says why it is missing.
+  let transitionsError = null;
   try {
     [profile, transitions] = await Promise.all([
       ctx.api(asOf ? `${path}?as_of=${encodeURIComponent(asOf)}` : path, { quiet: true }),
-      ctx.api(`${path}/transitions`, { quiet: true }),
+      ctx.api(`${path}/transitions`, { quiet: true }).catch((err) => {
+        if (err.status === 404 || err.status === 401) throw err;
+        transitionsError = err;
+        return { customer_id: id, transitions: [], metric_kinds: {} };
+      }),
     ]);
   } catch (err) {
     root.append(
@@ -290,6 +297,13 @@ export async function render(root, ctx) {
     ...frontierLink(ctx, profile, id),
     tiersCard(ctx, profile, transitions.transitions),
     metricsCard(ctx, profile),
-    timelineCard(ctx, transitions, asOf ? profile.day : null),
+    transitionsError
+      ? el(
+          'section',
+          { class: 'card' },
+          el('h2', {}, 'Transitions'),
+          el('p', { class: 'error', 'data-testid': 'transitions-error' }, transitionsError.message),
+        )
+      : timelineCard(ctx, transitions, asOf ? profile.day : null),
   );
 }
