@@ -266,3 +266,26 @@ export async function foldMerge(
   const folded = await (redis as unknown as FoldCommands).tsIdentityMergeFold(bKey, mergeEventId, ...flat);
   return { folded: folded === 1, sharedOrders, inexactRefunds };
 }
+
+/**
+ * Of records whose customer was merged into another (its root), those its own aggregates had applied before the
+ * merge (offset ≤ its high-water mark of the record's partition): they were folded into the survivor with the rest and
+ * must not be applied to it again (a redelivery after the merge; the survivor's own marks do not know them). The
+ * merged customer's hash no longer changes once merged, so the answer is stable. One pipelined HMGET per customer.
+ */
+export async function appliedBeforeMerge(
+  redis: RedisClient,
+  aggregates: Pick<AggregateStore, 'keys'>,
+  records: ReadonlyArray<{ customerId: string; topic: string; partition: number; offset: string }>,
+): Promise<boolean[]> {
+  if (records.length === 0) return [];
+  const fieldsOf = (r: (typeof records)[number]) => [
+    `h:${createHash('sha1').update(r.topic).digest('hex').slice(0, 4)}:${r.partition}`,
+    `h:${r.topic}:${r.partition}`,
+  ];
+  const replies = await Promise.all(records.map((r) => redis.hmget(aggregates.keys(r.customerId).agg, ...fieldsOf(r))));
+  return records.map((r, i) => {
+    const mark = replies[i]![0] ?? replies[i]![1];
+    return mark !== null && mark !== undefined && BigInt(r.offset) <= BigInt(mark);
+  });
+}

@@ -2,13 +2,21 @@
  * Step: which customer each event of an input batch counts for (docs/design-decisions.md §22). An event with a
  * customer id goes to that id's root (one pipelined HGET per distinct customer: almost always the id itself); an
  * anonymous web event goes through routeAnonymous (held, or routed to its alias's customer, then to that customer's
- * root). The result groups the events per customer in their delivery order, as the apply path wants them.
+ * root). A record of a merged customer that its own aggregates applied before the merge is dropped (it was folded
+ * into the survivor). The result groups the events per customer in their delivery order, as the apply path wants.
  */
 import type { IdentityStore } from '@tierstream/aggregates';
 import { type AnonymousRecord, type AnonymousRouting, type AnonymousStepDeps, routeAnonymous } from './anonymous';
 
 export interface IdentityRouteDeps extends AnonymousStepDeps {
   identity: AnonymousStepDeps['identity'] & Pick<IdentityStore, 'resolveMany'>;
+  /**
+   * Of records of a merged customer, those its own aggregates applied before the merge (aggregates'
+   * appliedBeforeMerge): folded into the survivor already, so a redelivery must not apply them to it again.
+   */
+  appliedBeforeMerge(
+    records: ReadonlyArray<{ customerId: string; topic: string; partition: number; offset: string }>,
+  ): Promise<boolean[]>;
 }
 
 /**
@@ -26,6 +34,11 @@ export async function routeByIdentity<R extends AnonymousRecord>(
   for (const r of records) if (r.event.event.customer_id !== null) named.set(r, r.event.event.customer_id);
   for (const { customerId, record } of routed.routed) named.set(record, customerId);
   const roots = await deps.identity.resolveMany([...new Set(named.values())]);
+  const moved = [...named].filter(([, id]) => (roots.get(id) ?? id) !== id);
+  const done = await deps.appliedBeforeMerge(moved.map(([r, customerId]) => ({ ...r, customerId })));
+  moved.forEach(([r], i) => {
+    if (done[i]) named.delete(r);
+  });
   const byCustomer = new Map<string, R[]>();
   // Delivery order: the batch's records in order, anonymous ones where they were.
   for (const r of [...records, ...anonymous].sort(byOffset)) {
