@@ -39,11 +39,11 @@ describe('overview and movements routes: bad parameters', () => {
     ],
     [
       '/api/v1/overview/distribution?dimension=Value-Tier',
-      'dimension: expected a dimension id (lower case letters, digits, underscore)',
+      'dimension: expected a dimension id (letters, digits, underscore, starting with a letter)',
     ],
     [
       '/api/v1/overview/counts?dimension=x%27%3B%20DROP',
-      'dimension: expected a dimension id (lower case letters, digits, underscore)',
+      'dimension: expected a dimension id (letters, digits, underscore, starting with a letter)',
     ],
     [
       '/api/v1/overview/revenue-share?metric=revenue%2B1',

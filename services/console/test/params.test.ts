@@ -37,7 +37,7 @@ describe('route parameters', () => {
     );
     expect(status400(() => parseQuery(schema, { from: "2024-01-01' OR 1=1" }))).toMatch(/^from: expected a day/);
     expect(status400(() => parseQuery(schema, { from: '2024-01-01', dimension: 'value tier' }))).toBe(
-      'dimension: expected a dimension id (lower case letters, digits, underscore)',
+      'dimension: expected a dimension id (letters, digits, underscore, starting with a letter)',
     );
     expect(status400(() => parseQuery(schema, { from: '2024-01-01', limit: '0' }))).toBe('limit: expected at least 1');
     expect(status400(() => parseQuery(schema, { from: '2024-01-01', limit: 'ten' }))).toMatch(/^limit: /);
@@ -45,6 +45,13 @@ describe('route parameters', () => {
       't: expected a tier name or (none)',
     );
     expect(parseQuery(z.object({ t: tier }), { t: '(none)' })).toEqual({ t: '(none)' });
+  });
+
+  it('accepts every dimension id and tier name a rules file may use (identifiers, upper case and long ones too)', () => {
+    const long = `Tier_${'x'.repeat(90)}`;
+    expect(parseQuery(schema, { from: '2024-01-01', dimension: 'VIP_Club' }).dimension).toBe('VIP_Club');
+    expect(parseQuery(schema, { from: '2024-01-01', dimension: long }).dimension).toBe(long);
+    expect(parseQuery(z.object({ t: tier }), { t: long })).toEqual({ t: long });
   });
 
   it('checks ranges and dimensions', () => {

@@ -56,6 +56,12 @@ describe('console requests at the edges', () => {
     expect(r.error).toMatch(error);
   });
 
+  it('takes a customer transitions dimension as the rules name it (VIP_Club), refusing other text', async () => {
+    expect((await get('/api/v1/customers/C1/transitions?dimension=a%27b')).status).toBe(400);
+    // Past the parameter check: the route then reads ClickHouse, which does not answer here (503).
+    expect((await get('/api/v1/customers/C1/transitions?dimension=VIP_Club')).status).toBe(503);
+  });
+
   it('takes ids of 101 to 200 characters to the customer route (not a route-not-found 404)', async () => {
     // Nothing listens at the stack's address, so the route itself answers 500 here; a route-not-found is a 404.
     const r = await app.inject({

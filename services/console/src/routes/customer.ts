@@ -113,8 +113,8 @@ export default async function customerRoutes(app: FastifyInstance, opts: Console
     async (request) => {
       const id = customerIdParam(request.params.id);
       const dimension = request.query.dimension ?? '';
-      if (!/^[a-z0-9_]{0,64}$/.test(dimension))
-        throw new HttpError(400, 'dimension: expected a dimension id (letters, digits, _)');
+      if (!/^(?:[A-Za-z][A-Za-z0-9_]{0,127})?$/.test(dimension))
+        throw new HttpError(400, 'dimension: expected a dimension id (letters, digits, _, starting with a letter)');
       const limit = request.query.limit === undefined ? 1000 : Number(request.query.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
         throw new HttpError(400, 'limit: expected an integer from 1 to 10000');

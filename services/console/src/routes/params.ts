@@ -21,15 +21,18 @@ export const day = z.string().refine(isCalendarDay, {
   error: (issue) => `expected a day YYYY-MM-DD between 1970-01-01 and 2105-12-31, got ${JSON.stringify(issue.input)}`,
 });
 
-/** A dimension id as the rules file allows it. */
-export const dimension = z
-  .string()
-  .regex(/^[a-z][a-z0-9_]{0,63}$/, { error: 'expected a dimension id (lower case letters, digits, underscore)' });
+/**
+ * A dimension id as the rules file allows it (packages/tiering: letters, digits and _, starting with a letter; upper
+ * case too), at most 128 characters.
+ */
+export const dimension = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,127}$/, {
+  error: 'expected a dimension id (letters, digits, underscore, starting with a letter)',
+});
 
-/** A tier name, or `(none)`. */
+/** A tier name (a rules identifier; at most 128 characters), or `(none)`. */
 export const tier = z
   .string()
-  .regex(/^(?:\(none\)|[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63})$/, { error: 'expected a tier name or (none)' });
+  .regex(/^(?:\(none\)|[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127})$/, { error: 'expected a tier name or (none)' });
 
 /** A metric name (revenue_365d, revenue_lifetime, ...). */
 export const metric = z
