@@ -97,7 +97,14 @@ export class Clients {
 
   /** Every topic a service can dead-letter from, as its dead-letter topic (`<topic>.dlq`). */
   get dlqTopics(): string[] {
-    return [...this.inputTopics, this.signalsTopic, ...this.outputTopics].map((t) => `${t}.dlq`);
+    const c = this.config;
+    return [
+      ...this.inputTopics,
+      this.signalsTopic,
+      ...this.outputTopics,
+      c.IDENTITIES_TOPIC,
+      c.ERASURE_REQUESTS_TOPIC,
+    ].map((t) => `${t}.dlq`);
   }
 
   /**

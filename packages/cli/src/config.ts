@@ -47,6 +47,8 @@ const cliSettings = z.object({
   SNAPSHOTS_TOPIC: env.topic(TOPICS.snapshots),
   CUTPOINTS_TOPIC: env.topic(TOPICS.cutpoints),
   ERASURE_REQUESTS_TOPIC: env.topic(TOPICS.erasureRequests),
+  /** Identity events (ALIAS, MERGE), as the warehouse writer's: its dead letters in `status`. */
+  IDENTITIES_TOPIC: env.topic(TOPICS.identities),
   /** Erasure (`customer erase`) and the audit actor: ERASURE_SUPPRESS_DAYS, ERASURE_SETTLE_MS, OPERATOR_NAME… */
   ...erasureSettings,
 });
