@@ -47,6 +47,15 @@ describe('route parameters', () => {
     expect(parseQuery(z.object({ t: tier }), { t: '(none)' })).toEqual({ t: '(none)' });
   });
 
+  it('says "is required" only for a missing parameter, not for a wrong or repeated one', () => {
+    expect(status400(() => parseQuery(schema, { from: '2024-01-01', limit: 'ten' }))).toBe(
+      'limit: expected an integer',
+    );
+    expect(status400(() => parseQuery(schema, { from: ['2024-01-01', '2024-01-02'] }))).toBe(
+      'from: expected one value, got 2',
+    );
+  });
+
   it('accepts every dimension id and tier name a rules file may use (identifiers, upper case and long ones too)', () => {
     const long = `Tier_${'x'.repeat(90)}`;
     expect(parseQuery(schema, { from: '2024-01-01', dimension: 'VIP_Club' }).dimension).toBe('VIP_Club');

@@ -54,12 +54,22 @@ export const MAX_RANGE_DAYS = 3660;
 
 /** The query string parsed by `schema`; HttpError 400 naming the first bad parameter. */
 export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.output<S> {
-  const r = schema.safeParse(query ?? {});
+  const given = (query ?? {}) as Record<string, unknown>;
+  // A repeated parameter (?from=a&from=b) arrives as an array: say so, rather than a type error.
+  for (const [name, value] of Object.entries(given))
+    if (Array.isArray(value)) throw new HttpError(400, `${name}: expected one value, got ${value.length}`);
+  const r = schema.safeParse(given);
   if (r.success) return r.data;
   const issue = r.error.issues[0] as z.core.$ZodIssue;
   const name = issue.path.length > 0 ? issue.path.join('.') : 'query';
+  // zod does not report the input by default: look at the query itself to tell "missing" from "wrong".
+  const missing = issue.path.length > 0 && given[String(issue.path[0])] === undefined;
   const message =
-    issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message.replace(/^Invalid /, '');
+    issue.code === 'invalid_type' && missing
+      ? 'is required'
+      : issue.code === 'invalid_type' && /number/.test(issue.expected)
+        ? 'expected an integer'
+        : issue.message.replace(/^Invalid /, '');
   throw new HttpError(400, `${name}: ${message}`);
 }
 
