@@ -90,7 +90,8 @@ describe('console Operations page (headless Chromium)', () => {
     }
     expect(Number(expectedLag[`lag-${s.ENGINE_GROUP_ID}`])).toBeGreaterThanOrEqual(2);
     const expectedDlq: Record<string, string> = {};
-    for (const topic of [...Object.values(groups).flat()].map((t) => `${t}.dlq`)) {
+    // Every dead-letter topic of the configuration (the groups' inputs and outputs, identities, erasure requests).
+    for (const topic of fx.clients.dlqTopics) {
       if (!existing.has(topic)) continue;
       const offsets = await admin.fetchTopicOffsets(topic);
       expectedDlq[`dlq-${topic}`] = String(offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0));
