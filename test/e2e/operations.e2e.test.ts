@@ -137,6 +137,13 @@ describe('operations: graceful stops while busy, rebalances, metrics and health'
     const admin = await clients.admin();
     for (const name of ['aggregator', 'tier-engine', 'warehouse-writer'] as const)
       current.set(name, await launch(name));
+    // Ready first: a start slowed by a loaded machine must not let the bounded feed below finish before the
+    // aggregator has consumed anything (the stop would then not be "while busy").
+    await waitUntil('the services to be ready', async () => {
+      const d = dead();
+      if (d) throw new Error(d);
+      return (await Promise.all([...current.values()].map(ready))).every(Boolean);
+    });
     const producer = await clients.producer();
     const half = Math.floor(workload.length / 2);
     // Fed at a bounded rate, so the aggregator is still consuming when it is stopped (a fast aggregator would
