@@ -3,22 +3,11 @@
 // transitions per day by reason over the days between. State lives in the hash:
 // #/movements?dimension=&from=&to=&cell=<from tier>~<to tier>. Tested elements carry data-testid and data-value.
 
-const percent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
-
-function qs(q) {
-  return new URLSearchParams(Object.entries(q).filter(([, v]) => v !== undefined && v !== '')).toString();
-}
+import { percent, qs, tierView } from './tier-view.js';
 
 export async function render(root, ctx) {
   const { el } = ctx;
-  const meta = await ctx.api('/api/v1/overview/meta');
-  const dims = meta.dimensions;
-  const dimension = dims.some((d) => d.id === ctx.query.dimension)
-    ? ctx.query.dimension
-    : (dims[0]?.id ?? 'value_tier');
-  const from = ctx.query.from || meta.default_range?.from;
-  const to = ctx.query.to || meta.default_range?.to;
-  const go = (q) => ctx.navigate('movements', [], { dimension, from, to, ...q });
+  const { dims, dimension, from, to, go } = await tierView(ctx, 'movements');
 
   root.append(
     el('h1', {}, 'Movements'),

@@ -3,12 +3,7 @@
 // range, and the latest transitions with their reasons. State lives in the hash: #/overview?dimension=&from=&to=.
 // Elements the browser tests read carry data-testid and the raw number in data-value.
 
-const percent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
-
-/** A query string from the defined entries of `q`. */
-function qs(q) {
-  return new URLSearchParams(Object.entries(q).filter(([, v]) => v !== undefined && v !== '')).toString();
-}
+import { percent, qs, tierView } from './tier-view.js';
 
 /** A number cell: the formatted text, the raw number in data-value. */
 function numCell(ctx, testid, value, text) {
@@ -17,14 +12,7 @@ function numCell(ctx, testid, value, text) {
 
 export async function render(root, ctx) {
   const { el } = ctx;
-  const meta = await ctx.api('/api/v1/overview/meta');
-  const dims = meta.dimensions;
-  const dimension = dims.some((d) => d.id === ctx.query.dimension)
-    ? ctx.query.dimension
-    : (dims[0]?.id ?? 'value_tier');
-  const from = ctx.query.from || meta.default_range?.from;
-  const to = ctx.query.to || meta.default_range?.to;
-  const go = (q) => ctx.navigate('overview', [], { dimension, from, to, ...q });
+  const { meta, dims, dimension, from, to, go } = await tierView(ctx, 'overview');
 
   const select = el(
     'select',
