@@ -57,3 +57,28 @@ function byOffset(a: AnonymousRecord, b: AnonymousRecord): number {
   if (a.offset.length !== b.offset.length) return a.offset.length - b.offset.length;
   return a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0;
 }
+
+/**
+ * The records of customers the apply script found merged (ApplyResult.moved: merged between this batch's routing and
+ * its write, docs/design-decisions.md §22), grouped by their customer's root now; those the merged customer had
+ * applied before its merge (a redelivery: folded into the survivor already) are dropped. `moved`: per customer the
+ * records routed to it, in delivery order.
+ */
+export async function rerouteMoved<R extends AnonymousRecord>(
+  moved: ReadonlyMap<string, readonly R[]>,
+  deps: Pick<IdentityRouteDeps, 'appliedBeforeMerge'> & { identity: Pick<IdentityStore, 'resolveMany'> },
+): Promise<Map<string, R[]>> {
+  const roots = await deps.identity.resolveMany([...moved.keys()]);
+  const all = [...moved].flatMap(([customerId, list]) => list.map((r) => ({ customerId, r })));
+  const done = await deps.appliedBeforeMerge(all.map(({ customerId, r }) => ({ ...r, customerId })));
+  const out = new Map<string, R[]>();
+  all.forEach(({ customerId, r }, i) => {
+    if (done[i]) return;
+    const root = roots.get(customerId) ?? customerId;
+    const list = out.get(root);
+    if (list) list.push(r);
+    else out.set(root, [r]);
+  });
+  for (const list of out.values()) list.sort(byOffset);
+  return out;
+}
