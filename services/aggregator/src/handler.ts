@@ -224,25 +224,27 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     retentionDays: number,
     topic: string,
   ): Promise<Array<{ customerId: string; events: PendingEvent[] }>> {
-    let kept = items;
+    const kept: typeof items = [];
+    let last = items;
     let results = applied;
     for (let round = 0; deps.identity && round < 10; round++) {
-      const moved = new Map(
-        kept.filter((it) => results.get(it.customerId)?.moved).map((it) => [it.customerId, it.events]),
-      );
+      // Of the items of the last apply: the applied ones stay, the moved ones are routed again.
+      const moved = new Map<string, PendingEvent[]>();
+      for (const it of last) {
+        if (results.get(it.customerId)?.moved)
+          moved.set(it.customerId, [...(moved.get(it.customerId) ?? []), ...it.events]);
+        else kept.push(it);
+      }
       if (moved.size === 0) return kept;
-      const again = [...(await rerouteMoved(moved, deps.identity))].map(([customerId, events]) => ({
-        customerId,
-        events,
-      }));
+      last = [...(await rerouteMoved(moved, deps.identity))].map(([customerId, events]) => ({ customerId, events }));
       deps.logger.info(
-        { moved: [...moved.keys()], to: again.map((a) => a.customerId) },
+        { moved: [...moved.keys()], to: last.map((a) => a.customerId) },
         'events of merged customers routed again',
       );
-      kept = [...kept.filter((it) => !moved.has(it.customerId)), ...again];
-      results = again.length > 0 ? await deps.aggregates.applyBatch(again, { retentionDays }) : new Map();
+      results = last.length > 0 ? await deps.aggregates.applyBatch(last, { retentionDays }) : new Map();
       reportMoneyAnomalies(results, deps, topic);
     }
+    if (!deps.identity) return items;
     throw new Error('events of merged customers: still moving after 10 rounds');
   }
 
