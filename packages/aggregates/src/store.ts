@@ -25,7 +25,11 @@ export const APPLY_EVENTS_LUA = readFileSync(new URL('../lua/apply_events.lua', 
 export interface AppliedRecord {
   event: InputEvent;
   topic: string;
-  partition: number;
+  /**
+   * Kafka partition; or `<partition>/<tag>` for records of another id routed to this customer (identity: the
+   * customer's high-water mark of them is kept per that id, `h:<topic code>:<partition>/<tag>`; no commas).
+   */
+  partition: number | string;
   /** Kafka offset as a decimal string. */
   offset: string;
 }

@@ -15,7 +15,7 @@ import { type BatchHandler, CONTROL_HEADER, type ConsumedRecord, type RecordProd
 import { type ServiceMetrics, timed } from '@tierstream/observability';
 import { dayOf, endOfDay, signalPartitionOf, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
-import { type IdentityRouteDeps, rerouteMoved, routeByIdentity } from './steps/identity-route';
+import { forApply, type IdentityRouteDeps, rerouteMoved, routeByIdentity } from './steps/identity-route';
 import { reportMoneyAnomalies } from './steps/money-anomalies';
 
 export interface AggregatorDeps {
@@ -97,6 +97,8 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   let identityMarkCache: { at: number; mark: number } | null = null;
   return async (batch, ctx) => {
     let byCustomer = new Map<string, PendingEvent[]>();
+    /** Records routed to a customer other than the one they name (identity): the id they name. */
+    let via = new Map<PendingEvent, string>();
     const attributes = new Map<string, Record<string, string | number>>();
     let watermark = -1;
     let anonymous = 0;
@@ -131,6 +133,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
         routeByIdentity(named, anonymousRecords, await identityWatermark(), deps.identity!),
       );
       byCustomer = routed.byCustomer;
+      via = routed.via;
       const c = routed.anonymous;
       if (c.held + c.old + c.dropped + c.beforeHorizon > 0)
         deps.logger.debug({ ...c, topic: batch.topic }, 'anonymous web events held or not counted');
@@ -163,10 +166,10 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       let items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
       const retentionDays = await retentionForEngine();
       const applied = await timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () =>
-        deps.aggregates.applyBatch(items, { retentionDays }),
+        deps.aggregates.applyBatch(tagged(items, via), { retentionDays }),
       );
       reportMoneyAnomalies(applied, deps, batch.topic);
-      items = await applyMoved(items, applied, retentionDays, batch.topic);
+      items = await applyMoved(items, applied, retentionDays, batch.topic, via);
       // Schedule every customer of the batch, applied or not: after a crash between the Redis write and this
       // point, the redelivered batch applies nothing but must still schedule and signal.
       const schedule = items.map(({ customerId, events }) => ({
@@ -223,6 +226,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     applied: Map<string, ApplyResult>,
     retentionDays: number,
     topic: string,
+    via: Map<PendingEvent, string>,
   ): Promise<Array<{ customerId: string; events: PendingEvent[] }>> {
     const kept: typeof items = [];
     let last = items;
@@ -236,16 +240,28 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
         else kept.push(it);
       }
       if (moved.size === 0) return kept;
-      last = [...(await rerouteMoved(moved, deps.identity))].map(([customerId, events]) => ({ customerId, events }));
+      last = [...(await rerouteMoved(moved, deps.identity, via))].map(([customerId, events]) => ({
+        customerId,
+        events,
+      }));
       deps.logger.info(
         { moved: [...moved.keys()], to: last.map((a) => a.customerId) },
         'events of merged customers routed again',
       );
-      results = last.length > 0 ? await deps.aggregates.applyBatch(last, { retentionDays }) : new Map();
+      results = last.length > 0 ? await deps.aggregates.applyBatch(tagged(last, via), { retentionDays }) : new Map();
       reportMoneyAnomalies(results, deps, topic);
     }
     if (!deps.identity) return items;
     throw new Error('events of merged customers: still moving after 10 rounds');
+  }
+
+  /** The items as applied: records routed from another id carry their tagged partition (forApply). */
+  function tagged(
+    items: Array<{ customerId: string; events: PendingEvent[] }>,
+    via: Map<PendingEvent, string>,
+  ): Array<{ customerId: string; events: PendingEvent[] }> {
+    if (via.size === 0) return items;
+    return items.map((it) => ({ customerId: it.customerId, events: it.events.map((r) => forApply(r, via.get(r))) }));
   }
 
   /** The identities partition's watermark (−∞ before any identity event): read at most once a second (a stale

@@ -44,9 +44,15 @@ describe('aggregator handler with identity', () => {
     // A is merged into B between the batch's routing (A is a root then) and the write: the script answers moved.
     let merged = false;
     const applyCalls: Array<Array<[string, string[]]>> = [];
+    const partitions = new Map<string, Array<number | string>>();
     const aggregates = {
       applyBatch: async (items: CustomerBatch[]) => {
         applyCalls.push(items.map((it) => [it.customerId, it.events.map((e) => e.offset)]));
+        for (const it of items)
+          partitions.set(
+            it.customerId,
+            it.events.map((e) => e.partition),
+          );
         const out = new Map<string, ApplyResult>();
         for (const it of items) {
           const moved = it.customerId === 'A' && !merged;
@@ -122,6 +128,9 @@ describe('aggregator handler with identity', () => {
       ],
       [['B', ['1', '4']]],
     ]);
+    // Re-routed records keep a high-water mark of their own on the survivor (partition tagged by the id they name).
+    expect(partitions.get('B')).toEqual([expect.stringMatching(/^0\/[0-9a-f]{12}$/), expect.stringMatching(/^0\//)]);
+    expect(partitions.get('C')).toEqual([0]);
     expect(scheduled.sort()).toEqual(['B', 'C']);
     expect(signals.map((s) => s.key).sort()).toEqual(['B', 'C']);
   });
