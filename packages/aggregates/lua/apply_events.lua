@@ -4,6 +4,10 @@
 -- KEYS[k]  customer k's hash (`<prefix>:{<customerId>}:agg`)
 -- KEYS[n+k] (optional, all or none; n customers) customer k's suppression marker (`<prefix>:{<customerId>}:erased`):
 --   while it exists the customer's events are not applied (erasure, docs/security.md): zeros are returned for it
+-- KEYS[2n+k] (optional, all or none, only with the markers) customer k's identity hash (`<prefix>:{<customerId>}:idn`,
+--   docs/design-decisions.md §22): when it has `to` (merged into another customer) nothing is applied and the
+--   customer's `applied` is -2 (MOVED): the caller routes its records again (to the survivor, or dropped when the
+--   merged customer had applied them before its merge)
 -- ARGV[1]  dedupe horizon in ms;  ARGV[2] retention in days (buckets kept for days > maxDay - retention)
 -- ARGV[3..] per customer, in KEYS order: its number of events n, then its n events, 2 arguments each, in delivery order: `topic,partition,offset,occurred_at_ms,op,x2,x3,x1` and
 --   `<fingerprint><event_id>` (x1 last: a ticket id may contain commas; only the first 7 commas separate fields):
@@ -22,7 +26,7 @@
 --        removed). Applied only when every event passes (none at or below the high-water offset, no fingerprint
 --        remembered), else nothing is written and the customer's result is CONFLICT: the client sends its events
 --        again one by one. All at or below the high-water offset: nothing applied (a redelivery).
--- Returns per customer, in KEYS order, 5 numbers (applied = -1: CONFLICT, see op M):
+-- Returns per customer, in KEYS order, 5 numbers (applied = -1: CONFLICT, see op M; -2: MOVED, see KEYS[2n+k]):
 --   {applied, min occurred_at applied, max occurred_at applied, refund excess, expired reversals}: the first three
 --   0 when nothing was applied; refund excess = minor units refunded beyond their orders' amounts that this call
 --   found (capped away, no revenue effect); expired reversals = refunds/cancellations of orders older than the kept
@@ -896,13 +900,20 @@ while walk <= #ARGV do
   n = n + 1
   walk = walk + 1 + 2 * tonumber(ARGV[walk])
 end
-local checked = #KEYS == 2 * n
+-- IDENTITY (issue 20): a customer merged into another (`to` in its identity hash, KEYS[2n + k], same slot) takes no
+-- more events: the merge fold read (or will read) its aggregates as they are. Checked here, in the call that would
+-- write, so no event can land between the caller's routing and the write: the customer's result is MOVED (-2),
+-- nothing is read or written, and the caller routes its records again.
+local checked = #KEYS >= 2 * n
+local identity = #KEYS == 3 * n
 local out, pos = {}, 3
 for k = 1, n do
   local count = tonumber(ARGV[pos])
   local first, last = pos + 1, pos + 2 * count
   if checked and redis.call('EXISTS', KEYS[n + k]) == 1 then
     applied, min_at, max_at, excess, expired = 0, nil, nil, 0, 0
+  elseif identity and redis.call('HEXISTS', KEYS[2 * n + k], 'to') == 1 then
+    applied, min_at, max_at, excess, expired = -2, nil, nil, 0, 0
   else
     key, cache, dirty = KEYS[k], {}, {}
     applied, min_at, max_at, excess, expired = 0, nil, nil, 0, 0

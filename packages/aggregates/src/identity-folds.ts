@@ -259,7 +259,10 @@ export async function foldMerge(
         }));
       if (forB.length > 0) await aggregates.applyBatch([{ customerId: survivor, events: at(forB) }], { retentionDays });
       if (stripA.length > 0)
-        await aggregates.applyBatch([{ customerId: merged, events: at(stripA) }], { retentionDays });
+        await aggregates.applyBatch([{ customerId: merged, events: at(stripA) }], {
+          retentionDays,
+          applyToMerged: true,
+        });
     }
   }
   const flat = (await redis.call('HGETALL', aKey)) as string[];

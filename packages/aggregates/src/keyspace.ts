@@ -68,7 +68,7 @@ export function encodeEventInto(
   out: string[],
   input: InputEvent,
   topic: string,
-  partition: number,
+  partition: number | string,
   offset: string,
   config: AggregateConfig,
 ): void {
@@ -88,7 +88,7 @@ export function encodeEventInto(
 interface CustomerRecord {
   event: InputEvent;
   topic: string;
-  partition: number;
+  partition: number | string;
   offset: string;
 }
 

@@ -9,6 +9,7 @@ import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
 import type { AggregateConfig } from './config';
 import { populationMetricsAsOf } from './existence';
+import { identityKeys } from './identity-store';
 import {
   customerKeys,
   DEFAULT_DEDUPE_HORIZON_MS,
@@ -24,7 +25,11 @@ export const APPLY_EVENTS_LUA = readFileSync(new URL('../lua/apply_events.lua', 
 export interface AppliedRecord {
   event: InputEvent;
   topic: string;
-  partition: number;
+  /**
+   * Kafka partition; or `<partition>/<tag>` for records of another id routed to this customer (identity: the
+   * customer's high-water mark of them is kept per that id, `h:<topic code>:<partition>/<tag>`; no commas).
+   */
+  partition: number | string;
   /** Kafka offset as a decimal string. */
   offset: string;
 }
@@ -52,6 +57,11 @@ export interface ApplyResult {
    */
   refundExcess: number;
   expiredReversals: number;
+  /**
+   * The customer had been merged into another (identity, docs/design-decisions.md §22) when the script ran: nothing
+   * was applied, and its records are to be routed again (to the survivor, or dropped when applied before the merge).
+   */
+  moved?: boolean;
 }
 
 const NOTHING_APPLIED: ApplyResult = {
@@ -61,6 +71,17 @@ const NOTHING_APPLIED: ApplyResult = {
   refundExcess: 0,
   expiredReversals: 0,
 };
+
+/** Options of AggregateStore.applyBatch. */
+export interface ApplyOptions {
+  /** See applyBatch. */
+  retentionDays?: number;
+  /**
+   * Apply to customers merged into another too (the merge fold's own correction of the merged customer); default
+   * false: a merged customer gets nothing and comes back `moved`.
+   */
+  applyToMerged?: boolean;
+}
 
 export interface AggregateStoreOptions {
   prefix?: string;
@@ -111,8 +132,10 @@ export class AggregateStore {
    * `retentionDays`: keep day buckets for this many days behind the customer's latest event before folding them into
    * the lifetime base (never fewer than RETENTION_DAYS). The aggregator raises it while a replay runs ahead of the
    * tier engine, which still needs the buckets of the days it has not evaluated yet.
+   * A customer merged into another (its identity hash has `to`) gets nothing, checked in the script call that would
+   * write (atomic with it), and its result says `moved: true`; `applyToMerged` turns the check off.
    */
-  async applyBatch(items: CustomerBatch[], opts: { retentionDays?: number } = {}): Promise<Map<string, ApplyResult>> {
+  async applyBatch(items: CustomerBatch[], opts: ApplyOptions = {}): Promise<Map<string, ApplyResult>> {
     if (this.sha === null) await this.init();
     const retention = String(Math.max(RETENTION_DAYS, Math.ceil(opts.retentionDays ?? RETENTION_DAYS)));
     const out = new Map<string, ApplyResult>();
@@ -134,7 +157,8 @@ export class AggregateStore {
     }
     if (perCustomer.length === 0) return out;
     const head = [String(this.dedupeHorizonMs), retention];
-    const results = await this.applyCalls(perCustomer, head);
+    const identity = opts.applyToMerged !== true;
+    const results = await this.applyCalls(perCustomer, head, identity);
     // CONFLICT (a merged record whose events did not all pass: nothing written): again, one record per event.
     const conflicts = results.flatMap(([call, value]) => (value[0] === CONFLICT && merged.has(call) ? [call] : []));
     if (conflicts.length > 0) {
@@ -145,11 +169,15 @@ export class AggregateStore {
         encodeCustomerInto(args, item.events, this.config, false);
         return { customerId: c.customerId, key: c.key, args };
       });
-      const retried = new Map((await this.applyCalls(again, head)).map(([c, v]) => [c.customerId, v]));
+      const retried = new Map((await this.applyCalls(again, head, identity)).map(([c, v]) => [c.customerId, v]));
       for (const r of results) if (r[1][0] === CONFLICT) r[1] = retried.get(r[0].customerId)!;
     }
     for (const [call, value] of results) {
       if (value[0] === CONFLICT) throw new Error(`apply_events: conflict for customer ${call.customerId} twice`);
+      if (value[0] === MOVED) {
+        out.set(call.customerId, { ...out.get(call.customerId)!, moved: true });
+        continue;
+      }
       const [applied, minAt, maxAt, refundExcess = 0, expiredReversals = 0] = value;
       const prev = out.get(call.customerId)!;
       const anomalies = {
@@ -172,10 +200,10 @@ export class AggregateStore {
   }
 
   /** The script over the given customers (grouped per slot, several per call): 5 numbers per customer. */
-  private async applyCalls(perCustomer: Call[], head: string[]): Promise<Array<[Call, number[]]>> {
+  private async applyCalls(perCustomer: Call[], head: string[], identity: boolean): Promise<Array<[Call, number[]]>> {
     return this.runGrouped(perCustomer, async (group) => {
       const calls = chunkCalls(group);
-      let res = await this.evalPipeline(calls, head);
+      let res = await this.evalPipeline(calls, head, identity);
       const missing = res.flatMap((r, i) => (r[0] && /NOSCRIPT/.test(r[0].message) ? [i] : []));
       if (missing.length > 0) {
         // Script cache flushed (restart, SCRIPT FLUSH, failover): NOSCRIPT means not executed, so retry is safe.
@@ -183,6 +211,7 @@ export class AggregateStore {
         const retried = await this.evalPipeline(
           missing.map((i) => calls[i]!),
           head,
+          identity,
         );
         res = res.slice();
         missing.forEach((i, j) => {
@@ -250,17 +279,26 @@ export class AggregateStore {
     await deleteCustomer(this.redis, this.prefix, customerId);
   }
 
-  /** One EVALSHA per call: its customers' keys, then `head` (horizon, retention) and each customer's arguments. */
-  private async evalPipeline(calls: Call[][], head: string[]): Promise<Array<[Error | null, unknown]>> {
+  /**
+   * One EVALSHA per call: its customers' keys, then `head` (horizon, retention) and each customer's arguments.
+   * `identity`: pass the customers' identity hashes too (a merged customer gets nothing: MOVED).
+   */
+  private async evalPipeline(
+    calls: Call[][],
+    head: string[],
+    identity: boolean,
+  ): Promise<Array<[Error | null, unknown]>> {
     const p = this.redis.pipeline();
+    const idn = identityKeys(this.prefix);
     for (const call of calls) {
       // The customers' hashes, then their suppression markers (erasure: a suppressed customer's events are dropped
-      // in the script, atomically with the write).
+      // in the script, atomically with the write), then their identity hashes (a merged customer's too).
       const args: string[] = call.map((c) => c.key);
       for (const c of call) args.push(suppressionKey(this.prefix, c.customerId));
+      if (identity) for (const c of call) args.push(idn.customer(c.customerId));
       args.push(...head);
       for (const c of call) for (const a of c.args) args.push(a);
-      p.evalsha(this.sha!, 2 * call.length, ...args);
+      p.evalsha(this.sha!, (identity ? 3 : 2) * call.length, ...args);
     }
     return ((await p.exec()) ?? []) as Array<[Error | null, unknown]>;
   }
@@ -290,6 +328,8 @@ export class AggregateStore {
 
 /** apply_events.lua's `applied` for a merged record it could not apply (its events go again one by one). */
 const CONFLICT = -1;
+/** apply_events.lua's `applied` for a customer merged into another: nothing applied (ApplyResult.moved). */
+const MOVED = -2;
 
 /** Customers per apply_events.lua call, and arguments per call (a call is atomic: it blocks Redis while it runs). */
 const CUSTOMERS_PER_CALL = 64;

@@ -20,6 +20,13 @@ const aggregatorSettings = z.object({
   AGGREGATOR_TOPICS: env.list(''),
   AGGREGATOR_GROUP_ID: z.string().min(1).default('tierstream-aggregator'),
   SIGNALS_TOPIC: z.string().min(1).default(TOPICS.signals),
+  /**
+   * Identity events (docs/design-decisions.md §22): consumed by the deployment that consumes the web behaviour topic
+   * (one partition, one consumer); every deployment routes its events through the identity graph.
+   */
+  IDENTITIES_TOPIC: env.topic(TOPICS.identities),
+  /** How far before its alias an anonymous web event still counts for the customer (days). */
+  ANON_RETENTION_DAYS: env.int(30, 1, 400),
   DEDUPE_HORIZON_HOURS: env.int(48, 1, 24 * 365),
   MAX_FUTURE_SKEW_MS: env.int(3_600_000, 0),
   MAX_MESSAGE_BYTES: env.int(1_048_576, 1_024),
@@ -47,12 +54,25 @@ export function consumedTopics(config: AggregatorConfig): string[] {
     : configuredInputTopics(inputTopicNames(config));
 }
 
+/** Whether this deployment consumes the identities topic: the one that consumes the web behaviour topic. */
+export function consumesIdentities(config: AggregatorConfig): boolean {
+  return consumedTopics(config).includes(config.WEB_BEHAVIOR_TOPIC);
+}
+
+/**
+ * The topics the aggregator subscribes to: the consumed input topics, and the identities topic when it consumes it.
+ */
+export function subscribedTopics(config: AggregatorConfig): string[] {
+  const consumed = consumedTopics(config);
+  return consumesIdentities(config) ? [...consumed, config.IDENTITIES_TOPIC] : consumed;
+}
+
 /**
  * The topics the aggregator waits for at start: the signals topic it produces to, the topics it consumes and their
  * dead-letter topics (`<topic>.dlq`). A missing one would otherwise surface only later — a missing `.dlq` at the
  * first bad record, whose produce the idempotent producer retries forever — instead of on /health/ready.
  */
 export function startTopics(config: AggregatorConfig): string[] {
-  const consumed = consumedTopics(config);
+  const consumed = subscribedTopics(config);
   return [config.SIGNALS_TOPIC, ...consumed, ...consumed.map((t) => `${t}.dlq`)];
 }

@@ -1,4 +1,4 @@
-import type { AggregateStore } from '@tierstream/aggregates';
+import type { AggregateStore, ApplyResult } from '@tierstream/aggregates';
 import {
   type AvroSerde,
   type CustomerSignal,
@@ -15,6 +15,7 @@ import { type BatchHandler, CONTROL_HEADER, type ConsumedRecord, type RecordProd
 import { type ServiceMetrics, timed } from '@tierstream/observability';
 import { dayOf, endOfDay, signalPartitionOf, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
+import { forApply, type IdentityRouteDeps, rerouteMoved, routeByIdentity } from './steps/identity-route';
 import { reportMoneyAnomalies } from './steps/money-anomalies';
 
 export interface AggregatorDeps {
@@ -38,6 +39,15 @@ export interface AggregatorDeps {
    * they are not scheduled, signalled or given attributes.
    */
   suppressed?: (customerIds: string[]) => Promise<Set<string>>;
+  /**
+   * Identity (docs/design-decisions.md §22): events count for their customer's root, anonymous web events are held
+   * or routed to their alias's customer (steps/identity-route.ts). Without it anonymous events are skipped and
+   * customer ids taken as they are.
+   */
+  identity?: IdentityRouteDeps & {
+    /** The identities partition's key in the watermarks hash (`<IDENTITIES_TOPIC>:0`): the held events' floor. */
+    watermarkKey: string;
+  };
 }
 
 type Classified =
@@ -84,11 +94,16 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   /** Per `topic:partition`: the highest watermark applied (the Redis value only grows, so the gauge too). */
   const watermarks = new Map<string, number>();
   let retentionCache: { at: number; days: number } | null = null;
+  let identityMarkCache: { at: number; mark: number } | null = null;
   return async (batch, ctx) => {
-    const byCustomer = new Map<string, PendingEvent[]>();
+    let byCustomer = new Map<string, PendingEvent[]>();
+    /** Records routed to a customer other than the one they name (identity): the id they name. */
+    let via = new Map<PendingEvent, string>();
     const attributes = new Map<string, Record<string, string | number>>();
     let watermark = -1;
     let anonymous = 0;
+    const named: PendingEvent[] = [];
+    const anonymousRecords: PendingEvent[] = [];
     const validateOpts = {
       now: now(),
       maxFutureSkewMs: deps.validation.maxFutureSkewMs,
@@ -107,15 +122,32 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       }
       const event = result.event;
       watermark = Math.max(watermark, event.event.occurred_at);
-      const customerId = customerIdOf(event);
-      if (customerId === null) {
-        anonymous++;
-        continue;
+      const pending = { event, topic: record.topic, partition: record.partition, offset: record.offset };
+      if (customerIdOf(event) !== null) named.push(pending);
+      else if (deps.identity && event.kind === 'web' && event.event.anonymous_id !== null)
+        anonymousRecords.push(pending);
+      else anonymous++;
+    }
+    if (deps.identity && named.length + anonymousRecords.length > 0) {
+      const routed = await timed(deps.metrics?.redisLatency, { op: 'identity_route' }, async () =>
+        routeByIdentity(named, anonymousRecords, await identityWatermark(), deps.identity!),
+      );
+      byCustomer = routed.byCustomer;
+      via = routed.via;
+      const c = routed.anonymous;
+      if (c.held + c.old + c.dropped + c.beforeHorizon > 0)
+        deps.logger.debug({ ...c, topic: batch.topic }, 'anonymous web events held or not counted');
+    } else {
+      for (const r of named) {
+        const customerId = customerIdOf(r.event)!;
+        const list = byCustomer.get(customerId);
+        if (list) list.push(r);
+        else byCustomer.set(customerId, [r]);
       }
-      const list = byCustomer.get(customerId) ?? [];
-      list.push({ event, topic: record.topic, partition: record.partition, offset: record.offset });
-      byCustomer.set(customerId, list);
-      if (event.kind === 'order' && event.event.attributes) {
+    }
+    for (const [customerId, list] of byCustomer) {
+      for (const { event } of list) {
+        if (event.kind !== 'order' || !event.event.attributes) continue;
         const a = event.event.attributes;
         const merged = attributes.get(customerId) ?? {};
         if (a.industry !== null) merged.industry = a.industry;
@@ -131,12 +163,13 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       }
     }
     if (byCustomer.size > 0) {
-      const items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
+      let items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
       const retentionDays = await retentionForEngine();
       const applied = await timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () =>
-        deps.aggregates.applyBatch(items, { retentionDays }),
+        deps.aggregates.applyBatch(tagged(items, via), { retentionDays }),
       );
       reportMoneyAnomalies(applied, deps, batch.topic);
+      items = await applyMoved(items, applied, retentionDays, batch.topic, via);
       // Schedule every customer of the batch, applied or not: after a crash between the Redis write and this
       // point, the redelivered batch applies nothing but must still schedule and signal.
       const schedule = items.map(({ customerId, events }) => ({
@@ -182,6 +215,64 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     }
     if (anonymous > 0) deps.logger.debug({ anonymous, topic: batch.topic }, 'skipped anonymous web events');
   };
+
+  /**
+   * Customers the apply script found merged (merged between routing and the write: nothing was applied to them):
+   * their records go to their roots now (rerouteMoved), again until none moves (each round follows a merge that
+   * happened meanwhile). Returns the items to schedule and signal: the applied ones and the roots.
+   */
+  async function applyMoved(
+    items: Array<{ customerId: string; events: PendingEvent[] }>,
+    applied: Map<string, ApplyResult>,
+    retentionDays: number,
+    topic: string,
+    via: Map<PendingEvent, string>,
+  ): Promise<Array<{ customerId: string; events: PendingEvent[] }>> {
+    const kept: typeof items = [];
+    let last = items;
+    let results = applied;
+    for (let round = 0; deps.identity && round < 10; round++) {
+      // Of the items of the last apply: the applied ones stay, the moved ones are routed again.
+      const moved = new Map<string, PendingEvent[]>();
+      for (const it of last) {
+        if (results.get(it.customerId)?.moved)
+          moved.set(it.customerId, [...(moved.get(it.customerId) ?? []), ...it.events]);
+        else kept.push(it);
+      }
+      if (moved.size === 0) return kept;
+      last = [...(await rerouteMoved(moved, deps.identity, via))].map(([customerId, events]) => ({
+        customerId,
+        events,
+      }));
+      deps.logger.info(
+        { moved: [...moved.keys()], to: last.map((a) => a.customerId) },
+        'events of merged customers routed again',
+      );
+      results = last.length > 0 ? await deps.aggregates.applyBatch(tagged(last, via), { retentionDays }) : new Map();
+      reportMoneyAnomalies(results, deps, topic);
+    }
+    if (!deps.identity) return items;
+    throw new Error('events of merged customers: still moving after 10 rounds');
+  }
+
+  /** The items as applied: records routed from another id carry their tagged partition (forApply). */
+  function tagged(
+    items: Array<{ customerId: string; events: PendingEvent[] }>,
+    via: Map<PendingEvent, string>,
+  ): Array<{ customerId: string; events: PendingEvent[] }> {
+    if (via.size === 0) return items;
+    return items.map((it) => ({ customerId: it.customerId, events: it.events.map((r) => forApply(r, via.get(r))) }));
+  }
+
+  /** The identities partition's watermark (−∞ before any identity event): read at most once a second (a stale
+   * value is lower, so the floor of held events lower: more kept, never fewer). */
+  async function identityWatermark(): Promise<number> {
+    const t = Date.now();
+    if (identityMarkCache && t - identityMarkCache.at < 1_000) return identityMarkCache.mark;
+    const mark = (await deps.tierState.readWatermarks()).get(deps.identity!.watermarkKey) ?? Number.NEGATIVE_INFINITY;
+    identityMarkCache = { at: t, mark };
+    return mark;
+  }
 
   /**
    * How many days of buckets to keep behind a customer's latest event. The tier engine evaluates each signal

@@ -21,8 +21,11 @@ export interface IdentityFolds {
    * its position on identities.v1: aggregates' foldAlias).
    */
   alias(customerId: string, anonymousId: string, held: readonly HeldEvent[], source: IdentitySource): Promise<void>;
-  /** Folds `merged`'s aggregates into `survivor`'s, once per `mergeEventId`. */
-  merge(merged: string, survivor: string, mergeEventId: string): Promise<void>;
+  /**
+   * Folds `merged`'s aggregates into `survivor`'s, once per `mergeEventId` (`source`: the merge record's position on
+   * identities.v1, aggregates' foldMerge).
+   */
+  merge(merged: string, survivor: string, mergeEventId: string, source: IdentitySource): Promise<void>;
 }
 
 export interface IdentityHandlerDeps {
@@ -64,7 +67,8 @@ export function createIdentityHandler(deps: IdentityHandlerDeps): BatchHandler {
         await deps.folds.alias(customer, r.event.anonymous_id!, r.held, source);
         if (r.held.length > 0) touch(customer, Math.min(...r.held.map((h) => h.occurredAt)));
       } else if (r.kind === 'merge') {
-        await deps.folds.merge(r.merged, r.into, r.event.event_id);
+        const source = { topic: r.record.topic, partition: r.record.partition, offset: r.record.offset };
+        await deps.folds.merge(r.merged, r.into, r.event.event_id, source);
         touch(r.merged, r.event.occurred_at);
         touch(r.into, r.event.occurred_at);
       }

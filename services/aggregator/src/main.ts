@@ -1,4 +1,11 @@
-import { AggregateStore, loadAggregateConfig } from '@tierstream/aggregates';
+import {
+  AggregateStore,
+  appliedBeforeMerge,
+  foldAlias,
+  foldMerge,
+  IdentityStore,
+  loadAggregateConfig,
+} from '@tierstream/aggregates';
 import {
   createRedisFrom,
   pingRedis,
@@ -19,8 +26,9 @@ import {
   waitForDependency,
 } from '@tierstream/observability';
 import { suppressedAmong, TierStateStore } from '@tierstream/tierstate';
-import { type AggregatorConfig, aggregatorConfigSchema, consumedTopics, startTopics } from './config';
+import { type AggregatorConfig, aggregatorConfigSchema, startTopics, subscribedTopics } from './config';
 import { createAggregatorHandler } from './handler';
+import { createIdentityHandler } from './identity-handler';
 
 const SERVICE = 'aggregator';
 
@@ -66,15 +74,57 @@ export async function runAggregator(
   await waitForDependency(waits, 'redis', () => pingRedis(redis), { logger });
   await aggregates.init();
   const tierState = new TierStateStore(redis, config.REDIS_PREFIX);
+  const anonRetentionMs = config.ANON_RETENTION_DAYS * 86_400_000;
+  const identity = new IdentityStore(redis, { prefix: config.REDIS_PREFIX, anonRetentionMs });
   const [meta] = await Promise.all([kafkaUp, registryUp]);
   const signalPartitions = meta.find((t) => t.name === config.SIGNALS_TOPIC)?.partitions.length ?? 0;
   if (signalPartitions === 0)
     throw new Error(`topic ${config.SIGNALS_TOPIC} has no partitions: run \`tierctl topics apply\``);
   const producer = await waitForDependency(waits, 'kafka', () => createProducer(kafka), { logger });
+  const inputHandler = createAggregatorHandler({
+    serde,
+    aggregates,
+    tierState,
+    producer,
+    signalsTopic: config.SIGNALS_TOPIC,
+    inputTopics: inputTopicNames(config),
+    signalPartitions,
+    validation: { maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS, maxMessageBytes: config.MAX_MESSAGE_BYTES },
+    logger,
+    metrics,
+    // Erased customers (docs/security.md "Erasure"): one EXISTS per batch while nobody is suppressed.
+    suppressed: (ids) => suppressedAmong(redis, config.REDIS_PREFIX, ids),
+    // Identity (docs/design-decisions.md §22): events count for their customer's root, anonymous ones via aliases.
+    identity: {
+      identity,
+      anonRetentionMs,
+      appliedBeforeMerge: (records) => appliedBeforeMerge(redis, aggregates, records),
+      watermarkKey: `${config.IDENTITIES_TOPIC}:0`,
+    },
+  });
+  // identities.v1 (one partition): the graph, then the folds it asks for, in topic order.
+  const identityHandler = createIdentityHandler({
+    serde,
+    identity,
+    folds: {
+      alias: async (customerId, anonymousId, held, source) => {
+        await foldAlias(aggregates, customerId, anonymousId, held, source);
+      },
+      merge: async (merged, survivor, mergeEventId, source) => {
+        await foldMerge({ redis, aggregates }, merged, survivor, mergeEventId, source);
+      },
+    },
+    tierState,
+    producer,
+    signalsTopic: config.SIGNALS_TOPIC,
+    signalPartitions,
+    validation: { maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS },
+    logger,
+  });
   runner = new ConsumerRunner({
     kafka,
     groupId: config.AGGREGATOR_GROUP_ID,
-    topics: consumedTopics(config),
+    topics: subscribedTopics(config),
     producer,
     logger,
     metrics,
@@ -83,24 +133,12 @@ export async function runAggregator(
     maxWaitTimeMs: config.FETCH_MAX_WAIT_MS,
     // Redis round trips of one partition overlap with another's decoding; each partition stays strictly in order.
     partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENCY,
-    handler: createAggregatorHandler({
-      serde,
-      aggregates,
-      tierState,
-      producer,
-      signalsTopic: config.SIGNALS_TOPIC,
-      inputTopics: inputTopicNames(config),
-      signalPartitions,
-      validation: { maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS, maxMessageBytes: config.MAX_MESSAGE_BYTES },
-      logger,
-      metrics,
-      // Erased customers (docs/security.md "Erasure"): one EXISTS per batch while nobody is suppressed.
-      suppressed: (ids) => suppressedAmong(redis, config.REDIS_PREFIX, ids),
-    }),
+    handler: (batch, ctx) =>
+      batch.topic === config.IDENTITIES_TOPIC ? identityHandler(batch, ctx) : inputHandler(batch, ctx),
   });
   const consumer = runner;
   await waitForDependency(waits, 'kafka', () => consumer.start(), { logger });
-  logger.info({ topics: consumedTopics(config), signalPartitions, port: health.port }, 'aggregator started');
+  logger.info({ topics: subscribedTopics(config), signalPartitions, port: health.port }, 'aggregator started');
   return {
     port: health.port,
     stop: async () => {

@@ -1,6 +1,6 @@
 import type { InputEvent } from '@tierstream/contracts';
 import { describe, expect, it } from 'vitest';
-import { routeByIdentity } from '../src/steps/identity-route';
+import { rerouteMoved, routeByIdentity } from '../src/steps/identity-route';
 
 const web = (offset: string, customer: string | null, anon: string | null) => ({
   event: {
@@ -47,5 +47,18 @@ describe('routeByIdentity', () => {
       ['C', ['12']],
     ]);
     expect(r.anonymous).toMatchObject({ held: 1 });
+  });
+
+  it('routes the records of customers merged meanwhile to their roots now, in offset order, minus those applied before', async () => {
+    const moved = new Map([
+      ['A', [web('12', 'A', null), web('9', 'A', null)]],
+      ['D', [web('10', null, 'x')]],
+    ]);
+    const r = await rerouteMoved(moved, {
+      identity: { resolveMany: async (ids) => new Map(ids.map((id) => [id, id === 'A' ? 'B' : 'B'])) },
+      // A's own aggregates applied offset 9 before its merge: folded into B already.
+      appliedBeforeMerge: async (records) => records.map((x) => x.customerId === 'A' && x.offset === '9'),
+    });
+    expect([...r].map(([c, list]) => [c, list.map((x) => x.offset)])).toEqual([['B', ['10', '12']]]);
   });
 });

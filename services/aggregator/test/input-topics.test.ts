@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from '@tierstream/config';
 import { describe, expect, it } from 'vitest';
-import { aggregatorConfigSchema, consumedTopics, startTopics } from '../src/config';
+import { aggregatorConfigSchema, consumedTopics, startTopics, subscribedTopics } from '../src/config';
 
 // Only these settings: nothing from the environment of the test process.
 const env = (vars: Record<string, string>) => ({ ...vars }) as NodeJS.ProcessEnv;
@@ -37,5 +37,15 @@ describe('the topics the aggregator waits for at start', () => {
       env({ ORDERS_TOPIC: 'shop.orders', AGGREGATOR_TOPICS: 'shop.orders' }),
     );
     expect(startTopics(config)).toEqual(['customer-signals.v1', 'shop.orders', 'shop.orders.dlq']);
+  });
+
+  it('include the identities topic and its dead letters where the web behaviour topic is consumed', () => {
+    const all = loadConfig(aggregatorConfigSchema, env({ IDENTITIES_TOPIC: 'crm.identities' }));
+    expect(subscribedTopics(all)).toEqual(['orders.v1', 'web-behavior.v1', 'tickets.v1', 'crm.identities']);
+    expect(startTopics(all)).toContain('crm.identities.dlq');
+    const web = loadConfig(aggregatorConfigSchema, env({ AGGREGATOR_TOPICS: 'web-behavior.v1' }));
+    expect(subscribedTopics(web)).toEqual(['web-behavior.v1', 'identities.v1']);
+    expect(web.ANON_RETENTION_DAYS).toBe(30);
+    expect(() => loadConfig(aggregatorConfigSchema, env({ ANON_RETENTION_DAYS: '0' }))).toThrow(ConfigError);
   });
 });

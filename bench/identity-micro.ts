@@ -1,0 +1,159 @@
+/**
+ * Micro-benchmark of the aggregator's input handler with and without identity (issue 20), without Kafka:
+ * `npx tsx bench/identity-micro.ts [customers] [batch]` against the stack's Redis and schema registry (prefixes
+ * `idbench-off` and `idbench-on`, deleted afterwards). A generated workload (seed 20260630, 120 days) where 30 % of the
+ * web events are anonymous (customer id removed, the customer's anonymous id kept) and 1 % of the customers have an
+ * alias (applied to the graph before the run), encoded as Avro records, cut into batches of `batch` records per
+ * topic-partition (3 per topic) and given to two handlers (createAggregatorHandler) in the SAME run, batch by batch
+ * alternately: one without identity (anonymous events skipped, as before issue 20), one with routeByIdentity. Prints
+ * events/s of each and the ratio, and the Redis bytes per alias (MEMORY USAGE of the alias hash and of the customer's
+ * identity hash).
+ */
+import { AggregateStore, appliedBeforeMerge, DEFAULT_AGGREGATE_CONFIG, IdentityStore } from '@tierstream/aggregates';
+import { Clients, loadCliConfig } from '@tierstream/cli';
+import { type InputEvent, TOPICS } from '@tierstream/contracts';
+import { generateWorkload } from '@tierstream/generator';
+import type { ConsumedRecord, PartitionBatch } from '@tierstream/kafka';
+import { TierStateStore } from '@tierstream/tierstate';
+import pino from 'pino';
+import { createAggregatorHandler } from '../services/aggregator/src/handler';
+
+const customers = Number(process.argv[2] ?? 2000);
+const batchSize = Number(process.argv[3] ?? 2000);
+const clients = new Clients(loadCliConfig(process.env));
+const redis = clients.redis;
+const serde = clients.serde;
+const logger = pino({ level: 'warn' });
+const hash = (s: string) => {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
+  return Math.abs(h);
+};
+const topicOf = (e: InputEvent) =>
+  e.kind === 'order' ? TOPICS.orders : e.kind === 'web' ? TOPICS.web : TOPICS.tickets;
+
+// The workload: 30 % of the web events anonymous; 1 % of the customers aliased.
+const events: InputEvent[] = [];
+const ids = new Set<string>();
+for (const e of generateWorkload({ customers, days: 120, seed: 20260630 })) {
+  if (e.kind === 'web' && e.event.customer_id !== null && hash(e.event.event_id) % 10 < 3) {
+    const anonymous_id = `anon-${e.event.customer_id}`;
+    events.push({ kind: 'web', event: { ...e.event, customer_id: null, anonymous_id } });
+  } else if (e.kind !== 'web' || e.event.customer_id !== null) events.push(e);
+  if (e.event.customer_id) ids.add(e.event.customer_id);
+}
+const aliased = [...ids].sort().filter((_, i) => i % 100 === 0);
+const anonymous = events.filter((e) => e.event.customer_id === null).length;
+
+// Records per topic-partition (key: the customer, or the anonymous id), in produce order, then batches round-robin.
+const queues = new Map<string, ConsumedRecord[]>();
+for (const e of events) {
+  const topic = topicOf(e);
+  const key = e.event.customer_id ?? (e.event as { anonymous_id: string }).anonymous_id;
+  const partition = hash(key) % 3;
+  const q = queues.get(`${topic}:${partition}`) ?? [];
+  q.push({
+    topic,
+    partition,
+    offset: String(q.length),
+    key: Buffer.from(key),
+    value: await serde.encode(topic, e.event),
+    headers: {},
+    timestamp: 0,
+  });
+  queues.set(`${topic}:${partition}`, q);
+}
+const batches: PartitionBatch[] = [];
+for (let p = 0, more = true; more; p += batchSize) {
+  more = false;
+  for (const [k, q] of queues) {
+    if (p >= q.length) continue;
+    more = true;
+    const [topic, partition] = k.split(':') as [string, string];
+    batches.push({ topic, partition: Number(partition), records: q.slice(p, p + batchSize), highWatermark: '0' });
+  }
+}
+
+const producer = { send: async () => undefined, sendMany: async () => undefined, disconnect: async () => undefined };
+const ctx = { deadLetter: () => undefined, heartbeat: async () => undefined, isStale: () => false };
+function handlerFor(prefix: string, withIdentity: boolean) {
+  const aggregates = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG });
+  const identity = new IdentityStore(redis, { prefix });
+  const handler = createAggregatorHandler({
+    serde,
+    aggregates,
+    tierState: new TierStateStore(redis, prefix),
+    producer,
+    signalsTopic: TOPICS.signals,
+    signalPartitions: 3,
+    validation: { maxFutureSkewMs: 3_600_000, maxMessageBytes: 1_048_576 },
+    logger,
+    identity: withIdentity
+      ? {
+          identity,
+          anonRetentionMs: identity.anonRetentionMs,
+          appliedBeforeMerge: (records) => appliedBeforeMerge(redis, aggregates, records),
+          watermarkKey: `${TOPICS.identities}:0`,
+        }
+      : undefined,
+  });
+  return { handler, identity, prefix, seconds: 0 };
+}
+const runs = [handlerFor('idbench-off', false), handlerFor('idbench-on', true)];
+const cleanup = async () => {
+  for (const r of runs) {
+    const keys = await redis.keys(`${r.prefix}:*`);
+    for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+  }
+};
+await cleanup();
+const first = Math.min(...events.map((e) => e.event.occurred_at));
+for (const [i, c] of aliased.entries()) {
+  await runs[1]!.identity.apply({
+    event_id: `alias-${i}`,
+    type: 'ALIAS',
+    customer_id: c,
+    anonymous_id: `anon-${c}`,
+    merged_customer_id: null,
+    source: 'bench',
+    occurred_at: first,
+  });
+}
+// Warm-up (schemas cached, scripts loaded) on the first batch, not measured; then alternate, batch by batch.
+for (const r of runs) await r.handler(batches[0]!, ctx);
+for (const b of batches.slice(1)) {
+  for (const r of runs) {
+    const t = process.hrtime.bigint();
+    await r.handler(b, ctx);
+    r.seconds += Number(process.hrtime.bigint() - t) / 1e9;
+  }
+}
+const measured = batches.slice(1).reduce((n, b) => n + b.records.length, 0);
+const aliasBytes: number[] = [];
+for (const c of aliased.slice(0, 20)) {
+  const k = runs[1]!.identity.keys;
+  aliasBytes.push(
+    Number((await redis.memory('USAGE', k.alias(`anon-${c}`))) ?? 0) +
+      Number((await redis.memory('USAGE', k.customer(c))) ?? 0),
+  );
+}
+const rate = (r: (typeof runs)[number]) => Math.round(measured / r.seconds);
+console.log(
+  JSON.stringify(
+    {
+      customers,
+      batchSize,
+      events: events.length,
+      anonymousShare: +(anonymous / events.filter((e) => e.kind === 'web').length).toFixed(3),
+      aliasedCustomers: aliased.length,
+      withoutIdentityEventsPerSec: rate(runs[0]!),
+      withIdentityEventsPerSec: rate(runs[1]!),
+      ratio: +(rate(runs[1]!) / rate(runs[0]!)).toFixed(3),
+      bytesPerAlias: Math.round(aliasBytes.reduce((a, b) => a + b, 0) / aliasBytes.length),
+    },
+    null,
+    2,
+  ),
+);
+await cleanup();
+await clients.close();

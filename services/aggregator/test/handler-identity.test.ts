@@ -1,0 +1,137 @@
+import type { ApplyResult, CustomerBatch, HeldEvent, HoldResult } from '@tierstream/aggregates';
+import type { AvroSerde, WebBehaviorEvent } from '@tierstream/contracts';
+import type { BatchContext, ConsumedRecord, OutgoingRecord } from '@tierstream/kafka';
+import type { TierStateStore } from '@tierstream/tierstate';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createAggregatorHandler } from '../src/handler';
+
+const NOW = Date.UTC(2026, 5, 1, 12);
+const web = (offset: string, customer: string | null, anon: string | null): ConsumedRecord => {
+  const e: WebBehaviorEvent = {
+    event_id: `w${offset}`,
+    customer_id: customer,
+    anonymous_id: anon,
+    type: 'PAGE_VIEW',
+    url: null,
+    content_id: null,
+    occurred_at: NOW - 3_600_000,
+  };
+  return {
+    topic: 'web-behavior.v1',
+    partition: 0,
+    offset,
+    key: null,
+    value: Buffer.from(JSON.stringify(e)),
+    headers: {},
+    timestamp: 0,
+  };
+};
+// Records carry JSON; the fake serde "decodes" them as the web behaviour contract.
+const serde = {
+  decodeIfCached: (b: Buffer) => ({
+    value: JSON.parse(b.toString()),
+    schemaId: 1,
+    schemaName: 'io.tierstream.WebBehaviorEvent',
+  }),
+  encodeIfCached: (_t: string, v: unknown) => Buffer.from(JSON.stringify(v)),
+} as unknown as AvroSerde;
+const ctx: BatchContext = { deadLetter: () => undefined, heartbeat: async () => undefined, isStale: () => false };
+const none: ApplyResult = { applied: 0, firstEventAt: 0, lastEventAt: 0, refundExcess: 0, expiredReversals: 0 };
+
+describe('aggregator handler with identity', () => {
+  it('routes anonymous events to their alias, and re-routes the records of a customer merged before the write', async () => {
+    // A is merged into B between the batch's routing (A is a root then) and the write: the script answers moved.
+    let merged = false;
+    const applyCalls: Array<Array<[string, string[]]>> = [];
+    const partitions = new Map<string, Array<number | string>>();
+    const aggregates = {
+      applyBatch: async (items: CustomerBatch[]) => {
+        applyCalls.push(items.map((it) => [it.customerId, it.events.map((e) => e.offset)]));
+        for (const it of items)
+          partitions.set(
+            it.customerId,
+            it.events.map((e) => e.partition),
+          );
+        const out = new Map<string, ApplyResult>();
+        for (const it of items) {
+          const moved = it.customerId === 'A' && !merged;
+          if (moved) merged = true;
+          out.set(it.customerId, moved ? { ...none, moved: true } : { ...none, applied: it.events.length });
+        }
+        return out;
+      },
+    };
+    const held: string[] = [];
+    const signals: OutgoingRecord[] = [];
+    const scheduled: string[] = [];
+    const handler = createAggregatorHandler({
+      serde,
+      aggregates: aggregates as never,
+      tierState: {
+        schedule: async (items: Array<{ customerId: string }>) => {
+          scheduled.push(...items.map((i) => i.customerId));
+        },
+        setAttributes: async () => undefined,
+        advanceWatermarks: async () => undefined,
+        readWatermarks: async () => new Map([['identities.v1:0', NOW - 86_400_000]]),
+        getPartitionMeta: async () => ({}),
+      } as unknown as TierStateStore,
+      producer: {
+        send: async (_t, records) => {
+          signals.push(...records);
+        },
+        sendMany: async () => undefined,
+        disconnect: async () => undefined,
+      },
+      signalsTopic: 'customer-signals.v1',
+      signalPartitions: 2,
+      validation: { maxFutureSkewMs: 3_600_000, maxMessageBytes: 100_000 },
+      logger: pino({ level: 'silent' }),
+      now: () => NOW,
+      identity: {
+        anonRetentionMs: 30 * 86_400_000,
+        watermarkKey: 'identities.v1:0',
+        identity: {
+          hold: async (items: ReadonlyArray<{ anonymousId: string; events: readonly HeldEvent[] }>, floor: number) => {
+            expect(floor).toBe(NOW - 86_400_000 - 30 * 86_400_000);
+            return new Map<string, HoldResult>(
+              items.map((it): [string, HoldResult] => {
+                if (it.anonymousId === 'x')
+                  return [it.anonymousId, { customerId: 'C', aliasAt: NOW - 7_200_000, decisions: 'R' }];
+                held.push(it.anonymousId);
+                return [it.anonymousId, { customerId: null, aliasAt: null, decisions: 'H' }];
+              }),
+            );
+          },
+          resolveMany: async (ids: readonly string[]) =>
+            new Map(ids.map((id) => [id, id === 'A' && merged ? 'B' : id])),
+        },
+        appliedBeforeMerge: async (records) => records.map(() => false),
+      },
+    });
+    await handler(
+      {
+        topic: 'web-behavior.v1',
+        partition: 0,
+        highWatermark: '9',
+        records: [web('1', 'A', null), web('2', null, 'x'), web('3', null, 'y'), web('4', 'A', null)],
+      },
+      ctx,
+    );
+    expect(held).toEqual(['y']);
+    // First A (moved: nothing applied) and C (the alias's customer); then A's records again, to B.
+    expect(applyCalls).toEqual([
+      [
+        ['A', ['1', '4']],
+        ['C', ['2']],
+      ],
+      [['B', ['1', '4']]],
+    ]);
+    // Re-routed records keep a high-water mark of their own on the survivor (partition tagged by the id they name).
+    expect(partitions.get('B')).toEqual([expect.stringMatching(/^0\/[0-9a-f]{12}$/), expect.stringMatching(/^0\//)]);
+    expect(partitions.get('C')).toEqual([0]);
+    expect(scheduled.sort()).toEqual(['B', 'C']);
+    expect(signals.map((s) => s.key).sort()).toEqual(['B', 'C']);
+  });
+});
