@@ -14,7 +14,8 @@ npx biome ci --reporter=summary . >/dev/null || npx biome ci .
 echo "[tierstream] tests: unit, integration, e2e (real Kafka, registry, Redis, ClickHouse)"
 if [ "$#" -eq 0 ]; then
   # Two runs: vitest's groupOrder did not hold the browser and secured-stack projects back until the e2e files
-  # finished (a browser file once ran beside the chaos e2e and read a half-restarted Redis). They share the machine's
+  # finished (a browser file once ran beside them and its Redis cross-check failed; which e2e file disturbed it is not
+  # established). They share the machine's
   # 2 cores and the stack's processes with e2e, so they run after it.
   npx vitest run --project unit --project integration --project e2e
   npx vitest run --project browser --project e2e-secure
