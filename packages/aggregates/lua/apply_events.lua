@@ -41,7 +41,9 @@
 -- SUPPRESSION (erasure, security): see the loop at the end of this script.
 
 local horizon = tonumber(ARGV[1])
-local retention = tonumber(ARGV[2])
+-- ARGV[2]: the retention in days, followed by `p` for packed order and service days (see DAY BUCKETS below).
+local pack = string.sub(ARGV[2], -1) == 'p'
+local retention = tonumber(pack and string.sub(ARGV[2], 1, -2) or ARGV[2])
 local DAY = 86400000
 
 -- The customer being applied (set by the loop at the end of this script for each key): its key; the field cache
@@ -179,6 +181,7 @@ local function preread(first, last)
     want_field(ef)
     if op == 'P' or op == 'R' or op == 'C' then
       local od = day_of(tonumber(x3))
+      want_field('o')
       want_field('o:' .. od)
       if op ~= 'P' then want_field('a:' .. od .. ':' .. day_of(at)) end
       local oid, rkey = order_identity(x1, eid)
@@ -187,6 +190,7 @@ local function preread(first, last)
     elseif op == 'W' or op == 'M' then
       if not want_web then want_web = true; want_field('w') end
     elseif op == 'T' then
+      want_field('t')
       want_field('t:' .. day_of(at))
       want_field('k:' .. x1)
       want_field('q:' .. x1)
@@ -207,6 +211,241 @@ local function lower_bound_to(d)
 end
 
 local function cutoff_day() if mx == nil then return nil end return day_of(mx) - retention end
+
+-- DAY BUCKETS of orders and service (design-decisions §23 "Order and service days packed"). With packed writes
+-- (ARGV[2] ends in `p`) a customer's order days are one field `o` and its service days one field `t`, records latest
+-- day first; without, one field per day (`o:<day>`, `t:<day>`, the previous layout). Both forms are read in either
+-- mode: a day found in both (an upgrade in progress, or an identity fold that added a day field) is added up, and a
+-- day this call writes leaves the other form. A day whose values cannot be packed (not integers) stays a day field.
+-- Unsigned integers as varints (6 bits per byte, low group first, +64 = more follows); signed ones zigzagged (2x, or
+-- -2x-1 when negative). All bytes are 0..127: clients read the values back unchanged.
+local function enc_var(x)
+  local cs = {}
+  repeat
+    local b = x % 64
+    x = (x - b) / 64
+    if x > 0 then b = b + 64 end
+    cs[#cs + 1] = b
+  until x == 0
+  return string.char(unpack(cs))
+end
+local function dec_var(s, i)
+  local c, mul = 0, 1
+  while true do
+    local b = string.byte(s, i)
+    i = i + 1
+    if b < 64 then return c + b * mul, i end
+    c = c + (b - 64) * mul
+    mul = mul * 64
+  end
+end
+local function enc_int(x)
+  if x < 0 then return enc_var(-2 * x - 1) end
+  return enc_var(2 * x)
+end
+local function dec_int(s, i)
+  local x, nx = dec_var(s, i)
+  if x % 2 == 1 then return -(x + 1) / 2, nx end
+  return x / 2, nx
+end
+-- Integers exact in a double and in 2x; times of a day below 128^4 (4 digits).
+local function int_ok(x) return x == math.floor(x) and x > -2 ^ 51 and x < 2 ^ 51 end
+local function ms_ok(x) return x ~= nil and x == math.floor(x) and x >= 0 and x < 268435456 end
+
+-- An order day: { c, r, m, live = { '<ms>' ... }, canc = { '<ms>@<cancelDay>' ... } } (the lists in the order the
+-- previous layout kept them: its o:<day> = "count,revenue,margin,<live ms ...>,<ms@cancelDay ...>", §15).
+-- Packed record: day (3 digits), count, revenue, margin (signed varints), 2 × the number of live times + 1 when there
+-- are cancelled ones (varint), the live times (4 digits each), then, when there are, the number of cancelled ones
+-- (varint) and for each its ms (4 digits) and cancel day (3 digits).
+local function order_day_empty() return { c = 0, r = 0, m = 0, live = {}, canc = {} } end
+local function words(s)
+  local t = {}
+  for x in string.gmatch(s or '', '[^ ]+') do t[#t + 1] = x end
+  return t
+end
+local function order_day_parse(v)
+  local t = split(v)
+  return { c = num(t[1]), r = num(t[2]), m = num(t[3]), live = words(t[4]), canc = words(t[5]) }
+end
+local function order_day_legacy(b)
+  return join_trim({ b.c, b.r, b.m, table.concat(b.live, ' '), table.concat(b.canc, ' ') }, 5)
+end
+local function order_day_add(b, o)
+  b.c, b.r, b.m = b.c + o.c, b.r + o.r, b.m + o.m
+  for _, x in ipairs(o.live) do b.live[#b.live + 1] = x end
+  for _, x in ipairs(o.canc) do b.canc[#b.canc + 1] = x end
+end
+local function order_day_decode(s, i)
+  local d = dec128(s, i, 3) - DAY_BIAS
+  local b = { live = {}, canc = {} }
+  b.c, i = dec_int(s, i + 3)
+  b.r, i = dec_int(s, i)
+  b.m, i = dec_int(s, i)
+  local h
+  h, i = dec_var(s, i)
+  for k = 1, math.floor(h / 2) do b.live[k] = fmt(dec128(s, i, 4)); i = i + 4 end
+  if h % 2 == 1 then
+    local nc
+    nc, i = dec_var(s, i)
+    for k = 1, nc do
+      b.canc[k] = fmt(dec128(s, i, 4)) .. '@' .. fmt(dec128(s, i + 4, 3) - DAY_BIAS)
+      i = i + 7
+    end
+  end
+  return d, b, i
+end
+-- The packed record, or nil when the day cannot be packed.
+local function order_day_encode(d, b)
+  if not (int_ok(b.c) and int_ok(b.r) and int_ok(b.m)) then return nil end
+  local parts = { enc128(d + DAY_BIAS, 3), enc_int(b.c), enc_int(b.r), enc_int(b.m),
+    enc_var(#b.live * 2 + (#b.canc > 0 and 1 or 0)) }
+  for _, x in ipairs(b.live) do
+    local ms = tonumber(x)
+    if not ms_ok(ms) or fmt(ms) ~= x then return nil end
+    parts[#parts + 1] = enc128(ms, 4)
+  end
+  if #b.canc > 0 then
+    parts[#parts + 1] = enc_var(#b.canc)
+    for _, x in ipairs(b.canc) do
+      local ms_s, cd_s = string.match(x, '^(%d+)@(%-?%d+)$')
+      local ms, cd = tonumber(ms_s), tonumber(cd_s)
+      if not ms_ok(ms) or fmt(ms) ~= ms_s or cd == nil or fmt(cd) ~= cd_s or cd + DAY_BIAS < 0
+        or cd + DAY_BIAS >= 2097152 then return nil end
+      parts[#parts + 1] = enc128(ms, 4) .. enc128(cd + DAY_BIAS, 3)
+    end
+  end
+  return table.concat(parts)
+end
+
+-- A service day: { ms = last ticket ms of the day, v = { tickets, complaints, escalations, csatSum, csatCount } }
+-- (the previous layout's t:<day> = "ms,tickets,complaints,escalations,csatSum,csatCount"). Packed record: day
+-- (3 digits), ms (4 digits), a mask (1 digit, bit k-1 = v[k] is not 0), the non-zero columns as varints.
+local function service_day_empty() return { ms = 0, v = { 0, 0, 0, 0, 0 } } end
+local function service_day_parse(v)
+  local t = split(v)
+  return { ms = num(t[1]), v = { num(t[2]), num(t[3]), num(t[4]), num(t[5]), num(t[6]) } }
+end
+local function service_day_legacy(b)
+  return join_trim({ b.ms, b.v[1], b.v[2], b.v[3], b.v[4], b.v[5] }, 6)
+end
+local function service_day_add(b, o)
+  if o.ms > b.ms then b.ms = o.ms end
+  for k = 1, 5 do b.v[k] = b.v[k] + o.v[k] end
+end
+local function service_day_decode(s, i)
+  local d = dec128(s, i, 3) - DAY_BIAS
+  local b = { ms = dec128(s, i + 3, 4), v = { 0, 0, 0, 0, 0 } }
+  local mask = string.byte(s, i + 7)
+  i = i + 8
+  for k = 1, 5 do
+    if mask % 2 == 1 then b.v[k], i = dec_var(s, i) end
+    mask = math.floor(mask / 2)
+  end
+  return d, b, i
+end
+local function service_day_encode(d, b)
+  if not ms_ok(b.ms) then return nil end
+  local mask, bit, cs = 0, 1, {}
+  for k = 1, 5 do
+    local x = b.v[k]
+    if x ~= 0 then
+      if x < 0 or x ~= math.floor(x) or x >= 2 ^ 51 then return nil end
+      mask = mask + bit
+      cs[#cs + 1] = enc_var(x)
+    end
+    bit = bit * 2
+  end
+  return enc128(d + DAY_BIAS, 3) .. enc128(b.ms, 4) .. string.char(mask) .. table.concat(cs)
+end
+
+local ORDER_DAYS = { field = 'o', prefix = 'o:', empty = order_day_empty, parse = order_day_parse,
+  legacy = order_day_legacy, add = order_day_add, decode = order_day_decode, encode = order_day_encode }
+local SERVICE_DAYS = { field = 't', prefix = 't:', empty = service_day_empty, parse = service_day_parse,
+  legacy = service_day_legacy, add = service_day_add, decode = service_day_decode, encode = service_day_encode }
+
+-- The customer's days of one kind read so far: { kind, days = { day -> bucket }, checked = { day: its day field was
+-- looked for }, touched = { day: changed }, loaded (the packed field decoded), had (the packed field existed) }.
+local order_days, service_days
+local function day_set(kind) return { kind = kind, days = {}, checked = {}, touched = {}, loaded = false } end
+-- Every record of a packed value, as (day, bucket) to f.
+local function each_record(kind, s, f)
+  local i = 1
+  while i <= #s do
+    local d, b, nx = kind.decode(s, i)
+    f(d, b)
+    i = nx
+  end
+end
+local function load_days(set_)
+  if set_.loaded then return end
+  set_.loaded = true
+  local s = get(set_.kind.field)
+  if s == nil then return end
+  set_.had = true
+  each_record(set_.kind, s, function(d, b) set_.days[d] = b end)
+end
+-- Day d's bucket, to change (created empty): its packed record and its day field (which leaves: it is written again
+-- below in the mode's form) added up.
+local function day_bucket(set_, d)
+  load_days(set_)
+  local kind, b = set_.kind, set_.days[d]
+  if not set_.checked[d] then
+    set_.checked[d] = true
+    local f = kind.prefix .. d
+    local v = get(f)
+    if v ~= nil then
+      local o = kind.parse(v)
+      if b == nil then b = o else kind.add(b, o) end
+      del(f)
+    end
+  end
+  if b == nil then b = kind.empty() end
+  set_.days[d] = b
+  set_.touched[d] = true
+  return b
+end
+-- Writes the changed days: packed, all days in `o`/`t` (latest first; a day that cannot be packed as its day field);
+-- else each changed day as its day field (and, if a packed field existed, every day of it: the packed field leaves).
+local function write_days(set_)
+  if next(set_.touched) == nil then return end
+  local kind = set_.kind
+  if pack then
+    local all = {}
+    for d in pairs(set_.days) do all[#all + 1] = d end
+    table.sort(all, function(a, b) return a > b end)
+    local parts = {}
+    for _, d in ipairs(all) do
+      local rec = kind.encode(d, set_.days[d])
+      if rec ~= nil then parts[#parts + 1] = rec else set(kind.prefix .. d, kind.legacy(set_.days[d])) end
+    end
+    if #parts > 0 then set(kind.field, table.concat(parts)) elseif set_.had then del(kind.field) end
+  else
+    if set_.had then
+      for d in pairs(set_.days) do day_bucket(set_, d) end
+      del(kind.field)
+    end
+    for d in pairs(set_.touched) do set(kind.prefix .. d, kind.legacy(set_.days[d])) end
+  end
+end
+-- The retention fold of a packed field (value s): fold(d, bucket) for each day <= cut, the rest kept. Returns the
+-- lowest day kept.
+local function fold_packed(kind, s, cut, fold)
+  local keep, lowest, changed = {}, nil, false
+  local i = 1
+  while i <= #s do
+    local d, b, nx = kind.decode(s, i)
+    if d <= cut then
+      fold(d, b)
+      changed = true
+    else
+      keep[#keep + 1] = string.sub(s, i, nx - 1)
+      if lowest == nil or d < lowest then lowest = d end
+    end
+    i = nx
+  end
+  if #keep == 0 then del(kind.field) elseif changed then set(kind.field, table.concat(keep)) end
+  return lowest
+end
 
 -- Lifetime base for orders: count, revenue, margin, last PLACED time among folded (`ob`); first PLACED time among
 -- folded (`fo`). Times of live (not cancelled) orders only.
@@ -253,9 +492,8 @@ local function add_order(bucket_day, dc, dr, dm, placed_at)
     add_day_base(bucket_day, dr, placed_at ~= nil and dc > 0)
     return
   end
-  local f = 'o:' .. bucket_day
-  local b = split(get(f) or '0')
-  set(f, join_trim({ num(b[1]) + dc, num(b[2]) + dr, num(b[3]) + dm, b[4] or '', b[5] or '' }, 5))
+  local b = day_bucket(order_days, bucket_day)
+  b.c, b.r, b.m = b.c + dc, b.r + dr, b.m + dm
   lower_bound_to(bucket_day)
 end
 
@@ -271,22 +509,18 @@ local function move_time(d, from, to)
     end
     return
   end
-  local f = 'o:' .. d
-  local b = split(get(f) or '0')
-  local lists = { b[4] or '', b[5] or '' }
-  local function which(e) if string.find(e, '@', 1, true) then return 2 end return 1 end
+  local b = day_bucket(order_days, d)
+  local function list(e) if string.find(e, '@', 1, true) then return b.canc end return b.live end
   if from ~= nil then
-    local k, out, removed = which(from), {}, false
-    for x in string.gmatch(lists[k], '[^ ]+') do
-      if not removed and x == from then removed = true else out[#out + 1] = x end
+    local l = list(from)
+    for k, x in ipairs(l) do
+      if x == from then table.remove(l, k); break end
     end
-    lists[k] = table.concat(out, ' ')
   end
   if to ~= nil then
-    local k = which(to)
-    if lists[k] == '' then lists[k] = to else lists[k] = lists[k] .. ' ' .. to end
+    local l = list(to)
+    l[#l + 1] = to
   end
-  set(f, join_trim({ num(b[1]), num(b[2]), num(b[3]), lists[1], lists[2] }, 5))
   lower_bound_to(d)
 end
 
@@ -547,22 +781,19 @@ end
 local function add_service(at, code, x3)
   local d = day_of(at)
   if d <= cutoff_day() then set_ticket_base_last(at); return end
-  local f = 't:' .. d
-  local b = split(get(f) or '0')
+  local b = day_bucket(service_days, d)
   local ms = at - d * DAY
-  if num(b[1]) > ms then ms = num(b[1]) end
-  local tickets, complaints, escalations = num(b[2]), num(b[3]), num(b[4])
-  local csum, ccount = num(b[5]), num(b[6])
+  if ms > b.ms then b.ms = ms end
+  local v = b.v
   if code == 'O' then
-    tickets = tickets + 1
-    if x3 == '1' then complaints = complaints + 1 end
+    v[1] = v[1] + 1
+    if x3 == '1' then v[2] = v[2] + 1 end
   elseif code == 'E' then
-    escalations = escalations + 1
+    v[3] = v[3] + 1
   elseif code == 'S' and x3 ~= '' then
-    csum = csum + tonumber(x3)
-    ccount = ccount + 1
+    v[4] = v[4] + tonumber(x3)
+    v[5] = v[5] + 1
   end
-  set(f, join_trim({ ms, tickets, complaints, escalations, csum, ccount }, 6))
   lower_bound_to(d)
 end
 
@@ -749,6 +980,8 @@ end
 
 local function finish()
 write_web()
+write_days(order_days)
+write_days(service_days)
 
 -- The dedupe memory of each topic this call applied events of, pruned to the horizon behind the topic's latest time.
 for tc, d in pairs(dedupe) do
@@ -801,6 +1034,20 @@ if cut ~= nil then
         i = nx
       end
       if #out == 0 then del(f) elseif changed then set(f, table.concat(out)) end
+    elseif f == 'o' then
+      -- Packed order days: like o:<day> below.
+      fold_packed(ORDER_DAYS, cache[f], cut, function(d, b)
+        local lo, hi = nil, nil
+        for _, x in ipairs(b.live) do
+          local v = tonumber(x)
+          if lo == nil or v < lo then lo = v end
+          if hi == nil or v > hi then hi = v end
+        end
+        add_order_base(b.c, b.r, b.m, hi and (d * DAY + hi) or nil, lo and (d * DAY + lo) or nil)
+        add_day_base(d, b.r, lo ~= nil)
+      end)
+    elseif f == 't' then
+      fold_packed(SERVICE_DAYS, cache[f], cut, function(d, b) set_ticket_base_last(d * DAY + b.ms) end)
     else
       if p == 'a:' then
         local od, eff = string.match(f, '^a:([^:]*):(.*)$')
@@ -866,6 +1113,8 @@ if cut ~= nil then
         elseif p == 'k:' then
           local st = split(v)
           if st[3] == 'C' and st[4] ~= nil and st[4] ~= '' then d = day_of(tonumber(st[4])) end
+        elseif f == 'o' or f == 't' then
+          each_record(f == 'o' and ORDER_DAYS or SERVICE_DAYS, v, function(day) d = day end)
         elseif f == 'w' then
           -- Latest day first: the last record is the earliest day.
           local i = 1
@@ -918,6 +1167,7 @@ for k = 1, n do
     key, cache, dirty = KEYS[k], {}, {}
     applied, min_at, max_at, excess, expired = 0, nil, nil, 0, 0
     web_delta, dedupe, conflict = nil, {}, false
+    order_days, service_days = day_set(ORDER_DAYS), day_set(SERVICE_DAYS)
     preread(first, last)
     -- `lb`: a lower bound of the days at which fields become foldable (see lower_bound_to).
     lower_bound = opt(get('lb'))

@@ -386,6 +386,53 @@ function decodeOrderBucket(d: number, v: string): OrderBucket {
   return bucket;
 }
 
+/** A packed order day (OrderDay) as the bucket its previous-layout field decodes to (decodeOrderBucket). */
+function orderDayBucket(o: OrderDay): OrderBucket {
+  const base = o.day * DAY_MS;
+  let last: number | null = null;
+  let first: number | null = null;
+  for (const ms of o.live) {
+    const at = base + ms;
+    if (last === null || at > last) last = at;
+    if (first === null || at < first) first = at;
+  }
+  const bucket: OrderBucket = { count: o.count, revenue: o.revenue, margin: o.margin, lastPlacedAt: last };
+  if (o.live.length > 1) bucket.firstPlacedAt = first;
+  if (o.cancelled.length > 0) bucket.cancelled = o.cancelled.map(([ms, d]) => ({ placedAt: base + ms, fromDay: d }));
+  return bucket;
+}
+
+/**
+ * A day held in both forms (packed `a`, then its day field `b`) as one bucket: what apply_events.lua writes when it
+ * adds them up (live and cancelled times of `a` first).
+ */
+function mergeOrderBuckets(a: OrderBucket, b: OrderBucket): OrderBucket {
+  const lives = (x: OrderBucket) => (x.lastPlacedAt === null ? 0 : x.firstPlacedAt != null ? 2 : 1);
+  const times = [a, b].flatMap((x) => (x.lastPlacedAt === null ? [] : [x.firstPlacedAt ?? x.lastPlacedAt]));
+  const lasts = [a.lastPlacedAt, b.lastPlacedAt].filter((x): x is number => x !== null);
+  const out: OrderBucket = {
+    count: a.count + b.count,
+    revenue: a.revenue + b.revenue,
+    margin: a.margin + b.margin,
+    lastPlacedAt: lasts.length === 0 ? null : Math.max(...lasts),
+  };
+  if (lives(a) + lives(b) > 1) out.firstPlacedAt = Math.min(...times);
+  const cancelled = [...(a.cancelled ?? []), ...(b.cancelled ?? [])];
+  if (cancelled.length > 0) out.cancelled = cancelled;
+  return out;
+}
+
+function mergeServiceBuckets(a: ServiceBucket, b: ServiceBucket): ServiceBucket {
+  return {
+    lastTicketAt: Math.max(a.lastTicketAt, b.lastTicketAt),
+    tickets: a.tickets + b.tickets,
+    complaints: a.complaints + b.complaints,
+    escalations: a.escalations + b.escalations,
+    csatSum: a.csatSum + b.csatSum,
+    csatCount: a.csatCount + b.csatCount,
+  };
+}
+
 const TIME_BIAS = 2 ** 48;
 const DAY_BIAS = 2 ** 20;
 const ENTRY_LENGTH = FINGERPRINT_LENGTH + 7;
@@ -430,6 +477,141 @@ function decodeWebDays(v: string, web: Map<number, WebBucket>): void {
   }
 }
 
+/** A varint of apply_events.lua (6 bits per byte, low group first, +64 = more) at VARINT.at; sets VARINT.at past it. */
+const VARINT = { at: 0 };
+function varint(v: string): number {
+  let c = 0;
+  let mul = 1;
+  for (;;) {
+    const b = v.charCodeAt(VARINT.at++);
+    if (b < 64) return c + b * mul;
+    c += (b - 64) * mul;
+    mul *= 64;
+  }
+}
+/** A zigzagged varint (2x, or -2x-1 when negative). */
+function signedVarint(v: string): number {
+  const x = varint(v);
+  return x % 2 === 1 ? -(x + 1) / 2 : x / 2;
+}
+
+/** One packed order day (field `o`, apply_events.lua order_day_encode) at VARINT.at, in the previous layout's terms. */
+interface OrderDay {
+  day: number;
+  count: number;
+  revenue: number;
+  margin: number;
+  /** Live placed times, ms of the day. */
+  live: number[];
+  cancelled: Array<[ms: number, fromDay: number]>;
+}
+function decodeOrderDay(v: string): OrderDay {
+  const i = VARINT.at;
+  const day = digits128(v, i, 3) - DAY_BIAS;
+  VARINT.at = i + 3;
+  const count = signedVarint(v);
+  const revenue = signedVarint(v);
+  const margin = signedVarint(v);
+  const h = varint(v);
+  const live: number[] = [];
+  for (let k = 0; k < Math.floor(h / 2); k++, VARINT.at += 4) live.push(digits128(v, VARINT.at, 4));
+  const cancelled: OrderDay['cancelled'] = [];
+  if (h % 2 === 1) {
+    const n = varint(v);
+    for (let k = 0; k < n; k++, VARINT.at += 7) {
+      cancelled.push([digits128(v, VARINT.at, 4), digits128(v, VARINT.at + 4, 3) - DAY_BIAS]);
+    }
+  }
+  return { day, count, revenue, margin, live, cancelled };
+}
+
+/** One packed service day (field `t`, apply_events.lua service_day_encode) at VARINT.at. */
+function decodeServiceDay(v: string): { day: number; ms: number; columns: number[] } {
+  const i = VARINT.at;
+  const day = digits128(v, i, 3) - DAY_BIAS;
+  const ms = digits128(v, i + 3, 4);
+  let mask = v.charCodeAt(i + 7);
+  VARINT.at = i + 8;
+  const columns = [0, 0, 0, 0, 0];
+  for (let k = 0; k < 5; k++, mask >>>= 1) if (mask & 1) columns[k] = varint(v);
+  return { day, ms, columns };
+}
+
+/** An order day in the previous layout's form (o:<day> value). */
+function orderDayValue(o: OrderDay): string {
+  const cols = [
+    String(o.count),
+    String(o.revenue),
+    String(o.margin),
+    o.live.join(' '),
+    o.cancelled.map(([ms, d]) => `${ms}@${d}`).join(' '),
+  ];
+  let n = 5;
+  while (n > 1 && (cols[n - 1] === '0' || cols[n - 1] === '')) n--;
+  return cols.slice(0, n).join(',');
+}
+
+/**
+ * A hash (flat HGETALL reply) with its packed order and service days (`o`, `t`, design-decisions §23) replaced by one
+ * field per day in the previous layout (`o:<day>`, `t:<day>`; a day in both forms added up), the form the identity
+ * merge fold (identity_merge_fold-1.lua) adds into the survivor. Other fields unchanged.
+ */
+export function expandPackedDays(flat: readonly string[]): string[] {
+  const out: string[] = [];
+  const orders = new Map<number, OrderDay>();
+  const service = new Map<number, { ms: number; columns: number[] }>();
+  const rest = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const f = flat[i]!;
+    const v = flat[i + 1]!;
+    if (f === 'o') {
+      for (VARINT.at = 0; VARINT.at < v.length; ) {
+        const o = decodeOrderDay(v);
+        orders.set(o.day, o);
+      }
+    } else if (f === 't') {
+      for (VARINT.at = 0; VARINT.at < v.length; ) {
+        const t = decodeServiceDay(v);
+        service.set(t.day, t);
+      }
+    } else rest.set(f, v);
+  }
+  for (const [d, o] of orders) {
+    const f = `o:${d}`;
+    const legacy = rest.get(f);
+    if (legacy !== undefined) {
+      const b = legacy.split(',');
+      o.count += n0(b[0]);
+      o.revenue += n0(b[1]);
+      o.margin += n0(b[2]);
+      for (const x of (b[3] ?? '').split(' ')) if (x !== '') o.live.push(Number(x));
+      for (const x of (b[4] ?? '').split(' ')) {
+        if (x === '') continue;
+        const [ms, day] = x.split('@');
+        o.cancelled.push([Number(ms), Number(day)]);
+      }
+    }
+    rest.set(f, orderDayValue(o));
+  }
+  for (const [d, t] of service) {
+    const f = `t:${d}`;
+    const legacy = rest.get(f);
+    let ms = t.ms;
+    const cols = t.columns;
+    if (legacy !== undefined) {
+      const b = legacy.split(',');
+      ms = Math.max(ms, n0(b[0]));
+      for (let k = 0; k < 5; k++) cols[k]! += n0(b[k + 1]);
+    }
+    const all = [String(ms), ...cols.map(String)];
+    let n = 6;
+    while (n > 1 && all[n - 1] === '0') n--;
+    rest.set(f, all.slice(0, n).join(','));
+  }
+  for (const [f, v] of rest) out.push(f, v);
+  return out;
+}
+
 function mergeWebBucket(web: Map<number, WebBucket>, d: number, bucket: WebBucket): void {
   const prev = web.get(d);
   if (prev === undefined) {
@@ -444,6 +626,8 @@ function mergeWebBucket(web: Map<number, WebBucket>, d: number, bucket: WebBucke
 class StateDecoder {
   private readonly s: AggregateState;
   private readonly statusIds = new Map<string, string>();
+  /** Days of `o` decoded so far (an o:<day> of one of them is added to it). */
+  private readonly packedOrderDays = new Set<number>();
 
   constructor(
     customerId: string,
@@ -470,7 +654,31 @@ class StateDecoder {
         }
       } else if (f === 'wb') s.webBaseLastSeenAt = Number(v);
       else if (f === 'w') decodeWebDays(v, s.web);
-      else if (f === 'tb') {
+      else if (f === 'o') {
+        // Packed order days; a day also held as o:<day> (read before or after) is added after the packed one.
+        for (VARINT.at = 0; VARINT.at < v.length; ) {
+          const o = decodeOrderDay(v);
+          const bucket = orderDayBucket(o);
+          const legacy = s.orders.get(o.day);
+          s.orders.set(o.day, legacy === undefined ? bucket : mergeOrderBuckets(bucket, legacy));
+          this.packedOrderDays.add(o.day);
+        }
+      } else if (f === 't') {
+        for (VARINT.at = 0; VARINT.at < v.length; ) {
+          const t = decodeServiceDay(v);
+          const c = t.columns;
+          const bucket: ServiceBucket = {
+            lastTicketAt: t.day * DAY_MS + t.ms,
+            tickets: c[0]!,
+            complaints: c[1]!,
+            escalations: c[2]!,
+            csatSum: c[3]!,
+            csatCount: c[4]!,
+          };
+          const legacy = s.service.get(t.day);
+          s.service.set(t.day, legacy === undefined ? bucket : mergeServiceBuckets(bucket, legacy));
+        }
+      } else if (f === 'tb') {
         const b = v.split(',');
         s.ticketBase = { lastTicketAt: nOpt(b[0]), resolveSumMs: n0(b[1]), resolveCount: n0(b[2]) };
       }
@@ -490,10 +698,10 @@ class StateDecoder {
             margin: col0(2, n),
             lastPlacedAt: ms === null ? null : d * DAY_MS + ms,
           };
-          s.orders.set(d, bucket);
+          this.setOrderDay(d, bucket);
           return;
         }
-        s.orders.set(d, decodeOrderBucket(d, v));
+        this.setOrderDay(d, decodeOrderBucket(d, v));
         return;
       }
       case 119: {
@@ -529,7 +737,8 @@ class StateDecoder {
           csatSum: col0(4, n),
           csatCount: col0(5, n),
         };
-        s.service.set(d, bucket);
+        const packed = s.service.get(d);
+        s.service.set(d, packed === undefined ? bucket : mergeServiceBuckets(packed, bucket));
         return;
       }
       case 97: {
@@ -569,6 +778,12 @@ class StateDecoder {
         } else s.seenEvents.set(f.slice(2), Number(v));
         return;
     }
+  }
+
+  /** An o:<day> bucket: added after the packed record of its day, if one was decoded. */
+  private setOrderDay(d: number, bucket: OrderBucket): void {
+    const packed = this.packedOrderDays.has(d) ? this.s.orders.get(d) : undefined;
+    this.s.orders.set(d, packed === undefined ? bucket : mergeOrderBuckets(packed, bucket));
   }
 
   finish(): AggregateState {

@@ -87,7 +87,19 @@ export interface AggregateStoreOptions {
   prefix?: string;
   dedupeHorizonMs?: number;
   config: AggregateConfig;
+  /**
+   * Write order and service days packed (one field `o`, one `t` per customer; design-decisions §23) instead of one
+   * field per day. Both layouts are read either way. Default PACK_DAY_BUCKETS.
+   */
+  packDayBuckets?: boolean;
 }
+
+/**
+ * Default of AggregateStoreOptions.packDayBuckets. Off until the identity merge fold passes the merged customer's hash
+ * through expandPackedDays (keyspace.ts): identity_merge_fold-1.lua adds day fields (`o:<day>`, `t:<day>`) and would
+ * not add a packed `o`/`t` into a survivor that has one.
+ */
+export const PACK_DAY_BUCKETS = false;
 
 type Client = Redis | Cluster;
 
@@ -101,6 +113,7 @@ export class AggregateStore {
   readonly prefix: string;
   readonly dedupeHorizonMs: number;
   readonly config: AggregateConfig;
+  readonly packDayBuckets: boolean;
   private sha: string | null = null;
 
   constructor(
@@ -110,6 +123,7 @@ export class AggregateStore {
     this.prefix = opts.prefix ?? DEFAULT_PREFIX;
     this.dedupeHorizonMs = opts.dedupeHorizonMs ?? DEFAULT_DEDUPE_HORIZON_MS;
     this.config = opts.config;
+    this.packDayBuckets = opts.packDayBuckets ?? PACK_DAY_BUCKETS;
     if (!Number.isFinite(this.dedupeHorizonMs) || this.dedupeHorizonMs < 0) {
       throw new Error(`dedupeHorizonMs must be a non-negative number, got ${opts.dedupeHorizonMs}`);
     }
@@ -137,7 +151,10 @@ export class AggregateStore {
    */
   async applyBatch(items: CustomerBatch[], opts: ApplyOptions = {}): Promise<Map<string, ApplyResult>> {
     if (this.sha === null) await this.init();
-    const retention = String(Math.max(RETENTION_DAYS, Math.ceil(opts.retentionDays ?? RETENTION_DAYS)));
+    // The retention in days, `p` appended for packed day buckets (apply_events.lua ARGV[2]).
+    const retention =
+      String(Math.max(RETENTION_DAYS, Math.ceil(opts.retentionDays ?? RETENTION_DAYS))) +
+      (this.packDayBuckets ? 'p' : '');
     const out = new Map<string, ApplyResult>();
     for (const item of items) out.set(item.customerId, { ...NOTHING_APPLIED });
     // Customers in list order, grouped per slot (one group without Cluster), then several per script call: the

@@ -45,8 +45,14 @@ const topicCode = (topic: string) => createHash('sha1').update(topic).digest('he
  * call), `<fingerprint><event_id>` (web: the fingerprint), and with `merge` a customer's web events of one partition
  * as one merged record (encodeCustomerInto, as the store sends them); the previous one takes the id.
  */
-function argsOf(item: Item, horizon: number, retention: string, merge = false): { v2: string[]; current: string[] } {
-  const current = [String(horizon), retention];
+function argsOf(
+  item: Item,
+  horizon: number,
+  retention: string,
+  merge = false,
+  pack = false,
+): { v2: string[]; current: string[] } {
+  const current = [String(horizon), retention + (pack ? 'p' : '')];
   encodeCustomerInto(current, item.events, config, merge);
   const v2 = [String(horizon), retention];
   const perEvent: string[] = [];
@@ -105,14 +111,26 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
   it('same results, aggregates, remembered events and offsets for any history, delivery and retention', async () => {
     const session = Date.now().toString(36);
     let run = 0;
-    const seen = { calls: 0, applied: 0, skipped: 0, folds: 0, remembered: 0, merged: 0, conflicts: 0 };
+    const seen = {
+      calls: 0,
+      applied: 0,
+      skipped: 0,
+      folds: 0,
+      remembered: 0,
+      merged: 0,
+      conflicts: 0,
+      packedOrders: 0,
+      dayFields: 0,
+    };
     await fc.assert(
       fc.asyncProperty(
         fc.array(historyArb, { minLength: 1, maxLength: 3 }),
         fc.integer(),
         fc.constantFrom(48 * 3_600_000, 30 * DAY, 3 * 365 * DAY),
         async (histories, seed, horizon) => {
-          const prefix = `agg-v3-${session}-${run++}`;
+          const prefix = `agg-v3-${session}-${run}`;
+          // Every other run with packed order and service days (both must equal the previous script's state).
+          const pack = run++ % 2 === 1;
           const byCustomer = new Map<string, InputEvent[]>();
           histories.forEach((h, i) => {
             byCustomer.set(`c${i}`, buildEvents(`c${i}`, h));
@@ -134,7 +152,7 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
             });
             const currentArgs: string[] = [];
             for (const item of items) {
-              const args = argsOf(item, horizon, retention, true);
+              const args = argsOf(item, horizon, retention, true, pack);
               if (args.current[3]?.includes(',M,')) seen.merged++;
               const { refKey, key } = keysOf(item);
               keys.add(refKey).add(key);
@@ -147,7 +165,7 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
               items.length,
               ...items.map((item) => keysOf(item).key),
               String(horizon),
-              retention,
+              retention + (pack ? 'p' : ''),
               ...currentArgs,
             )) as number[];
             // A merged record that could not apply (CONFLICT, nothing written): its events again one by one.
@@ -158,13 +176,18 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
                 shas.current,
                 1,
                 keysOf(item).key,
-                ...argsOf(item, horizon, retention).current,
+                ...argsOf(item, horizon, retention, false, pack).current,
               )) as number[];
               got.splice(5 * i, 5, ...again);
             }
             expect(got).toEqual(want);
             for (const [i, item] of items.entries()) {
               const { refKey, key } = keysOf(item);
+              if (pack) {
+                const fields = await redis.hkeys(key);
+                if (fields.includes('o')) seen.packedOrders++;
+                if (fields.some((f) => f.startsWith('o:') || f.startsWith('t:'))) seen.dayFields++;
+              }
               const ref = await stateOf(refKey, item.customerId);
               const cur = await stateOf(key, item.customerId);
               expect(withoutIdempotence(cur)).toEqual(withoutIdempotence(ref));
@@ -188,6 +211,9 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
     expect(seen.merged).toBeGreaterThan(0);
     expect(seen.conflicts).toBeGreaterThan(0);
     expect(seen.folds).toBeGreaterThan(0);
+    // The packed runs wrote packed order days and no day fields.
+    expect(seen.packedOrders).toBeGreaterThan(0);
+    expect(seen.dayFields).toBe(0);
   });
 
   it('applies a merged record only when every event passes: duplicates and partial redeliveries are CONFLICT', async () => {
