@@ -3,30 +3,40 @@ import { customerHashTag, execBySlot, type RedisClient } from '@tierstream/confi
 import type { Attributes, CutPoints, TierState } from '@tierstream/tiering';
 import type { ChainableCommander } from 'ioredis';
 import { RulesStore, type RulesVersion } from './rules';
+import { decodeTierState, encodeTierState, tierStateStrings, UnknownCodeError } from './state-codec';
 
 const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
 
 interface TierStateCommands {
-  /** After the 3 keys: customer id, due instant, customer id, due instant, … */
-  tsSchedule(due: string, touch: string, customers: string, ...pairs: Array<string | number>): Promise<number>;
-  tsCommitDue(
-    due: string,
-    touch: string,
-    customerId: string,
-    processed: number,
-    touch0: string,
-    next: string,
-  ): Promise<number>;
+  /** After the key: customer id, due instant, customer id, due instant, … */
+  tsSchedule(due: string, ...pairs: Array<string | number>): Promise<number>;
+  tsCommitDue(due: string, customerId: string, processed: number, touch: string, next: string): Promise<number>;
   tsAdvanceWatermark(key: string, field: string, at: number): Promise<number>;
+  /** The generation, then the code of each string. */
+  tsTierCodes(key: string, generation: string, ...strings: string[]): Promise<Array<string | number>>;
+  tsUpgradePartition(due: string, touch: string, customers: string, count: number): Promise<number>;
+}
+
+/** Due instants (epoch ms) must stay below this: the due score keeps a 10-bit touch counter in its fraction. */
+const MAX_DUE_AT = 2 ** 42;
+
+/** A cached code table of compact tier states (state-codec.ts): its generation, code → string, string → code. */
+interface CodeTable {
+  generation: string;
+  texts: Map<number, string>;
+  codes: Map<string, number>;
 }
 
 /** Customers per schedule.lua call. */
 const SCHEDULE_CHUNK = 1_000;
 
 /**
- * Redis keyspace of the tier engine's side: per-customer tier state, and per signal partition the due index
- * (sorted set of "next instant this customer's tiers could change"), the touch counters and the customer set.
+ * Redis keyspace of the tier engine's side: per-customer tier state (compact, state-codec.ts, with the code table
+ * `tierCodes`), and per signal partition the due index: a sorted set of every customer of the partition, scored by the
+ * next instant its tiers could change plus a touch counter in the fraction (+inf: nothing due; schedule-1.lua).
  * Customer keys carry the hash tag {customer id}; partition keys the tag {p<n>}: every Lua call stays in one slot.
+ * The previous layout (JSON states, a touch hash and a customer set per partition) is read too; `upgradePartition`
+ * moves a partition over (docs/design-decisions.md §23).
  */
 export class TierStateStore {
   private readonly redis: RedisClient;
@@ -36,9 +46,11 @@ export class TierStateStore {
     readonly prefix = 'ts',
   ) {
     const commands: Array<[string, number, string]> = [
-      ['tsSchedule', 3, 'schedule'],
-      ['tsCommitDue', 2, 'commit_due'],
+      ['tsSchedule', 1, 'schedule-1'],
+      ['tsCommitDue', 1, 'commit_due-1'],
       ['tsAdvanceWatermark', 1, 'advance_watermark'],
+      ['tsTierCodes', 1, 'tier_codes-1'],
+      ['tsUpgradePartition', 3, 'upgrade_partition-3'],
     ];
     for (const [name, numberOfKeys, file] of commands) {
       // defineCommand runs EVALSHA and falls back to EVAL once on NOSCRIPT, in pipelines too.
@@ -50,9 +62,14 @@ export class TierStateStore {
 
   keys = {
     state: (customerId: string) => `${this.prefix}:${customerHashTag(customerId)}:tier`,
+    /** Every customer of the partition, scored by its due instant + touch counter (+inf: nothing due). */
     due: (p: number) => `${this.prefix}:due:{p${p}}`,
+    /** Previous layout only (read until `upgradePartition`): touch counters. */
     touch: (p: number) => `${this.prefix}:touch:{p${p}}`,
+    /** Previous layout only (read until `upgradePartition`): the customer set. */
     customers: (p: number) => `${this.prefix}:customers:{p${p}}`,
+    /** The code table of compact tier states (no personal data: versions, dimension, tier and rule ids). */
+    tierCodes: () => `${this.prefix}:tiercodes`,
     partitionMeta: (p: number) => `${this.prefix}:meta:{p${p}}`,
     /** Hash customer → population cache entry (JSON, see @tierstream/tiering population.ts), per partition. */
     populationCache: (p: number) => `${this.prefix}:popcache:{p${p}}`,
@@ -74,6 +91,9 @@ export class TierStateStore {
     const chunks: Array<{ partition: number; pairs: Array<string | number> }> = [];
     const open = new Map<number, { partition: number; pairs: Array<string | number> }>();
     for (const it of items) {
+      if (!Number.isSafeInteger(it.dueAt) || it.dueAt >= MAX_DUE_AT) {
+        throw new Error(`schedule: due instant ${it.dueAt} of ${it.customerId} is not an integer below 2^42`);
+      }
       let chunk = open.get(it.partition);
       if (!chunk || chunk.pairs.length >= 2 * SCHEDULE_CHUNK) {
         chunk = { partition: it.partition, pairs: [] };
@@ -86,13 +106,7 @@ export class TierStateStore {
       this.redis,
       chunks,
       (c) => this.keys.due(c.partition),
-      (p, c) =>
-        scripts(p).tsSchedule(
-          this.keys.due(c.partition),
-          this.keys.touch(c.partition),
-          this.keys.customers(c.partition),
-          ...c.pairs,
-        ),
+      (p, c) => scripts(p).tsSchedule(this.keys.due(c.partition), ...c.pairs),
     );
   }
 
@@ -111,7 +125,10 @@ export class TierStateStore {
     return new Map(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
   }
 
-  /** Customers due at or before `upTo`, earliest first. */
+  /**
+   * Customers due at or before `upTo` (epoch ms), earliest first: the due instant (ms) and the touch (the score read,
+   * to hand back to `commit`).
+   */
   async due(
     partition: number,
     upTo: number,
@@ -120,43 +137,101 @@ export class TierStateStore {
     const flat = await this.redis.zrangebyscore(
       this.keys.due(partition),
       '-inf',
-      upTo,
+      dueBound(upTo),
       'WITHSCORES',
       'LIMIT',
       0,
       limit,
     );
     const out: Array<{ customerId: string; dueAt: number; touch: string }> = [];
-    for (let i = 0; i < flat.length; i += 2) out.push({ customerId: flat[i]!, dueAt: Number(flat[i + 1]), touch: '0' });
-    if (out.length === 0) return out;
-    const touches = await this.redis.hmget(this.keys.touch(partition), ...out.map((o) => o.customerId));
-    touches.forEach((t, i) => {
-      out[i]!.touch = t ?? '0';
-    });
+    for (let i = 0; i < flat.length; i += 2) {
+      out.push({ customerId: flat[i]!, dueAt: Math.floor(Number(flat[i + 1])), touch: flat[i + 1]! });
+    }
     return out;
   }
 
+  /** The earliest due instant of the partition (epoch ms), null when no customer is due. */
   async earliestDue(partition: number): Promise<number | null> {
     const first = await this.redis.zrange(this.keys.due(partition), 0, 0, 'WITHSCORES');
-    return first.length === 2 ? Number(first[1]) : null;
+    if (first.length !== 2) return null;
+    const score = Number(first[1]);
+    return Number.isFinite(score) ? Math.floor(score) : null;
   }
 
+  /** Customers due at or before `upTo` (epoch ms; '+inf': due at all). */
   async dueCount(partition: number, upTo: number | '+inf' = '+inf'): Promise<number> {
-    return this.redis.zcount(this.keys.due(partition), '-inf', upTo);
-  }
-
-  async readStates(customerIds: string[]): Promise<Map<string, TierState>> {
-    const out = new Map<string, TierState>();
-    const values = await execBySlot(this.redis, customerIds, this.keys.state, (p, id) => p.get(this.keys.state(id)));
-    values.forEach((value, i) => {
-      if (typeof value === 'string') out.set(customerIds[i]!, JSON.parse(value) as TierState);
-    });
-    return out;
+    return this.redis.zcount(this.keys.due(partition), '-inf', upTo === '+inf' ? '(+inf' : dueBound(upTo));
   }
 
   /**
-   * Engine side, after the outputs of an evaluation were produced: store the state, then move the customer in the
-   * due index (unless the aggregator touched it meanwhile, see commit_due.lua).
+   * The tier states of `customerIds` (absent: none stored), in either layout (compact or the previous JSON). Throws if
+   * a compact state refers to a code the code table does not have (a corrupt or foreign value).
+   */
+  async readStates(customerIds: string[]): Promise<Map<string, TierState>> {
+    const out = new Map<string, TierState>();
+    const [generation, values] = await Promise.all([
+      customerIds.length === 0 ? null : this.redis.hget(this.keys.tierCodes(), 'gen'),
+      execBySlot(this.redis, customerIds, this.keys.state, (p, id) => p.get(this.keys.state(id))),
+    ]);
+    if (this.codeTable && this.codeTable.generation !== generation) this.codeTable = null;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const table = this.codeTable;
+        values.forEach((value, i) => {
+          if (typeof value !== 'string') return;
+          out.set(
+            customerIds[i]!,
+            decodeTierState(value, customerIds[i]!, (code) => table?.texts.get(code)),
+          );
+        });
+        return out;
+      } catch (err) {
+        if (!(err instanceof UnknownCodeError) || attempt > 0) throw err;
+        this.codeTable = await this.loadCodeTable();
+      }
+    }
+  }
+
+  /** The code table as stored (generation, codes), or an empty one when none is. */
+  private async loadCodeTable(): Promise<CodeTable> {
+    const raw = await this.redis.hgetall(this.keys.tierCodes());
+    const table: CodeTable = { generation: raw.gen ?? '', texts: new Map(), codes: new Map() };
+    for (const [field, code] of Object.entries(raw)) {
+      if (!field.startsWith('s:')) continue;
+      table.texts.set(Number(code), field.slice(2));
+      table.codes.set(field.slice(2), Number(code));
+    }
+    return table;
+  }
+
+  private codeTable: CodeTable | null = null;
+
+  /** The compact values of `states` (state-codec.ts), after coding their strings in the code table (one call). */
+  private async encodeStates(states: readonly TierState[]): Promise<string[]> {
+    if (states.length === 0) return [];
+    const strings = [...new Set(states.flatMap(tierStateStrings))];
+    const generation = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+    const [stored, ...codes] = await scripts(this.redis as unknown as ChainableCommander).tsTierCodes(
+      this.keys.tierCodes(),
+      generation,
+      ...strings,
+    );
+    const codeOf = new Map(strings.map((text, i) => [text, Number(codes[i])]));
+    if (this.codeTable?.generation !== String(stored)) {
+      this.codeTable = { generation: String(stored), texts: new Map(), codes: new Map() };
+    }
+    for (const [text, code] of codeOf) {
+      this.codeTable.texts.set(code, text);
+      this.codeTable.codes.set(text, code);
+    }
+    return states.map((state) => encodeTierState(state, (text) => codeOf.get(text)!));
+  }
+
+  /**
+   * Engine side, after the outputs of an evaluation were produced: store the state (compact layout), then move the
+   * customer in the due index (unless the aggregator touched it meanwhile, see commit_due-1.lua). `nextDueAt` null:
+   * nothing due (the customer stays in the index at +inf); a merged customer (state.merged_into) or one without a state
+   * and nothing due (erased) leaves the index.
    */
   async commit(
     partition: number,
@@ -180,33 +255,29 @@ export class TierStateStore {
       await this.redis.hset(this.keys.populationCache(partition), ...fields);
     }
     const states = items.flatMap((it) => (it.state ? [it.state] : []));
+    const values = await this.encodeStates(states);
     await execBySlot(
       this.redis,
-      states,
-      (state) => this.keys.state(state.customer_id),
-      (p, state) => p.set(this.keys.state(state.customer_id), JSON.stringify(state)),
+      states.map((state, i) => ({ state, value: values[i]! })),
+      ({ state }) => this.keys.state(state.customer_id),
+      (p, { state, value }) => p.set(this.keys.state(state.customer_id), value),
     );
     // A customer merged into another (design-decisions §22) leaves its partition: no population, snapshot or rules wave.
+    const leaves = (it: (typeof items)[number]) =>
+      it.state?.merged_into !== undefined || (it.state === null && it.nextDueAt === null);
     const ended = states.filter((state) => state.merged_into !== undefined).map((state) => state.customer_id);
-    if (ended.length > 0) {
-      await this.redis.srem(this.keys.customers(partition), ...ended);
-      await this.redis.hdel(this.keys.populationCache(partition), ...ended);
-    }
+    if (ended.length > 0) await this.redis.hdel(this.keys.populationCache(partition), ...ended);
     const due = this.keys.due(partition);
     await execBySlot(
       this.redis,
-      items.filter((it) => it.processedDueAt !== null || it.nextDueAt !== null),
+      items.filter((it) => it.processedDueAt !== null || it.nextDueAt !== null || leaves(it)),
       () => due,
       (p, it) => {
+        const next = leaves(it) ? 'x' : it.nextDueAt === null ? '' : String(it.nextDueAt);
         if (it.processedDueAt !== null) {
-          scripts(p).tsCommitDue(
-            due,
-            this.keys.touch(partition),
-            it.customerId,
-            it.processedDueAt,
-            it.touch,
-            it.nextDueAt === null ? '' : String(it.nextDueAt),
-          );
+          scripts(p).tsCommitDue(due, it.customerId, it.processedDueAt, it.touch, next);
+        } else if (next === 'x') {
+          p.zrem(due, it.customerId);
         } else {
           p.zadd(due, 'LT', it.nextDueAt!, it.customerId);
         }
@@ -226,18 +297,52 @@ export class TierStateStore {
     return out;
   }
 
-  /** Iterates a partition's known customers in pages (SSCAN: no blocking of Redis on large sets). */
+  /**
+   * Iterates a partition's known customers in pages (ZSCAN of the due index: no blocking of Redis on large sets;
+   * a customer may come twice, as with any SCAN), then those of a previous layout's customer set not in the index.
+   */
   async *customers(partition: number, pageSize = 1000): AsyncGenerator<string[]> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.zscan(this.keys.due(partition), cursor, 'COUNT', pageSize);
+      cursor = next;
+      const ids = flat.filter((_, i) => i % 2 === 0);
+      if (ids.length > 0) yield ids;
+    } while (cursor !== '0');
+    for await (const ids of this.legacyCustomers(partition, pageSize)) yield ids;
+  }
+
+  /** The customers of a previous layout's customer set that are not in the due index (none once upgraded). */
+  private async *legacyCustomers(partition: number, pageSize: number): AsyncGenerator<string[]> {
     let cursor = '0';
     do {
       const [next, ids] = await this.redis.sscan(this.keys.customers(partition), cursor, 'COUNT', pageSize);
       cursor = next;
-      if (ids.length > 0) yield ids;
+      if (ids.length === 0) continue;
+      const scores = (await this.redis.call('ZMSCORE', this.keys.due(partition), ...ids)) as Array<string | null>;
+      const missing = ids.filter((_, i) => scores[i] === null);
+      if (missing.length > 0) yield missing;
     } while (cursor !== '0');
   }
 
+  /** The number of customers of the partition (with a previous layout's customer set: those not in the index too). */
   async customerCount(partition: number): Promise<number> {
-    return this.redis.scard(this.keys.customers(partition));
+    let count = await this.redis.zcard(this.keys.due(partition));
+    if ((await this.redis.exists(this.keys.customers(partition))) === 0) return count;
+    for await (const ids of this.legacyCustomers(partition, 1000)) count += ids.length;
+    return count;
+  }
+
+  /**
+   * Moves partition `partition` from the previous layout (touch hash, customer set) to this one (the due index
+   * holds every customer; docs/design-decisions.md §23). Idempotent; a no-op once done. The tier engine calls it
+   * when it takes the partition's lease; the previous build's aggregator and engine must have stopped.
+   */
+  async upgradePartition(partition: number): Promise<void> {
+    const keys = [this.keys.due(partition), this.keys.touch(partition), this.keys.customers(partition)] as const;
+    while ((await scripts(this.redis as unknown as ChainableCommander).tsUpgradePartition(...keys, 1000)) > 0) {
+      // 1,000 customers per call: Redis is not blocked for long on a large set.
+    }
   }
 
   async getPartitionMeta(partition: number): Promise<Record<string, string>> {
@@ -310,6 +415,12 @@ export class TierStateStore {
     return this.rules.active();
   }
 }
+
+/**
+ * The exclusive ZRANGEBYSCORE/ZCOUNT bound of "due at or before `upTo`": due instants are whole milliseconds and the
+ * score adds the touch counter (< 1) to them.
+ */
+const dueBound = (upTo: number): string => (Number.isFinite(upTo) ? `(${Math.floor(upTo) + 1}` : '(+inf');
 
 /** The pipeline with the Lua commands defined in the constructor. */
 const scripts = (p: ChainableCommander) => p as unknown as TierStateCommands;

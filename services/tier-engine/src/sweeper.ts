@@ -203,6 +203,8 @@ export class Sweeper {
     }
     if (!this.leased.has(p)) {
       this.leased.add(p);
+      // A partition written by the previous build: its customer set joins the due index (tierstate §23 upgrade).
+      await this.o.tierState.upgradePartition(p);
       // Another instance may have swept this partition past later cut-point days: the cut points in memory can be
       // stale. The stored ones are the newest computed, which is what the partition's next day needs (barrier).
       for (const stored of await this.o.tierState.getCutPointsHistory()) this.o.engine.cutPoints = stored;
