@@ -3,17 +3,19 @@
  * (`tb`/`to`/`tm`/`ta` once merged: the survivor named, the root it leads to, merge event id, time; `mg:<id>` per id merged into it; `al:<anonymous id>`
  * per alias to it), per anonymous id X a hash `<prefix>:{anon:X}:aid` (`c`, `e`, `t`: the customer, the alias event
  * id and time) and the anonymous events held until its alias, `<prefix>:{anon:X}:anon`. Every key is hash-tagged by
- * the id it describes, and every script touches one id's slot (Cluster-safe); an event is routed with one `HGET` of
- * its customer's `to` (O(1), chains are compressed when they form) or one script call per anonymous id and batch.
+ * the id it describes, and every script touches one slot (Cluster-safe); an event is routed with one `HGET` of
+ * its customer's `to` (O(1), chains are compressed when they form) or one script call per batch for its anonymous ids
+ * (per slot in Cluster).
  *
  * Identity events are applied by one consumer in topic order (identities.v1 has one partition), so the steps of one
  * merge or alias run one after the other; each step is idempotent (keyed by the identity event id), so a crash between
- * two steps is repaired by the redelivery. Scripts: lua/identity_*.lua (keys in the name), loaded with defineCommand.
+ * two steps is repaired by the redelivery. Scripts: lua/identity_*.lua (keys in the name; identity_hold_many: 2 per anonymous id), loaded with defineCommand.
  */
 import { readFileSync } from 'node:fs';
 import { customerHashTag, execBySlot, type RedisClient } from '@tierstream/config';
 import { type IdentityEvent, WEB_BEHAVIOR_TYPES, type WebBehaviorType } from '@tierstream/contracts';
-import type { ChainableCommander } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { type ChainableCommander, Cluster } from 'ioredis';
 import type { IdentityOutcome } from './identity-oracle';
 
 const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
@@ -42,7 +44,8 @@ interface IdentityCommands {
     floor: number,
     keepMs: number,
   ): Promise<Array<number | string>>;
-  tsIdentityHold(aid: string, held: string, ...args: Array<string | number>): Promise<[string, string, string]>;
+  /** Variable keys: the number of keys first (2 per anonymous id), then the keys, then the arguments. */
+  tsIdentityHoldMany(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<string[]>;
 }
 
 /** Key names of the identity graph (all hash-tagged by the id they describe). */
@@ -87,7 +90,7 @@ export interface IdentityRecord {
   aliases: Array<{ anonymousId: string; at: number }>;
 }
 
-/** Per anonymous id of a batch: its alias (if any) and one decision per event (see identity_hold-2.lua). */
+/** Per anonymous id of a batch: its alias (if any) and one decision per event (see identity_hold_many.lua). */
 export interface HoldResult {
   customerId: string | null;
   aliasAt: number | null;
@@ -107,6 +110,10 @@ export interface IdentityStoreOptions {
 
 export const DEFAULT_ANON_RETENTION_MS = 30 * 86_400_000;
 
+/** Anonymous ids per identity_hold_many.lua call, and about as many events per call (a call blocks Redis). */
+const HOLD_IDS_PER_CALL = 512;
+const HOLD_EVENTS_PER_CALL = 4_000;
+
 export class IdentityStore {
   readonly keys: ReturnType<typeof identityKeys>;
   readonly anonRetentionMs: number;
@@ -124,11 +131,12 @@ export class IdentityStore {
     const commands: Array<[string, number, string]> = [
       ['tsIdentityMergeSource', 2, 'identity_merge_source-2'],
       ['tsIdentityAlias', 2, 'identity_alias-2'],
-      ['tsIdentityHold', 2, 'identity_hold-2'],
     ];
     for (const [name, numberOfKeys, file] of commands) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua: lua(file) });
     }
+    // Variable number of keys (2 per anonymous id): given first at each call.
+    if (!('tsIdentityHoldMany' in redis)) redis.defineCommand('tsIdentityHoldMany', { lua: lua('identity_hold_many') });
   }
 
   private get commands(): IdentityCommands {
@@ -250,35 +258,67 @@ export class IdentityStore {
   }
 
   /**
-   * The anonymous web events of a batch, per anonymous id (one script call each, pipelined per slot): held while the
-   * id has no alias, else routed. `floor`: the identity watermark − the anonymous retention horizon (older events
+   * The anonymous web events of a batch, per anonymous id: held while the id has no alias, else routed. Many ids per
+   * script call (identity_hold_many.lua: in Cluster the ids of one slot; calls of at most HOLD_IDS_PER_CALL ids and
+   * about HOLD_EVENTS_PER_CALL events, so one call never blocks Redis long), all calls in one round trip (one
+   * pipeline per slot in Cluster). `floor`: the identity watermark − the anonymous retention horizon (older events
    * cannot be folded by any alias still to come; identities.v1 is in event-time order like the input partitions).
    */
   async hold(
     items: ReadonlyArray<{ anonymousId: string; events: readonly HeldEvent[] }>,
     floor: number,
   ): Promise<Map<string, HoldResult>> {
+    const out = new Map<string, HoldResult>();
+    if (items.length === 0) return out;
+    const head = [floor, this.heldCap, this.anonRetentionMs + 2 * 86_400_000];
+    // Per slot (one group without Cluster): calls of consecutive items.
+    const groups = new Map<number, Array<(typeof items)[number]>>();
+    for (const it of items) {
+      const slot = this.redis instanceof Cluster ? calculateSlot(this.keys.alias(it.anonymousId)) : 0;
+      const g = groups.get(slot);
+      if (g) g.push(it);
+      else groups.set(slot, [it]);
+    }
+    const calls: Array<Array<(typeof items)[number]>> = [];
+    for (const group of groups.values()) {
+      let call: Array<(typeof items)[number]> = [];
+      let events = 0;
+      for (const it of group) {
+        if (call.length > 0 && (call.length >= HOLD_IDS_PER_CALL || events + it.events.length > HOLD_EVENTS_PER_CALL)) {
+          calls.push(call);
+          call = [];
+          events = 0;
+        }
+        call.push(it);
+        events += it.events.length;
+      }
+      calls.push(call);
+    }
     const replies = await execBySlot(
       this.redis,
-      items,
-      (it) => this.keys.alias(it.anonymousId),
-      (p: ChainableCommander, it) => {
-        const args: Array<string | number> = [floor, this.heldCap, this.anonRetentionMs + 2 * 86_400_000];
-        for (const ev of it.events) args.push(ev.eventId, encodeHeld(ev));
-        (p as unknown as IdentityCommands).tsIdentityHold(
-          this.keys.alias(it.anonymousId),
-          this.keys.held(it.anonymousId),
-          ...args,
-        );
+      calls,
+      (call) => this.keys.alias(call[0]!.anonymousId),
+      (p: ChainableCommander, call) => {
+        const keys: string[] = [];
+        const args: Array<string | number> = [...head];
+        for (const it of call) {
+          keys.push(this.keys.alias(it.anonymousId), this.keys.held(it.anonymousId));
+          let packed = '';
+          for (const ev of it.events) packed += `${encodeHeld(ev)},${Buffer.byteLength(ev.eventId)}:${ev.eventId}`;
+          args.push(packed);
+        }
+        (p as unknown as IdentityCommands).tsIdentityHoldMany(keys.length, ...keys, ...args);
       },
     );
-    const out = new Map<string, HoldResult>();
-    items.forEach((it, i) => {
-      const [customer, at, decisions] = replies[i] as [string, string, string];
-      out.set(it.anonymousId, {
-        customerId: customer === '' ? null : customer,
-        aliasAt: customer === '' ? null : Number(at),
-        decisions,
+    calls.forEach((call, c) => {
+      const reply = replies[c] as string[];
+      call.forEach((it, i) => {
+        const customer = reply[3 * i]!;
+        out.set(it.anonymousId, {
+          customerId: customer === '' ? null : customer,
+          aliasAt: customer === '' ? null : Number(reply[3 * i + 1]),
+          decisions: reply[3 * i + 2]!,
+        });
       });
     });
     return out;

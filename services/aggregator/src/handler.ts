@@ -15,7 +15,7 @@ import { type BatchHandler, CONTROL_HEADER, type ConsumedRecord, type RecordProd
 import { type ServiceMetrics, timed } from '@tierstream/observability';
 import { dayOf, endOfDay, signalPartitionOf, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
-import { forApply, type IdentityRouteDeps, rerouteMoved, routeByIdentity } from './steps/identity-route';
+import { forApply, type IdentityRouteDeps, KnownRoots, rerouteMoved, routeByIdentity } from './steps/identity-route';
 import { reportMoneyAnomalies } from './steps/money-anomalies';
 
 export interface AggregatorDeps {
@@ -95,6 +95,8 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   const watermarks = new Map<string, number>();
   let retentionCache: { at: number; days: number } | null = null;
   let identityMarkCache: { at: number; mark: number } | null = null;
+  /** Customer ids found to be roots: not looked up again (a merge since is caught by the apply script: moved). */
+  const knownRoots = new KnownRoots();
   return async (batch, ctx) => {
     let byCustomer = new Map<string, PendingEvent[]>();
     /** Records routed to a customer other than the one they name (identity): the id they name. */
@@ -130,7 +132,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     }
     if (deps.identity && named.length + anonymousRecords.length > 0) {
       const routed = await timed(deps.metrics?.redisLatency, { op: 'identity_route' }, async () =>
-        routeByIdentity(named, anonymousRecords, await identityWatermark(), deps.identity!),
+        routeByIdentity(named, anonymousRecords, await identityWatermark(), deps.identity!, knownRoots),
       );
       byCustomer = routed.byCustomer;
       via = routed.via;
@@ -240,7 +242,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
         else kept.push(it);
       }
       if (moved.size === 0) return kept;
-      last = [...(await rerouteMoved(moved, deps.identity, via))].map(([customerId, events]) => ({
+      last = [...(await rerouteMoved(moved, deps.identity, via, knownRoots))].map(([customerId, events]) => ({
         customerId,
         events,
       }));

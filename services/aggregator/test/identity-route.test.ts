@@ -1,6 +1,6 @@
 import type { InputEvent } from '@tierstream/contracts';
 import { describe, expect, it } from 'vitest';
-import { rerouteMoved, routeByIdentity } from '../src/steps/identity-route';
+import { KnownRoots, rerouteMoved, routeByIdentity } from '../src/steps/identity-route';
 
 const web = (offset: string, customer: string | null, anon: string | null) => ({
   event: {
@@ -60,5 +60,44 @@ describe('routeByIdentity', () => {
       appliedBeforeMerge: async (records) => records.map((x) => x.customerId === 'A' && x.offset === '9'),
     });
     expect([...r].map(([c, list]) => [c, list.map((x) => x.offset)])).toEqual([['B', ['10', '12']]]);
+  });
+
+  it('looks up only ids not known to be roots, and forgets an id the apply script found merged', async () => {
+    const lookedUp: string[][] = [];
+    let merged = false;
+    const deps = {
+      anonRetentionMs: 100_000,
+      identity: {
+        hold: async () => new Map(),
+        resolveMany: async (ids: readonly string[]) => {
+          lookedUp.push([...ids]);
+          return new Map(ids.map((id) => [id, id === 'A' && merged ? 'B' : id]));
+        },
+      },
+      appliedBeforeMerge: async (records: readonly unknown[]) => records.map(() => false),
+    };
+    const known = new KnownRoots();
+    await routeByIdentity([web('1', 'A', null), web('2', 'C', null)], [], 5_000, deps, known);
+    // A and C are roots: the next batch routes them without a lookup; D is new.
+    const second = await routeByIdentity([web('3', 'A', null), web('4', 'D', null)], [], 5_000, deps, known);
+    expect(lookedUp).toEqual([['A', 'C'], ['D']]);
+    expect([...second.byCustomer.keys()]).toEqual(['A', 'D']);
+    // A is merged into B meanwhile: the apply script answers moved, rerouteMoved sends A's records to B and forgets A.
+    merged = true;
+    const r = await rerouteMoved(new Map([['A', [web('3', 'A', null)]]]), deps, new Map(), known);
+    expect([...r.keys()]).toEqual(['B']);
+    expect(known.has('A')).toBe(false);
+    const third = await routeByIdentity([web('5', 'A', null)], [], 5_000, deps, known);
+    expect(lookedUp.at(-1)).toEqual(['A']);
+    expect([...third.byCustomer.keys()]).toEqual(['B']);
+    expect(third.via.get([...third.byCustomer.values()][0]![0]!)).toBe('A');
+  });
+
+  it('KnownRoots forgets the oldest quarter when full', () => {
+    const known = new KnownRoots(8);
+    for (let i = 0; i < 9; i++) known.add(`c${i}`);
+    expect(known.size).toBe(7);
+    expect(['c0', 'c1', 'c2', 'c3'].map((id) => known.has(id))).toEqual([false, false, true, true]);
+    expect(known.has('c8')).toBe(true);
   });
 });

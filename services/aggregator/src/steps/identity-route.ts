@@ -1,9 +1,12 @@
 /**
  * Step: which customer each event of an input batch counts for (docs/design-decisions.md §22). An event with a
- * customer id goes to that id's root (one pipelined HGET per distinct customer: almost always the id itself); an
- * anonymous web event goes through routeAnonymous (held, or routed to its alias's customer, then to that customer's
- * root). A record of a merged customer that its own aggregates applied before the merge is dropped (it was folded
- * into the survivor). The result groups the events per customer in their delivery order, as the apply path wants.
+ * customer id goes to that id's root; an anonymous web event goes through routeAnonymous (held, or routed to its
+ * alias's customer, then to that customer's root). Roots are looked up (one pipelined HGET per distinct customer)
+ * only for ids not in KnownRoots: ids found to be roots before. Such an id may have been merged since; the apply
+ * script checks that atomically with its write (the customer's result is MOVED) and rerouteMoved routes its records
+ * to the root then, so skipping the lookup never applies an event to a merged customer. A record of a merged customer
+ * that its own aggregates applied before the merge is dropped (it was folded into the survivor). The result groups
+ * the events per customer in their delivery order, as the apply path wants.
  */
 import { createHash } from 'node:crypto';
 import type { IdentityStore } from '@tierstream/aggregates';
@@ -21,20 +24,59 @@ export interface IdentityRouteDeps extends AnonymousStepDeps {
 }
 
 /**
+ * Customer ids found to be roots (no `to` in their identity hash) by an earlier lookup: routed to themselves without
+ * a lookup (the apply script's MOVED answer catches a merge since, and rerouteMoved forgets the id). At most
+ * `capacity` ids (default 200,000, about 15 MB); when full, the oldest quarter is forgotten (looked up again).
+ */
+export class KnownRoots {
+  private readonly ids = new Set<string>();
+
+  constructor(readonly capacity = 200_000) {}
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  add(id: string): void {
+    if (this.ids.size >= this.capacity) {
+      let n = Math.max(1, Math.floor(this.capacity / 4));
+      for (const old of this.ids) {
+        if (n-- <= 0) break;
+        this.ids.delete(old);
+      }
+    }
+    this.ids.add(id);
+  }
+
+  delete(id: string): void {
+    this.ids.delete(id);
+  }
+}
+
+/**
  * Groups `records` (delivery order) by the customer they count for. `anonymous`: the batch's anonymous web events;
- * `identityWatermark`: the identities partition's watermark (−∞ when none), the floor of held events.
+ * `identityWatermark`: the identities partition's watermark (−∞ when none), the floor of held events; `known`: ids
+ * not looked up (KnownRoots; ids found to be roots are added to it).
  */
 export async function routeByIdentity<R extends AnonymousRecord>(
   records: readonly R[],
   anonymous: readonly R[],
   identityWatermark: number,
   deps: IdentityRouteDeps,
+  known?: KnownRoots,
 ): Promise<{ byCustomer: Map<string, R[]>; via: Map<R, string>; anonymous: AnonymousRouting<R>['counts'] }> {
   const routed = await routeAnonymous(anonymous, identityWatermark, deps);
   const named = new Map<R, string>();
   for (const r of records) if (r.event.event.customer_id !== null) named.set(r, r.event.event.customer_id);
   for (const { customerId, record } of routed.routed) named.set(record, customerId);
-  const roots = await deps.identity.resolveMany([...new Set(named.values())]);
+  const lookup = new Set<string>();
+  for (const id of named.values()) if (!known?.has(id)) lookup.add(id);
+  const roots = lookup.size > 0 ? await deps.identity.resolveMany([...lookup]) : new Map<string, string>();
+  if (known) for (const [id, root] of roots) if (root === id) known.add(id);
   const moved = [...named].filter(([, id]) => (roots.get(id) ?? id) !== id);
   const done = await deps.appliedBeforeMerge(moved.map(([r, customerId]) => ({ ...r, customerId })));
   moved.forEach(([r], i) => {
@@ -43,7 +85,7 @@ export async function routeByIdentity<R extends AnonymousRecord>(
   const byCustomer = new Map<string, R[]>();
   const via = new Map<R, string>();
   // Delivery order: the batch's records in order, anonymous ones where they were.
-  for (const r of [...records, ...anonymous].sort(byOffset)) {
+  for (const r of mergeByOffset(records, anonymous)) {
     const id = named.get(r);
     if (id === undefined) continue;
     const root = roots.get(id) ?? id;
@@ -53,6 +95,24 @@ export async function routeByIdentity<R extends AnonymousRecord>(
     else byCustomer.set(root, [r]);
   }
   return { byCustomer, via, anonymous: routed.counts };
+}
+
+/** Two lists of records of one partition merged in offset order (each sorted first unless it is in order). */
+function mergeByOffset<R extends AnonymousRecord>(a: readonly R[], b: readonly R[]): R[] {
+  const x = inOrder(a);
+  const y = inOrder(b);
+  const out: R[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < x.length && j < y.length) out.push(byOffset(x[i]!, y[j]!) <= 0 ? x[i++]! : y[j++]!);
+  while (i < x.length) out.push(x[i++]!);
+  while (j < y.length) out.push(y[j++]!);
+  return out;
+}
+
+function inOrder<R extends AnonymousRecord>(list: readonly R[]): readonly R[] {
+  for (let i = 1; i < list.length; i++) if (byOffset(list[i - 1]!, list[i]!) > 0) return [...list].sort(byOffset);
+  return list;
 }
 
 /** Offsets of one partition are decimal strings: shorter is smaller, then byte order. */
@@ -73,16 +133,18 @@ export function forApply<R extends AnonymousRecord>(r: R, via: string | undefine
 }
 
 /**
- * The records of customers the apply script found merged (ApplyResult.moved: merged between this batch's routing and
- * its write, docs/design-decisions.md §22), grouped by their customer's root now; those the merged customer had
+ * The records of customers the apply script found merged (ApplyResult.moved: merged after this batch's routing or
+ * its last lookup, docs/design-decisions.md §22), grouped by their customer's root now; those the merged customer had
  * applied before its merge (a redelivery: folded into the survivor already) are dropped. `moved`: per customer the
- * records routed to it, in delivery order.
+ * records routed to it, in delivery order; the moved customers are forgotten by `known`.
  */
 export async function rerouteMoved<R extends AnonymousRecord>(
   moved: ReadonlyMap<string, readonly R[]>,
   deps: Pick<IdentityRouteDeps, 'appliedBeforeMerge'> & { identity: Pick<IdentityStore, 'resolveMany'> },
   via: Map<R, string> = new Map(),
+  known?: KnownRoots,
 ): Promise<Map<string, R[]>> {
+  if (known) for (const id of moved.keys()) known.delete(id);
   const roots = await deps.identity.resolveMany([...moved.keys()]);
   const all = [...moved].flatMap(([customerId, list]) => list.map((r) => ({ customerId, r })));
   const done = await deps.appliedBeforeMerge(all.map(({ customerId, r }) => ({ ...r, customerId })));
