@@ -15,12 +15,12 @@ const customers = Number(process.argv[2] ?? 2000);
 const batchSize = Number(process.argv[3] ?? 5000);
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:16379');
 const prefix = 'applybench';
-// APPLY_MICRO_PACK=1|0: packed order and service days on/off (default: the store's default, PACK_DAY_BUCKETS).
+// APPLY_MICRO_PACK=1|0: packed order and service days on/off (default: the store's default, PACKED_LAYOUT).
 const pack = process.env.APPLY_MICRO_PACK;
 const store = new AggregateStore(redis, {
   prefix,
   config: DEFAULT_AGGREGATE_CONFIG,
-  ...(pack === undefined ? {} : { packDayBuckets: pack === '1' }),
+  ...(pack === undefined ? {} : { packedLayout: pack === '1' }),
 });
 await store.init();
 // APPLY_MICRO_LUA=<file>: measure another script with the same arguments (a variant under study) instead.

@@ -192,6 +192,7 @@ local function preread(first, last)
     elseif op == 'T' then
       want_field('t')
       want_field('t:' .. day_of(at))
+      want_field('K:' .. x1)
       want_field('k:' .. x1)
       want_field('q:' .. x1)
     end
@@ -797,21 +798,82 @@ local function add_service(at, code, x3)
   lower_bound_to(d)
 end
 
--- Ticket state: "openedAt,resolvedAt,statusCode,statusAt"; q:<ticket> holds the status event's id (tie-break).
+-- Ticket state: { opened, resolved, code, at (the status and its time), eid (the status event's id, tie-break) }.
+-- Packed (with ARGV[2]'s `p`): K:<ticket> = a flags digit (bit 0 opened, 1 resolved, 2 status), the times present
+-- (7 digits each, biased like the dedupe times: opened, resolved, status time), the status code, then the event id.
+-- The previous layout (read in either mode; a ticket in both forms, after an identity fold, is merged like the fold
+-- merges: earliest opened and resolved, the later status, ties to the greater event id): k:<ticket> =
+-- "openedAt,resolvedAt,statusCode,statusAt", q:<ticket> = the status event's id.
+local function time_ok(x) return x == nil or (x == math.floor(x) and x > -TIME_BIAS and x < TIME_BIAS) end
+local function ticket_decode(v)
+  local flags, i = string.byte(v, 1), 2
+  local st = { code = '', eid = '' }
+  if flags % 2 == 1 then st.opened = dec128(v, i, 7) - TIME_BIAS; i = i + 7 end
+  if math.floor(flags / 2) % 2 == 1 then st.resolved = dec128(v, i, 7) - TIME_BIAS; i = i + 7 end
+  if flags >= 4 then
+    st.at = dec128(v, i, 7) - TIME_BIAS
+    st.code = string.sub(v, i + 7, i + 7)
+    i = i + 8
+  end
+  st.eid = string.sub(v, i)
+  return st
+end
+-- The packed value, or nil when the state cannot be packed.
+local function ticket_encode(st)
+  if not (time_ok(st.opened) and time_ok(st.resolved) and time_ok(st.at)) then return nil end
+  if (st.at == nil) ~= (st.code == '') or #st.code > 1 then return nil end
+  local flags, parts = 0, { '' }
+  if st.opened ~= nil then flags = flags + 1; parts[#parts + 1] = enc128(st.opened + TIME_BIAS, 7) end
+  if st.resolved ~= nil then flags = flags + 2; parts[#parts + 1] = enc128(st.resolved + TIME_BIAS, 7) end
+  if st.at ~= nil then flags = flags + 4; parts[#parts + 1] = enc128(st.at + TIME_BIAS, 7) .. st.code end
+  parts[1] = string.char(flags)
+  parts[#parts + 1] = st.eid
+  return table.concat(parts)
+end
+local function ticket_merge(st, o)
+  if o.opened ~= nil and (st.opened == nil or o.opened < st.opened) then st.opened = o.opened end
+  if o.resolved ~= nil and (st.resolved == nil or o.resolved < st.resolved) then st.resolved = o.resolved end
+  if o.at ~= nil and (st.at == nil or o.at > st.at or (o.at == st.at and str_gt(o.eid, st.eid))) then
+    st.at, st.code, st.eid = o.at, o.code, o.eid
+  end
+end
+-- The ticket's state from both forms (nil when it has none).
+local function read_ticket(tid)
+  local st
+  local v = get('K:' .. tid)
+  if v ~= nil then st = ticket_decode(v) end
+  local lv = get('k:' .. tid)
+  if lv ~= nil then
+    local t = split(lv)
+    local o = { opened = opt(t[1]), resolved = opt(t[2]), code = t[3] or '', at = opt(t[4]), eid = get('q:' .. tid) or '' }
+    if st == nil then st = o else ticket_merge(st, o) end
+  end
+  return st
+end
+local function write_ticket(tid, st)
+  local packed = pack and ticket_encode(st)
+  local kf, qf, pf = 'k:' .. tid, 'q:' .. tid, 'K:' .. tid
+  if packed then
+    set(pf, packed)
+    if get(kf) ~= nil then del(kf) end
+    if get(qf) ~= nil then del(qf) end
+  else
+    set(kf, table.concat({ st.opened and fmt(st.opened) or '', st.resolved and fmt(st.resolved) or '', st.code,
+      st.at and fmt(st.at) or '' }, ','))
+    if st.eid ~= '' and st.eid ~= get(qf) then set(qf, st.eid) end
+    if get(pf) ~= nil then del(pf) end
+  end
+end
 local function add_ticket_state(tid, code, at, eid)
   if code ~= 'O' and code ~= 'P' and code ~= 'R' and code ~= 'C' then return end
-  local kf, qf = 'k:' .. tid, 'q:' .. tid
-  local st = split(get(kf) or ',,,')
-  local opened, resolved, status_at = opt(st[1]), opt(st[2]), opt(st[4])
-  if code == 'O' and (opened == nil or at < opened) then st[1] = fmt(at) end
-  if (code == 'R' or code == 'C') and (resolved == nil or at < resolved) then st[2] = fmt(at) end
-  if status_at == nil or at > status_at or (at == status_at and str_gt(eid, get(qf) or '')) then
-    st[3] = code
-    st[4] = fmt(at)
-    set(qf, eid)
+  local st = read_ticket(tid) or { code = '', eid = '' }
+  if code == 'O' and (st.opened == nil or at < st.opened) then st.opened = at end
+  if (code == 'R' or code == 'C') and (st.resolved == nil or at < st.resolved) then st.resolved = at end
+  if st.at == nil or at > st.at or (at == st.at and str_gt(eid, st.eid)) then
+    st.code, st.at, st.eid = code, at, eid
   end
-  set(kf, table.concat({ st[1] or '', st[2] or '', st[3] or '', st[4] or '' }, ','))
-  if st[3] == 'C' and st[4] ~= nil and st[4] ~= '' then lower_bound_to(day_of(tonumber(st[4]))) end
+  write_ticket(tid, st)
+  if st.code == 'C' then lower_bound_to(day_of(st.at)) end
 end
 
 
@@ -1083,17 +1145,18 @@ if cut ~= nil then
         -- Order states and refund identities leave with their order's day (its contribution is in the buckets).
         local d = tonumber(string.match(cache[f], '^[^,]*'))
         if d <= cut then del(f) end
-      elseif p == 'k:' then
-        local st = split(cache[f])
-        local status_at = opt(st[4])
-        if st[3] == 'C' and status_at ~= nil and day_of(status_at) <= cut then
-          local opened, resolved = opt(st[1]), opt(st[2])
-          if opened ~= nil and resolved ~= nil then
+      elseif (p == 'k:' and not cache['K:' .. string.sub(f, 3)]) or p == 'K:' then
+        -- A ticket in both forms is folded once, from K:<ticket> (read_ticket merges them).
+        local tid = string.sub(f, 3)
+        local st = read_ticket(tid)
+        if st ~= nil and st.code == 'C' and st.at ~= nil and day_of(st.at) <= cut then
+          if st.opened ~= nil and st.resolved ~= nil then
             local b = split(get('tb') or '')
-            set('tb', join_trim({ b[1] or '', num(b[2]) + (resolved - opened), num(b[3]) + 1 }, 3))
+            set('tb', join_trim({ b[1] or '', num(b[2]) + (st.resolved - st.opened), num(b[3]) + 1 }, 3))
           end
-          del(f)
-          del('q:' .. string.sub(f, 3))
+          for _, g in ipairs({ 'K:' .. tid, 'k:' .. tid, 'q:' .. tid }) do
+            if cache[g] then del(g) end
+          end
         end
       end
     end
@@ -1113,6 +1176,9 @@ if cut ~= nil then
         elseif p == 'k:' then
           local st = split(v)
           if st[3] == 'C' and st[4] ~= nil and st[4] ~= '' then d = day_of(tonumber(st[4])) end
+        elseif p == 'K:' then
+          local st = ticket_decode(v)
+          if st.code == 'C' then d = day_of(st.at) end
         elseif f == 'o' or f == 't' then
           each_record(f == 'o' and ORDER_DAYS or SERVICE_DAYS, v, function(day) d = day end)
         elseif f == 'w' then

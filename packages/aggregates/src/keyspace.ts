@@ -11,6 +11,7 @@ import {
   emptyState,
   type OrderBucket,
   type ServiceBucket,
+  type TicketState,
   type TicketStatus,
   type WebBucket,
 } from './metrics';
@@ -40,6 +41,10 @@ const TICKET_CODE: Record<string, string> = {
   SATISFACTION_RATED: 'S',
 };
 const STATUS_BY_CODE: Record<string, TicketStatus> = { O: 'OPENED', P: 'REOPENED', R: 'RESOLVED', C: 'CLOSED' };
+const CODE_BY_STATUS = Object.fromEntries(Object.entries(STATUS_BY_CODE).map(([c, st]) => [st, c])) as Record<
+  TicketStatus,
+  string
+>;
 
 /**
  * The 9 fields of one event record as apply_events.lua reads them (money converted to the reporting currency here,
@@ -433,6 +438,50 @@ function mergeServiceBuckets(a: ServiceBucket, b: ServiceBucket): ServiceBucket 
   };
 }
 
+/**
+ * K:<ticket> (apply_events.lua ticket_encode): a flags digit (bit 0 opened, 1 resolved, 2 status), the times present
+ * (7 digits each, biased by 2^48), the status code, then the status event's id.
+ */
+function decodeTicket(v: string): TicketState {
+  const flags = v.charCodeAt(0);
+  let i = 1;
+  const time = () => {
+    const t = digits128(v, i, 7) - TIME_BIAS;
+    i += 7;
+    return t;
+  };
+  const openedAt = flags & 1 ? time() : null;
+  const resolvedAt = flags & 2 ? time() : null;
+  let statusAt: number | null = null;
+  let status: TicketStatus | null = null;
+  if (flags & 4) {
+    statusAt = time();
+    status = STATUS_BY_CODE[v[i]!] ?? null;
+    i++;
+  }
+  const eid = v.slice(i);
+  return { openedAt, resolvedAt, status, statusAt, statusEventId: eid === '' ? null : eid };
+}
+
+/** A ticket in both forms (after an identity fold): earliest opened and resolved, the later status (ties: greater id). */
+function mergeTickets(a: TicketState, b: TicketState): TicketState {
+  const min = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : Math.min(x, y));
+  const bytes = (id: string | null) => Buffer.from(id ?? '', 'utf8');
+  const bLater =
+    b.statusAt !== null &&
+    (a.statusAt === null ||
+      b.statusAt > a.statusAt ||
+      (b.statusAt === a.statusAt && Buffer.compare(bytes(b.statusEventId), bytes(a.statusEventId)) > 0));
+  const s = bLater ? b : a;
+  return {
+    openedAt: min(a.openedAt, b.openedAt),
+    resolvedAt: min(a.resolvedAt, b.resolvedAt),
+    status: s.status,
+    statusAt: s.statusAt,
+    statusEventId: s.statusEventId,
+  };
+}
+
 const TIME_BIAS = 2 ** 48;
 const DAY_BIAS = 2 ** 20;
 const ENTRY_LENGTH = FINGERPRINT_LENGTH + 7;
@@ -552,14 +601,16 @@ function orderDayValue(o: OrderDay): string {
 }
 
 /**
- * A hash (flat HGETALL reply) with its packed order and service days (`o`, `t`, design-decisions §23) replaced by one
- * field per day in the previous layout (`o:<day>`, `t:<day>`; a day in both forms added up), the form the identity
- * merge fold (identity_merge_fold-1.lua) adds into the survivor. Other fields unchanged.
+ * A hash (flat HGETALL reply) with its packed fields (design-decisions §23) in the previous layout: order and service
+ * days (`o`, `t`) as one field per day (`o:<day>`, `t:<day>`; a day in both forms added up), ticket states
+ * (`K:<ticket>`) as `k:<ticket>` and `q:<ticket>` (merged with those, if any): the form the identity merge fold
+ * (identity_merge_fold-1.lua) adds into the survivor. Other fields unchanged.
  */
-export function expandPackedDays(flat: readonly string[]): string[] {
+export function expandPackedFields(flat: readonly string[]): string[] {
   const out: string[] = [];
   const orders = new Map<number, OrderDay>();
   const service = new Map<number, { ms: number; columns: number[] }>();
+  const tickets = new Map<string, TicketState>();
   const rest = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const f = flat[i]!;
@@ -574,7 +625,28 @@ export function expandPackedDays(flat: readonly string[]): string[] {
         const t = decodeServiceDay(v);
         service.set(t.day, t);
       }
-    } else rest.set(f, v);
+    } else if (f.startsWith('K:')) tickets.set(f.slice(2), decodeTicket(v));
+    else rest.set(f, v);
+  }
+  for (const [tid, t] of tickets) {
+    // Like the script merges a ticket held in both forms; a legacy q:<ticket> with it.
+    const kf = `k:${tid}`;
+    const qf = `q:${tid}`;
+    const legacy = rest.get(kf);
+    let m = t;
+    if (legacy !== undefined) {
+      const b = legacy.split(',');
+      m = mergeTickets(t, {
+        openedAt: nOpt(b[0]),
+        resolvedAt: nOpt(b[1]),
+        status: b[2] ? (STATUS_BY_CODE[b[2]] ?? null) : null,
+        statusAt: nOpt(b[3]),
+        statusEventId: rest.get(qf) ?? null,
+      });
+    }
+    const code = m.status === null ? '' : CODE_BY_STATUS[m.status];
+    rest.set(kf, [m.openedAt ?? '', m.resolvedAt ?? '', code, m.statusAt ?? ''].join(','));
+    if (m.statusEventId !== null) rest.set(qf, m.statusEventId);
   }
   for (const [d, o] of orders) {
     const f = `o:${d}`;
@@ -626,6 +698,7 @@ function mergeWebBucket(web: Map<number, WebBucket>, d: number, bucket: WebBucke
 class StateDecoder {
   private readonly s: AggregateState;
   private readonly statusIds = new Map<string, string>();
+  private readonly packedTickets = new Map<string, TicketState>();
   /** Days of `o` decoded so far (an o:<day> of one of them is added to it). */
   private readonly packedOrderDays = new Set<number>();
 
@@ -760,6 +833,9 @@ class StateDecoder {
         });
         return;
       }
+      case 75: // K:<ticket> (packed)
+        this.packedTickets.set(f.slice(2), decodeTicket(v));
+        return;
       case 113: // q:<ticket>
         this.statusIds.set(f.slice(2), v);
         return;
@@ -790,6 +866,10 @@ class StateDecoder {
     for (const [tid, eid] of this.statusIds) {
       const t = this.s.tickets.get(tid);
       if (t) t.statusEventId = eid;
+    }
+    for (const [tid, t] of this.packedTickets) {
+      const legacy = this.s.tickets.get(tid);
+      this.s.tickets.set(tid, legacy === undefined ? t : mergeTickets(t, legacy));
     }
     return this.s;
   }

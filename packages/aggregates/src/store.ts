@@ -88,18 +88,19 @@ export interface AggregateStoreOptions {
   dedupeHorizonMs?: number;
   config: AggregateConfig;
   /**
-   * Write order and service days packed (one field `o`, one `t` per customer; design-decisions §23) instead of one
-   * field per day. Both layouts are read either way. Default PACK_DAY_BUCKETS.
+   * Write the packed layout (design-decisions §23): a customer's order days in one field `o`, its service days in one
+   * field `t`, a ticket's state in one field `K:<ticket>`, instead of one field per day (`o:<day>`, `t:<day>`) and two
+   * per ticket (`k:`, `q:`). Both layouts are read either way. Default PACKED_LAYOUT.
    */
-  packDayBuckets?: boolean;
+  packedLayout?: boolean;
 }
 
 /**
- * Default of AggregateStoreOptions.packDayBuckets. Off until the identity merge fold passes the merged customer's hash
- * through expandPackedDays (keyspace.ts): identity_merge_fold-1.lua adds day fields (`o:<day>`, `t:<day>`) and would
- * not add a packed `o`/`t` into a survivor that has one.
+ * Default of AggregateStoreOptions.packedLayout. Off until the identity merge fold passes the merged customer's hash
+ * through expandPackedFields (keyspace.ts): identity_merge_fold-1.lua adds the previous layout's fields into the
+ * survivor's and would not add a packed `o`/`t` into a survivor that has one, nor merge `K:` ticket states.
  */
-export const PACK_DAY_BUCKETS = false;
+export const PACKED_LAYOUT = false;
 
 type Client = Redis | Cluster;
 
@@ -113,7 +114,7 @@ export class AggregateStore {
   readonly prefix: string;
   readonly dedupeHorizonMs: number;
   readonly config: AggregateConfig;
-  readonly packDayBuckets: boolean;
+  readonly packedLayout: boolean;
   private sha: string | null = null;
 
   constructor(
@@ -123,7 +124,7 @@ export class AggregateStore {
     this.prefix = opts.prefix ?? DEFAULT_PREFIX;
     this.dedupeHorizonMs = opts.dedupeHorizonMs ?? DEFAULT_DEDUPE_HORIZON_MS;
     this.config = opts.config;
-    this.packDayBuckets = opts.packDayBuckets ?? PACK_DAY_BUCKETS;
+    this.packedLayout = opts.packedLayout ?? PACKED_LAYOUT;
     if (!Number.isFinite(this.dedupeHorizonMs) || this.dedupeHorizonMs < 0) {
       throw new Error(`dedupeHorizonMs must be a non-negative number, got ${opts.dedupeHorizonMs}`);
     }
@@ -154,7 +155,7 @@ export class AggregateStore {
     // The retention in days, `p` appended for packed day buckets (apply_events.lua ARGV[2]).
     const retention =
       String(Math.max(RETENTION_DAYS, Math.ceil(opts.retentionDays ?? RETENTION_DAYS))) +
-      (this.packDayBuckets ? 'p' : '');
+      (this.packedLayout ? 'p' : '');
     const out = new Map<string, ApplyResult>();
     for (const item of items) out.set(item.customerId, { ...NOTHING_APPLIED });
     // Customers in list order, grouped per slot (one group without Cluster), then several per script call: the

@@ -186,7 +186,7 @@ describe('apply_events.lua (compact layout) equals the previous script', () => {
               if (pack) {
                 const fields = await redis.hkeys(key);
                 if (fields.includes('o')) seen.packedOrders++;
-                if (fields.some((f) => f.startsWith('o:') || f.startsWith('t:'))) seen.dayFields++;
+                if (fields.some((f) => /^[otkq]:/.test(f))) seen.dayFields++;
               }
               const ref = await stateOf(refKey, item.customerId);
               const cur = await stateOf(key, item.customerId);
