@@ -32,4 +32,17 @@ describe('TierStateStore.schedule', () => {
       expect(await store.customerCount(p)).toBe(mine.length);
     }
   });
+
+  it('takes a customer named twice in one call once: the earlier instant, the counter stepped once per mention', async () => {
+    await store.schedule([
+      { customerId: 'twice', partition: 7, dueAt: 9_000 },
+      { customerId: 'twice', partition: 7, dueAt: 8_000 },
+      { customerId: 'other', partition: 7, dueAt: 8_500 },
+    ]);
+    expect(await store.due(7, 10_000, 10)).toEqual([
+      { customerId: 'twice', dueAt: 8_000, touch: String(8_000 + 1 / 1024) },
+      { customerId: 'other', dueAt: 8_500, touch: '8500' },
+    ]);
+    await expect(store.schedule([{ customerId: 'x', partition: 7, dueAt: 1.5 }])).rejects.toThrow(/integer/);
+  });
 });
