@@ -4,14 +4,22 @@
  * every customer is scheduled like the aggregator does (one call per signal partition and batch of its events' days,
  * attributes set for businesses), then evaluated by the pure engine on each of its event days and on the last day
  * (default rules, fallback cut points; pending demotions as they arise) and committed like the tier engine does.
- * Prints MEMORY USAGE per customer of the due index, touch counters, customer sets, attributes and tier states, after
+ * Prints MEMORY USAGE per customer of the due index, touch counters, customer sets, attributes, tier states and the
+ * population cache (the last evaluation's entry: its day and each event's anniversary in the next 30 days), after
  * the aggregator's side (touch counters present) and after the engine's (touch counters consumed).
  */
 import { readFileSync } from 'node:fs';
 import { DEFAULT_AGGREGATE_CONFIG, oracleMetrics } from '@tierstream/aggregates';
 import { customerIdOf, type InputEvent } from '@tierstream/contracts';
 import { generateWorkload } from '@tierstream/generator';
-import { evaluateTiers, initialCutPoints, parseRules, type TierState } from '@tierstream/tiering';
+import {
+  cutMetricNames,
+  evaluateTiers,
+  initialCutPoints,
+  parseRules,
+  populationEntry,
+  type TierState,
+} from '@tierstream/tiering';
 import { dayOf, endOfDay, signalPartitionOf, TierStateStore } from '@tierstream/tierstate';
 import { Redis } from 'ioredis';
 
@@ -22,6 +30,7 @@ const prefix = 'tsmicro';
 const store = new TierStateStore(redis, prefix);
 const rules = parseRules(readFileSync(new URL('../rules/default.yaml', import.meta.url), 'utf8'), 'rules/default.yaml');
 const cutPoints = initialCutPoints(rules);
+const names = cutMetricNames(rules);
 
 const byCustomer = new Map<string, InputEvent[]>();
 for (const e of generateWorkload({ customers, days: 365, seed: 20260630 })) {
@@ -50,6 +59,7 @@ const report = async (phase: string) => ({
   customers: await usage('customers:*'),
   attributes: await usage('{*}:attrs'),
   tierState: await usage('{*}:tier'),
+  populationCache: await usage('popcache:*'),
   codes: await usage('tiercodes'),
 });
 
@@ -103,7 +113,27 @@ try {
     const list = byPartition.get(partition) ?? [];
     byPartition.set(partition, list);
     const d = due.get(id)!;
-    list.push({ customerId: id, state, processedDueAt: d.dueAt, touch: d.touch, nextDueAt: endOfDay(lastDay + 30) });
+    // The population cache entry of the last evaluation (one step per event anniversary within the next 30 days).
+    const steps = events.map((e) => dayOf(e.event.occurred_at) + 365).filter((x) => x > lastDay && x < lastDay + 30);
+    const population = JSON.stringify(
+      populationEntry({
+        names,
+        day: lastDay,
+        cutPointsVersion: state!.cutpoints_version,
+        dueDay: lastDay + 30,
+        until: null,
+        pathDays: [lastDay, ...new Set(steps.sort((a, b) => a - b))],
+        metricsAtDay: (day) => oracleMetrics(events, endOfDay(day), DEFAULT_AGGREGATE_CONFIG, 48 * 3_600_000),
+      }),
+    );
+    list.push({
+      customerId: id,
+      state,
+      processedDueAt: d.dueAt,
+      touch: d.touch,
+      nextDueAt: endOfDay(lastDay + 30),
+      population,
+    });
   }
   for (const [p, items] of byPartition) await store.commit(p, items);
   const afterEngine = await report('after the engine');

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { customerHashTag, execBySlot, type RedisClient } from '@tierstream/config';
 import type { Attributes, CutPoints, TierState } from '@tierstream/tiering';
 import type { ChainableCommander } from 'ioredis';
+import { decodePopulationEntry, encodePopulationEntry, populationEntryOf } from './population-codec';
 import { RulesStore, type RulesVersion } from './rules';
 import { decodeTierState, encodeTierState, tierStateStrings, UnknownCodeError } from './state-codec';
 
@@ -71,7 +72,10 @@ export class TierStateStore {
     /** The code table of compact tier states (no personal data: versions, dimension, tier and rule ids). */
     tierCodes: () => `${this.prefix}:tiercodes`,
     partitionMeta: (p: number) => `${this.prefix}:meta:{p${p}}`,
-    /** Hash customer → population cache entry (JSON, see @tierstream/tiering population.ts), per partition. */
+    /**
+     * Hash customer → population cache entry (@tierstream/tiering population.ts; compact, population-codec.ts, or the
+     * previous layout's JSON), per partition.
+     */
     populationCache: (p: number) => `${this.prefix}:popcache:{p${p}}`,
     watermarks: () => `${this.prefix}:watermarks`,
     cutPoints: () => `${this.prefix}:cutpoints`,
@@ -173,18 +177,29 @@ export class TierStateStore {
       customerIds.length === 0 ? null : this.redis.hget(this.keys.tierCodes(), 'gen'),
       execBySlot(this.redis, customerIds, this.keys.state, (p, id) => p.get(this.keys.state(id))),
     ]);
+    await this.decodeWithCodes(generation, (textOf) => {
+      values.forEach((value, i) => {
+        if (typeof value !== 'string') return;
+        out.set(customerIds[i]!, decodeTierState(value, customerIds[i]!, textOf));
+      });
+    });
+    return out;
+  }
+
+  /**
+   * Runs `decode` with the cached code table (dropped first when `generation`, read with the values, is another), and
+   * once more with the stored table when it meets an unknown code. Throws what `decode` throws the second time.
+   */
+  private async decodeWithCodes(
+    generation: string | null,
+    decode: (textOf: (code: number) => string | undefined) => void,
+  ): Promise<void> {
     if (this.codeTable && this.codeTable.generation !== generation) this.codeTable = null;
     for (let attempt = 0; ; attempt++) {
       try {
         const table = this.codeTable;
-        values.forEach((value, i) => {
-          if (typeof value !== 'string') return;
-          out.set(
-            customerIds[i]!,
-            decodeTierState(value, customerIds[i]!, (code) => table?.texts.get(code)),
-          );
-        });
-        return out;
+        decode((code) => table?.texts.get(code));
+        return;
       } catch (err) {
         if (!(err instanceof UnknownCodeError) || attempt > 0) throw err;
         this.codeTable = await this.loadCodeTable();
@@ -206,10 +221,9 @@ export class TierStateStore {
 
   private codeTable: CodeTable | null = null;
 
-  /** The compact values of `states` (state-codec.ts), after coding their strings in the code table (one call). */
-  private async encodeStates(states: readonly TierState[]): Promise<string[]> {
-    if (states.length === 0) return [];
-    const strings = [...new Set(states.flatMap(tierStateStrings))];
+  /** The codes of `strings` in the code table (one call; new strings get new codes). */
+  private async codesOf(strings: readonly string[]): Promise<Map<string, number>> {
+    if (strings.length === 0) return new Map();
     const generation = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
     const [stored, ...codes] = await scripts(this.redis as unknown as ChainableCommander).tsTierCodes(
       this.keys.tierCodes(),
@@ -224,7 +238,7 @@ export class TierStateStore {
       this.codeTable.texts.set(code, text);
       this.codeTable.codes.set(text, code);
     }
-    return states.map((state) => encodeTierState(state, (text) => codeOf.get(text)!));
+    return codeOf;
   }
 
   /**
@@ -248,14 +262,25 @@ export class TierStateStore {
   ): Promise<void> {
     // Population cache entries, then states, then the due index: a crash in between re-evaluates (idempotently), it
     // never skips, and a stored state always has the entry of its evaluation (or a later one).
-    const population = items.filter((it) => it.state && it.population !== undefined);
+    const population = items.flatMap((it) =>
+      it.state && it.population !== undefined
+        ? [{ customerId: it.customerId, json: it.population, entry: populationEntryOf(it.population) }]
+        : [],
+    );
+    const states = items.flatMap((it) => (it.state ? [it.state] : []));
+    // One call codes the strings of the states and of the population entries (compact layouts, §23).
+    const strings = new Set(states.flatMap(tierStateStrings));
+    for (const it of population) if (it.entry) strings.add(it.entry.v);
+    const codes = await this.codesOf([...strings]);
+    const codeOf = (text: string) => codes.get(text)!;
     if (population.length > 0) {
       const fields: string[] = [];
-      for (const it of population) fields.push(it.customerId, it.population!);
+      for (const it of population) {
+        fields.push(it.customerId, it.entry ? encodePopulationEntry(it.entry, codeOf) : it.json);
+      }
       await this.redis.hset(this.keys.populationCache(partition), ...fields);
     }
-    const states = items.flatMap((it) => (it.state ? [it.state] : []));
-    const values = await this.encodeStates(states);
+    const values = states.map((state) => encodeTierState(state, codeOf));
     await execBySlot(
       this.redis,
       states.map((state, i) => ({ state, value: values[i]! })),
@@ -285,15 +310,23 @@ export class TierStateStore {
     );
   }
 
-  /** Every population cache entry of a partition (customer → JSON), read in pages (HSCAN). */
+  /**
+   * Every population cache entry of a partition (customer → JSON, whichever layout it is stored in), read in pages
+   * (HSCAN). Throws if a compact entry refers to a code the code table does not have.
+   */
   async readPopulationCache(partition: number, pageSize = 2000): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
+    const stored: Array<[string, string]> = [];
+    const generation = await this.redis.hget(this.keys.tierCodes(), 'gen');
     let cursor = '0';
     do {
       const [next, flat] = await this.redis.hscan(this.keys.populationCache(partition), cursor, 'COUNT', pageSize);
       cursor = next;
-      for (let i = 0; i < flat.length; i += 2) out.set(flat[i]!, flat[i + 1]!);
+      for (let i = 0; i < flat.length; i += 2) stored.push([flat[i]!, flat[i + 1]!]);
     } while (cursor !== '0');
+    const out = new Map<string, string>();
+    await this.decodeWithCodes(generation, (textOf) => {
+      for (const [id, raw] of stored) out.set(id, decodePopulationEntry(raw, textOf));
+    });
     return out;
   }
 

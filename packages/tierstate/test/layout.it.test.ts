@@ -67,6 +67,37 @@ describe('tierstate layout', () => {
     expect((await store.readStates(['L1'])).get('L1')).toEqual(legacy);
   });
 
+  it('keeps population cache entries compact and gives them back as JSON; entries of the previous layout too', async () => {
+    const entry = { e: 20_634, v: 'cp-2026-06-29', d: 20_700, u: null, p: [[20_634, 5, 12, 34_500, 120_000]] };
+    const odd = { e: 20_634, v: 'cp-x', d: null, u: null, p: [[20_634, 0.5]] };
+    await store.commit(6, [
+      {
+        customerId: 'P1',
+        state: state('P1'),
+        processedDueAt: null,
+        touch: '0',
+        nextDueAt: null,
+        population: JSON.stringify(entry),
+      },
+      {
+        customerId: 'P2',
+        state: state('P2'),
+        processedDueAt: null,
+        touch: '0',
+        nextDueAt: null,
+        population: JSON.stringify(odd),
+      },
+    ]);
+    await t.redis.hset(store.keys.populationCache(6), 'P3', JSON.stringify({ ...entry, d: null }));
+    expect((await t.redis.hget(store.keys.populationCache(6), 'P1'))!.startsWith('1|')).toBe(true);
+    const cache = await store.readPopulationCache(6);
+    expect(JSON.parse(cache.get('P1')!)).toEqual(entry);
+    expect(JSON.parse(cache.get('P2')!)).toEqual(odd);
+    expect(JSON.parse(cache.get('P3')!)).toEqual({ ...entry, d: null });
+    // A reader with a cold code table.
+    expect(JSON.parse((await new TierStateStore(t.redis, 'ts').readPopulationCache(6)).get('P1')!)).toEqual(entry);
+  });
+
   it('reads states with a code table written by another process, and after the table was deleted and rebuilt', async () => {
     const other = new TierStateStore(t.redis, 'ts2');
     await other.commit(0, [
