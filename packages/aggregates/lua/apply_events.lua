@@ -1145,8 +1145,8 @@ if cut ~= nil then
         -- Order states and refund identities leave with their order's day (its contribution is in the buckets).
         local d = tonumber(string.match(cache[f], '^[^,]*'))
         if d <= cut then del(f) end
-      elseif (p == 'k:' and not cache['K:' .. string.sub(f, 3)]) or p == 'K:' then
-        -- A ticket in both forms is folded once, from K:<ticket> (read_ticket merges them).
+      elseif p == 'k:' or p == 'K:' then
+        -- A ticket in both forms is folded once: read_ticket merges them, and all its fields leave.
         local tid = string.sub(f, 3)
         local st = read_ticket(tid)
         if st ~= nil and st.code == 'C' and st.at ~= nil and day_of(st.at) <= cut then

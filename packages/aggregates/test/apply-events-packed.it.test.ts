@@ -1,0 +1,173 @@
+import type { InputEvent, OrderEvent, TicketEvent } from '@tierstream/contracts';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
+import { decodeStateReply, expandPackedFields } from '../src/keyspace';
+import type { AggregateState } from '../src/metrics';
+import { AggregateStore } from '../src/store';
+
+/**
+ * The packed layout (design-decisions §23) where a day or a ticket is held in both forms, as after an identity merge
+ * fold (identity_merge_fold-1.lua adds the merged customer's fields, in the previous layout, into the survivor's packed
+ * hash): read as their sum and merge, merged by the next write, folded once by the retention fold; equal to one hash
+ * that took all the events in the previous layout.
+ */
+describe('apply_events.lua: packed and previous-layout fields of the same day and ticket', () => {
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:16379', { maxRetriesPerRequest: 2 });
+  const prefix = `packed${process.pid}`;
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  const DAY = 86_400_000;
+  const d = 20_000;
+  let seq = 0;
+  const order = (type: OrderEvent['type'], orderId: string, at: number, amount: number, placedAt?: number) =>
+    ({
+      kind: 'order',
+      event: {
+        event_id: `o${++seq}`,
+        customer_id: 'x',
+        order_id: orderId,
+        type,
+        amount_minor: amount,
+        currency: 'USD',
+        margin_minor: Math.round(amount / 3),
+        channel: null,
+        items: 1,
+        occurred_at: at,
+        original_placed_at: placedAt ?? null,
+        refund_id: null,
+        attributes: null,
+      },
+    }) as InputEvent;
+  const ticket = (type: TicketEvent['type'], at: number, eventId = `t${++seq}`, csat: number | null = null) =>
+    ({
+      kind: 'ticket',
+      event: {
+        event_id: eventId,
+        customer_id: 'x',
+        ticket_id: 'T1',
+        type,
+        category: 'COMPLAINT',
+        priority: 'LOW',
+        csat,
+        occurred_at: at,
+      },
+    }) as InputEvent;
+  const records = (events: InputEvent[], partition: number) =>
+    events.map((event, i) => ({
+      event,
+      topic: event.kind === 'order' ? 'orders.v1' : 'tickets.v1',
+      partition,
+      offset: String(i),
+    }));
+  const stateOf = async (store: AggregateStore, id: string) =>
+    decodeStateReply(id, (await redis.call('HGETALL', store.keys(id).agg)) as string[], { idempotence: false })!;
+  /** What both hashes must agree on; a day's cancelled times in time order (their order depends on the merge). */
+  const view = (s: AggregateState) => ({
+    orders: [...s.orders].map(([day, b]) => [
+      day,
+      { ...b, cancelled: b.cancelled && [...b.cancelled].sort((x, y) => x.placedAt - y.placedAt) },
+    ]),
+    adjustments: [...s.adjustments].sort((a, b) => a.orderDay - b.orderDay || a.effectiveDay - b.effectiveDay),
+    service: s.service,
+    tickets: s.tickets,
+    orderBase: s.orderBase,
+    orderDayBase: s.orderDayBase,
+    ticketBase: s.ticketBase,
+    firstOrderAt: s.firstOrderAt,
+  });
+
+  it('reads a day and a ticket held in both forms as one, merges them when written, folds them once', async () => {
+    const packed = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG, packedLayout: true });
+    const previous = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG, packedLayout: false });
+    const t0 = d * DAY + 3_600_000;
+    // A's and B's events share day d (orders, service) and ticket T1 (B's status wins the tie on its greater id).
+    const a = [
+      order('PLACED', 'A1', t0, 1_000),
+      order('PLACED', 'A2', t0 + 1_000, 700),
+      order('CANCELLED', 'A2', t0 + 2 * DAY, 0, t0 + 1_000),
+      ticket('OPENED', t0 + 5_000),
+      ticket('ESCALATED', t0 + 6_000),
+      ticket('RESOLVED', t0 + DAY, 'ta'),
+    ];
+    const b = [
+      order('PLACED', 'B1', t0 + 9_000, 2_500),
+      order('PLACED', 'B2', t0 + 10_000, 400),
+      order('CANCELLED', 'B2', t0 + 3 * DAY, 0, t0 + 10_000),
+      order('REFUNDED', 'B1', t0 + 4 * DAY, 300, t0 + 9_000),
+      ticket('OPENED', t0 + 2_000),
+      ticket('SATISFACTION_RATED', t0 + 7_000, undefined, 4),
+      ticket('REOPENED', t0 + DAY, 'tb'),
+    ];
+    await packed.applyBatch([{ customerId: 'a', events: records(a, 0) }]);
+    await packed.applyBatch([{ customerId: 'b', events: records(b, 1) }]);
+    // The survivor: B's hash plus A's day and ticket fields in the previous layout (as the merge fold adds them).
+    const aFields = expandPackedFields((await redis.call('HGETALL', packed.keys('a').agg)) as string[]);
+    const added: string[] = [];
+    for (let i = 0; i < aFields.length; i += 2)
+      if (/^[aotkqnu]:/.test(aFields[i]!)) added.push(aFields[i]!, aFields[i + 1]!);
+    expect(added).toContain(`o:${d}`);
+    expect(added).toContain(`t:${d}`);
+    expect(added).toContain('k:T1');
+    await redis.copy(packed.keys('b').agg, packed.keys('z').agg);
+    await redis.hset(packed.keys('z').agg, ...added, 'lb', String(d));
+    expect(await redis.hexists(packed.keys('z').agg, 'o')).toBe(1);
+    expect(await redis.hexists(packed.keys('z').agg, 'K:T1')).toBe(1);
+    // The reference: all of them in one hash, previous layout.
+    await previous.applyBatch([{ customerId: 'r', events: records(a, 0) }]);
+    await previous.applyBatch([{ customerId: 'r', events: records(b, 1) }]);
+    expect(view(await stateOf(packed, 'z'))).toEqual(view(await stateOf(previous, 'r')));
+    const t1 = (await stateOf(previous, 'r')).tickets.get('T1')!;
+    expect(t1).toMatchObject({ openedAt: t0 + 2_000, status: 'REOPENED', statusEventId: 'tb' });
+
+    // More events of day d and ticket T1: the survivor's fields of both forms merged into the packed ones.
+    const c = [
+      order('PLACED', 'C1', t0 + 20_000, 900),
+      order('REFUNDED', 'A1', t0 + 5 * DAY, 100, t0),
+      ticket('ESCALATED', t0 + 30_000),
+      ticket('CLOSED', t0 + 6 * DAY),
+    ];
+    await packed.applyBatch([{ customerId: 'z', events: records(c, 2) }]);
+    await previous.applyBatch([{ customerId: 'r', events: records(c, 2) }]);
+    expect(view(await stateOf(packed, 'z'))).toEqual(view(await stateOf(previous, 'r')));
+    const fields = await redis.hkeys(packed.keys('z').agg);
+    // The written day and ticket left their day fields; an untouched day keeps its own (t:<d + 1>) until written.
+    expect(fields.filter((f) => /^[otkq]:/.test(f))).toEqual([`t:${d + 1}`]);
+
+    // Far later: everything folds into the bases, once.
+    const late = [order('PLACED', 'L1', t0 + 2_000 * DAY, 50)];
+    await packed.applyBatch([{ customerId: 'z', events: records(late, 3) }]);
+    await previous.applyBatch([{ customerId: 'r', events: records(late, 3) }]);
+    const folded = await stateOf(packed, 'z');
+    expect(view(folded)).toEqual(view(await stateOf(previous, 'r')));
+    expect(folded.ticketBase.resolveCount).toBe(1);
+    expect(folded.orderBase.count).toBe(3);
+    expect((await redis.hkeys(packed.keys('z').agg)).filter((f) => /^[otkqK]:|^[ot]$/.test(f))).toEqual([`o`]);
+  });
+
+  it('folds a ticket held in both forms once', async () => {
+    const packed = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG, packedLayout: true });
+    const previous = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG, packedLayout: false });
+    const t0 = d * DAY;
+    const a = [ticket('OPENED', t0 + 1_000), ticket('CLOSED', t0 + 2 * DAY)];
+    const b = [ticket('OPENED', t0 + 500), ticket('RESOLVED', t0 + DAY)];
+    await previous.applyBatch([{ customerId: 'fa', events: records(a, 0) }]);
+    await packed.applyBatch([{ customerId: 'fz', events: records(b, 1) }]);
+    const legacy = await redis.hgetall(previous.keys('fa').agg);
+    const added = Object.entries(legacy).filter(([f]) => /^[tkq]:/.test(f));
+    expect(added.map(([f]) => f)).toContain('k:T1');
+    await redis.hset(packed.keys('fz').agg, ...added.flat(), 'lb', String(d));
+    await previous.applyBatch([{ customerId: 'fr', events: records([...a, ...b], 0) }]);
+    const late = [order('PLACED', 'L1', t0 + 2_000 * DAY, 50)];
+    await packed.applyBatch([{ customerId: 'fz', events: records(late, 3) }]);
+    await previous.applyBatch([{ customerId: 'fr', events: records(late, 3) }]);
+    const folded = await stateOf(packed, 'fz');
+    expect(view(folded)).toEqual(view(await stateOf(previous, 'fr')));
+    expect(folded.ticketBase).toMatchObject({ resolveCount: 1, resolveSumMs: t0 + DAY - (t0 + 500) });
+    expect(await redis.hkeys(packed.keys('fz').agg)).not.toContain('k:T1');
+  });
+});
