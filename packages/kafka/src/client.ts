@@ -1,4 +1,12 @@
-import { CompressionTypes, Kafka, type KafkaConfig, logLevel, Partitioners, type Producer } from 'kafkajs';
+import {
+  CompressionTypes,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  type Message,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import type { OutgoingRecord, RecordProducer } from './types';
 
@@ -101,6 +109,12 @@ export async function probeKafka(kafka: Kafka): Promise<void> {
 /**
  * An idempotent producer (acks=all, one in-flight request, so per-key order survives retries).
  * Records are keyed by customer id by the callers, which gives per-customer order on the topic.
+ *
+ * Sends made while a request is in flight wait and then go together as the next request (no linger: an idle
+ * producer sends at once), up to COALESCE_MAX_BYTES per request: with pipelined consumers several partitions' signals
+ * would otherwise queue one request each behind the broker lock of the idempotent producer. Each send resolves when
+ * the request carrying its records is acknowledged, and rejects with that request's error; records keep the order
+ * of the sends.
  */
 export async function createProducer(kafka: Kafka): Promise<RecordProducer> {
   const producer: Producer = kafka.producer({
@@ -113,20 +127,99 @@ export async function createProducer(kafka: Kafka): Promise<RecordProducer> {
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
   });
   await producer.connect();
-  const toMessages = (records: OutgoingRecord[]) =>
-    records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: r.partition }));
+  const send = coalescingSender((topicMessages) =>
+    producer.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages }),
+  );
   return {
-    async send(topic, records) {
-      if (records.length === 0) return;
-      await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: toMessages(records) });
-    },
-    async sendMany(batches) {
-      const topicMessages = batches
-        .filter((b) => b.records.length > 0)
-        .map((b) => ({ topic: b.topic, messages: toMessages(b.records) }));
-      if (topicMessages.length === 0) return;
-      await producer.sendBatch({ acks: -1, topicMessages });
-    },
+    send: (topic, records) => send([{ topic, records }]),
+    sendMany: (batches) => send(batches),
     disconnect: () => producer.disconnect(),
+  };
+}
+
+/**
+ * Upper bound of the records (keys, values, headers, plus 64 bytes each) of sends combined into one request: the
+ * broker refuses a record batch above its max message size (1 MiB by default), and such a refusal is not retriable.
+ * A single send above it goes alone, as it would without coalescing.
+ */
+export const COALESCE_MAX_BYTES = 768 * 1024;
+/**
+ * Upper bound of the records of sends combined into one request: kafkajs groups a request's records per partition
+ * in time quadratic in their number (it copies the partition's list for every record), so combining many large
+ * sends would cost more CPU than the requests it saves.
+ */
+export const COALESCE_MAX_RECORDS = 4_096;
+
+type TopicMessages = Array<{ topic: string; messages: Message[] }>;
+
+/**
+ * `sendBatch` with coalescing (createProducer): one call at a time; calls made meanwhile are combined (in call order,
+ * records of one topic concatenated) into the next call, up to COALESCE_MAX_BYTES and COALESCE_MAX_RECORDS. Exported for
+ * tests.
+ */
+export function coalescingSender(
+  sendBatch: (topicMessages: TopicMessages) => Promise<unknown>,
+): (batches: Array<{ topic: string; records: OutgoingRecord[] }>) => Promise<void> {
+  interface Waiting {
+    batches: Array<{ topic: string; records: OutgoingRecord[] }>;
+    bytes: number;
+    count: number;
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }
+  let queue: Waiting[] = [];
+  let busy = false;
+  const run = async () => {
+    busy = true;
+    while (queue.length > 0) {
+      let take = 1;
+      let bytes = queue[0]!.bytes;
+      let count = queue[0]!.count;
+      while (
+        take < queue.length &&
+        bytes + queue[take]!.bytes <= COALESCE_MAX_BYTES &&
+        count + queue[take]!.count <= COALESCE_MAX_RECORDS
+      ) {
+        bytes += queue[take]!.bytes;
+        count += queue[take++]!.count;
+      }
+      const group = queue.slice(0, take);
+      queue = queue.slice(take);
+      const byTopic = new Map<string, Message[]>();
+      for (const w of group)
+        for (const b of w.batches) {
+          let list = byTopic.get(b.topic);
+          if (!list) {
+            list = [];
+            byTopic.set(b.topic, list);
+          }
+          for (const r of b.records)
+            list.push({ key: r.key, value: r.value, headers: r.headers, partition: r.partition });
+        }
+      try {
+        // One entry per topic: kafkajs keeps only the last entry of a topic listed twice.
+        await sendBatch([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+        for (const w of group) w.resolve();
+      } catch (err) {
+        for (const w of group) w.reject(err);
+      }
+    }
+    busy = false;
+  };
+  return (batches) => {
+    const nonEmpty = batches.filter((b) => b.records.length > 0);
+    if (nonEmpty.length === 0) return Promise.resolve();
+    let bytes = 0;
+    let count = 0;
+    for (const b of nonEmpty)
+      for (const r of b.records) {
+        count++;
+        bytes += r.value.length + (r.key?.length ?? 0) + 64;
+        if (r.headers) for (const k in r.headers) bytes += k.length + r.headers[k]!.length;
+      }
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ batches: nonEmpty, bytes, count, resolve, reject });
+      if (!busy) void run();
+    });
   };
 }

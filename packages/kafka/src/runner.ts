@@ -2,6 +2,7 @@ import type { ServiceMetrics } from '@tierstream/observability';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
+  type BatchFinish,
   type BatchHandler,
   type ConsumedRecord,
   type DeadLetter,
@@ -34,19 +35,37 @@ export interface ConsumerRunnerOptions {
   onAssignment?: (partitionsByTopic: Record<string, number[]>) => void;
 }
 
-/**
- * Runs a consumer group with commit-after-effect:
- *   fetch a partition batch → handler applies the effect (and queues dead letters) → dead letters are produced →
- *   the batch's offsets are committed with the current group generation.
- * If the partition was revoked meanwhile, the commit is refused by the coordinator (stale generation) or skipped
- * (isStale), and the new owner re-processes the batch: effects are idempotent, so that is safe.
- */
+/** Per partition: the batches of a pipelined handler whose finish is pending. */
+interface PartitionChain {
+  /** Bumped when the partition is sought back after a failed finish: the finishes queued before do nothing. */
+  epoch: number;
+  /** Settles when the last queued batch is finished: true when it and every earlier one of its epoch succeeded. */
+  last: Promise<boolean>;
+  /** Failed finishes since the last commit (the backoff before the next attempt). */
+  failures: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** Dead-letter values and keys above these sizes are cut (header `tierstream-dlq-truncated` gives the sizes). */
 const DLQ_MAX_VALUE_BYTES = 768 * 1024;
 const DLQ_MAX_KEY_BYTES = 16 * 1024;
 /** Upper bound of one dead-letter produce request (below the broker's default max message size of 1 MiB). */
 const DLQ_MAX_REQUEST_BYTES = 896 * 1024;
 
+/**
+ * Runs a consumer group with commit-after-effect:
+ *   fetch a partition batch → handler applies the effect (and queues dead letters) → dead letters are produced →
+ *   the batch's offsets are committed with the current group generation.
+ * If the partition was revoked meanwhile, the commit is refused by the coordinator (stale generation) or skipped
+ * (isStale), and the new owner re-processes the batch: effects are idempotent, so that is safe. *
+ * Pipelining: a handler that returns a BatchFinish has returned once the batch's ordered part is done; the runner
+ * then lets kafkajs fetch the partition's next batch and runs `finish`, the dead letters and the commit behind it
+ * (chained per partition, one batch ahead at most: a batch's handler returns only after the previous batch is
+ * finished). A failed `finish` commits nothing from that batch on and seeks the partition back to its first offset
+ * (after a backoff), so every later batch is delivered again too. Commits are skipped for batches fetched before a
+ * rebalance or a consumer restart (the partition is fetched again from the committed offset).
+ */
 export class ConsumerRunner {
   private consumer: Consumer;
   private running = false;
@@ -58,6 +77,13 @@ export class ConsumerRunner {
   private readonly failing = new Set<string>();
   /** `topic:partition` of the partitions this member has set per-partition gauges for. */
   private readonly reported = new Set<string>();
+  /** `topic:partition` of the partitions assigned at the last group join. */
+  private assigned = new Set<string>();
+  /** Per `topic:partition`: the batches whose finish is pending (pipelined handlers). */
+  private readonly chains = new Map<string, PartitionChain>();
+  /** Bumped at every rebalance, join and crash: batches fetched before are not committed by this member. */
+  private generation = 0;
+  private stopping = false;
 
   constructor(private readonly opts: ConsumerRunnerOptions) {
     this.consumer = opts.kafka.consumer({
@@ -72,10 +98,15 @@ export class ConsumerRunner {
     const { GROUP_JOIN, CRASH, STOP, REBALANCING } = this.consumer.events;
     this.consumer.on(REBALANCING, () => {
       this.joined = false;
+      this.generation++;
       opts.onAssignment?.({});
     });
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
+      this.generation++;
+      this.assigned = new Set(
+        Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)),
+      );
       this.forgetRevoked(e.payload.memberAssignment);
       opts.onAssignment?.(e.payload.memberAssignment);
       opts.logger.info({ groupId: opts.groupId, assignment: e.payload.memberAssignment }, 'joined consumer group');
@@ -84,6 +115,7 @@ export class ConsumerRunner {
       opts.metrics?.consumerCrashes.inc({ group: opts.groupId });
       this.crashed = e.payload.error;
       this.joined = false;
+      this.generation++;
       opts.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
       if (e.payload.restart) this.crashed = null;
     });
@@ -116,7 +148,7 @@ export class ConsumerRunner {
 
   private async processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, isRunning, isStale, heartbeat, resolveOffset, commitOffsetsIfNecessary } = payload;
-    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+    if (batch.messages.length === 0 || !isRunning() || isStale() || this.stopping) return;
     this.inFlight++;
     const started = process.hrtime.bigint();
     const m = this.opts.metrics;
@@ -130,16 +162,25 @@ export class ConsumerRunner {
       Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(batch.messages[0]!.offset))),
     );
     if (this.failing.has(key)) m?.batchRetries.inc(labels);
+    const chain = this.chainOf(key);
     try {
-      const records: ConsumedRecord[] = batch.messages.map((m) => ({
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: m.offset,
-        key: m.key ?? null,
-        value: m.value ?? null,
-        headers: headersToStrings(m.headers),
-        timestamp: Number(m.timestamp),
-      }));
+      // After a failed finish the partition was sought back: this is the retry, after a backoff.
+      if (chain.failures > 0) await sleep(Math.min(5_000, 200 * 2 ** (chain.failures - 1)));
+      const epoch = chain.epoch;
+      const generation = this.generation;
+      const records: ConsumedRecord[] = new Array(batch.messages.length);
+      for (let i = 0; i < batch.messages.length; i++) {
+        const msg = batch.messages[i]!;
+        records[i] = {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: msg.offset,
+          key: msg.key ?? null,
+          value: msg.value ?? null,
+          headers: headersToStrings(msg.headers),
+          timestamp: Number(msg.timestamp),
+        };
+      }
       const partitionBatch: PartitionBatch = {
         topic: batch.topic,
         partition: batch.partition,
@@ -147,30 +188,57 @@ export class ConsumerRunner {
         highWatermark: batch.highWatermark,
       };
       const dead: DeadLetter[] = [];
-      await this.opts.handler(partitionBatch, {
+      const result = await this.opts.handler(partitionBatch, {
         deadLetter: (record, reason, message) => dead.push({ record, reason, message }),
         heartbeat,
         isStale,
       });
-      if (dead.length > 0) await this.produceDeadLetters(dead);
-      // A revoked partition's offsets are not ours to commit: its new owner re-processes (idempotently).
-      if (isStale()) return;
       const last = batch.lastOffset();
-      resolveOffset(last);
-      await commitOffsetsIfNecessary({
-        topics: [
-          { topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] },
-        ],
-      });
-      this.lastBatchAt = Date.now();
-      if (this.failing.delete(key)) m?.partitionRetrying.set({ ...labels, partition: partitionLabels.partition }, 0);
-      if (m) {
-        m.recordsIn.inc({ topic: batch.topic }, records.length);
-        m.consumerLag.set(partitionLabels, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)));
-        m.batchDuration.observe({ topic: batch.topic }, Number(process.hrtime.bigint() - started) / 1e9);
+      const commit = async () => {
+        // A revoked partition's offsets are not ours to commit: its new owner re-processes (idempotently).
+        if (isStale() || this.generation !== generation || chain.epoch !== epoch) return;
+        await commitOffsetsIfNecessary({
+          topics: [
+            {
+              topic: batch.topic,
+              partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }],
+            },
+          ],
+        });
+        this.lastBatchAt = Date.now();
+        chain.failures = 0;
+        if (this.failing.delete(key)) m?.partitionRetrying.set({ ...labels, partition: partitionLabels.partition }, 0);
+        if (m) {
+          m.recordsIn.inc({ topic: batch.topic }, records.length);
+          m.consumerLag.set(partitionLabels, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)));
+          m.batchDuration.observe({ topic: batch.topic }, Number(process.hrtime.bigint() - started) / 1e9);
+        }
+      };
+      if (!result) {
+        // Not pipelined: the previous batch's finish (if any) first, then dead letters and commit, errors thrown.
+        await chain.last;
+        if (dead.length > 0) await this.produceDeadLetters(dead);
+        if (isStale()) return;
+        resolveOffset(last);
+        await commit();
+        return;
       }
+      if (isStale() || chain.epoch !== epoch) return;
+      // The next fetch of this partition starts after this batch; its finish and commit follow the previous one's.
+      resolveOffset(last);
+      const previous = chain.last;
+      chain.last = this.finishAfter(previous, chain, epoch, result, async () => {
+        if (dead.length > 0) await this.produceDeadLetters(dead);
+        await commit();
+      }).catch((err: unknown) => {
+        this.rewind(chain, epoch, batch.topic, batch.partition, batch.messages[0]!.offset, err);
+        return false;
+      });
+      // One batch ahead at most: this handler returns (and the next batch is handed out) once the previous one is
+      // finished.
+      await previous;
     } catch (err) {
-      // kafkajs fetches the batch again from the last committed offset and retries (then crashes and restarts).
+      // kafkajs fetches the batch again from the last resolved offset and retries (then crashes and restarts).
       this.failing.add(key);
       m?.batchFailures.inc(labels);
       m?.partitionRetrying.set({ ...labels, partition: partitionLabels.partition }, 1);
@@ -178,6 +246,59 @@ export class ConsumerRunner {
     } finally {
       this.inFlight--;
     }
+  }
+
+  /**
+   * `result.finish()` then `then()`, once `previous` settled true in the same epoch; resolves false without running
+   * them when an earlier batch failed (this one is then delivered again); rejects with their error.
+   */
+  private async finishAfter(
+    previous: Promise<boolean>,
+    chain: PartitionChain,
+    epoch: number,
+    result: BatchFinish,
+    then: () => Promise<void>,
+  ): Promise<boolean> {
+    if (!(await previous) || chain.epoch !== epoch) return false;
+    await result.finish();
+    await then();
+    return true;
+  }
+
+  /**
+   * A pipelined batch failed to finish: nothing of it or after it is committed; the partition is sought back to its
+   * first offset (a new epoch: the finishes queued behind it do nothing) and its next batch waits a backoff.
+   */
+  private rewind(
+    chain: PartitionChain,
+    epoch: number,
+    topic: string,
+    partition: number,
+    offset: string,
+    err: unknown,
+  ): void {
+    if (chain.epoch !== epoch) return;
+    chain.epoch++;
+    chain.failures++;
+    chain.last = Promise.resolve(true);
+    const key = `${topic}:${partition}`;
+    this.failing.add(key);
+    this.opts.metrics?.batchFailures.inc({ group: this.opts.groupId, topic });
+    this.opts.metrics?.partitionRetrying.set({ group: this.opts.groupId, topic, partition: String(partition) }, 1);
+    this.opts.logger.error(
+      { err, topic, partition, offset },
+      'finishing a batch failed: the partition is fetched again from that batch',
+    );
+    if (this.running && this.assigned.has(key)) this.consumer.seek({ topic, partition, offset });
+  }
+
+  private chainOf(key: string): PartitionChain {
+    let chain = this.chains.get(key);
+    if (!chain) {
+      chain = { epoch: 0, last: Promise.resolve(true), failures: 0 };
+      this.chains.set(key, chain);
+    }
+    return chain;
   }
 
   private async produceDeadLetters(dead: DeadLetter[]): Promise<void> {
@@ -267,10 +388,17 @@ export class ConsumerRunner {
     return Date.now() - this.lastBatchAt;
   }
 
-  /** Graceful stop: kafkajs lets the batch in flight finish (and commit) before it leaves the group. */
+  /**
+   * Graceful stop: no new batch is started; the batches in flight and the pending finishes complete (and commit)
+   * before the consumer leaves the group.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.stopping = true;
+    this.consumer.pause(this.opts.topics.map((topic) => ({ topic })));
+    while (this.inFlight > 0) await sleep(10);
+    await Promise.all([...this.chains.values()].map((c) => c.last));
     await this.consumer.stop();
     await this.consumer.disconnect();
   }
@@ -289,12 +417,17 @@ export class ConsumerRunner {
   }
 }
 
+/** One shared empty object for the (usual) records without headers: nothing allocated per record. */
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 function headersToStrings(headers: EachBatchPayload['batch']['messages'][number]['headers']): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!headers) return out;
-  for (const [k, v] of Object.entries(headers)) {
+  let out: Record<string, string> | undefined;
+  if (!headers) return NO_HEADERS;
+  for (const k in headers) {
+    const v = headers[k];
     if (v === undefined) continue;
+    out ??= {};
     out[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
   }
-  return out;
+  return out ?? NO_HEADERS;
 }

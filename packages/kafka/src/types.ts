@@ -49,7 +49,22 @@ export interface BatchContext {
   isStale(): boolean;
 }
 
-export type BatchHandler = (batch: PartitionBatch, ctx: BatchContext) => Promise<void>;
+/**
+ * What a handler returns when part of a batch's effects may finish after it returned (pipelining, §23 of
+ * docs/design-decisions.md): the runner calls `finish` once the partition's previous batch is finished, committed
+ * or not, and commits this batch's offsets only after it resolved (and the dead letters are produced). Meanwhile the
+ * handler gets the partition's next batch: whatever a handler does before it returns runs in batch order, `finish`
+ * too, but one batch's `finish` overlaps the next batch's handler. If `finish` rejects, neither this batch nor any
+ * later one of the partition is committed, and the partition is fetched again from this batch's first offset.
+ */
+export interface BatchFinish {
+  finish(): Promise<void>;
+}
+
+export type BatchHandler = (
+  batch: PartitionBatch,
+  ctx: BatchContext,
+) => Promise<void> | Promise<BatchFinish | undefined>;
 
 export interface RecordProducer {
   send(topic: string, records: OutgoingRecord[]): Promise<void>;

@@ -144,3 +144,70 @@ describe('ConsumerRunner per-partition gauges after a rebalance', () => {
     );
   });
 });
+
+describe('ConsumerRunner with a pipelined handler (BatchFinish)', () => {
+  const topic = uniqueName('runner_pipelined');
+  const groupId = uniqueName('runner_pipelined_group');
+  const admin = createTestKafka().admin();
+  const producerClient = createTestKafka().producer();
+  let runner: ConsumerRunner | undefined;
+  afterAll(async () => {
+    await runner?.stop();
+    await producerClient.disconnect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('hands out the next batch while the previous one finishes, commits finished batches only, and after a failed finish fetches the partition again from that batch', async () => {
+    await admin.connect();
+    await createTopics(admin, [topic], 1);
+    await producerClient.connect();
+    // Three record batches of 5 (offsets 0, 5, 10); a fetch of 100 bytes per partition returns one at a time.
+    for (let b = 0; b < 3; b++)
+      await producerClient.send({
+        topic,
+        messages: Array.from({ length: 5 }, (_, i) => ({ key: `k${b * 5 + i}`, value: `v${b * 5 + i}` })),
+      });
+    const committed = async () =>
+      Number((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset);
+    const heads: string[] = [];
+    const finishes: string[] = [];
+    let releaseFirst: (ok: boolean) => void = () => undefined;
+    const firstFinish = new Promise<boolean>((resolve) => {
+      releaseFirst = resolve;
+    });
+    const kafka = createKafka({ brokers: testEndpoints().kafkaBrokers, clientId: 'runner-test' });
+    runner = new ConsumerRunner({
+      kafka,
+      groupId,
+      topics: [topic],
+      producer: await createProducer(kafka),
+      logger: pino({ level: 'silent' }),
+      service: 'runner-test',
+      maxBytesPerPartition: 100,
+      handler: async (batch) => {
+        const first = batch.records[0]!.offset;
+        heads.push(first);
+        const attempt = heads.filter((h) => h === first).length;
+        return {
+          finish: async () => {
+            finishes.push(first);
+            if (first === '0' && attempt === 1 && !(await firstFinish)) throw new Error('signal produce failed');
+          },
+        };
+      },
+    });
+    await runner.start();
+    await waitUntil('the second batch handed out while the first is finishing', async () => heads.includes('5'));
+    // One batch ahead at most: the third waits for the first to finish; nothing is committed yet.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(heads).toEqual(['0', '5']);
+    expect(finishes).toEqual(['0']);
+    expect(await committed()).toBeLessThan(0);
+    releaseFirst(false);
+    await waitUntil('every batch finished and committed', async () => (await committed()) === 15);
+    // The failed batch and the one behind it came again; the second's first finish never ran.
+    expect(heads).toEqual(['0', '5', '0', '5', '10']);
+    expect(finishes).toEqual(['0', '0', '5', '10']);
+  });
+});

@@ -48,6 +48,12 @@ export interface AggregatorDeps {
     /** The identities partition's key in the watermarks hash (`<IDENTITIES_TOPIC>:0`): the held events' floor. */
     watermarkKey: string;
   };
+  /**
+   * Pipelined (the service): the handler returns once the batch is applied; scheduling, attributes, signals and the
+   * watermark follow in the returned `finish` (the runner calls it in batch order and commits after it). Default
+   * false: the handler finishes every step before it returns (tests, benches).
+   */
+  pipelined?: boolean;
 }
 
 type Classified =
@@ -73,9 +79,15 @@ interface PendingEvent {
 
 /**
  * One partition batch: decode + validate (bad records → DLQ), group by customer, apply every customer's events in
- * one pipelined Lua round (idempotent by offset and event id), schedule the customers in the due index, produce one
- * signal per customer, and move the partition's watermark. The runner commits offsets only after all of this.
- * A redelivered batch re-does every step; the Redis scripts make the second application a no-op.
+ * one pipelined Lua round (idempotent by offset and event id) — then, in `finish` when pipelined: schedule the
+ * customers in the due index and store their attributes (together), then produce one signal per customer and move
+ * the partition's watermark (together). The runner commits offsets only after all of this. A redelivered batch
+ * re-does every step; the Redis scripts make the second application a no-op.
+ *
+ * Order (docs/design-decisions.md §2, §3, §23): apply before schedule and attributes (an engine evaluation between
+ * must not take the customer for evaluated), both before the signal (a live evaluation reads the attributes) and
+ * before the watermark (a day is closed only after its events are applied and scheduled). Applies of one partition
+ * run in batch order (the high-water offsets), so only the steps after the apply overlap the next batch.
  */
 export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   const now = deps.now ?? Date.now;
@@ -158,65 +170,96 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
         attributes.set(customerId, merged);
       }
     }
-    if (byCustomer.size > 0 && deps.suppressed) {
-      for (const id of await deps.suppressed([...byCustomer.keys()])) {
-        byCustomer.delete(id);
-        attributes.delete(id);
-      }
-    }
+    let items: Array<{ customerId: string; events: PendingEvent[] }> = [];
     if (byCustomer.size > 0) {
-      let items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
+      items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
       const retentionDays = await retentionForEngine();
-      const applied = await timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () =>
-        deps.aggregates.applyBatch(tagged(items, via), { retentionDays }),
-      );
+      // The suppression check runs beside the apply: the apply script drops a suppressed customer's events itself
+      // (its marker is among the KEYS); the check keeps them from being scheduled, signalled or given attributes.
+      const [applied, suppressed] = await Promise.all([
+        timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () =>
+          deps.aggregates.applyBatch(tagged(items, via), { retentionDays }),
+        ),
+        deps.suppressed ? deps.suppressed([...byCustomer.keys()]) : undefined,
+      ]);
       reportMoneyAnomalies(applied, deps, batch.topic);
       items = await applyMoved(items, applied, retentionDays, batch.topic, via);
-      // Schedule every customer of the batch, applied or not: after a crash between the Redis write and this
-      // point, the redelivered batch applies nothing but must still schedule and signal.
-      const schedule = items.map(({ customerId, events }) => ({
-        customerId,
-        partition: signalPartitionOf(customerId, deps.signalPartitions),
-        dueAt: endOfDay(dayOf(minOccurredAt(events))),
-      }));
-      await timed(deps.metrics?.redisLatency, { op: 'schedule' }, async () => {
-        await deps.tierState.schedule(schedule);
-        await deps.tierState.setAttributes([...attributes].map(([customerId, a]) => ({ customerId, attributes: a })));
-      });
-      const emittedAt = now();
-      const signals: Array<{ key: string; value: Buffer }> = [];
-      for (const { customerId, events } of items) {
-        let first = Number.POSITIVE_INFINITY;
-        let last = Number.NEGATIVE_INFINITY;
-        for (const e of events) {
-          const t = e.event.event.occurred_at;
-          if (t < first) first = t;
-          if (t > last) last = t;
-        }
-        const signal: CustomerSignal = {
-          customer_id: customerId,
-          first_event_at: first,
-          last_event_at: last,
-          applied: events.length,
-          sources: [batch.topic],
-          emitted_at: emittedAt,
-        };
-        const value =
-          deps.serde.encodeIfCached(deps.signalsTopic, signal) ?? (await deps.serde.encode(deps.signalsTopic, signal));
-        signals.push({ key: customerId, value });
+      if (suppressed && suppressed.size > 0) {
+        items = items.filter((it) => !suppressed.has(it.customerId));
+        for (const id of suppressed) attributes.delete(id);
       }
-      await deps.producer.send(deps.signalsTopic, signals);
-      deps.metrics?.recordsOut.inc({ topic: deps.signalsTopic }, signals.length);
     }
-    if (watermark >= 0) {
-      await deps.tierState.advanceWatermarks([{ topic: batch.topic, partition: batch.partition, at: watermark }]);
-      const key = `${batch.topic}:${batch.partition}`;
-      const highest = Math.max(watermark, watermarks.get(key) ?? -1);
-      watermarks.set(key, highest);
-      deps.metrics?.watermark.set({ topic: batch.topic, partition: String(batch.partition) }, highest / 1000);
-    }
+    const topic = batch.topic;
+    const partition = batch.partition;
+    const finish = async (): Promise<void> => {
+      if (items.length > 0) await scheduleAndStore(items, attributes);
+      await Promise.all([
+        items.length > 0 ? signal(items, topic) : undefined,
+        watermark >= 0 ? advanceWatermark(topic, partition, watermark) : undefined,
+      ]);
+    };
     if (anonymous > 0) deps.logger.debug({ anonymous, topic: batch.topic }, 'skipped anonymous web events');
+    if (deps.pipelined) return { finish };
+    await finish();
   };
+
+  /**
+   * After the apply: schedule the customers in the due index and store their attributes (one round trip). Every
+   * customer of the batch, applied or not: after a crash between the Redis write and this point, the redelivered
+   * batch applies nothing but must still schedule and signal.
+   */
+  async function scheduleAndStore(
+    items: Array<{ customerId: string; events: PendingEvent[] }>,
+    attributes: Map<string, Record<string, string | number>>,
+  ): Promise<void> {
+    const schedule = items.map(({ customerId, events }) => ({
+      customerId,
+      partition: signalPartitionOf(customerId, deps.signalPartitions),
+      dueAt: endOfDay(dayOf(minOccurredAt(events))),
+    }));
+    await timed(deps.metrics?.redisLatency, { op: 'schedule' }, () =>
+      Promise.all([
+        deps.tierState.schedule(schedule),
+        deps.tierState.setAttributes([...attributes].map(([customerId, a]) => ({ customerId, attributes: a }))),
+      ]),
+    );
+  }
+
+  /** One signal per customer of the batch (after scheduleAndStore: a live evaluation reads the attributes). */
+  async function signal(items: Array<{ customerId: string; events: PendingEvent[] }>, topic: string): Promise<void> {
+    const emittedAt = now();
+    const signals: Array<{ key: string; value: Buffer }> = [];
+    for (const { customerId, events } of items) {
+      let first = Number.POSITIVE_INFINITY;
+      let last = Number.NEGATIVE_INFINITY;
+      for (const e of events) {
+        const t = e.event.event.occurred_at;
+        if (t < first) first = t;
+        if (t > last) last = t;
+      }
+      const signal: CustomerSignal = {
+        customer_id: customerId,
+        first_event_at: first,
+        last_event_at: last,
+        applied: events.length,
+        sources: [topic],
+        emitted_at: emittedAt,
+      };
+      const value =
+        deps.serde.encodeIfCached(deps.signalsTopic, signal) ?? (await deps.serde.encode(deps.signalsTopic, signal));
+      signals.push({ key: customerId, value });
+    }
+    await deps.producer.send(deps.signalsTopic, signals);
+    deps.metrics?.recordsOut.inc({ topic: deps.signalsTopic }, signals.length);
+  }
+
+  async function advanceWatermark(topic: string, partition: number, at: number): Promise<void> {
+    await deps.tierState.advanceWatermarks([{ topic, partition, at }]);
+    const key = `${topic}:${partition}`;
+    const highest = Math.max(at, watermarks.get(key) ?? -1);
+    watermarks.set(key, highest);
+    deps.metrics?.watermark.set({ topic, partition: String(partition) }, highest / 1000);
+  }
 
   /**
    * Customers the apply script found merged (merged between routing and the write: nothing was applied to them):

@@ -92,6 +92,9 @@ export async function runAggregator(
     validation: { maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS, maxMessageBytes: config.MAX_MESSAGE_BYTES },
     logger,
     metrics,
+    // Scheduling, attributes, signals and the watermark of a batch overlap the apply of the partition's next batch;
+    // the runner commits after them (docs/design-decisions.md §23).
+    pipelined: true,
     // Erased customers (docs/security.md "Erasure"): one EXISTS per batch while nobody is suppressed.
     suppressed: (ids) => suppressedAmong(redis, config.REDIS_PREFIX, ids),
     // Identity (docs/design-decisions.md §22): events count for their customer's root, anonymous ones via aliases.
