@@ -214,7 +214,8 @@ export function coalescingSender(
     for (const b of nonEmpty)
       for (const r of b.records) {
         count++;
-        bytes += r.value.length + (r.key?.length ?? 0) + 64;
+        // A tombstone (erasure) has no value, whatever the type says.
+        bytes += ((r.value as Buffer | null)?.length ?? 0) + (r.key?.length ?? 0) + 64;
         if (r.headers) for (const k in r.headers) bytes += k.length + r.headers[k]!.length;
       }
     return new Promise<void>((resolve, reject) => {

@@ -59,6 +59,12 @@ describe('coalescingSender: the producer sends one request at a time, combining 
     expect(done).toEqual(['a', 'b', 'c']);
     await send([{ topic: 's', records: [] }]);
     expect(requests).toHaveLength(2);
+    // A tombstone (erasure writes them with no value) goes through too.
+    const tombstone = send([{ topic: 'c', records: [{ key: 'gone', value: null as unknown as Buffer }] }]);
+    await new Promise((r) => setImmediate(r));
+    pending.shift()!();
+    await tombstone;
+    expect(requests[2]).toEqual([{ topic: 'c', keys: ['gone'] }]);
   });
 
   it('rejects every send of a failed request and goes on with the next; no request above the byte bound', async () => {
