@@ -2,19 +2,25 @@
 -- slot, so in Redis Cluster a call holds the ids of one slot only (the caller groups them). Per X: held under X while X
 -- has no alias, routed to the customer once it has. Atomic per call, so per X like a call of its own.
 -- KEYS[2k-1] X_k's alias hash (<prefix>:{anon:X}:aid)   KEYS[2k] X_k's held events (<prefix>:{anon:X}:anon: hash event
--- id -> `occurred_at,web type index`, and `_min` = a lower bound of the held occurred_at)
+-- id -> `occurred_at,web type index`, and `_min` = `<a lower bound of the held occurred_at>,<when its expiry was set
+-- (epoch ms)>`; the previous build wrote the bound alone: its expiry is set again at the next hold)
 -- ARGV[1] floor: events older than this are not held (no alias still to come can fold them: its time is at least the
 -- identity watermark, and it folds back to its time - the horizon); held events older than it are pruned
 -- ARGV[2] most events held per anonymous id (a memory bound; beyond it events are dropped and reported)
--- ARGV[3] expiry of the held events (ms, refreshed on every hold)
--- ARGV[3 + k] X_k's events of the batch, in delivery order, packed: per event `<occurred_at>,<web type index>,<byte
+-- ARGV[3] expiry of the held events (ms, set again by a hold that stores events at most once per ARGV[4] ms: a held
+-- hash lives between ARGV[3] - ARGV[4] and ARGV[3] after its last stored event)
+-- ARGV[4] how often the expiry is set again (ms)   ARGV[5] now (epoch ms)
+-- ARGV[5 + k] X_k's events of the batch, in delivery order, packed: per event `<occurred_at>,<web type index>,<byte
 -- length of the event id>:<event id>` (one argument per id: the arguments' count, not their bytes, is what costs)
--- Returns per X_k, in KEYS order, 3 values {customer, alias time, decisions}: customer '' while X has no alias;
--- decisions one letter per event: H held now (or a copy of a held one), O older than the floor (counts for nobody),
+-- Returns {decisions, k, customer, alias time, k, customer, alias time, ...}: decisions = per X_k, in KEYS order, its
+-- events' decisions joined by ','; then per X_k that has an alias: k, the customer and the alias time. Decisions, one
+-- letter per event: H held now (or a copy of a held one), O older than the floor (counts for nobody),
 -- D dropped (the bound), and with an alias: R route to the customer, F held before the alias (the alias folded it: do
 -- not apply it again).
 local floor = tonumber(ARGV[1])
 local cap = tonumber(ARGV[2])
+local refresh = tonumber(ARGV[4])
+local now = tonumber(ARGV[5])
 -- X's events: ids[i], values[i] (`occurred_at,web type index`, as held), ats[i] (occurred_at)
 local function unpack_events(s)
   local ids, values, ats, p = {}, {}, {}, 1
@@ -28,10 +34,23 @@ local function unpack_events(s)
   end
   return ids, values, ats
 end
-local out = {}
+-- Fields per HMGET / HSET (Lua's unpack has a limit of about 8,000 values).
+local CHUNK = 1000
+-- X's `_min` and, per event, whether its id is held already (one HMGET unless X has more than CHUNK events).
+local function read_held(held, ids)
+  local got = {}
+  local first = redis.call('HMGET', held, '_min', unpack(ids, 1, math.min(#ids, CHUNK)))
+  for j = 2, #first do got[j - 1] = first[j] end
+  for i = CHUNK + 1, #ids, CHUNK do
+    local part = redis.call('HMGET', held, unpack(ids, i, math.min(#ids, i + CHUNK - 1)))
+    for j = 1, #part do got[i + j - 1] = part[j] end
+  end
+  return first[1], got
+end
+local decisions_all, aliased = {}, {}
 for k = 1, #KEYS / 2 do
   local aid, held = KEYS[2 * k - 1], KEYS[2 * k]
-  local ids, values, ats = unpack_events(ARGV[3 + k])
+  local ids, values, ats = unpack_events(ARGV[5 + k])
   local decisions = {}
   local alias = redis.call('HMGET', aid, 'c', 't')
   if alias[1] then
@@ -39,10 +58,17 @@ for k = 1, #KEYS / 2 do
       if redis.call('HEXISTS', held, ids[i]) == 1 then decisions[#decisions + 1] = 'F'
       else decisions[#decisions + 1] = 'R' end
     end
-    out[#out + 1] = alias[1]
-    out[#out + 1] = alias[2]
+    aliased[#aliased + 1] = k
+    aliased[#aliased + 1] = alias[1]
+    aliased[#aliased + 1] = alias[2]
   else
-    local min = tonumber(redis.call('HGET', held, '_min') or '0')
+    local m, got = read_held(held, ids)
+    local min, set = 0, nil
+    if m then
+      local a, b = string.match(m, '^(%d+),?(%d*)$')
+      min, set = tonumber(a), tonumber(b)
+    end
+    local old, hasMin = {min, set}, m and true or false
     if min < floor and redis.call('EXISTS', held) == 1 then
       -- Prune: rare (only when the floor passed the oldest held event), so the whole hash is read at most then.
       local all = redis.call('HGETALL', held)
@@ -54,36 +80,51 @@ for k = 1, #KEYS / 2 do
           elseif newMin == nil or at < newMin then newMin = at end
         end
       end
-      if newMin then redis.call('HSET', held, '_min', newMin) else redis.call('DEL', held) end
-      min = newMin or 0
+      if newMin then
+        min = newMin
+      else
+        redis.call('DEL', held)
+        min, set, old, hasMin = 0, nil, {0, nil}, false
+      end
+      m, got = read_held(held, ids)
     end
-    -- Fields in the hash (`_min` included): kept here instead of an HLEN per event.
+    -- Fields in the hash (`_min` included), as the events are stored one by one.
     local count = redis.call('HLEN', held)
-    local stored = false
+    local pairs, new = {}, {}
     for i = 1, #ids do
       local at = ats[i]
       if at < floor then
         decisions[#decisions + 1] = 'O'
+      elseif got[i] or new[ids[i]] then
+        -- Held already (a redelivery, or a copy: the first one stays).
+        decisions[#decisions + 1] = 'H'
       elseif count > cap then
-        if redis.call('HEXISTS', held, ids[i]) == 1 then decisions[#decisions + 1] = 'H'
-        else decisions[#decisions + 1] = 'D' end
+        decisions[#decisions + 1] = 'D'
       else
-        -- HSETNX: 1 when newly held, 0 when held already (a redelivery or a duplicate): H either way.
-        if redis.call('HSETNX', held, ids[i], values[i]) == 1 then
+        new[ids[i]] = true
+        pairs[#pairs + 1] = ids[i]
+        pairs[#pairs + 1] = values[i]
+        count = count + 1
+        if min == 0 or at < min then min = at end
+        if not hasMin then
           count = count + 1
-          stored = true
-          if min == 0 or at < min then
-            min = at
-            count = count + redis.call('HSET', held, '_min', at)
-          end
+          hasMin = true
         end
         decisions[#decisions + 1] = 'H'
       end
     end
-    if stored then redis.call('PEXPIRE', held, ARGV[3]) end
-    out[#out + 1] = ''
-    out[#out + 1] = '0'
+    -- Stored events set the expiry again, at most once per ARGV[4] ms (when `_min` says it was set longer ago).
+    local expire = #pairs > 0 and (set == nil or set + refresh <= now)
+    if expire then set = now end
+    if min ~= old[1] or set ~= old[2] then
+      pairs[#pairs + 1] = '_min'
+      pairs[#pairs + 1] = min .. ',' .. (set or '')
+    end
+    for i = 1, #pairs, 2 * CHUNK do
+      redis.call('HSET', held, unpack(pairs, i, math.min(#pairs, i + 2 * CHUNK - 1)))
+    end
+    if expire then redis.call('PEXPIRE', held, ARGV[3]) end
   end
-  out[#out + 1] = table.concat(decisions)
+  decisions_all[k] = table.concat(decisions)
 end
-return out
+return {table.concat(decisions_all, ','), unpack(aliased)}

@@ -45,7 +45,7 @@ interface IdentityCommands {
     keepMs: number,
   ): Promise<Array<number | string>>;
   /** Variable keys: the number of keys first (2 per anonymous id), then the keys, then the arguments. */
-  tsIdentityHoldMany(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<string[]>;
+  tsIdentityHoldMany(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<Array<string | number>>;
 }
 
 /** Key names of the identity graph (all hash-tagged by the id they describe). */
@@ -55,6 +55,11 @@ export function identityKeys(prefix: string) {
     customer: (id: string) => `${prefix}:${customerHashTag(id)}:idn`,
     alias: (anonymousId: string) => `${prefix}:${anon(anonymousId)}:aid`,
     held: (anonymousId: string) => `${prefix}:${anon(anonymousId)}:anon`,
+    /** [alias, held] of one anonymous id (its tag computed once). */
+    aliasAndHeld: (anonymousId: string): [string, string] => {
+      const tag = anon(anonymousId);
+      return [`${prefix}:${tag}:aid`, `${prefix}:${tag}:anon`];
+    },
     /** The erasure suppression marker of issue 19 (`suppressionKey` of @tierstream/config: same name). */
     erased: (id: string) => `${prefix}:${customerHashTag(id)}:erased`,
   };
@@ -270,7 +275,9 @@ export class IdentityStore {
   ): Promise<Map<string, HoldResult>> {
     const out = new Map<string, HoldResult>();
     if (items.length === 0) return out;
-    const head = [floor, this.heldCap, this.anonRetentionMs + 2 * 86_400_000];
+    // Expiry: the horizon + 3 days, set again at most once a day: a held hash lives at least the horizon + 2 days after
+    // its last stored event (an alias can fold nothing older than the horizon).
+    const head = [floor, this.heldCap, this.anonRetentionMs + 3 * 86_400_000, 86_400_000, Date.now()];
     // Per slot (one group without Cluster): calls of consecutive items.
     const groups = new Map<number, Array<(typeof items)[number]>>();
     for (const it of items) {
@@ -302,24 +309,27 @@ export class IdentityStore {
         const keys: string[] = [];
         const args: Array<string | number> = [...head];
         for (const it of call) {
-          keys.push(this.keys.alias(it.anonymousId), this.keys.held(it.anonymousId));
+          const [alias, held] = this.keys.aliasAndHeld(it.anonymousId);
+          keys.push(alias, held);
           let packed = '';
-          for (const ev of it.events) packed += `${encodeHeld(ev)},${Buffer.byteLength(ev.eventId)}:${ev.eventId}`;
+          for (const ev of it.events)
+            packed += `${ev.occurredAt},${TYPE_INDEX.get(ev.type)},${Buffer.byteLength(ev.eventId)}:${ev.eventId}`;
           args.push(packed);
         }
         (p as unknown as IdentityCommands).tsIdentityHoldMany(keys.length, ...keys, ...args);
       },
     );
     calls.forEach((call, c) => {
-      const reply = replies[c] as string[];
+      const reply = replies[c] as Array<string | number>;
+      const decisions = String(reply[0]).split(',');
       call.forEach((it, i) => {
-        const customer = reply[3 * i]!;
-        out.set(it.anonymousId, {
-          customerId: customer === '' ? null : customer,
-          aliasAt: customer === '' ? null : Number(reply[3 * i + 1]),
-          decisions: reply[3 * i + 2]!,
-        });
+        out.set(it.anonymousId, { customerId: null, aliasAt: null, decisions: decisions[i]! });
       });
+      for (let j = 1; j < reply.length; j += 3) {
+        const it = call[Number(reply[j]) - 1]!;
+        out.get(it.anonymousId)!.customerId = String(reply[j + 1]);
+        out.get(it.anonymousId)!.aliasAt = Number(reply[j + 2]);
+      }
     });
     return out;
   }
@@ -373,10 +383,6 @@ export function decodeIdentityRecord(id: string, h: Record<string, string>): Ide
 }
 
 const TYPE_INDEX = new Map(WEB_BEHAVIOR_TYPES.map((t, i) => [t, i]));
-
-function encodeHeld(e: HeldEvent): string {
-  return `${e.occurredAt},${TYPE_INDEX.get(e.type)}`;
-}
 
 function decodeHeld(eventId: string, value: string): HeldEvent {
   const [at, type] = value.split(',');

@@ -321,4 +321,36 @@ describe('IdentityStore memory', () => {
     expect(perAlias).toBeLessThan(400);
     expect(perHeld).toBeLessThan(100);
   });
+
+  it('hold: at most heldCap events per anonymous id, copies within a call held once, the expiry set again at most once a day', async () => {
+    const store = new IdentityStore(t.redis, { prefix: 'tscap', heldCap: 3 });
+    const ev = (id: string, k: number): HeldEvent => ({ eventId: id, occurredAt: T0 + k, type: 'PAGE_VIEW' });
+    const five = ['e1', 'e2', 'e3', 'e4', 'e5'].map((id, k) => ev(id, k));
+    // The bound counts the hash's fields (`_min` included): 3 events fit, then dropped; again, the held ones are copies.
+    expect((await store.hold([{ anonymousId: 'x', events: five }], 0)).get('x')!.decisions).toBe('HHHDD');
+    expect((await store.hold([{ anonymousId: 'x', events: five }], 0)).get('x')!.decisions).toBe('HHHDD');
+    expect(await store.heldCount('x')).toBe(3);
+    // A copy within one call: held once, the first one's value stays.
+    const wide = new IdentityStore(t.redis, { prefix: 'tscap' });
+    const copies = [ev('c1', 5), ev('c1', 1), ev('c2', 7)];
+    expect((await wide.hold([{ anonymousId: 'y', events: copies }], 0)).get('y')!.decisions).toBe('HHH');
+    const held = wide.keys.held('y');
+    expect(await t.redis.hget(held, 'c1')).toBe(`${T0 + 5},0`);
+    expect(await wide.heldCount('y')).toBe(2);
+    // Expiry set by the first hold and `_min` = `<lowest held time>,<when the expiry was set>`.
+    const [min, setAt] = String(await t.redis.hget(held, '_min')).split(',');
+    expect(Number(min)).toBe(T0 + 5);
+    expect(Math.abs(Number(setAt) - Date.now())).toBeLessThan(60_000);
+    expect(await t.redis.pttl(held)).toBeGreaterThan(store.anonRetentionMs);
+    // Not set again within a day: a hold an hour later leaves the expiry alone...
+    await t.redis.pexpire(held, 1_000_000);
+    await wide.hold([{ anonymousId: 'y', events: [ev('c3', 9)] }], 0);
+    expect(await t.redis.pttl(held)).toBeLessThanOrEqual(1_000_000);
+    // ...a hash of the previous build (`_min` alone, no time) gets it at its next stored event.
+    await t.redis.hset(held, '_min', String(T0 + 5));
+    await wide.hold([{ anonymousId: 'y', events: [ev('c4', 9)] }], 0);
+    expect(await t.redis.pttl(held)).toBeGreaterThan(store.anonRetentionMs);
+    expect(String(await t.redis.hget(held, '_min'))).toMatch(new RegExp(`^${T0 + 5},\\d+$`));
+    expect(await wide.heldCount('y')).toBe(4);
+  });
 });

@@ -69,25 +69,50 @@ export async function routeByIdentity<R extends AnonymousRecord>(
   deps: IdentityRouteDeps,
   known?: KnownRoots,
 ): Promise<{ byCustomer: Map<string, R[]>; via: Map<R, string>; anonymous: AnonymousRouting<R>['counts'] }> {
-  const routed = await routeAnonymous(anonymous, identityWatermark, deps);
-  const named = new Map<R, string>();
-  for (const r of records) if (r.event.event.customer_id !== null) named.set(r, r.event.event.customer_id);
-  for (const { customerId, record } of routed.routed) named.set(record, customerId);
+  // The roots of the named customers are looked up beside the anonymous events' hold (two requests, one round trip);
+  // the alias's customers of routed anonymous events after it, when not known or looked up already.
   const lookup = new Set<string>();
-  for (const id of named.values()) if (!known?.has(id)) lookup.add(id);
-  const roots = lookup.size > 0 ? await deps.identity.resolveMany([...lookup]) : new Map<string, string>();
+  for (const r of records) {
+    const id = r.event.event.customer_id;
+    if (id !== null && !known?.has(id)) lookup.add(id);
+  }
+  const [routed, roots] = await Promise.all([
+    routeAnonymous(anonymous, identityWatermark, deps),
+    lookup.size > 0 ? deps.identity.resolveMany([...lookup]) : new Map<string, string>(),
+  ]);
+  /** Anonymous records that count for a customer now: the alias's customer. */
+  const aliased = new Map<R, string>();
+  const more = new Set<string>();
+  for (const { customerId, record } of routed.routed) {
+    aliased.set(record, customerId);
+    if (!known?.has(customerId) && !roots.has(customerId)) more.add(customerId);
+  }
+  if (more.size > 0) for (const [id, root] of await deps.identity.resolveMany([...more])) roots.set(id, root);
   if (known) for (const [id, root] of roots) if (root === id) known.add(id);
-  const moved = [...named].filter(([, id]) => (roots.get(id) ?? id) !== id);
-  const done = await deps.appliedBeforeMerge(moved.map(([r, customerId]) => ({ ...r, customerId })));
-  moved.forEach(([r], i) => {
-    if (done[i]) named.delete(r);
-  });
+  const idOf = (r: R): string | undefined => r.event.event.customer_id ?? aliased.get(r);
+  // Records of merged customers (root ≠ id): those the merged customer applied before its merge are dropped.
+  const moved: Array<{ r: R; customerId: string }> = [];
+  for (const list of [records, anonymous]) {
+    for (const r of list) {
+      const id = idOf(r);
+      if (id === undefined) continue;
+      const root = roots.get(id);
+      if (root !== undefined && root !== id) moved.push({ r, customerId: id });
+    }
+  }
+  const dropped = new Set<R>();
+  if (moved.length > 0) {
+    const done = await deps.appliedBeforeMerge(moved.map(({ r, customerId }) => ({ ...r, customerId })));
+    moved.forEach(({ r }, i) => {
+      if (done[i]) dropped.add(r);
+    });
+  }
   const byCustomer = new Map<string, R[]>();
   const via = new Map<R, string>();
   // Delivery order: the batch's records in order, anonymous ones where they were.
-  for (const r of mergeByOffset(records, anonymous)) {
-    const id = named.get(r);
-    if (id === undefined) continue;
+  for (const r of aliased.size > 0 ? mergeByOffset(records, anonymous) : records) {
+    const id = idOf(r);
+    if (id === undefined || dropped.has(r)) continue;
     const root = roots.get(id) ?? id;
     if (root !== id) via.set(r, id);
     const list = byCustomer.get(root);
