@@ -365,7 +365,9 @@ local SERVICE_DAYS = { field = 't', prefix = 't:', empty = service_day_empty, pa
   legacy = service_day_legacy, add = service_day_add, decode = service_day_decode, encode = service_day_encode }
 
 -- The customer's days of one kind read so far: { kind, days = { day -> bucket }, checked = { day: its day field was
--- looked for }, touched = { day: changed }, loaded (the packed field decoded), had (the packed field existed) }.
+-- looked for }, touched = { day: changed }, loaded (the packed field read), had (it existed), packed (its value),
+-- pos (where its records not decoded yet start: latest day first, only the records down to the earliest day asked
+-- for are decoded; the rest is written back as it is) }.
 local order_days, service_days
 local function day_set(kind) return { kind = kind, days = {}, checked = {}, touched = {}, loaded = false } end
 -- Every record of a packed value, as (day, bucket) to f.
@@ -377,18 +379,24 @@ local function each_record(kind, s, f)
     i = nx
   end
 end
-local function load_days(set_)
-  if set_.loaded then return end
-  set_.loaded = true
-  local s = get(set_.kind.field)
-  if s == nil then return end
-  set_.had = true
-  each_record(set_.kind, s, function(d, b) set_.days[d] = b end)
+-- Decodes the packed records down to day d (all with d = nil).
+local function load_days(set_, d)
+  if not set_.loaded then
+    set_.loaded = true
+    set_.packed, set_.pos = get(set_.kind.field) or '', 1
+    set_.had = set_.packed ~= ''
+  end
+  local s = set_.packed
+  while set_.pos <= #s and (d == nil or dec128(s, set_.pos, 3) - DAY_BIAS >= d) do
+    local day, b, nx = set_.kind.decode(s, set_.pos)
+    set_.days[day] = b
+    set_.pos = nx
+  end
 end
 -- Day d's bucket, to change (created empty): its packed record and its day field (which leaves: it is written again
 -- below in the mode's form) added up.
 local function day_bucket(set_, d)
-  load_days(set_)
+  load_days(set_, d)
   local kind, b = set_.kind, set_.days[d]
   if not set_.checked[d] then
     set_.checked[d] = true
@@ -411,6 +419,7 @@ local function write_days(set_)
   if next(set_.touched) == nil then return end
   local kind = set_.kind
   if pack then
+    -- The decoded days (every day asked for, and those after it), then the records not decoded, as they are.
     local all = {}
     for d in pairs(set_.days) do all[#all + 1] = d end
     table.sort(all, function(a, b) return a > b end)
@@ -419,9 +428,12 @@ local function write_days(set_)
       local rec = kind.encode(d, set_.days[d])
       if rec ~= nil then parts[#parts + 1] = rec else set(kind.prefix .. d, kind.legacy(set_.days[d])) end
     end
-    if #parts > 0 then set(kind.field, table.concat(parts)) elseif set_.had then del(kind.field) end
+    parts[#parts + 1] = string.sub(set_.packed, set_.pos)
+    local v = table.concat(parts)
+    if v ~= '' then set(kind.field, v) elseif set_.had then del(kind.field) end
   else
     if set_.had then
+      load_days(set_, nil)
       for d in pairs(set_.days) do day_bucket(set_, d) end
       del(kind.field)
     end
