@@ -10,6 +10,7 @@ import {
   decodeAndValidateIfCached,
   type InputEvent,
   type InputTopicNames,
+  type ValidationResult,
 } from '@tierstream/contracts';
 import { type BatchHandler, CONTROL_HEADER, type ConsumedRecord, type RecordProducer } from '@tierstream/kafka';
 import { type ServiceMetrics, timed } from '@tierstream/observability';
@@ -124,17 +125,26 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       maxMessageBytes: deps.validation.maxMessageBytes,
     };
     for (const record of batch.records) {
-      // Synchronous while the writer schemas are cached (always after the first records): no promise per record.
-      const result = classifySync(record, validateOpts) ?? (await classify(record));
-      if (result.kind === 'control') {
-        watermark = Math.max(watermark, result.at);
-        continue;
+      // Synchronous while the writer schemas are cached (always after the first records): no promise and no wrapper
+      // object per record.
+      const cached = classifySync(record, validateOpts);
+      let event: InputEvent;
+      if (cached?.ok) event = cached.event;
+      else {
+        const result: Classified =
+          cached !== undefined
+            ? { kind: 'dead', reason: cached.reason, message: cached.message }
+            : await classify(record);
+        if (result.kind === 'control') {
+          watermark = Math.max(watermark, result.at);
+          continue;
+        }
+        if (result.kind === 'dead') {
+          ctx.deadLetter(record, result.reason, result.message);
+          continue;
+        }
+        event = result.event;
       }
-      if (result.kind === 'dead') {
-        ctx.deadLetter(record, result.reason, result.message);
-        continue;
-      }
-      const event = result.event;
       watermark = Math.max(watermark, event.event.occurred_at);
       const pending = { event, topic: record.topic, partition: record.partition, offset: record.offset };
       if (customerIdOf(event) !== null) named.push(pending);
@@ -351,14 +361,13 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     return latestPossibleDay - (minClosed - 365);
   }
 
-  /** classify without a promise; undefined when the record needs a registry lookup (then classify). */
-  function classifySync(record: ConsumedRecord, opts: DecodeValidateOptions): Classified | undefined {
+  /**
+   * An event record decoded and validated without a promise: the validation result itself (no wrapper per record);
+   * undefined for a control record, a tombstone or a writer schema not cached yet (then classify).
+   */
+  function classifySync(record: ConsumedRecord, opts: DecodeValidateOptions): ValidationResult | undefined {
     if (record.headers[CONTROL_HEADER] !== undefined || record.value === null) return undefined;
-    const result = decodeAndValidateIfCached(deps.serde, contractOf(record.topic), record.value, opts);
-    if (result === undefined) return undefined;
-    return result.ok
-      ? { kind: 'event', event: result.event }
-      : { kind: 'dead', reason: result.reason, message: result.message };
+    return decodeAndValidateIfCached(deps.serde, contractOf(record.topic), record.value, opts);
   }
 
   async function classify(record: ConsumedRecord): Promise<Classified> {
