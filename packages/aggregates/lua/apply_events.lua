@@ -8,7 +8,8 @@
 --   docs/design-decisions.md §22): when it has `to` (merged into another customer) nothing is applied and the
 --   customer's `applied` is -2 (MOVED): the caller routes its records again (to the survivor, or dropped when the
 --   merged customer had applied them before its merge)
--- ARGV[1]  dedupe horizon in ms;  ARGV[2] retention in days (buckets kept for days > maxDay - retention)
+-- ARGV[1]  dedupe horizon in ms;  ARGV[2] retention in days (buckets kept for days > maxDay - retention), then `p`
+--   for the packed layout
 -- ARGV[3..] per customer, in KEYS order: its number of events n, then its n events, 2 arguments each, in delivery order: `topic,partition,offset,occurred_at_ms,op,x2,x3,x1` and
 --   `<fingerprint><event_id>` (x1 last: a ticket id may contain commas; only the first 7 commas separate fields):
 --   fingerprint = 9 base-128 digits (bytes 0..127) of a 63-bit hash of the event_id (keyspace.ts eventFingerprint);
@@ -35,6 +36,8 @@
 -- Hash fields (see README "Keyspace", design-decisions §23): mx fo ob pd wb tb lb, w (web days, packed),
 -- a:<order day>:<effective day>, o:<day> t:<day>, k:<ticket> q:<ticket>, h:<topic code>:<partition>,
 -- e:<topic code> (the topic's dedupe memory, packed), n:<order_id> (order state), u:<len>:<order_id><refund key>.
+-- Packed layout (ARGV[2] ends in `p`, see DAY BUCKETS and ticket state below): o (order days), t (service days),
+-- K:<ticket> instead of o:<day>, t:<day>, k:<ticket> q:<ticket>; both forms are read in either mode.
 -- Read too, from the previous layout (an upgrade without a replay): h:<topic>:<partition> (moved to the new name),
 -- w:<day> (kept, folded like before), x:<topic code> and e:<topic code>:<event_id> (dropped: see §23 "Upgrade").
 --
