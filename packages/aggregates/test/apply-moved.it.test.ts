@@ -1,7 +1,7 @@
 import { customerIdOf, type InputEvent } from '@tierstream/contracts';
 import { generateWorkload } from '@tierstream/generator';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
 import { identityKeys } from '../src/identity-store';
 import { AggregateStore } from '../src/store';
@@ -47,5 +47,42 @@ describe('apply_events.lua and merged customers', () => {
     const forced = await store.applyBatch([items[0]!], { applyToMerged: true });
     expect(forced.get(gone)?.applied).toBeGreaterThan(0);
     expect(await redis.exists(`${prefix}:{${gone}}:agg`)).toBe(1);
+  });
+
+  it('applyToMerged also holds for the one-by-one retry of a merged web record that met a redelivery (CONFLICT)', async () => {
+    const store = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG });
+    const gone = 'conflict-gone';
+    await redis.hset(identityKeys(prefix).customer(gone), 'to', 'conflict-kept', 'tb', 'conflict-kept');
+    const web = (i: number): InputEvent => ({
+      kind: 'web',
+      event: {
+        event_id: `cw${i}`,
+        customer_id: gone,
+        anonymous_id: null,
+        type: 'PAGE_VIEW',
+        url: null,
+        content_id: null,
+        occurred_at: Date.UTC(2026, 0, 10) + i * 60_000,
+      },
+    });
+    const item = (from: number, to: number) => ({
+      customerId: gone,
+      events: Array.from({ length: to - from + 1 }, (_, k) => ({
+        event: web(from + k),
+        topic: 'web-behavior.v1',
+        partition: 0,
+        offset: String(from + k),
+      })),
+    });
+    expect((await store.applyBatch([item(0, 4)], { applyToMerged: true })).get(gone)?.applied).toBe(5);
+    // Offsets 3 and 4 again: the merged record conflicts, its events go again one by one, still to the merged id.
+    const calls = vi.spyOn(store as unknown as { applyCalls: (...a: unknown[]) => unknown }, 'applyCalls');
+    const again = (await store.applyBatch([item(3, 8)], { applyToMerged: true })).get(gone);
+    // The first round and the retry, both with the identity check off.
+    expect(calls.mock.calls.map((c) => c[2])).toEqual([false, false]);
+    expect(again?.moved).toBeUndefined();
+    expect(again?.applied).toBe(4);
+    // Without the option: moved, nothing applied.
+    expect((await store.applyBatch([item(9, 9)])).get(gone)).toMatchObject({ applied: 0, moved: true });
   });
 });
