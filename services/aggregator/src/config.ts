@@ -25,6 +25,11 @@ const aggregatorSettings = z.object({
    * (one partition, one consumer); every deployment routes its events through the identity graph.
    */
   IDENTITIES_TOPIC: env.topic(TOPICS.identities),
+  /**
+   * `on` (default): events are routed through the identity graph (§22). `off`: no identity — anonymous web events are
+   * skipped, customer ids taken as they are, the identities topic not subscribed (deployments without anonymous traffic).
+   */
+  IDENTITY_ROUTING: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   /** How far before its alias an anonymous web event still counts for the customer (days). */
   ANON_RETENTION_DAYS: env.int(30, 1, 400),
   DEDUPE_HORIZON_HOURS: env.int(48, 1, 24 * 365),
@@ -54,9 +59,17 @@ export function consumedTopics(config: AggregatorConfig): string[] {
     : configuredInputTopics(inputTopicNames(config));
 }
 
-/** Whether this deployment consumes the identities topic: the one that consumes the web behaviour topic. */
+/** Whether events are routed through the identity graph: IDENTITY_ROUTING=on (the default). */
+export function identityRouting(config: AggregatorConfig): boolean {
+  return config.IDENTITY_ROUTING === 'on';
+}
+
+/**
+ * Whether this deployment consumes the identities topic: the one that consumes the web behaviour topic, with
+ * identity routing on.
+ */
 export function consumesIdentities(config: AggregatorConfig): boolean {
-  return consumedTopics(config).includes(config.WEB_BEHAVIOR_TOPIC);
+  return identityRouting(config) && consumedTopics(config).includes(config.WEB_BEHAVIOR_TOPIC);
 }
 
 /**

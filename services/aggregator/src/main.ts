@@ -26,7 +26,13 @@ import {
   waitForDependency,
 } from '@tierstream/observability';
 import { suppressedAmong, TierStateStore } from '@tierstream/tierstate';
-import { type AggregatorConfig, aggregatorConfigSchema, startTopics, subscribedTopics } from './config';
+import {
+  type AggregatorConfig,
+  aggregatorConfigSchema,
+  identityRouting,
+  startTopics,
+  subscribedTopics,
+} from './config';
 import { createAggregatorHandler } from './handler';
 import { createIdentityHandler } from './identity-handler';
 
@@ -98,12 +104,15 @@ export async function runAggregator(
     // Erased customers (docs/security.md "Erasure"): one EXISTS per batch while nobody is suppressed.
     suppressed: (ids) => suppressedAmong(redis, config.REDIS_PREFIX, ids),
     // Identity (docs/design-decisions.md §22): events count for their customer's root, anonymous ones via aliases.
-    identity: {
-      identity,
-      anonRetentionMs,
-      appliedBeforeMerge: (records) => appliedBeforeMerge(redis, aggregates, records),
-      watermarkKey: `${config.IDENTITIES_TOPIC}:0`,
-    },
+    // IDENTITY_ROUTING=off: none (anonymous web events skipped, customer ids taken as they are).
+    identity: identityRouting(config)
+      ? {
+          identity,
+          anonRetentionMs,
+          appliedBeforeMerge: (records) => appliedBeforeMerge(redis, aggregates, records),
+          watermarkKey: `${config.IDENTITIES_TOPIC}:0`,
+        }
+      : undefined,
   });
   // identities.v1 (one partition): the graph, then the folds it asks for, in topic order.
   const identityHandler = createIdentityHandler({
@@ -141,7 +150,10 @@ export async function runAggregator(
   });
   const consumer = runner;
   await waitForDependency(waits, 'kafka', () => consumer.start(), { logger });
-  logger.info({ topics: subscribedTopics(config), signalPartitions, port: health.port }, 'aggregator started');
+  logger.info(
+    { topics: subscribedTopics(config), identityRouting: config.IDENTITY_ROUTING, signalPartitions, port: health.port },
+    `aggregator started (identity routing ${config.IDENTITY_ROUTING})`,
+  );
   return {
     port: health.port,
     stop: async () => {

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from '@tierstream/config';
 import { describe, expect, it } from 'vitest';
-import { aggregatorConfigSchema, consumedTopics, startTopics, subscribedTopics } from '../src/config';
+import { aggregatorConfigSchema, consumedTopics, identityRouting, startTopics, subscribedTopics } from '../src/config';
 
 // Only these settings: nothing from the environment of the test process.
 const env = (vars: Record<string, string>) => ({ ...vars }) as NodeJS.ProcessEnv;
@@ -47,5 +47,28 @@ describe('the topics the aggregator waits for at start', () => {
     expect(subscribedTopics(web)).toEqual(['web-behavior.v1', 'identities.v1']);
     expect(web.ANON_RETENTION_DAYS).toBe(30);
     expect(() => loadConfig(aggregatorConfigSchema, env({ ANON_RETENTION_DAYS: '0' }))).toThrow(ConfigError);
+  });
+});
+
+describe('IDENTITY_ROUTING', () => {
+  it('is on by default: the web deployment subscribes to the identities topic', () => {
+    const config = loadConfig(aggregatorConfigSchema, env({}));
+    expect(config.IDENTITY_ROUTING).toBe('on');
+    expect(identityRouting(config)).toBe(true);
+    expect(subscribedTopics(config)).toContain('identities.v1');
+  });
+
+  it('off: no identity routing, the identities topic neither subscribed nor waited for; other values refused', () => {
+    const off = loadConfig(aggregatorConfigSchema, env({ IDENTITY_ROUTING: 'off' }));
+    expect(identityRouting(off)).toBe(false);
+    expect(subscribedTopics(off)).toEqual(['orders.v1', 'web-behavior.v1', 'tickets.v1']);
+    expect(startTopics(off).filter((t) => t.startsWith('identities'))).toEqual([]);
+    let err: unknown;
+    try {
+      loadConfig(aggregatorConfigSchema, env({ IDENTITY_ROUTING: 'yes' }));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as ConfigError).issues).toEqual(['IDENTITY_ROUTING: expected on or off (got "yes")']);
   });
 });
