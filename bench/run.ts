@@ -14,6 +14,7 @@ import { Clients, guardWipe, REPO_ROOT, resetActions } from '@tierstream/cli';
 import { INPUT_TOPICS } from '@tierstream/contracts';
 import { type ConsoleProfileResult, measureConsoleProfile } from './console-profile';
 import { type AggregatorBaselineResult, phaseAggregatorBaseline, resetAggregatorRun } from './lib/aggregator-ab';
+import { type IdentityBenchResult, phaseIdentity } from './lib/identity';
 import { type ImportBenchResult, phaseImport } from './lib/import';
 import { type LatencyResult, phaseLatency, phaseSweep, type SweepPoint } from './lib/latency';
 import {
@@ -43,11 +44,15 @@ const PHASES = [
   'sweep',
   'import',
   'console',
+  'identity',
   'replay',
 ] as const;
 type Phase = (typeof PHASES)[number];
-/** `replay` (a full replay on the baseline and the current build: up to ≈ 45 min) runs only when named in --only. */
-const DEFAULT_PHASES: readonly Phase[] = PHASES.filter((p) => p !== 'replay');
+/**
+ * `replay` (a full replay on the baseline and the current build: up to ≈ 45 min) and `identity` (its own workload, the
+ * aggregator twice per round) run only when named in --only.
+ */
+const DEFAULT_PHASES: readonly Phase[] = PHASES.filter((p) => p !== 'replay' && p !== 'identity');
 const SERVICES_TO_PROFILE = ['aggregator', 'tier-engine'];
 const WORKLOAD_PROFILES = ['tiny', 'demo', 'standard'];
 
@@ -72,6 +77,7 @@ const { values: args } = parseArgs({
     'engine-instances': { type: 'string' },
     'import-rows': { type: 'string', default: '1000000' },
     'aggregator-baseline': { type: 'string', default: 'none' },
+    'identity-rounds': { type: 'string', default: '1' },
     'i-know-this-wipes': { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', default: false },
   },
@@ -82,7 +88,7 @@ if (args.help) {
   --customers N          customers (standard profile shape: seed 20260630, 365 days); default 100000 = the standard profile
   --scale a,b,c          due-index sizes for the sweep phase; default 10000,100000,1000000
   --skip p1,p2           phases to skip: ${PHASES.join(', ')}
-  --only p1,p2           run only these phases (default: all but replay; replay runs only when named here)
+  --only p1,p2           run only these phases (default: all but replay and identity; they run only when named here)
   --profile s1,s2        run these services under node --cpu-prof (${SERVICES_TO_PROFILE.join(', ')})
   --engine-seconds S     time budget of the replay tier-engine phase (it reports a projection if not finished); default 240
   --latency-seconds S    length of the measured latency run; default 30
@@ -91,6 +97,7 @@ if (args.help) {
   --import-rows N        rows of the generated CSV of the import phase (tierctl import end to end); default 1000000
   --aggregator-baseline REV  the aggregator phase runs REV's aggregator first (a git worktree), then this one, on the
                          same workload (A/B); default none
+  --identity-rounds N    phase identity: pairs of aggregator runs (IDENTITY_ROUTING off and on, order alternating); default 1
  phase replay (a full replay end to end, on a baseline build and on the current checkout, side by side):
   --source S             generator or cdnow; default generator
   --replay-profile P     generator profile: tiny, demo or standard; default standard (100,000 customers, 365 days)
@@ -172,6 +179,7 @@ interface Results {
   sweep?: SweepPoint[];
   import?: ImportBenchResult;
   console?: ConsoleProfileResult;
+  identity?: IdentityBenchResult;
   replay?: ReplayResult;
   profiles?: ProfileSummary[];
   failures: Array<{ phase: string; error: string }>;
@@ -242,6 +250,7 @@ const results: Results = {
     replayMinutes: args['replay-minutes'],
     importRows: args['import-rows'],
     aggregatorBaseline: args['aggregator-baseline'],
+    identityRounds: args['identity-rounds'],
   },
   failures: [],
   skipped: [...skip],
@@ -349,6 +358,11 @@ async function main(): Promise<void> {
   results.console = await phase('console', 600_000, () =>
     measureConsoleProfile({ rate: 500, seconds: 20, ceilingSeconds: 10, connections: 16 }),
   );
+  // Resets the data and runs its own workload (aliases, 30 % anonymous web events): the aggregator off, then on.
+  const identityRounds = positiveInt('identity-rounds', args['identity-rounds']);
+  results.identity = await phase('identity', identityRounds * 2 * 1_200_000 + 900_000, () =>
+    phaseIdentity(ctx, { rounds: identityRounds, timeoutMs: 1_100_000 }),
+  );
   // Last: it resets the data and runs its own workload (twice: baseline, then current).
   const baselineMs = positiveInt('baseline-minutes', args['baseline-minutes']) * 60_000;
   const replayMs = positiveInt('replay-minutes', args['replay-minutes']) * 60_000;
@@ -449,6 +463,23 @@ function printTable(r: Results): void {
       '≤ 1024',
       `${f(r.aggregator.redisBytesPerCustomer / 1024, 2)} ${verdict(r.aggregator.redisBytesPerCustomer <= 1024)}`,
     ]);
+  }
+  if (r.identity) {
+    const id = r.identity;
+    for (const run of id.runs)
+      rows.push([
+        `identity: aggregator, IDENTITY_ROUTING=${run.routing} (round ${run.round + 1})`,
+        `${f(run.eventsPerSec)} events/s`,
+        '',
+        '',
+      ]);
+    rows.push([
+      `identity: ratio on/off (${f(id.anonymousShare * 100)} % of web events anonymous, ${f(id.aliasedCustomers)} aliased)`,
+      id.ratios.join(', '),
+      '≥ 0.90',
+      verdict(id.ratios.every((x) => x >= 0.9)),
+    ]);
+    rows.push(['identity: Redis bytes per alias (alias + identity hash)', `${f(id.bytesPerAlias)} B`, '', '']);
   }
   if (r.engine) {
     const e = r.engine;

@@ -296,18 +296,22 @@ async function drainTimed(
 
 /**
  * The aggregator service over the whole workload (fresh group). `root`: the checkout whose service runs (default this
- * one; a baseline worktree for the A/B comparison, see aggregator-ab.ts).
+ * one; a baseline worktree for the A/B comparison, see aggregator-ab.ts); `env`: settings of the service (e.g.
+ * IDENTITY_ROUTING for the identity phase, identity.ts).
  */
 export async function phaseAggregator(
   ctx: BenchContext,
   timeoutMs: number,
-  opts: { root?: string } = {},
+  opts: { root?: string; env?: Record<string, string> } = {},
 ): Promise<AggregatorResult> {
   const admin = await ctx.clients.admin();
   const counts = await topicCounts(admin, INPUT_TOPICS);
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const redisBytesBefore = await redisUsedMemory(ctx.clients.redis);
-  const svc = startBenchService('aggregator', {}, { cpuProfDir: cpuProfDir(ctx, 'aggregator'), root: opts.root });
+  const svc = startBenchService('aggregator', opts.env ?? {}, {
+    cpuProfDir: cpuProfDir(ctx, 'aggregator'),
+    root: opts.root,
+  });
   try {
     const { firstAt, lagAtFirst, doneAt } = await drainTimed(
       admin,
