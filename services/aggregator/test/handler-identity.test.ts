@@ -135,3 +135,44 @@ describe('aggregator handler with identity', () => {
     expect(signals.map((s) => s.key).sort()).toEqual(['B', 'C']);
   });
 });
+
+describe('aggregator handler without identity (IDENTITY_ROUTING=off)', () => {
+  it('skips anonymous web events and applies named events to the customer they name, without the graph', async () => {
+    const applyCalls: Array<Array<[string, string[]]>> = [];
+    const handler = createAggregatorHandler({
+      serde,
+      aggregates: {
+        applyBatch: async (items: CustomerBatch[]) => {
+          applyCalls.push(items.map((it) => [it.customerId, it.events.map((e) => e.offset)]));
+          return new Map(items.map((it) => [it.customerId, { ...none, applied: it.events.length }]));
+        },
+      } as never,
+      tierState: {
+        schedule: async () => undefined,
+        setAttributes: async () => undefined,
+        advanceWatermarks: async () => undefined,
+        // The identities watermark is never read without identity.
+        readWatermarks: async () => {
+          throw new Error('read the identities watermark');
+        },
+        getPartitionMeta: async () => ({}),
+      } as unknown as TierStateStore,
+      producer: { send: async () => undefined, sendMany: async () => undefined, disconnect: async () => undefined },
+      signalsTopic: 'customer-signals.v1',
+      signalPartitions: 2,
+      validation: { maxFutureSkewMs: 3_600_000, maxMessageBytes: 100_000 },
+      logger: pino({ level: 'silent' }),
+      now: () => NOW,
+    });
+    await handler(
+      {
+        topic: 'web-behavior.v1',
+        partition: 0,
+        highWatermark: '9',
+        records: [web('1', 'A', null), web('2', null, 'x'), web('3', 'A', 'x')],
+      },
+      ctx,
+    );
+    expect(applyCalls).toEqual([[['A', ['1', '3']]]]);
+  });
+});
