@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { RedisClient } from '@tierstream/config';
 import type { InputEvent, OrderEvent } from '@tierstream/contracts';
 import type { HeldEvent } from './identity-store';
+import { expandPackedFields } from './keyspace';
 import type { AggregateStore, ApplyResult } from './store';
 
 /** Position of the identity record that asks for a fold. */
@@ -265,7 +266,8 @@ export async function foldMerge(
         });
     }
   }
-  const flat = (await redis.call('HGETALL', aKey)) as string[];
+  // The packed layout's fields as the previous layout's: the fold adds those (design-decisions §23).
+  const flat = expandPackedFields((await redis.call('HGETALL', aKey)) as string[]);
   const folded = await (redis as unknown as FoldCommands).tsIdentityMergeFold(bKey, mergeEventId, ...flat);
   return { folded: folded === 1, sharedOrders, inexactRefunds };
 }

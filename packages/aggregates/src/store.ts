@@ -96,11 +96,11 @@ export interface AggregateStoreOptions {
 }
 
 /**
- * Default of AggregateStoreOptions.packedLayout. Off until the identity merge fold passes the merged customer's hash
- * through expandPackedFields (keyspace.ts): identity_merge_fold-1.lua adds the previous layout's fields into the
- * survivor's and would not add a packed `o`/`t` into a survivor that has one, nor merge `K:` ticket states.
+ * Default of AggregateStoreOptions.packedLayout: on. The identity merge fold passes the merged customer's hash through
+ * expandPackedFields (keyspace.ts) first, since identity_merge_fold-1.lua adds the previous layout's fields into the
+ * survivor's; the survivor's next write packs them.
  */
-export const PACKED_LAYOUT = false;
+export const PACKED_LAYOUT = true;
 
 type Client = Redis | Cluster;
 
