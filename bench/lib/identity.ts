@@ -116,7 +116,6 @@ export async function phaseIdentity(
   for (let round = 0; round < opts.rounds; round++) {
     const order: Array<'on' | 'off'> = round % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
     for (const routing of order) {
-      await resetAggregatorRun(ctx);
       const result = await phaseAggregator(ctx, opts.timeoutMs, { env: { IDENTITY_ROUTING: routing } });
       ctx.log(`  round ${round + 1}, IDENTITY_ROUTING=${routing}: ${Math.round(result.eventsPerSec)} events/s`);
       runs.push({ ...result, routing, round });
@@ -128,9 +127,10 @@ export async function phaseIdentity(
               Number((await clients.redis.memory('USAGE', keys.customer(c))) ?? 0),
           );
       }
+      // The next run from the same empty state (the data was fresh before the first: resetPipelineData).
+      await resetAggregatorRun(ctx);
     }
   }
-  await resetAggregatorRun(ctx);
   const rate = (round: number, routing: 'on' | 'off') =>
     runs.find((r) => r.round === round && r.routing === routing)?.eventsPerSec ?? Number.NaN;
   const ratios = Array.from({ length: opts.rounds }, (_, i) => +(rate(i, 'on') / rate(i, 'off')).toFixed(3));
