@@ -114,7 +114,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     let byCustomer = new Map<string, PendingEvent[]>();
     /** Records routed to a customer other than the one they name (identity): the id they name. */
     let via = new Map<PendingEvent, string>();
-    const attributes = new Map<string, Record<string, string | number>>();
+    let attributes = new Map<string, Record<string, string | number>>();
     let watermark = -1;
     let anonymous = 0;
     const named: PendingEvent[] = [];
@@ -169,17 +169,6 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
         else byCustomer.set(customerId, [r]);
       }
     }
-    for (const [customerId, list] of byCustomer) {
-      for (const { event } of list) {
-        if (event.kind !== 'order' || !event.event.attributes) continue;
-        const a = event.event.attributes;
-        const merged = attributes.get(customerId) ?? {};
-        if (a.industry !== null) merged.industry = a.industry;
-        if (a.company_size !== null) merged.company_size = a.company_size;
-        if (a.region !== null) merged.region = a.region;
-        attributes.set(customerId, merged);
-      }
-    }
     let items: Array<{ customerId: string; events: PendingEvent[] }> = [];
     if (byCustomer.size > 0) {
       items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
@@ -194,10 +183,15 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       ]);
       reportMoneyAnomalies(applied, deps, batch.topic);
       items = await applyMoved(items, applied, retentionDays, batch.topic, via);
-      if (suppressed && suppressed.size > 0) {
-        items = items.filter((it) => !suppressed.has(it.customerId));
-        for (const id of suppressed) attributes.delete(id);
-      }
+      // Records moved to a survivor (MOVED): the survivor is checked too (one more round trip, only then).
+      const unchecked = deps.suppressed
+        ? [...new Set(items.map((it) => it.customerId))].filter((id) => !byCustomer.has(id))
+        : [];
+      const erased =
+        unchecked.length > 0 ? new Set([...suppressed!, ...(await deps.suppressed!(unchecked))]) : suppressed;
+      if (erased && erased.size > 0) items = items.filter((it) => !erased.has(it.customerId));
+      // Attributes go to the customers the records were applied to (a moved record's survivor, not the merged id).
+      attributes = attributesOf(items);
     }
     const topic = batch.topic;
     const partition = batch.partition;
@@ -212,6 +206,42 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     if (deps.pipelined) return { finish };
     await finish();
   };
+
+  /**
+   * Per customer of `items`, the attributes its order events carry (a field's latest non-null value, in delivery
+   * order: by offset when a customer has records in two items, as after a MOVED answer).
+   */
+  function attributesOf(items: Array<{ customerId: string; events: PendingEvent[] }>) {
+    const byCustomer = new Map<string, PendingEvent[]>();
+    let again = false;
+    for (const { customerId, events } of items) {
+      let first = true;
+      for (const e of events) {
+        if (e.event.kind !== 'order' || !e.event.event.attributes) continue;
+        const list = byCustomer.get(customerId);
+        if (!list) byCustomer.set(customerId, [e]);
+        else {
+          list.push(e);
+          if (first) again = true;
+        }
+        first = false;
+      }
+    }
+    if (again) for (const list of byCustomer.values()) list.sort((a, b) => compareOffsets(a.offset, b.offset));
+    const out = new Map<string, Record<string, string | number>>();
+    for (const [customerId, list] of byCustomer) {
+      const merged: Record<string, string | number> = {};
+      for (const { event } of list) {
+        if (event.kind !== 'order' || !event.event.attributes) continue;
+        const a = event.event.attributes;
+        if (a.industry !== null) merged.industry = a.industry;
+        if (a.company_size !== null) merged.company_size = a.company_size;
+        if (a.region !== null) merged.region = a.region;
+      }
+      out.set(customerId, merged);
+    }
+    return out;
+  }
 
   /**
    * After the apply: schedule the customers in the due index and store their attributes (one round trip). Every
@@ -392,4 +422,9 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       ? { kind: 'event', event: result.event }
       : { kind: 'dead', reason: result.reason, message: result.message };
   }
+}
+
+/** Kafka offsets (decimal strings) in numeric order. */
+function compareOffsets(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
