@@ -184,11 +184,10 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       reportMoneyAnomalies(applied, deps, batch.topic);
       items = await applyMoved(items, applied, retentionDays, batch.topic, via);
       // Records moved to a survivor (MOVED): the survivor is checked too (one more round trip, only then).
-      const unchecked = deps.suppressed
-        ? [...new Set(items.map((it) => it.customerId))].filter((id) => !byCustomer.has(id))
-        : [];
-      const erased =
-        unchecked.length > 0 ? new Set([...suppressed!, ...(await deps.suppressed!(unchecked))]) : suppressed;
+      let unchecked: Set<string> | undefined;
+      if (deps.suppressed)
+        for (const it of items) if (!byCustomer.has(it.customerId)) (unchecked ??= new Set()).add(it.customerId);
+      const erased = unchecked ? new Set([...suppressed!, ...(await deps.suppressed!([...unchecked]))]) : suppressed;
       if (erased && erased.size > 0) items = items.filter((it) => !erased.has(it.customerId));
       // Attributes go to the customers the records were applied to (a moved record's survivor, not the merged id).
       attributes = attributesOf(items);
