@@ -186,7 +186,11 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       // Records moved to a survivor (MOVED): the survivor is checked too (one more round trip, only then).
       let unchecked: Set<string> | undefined;
       if (deps.suppressed)
-        for (const it of items) if (!byCustomer.has(it.customerId)) (unchecked ??= new Set()).add(it.customerId);
+        for (const it of items) {
+          if (byCustomer.has(it.customerId)) continue;
+          unchecked ??= new Set();
+          unchecked.add(it.customerId);
+        }
       const erased = unchecked ? new Set([...suppressed!, ...(await deps.suppressed!([...unchecked]))]) : suppressed;
       if (erased && erased.size > 0) items = items.filter((it) => !erased.has(it.customerId));
       // Attributes go to the customers the records were applied to (a moved record's survivor, not the merged id).
