@@ -63,7 +63,7 @@ export async function eraseRedisCustomer(
       const [next, found] = await node.scan(cursor, 'MATCH', `${globEscape(prefix)}:*`, 'COUNT', 1000);
       cursor = next;
       const own = found.filter((k) => k !== keep && customerTagOf(prefix, k) === tag);
-      const shared = found.filter((k) => customerTagOf(prefix, k) === null);
+      const shared = found.filter((k) => customerTagOf(prefix, k) === null && !notKeyedByCustomer(prefix, k));
       for (const k of own) keys += await redis.del(k);
       if (shared.length > 0) {
         const types = await Promise.all(shared.map((k) => redis.type(k)));
@@ -80,6 +80,16 @@ export async function eraseRedisCustomer(
 }
 
 const RULES_KEY = /^\{rules\}:(active|history|seq|files|engine|change:\d+)$/;
+
+/**
+ * Shared hashes whose fields are not customer ids (the tier states' code table: `gen`, `next`, `s:<string>`; the
+ * input watermarks: `<topic>:<partition>`; a partition's meta): the sweep leaves them alone, so erasing a customer
+ * whose id is spelled like one of their fields (`next`, `closed_day`) does not corrupt them.
+ */
+function notKeyedByCustomer(prefix: string, key: string): boolean {
+  const rest = key.slice(prefix.length + 1);
+  return rest === 'tiercodes' || rest === 'watermarks' || /^meta:\{p\d+\}$/.test(rest);
+}
 
 /**
  * The customer hash tag of a per-customer key (`<prefix>:{<id>}:…`, `<prefix>:dest:<name>:{<id>}:…`: a tag with a
