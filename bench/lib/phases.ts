@@ -9,7 +9,7 @@ import {
   resetPipelineData,
   sendWatermarks,
 } from '@tierstream/cli';
-import { redisSecurity } from '@tierstream/config';
+import { type RedisClient, redisSecurity } from '@tierstream/config';
 import { INPUT_TOPICS, TOPICS } from '@tierstream/contracts';
 import { DEFAULT_END, type GeneratorOptions, generateWorkload } from '@tierstream/generator';
 import { createKafka, kafkaSecurity } from '@tierstream/kafka';
@@ -44,6 +44,30 @@ export async function redisUsedMemory(redis: { info(section: 'memory'): Promise<
   const info = await redis.info('memory');
   const m = /used_memory:(\d+)/.exec(info);
   return m ? Number(m[1]) : Number.NaN;
+}
+
+/**
+ * Redis bytes of the identity's held anonymous web events (`ts:{<anonymous id>}:anon`, design-decisions §22): the
+ * MEMORY USAGE of every such key (SCAN, pipelined 1,000 at a time) and how many there are. They are kept apart from
+ * the per-customer figure, which issue 18 bounds for aggregates + due index (+ tier state).
+ */
+export async function heldAnonymousBytes(client: RedisClient): Promise<{ keys: number; bytes: number }> {
+  if (!(client instanceof Redis))
+    throw new Error('heldAnonymousBytes: the bench measures a single Redis, not a Cluster');
+  const redis = client;
+  let keys = 0;
+  let bytes = 0;
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', 'ts:{*}:anon', 'COUNT', 1000);
+    cursor = next;
+    if (batch.length === 0) continue;
+    const pipeline = redis.pipeline();
+    for (const k of batch) pipeline.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
+    for (const [err, n] of (await pipeline.exec()) ?? []) if (!err) bytes += Number(n);
+    keys += batch.length;
+  } while (cursor !== '0');
+  return { keys, bytes };
 }
 
 /** The profile directory when `service` runs under the CPU profiler (`--profile`), else undefined. */
@@ -258,6 +282,10 @@ export interface AggregatorResult {
   redisBytesBefore: number;
   redisBytesAfter: number;
   redisBytesPerCustomer: number;
+  /** The identity's held anonymous events (heldAnonymousBytes): part of redisBytesAfter, not of the figure below. */
+  heldAnonymous: { keys: number; bytes: number };
+  /** (redisBytesAfter − redisBytesBefore − heldAnonymous.bytes) ÷ customers: aggregates + due index + attributes. */
+  redisBytesPerCustomerWithoutHeld: number;
 }
 
 /** Waits until a group's lag on `topics` is 0; returns the first instant progress was seen, the end, and the lag then. */
@@ -328,6 +356,7 @@ export async function phaseAggregator(
     const events = joinedAt > 0 ? total : lagAtFirst;
     const seconds = Math.max(0.001, (doneAt - (joinedAt > 0 ? joinedAt : firstAt)) / 1000);
     const redisBytesAfter = await redisUsedMemory(ctx.clients.redis);
+    const heldAnonymous = await heldAnonymousBytes(ctx.clients.redis);
     // Close the replay: control records move every input partition's watermark to the end of the workload.
     await sendWatermarks(admin, await ctx.clients.producer(), Date.parse(DEFAULT_END));
     await withTimeout(
@@ -345,6 +374,8 @@ export async function phaseAggregator(
       redisBytesBefore,
       redisBytesAfter,
       redisBytesPerCustomer: (redisBytesAfter - redisBytesBefore) / ctx.customers,
+      heldAnonymous,
+      redisBytesPerCustomerWithoutHeld: (redisBytesAfter - redisBytesBefore - heldAnonymous.bytes) / ctx.customers,
     };
   } finally {
     await svc.stop();
@@ -367,6 +398,8 @@ export interface EngineResult {
   maxRssBytes: number;
   redisBytesAfter: number;
   redisBytesPerCustomer: number;
+  /** As redisBytesPerCustomer, without the identity's held anonymous events (heldAnonymousBytes). */
+  redisBytesPerCustomerWithoutHeld: number;
 }
 
 export async function phaseEngine(
@@ -426,6 +459,7 @@ export async function phaseEngine(
     const evaluations = await scrapeMetric(port, 'tierstream_sweeper_evaluated_total');
     const transitions = (await topicCounts(admin, [TOPICS.transitions]))[TOPICS.transitions] ?? 0;
     const redisBytesAfter = await redisUsedMemory(ctx.clients.redis);
+    const held = await heldAnonymousBytes(ctx.clients.redis);
     const daysClosedPerSec = daysClosed / seconds;
     return {
       finished,
@@ -440,6 +474,7 @@ export async function phaseEngine(
       maxRssBytes: svc.maxRssBytes(),
       redisBytesAfter,
       redisBytesPerCustomer: (redisBytesAfter - redisBytesBaseline) / ctx.customers,
+      redisBytesPerCustomerWithoutHeld: (redisBytesAfter - redisBytesBaseline - held.bytes) / ctx.customers,
     };
   } finally {
     await svc.stop();
