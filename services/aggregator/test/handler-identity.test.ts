@@ -1,12 +1,12 @@
 import type { ApplyResult, CustomerBatch, HeldEvent, HoldResult } from '@tierstream/aggregates';
-import type { AvroSerde, WebBehaviorEvent } from '@tierstream/contracts';
-import type { BatchContext, ConsumedRecord, OutgoingRecord } from '@tierstream/kafka';
+import type { WebBehaviorEvent } from '@tierstream/contracts';
+import type { ConsumedRecord, OutgoingRecord } from '@tierstream/kafka';
 import type { TierStateStore } from '@tierstream/tierstate';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createAggregatorHandler } from '../src/handler';
+import { ctx, jsonRecord, jsonSerde, NOW, none } from './support';
 
-const NOW = Date.UTC(2026, 5, 1, 12);
 const web = (offset: string, customer: string | null, anon: string | null): ConsumedRecord => {
   const e: WebBehaviorEvent = {
     event_id: `w${offset}`,
@@ -17,27 +17,9 @@ const web = (offset: string, customer: string | null, anon: string | null): Cons
     content_id: null,
     occurred_at: NOW - 3_600_000,
   };
-  return {
-    topic: 'web-behavior.v1',
-    partition: 0,
-    offset,
-    key: null,
-    value: Buffer.from(JSON.stringify(e)),
-    headers: {},
-    timestamp: 0,
-  };
+  return jsonRecord('web-behavior.v1', 0, offset, e);
 };
-// Records carry JSON; the fake serde "decodes" them as the web behaviour contract.
-const serde = {
-  decodeIfCached: (b: Buffer) => ({
-    value: JSON.parse(b.toString()),
-    schemaId: 1,
-    schemaName: 'io.tierstream.WebBehaviorEvent',
-  }),
-  encodeIfCached: (_t: string, v: unknown) => Buffer.from(JSON.stringify(v)),
-} as unknown as AvroSerde;
-const ctx: BatchContext = { deadLetter: () => undefined, heartbeat: async () => undefined, isStale: () => false };
-const none: ApplyResult = { applied: 0, firstEventAt: 0, lastEventAt: 0, refundExcess: 0, expiredReversals: 0 };
+const serde = jsonSerde('io.tierstream.WebBehaviorEvent');
 
 describe('aggregator handler with identity', () => {
   it('routes anonymous events to their alias, and re-routes the records of a customer merged before the write', async () => {

@@ -1,12 +1,12 @@
 import type { ApplyResult, CustomerBatch, HoldResult } from '@tierstream/aggregates';
-import type { AvroSerde, OrderEvent } from '@tierstream/contracts';
-import type { BatchContext, ConsumedRecord } from '@tierstream/kafka';
+import type { OrderEvent } from '@tierstream/contracts';
+import type { ConsumedRecord } from '@tierstream/kafka';
 import type { TierStateStore } from '@tierstream/tierstate';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createAggregatorHandler } from '../src/handler';
+import { ctx, jsonRecord, jsonSerde, NOW, none } from './support';
 
-const NOW = Date.UTC(2026, 5, 1, 12);
 const order = (offset: string, customer: string, region: string): ConsumedRecord => {
   const e: OrderEvent = {
     event_id: `o${offset}`,
@@ -23,27 +23,9 @@ const order = (offset: string, customer: string, region: string): ConsumedRecord
     refund_id: null,
     attributes: { industry: null, company_size: null, region },
   };
-  return {
-    topic: 'orders.v1',
-    partition: 0,
-    offset,
-    key: null,
-    value: Buffer.from(JSON.stringify(e)),
-    headers: {},
-    timestamp: 0,
-  };
+  return jsonRecord('orders.v1', 0, offset, e);
 };
-// Records carry JSON; the fake serde "decodes" them as the order contract.
-const serde = {
-  decodeIfCached: (b: Buffer) => ({
-    value: JSON.parse(b.toString()),
-    schemaId: 1,
-    schemaName: 'io.tierstream.OrderEvent',
-  }),
-  encodeIfCached: (_t: string, v: unknown) => Buffer.from(JSON.stringify(v)),
-} as unknown as AvroSerde;
-const ctx: BatchContext = { deadLetter: () => undefined, heartbeat: async () => undefined, isStale: () => false };
-const none: ApplyResult = { applied: 0, firstEventAt: 0, lastEventAt: 0, refundExcess: 0, expiredReversals: 0 };
+const serde = jsonSerde('io.tierstream.OrderEvent');
 
 /**
  * A is known to be a root (KnownRoots, or a lookup just before) but was merged into B meanwhile (by another

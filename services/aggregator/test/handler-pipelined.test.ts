@@ -1,12 +1,12 @@
 import type { ApplyResult, CustomerBatch } from '@tierstream/aggregates';
-import type { AvroSerde, WebBehaviorEvent } from '@tierstream/contracts';
-import type { BatchContext, BatchFinish, ConsumedRecord } from '@tierstream/kafka';
+import type { WebBehaviorEvent } from '@tierstream/contracts';
+import type { BatchFinish, ConsumedRecord } from '@tierstream/kafka';
 import type { TierStateStore } from '@tierstream/tierstate';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createAggregatorHandler } from '../src/handler';
+import { ctx, jsonRecord, jsonSerde, NOW } from './support';
 
-const NOW = Date.UTC(2026, 5, 1, 12);
 const web = (offset: string, customer: string): ConsumedRecord => {
   const e: WebBehaviorEvent = {
     event_id: `w${offset}`,
@@ -17,26 +17,9 @@ const web = (offset: string, customer: string): ConsumedRecord => {
     content_id: null,
     occurred_at: NOW - 3_600_000 + Number(offset),
   };
-  return {
-    topic: 'web-behavior.v1',
-    partition: 2,
-    offset,
-    key: null,
-    value: Buffer.from(JSON.stringify(e)),
-    headers: {},
-    timestamp: 0,
-  };
+  return jsonRecord('web-behavior.v1', 2, offset, e);
 };
-// Records carry JSON; the fake serde "decodes" them as the web behaviour contract.
-const serde = {
-  decodeIfCached: (b: Buffer) => ({
-    value: JSON.parse(b.toString()),
-    schemaId: 1,
-    schemaName: 'io.tierstream.WebBehaviorEvent',
-  }),
-  encodeIfCached: (_t: string, v: unknown) => Buffer.from(JSON.stringify(v)),
-} as unknown as AvroSerde;
-const ctx: BatchContext = { deadLetter: () => undefined, heartbeat: async () => undefined, isStale: () => false };
+const serde = jsonSerde('io.tierstream.WebBehaviorEvent');
 
 /** A step that logs its start and end and resolves when the test releases it. */
 function gatedSteps() {
