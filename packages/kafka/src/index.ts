@@ -1,4 +1,5 @@
 export * from './client';
+export * from './offsets';
 export * from './runner';
 export * from './security';
 export * from './types';

@@ -58,7 +58,8 @@ const DLQ_MAX_REQUEST_BYTES = 896 * 1024;
  *   fetch a partition batch → handler applies the effect (and queues dead letters) → dead letters are produced →
  *   the batch's offsets are committed with the current group generation.
  * If the partition was revoked meanwhile, the commit is refused by the coordinator (stale generation) or skipped
- * (isStale), and the new owner re-processes the batch: effects are idempotent, so that is safe. *
+ * (isStale), and the new owner re-processes the batch: effects are idempotent, so that is safe.
+ *
  * Pipelining: a handler that returns a BatchFinish has returned once the batch's ordered part is done; the runner
  * then lets kafkajs fetch the partition's next batch and runs `finish`, the dead letters and the commit behind it
  * (chained per partition, one batch ahead at most: a batch's handler returns only after the previous batch is

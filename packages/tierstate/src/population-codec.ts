@@ -8,7 +8,7 @@
  * tier states' code table. An entry with a value that is not a safe integer stays JSON (a value starting with `{`);
  * both are read. Callers see JSON either way.
  */
-import { UnknownCodeError } from './state-codec';
+import { parseBase36, UnknownCodeError } from './state-codec';
 
 interface Entry {
   e: number;
@@ -55,12 +55,7 @@ export function decodePopulationEntry(raw: string, textOf: (code: number) => str
   if (raw.startsWith('{')) return raw;
   const parts = raw.split('|');
   if (parts.length !== 6 || parts[0] !== '1') throw new Error('population entry: unknown layout');
-  const num = (s: string): number | null => {
-    if (s === '') return null;
-    const x = Number.parseInt(s, 36);
-    if (Number.isNaN(x) || x.toString(36) !== s) throw new Error(`population entry: bad number ${s}`);
-    return x;
-  };
+  const num = (s: string): number | null => (s === '' ? null : parseBase36(s, 'population entry'));
   const code = num(parts[2]!);
   const v = code === null ? undefined : textOf(code);
   if (v === undefined) throw new UnknownCodeError(code ?? -1);

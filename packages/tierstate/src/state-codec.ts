@@ -25,6 +25,16 @@ const b36 = (n: number): string => {
 };
 
 /**
+ * The integer written as `s` by `Number.prototype.toString(36)` (a minus sign for negatives); throws an Error naming
+ * `what` for anything else (no prefix, suffix or leading zero is taken).
+ */
+export function parseBase36(s: string, what: string): number {
+  const n = Number.parseInt(s, 36);
+  if (Number.isNaN(n) || n.toString(36) !== s) throw new Error(`${what}: bad number ${s}`);
+  return n;
+}
+
+/**
  * Every string of `state` that its compact value refers to by code (each once): the code table must hold them
  * before `encodeTierState` runs.
  */
@@ -86,11 +96,7 @@ export function decodeTierState(
     at = end < 0 ? raw.length : end + 1;
     return s;
   };
-  const num = (s: string): number => {
-    const n = Number.parseInt(s, 36);
-    if (Number.isNaN(n) || n.toString(36) !== s) throw new Error(`tier state of ${customerId}: bad number ${s}`);
-    return n;
-  };
+  const num = (s: string): number => parseBase36(s, `tier state of ${customerId}`);
   const text = (s: string): string => {
     const code = num(s);
     const t = textOf(code);

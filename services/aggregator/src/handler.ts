@@ -12,7 +12,13 @@ import {
   type InputTopicNames,
   type ValidationResult,
 } from '@tierstream/contracts';
-import { type BatchHandler, CONTROL_HEADER, type ConsumedRecord, type RecordProducer } from '@tierstream/kafka';
+import {
+  type BatchHandler,
+  CONTROL_HEADER,
+  type ConsumedRecord,
+  compareOffsets,
+  type RecordProducer,
+} from '@tierstream/kafka';
 import { type ServiceMetrics, timed } from '@tierstream/observability';
 import { dayOf, endOfDay, signalPartitionOf, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
@@ -425,9 +431,4 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       ? { kind: 'event', event: result.event }
       : { kind: 'dead', reason: result.reason, message: result.message };
   }
-}
-
-/** Kafka offsets (decimal strings) in numeric order. */
-function compareOffsets(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }

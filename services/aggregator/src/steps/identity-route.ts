@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IdentityStore } from '@tierstream/aggregates';
+import { compareOffsets } from '@tierstream/kafka';
 import { type AnonymousRecord, type AnonymousRouting, type AnonymousStepDeps, routeAnonymous } from './anonymous';
 
 export interface IdentityRouteDeps extends AnonymousStepDeps {
@@ -140,10 +141,9 @@ function inOrder<R extends AnonymousRecord>(list: readonly R[]): readonly R[] {
   return list;
 }
 
-/** Offsets of one partition are decimal strings: shorter is smaller, then byte order. */
+/** Records of one partition in offset order. */
 function byOffset(a: AnonymousRecord, b: AnonymousRecord): number {
-  if (a.offset.length !== b.offset.length) return a.offset.length - b.offset.length;
-  return a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0;
+  return compareOffsets(a.offset, b.offset);
 }
 
 /**
