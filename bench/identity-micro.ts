@@ -17,6 +17,7 @@ import type { ConsumedRecord, PartitionBatch } from '@tierstream/kafka';
 import { TierStateStore } from '@tierstream/tierstate';
 import pino from 'pino';
 import { createAggregatorHandler } from '../services/aggregator/src/handler';
+import { aliasEvents, aliasedCustomers, benchHash, identityShape } from './lib/identity';
 
 const customers = Number(process.argv[2] ?? 2000);
 const batchSize = Number(process.argv[3] ?? 2000);
@@ -24,11 +25,6 @@ const clients = new Clients(loadCliConfig(process.env));
 const redis = clients.redis;
 const serde = clients.serde;
 const logger = pino({ level: 'warn' });
-const hash = (s: string) => {
-  let h = 0;
-  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
-  return Math.abs(h);
-};
 const topicOf = (e: InputEvent) =>
   e.kind === 'order' ? TOPICS.orders : e.kind === 'web' ? TOPICS.web : TOPICS.tickets;
 
@@ -36,13 +32,11 @@ const topicOf = (e: InputEvent) =>
 const events: InputEvent[] = [];
 const ids = new Set<string>();
 for (const e of generateWorkload({ customers, days: 120, seed: 20260630 })) {
-  if (e.kind === 'web' && e.event.customer_id !== null && hash(e.event.event_id) % 10 < 3) {
-    const anonymous_id = `anon-${e.event.customer_id}`;
-    events.push({ kind: 'web', event: { ...e.event, customer_id: null, anonymous_id } });
-  } else if (e.kind !== 'web' || e.event.customer_id !== null) events.push(e);
+  const shaped = identityShape(e);
+  if (shaped) events.push(shaped);
   if (e.event.customer_id) ids.add(e.event.customer_id);
 }
-const aliased = [...ids].sort().filter((_, i) => i % 100 === 0);
+const aliased = aliasedCustomers(ids);
 const anonymous = events.filter((e) => e.event.customer_id === null).length;
 
 // Records per topic-partition (key: the customer, or the anonymous id), in produce order, then batches round-robin.
@@ -50,7 +44,7 @@ const queues = new Map<string, ConsumedRecord[]>();
 for (const e of events) {
   const topic = topicOf(e);
   const key = e.event.customer_id ?? (e.event as { anonymous_id: string }).anonymous_id;
-  const partition = hash(key) % 3;
+  const partition = benchHash(key) % 3;
   const q = queues.get(`${topic}:${partition}`) ?? [];
   q.push({
     topic,
@@ -108,17 +102,7 @@ const cleanup = async () => {
 };
 await cleanup();
 const first = Math.min(...events.map((e) => e.event.occurred_at));
-for (const [i, c] of aliased.entries()) {
-  await runs[1]!.identity.apply({
-    event_id: `alias-${i}`,
-    type: 'ALIAS',
-    customer_id: c,
-    anonymous_id: `anon-${c}`,
-    merged_customer_id: null,
-    source: 'bench',
-    occurred_at: first,
-  });
-}
+for (const alias of aliasEvents(aliased, first)) await runs[1]!.identity.apply(alias);
 // Warm-up (schemas cached, scripts loaded) on the first batch, not measured; then alternate, batch by batch, the
 // first of each pair alternating too (the second handler of a pair ran faster on the same batch, by ~5 %).
 for (const r of runs) await r.handler(batches[0]!, ctx);

@@ -36,19 +36,40 @@ export interface IdentityBenchResult {
   bytesPerAlias: number;
 }
 
-/** FNV-like string hash, as identity-micro: which web events are made anonymous (30 %: hash % 10 < 3). */
-const hash = (s: string): number => {
+/**
+ * A string's 31-multiplier hash (non-negative): which web events are made anonymous (30 %: hash % 10 < 3); identity-
+ * micro's partition of a key too.
+ */
+export const benchHash = (s: string): number => {
   let h = 0;
   for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
   return Math.abs(h);
 };
 
-/** identity-micro's shape: 30 % of the named web events made anonymous, the generator's anonymous ones dropped (null). */
-function reshape(e: InputEvent): InputEvent | null {
+/** The identity benches' shape: 30 % of the named web events made anonymous, the generator's anonymous ones dropped (null). */
+export function identityShape(e: InputEvent): InputEvent | null {
   if (e.kind !== 'web') return e;
   if (e.event.customer_id === null) return null;
-  if (hash(e.event.event_id) % 10 >= 3) return e;
+  if (benchHash(e.event.event_id) % 10 >= 3) return e;
   return { kind: 'web', event: { ...e.event, customer_id: null, anonymous_id: `anon-${e.event.customer_id}` } };
+}
+
+/** 1 % of the customers (every 100th id in sorted order): those the identity benches alias. */
+export function aliasedCustomers(ids: Iterable<string>): string[] {
+  return [...ids].sort().filter((_, i) => i % 100 === 0);
+}
+
+/** An ALIAS of `anon-<customer>` to each customer, at `at` (ms). */
+export function aliasEvents(customers: readonly string[], at: number): IdentityEvent[] {
+  return customers.map((c, i) => ({
+    event_id: `alias-${i}`,
+    type: 'ALIAS',
+    customer_id: c,
+    anonymous_id: `anon-${c}`,
+    merged_customer_id: null,
+    source: 'bench',
+    occurred_at: at,
+  }));
 }
 
 const generated = (customers: number) =>
@@ -56,7 +77,7 @@ const generated = (customers: number) =>
 
 function* identityWorkload(customers: number): Generator<InputEvent> {
   for (const e of generated(customers)) {
-    const out = reshape(e);
+    const out = identityShape(e);
     if (out) yield out;
   }
 }
@@ -82,7 +103,7 @@ export async function phaseIdentity(
   let anonymous = 0;
   for (const g of generated(ctx.customers)) {
     if (g.event.customer_id) ids.add(g.event.customer_id);
-    const e = reshape(g);
+    const e = identityShape(g);
     if (!e) continue;
     first = Math.min(first, e.event.occurred_at);
     if (e.kind === 'web') {
@@ -90,18 +111,10 @@ export async function phaseIdentity(
       if (e.event.customer_id === null) anonymous++;
     }
   }
-  const aliased = [...ids].sort().filter((_, i) => i % 100 === 0);
+  const aliased = aliasedCustomers(ids);
   const started = Date.now();
   const producer = await clients.producer();
-  const aliases: IdentityEvent[] = aliased.map((c, i) => ({
-    event_id: `alias-${i}`,
-    type: 'ALIAS',
-    customer_id: c,
-    anonymous_id: `anon-${c}`,
-    merged_customer_id: null,
-    source: 'bench',
-    occurred_at: first,
-  }));
+  const aliases = aliasEvents(aliased, first);
   const records = [];
   for (const a of aliases)
     records.push({ key: a.customer_id, value: await clients.serde.encode(TOPICS.identities, a) });

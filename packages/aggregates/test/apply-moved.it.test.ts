@@ -1,10 +1,10 @@
-import { customerIdOf, type InputEvent } from '@tierstream/contracts';
-import { generateWorkload } from '@tierstream/generator';
+import type { InputEvent } from '@tierstream/contracts';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
 import { identityKeys } from '../src/identity-store';
 import { AggregateStore } from '../src/store';
+import { twoTinyCustomers } from './history';
 
 /**
  * apply_events.lua and merged customers (docs/design-decisions.md §22): a customer whose identity hash has `to`
@@ -22,22 +22,11 @@ describe('apply_events.lua and merged customers', () => {
   });
 
   it('applies nothing for a merged customer, says moved, and applies the others', async () => {
-    const byCustomer = new Map<string, InputEvent[]>();
-    for (const e of generateWorkload('tiny')) {
-      const id = customerIdOf(e);
-      if (id !== null) byCustomer.set(id, [...(byCustomer.get(id) ?? []), e]);
-    }
-    const [gone, kept] = [...byCustomer.keys()].slice(0, 2) as [string, string];
+    const { gone, kept, items } = twoTinyCustomers();
     const store = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG });
     await store.init();
     await redis.hset(identityKeys(prefix).customer(gone), 'to', kept, 'tb', kept);
     await redis.hset(identityKeys(prefix).customer(kept), `mg:${gone}`, 'merge-1');
-    const items = [gone, kept].map((customerId) => ({
-      customerId,
-      events: byCustomer
-        .get(customerId)!
-        .map((event, i) => ({ event, topic: 'orders.v1', partition: 0, offset: String(i) })),
-    }));
     const applied = await store.applyBatch(items);
     expect(applied.get(gone)).toMatchObject({ applied: 0, moved: true });
     expect(applied.get(kept)?.applied).toBeGreaterThan(0);

@@ -2,8 +2,15 @@
  * Test helpers: random customer histories (fast-check arbitraries) and a delivery simulator that splits events into
  * partitions, adds duplicates and redeliveries, interleaves partitions and cuts batches — like Kafka would.
  */
-import type { InputEvent, OrderEvent, TicketEvent, WebBehaviorType } from '@tierstream/contracts';
-import { WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
+import {
+  customerIdOf,
+  type InputEvent,
+  type OrderEvent,
+  type TicketEvent,
+  WEB_BEHAVIOR_TYPES,
+  type WebBehaviorType,
+} from '@tierstream/contracts';
+import { generateWorkload } from '@tierstream/generator';
 import fc from 'fast-check';
 import { RETENTION_DAYS } from '../src/metrics';
 
@@ -400,4 +407,32 @@ export function groupBatch(batch: Rec[]) {
     customerId,
     events: recs.map((r) => ({ event: r.event, topic: r.topic, partition: r.partition, offset: r.offset })),
   }));
+}
+
+/**
+ * The first two customers of the `tiny` workload, `[gone, kept]`, and an apply item per customer with all its events
+ * (delivery order, on `orders.v1` partition 0 at offsets 0, 1, …): a call where one customer is refused and the other
+ * applied.
+ */
+export function twoTinyCustomers(): {
+  gone: string;
+  kept: string;
+  items: Array<{
+    customerId: string;
+    events: Array<{ event: InputEvent; topic: string; partition: number; offset: string }>;
+  }>;
+} {
+  const byCustomer = new Map<string, InputEvent[]>();
+  for (const e of generateWorkload('tiny')) {
+    const id = customerIdOf(e);
+    if (id !== null) byCustomer.set(id, [...(byCustomer.get(id) ?? []), e]);
+  }
+  const [gone, kept] = [...byCustomer.keys()].slice(0, 2) as [string, string];
+  const items = [gone, kept].map((customerId) => ({
+    customerId,
+    events: byCustomer
+      .get(customerId)!
+      .map((event, i) => ({ event, topic: 'orders.v1', partition: 0, offset: String(i) })),
+  }));
+  return { gone, kept, items };
 }

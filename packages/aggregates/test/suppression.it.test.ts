@@ -1,10 +1,9 @@
 import { suppressionKey } from '@tierstream/config';
-import { customerIdOf, type InputEvent } from '@tierstream/contracts';
-import { generateWorkload } from '@tierstream/generator';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
 import { AggregateStore } from '../src/store';
+import { twoTinyCustomers } from './history';
 
 /**
  * apply_events.lua and erasure (docs/security.md "Erasure"): a customer whose suppression marker exists gets nothing
@@ -21,21 +20,10 @@ describe('apply_events.lua and suppressed customers', () => {
   });
 
   it('applies nothing for a suppressed customer and everything for the others', async () => {
-    const byCustomer = new Map<string, InputEvent[]>();
-    for (const e of generateWorkload('tiny')) {
-      const id = customerIdOf(e);
-      if (id !== null) byCustomer.set(id, [...(byCustomer.get(id) ?? []), e]);
-    }
-    const [gone, kept] = [...byCustomer.keys()].slice(0, 2) as [string, string];
+    const { gone, kept, items } = twoTinyCustomers();
     const store = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG });
     await store.init();
     await redis.set(suppressionKey(prefix, gone), 'request-1');
-    const items = [gone, kept].map((customerId) => ({
-      customerId,
-      events: byCustomer
-        .get(customerId)!
-        .map((event, i) => ({ event, topic: 'orders.v1', partition: 0, offset: String(i) })),
-    }));
     const applied = await store.applyBatch(items);
     expect(applied.get(gone)?.applied).toBe(0);
     expect(applied.get(kept)?.applied).toBeGreaterThan(0);
