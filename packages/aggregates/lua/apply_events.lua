@@ -36,8 +36,10 @@
 -- Hash fields (see README "Keyspace", design-decisions §23): mx fo ob pd wb tb lb, w (web days, packed),
 -- a:<order day>:<effective day>, o:<day> t:<day>, k:<ticket> q:<ticket>, h:<topic code>:<partition>,
 -- e:<topic code> (the topic's dedupe memory, packed), n:<order_id> (order state), u:<len>:<order_id><refund key>.
--- Packed layout (ARGV[2] ends in `p`, see DAY BUCKETS and ticket state below): o (order days), t (service days),
--- K:<ticket> instead of o:<day>, t:<day>, k:<ticket> q:<ticket>; both forms are read in either mode.
+-- Packed layout (ARGV[2] ends in `p`, see DAY BUCKETS, ticket state, order states and compact web days below): o
+-- (order days), t (service days), K:<ticket> instead of o:<day>, t:<day>, k:<ticket> q:<ticket>; W (web days, gaps for
+-- days) instead of w; n:<order_id> values compact (a flags byte below 32, then digits). Both forms are read in either
+-- mode.
 -- Read too, from the previous layout (an upgrade without a replay): h:<topic>:<partition> (moved to the new name),
 -- w:<day> (kept, folded like before), x:<topic code> and e:<topic code>:<event_id> (dropped: see §23 "Upgrade").
 --
@@ -191,7 +193,7 @@ local function preread(first, last)
       want_field('n:' .. oid)
       if op == 'R' then want_field(refund_field(oid, rkey)) end
     elseif op == 'W' or op == 'M' then
-      if not want_web then want_web = true; want_field('w') end
+      if not want_web then want_web = true; want_field('w'); want_field('W') end
     elseif op == 'T' then
       want_field('t')
       want_field('t:' .. day_of(at))
@@ -224,6 +226,9 @@ local function cutoff_day() if mx == nil then return nil end return day_of(mx) -
 -- Unsigned integers as varints (6 bits per byte, low group first, +64 = more follows); signed ones zigzagged (2x, or
 -- -2x-1 when negative). All bytes are 0..127: clients read the values back unchanged.
 local function enc_var(x)
+  -- One or two bytes without a table (most values: counts, gaps, masks, small amounts).
+  if x < 64 then return string.char(x) end
+  if x < 4096 then return string.char(x % 64 + 64, math.floor(x / 64)) end
   local cs = {}
   repeat
     local b = x % 64
@@ -568,9 +573,62 @@ end
 -- and its reversals land), or, while no PLACED arrived, the earliest original_placed_at day of its reversals.
 -- placed = 0 while no PLACED arrived, else the PLACED's ms of its day + 2 (1: written before purchase times were
 -- kept, time unknown; such an order's time is never moved between its bucket's lists).
+-- Compact form (packed layout, design-decisions §23): a flags byte (below 32, so never the first byte of the form
+-- above, a digit or '-': bit 0 placed, 1 its ms known, 2 cancelled, 3 refunded), the day (3 digits), the ms (4 digits,
+-- bit 1), amount and margin (signed varints), the cancel day (3 digits, bit 2), then (bit 3) the number of refund days
+-- (varint) and per day its day (3 digits), amount and margin (signed varints). Both forms are read in either mode.
+local function order_state_decode(v)
+  local flags = string.byte(v, 1)
+  local s = { placed = flags % 2 == 1, ms = nil, cancel = nil, refunds = {} }
+  s.day = dec128(v, 2, 3) - DAY_BIAS
+  local i = 5
+  if math.floor(flags / 2) % 2 == 1 then s.ms = dec128(v, i, 4); i = i + 4 end
+  s.amount, i = dec_int(v, i)
+  s.margin, i = dec_int(v, i)
+  if math.floor(flags / 4) % 2 == 1 then s.cancel = dec128(v, i, 3) - DAY_BIAS; i = i + 3 end
+  if flags >= 8 then
+    local n
+    n, i = dec_var(v, i)
+    for k = 1, n do
+      local r = { dec128(v, i, 3) - DAY_BIAS }
+      r[2], i = dec_int(v, i + 3)
+      r[3], i = dec_int(v, i)
+      s.refunds[k] = r
+    end
+  end
+  return s
+end
+local function day_ok(d) return d ~= nil and d == math.floor(d) and d >= -DAY_BIAS and d < DAY_BIAS end
+-- The compact value, or nil when the state cannot be packed (a value not an integer, a day out of range).
+local function order_state_encode(s)
+  if not (day_ok(s.day) and int_ok(s.amount) and int_ok(s.margin)) then return nil end
+  if s.cancel ~= nil and not day_ok(s.cancel) then return nil end
+  if s.ms ~= nil and not ms_ok(s.ms) then return nil end
+  local flags = (s.placed and 1 or 0) + (s.ms ~= nil and 2 or 0) + (s.cancel ~= nil and 4 or 0)
+    + (#s.refunds > 0 and 8 or 0)
+  local parts = { string.char(flags), enc128(s.day + DAY_BIAS, 3) }
+  if s.ms ~= nil then parts[#parts + 1] = enc128(s.ms, 4) end
+  parts[#parts + 1] = enc_int(s.amount)
+  parts[#parts + 1] = enc_int(s.margin)
+  if s.cancel ~= nil then parts[#parts + 1] = enc128(s.cancel + DAY_BIAS, 3) end
+  if #s.refunds > 0 then
+    parts[#parts + 1] = enc_var(#s.refunds)
+    for _, r in ipairs(s.refunds) do
+      if not (day_ok(r[1]) and int_ok(r[2]) and int_ok(r[3])) then return nil end
+      parts[#parts + 1] = enc128(r[1] + DAY_BIAS, 3) .. enc_int(r[2]) .. enc_int(r[3])
+    end
+  end
+  return table.concat(parts)
+end
+-- The day of an order state value (either form): where the order leaves with the retention fold.
+local function order_state_day(v)
+  if string.byte(v, 1) < 32 then return dec128(v, 2, 3) - DAY_BIAS end
+  return tonumber(string.match(v, '^[^,]*'))
+end
 local function read_order(f)
   local v = get(f)
   if v == nil then return nil end
+  if string.byte(v, 1) < 32 then return order_state_decode(v) end
   local t = split(v)
   local s = { day = tonumber(t[1]), placed = num(t[2]) ~= 0, ms = nil, amount = num(t[3]),
     margin = num(t[4]), cancel = opt(t[5]), refunds = {} }
@@ -587,6 +645,12 @@ local function copy_order(s)
   return c
 end
 local function write_order(f, s)
+  local packed = pack and order_state_encode(s)
+  if packed then
+    set(f, packed)
+    lower_bound_to(s.day)
+    return
+  end
   local placed = 0
   if s.placed then placed = s.ms and s.ms + 2 or 1 end
   local head = { s.day, placed, s.amount, s.margin, s.cancel and fmt(s.cancel) or '' }
@@ -757,40 +821,133 @@ local function add_web_day(d, ms, counts)
   for t, c in pairs(counts) do w.counts[t] = (w.counts[t] or 0) + c end
 end
 
--- Merges web_delta into `w`: only the records down to the lowest day touched are decoded (latest first; a replay or
--- live traffic touches the latest days), the rest of the value is kept as it is.
+-- Compact web days (field `W`, the packed layout's: design-decisions §23): the same records, latest day first, with
+-- the day as a gap instead of 3 digits and the mask as a varint: the first record's day (3 digits), then per record
+-- (after the first: the gap to the previous record's day, a varint), the last seen ms of the day (4 digits), the type
+-- mask (varint) and one varint count per type in the mask. Without the packed layout (ARGV[2] without `p`) the days
+-- are written to `w` (above); both are read in either mode, and a write leaves one of them (the other merged into it).
+-- A record's day (from the previous record's, prev) and where the rest of it starts; then that rest.
+local function web_compact_head(s, i, prev)
+  if i == 1 then return dec128(s, 1, 3) - DAY_BIAS, 4 end
+  local gap = string.byte(s, i)
+  if gap < 64 then return prev - gap, i + 1 end
+  gap, i = dec_var(s, i)
+  return prev - gap, i
+end
+local function web_compact_body(s, i)
+  local ms = dec128(s, i, 4)
+  local mask
+  mask, i = dec_var(s, i + 4)
+  local counts, t = {}, 0
+  while mask > 0 do
+    if mask % 2 == 1 then counts[t], i = dec_var(s, i) end
+    mask = math.floor(mask / 2)
+    t = t + 1
+  end
+  return ms, counts, i
+end
+local function decode_web_compact(s, i, prev)
+  local d, at = web_compact_head(s, i, prev)
+  local ms, counts, nx = web_compact_body(s, at)
+  return d, ms, counts, nx
+end
+-- Days `all` (latest first) of recs in the compact form.
+local function encode_web_compact(all, recs)
+  local out, prev = {}, nil
+  for k, d in ipairs(all) do
+    local r = recs[d]
+    local mask, bit, cs = 0, 1, {}
+    for t = 0, 13 do
+      local c = r.counts[t]
+      if c ~= nil and c > 0 then
+        mask = mask + bit
+        cs[#cs + 1] = enc_var(c)
+      end
+      bit = bit * 2
+    end
+    local head = prev == nil and enc128(d + DAY_BIAS, 3) or enc_var(prev - d)
+    out[k] = head .. enc128(r.ms, 4) .. enc_var(mask) .. table.concat(cs)
+    prev = d
+  end
+  return table.concat(out)
+end
+-- Every record of a web days field (`w` or `W`), as (day, ms, counts) to f, latest first.
+local function each_web_record(f, s, fn)
+  local i, prev = 1, nil
+  while i <= #s do
+    local d, ms, counts, nx
+    if f == 'W' then
+      d, ms, counts, nx = decode_web_compact(s, i, prev)
+    else
+      d, ms, counts, nx = decode_web_record(s, i)
+    end
+    fn(d, ms, counts, i, nx)
+    prev, i = d, nx
+  end
+end
+local function add_web_rec(recs, d, ms, counts)
+  local r = recs[d]
+  if r == nil then recs[d] = { ms = ms, counts = counts }; return end
+  if ms > r.ms then r.ms = ms end
+  for t, c in pairs(counts) do r.counts[t] = (r.counts[t] or 0) + c end
+end
+
+-- Merges web_delta into the web days (`W` with the packed layout, else `w`): only the records down to the lowest day
+-- touched are decoded (latest first; a replay or live traffic touches the latest days), the rest of the value is kept
+-- as it is. The other form, if present, is merged in whole and leaves.
 local function write_web()
   if web_delta == nil then return end
   local days = {}
   for d in pairs(web_delta) do days[#days + 1] = d end
   table.sort(days)
   local lowest = days[1]
-  local s = get('w') or ''
-  local recs, i = {}, 1
-  while i <= #s do
-    local d, ms, counts, nx = decode_web_record(s, i)
-    if d < lowest then break end
-    recs[d] = { ms = ms, counts = counts }
-    i = nx
+  local primary, other = 'w', 'W'
+  if pack then primary, other = 'W', 'w' end
+  local recs = {}
+  local ov = get(other)
+  if ov ~= nil then
+    each_web_record(other, ov, function(d, ms, counts) add_web_rec(recs, d, ms, counts) end)
+    del(other)
   end
-  local tail = string.sub(s, i)
-  for _, d in ipairs(days) do
-    local w, r = web_delta[d], recs[d]
-    if r == nil then
-      recs[d] = w
+  local s = get(primary) or ''
+  -- tail: the records not decoded; with `W`, tail_day = the day of its first record (written again as a gap).
+  local i, prev, tail, tail_day = 1, nil, '', nil
+  while i <= #s do
+    if primary == 'W' then
+      local d, at = web_compact_head(s, i, prev)
+      if ov == nil and d < lowest then
+        tail, tail_day = string.sub(s, at), d
+        break
+      end
+      local ms, counts, nx = web_compact_body(s, at)
+      add_web_rec(recs, d, ms, counts)
+      prev, i = d, nx
     else
-      if w.ms > r.ms then r.ms = w.ms end
-      for t, c in pairs(w.counts) do r.counts[t] = (r.counts[t] or 0) + c end
+      local d, ms, counts, nx = decode_web_record(s, i)
+      if ov == nil and d < lowest then break end
+      add_web_rec(recs, d, ms, counts)
+      i = nx
     end
+  end
+  if primary == 'w' then tail = string.sub(s, i) end
+  for _, d in ipairs(days) do
+    local w = web_delta[d]
+    add_web_rec(recs, d, w.ms, w.counts)
     lower_bound_to(d)
   end
   local all = {}
   for d in pairs(recs) do all[#all + 1] = d end
   table.sort(all, function(a, b) return a > b end)
-  local out = {}
-  for k, d in ipairs(all) do out[k] = encode_web_record(d, recs[d].ms, recs[d].counts) end
-  out[#out + 1] = tail
-  set('w', table.concat(out))
+  if primary == 'W' then
+    local v = encode_web_compact(all, recs)
+    if tail_day ~= nil then v = v .. enc_var(all[#all] - tail_day) .. tail end
+    set('W', v)
+  else
+    local out = {}
+    for k, d in ipairs(all) do out[k] = encode_web_record(d, recs[d].ms, recs[d].counts) end
+    out[#out + 1] = tail
+    set('w', table.concat(out))
+  end
 end
 
 -- Service bucket: "lastTicketMsOfDay,tickets,complaints,escalations,csatSum,csatCount"
@@ -1098,6 +1255,16 @@ if cut ~= nil then
     if p == 'e:' or p == 'x:' then
       -- The dedupe memory (e:<code>) is pruned above; e:<code>:<event_id> and x:<code> are the previous layout's.
       if p == 'x:' or string.find(f, ':', 3, true) then del(f) end
+    elseif f == 'W' then
+      -- Latest first: the records from the first one at or below the cutoff on fold.
+      local s, keep = cache[f], nil
+      each_web_record(f, s, function(d, ms, _, at)
+        if d <= cut then
+          max_field('wb', d * DAY + ms)
+          if keep == nil then keep = at - 1 end
+        end
+      end)
+      if keep == 0 then del(f) elseif keep ~= nil then set(f, string.sub(s, 1, keep)) end
     elseif f == 'w' then
       local s, out, i, changed = cache[f], {}, 1, false
       while i <= #s do
@@ -1158,7 +1325,7 @@ if cut ~= nil then
         end
       elseif p == 'n:' or p == 'u:' then
         -- Order states and refund identities leave with their order's day (its contribution is in the buckets).
-        local d = tonumber(string.match(cache[f], '^[^,]*'))
+        local d = p == 'n:' and order_state_day(cache[f]) or tonumber(string.match(cache[f], '^[^,]*'))
         if d <= cut then del(f) end
       elseif p == 'k:' or p == 'K:' then
         -- A ticket in both forms is folded once: read_ticket merges them, and all its fields leave.
@@ -1186,7 +1353,9 @@ if cut ~= nil then
           d = tonumber(string.sub(f, 3))
         elseif p == 'a:' then
           d = tonumber(string.match(f, '^a:[^:]*:(.*)$'))
-        elseif p == 'n:' or p == 'u:' then
+        elseif p == 'n:' then
+          d = order_state_day(v)
+        elseif p == 'u:' then
           d = tonumber(string.match(v, '^[^,]*'))
         elseif p == 'k:' then
           local st = split(v)
@@ -1196,13 +1365,9 @@ if cut ~= nil then
           if st.code == 'C' then d = day_of(st.at) end
         elseif f == 'o' or f == 't' then
           each_record(f == 'o' and ORDER_DAYS or SERVICE_DAYS, v, function(day) d = day end)
-        elseif f == 'w' then
+        elseif f == 'w' or f == 'W' then
           -- Latest day first: the last record is the earliest day.
-          local i = 1
-          while i <= #v do
-            local wd, _, _, nx = decode_web_record(v, i)
-            d, i = wd, nx
-          end
+          each_web_record(f, v, function(wd) d = wd end)
         end
         if d ~= nil and (lb == nil or d < lb) then lb = d end
       end

@@ -5,9 +5,10 @@
 -- orders both ids hold were taken out of it (identity-folds.ts: those orders are re-applied to the survivor as events)
 -- Returns 1 when folded, 0 when this merge was folded before (marker field `f:<event id>`).
 -- Every field is a sum over events, orders or tickets, so folding is adding (layout: apply_events.lua's header and
--- README "Keyspace"): day buckets, adjustments and bases add, times take max/min, web days merge per day, ticket
--- states keep the earliest open/resolve and the latest status; order states and refund identities the survivor lacks
--- are copied (it holds none of the merged customer's orders now); dedupe memories are concatenated; high-water marks
+-- README "Keyspace"): day buckets, adjustments and bases add, times take max/min, web days merge per day (`w` with
+-- `w`, the packed layout's `W` with `W`: a survivor holding both reads them added up), ticket states keep the earliest
+-- open/resolve and the latest status; order states (in either form, compact or not) and refund identities the
+-- survivor lacks are copied (it holds none of the merged customer's orders now); dedupe memories are concatenated; high-water marks
 -- are not (they belong to each id's own records: the merged customer keeps its own, so its redeliveries are known).
 -- The helpers below are those of apply_events.lua (same formats), kept in step by the fold's property test.
 local key = KEYS[1]
@@ -98,6 +99,68 @@ local function encode_web_record(d, ms, counts)
   return enc128(d + DAY_BIAS, 3) .. enc128(ms, 4) .. enc128(mask, 2) .. table.concat(cs)
 end
 
+local function enc_var(x)
+  local cs = {}
+  repeat
+    local b = x % 64
+    x = (x - b) / 64
+    if x > 0 then b = b + 64 end
+    cs[#cs + 1] = b
+  until x == 0
+  return string.char(unpack(cs))
+end
+local function dec_var(s, i)
+  local c, mul = 0, 1
+  while true do
+    local b = string.byte(s, i)
+    i = i + 1
+    if b < 64 then return c + b * mul, i end
+    c = c + (b - 64) * mul
+    mul = mul * 64
+  end
+end
+-- The packed layout's web days `W` (apply_events.lua decode_web_compact / encode_web_compact).
+local function decode_web_compact(s, i, prev)
+  local d
+  if i == 1 then
+    d = dec128(s, 1, 3) - DAY_BIAS
+    i = 4
+  else
+    local gap
+    gap, i = dec_var(s, i)
+    d = prev - gap
+  end
+  local ms = dec128(s, i, 4)
+  local mask
+  mask, i = dec_var(s, i + 4)
+  local counts, t = {}, 0
+  while mask > 0 do
+    if mask % 2 == 1 then counts[t], i = dec_var(s, i) end
+    mask = math.floor(mask / 2)
+    t = t + 1
+  end
+  return d, ms, counts, i
+end
+local function encode_web_compact(all, recs)
+  local out, prev = {}, nil
+  for k, d in ipairs(all) do
+    local r = recs[d]
+    local mask, bit, cs = 0, 1, {}
+    for t = 0, 13 do
+      local c = r.counts[t]
+      if c ~= nil and c > 0 then
+        mask = mask + bit
+        cs[#cs + 1] = enc_var(c)
+      end
+      bit = bit * 2
+    end
+    local head = prev == nil and enc128(d + DAY_BIAS, 3) or enc_var(prev - d)
+    out[k] = head .. enc128(r.ms, 4) .. enc_var(mask) .. table.concat(cs)
+    prev = d
+  end
+  return table.concat(out)
+end
+
 local mine = {}
 for i = 2, #ARGV, 2 do mine[#mine + 1] = ARGV[i] end
 local current = {}
@@ -166,12 +229,19 @@ for i = 2, #ARGV, 2 do
     local x, y = split(v), split(b or '0')
     put(f, join_trim({ math.max(num(x[1]), num(y[1])), num(x[2]) + num(y[2]), num(x[3]) + num(y[3]),
       num(x[4]) + num(y[4]), num(x[5]) + num(y[5]), num(x[6]) + num(y[6]) }, 6))
-  elseif f == 'w' then
+  elseif f == 'w' or f == 'W' then
+    -- Web days of either form, merged per day (sum the counts, max the time), written in the same form.
     local recs = {}
     for _, s in ipairs({ b or '', v }) do
-      local j = 1
+      local j, prev = 1, nil
       while j <= #s do
-        local d, ms, counts, nx = decode_web_record(s, j)
+        local d, ms, counts, nx
+        if f == 'W' then
+          d, ms, counts, nx = decode_web_compact(s, j, prev)
+        else
+          d, ms, counts, nx = decode_web_record(s, j)
+        end
+        prev = d
         local r = recs[d]
         if r == nil then recs[d] = { ms = ms, counts = counts }
         else
@@ -184,9 +254,11 @@ for i = 2, #ARGV, 2 do
     local all = {}
     for d in pairs(recs) do all[#all + 1] = d end
     table.sort(all, function(x, y) return x > y end)
-    local parts = {}
-    for k, d in ipairs(all) do parts[k] = encode_web_record(d, recs[d].ms, recs[d].counts) end
-    put(f, table.concat(parts))
+    if f == 'W' then put(f, encode_web_compact(all, recs)) else
+      local parts = {}
+      for k, d in ipairs(all) do parts[k] = encode_web_record(d, recs[d].ms, recs[d].counts) end
+      put(f, table.concat(parts))
+    end
   elseif p == 'w:' then
     -- A web bucket of the previous layout: "lastSeenMsOfDay,typeIndex:count,...".
     if b == nil then put(f, v) else

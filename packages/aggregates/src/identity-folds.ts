@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { RedisClient } from '@tierstream/config';
 import type { InputEvent, OrderEvent } from '@tierstream/contracts';
 import type { HeldEvent } from './identity-store';
-import { expandPackedFields } from './keyspace';
+import { expandPackedFields, orderStateLegacy } from './keyspace';
 import type { AggregateStore, ApplyResult } from './store';
 
 /** Position of the identity record that asks for a fold. */
@@ -91,7 +91,7 @@ interface OrderState {
 }
 
 function parseOrderState(v: string): OrderState {
-  const t = v.split(',');
+  const t = orderStateLegacy(v).split(',');
   const n = (s: string | undefined) => (s === undefined || s === '' ? 0 : Number(s));
   const placed = n(t[1]);
   const refunds: OrderState['refunds'] = [];

@@ -254,6 +254,44 @@ export function orderIdentity(e: OrderEvent): string {
   return `${Buffer.byteLength(e.order_id, 'utf8')}:${e.order_id}${refundId}`;
 }
 
+/**
+ * An order state value (`n:<order_id>`, design-decisions §15) in the previous layout's form,
+ * `day,placed,amount,margin,cancelDay` then `refundDay,refundAmount,refundMargin` triples (placed: 0, 1 = time unknown,
+ * else the PLACED's ms of its day + 2). The packed layout's compact value (apply_events.lua order_state_encode: a flags
+ * byte below 32, then base-128 digits and varints; §23) is decoded to the value the previous layout writes for the same
+ * state; a value already in that form is returned as it is.
+ */
+export function orderStateLegacy(v: string): string {
+  if (v.length === 0 || v.charCodeAt(0) >= 32) return v;
+  const flags = v.charCodeAt(0);
+  const day = digits128(v, 1, 3) - DAY_BIAS;
+  VARINT.at = 4;
+  let placed = flags & 1;
+  if (flags & 2) {
+    placed = digits128(v, VARINT.at, 4) + 2;
+    VARINT.at += 4;
+  }
+  const amount = signedVarint(v);
+  const margin = signedVarint(v);
+  let cancel = '';
+  if (flags & 4) {
+    cancel = String(digits128(v, VARINT.at, 3) - DAY_BIAS);
+    VARINT.at += 3;
+  }
+  // As the previous layout writes it: trailing zero or empty columns dropped (the first kept), emptied again up to the
+  // fifth when refund triples follow.
+  const cols = [String(day), String(placed), String(amount), String(margin), cancel];
+  let n = 5;
+  while (n > 1 && (cols[n - 1] === '0' || cols[n - 1] === '')) cols[--n] = '';
+  if ((flags & 8) === 0) return cols.slice(0, n).join(',');
+  for (let k = varint(v); k > 0; k--) {
+    const d = digits128(v, VARINT.at, 3) - DAY_BIAS;
+    VARINT.at += 3;
+    cols.push(String(d), String(signedVarint(v)), String(signedVarint(v)));
+  }
+  return cols.join(',');
+}
+
 /** The offset without leading zeros; throws unless it is a non-negative decimal string. */
 function checkedOffset(offset: string): string {
   if (!/^\d+$/.test(offset)) throw new Error(`offset must be a non-negative decimal string, got ${offset}`);
@@ -526,6 +564,28 @@ function decodeWebDays(v: string, web: Map<number, WebBucket>): void {
   }
 }
 
+/**
+ * The compact web days (field `W`, the packed layout's, apply_events.lua encode_web_compact): the records of `w`, latest
+ * first, with the first record's day as 3 digits, every later one's as its gap to the previous record's day (a
+ * varint), and the type mask as a varint. Merged into `web` like decodeWebDays.
+ */
+function decodeWebDaysCompact(v: string, web: Map<number, WebBucket>): void {
+  let d = 0;
+  VARINT.at = 0;
+  while (VARINT.at < v.length) {
+    if (VARINT.at === 0) {
+      d = digits128(v, 0, 3) - DAY_BIAS;
+      VARINT.at = 3;
+    } else d -= varint(v);
+    const ms = digits128(v, VARINT.at, 4);
+    VARINT.at += 4;
+    let mask = varint(v);
+    const counts = new Array<number>(WEB_BEHAVIOR_TYPES.length).fill(0);
+    for (let t = 0; mask > 0; t++, mask = Math.floor(mask / 2)) if (mask % 2 === 1) counts[t] = varint(v);
+    mergeWebBucket(web, d, { counts, lastSeenAt: d * DAY_MS + ms });
+  }
+}
+
 /** A varint of apply_events.lua (6 bits per byte, low group first, +64 = more) at VARINT.at; sets VARINT.at past it. */
 const VARINT = { at: 0 };
 function varint(v: string): number {
@@ -727,6 +787,7 @@ class StateDecoder {
         }
       } else if (f === 'wb') s.webBaseLastSeenAt = Number(v);
       else if (f === 'w') decodeWebDays(v, s.web);
+      else if (f === 'W') decodeWebDaysCompact(v, s.web);
       else if (f === 'o') {
         // Packed order days; a day also held as o:<day> (read before or after) is added after the packed one.
         for (VARINT.at = 0; VARINT.at < v.length; ) {

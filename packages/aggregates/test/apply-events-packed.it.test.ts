@@ -2,7 +2,7 @@ import type { InputEvent, OrderEvent, TicketEvent } from '@tierstream/contracts'
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
-import { decodeStateReply, expandPackedFields } from '../src/keyspace';
+import { decodeStateReply, expandPackedFields, orderStateLegacy } from '../src/keyspace';
 import type { AggregateState } from '../src/metrics';
 import { AggregateStore } from '../src/store';
 
@@ -57,23 +57,40 @@ describe('apply_events.lua: packed and previous-layout fields of the same day an
         occurred_at: at,
       },
     }) as InputEvent;
+  const web = (at: number, type: 'PAGE_VIEW' | 'SEARCH' | 'EMAIL_CLICKED') =>
+    ({
+      kind: 'web',
+      event: {
+        event_id: `w${++seq}`,
+        customer_id: 'x',
+        anonymous_id: null,
+        type,
+        url: null,
+        content_id: null,
+        occurred_at: at,
+      },
+    }) as InputEvent;
   const records = (events: InputEvent[], partition: number) =>
     events.map((event, i) => ({
       event,
-      topic: event.kind === 'order' ? 'orders.v1' : 'tickets.v1',
+      topic: event.kind === 'order' ? 'orders.v1' : event.kind === 'web' ? 'web-behavior.v1' : 'tickets.v1',
       partition,
       offset: String(i),
     }));
   const stateOf = async (store: AggregateStore, id: string) =>
     decodeStateReply(id, (await redis.call('HGETALL', store.keys(id).agg)) as string[], { idempotence: false })!;
-  /** What both hashes must agree on; a day's cancelled times in time order (their order depends on the merge). */
+  /** What both hashes must agree on; days in order, a day's cancelled times in time order (both depend on the merge). */
   const view = (s: AggregateState) => ({
-    orders: [...s.orders].map(([day, b]) => [
-      day,
-      { ...b, cancelled: b.cancelled && [...b.cancelled].sort((x, y) => x.placedAt - y.placedAt) },
-    ]),
+    orders: [...s.orders]
+      .sort(([x], [y]) => x - y)
+      .map(([day, b]) => [
+        day,
+        { ...b, cancelled: b.cancelled && [...b.cancelled].sort((x, y) => x.placedAt - y.placedAt) },
+      ]),
     adjustments: [...s.adjustments].sort((a, b) => a.orderDay - b.orderDay || a.effectiveDay - b.effectiveDay),
-    service: s.service,
+    service: [...s.service].sort(([x], [y]) => x - y),
+    web: [...s.web].sort(([x], [y]) => x - y),
+    webBase: s.webBaseLastSeenAt,
     tickets: s.tickets,
     orderBase: s.orderBase,
     orderDayBase: s.orderDayBase,
@@ -169,5 +186,73 @@ describe('apply_events.lua: packed and previous-layout fields of the same day an
     expect(view(folded)).toEqual(view(await stateOf(previous, 'fr')));
     expect(folded.ticketBase).toMatchObject({ resolveCount: 1, resolveSumMs: t0 + DAY - (t0 + 500) });
     expect(await redis.hkeys(packed.keys('fz').agg)).not.toContain('k:T1');
+  });
+  it("order states and web days compact (n:<order>, W): the previous layout's values, read in both forms", async () => {
+    const packed = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG, packedLayout: true });
+    const previous = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG, packedLayout: false });
+    const t0 = d * DAY + 7_200_000;
+    const refund = (orderId: string, at: number, amount: number, placedAt: number, margin: number | null) => {
+      const e = order('REFUNDED', orderId, at, amount, placedAt);
+      (e.event as OrderEvent).margin_minor = margin;
+      return e;
+    };
+    // Every shape of a state: placed with a time, refunds on two days (margins of both signs), a cancellation on a
+    // later day, reversals waiting for their PLACED, amount and margin 0; web days with gaps of 1 and 70 days and types
+    // past the first six (a mask of two varint bytes).
+    const first = [
+      order('PLACED', 'P1', t0, 1_000),
+      refund('P1', t0 + DAY, 100, t0, 30),
+      refund('P1', t0 + 3 * DAY, 50, t0, -20),
+      refund('P1', t0 + 3 * DAY + 5, 25, t0, null),
+      order('PLACED', 'P2', t0 + 60_000, 0),
+      order('CANCELLED', 'P2', t0 + 2 * DAY, 0, t0 + 60_000),
+      order('REFUNDED', 'P3', t0 + 4 * DAY, 70, t0 + 90_000),
+      order('PLACED', 'P4', t0 + 2 * DAY, 12_345_678),
+      web(t0 - 70 * DAY, 'PAGE_VIEW'),
+      web(t0, 'SEARCH'),
+      web(t0 + 5_000, 'EMAIL_CLICKED'),
+      web(t0 + DAY, 'PAGE_VIEW'),
+    ];
+    const later = [
+      order('PLACED', 'P3', t0 + 90_000, 700),
+      order('CANCELLED', 'P1', t0 + 5 * DAY, 0, t0),
+      refund('P4', t0 + 5 * DAY, 1_000, t0 + 2 * DAY, 400),
+      order('PLACED', 'P5', t0 + 5 * DAY, 55),
+      web(t0 + 2 * DAY, 'SEARCH'),
+      web(t0 + 40_000, 'PAGE_VIEW'),
+    ];
+    await packed.applyBatch([{ customerId: 'np', events: records(first, 0) }]);
+    await previous.applyBatch([{ customerId: 'nl', events: records(first, 0) }]);
+    const orderStates = async (id: string) =>
+      Object.entries(await redis.hgetall(packed.keys(id).agg)).filter(([f]) => f.startsWith('n:'));
+    const legacy = new Map(await orderStates('nl'));
+    const compact = await orderStates('np');
+    expect(compact.map(([f]) => f).sort()).toEqual([...legacy.keys()].sort());
+    for (const [f, v] of compact) {
+      expect(v.charCodeAt(0)).toBeLessThan(32);
+      expect(v.length).toBeLessThan(legacy.get(f)!.length);
+      expect(orderStateLegacy(v)).toBe(legacy.get(f));
+    }
+    expect(await redis.hexists(packed.keys('np').agg, 'W')).toBe(1);
+    expect(await redis.hexists(packed.keys('np').agg, 'w')).toBe(0);
+    expect(await redis.hexists(previous.keys('nl').agg, 'W')).toBe(0);
+    expect(view(await stateOf(packed, 'np'))).toEqual(view(await stateOf(previous, 'nl')));
+
+    // Each form continued by the other writer, against a hash that took everything in the previous layout.
+    await redis.copy(previous.keys('nl').agg, packed.keys('up').agg);
+    await redis.copy(packed.keys('np').agg, packed.keys('down').agg);
+    await packed.applyBatch([{ customerId: 'up', events: records(later, 1) }]);
+    await previous.applyBatch([{ customerId: 'down', events: records(later, 1) }]);
+    await previous.applyBatch([{ customerId: 'nl', events: records(later, 1) }]);
+    const reference = view(await stateOf(previous, 'nl'));
+    expect(view(await stateOf(packed, 'up'))).toEqual(reference);
+    expect(view(await stateOf(previous, 'down'))).toEqual(reference);
+    const after = new Map(await orderStates('nl'));
+    for (const [f, v] of await orderStates('up')) {
+      // Written by this call (compact) or untouched since the previous layout wrote it.
+      expect(orderStateLegacy(v)).toBe(after.get(f));
+    }
+    expect((await redis.hkeys(packed.keys('up').agg)).filter((f) => f === 'w' || f === 'W')).toEqual(['W']);
+    expect((await redis.hkeys(packed.keys('down').agg)).filter((f) => f === 'w' || f === 'W')).toEqual(['w']);
   });
 });
