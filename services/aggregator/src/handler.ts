@@ -22,7 +22,14 @@ import {
 import { type ServiceMetrics, timed } from '@tierstream/observability';
 import { dayOf, endOfDay, signalPartitionOf, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
-import { forApply, type IdentityRouteDeps, KnownRoots, rerouteMoved, routeByIdentity } from './steps/identity-route';
+import {
+  forApply,
+  type IdentityRouteDeps,
+  MergedIds,
+  type RoutedBatch,
+  rerouteMoved,
+  routeByIdentity,
+} from './steps/identity-route';
 import { reportMoneyAnomalies } from './steps/money-anomalies';
 
 export interface AggregatorDeps {
@@ -114,12 +121,14 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   const watermarks = new Map<string, number>();
   let retentionCache: { at: number; days: number } | null = null;
   let identityMarkCache: { at: number; mark: number } | null = null;
-  /** Customer ids found to be roots: not looked up again (a merge since is caught by the apply script: moved). */
-  const knownRoots = new KnownRoots();
+  /** Customer ids found merged (MOVED): their records go to the root found then (a later merge of it: MOVED again). */
+  const mergedIds = new MergedIds();
   return async (batch, ctx) => {
     let byCustomer = new Map<string, PendingEvent[]>();
     /** Records routed to a customer other than the one they name (identity): the id they name. */
     let via = new Map<PendingEvent, string>();
+    /** Identity: the records routed once the anonymous events' hold answers (applied after byCustomer's). */
+    let later: RoutedBatch<PendingEvent>['later'] | undefined;
     let attributes = new Map<string, Record<string, string | number>>();
     let watermark = -1;
     let anonymous = 0;
@@ -159,14 +168,10 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       else anonymous++;
     }
     if (deps.identity && named.length + anonymousRecords.length > 0) {
-      const routed = await timed(deps.metrics?.redisLatency, { op: 'identity_route' }, async () =>
-        routeByIdentity(named, anonymousRecords, await identityWatermark(), deps.identity!, knownRoots),
-      );
-      byCustomer = routed.byCustomer;
+      const routed = routeByIdentity(named, anonymousRecords, await identityWatermark(), deps.identity, mergedIds);
+      byCustomer = routed.now;
       via = routed.via;
-      const c = routed.anonymous;
-      if (c.held + c.old + c.dropped + c.beforeHorizon > 0)
-        deps.logger.debug({ ...c, topic: batch.topic }, 'anonymous web events held or not counted');
+      later = timed(deps.metrics?.redisLatency, { op: 'identity_route' }, () => routed.later);
     } else {
       for (const r of named) {
         const customerId = customerIdOf(r.event)!;
@@ -176,20 +181,48 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       }
     }
     let items: Array<{ customerId: string; events: PendingEvent[] }> = [];
-    if (byCustomer.size > 0) {
+    if (byCustomer.size > 0 || later) {
       items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
       const retentionDays = await retentionForEngine();
+      const apply = async (list: typeof items) =>
+        list.length === 0
+          ? new Map<string, ApplyResult>()
+          : timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () =>
+              deps.aggregates.applyBatch(tagged(list, via), { retentionDays }),
+            );
       // The suppression check runs beside the apply: the apply script drops a suppressed customer's events itself
       // (its marker is among the KEYS); the check keeps them from being scheduled, signalled or given attributes.
-      const [applied, suppressed] = await Promise.all([
-        timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () =>
-          deps.aggregates.applyBatch(tagged(items, via), { retentionDays }),
-        ),
-        deps.suppressed ? deps.suppressed([...byCustomer.keys()]) : undefined,
+      // With identity, the named records apply while the anonymous ones are held (independent keys; the records
+      // routed then have high-water marks of their own: steps/identity-route.ts), and those are applied after.
+      const [applied, suppressed, rest] = await Promise.all([
+        apply(items),
+        deps.suppressed && byCustomer.size > 0 ? deps.suppressed([...byCustomer.keys()]) : undefined,
+        later,
       ]);
       reportMoneyAnomalies(applied, deps, batch.topic);
       items = await applyMoved(items, applied, retentionDays, batch.topic, via);
-      // Records moved to a survivor (MOVED): the survivor is checked too (one more round trip, only then).
+      if (rest) {
+        const c = rest.anonymous;
+        if (c.held + c.old + c.dropped + c.beforeHorizon > 0)
+          deps.logger.debug({ ...c, topic: batch.topic }, 'anonymous web events held or not counted');
+        if (rest.byCustomer.size > 0) {
+          const more = [...rest.byCustomer].map(([customerId, events]) => ({ customerId, events }));
+          const results = await apply(more);
+          reportMoneyAnomalies(results, deps, batch.topic);
+          // One item per customer (scheduled and signalled once), its records in delivery order.
+          const extra = new Map(
+            (await applyMoved(more, results, retentionDays, batch.topic, via)).map((it) => [it.customerId, it]),
+          );
+          for (const it of items) {
+            const same = extra.get(it.customerId);
+            if (!same) continue;
+            it.events = [...it.events, ...same.events].sort((a, b) => compareOffsets(a.offset, b.offset));
+            extra.delete(it.customerId);
+          }
+          items.push(...extra.values());
+        }
+      }
+      // Records routed or moved to other customers: those are checked too (one more round trip, only then).
       let unchecked: Set<string> | undefined;
       if (deps.suppressed)
         for (const it of items) {
@@ -197,7 +230,8 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
           unchecked ??= new Set();
           unchecked.add(it.customerId);
         }
-      const erased = unchecked ? new Set([...suppressed!, ...(await deps.suppressed!([...unchecked]))]) : suppressed;
+      const checked = suppressed ?? new Set<string>();
+      const erased = unchecked ? new Set([...checked, ...(await deps.suppressed!([...unchecked]))]) : suppressed;
       if (erased && erased.size > 0) items = items.filter((it) => !erased.has(it.customerId));
       // Attributes go to the customers the records were applied to (a moved record's survivor, not the merged id).
       attributes = attributesOf(items);
@@ -334,7 +368,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
         else kept.push(it);
       }
       if (moved.size === 0) return kept;
-      last = [...(await rerouteMoved(moved, deps.identity, via, knownRoots))].map(([customerId, events]) => ({
+      last = [...(await rerouteMoved(moved, deps.identity, via, mergedIds))].map(([customerId, events]) => ({
         customerId,
         events,
       }));

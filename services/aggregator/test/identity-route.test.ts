@@ -1,6 +1,6 @@
 import type { InputEvent } from '@tierstream/contracts';
 import { describe, expect, it } from 'vitest';
-import { KnownRoots, rerouteMoved, routeByIdentity } from '../src/steps/identity-route';
+import { forApply, MergedIds, rerouteMoved, routeByIdentity } from '../src/steps/identity-route';
 
 const web = (offset: string, customer: string | null, anon: string | null) => ({
   event: {
@@ -21,32 +21,86 @@ const web = (offset: string, customer: string | null, anon: string | null) => ({
 });
 
 describe('routeByIdentity', () => {
-  it('groups events by the root of their customer, anonymous ones of aliased ids included, in offset order', async () => {
-    const records = [web('9', 'A', null), web('10', 'B', null), web('12', 'C', null)];
-    const anonymous = [web('11', null, 'x'), web('8', null, 'y')];
-    const r = await routeByIdentity(records, anonymous, 5_000, {
+  it('gives the named records at once, per id, and the anonymous ones of aliased ids once the hold answers, tagged by their anonymous id', async () => {
+    const records = [web('9', 'A', null), web('10', 'B', null), web('12', 'A', null)];
+    const anonymous = [web('11', null, 'x'), web('8', null, 'y'), web('7', null, 'x')];
+    let answer: (() => void) | undefined;
+    const r = routeByIdentity(records, anonymous, 5_000, {
       anonRetentionMs: 100_000,
       identity: {
-        hold: async (items) =>
-          new Map(
-            items.map((it) => [
-              it.anonymousId,
-              it.anonymousId === 'x'
-                ? { customerId: 'A', aliasAt: 2_000, decisions: 'R' }
-                : { customerId: null, aliasAt: null, decisions: 'H' },
-            ]),
-          ),
-        // A was merged into B.
-        resolveMany: async (ids) => new Map(ids.map((id) => [id, id === 'A' ? 'B' : id])),
+        // The hold answers only when the test says so: the named records are given before.
+        hold: (items) =>
+          new Promise((resolve) => {
+            answer = () =>
+              resolve(
+                new Map(
+                  items.map((it) => [
+                    it.anonymousId,
+                    it.anonymousId === 'x'
+                      ? { customerId: 'A', aliasAt: 2_000, decisions: 'RR' }
+                      : { customerId: null, aliasAt: null, decisions: 'H' },
+                  ]),
+                ),
+              );
+          }),
+        resolveMany: async () => {
+          throw new Error('no lookup before the apply');
+        },
       },
-      // A's own aggregates had applied offset 9 before the merge (a redelivery now): not applied to B again.
-      appliedBeforeMerge: async (records) => records.map((r) => r.customerId === 'A' && r.offset === '9'),
+      appliedBeforeMerge: async () => {
+        throw new Error('no id is known merged');
+      },
     });
-    expect([...r.byCustomer].map(([c, list]) => [c, list.map((x) => x.offset)])).toEqual([
-      ['B', ['10', '11']],
-      ['C', ['12']],
+    expect([...r.now].map(([c, list]) => [c, list.map((x) => x.offset)])).toEqual([
+      ['A', ['9', '12']],
+      ['B', ['10']],
     ]);
-    expect(r.anonymous).toMatchObject({ held: 1 });
+    expect(answer).toBeDefined();
+    answer!();
+    const later = await r.later;
+    expect([...later.byCustomer].map(([c, list]) => [c, list.map((x) => x.offset)])).toEqual([['A', ['7', '11']]]);
+    expect(later.anonymous).toMatchObject({ held: 1 });
+    // Applied with a partition of their own (A's own records of partition 0 may pass them first).
+    const routed = later.byCustomer.get('A')!;
+    expect(routed.map((x) => r.via.get(x))).toEqual(['anon:x', 'anon:x']);
+    expect(forApply(routed[0]!, r.via.get(routed[0]!)).partition).toMatch(/^0\/[0-9a-f]{12}$/);
+    expect(forApply(routed[0]!, r.via.get(routed[0]!)).partition).not.toBe(forApply(routed[0]!, 'A').partition);
+  });
+
+  it('routes the records of ids known merged to their roots, minus those applied before the merge, without a lookup', async () => {
+    const merged = new MergedIds();
+    merged.set('A', 'B');
+    merged.set('B', 'D');
+    const checked: Array<[string, string, string]> = [];
+    const r = routeByIdentity(
+      [web('9', 'A', null), web('10', 'C', null), web('12', 'A', null)],
+      [],
+      5_000,
+      {
+        anonRetentionMs: 100_000,
+        identity: {
+          hold: async () => new Map(),
+          resolveMany: async () => {
+            throw new Error('no lookup');
+          },
+        },
+        // A's own aggregates had applied offset 9 before the merge (a redelivery now): not applied to D again.
+        appliedBeforeMerge: async (records) =>
+          records.map((x) => {
+            checked.push([x.customerId, String(x.partition), x.offset]);
+            return x.customerId === 'A' && x.offset === '9';
+          }),
+      },
+      merged,
+    );
+    expect([...r.now.keys()]).toEqual(['C']);
+    const later = await r.later;
+    expect([...later.byCustomer].map(([c, list]) => [c, list.map((x) => x.offset)])).toEqual([['D', ['12']]]);
+    expect(checked).toEqual([
+      ['A', '0', '9'],
+      ['A', '0', '12'],
+    ]);
+    expect(r.via.get(later.byCustomer.get('D')![0]!)).toBe('A');
   });
 
   it('routes the records of customers merged meanwhile to their roots now, in offset order, minus those applied before', async () => {
@@ -62,42 +116,62 @@ describe('routeByIdentity', () => {
     expect([...r].map(([c, list]) => [c, list.map((x) => x.offset)])).toEqual([['B', ['10', '12']]]);
   });
 
-  it('looks up only ids not known to be roots, and forgets an id the apply script found merged', async () => {
-    const lookedUp: string[][] = [];
-    let merged = false;
+  it('checks a moved record on the partition it was applied with there: tagged when routed from another id', async () => {
+    const fromX = web('10', null, 'x');
+    const own = web('11', 'C', null);
+    const via = new Map([[fromX, 'anon:x']]);
+    const seen: string[] = [];
+    await rerouteMoved(
+      new Map([['C', [fromX, own]]]),
+      {
+        identity: { resolveMany: async (ids) => new Map(ids.map((id) => [id, 'D'])) },
+        appliedBeforeMerge: async (records) =>
+          records.map((x) => {
+            seen.push(String(x.partition));
+            return false;
+          }),
+      },
+      via,
+    );
+    // X's record was applied to C (before C's merge) with X's tag: C's mark of that tag says whether it was.
+    expect(seen).toEqual([forApply(fromX, 'anon:x').partition, '0']);
+    expect(via.get(fromX)).toBe('anon:x');
+    expect(via.get(own)).toBe('C');
+  });
+
+  it('remembers ids the apply script found merged: their next records go to the root without a MOVED round', async () => {
+    const merged = new MergedIds();
     const deps = {
       anonRetentionMs: 100_000,
       identity: {
         hold: async () => new Map(),
-        resolveMany: async (ids: readonly string[]) => {
-          lookedUp.push([...ids]);
-          return new Map(ids.map((id) => [id, id === 'A' && merged ? 'B' : id]));
-        },
+        resolveMany: async (ids: readonly string[]) => new Map(ids.map((id) => [id, id === 'A' ? 'B' : id])),
       },
       appliedBeforeMerge: async (records: readonly unknown[]) => records.map(() => false),
     };
-    const known = new KnownRoots();
-    await routeByIdentity([web('1', 'A', null), web('2', 'C', null)], [], 5_000, deps, known);
-    // A and C are roots: the next batch routes them without a lookup; D is new.
-    const second = await routeByIdentity([web('3', 'A', null), web('4', 'D', null)], [], 5_000, deps, known);
-    expect(lookedUp).toEqual([['A', 'C'], ['D']]);
-    expect([...second.byCustomer.keys()]).toEqual(['A', 'D']);
-    // A is merged into B meanwhile: the apply script answers moved, rerouteMoved sends A's records to B and forgets A.
-    merged = true;
-    const r = await rerouteMoved(new Map([['A', [web('3', 'A', null)]]]), deps, new Map(), known);
+    const first = routeByIdentity([web('1', 'A', null), web('2', 'C', null)], [], 5_000, deps, merged);
+    expect([...first.now.keys()]).toEqual(['A', 'C']);
+    // A was merged into B: the apply script answers moved, rerouteMoved sends A's records to B and remembers A.
+    const r = await rerouteMoved(new Map([['A', first.now.get('A')!]]), deps, first.via, merged);
     expect([...r.keys()]).toEqual(['B']);
-    expect(known.has('A')).toBe(false);
-    const third = await routeByIdentity([web('5', 'A', null)], [], 5_000, deps, known);
-    expect(lookedUp.at(-1)).toEqual(['A']);
-    expect([...third.byCustomer.keys()]).toEqual(['B']);
-    expect(third.via.get([...third.byCustomer.values()][0]![0]!)).toBe('A');
+    const second = routeByIdentity([web('3', 'A', null), web('4', 'C', null)], [], 5_000, deps, merged);
+    expect([...second.now.keys()]).toEqual(['C']);
+    const later = await second.later;
+    expect([...later.byCustomer.keys()]).toEqual(['B']);
+    expect(second.via.get(later.byCustomer.get('B')![0]!)).toBe('A');
   });
 
-  it('KnownRoots forgets the oldest quarter when full', () => {
-    const known = new KnownRoots(8);
-    for (let i = 0; i < 9; i++) known.add(`c${i}`);
-    expect(known.size).toBe(7);
-    expect(['c0', 'c1', 'c2', 'c3'].map((id) => known.has(id))).toEqual([false, false, true, true]);
-    expect(known.has('c8')).toBe(true);
+  it('MergedIds follows known links, forgets an id set to itself, and the oldest quarter when full', () => {
+    const merged = new MergedIds(8);
+    merged.set('a', 'b');
+    merged.set('b', 'c');
+    expect(merged.rootOf('a')).toBe('c');
+    expect(merged.rootOf('c')).toBeUndefined();
+    merged.set('b', 'b');
+    expect(merged.rootOf('a')).toBe('b');
+    for (let i = 0; i < 8; i++) merged.set(`m${i}`, 'r');
+    expect(merged.size).toBe(7);
+    expect(merged.rootOf('a')).toBeUndefined();
+    expect(merged.rootOf('m7')).toBe('r');
   });
 });

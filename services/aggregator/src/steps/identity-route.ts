@@ -1,12 +1,17 @@
 /**
- * Step: which customer each event of an input batch counts for (docs/design-decisions.md §22). An event with a
- * customer id goes to that id's root; an anonymous web event goes through routeAnonymous (held, or routed to its
- * alias's customer, then to that customer's root). Roots are looked up (one pipelined HGET per distinct customer)
- * only for ids not in KnownRoots: ids found to be roots before. Such an id may have been merged since; the apply
- * script checks that atomically with its write (the customer's result is MOVED) and rerouteMoved routes its records
- * to the root then, so skipping the lookup never applies an event to a merged customer. A record of a merged customer
- * that its own aggregates applied before the merge is dropped (it was folded into the survivor). The result groups
- * the events per customer in their delivery order, as the apply path wants.
+ * Step: which customer each event of an input batch counts for (docs/design-decisions.md §22), in two parts so that
+ * the anonymous events' hold overlaps the apply of the named ones:
+ * - `now`: the named records of ids not known to be merged, grouped per id as they are, without a lookup. Such an id
+ *   may have been merged: the apply script checks the customer's `to` atomically with its write (MOVED), and
+ *   rerouteMoved routes its records to the root then (and remembers the id in MergedIds), so an event is never applied
+ *   to a merged customer.
+ * - `later` (one round trip, sent before the caller applies `now`): the anonymous web events held or routed to their
+ *   alias's customer (routeAnonymous), and the named records of ids known to be merged, to their roots, minus those the
+ *   merged id's own aggregates applied before its merge (folded into the survivor already).
+ * Records of `later` never share a high-water mark with those of `now`: an anonymous record of X is applied to the
+ * alias's customer with the partition `<partition>/<tag of anon:X>`, a merged id's record with `<partition>/<tag of
+ * the id>` (forApply), while `now` holds the customers' own records. So applying `later` after `now` (not interleaved
+ * by offset) hides nothing as a redelivery, and a redelivered batch finds each record below its own mark.
  */
 import { createHash } from 'node:crypto';
 import type { IdentityStore } from '@tierstream/aggregates';
@@ -17,7 +22,8 @@ export interface IdentityRouteDeps extends AnonymousStepDeps {
   identity: AnonymousStepDeps['identity'] & Pick<IdentityStore, 'resolveMany'>;
   /**
    * Of records of a merged customer, those its own aggregates applied before the merge (aggregates'
-   * appliedBeforeMerge): folded into the survivor already, so a redelivery must not apply them to it again.
+   * appliedBeforeMerge; `partition` as the record was applied to it: tagged when routed from another id): folded into
+   * the survivor already, so a redelivery must not apply them to it again.
    */
   appliedBeforeMerge(
     records: ReadonlyArray<{ customerId: string; topic: string; partition: number; offset: string }>,
@@ -25,120 +31,138 @@ export interface IdentityRouteDeps extends AnonymousStepDeps {
 }
 
 /**
- * Customer ids found to be roots (no `to` in their identity hash) by an earlier lookup: routed to themselves without
- * a lookup (the apply script's MOVED answer catches a merge since, and rerouteMoved forgets the id). At most
- * `capacity` ids (default 200,000, about 15 MB); when full, the oldest quarter is forgotten (looked up again).
+ * Customer ids found merged (by the apply script's MOVED answer), with the root found then: their records go to the
+ * root without a MOVED round each batch. A root merged since is caught the same way (MOVED on the root). At most
+ * `capacity` ids (default 100,000); when full, the oldest quarter is forgotten (found again by MOVED).
  */
-export class KnownRoots {
-  private readonly ids = new Set<string>();
+export class MergedIds {
+  private readonly roots = new Map<string, string>();
 
-  constructor(readonly capacity = 200_000) {}
+  constructor(readonly capacity = 100_000) {}
 
   get size(): number {
-    return this.ids.size;
+    return this.roots.size;
   }
 
-  has(id: string): boolean {
-    return this.ids.has(id);
+  /** The root known for `id` (following known links), or undefined when `id` is not known to be merged. */
+  rootOf(id: string): string | undefined {
+    let root = this.roots.get(id);
+    if (root === undefined) return undefined;
+    // Merges never form a cycle (MERGE_CYCLE); the guard only bounds a corrupted graph.
+    for (let guard = 0; guard < 1_000; guard++) {
+      const next = this.roots.get(root);
+      if (next === undefined) return root;
+      root = next;
+    }
+    return root;
   }
 
-  add(id: string): void {
-    if (this.ids.size >= this.capacity) {
+  /** Remembers `id`'s root; `root` = `id` (not merged) forgets it. */
+  set(id: string, root: string): void {
+    if (root === id) {
+      this.roots.delete(id);
+      return;
+    }
+    if (this.roots.size >= this.capacity && !this.roots.has(id)) {
       let n = Math.max(1, Math.floor(this.capacity / 4));
-      for (const old of this.ids) {
+      for (const old of this.roots.keys()) {
         if (n-- <= 0) break;
-        this.ids.delete(old);
+        this.roots.delete(old);
       }
     }
-    this.ids.add(id);
-  }
-
-  delete(id: string): void {
-    this.ids.delete(id);
+    this.roots.set(id, root);
   }
 }
 
+/** What routeByIdentity gives the handler. */
+export interface RoutedBatch<R extends AnonymousRecord> {
+  /** Named records of ids not known to be merged, per id, in delivery order: to apply at once. */
+  now: Map<string, R[]>;
+  /**
+   * Once the hold answers: the anonymous records that count for a customer now and the records of merged ids, per
+   * root, in delivery order (each with a partition of its own: `via`); and the anonymous events' counts.
+   */
+  later: Promise<{ byCustomer: Map<string, R[]>; anonymous: AnonymousRouting<R>['counts'] }>;
+  /** Records applied to a customer other than the one they name: `anon:<X>` for X's events, else the id they name. */
+  via: Map<R, string>;
+}
+
 /**
- * Groups `records` (delivery order) by the customer they count for. `anonymous`: the batch's anonymous web events;
- * `identityWatermark`: the identities partition's watermark (−∞ when none), the floor of held events; `known`: ids
- * not looked up (KnownRoots; ids found to be roots are added to it).
+ * Routes a batch (see the module comment). `records`: named records, `anonymous`: anonymous web events, both in
+ * delivery order; `identityWatermark`: the identities partition's watermark (−∞ when none), the floor of held events;
+ * `merged`: ids known merged (updated by rerouteMoved). The hold is sent before this returns.
  */
-export async function routeByIdentity<R extends AnonymousRecord>(
+export function routeByIdentity<R extends AnonymousRecord>(
   records: readonly R[],
   anonymous: readonly R[],
   identityWatermark: number,
   deps: IdentityRouteDeps,
-  known?: KnownRoots,
-): Promise<{ byCustomer: Map<string, R[]>; via: Map<R, string>; anonymous: AnonymousRouting<R>['counts'] }> {
-  // The roots of the named customers are looked up beside the anonymous events' hold (two requests, one round trip);
-  // the alias's customers of routed anonymous events after it, when not known or looked up already.
-  const lookup = new Set<string>();
-  for (const r of records) {
-    const id = r.event.event.customer_id;
-    if (id !== null && !known?.has(id)) lookup.add(id);
-  }
-  const [routed, roots] = await Promise.all([
-    routeAnonymous(anonymous, identityWatermark, deps),
-    lookup.size > 0 ? deps.identity.resolveMany([...lookup]) : new Map<string, string>(),
-  ]);
-  /** Anonymous records that count for a customer now: the alias's customer. */
-  const aliased = new Map<R, string>();
-  const more = new Set<string>();
-  for (const { customerId, record } of routed.routed) {
-    aliased.set(record, customerId);
-    if (!known?.has(customerId) && !roots.has(customerId)) more.add(customerId);
-  }
-  if (more.size > 0) for (const [id, root] of await deps.identity.resolveMany([...more])) roots.set(id, root);
-  if (known) for (const [id, root] of roots) if (root === id) known.add(id);
-  const idOf = (r: R): string | undefined => r.event.event.customer_id ?? aliased.get(r);
-  // Records of merged customers (root ≠ id): those the merged customer applied before its merge are dropped.
-  const moved: Array<{ r: R; customerId: string }> = [];
-  for (const list of [records, anonymous]) {
-    for (const r of list) {
-      const id = idOf(r);
-      if (id === undefined) continue;
-      const root = roots.get(id);
-      if (root !== undefined && root !== id) moved.push({ r, customerId: id });
-    }
-  }
-  const dropped = new Set<R>();
-  if (moved.length > 0) {
-    const done = await deps.appliedBeforeMerge(moved.map(({ r, customerId }) => ({ ...r, customerId })));
-    moved.forEach(({ r }, i) => {
-      if (done[i]) dropped.add(r);
-    });
-  }
-  const byCustomer = new Map<string, R[]>();
+  merged: MergedIds = new MergedIds(),
+): RoutedBatch<R> {
+  const now = new Map<string, R[]>();
   const via = new Map<R, string>();
-  // Delivery order: the batch's records in order, anonymous ones where they were.
-  for (const r of aliased.size > 0 ? mergeByOffset(records, anonymous) : records) {
-    const id = idOf(r);
-    if (id === undefined || dropped.has(r)) continue;
-    const root = roots.get(id) ?? id;
-    if (root !== id) via.set(r, id);
-    const list = byCustomer.get(root);
+  /** Records of ids known merged: to their roots, minus those applied before the merge. */
+  const ofMerged: Array<{ r: R; customerId: string; root: string }> = [];
+  for (const r of records) {
+    const id = r.event.event.customer_id!;
+    const root = merged.size > 0 ? merged.rootOf(id) : undefined;
+    if (root !== undefined) {
+      ofMerged.push({ r, customerId: id, root });
+      continue;
+    }
+    const list = now.get(id);
     if (list) list.push(r);
-    else byCustomer.set(root, [r]);
+    else now.set(id, [r]);
   }
-  return { byCustomer, via, anonymous: routed.counts };
+  const later = (async () => {
+    const [routed, done] = await Promise.all([
+      anonymous.length > 0 ? routeAnonymous(anonymous, identityWatermark, deps) : undefined,
+      ofMerged.length > 0 ? deps.appliedBeforeMerge(ofMerged.map((m) => checked(m.r, m.customerId))) : [],
+    ]);
+    const out: Array<{ r: R; root: string }> = [];
+    ofMerged.forEach(({ r, customerId, root }, i) => {
+      if (done[i]) return;
+      via.set(r, customerId);
+      out.push({ r, root });
+    });
+    // Anonymous records routed to the alias's customer C (or C's root when C is known merged, minus those C applied
+    // before its merge).
+    const toMerged: Array<{ r: R; customerId: string; root: string }> = [];
+    for (const { customerId, record } of routed?.routed ?? []) {
+      via.set(record, `anon:${(record.event.event as { anonymous_id: string }).anonymous_id}`);
+      const root = merged.size > 0 ? merged.rootOf(customerId) : undefined;
+      if (root === undefined) out.push({ r: record, root: customerId });
+      else toMerged.push({ r: record, customerId, root });
+    }
+    if (toMerged.length > 0) {
+      const gone = await deps.appliedBeforeMerge(toMerged.map((m) => checked(m.r, m.customerId, via.get(m.r))));
+      toMerged.forEach(({ r, root }, i) => {
+        if (!gone[i]) out.push({ r, root });
+      });
+    }
+    const byCustomer = new Map<string, R[]>();
+    for (const { r, root } of out) {
+      const list = byCustomer.get(root);
+      if (list) list.push(r);
+      else byCustomer.set(root, [r]);
+    }
+    for (const list of byCustomer.values()) if (!isInOrder(list)) list.sort(byOffset);
+    return {
+      byCustomer,
+      anonymous: routed?.counts ?? { held: 0, old: 0, dropped: 0, folded: 0, beforeHorizon: 0 },
+    };
+  })();
+  return { now, via, later };
 }
 
-/** Two lists of records of one partition merged in offset order (each sorted first unless it is in order). */
-function mergeByOffset<R extends AnonymousRecord>(a: readonly R[], b: readonly R[]): R[] {
-  const x = inOrder(a);
-  const y = inOrder(b);
-  const out: R[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < x.length && j < y.length) out.push(byOffset(x[i]!, y[j]!) <= 0 ? x[i++]! : y[j++]!);
-  while (i < x.length) out.push(x[i++]!);
-  while (j < y.length) out.push(y[j++]!);
-  return out;
+/** A record as appliedBeforeMerge checks it on `customerId`: with the partition it was applied with there. */
+function checked<R extends AnonymousRecord>(r: R, customerId: string, routedVia?: string) {
+  return { customerId, topic: r.topic, partition: forApply(r, routedVia).partition, offset: r.offset };
 }
 
-function inOrder<R extends AnonymousRecord>(list: readonly R[]): readonly R[] {
-  for (let i = 1; i < list.length; i++) if (byOffset(list[i - 1]!, list[i]!) > 0) return [...list].sort(byOffset);
-  return list;
+function isInOrder<R extends AnonymousRecord>(list: readonly R[]): boolean {
+  for (let i = 1; i < list.length; i++) if (byOffset(list[i - 1]!, list[i]!) > 0) return false;
+  return true;
 }
 
 /** Records of one partition in offset order. */
@@ -148,9 +172,9 @@ function byOffset(a: AnonymousRecord, b: AnonymousRecord): number {
 
 /**
  * A record as applied to the customer it was routed to: a record of another id (`via`: the customer id it names, or
- * the alias's customer of an anonymous one) gets the partition `<partition>/<tag of that id>`, so the customer's
- * high-water mark of those records is kept per routed id (`h:<topic code>:<partition>/<tag>`). The survivor's own
- * records of the same partition, or a re-route after a race with a merge, then never hide them as redeliveries.
+ * `anon:<X>` for an anonymous event of X) gets the partition `<partition>/<tag of via>` (first 12 hex of SHA-1), so
+ * the customer's high-water mark of those records is kept per routed id (`h:<topic code>:<partition>/<tag>`). The
+ * customer's own records of the same partition, applied before or after them, then never hide them as redeliveries.
  */
 export function forApply<R extends AnonymousRecord>(r: R, via: string | undefined): R {
   if (via === undefined) return r;
@@ -158,21 +182,22 @@ export function forApply<R extends AnonymousRecord>(r: R, via: string | undefine
 }
 
 /**
- * The records of customers the apply script found merged (ApplyResult.moved: merged after this batch's routing or
- * its last lookup, docs/design-decisions.md §22), grouped by their customer's root now; those the merged customer had
- * applied before its merge (a redelivery: folded into the survivor already) are dropped. `moved`: per customer the
- * records routed to it, in delivery order; the moved customers are forgotten by `known`.
+ * The records of customers the apply script found merged (ApplyResult.moved: merged since `merged` last knew, or
+ * between routing and the write, docs/design-decisions.md §22), grouped by their customer's root now; those the
+ * merged customer had applied before its merge (checked on the partition they were applied with there: tagged when
+ * `via` names another id) are dropped (a redelivery: folded into the survivor already). `moved`: per customer the
+ * records routed to it, in delivery order; the moved customers' roots are remembered in `merged`.
  */
 export async function rerouteMoved<R extends AnonymousRecord>(
   moved: ReadonlyMap<string, readonly R[]>,
   deps: Pick<IdentityRouteDeps, 'appliedBeforeMerge'> & { identity: Pick<IdentityStore, 'resolveMany'> },
   via: Map<R, string> = new Map(),
-  known?: KnownRoots,
+  merged?: MergedIds,
 ): Promise<Map<string, R[]>> {
-  if (known) for (const id of moved.keys()) known.delete(id);
   const roots = await deps.identity.resolveMany([...moved.keys()]);
+  if (merged) for (const [id, root] of roots) merged.set(id, root);
   const all = [...moved].flatMap(([customerId, list]) => list.map((r) => ({ customerId, r })));
-  const done = await deps.appliedBeforeMerge(all.map(({ customerId, r }) => ({ ...r, customerId })));
+  const done = await deps.appliedBeforeMerge(all.map(({ customerId, r }) => checked(r, customerId, via.get(r))));
   const out = new Map<string, R[]>();
   all.forEach(({ customerId, r }, i) => {
     if (done[i]) return;
