@@ -95,6 +95,11 @@ const engineSettings = z.object({
   /** Max wait of an idle fetch (ms): lower means lower live latency and more fetch requests. */
   FETCH_MAX_WAIT_MS: env.int(20, 1, 10_000),
   /**
+   * Signals partitions evaluated at the same time (each stays in order, under its partition's lock). Live, one at a
+   * time made every partition's signals queue behind the other partitions' Redis and Kafka round trips.
+   */
+  PARTITIONS_CONCURRENCY: env.int(3, 1, 64),
+  /**
    * How long (ms) an owned signals partition may have a day due that it cannot close (e.g. the cut-point barrier
    * waits for a partition no running instance sweeps) before /health/ready turns 503 naming it. Default 10 min.
    */

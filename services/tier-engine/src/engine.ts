@@ -170,8 +170,9 @@ export class TierEngine {
   async evaluate(partition: number, requests: EvaluationRequest[]): Promise<number> {
     if (requests.length === 0) return 0;
     const ids = [...new Set(requests.map((r) => r.customerId))];
-    const suppressed = this.deps.suppressed ? await this.deps.suppressed(ids) : null;
-    const [aggs, states, attrs, identities] = await Promise.all([
+    // One round trip for all reads: the suppression check beside them (a suppressed customer's reads are not used).
+    const [suppressed, aggs, states, attrs, identities] = await Promise.all([
+      this.deps.suppressed ? this.deps.suppressed(ids) : null,
       this.deps.aggregates.readMany(ids, { idempotence: false }),
       this.deps.tierState.readStates(ids),
       this.usesAttributes ? this.deps.tierState.readAttributes(ids) : new Map<string, Attributes>(),

@@ -154,6 +154,8 @@ export async function runTierEngine(
     metrics,
     service: SERVICE,
     maxWaitTimeMs: config.FETCH_MAX_WAIT_MS,
+    // Live: a partition's signals are evaluated while another's wait on Redis or Kafka (latency, docs/performance.md).
+    partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENCY,
     onAssignment: (assignment) => {
       sweeper.owned.clear();
       for (const p of assignment[config.SIGNALS_TOPIC] ?? []) sweeper.owned.add(p);
