@@ -542,6 +542,9 @@ function printTable(r: Results): void {
       'p99 ≤ 250 ms',
       `${f(l.p99 / 250, 2)} ${verdict(l.p99 <= 250 && l.missing === 0)}`,
     ]);
+    const [a50, , a99] = l.hops.orderToSignal;
+    const [e50, , e99] = l.hops.signalToTransition;
+    rows.push(['live: order → signal / signal → transition', `p50 ${a50}/${e50} ms, p99 ${a99}/${e99} ms`, '', '']);
     rows.push(['live: peak RSS aggregator / engine', `${mb(l.aggregatorRssBytes)} / ${mb(l.engineRssBytes)}`, '', '']);
   }
   if (r.sweep && r.sweep.length > 0) {

@@ -20,6 +20,11 @@ export interface LatencyResult {
   p95: number;
   p99: number;
   max: number;
+  /**
+   * The two hops, p50/p95/p99 (ms): order sent → its customer's first signal produced by the aggregator, and that
+   * signal → the first transition produced by the engine (record timestamps: set when each producer sends).
+   */
+  hops: { orderToSignal: [number, number, number]; signalToTransition: [number, number, number] };
   aggregatorRssBytes: number;
   engineRssBytes: number;
 }
@@ -79,18 +84,24 @@ export async function phaseLatency(
   const consumer = kafka.consumer({ groupId: `tierstream-bench-latency-${ctx.runId}`, maxWaitTimeInMs: 10 });
   /** customer id → timestamp of the first transition record produced for it. */
   const firstTransition = new Map<string, number>();
+  /** customer id → timestamp of the first signal the aggregator produced for it. */
+  const firstSignal = new Map<string, number>();
   let probeSeen = 0;
   try {
     await waitReady(agg, 60_000);
     await waitReady(engine, 60_000);
     await consumer.connect();
-    await consumer.subscribe({ topics: [TOPICS.transitions], fromBeginning: true });
+    await consumer.subscribe({ topics: [TOPICS.transitions, TOPICS.signals], fromBeginning: true });
     await consumer.run({
       eachBatch: async ({ batch }) => {
         for (const m of batch.messages) {
           // The key is the customer id (every topic is keyed by customer_id); the record timestamp is the
           // engine's produce time, so the bench consumer's own delay does not count.
           const id = m.key?.toString('utf8');
+          if (batch.topic === TOPICS.signals) {
+            if (id && !firstSignal.has(id)) firstSignal.set(id, Number(m.timestamp));
+            continue;
+          }
           if (id && !firstTransition.has(id)) {
             firstTransition.set(id, Number(m.timestamp));
             if (id.startsWith('bench-probe-')) probeSeen++;
@@ -188,6 +199,23 @@ export async function phaseLatency(
       if (out !== undefined) latencies.push(out - at);
     }
     latencies.sort((a, b) => a - b);
+    const toSignal: number[] = [];
+    const toTransition: number[] = [];
+    for (const [id, at] of sentAt) {
+      const sig = firstSignal.get(id);
+      const out = firstTransition.get(id);
+      if (sig === undefined || out === undefined) continue;
+      toSignal.push(sig - at);
+      toTransition.push(out - sig);
+    }
+    const q = (list: number[]): [number, number, number] => {
+      list.sort((a, b) => a - b);
+      return [percentile(list, 0.5), percentile(list, 0.95), percentile(list, 0.99)];
+    };
+    const hops = { orderToSignal: q(toSignal), signalToTransition: q(toTransition) };
+    ctx.log(
+      `  p50/p95/p99: order → signal ${hops.orderToSignal.join('/')} ms, signal → transition ${hops.signalToTransition.join('/')} ms`,
+    );
     return {
       maxRate: { customers: seenProbe.length, seconds: probeSeconds, perSec: maxPerSec },
       rate,
@@ -199,6 +227,7 @@ export async function phaseLatency(
       p95: percentile(latencies, 0.95),
       p99: percentile(latencies, 0.99),
       max: latencies[latencies.length - 1] ?? Number.NaN,
+      hops,
       aggregatorRssBytes: agg.maxRssBytes(),
       engineRssBytes: engine.maxRssBytes(),
     };
