@@ -1,6 +1,7 @@
 -- ALIAS (design-decisions §22), in the slot of the anonymous id X: X is customer C from the alias's time on; returns
 -- the anonymous events held for X that the alias folds into C (those within the retention horizon before it).
 -- KEYS[1] X's alias hash (<prefix>:{anon:X}:aid)   KEYS[2] X's held events (<prefix>:{anon:X}:anon, see hold)
+-- (the held hash's meta is its '' field, or `_min` in a hash of a previous build without '': see identity_hold_many.lua)
 -- ARGV[1] the alias's event id   ARGV[2] C   ARGV[3] the alias's occurred_at (epoch ms)
 -- ARGV[4] the oldest occurred_at folded (the alias's time - the anonymous retention horizon)
 -- ARGV[5] how long the held events are kept after the alias (ms): redeliveries of them are recognised meanwhile
@@ -19,9 +20,13 @@ end
 local out = {code, ''}
 local floor = tonumber(ARGV[4])
 local all = redis.call('HGETALL', KEYS[2])
+local legacy = true
+for i = 1, #all, 2 do
+  if all[i] == '' then legacy = false end
+end
 for i = 1, #all, 2 do
   local f = all[i]
-  if f ~= '_min' then
+  if f ~= '' and not (legacy and f == '_min') then
     local v = all[i + 1]
     local at = tonumber(string.match(v, '^(%d+)'))
     if at >= floor then

@@ -2,8 +2,11 @@
 -- slot, so in Redis Cluster a call holds the ids of one slot only (the caller groups them). Per X: held under X while X
 -- has no alias, routed to the customer once it has. Atomic per call, so per X like a call of its own.
 -- KEYS[2k-1] X_k's alias hash (<prefix>:{anon:X}:aid)   KEYS[2k] X_k's held events (<prefix>:{anon:X}:anon: hash event
--- id -> `occurred_at,web type index`, and `_min` = `<a lower bound of the held occurred_at>,<when its expiry was set
--- (epoch ms)>`; the previous build wrote the bound alone: its expiry is set again at the next hold)
+-- id -> `occurred_at,web type index`, and the meta field '' (the empty name: no event id is blank) =
+-- `<a lower bound of the held occurred_at>,<when its expiry was set (epoch ms)>,<events held>`).
+-- Read too, from the previous builds (no '' field): the meta in `_min`, as `<bound>,<expiry set>` or `<bound>` alone
+-- (its expiry is set again at the next hold); the next hold that stores events moves it to ''. In such a hash a
+-- field `_min` is the meta, never an event (an event with that id was not held then); with '' it is an event.
 -- ARGV[1] floor: events older than this are not held (no alias still to come can fold them: its time is at least the
 -- identity watermark, and it folds back to its time - the horizon); held events older than it are pruned
 -- ARGV[2] most events held per anonymous id (a memory bound; beyond it events are dropped and reported)
@@ -36,16 +39,28 @@ local function unpack_events(s)
 end
 -- Fields per HMGET / HSET (Lua's unpack has a limit of about 8,000 values).
 local CHUNK = 1000
--- X's `_min` and, per event, whether its id is held already (one HMGET unless X has more than CHUNK events).
+-- X's meta (the '' field, else the previous builds' `_min`: legacy = true), and per event whether its id is held
+-- already (one HMGET unless X has more than CHUNK events). In a legacy hash `_min` is the meta: not an event.
 local function read_held(held, ids)
   local got = {}
-  local first = redis.call('HMGET', held, '_min', unpack(ids, 1, math.min(#ids, CHUNK)))
-  for j = 2, #first do got[j - 1] = first[j] end
+  local first = redis.call('HMGET', held, '', '_min', unpack(ids, 1, math.min(#ids, CHUNK)))
+  local legacy = not first[1] and first[2] and true or false
+  for j = 3, #first do got[j - 2] = first[j] end
   for i = CHUNK + 1, #ids, CHUNK do
     local part = redis.call('HMGET', held, unpack(ids, i, math.min(#ids, i + CHUNK - 1)))
     for j = 1, #part do got[i + j - 1] = part[j] end
   end
-  return first[1], got
+  if legacy then
+    for i = 1, #ids do
+      if ids[i] == '_min' then got[i] = false end
+    end
+  end
+  return first[1] or first[2], legacy, got
+end
+-- The meta's parts: bound, when the expiry was set (nil: not by this build's rules), events held (nil: not counted).
+local function parse_meta(m)
+  local a, b, c = string.match(m, '^(%d+),?(%d*),?(%d*)$')
+  return tonumber(a) or 0, tonumber(b), tonumber(c)
 end
 local decisions_all, aliased = {}, {}
 for k = 1, #KEYS / 2 do
@@ -54,42 +69,48 @@ for k = 1, #KEYS / 2 do
   local decisions = {}
   local alias = redis.call('HMGET', aid, 'c', 't')
   if alias[1] then
+    local _, _, got = read_held(held, ids)
     for i = 1, #ids do
-      if redis.call('HEXISTS', held, ids[i]) == 1 then decisions[#decisions + 1] = 'F'
+      if got[i] then decisions[#decisions + 1] = 'F'
       else decisions[#decisions + 1] = 'R' end
     end
     aliased[#aliased + 1] = k
     aliased[#aliased + 1] = alias[1]
     aliased[#aliased + 1] = alias[2]
   else
-    local m, got = read_held(held, ids)
-    local min, set = 0, nil
+    local m, legacy, got = read_held(held, ids)
+    local min, set, count = 0, nil, 0
     if m then
-      local a, b = string.match(m, '^(%d+),?(%d*)$')
-      min, set = tonumber(a), tonumber(b)
+      min, set, count = parse_meta(m)
+      -- Not counted (a previous build's meta): the hash's fields but the meta.
+      if count == nil then count = redis.call('HLEN', held) - 1 end
     end
-    local old, hasMin = {min, set}, m and true or false
-    if min < floor and redis.call('EXISTS', held) == 1 then
+    -- Pruned: events deleted (the meta is written again even when nothing is stored).
+    local pruned = false
+    if m and min < floor then
       -- Prune: rare (only when the floor passed the oldest held event), so the whole hash is read at most then.
       local all = redis.call('HGETALL', held)
       local newMin = nil
+      count = 0
       for i = 1, #all, 2 do
-        if all[i] ~= '_min' then
+        local f = all[i]
+        if f ~= '' and not (legacy and f == '_min') then
           local at = tonumber(string.match(all[i + 1], '^(%d+)'))
-          if at < floor then redis.call('HDEL', held, all[i])
-          elseif newMin == nil or at < newMin then newMin = at end
+          if at < floor then redis.call('HDEL', held, f)
+          else
+            count = count + 1
+            if newMin == nil or at < newMin then newMin = at end
+          end
         end
       end
       if newMin then
-        min = newMin
+        min, pruned = newMin, true
       else
         redis.call('DEL', held)
-        min, set, old, hasMin = 0, nil, {0, nil}, false
+        min, set, count = 0, nil, 0
       end
-      m, got = read_held(held, ids)
+      m, legacy, got = read_held(held, ids)
     end
-    -- Fields in the hash (`_min` included), as the events are stored one by one.
-    local count = redis.call('HLEN', held)
     local pairs, new = {}, {}
     for i = 1, #ids do
       local at = ats[i]
@@ -98,7 +119,7 @@ for k = 1, #KEYS / 2 do
       elseif got[i] or new[ids[i]] then
         -- Held already (a redelivery, or a copy: the first one stays).
         decisions[#decisions + 1] = 'H'
-      elseif count > cap then
+      elseif count >= cap then
         decisions[#decisions + 1] = 'D'
       else
         new[ids[i]] = true
@@ -106,22 +127,21 @@ for k = 1, #KEYS / 2 do
         pairs[#pairs + 1] = values[i]
         count = count + 1
         if min == 0 or at < min then min = at end
-        if not hasMin then
-          count = count + 1
-          hasMin = true
-        end
         decisions[#decisions + 1] = 'H'
       end
     end
-    -- Stored events set the expiry again, at most once per ARGV[4] ms (when `_min` says it was set longer ago).
+    -- Stored events set the expiry again, at most once per ARGV[4] ms (when the meta says it was set longer ago).
     local expire = #pairs > 0 and (set == nil or set + refresh <= now)
     if expire then set = now end
-    if min ~= old[1] or set ~= old[2] then
-      pairs[#pairs + 1] = '_min'
-      pairs[#pairs + 1] = min .. ',' .. (set or '')
-    end
-    for i = 1, #pairs, 2 * CHUNK do
-      redis.call('HSET', held, unpack(pairs, i, math.min(#pairs, i + 2 * CHUNK - 1)))
+    -- Nothing stored or pruned: nothing written (a previous build's meta stays until then).
+    if #pairs > 0 or pruned then
+      -- A previous build's meta moves to '' (then `_min` may be an event: one of this call's pairs, set after).
+      if legacy then redis.call('HDEL', held, '_min') end
+      pairs[#pairs + 1] = ''
+      pairs[#pairs + 1] = min .. ',' .. (set or '') .. ',' .. count
+      for i = 1, #pairs, 2 * CHUNK do
+        redis.call('HSET', held, unpack(pairs, i, math.min(#pairs, i + 2 * CHUNK - 1)))
+      end
     end
     if expire then redis.call('PEXPIRE', held, ARGV[3]) end
   end

@@ -326,7 +326,7 @@ describe('IdentityStore memory', () => {
     const store = new IdentityStore(t.redis, { prefix: 'tscap', heldCap: 3 });
     const ev = (id: string, k: number): HeldEvent => ({ eventId: id, occurredAt: T0 + k, type: 'PAGE_VIEW' });
     const five = ['e1', 'e2', 'e3', 'e4', 'e5'].map((id, k) => ev(id, k));
-    // The bound counts the hash's fields (`_min` included): 3 events fit, then dropped; again, the held ones are copies.
+    // At most 3 events, then dropped; again, the held ones are copies.
     expect((await store.hold([{ anonymousId: 'x', events: five }], 0)).get('x')!.decisions).toBe('HHHDD');
     expect((await store.hold([{ anonymousId: 'x', events: five }], 0)).get('x')!.decisions).toBe('HHHDD');
     expect(await store.heldCount('x')).toBe(3);
@@ -337,20 +337,65 @@ describe('IdentityStore memory', () => {
     const held = wide.keys.held('y');
     expect(await t.redis.hget(held, 'c1')).toBe(`${T0 + 5},0`);
     expect(await wide.heldCount('y')).toBe(2);
-    // Expiry set by the first hold and `_min` = `<lowest held time>,<when the expiry was set>`.
-    const [min, setAt] = String(await t.redis.hget(held, '_min')).split(',');
+    // Expiry set by the first hold and the meta field '' = `<lowest held time>,<when the expiry was set>,<events>`.
+    const [min, setAt, count] = String(await t.redis.hget(held, '')).split(',');
     expect(Number(min)).toBe(T0 + 5);
+    expect(count).toBe('2');
     expect(Math.abs(Number(setAt) - Date.now())).toBeLessThan(60_000);
     expect(await t.redis.pttl(held)).toBeGreaterThan(store.anonRetentionMs);
     // Not set again within a day: a hold an hour later leaves the expiry alone...
     await t.redis.pexpire(held, 1_000_000);
     await wide.hold([{ anonymousId: 'y', events: [ev('c3', 9)] }], 0);
     expect(await t.redis.pttl(held)).toBeLessThanOrEqual(1_000_000);
-    // ...a hash of the previous build (`_min` alone, no time) gets it at its next stored event.
+    // ...a hash of an earlier build (meta `_min`, the bound alone, no time) gets it at its next stored event, the meta
+    // moved to ''.
+    await t.redis.hdel(held, '');
     await t.redis.hset(held, '_min', String(T0 + 5));
     await wide.hold([{ anonymousId: 'y', events: [ev('c4', 9)] }], 0);
     expect(await t.redis.pttl(held)).toBeGreaterThan(store.anonRetentionMs);
-    expect(String(await t.redis.hget(held, '_min'))).toMatch(new RegExp(`^${T0 + 5},\\d+$`));
+    expect(await t.redis.hget(held, '_min')).toBeNull();
+    expect(String(await t.redis.hget(held, ''))).toMatch(new RegExp(`^${T0 + 5},\\d+,4$`));
     expect(await wide.heldCount('y')).toBe(4);
+  });
+
+  it("an anonymous event whose id is `_min` is held and folded like any other; a previous build's `_min` is its meta", async () => {
+    const store = new IdentityStore(t.redis, { prefix: 'tsmin' });
+    const ev = (id: string, k: number): HeldEvent => ({ eventId: id, occurredAt: T0 + k, type: 'PAGE_VIEW' });
+    const alias = (x: string, i: number): IdentityEvent => ({
+      event_id: `a-${x}`,
+      type: 'ALIAS',
+      customer_id: `C${i}`,
+      anonymous_id: x,
+      merged_customer_id: null,
+      source: null,
+      occurred_at: T0 + DAY,
+    });
+    const heldIds = (a: Awaited<ReturnType<IdentityStore['apply']>>) => (a.held ?? []).map((h) => h.eventId).sort();
+    expect(
+      (await store.hold([{ anonymousId: 'x', events: [ev('_min', 3), ev('e1', 4)] }], 0)).get('x')!.decisions,
+    ).toBe('HH');
+    // A redelivery finds both held.
+    expect(
+      (await store.hold([{ anonymousId: 'x', events: [ev('_min', 3), ev('e1', 4)] }], 0)).get('x')!.decisions,
+    ).toBe('HH');
+    expect(await store.heldCount('x')).toBe(2);
+    expect(heldIds(await store.apply(alias('x', 1)))).toEqual(['_min', 'e1']);
+    // After the alias: `_min` was folded by it (F), a new event routed (R).
+    expect(
+      (await store.hold([{ anonymousId: 'x', events: [ev('_min', 3), ev('e2', 5)] }], 0)).get('x')!.decisions,
+    ).toBe('FR');
+    // A hash of a previous build: `_min` is its meta (the bound), not an event; the event `_min` is held beside it.
+    const z = store.keys.held('z');
+    await t.redis.hset(z, '_min', String(T0 + 1), 'e9', `${T0 + 1},0`);
+    expect(
+      (await store.hold([{ anonymousId: 'z', events: [ev('_min', 3), ev('e10', 4)] }], 0)).get('z')!.decisions,
+    ).toBe('HH');
+    expect(await t.redis.hget(z, '_min')).toBe(`${T0 + 3},0`);
+    expect(String(await t.redis.hget(z, ''))).toMatch(new RegExp(`^${T0 + 1},\\d+,3$`));
+    expect(heldIds(await store.apply(alias('z', 2)))).toEqual(['_min', 'e10', 'e9']);
+    // The alias of a previous build's hash: its `_min` meta is not folded as an event.
+    const w = store.keys.held('w');
+    await t.redis.hset(w, '_min', String(T0 + 1), 'e8', `${T0 + 1},0`);
+    expect(heldIds(await store.apply(alias('w', 3)))).toEqual(['e8']);
   });
 });

@@ -10,12 +10,13 @@ import type { IdentityEvent, InputEvent } from '@tierstream/contracts';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestRedis } from '../../../test/support/stack';
-import { routeAnonymous } from '../src/steps/anonymous';
+import { forApply, routeByIdentity } from '../src/steps/identity-route';
 
 // Aliases through the real apply path (design-decisions §22) on the stack's Redis: web events (anonymous and
 // identified) on two partitions and alias events on the identities partition, consumed in random interleavings,
-// random batch cuts and redeliveries; anonymous events held, routed or folded (foldAlias) → every customer's metrics
-// equal the identity oracle's, as of several days.
+// random batch cuts and redeliveries; anonymous events held, routed (routeByIdentity: the named records applied first,
+// the routed ones after, as the handler does) or folded (foldAlias) → every customer's metrics equal the identity
+// oracle's, as of several days. The first event's id is `_min` (the held hash's meta field before this build).
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -78,7 +79,7 @@ describe('aliases through the apply path equal the identity oracle', () => {
             event: {
               kind: 'web',
               event: {
-                event_id: `w${i}`,
+                event_id: i === 0 ? '_min' : `w${i}`,
                 customer_id: who.customer,
                 anonymous_id: who.anon,
                 type: w.type,
@@ -129,21 +130,21 @@ describe('aliases through the apply path equal the identity oracle', () => {
             return;
           }
           const batch = parts[who]!.slice(from, to);
-          const anonymous = batch.filter((r) => r.event.event.customer_id === null);
-          const routed = await routeAnonymous(anonymous, watermark, { identity, anonRetentionMs: R });
-          const byCustomer = new Map<string, Rec[]>();
-          for (const r of batch) {
-            if (r.event.event.customer_id !== null)
-              byCustomer.set(r.event.event.customer_id, [...(byCustomer.get(r.event.event.customer_id) ?? []), r]);
-          }
-          for (const { customerId, record } of routed.routed)
-            byCustomer.set(customerId, [...(byCustomer.get(customerId) ?? []), record]);
-          // In offset order per customer, as the handler groups them.
-          const items = [...byCustomer].map(([customerId, events]) => ({
+          const routed = routeByIdentity(
+            batch.filter((r) => r.event.event.customer_id !== null),
+            batch.filter((r) => r.event.event.customer_id === null),
+            watermark,
+            { identity, anonRetentionMs: R, appliedBeforeMerge: async (records) => records.map(() => false) },
+          );
+          // The named records first (the handler applies them while the hold runs), then the routed anonymous ones,
+          // with the partitions they are applied with (forApply): not interleaved by offset with the named ones.
+          const now = [...routed.now].map(([customerId, events]) => ({ customerId, events }));
+          if (now.length > 0) await aggregates.applyBatch(now);
+          const later = [...(await routed.later).byCustomer].map(([customerId, events]) => ({
             customerId,
-            events: events.sort((a, b) => Number(a.offset) - Number(b.offset)),
+            events: events.map((r) => forApply(r, routed.via.get(r))),
           }));
-          if (items.length > 0) await aggregates.applyBatch(items);
+          if (later.length > 0) await aggregates.applyBatch(later);
         };
         const sizes = [parts[0]!.length, parts[1]!.length, aliases.length];
         const drive = async (who: number, n: number, redo: boolean) => {
