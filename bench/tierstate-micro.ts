@@ -20,7 +20,7 @@ import {
   populationEntry,
   type TierState,
 } from '@tierstream/tiering';
-import { dayOf, endOfDay, signalPartitionOf, TierStateStore } from '@tierstream/tierstate';
+import { type CommitItem, dayOf, endOfDay, signalPartitionOf, TierStateStore } from '@tierstream/tierstate';
 import { Redis } from 'ioredis';
 
 const customers = Number(process.argv[2] ?? 2000);
@@ -88,7 +88,7 @@ try {
   const afterAggregator = await report('after the aggregator');
 
   // Engine side: evaluate on every event day and the last day, commit with the next due day (the last day + 30).
-  const byPartition = new Map<number, Parameters<TierStateStore['commit']>[1]>();
+  const byPartition = new Map<number, CommitItem[]>();
   const due = new Map<string, { dueAt: number; touch: string }>();
   for (let p = 0; p < partitions; p++) {
     for (const d of await store.due(p, Number.MAX_SAFE_INTEGER, 10 * customers)) due.set(d.customerId, d);

@@ -22,6 +22,26 @@ interface TierStateCommands {
 const MAX_DUE_AT = 2 ** 42;
 
 /** A cached code table of compact tier states (state-codec.ts): its generation, code → string, string → code. */
+/** One customer of an engine commit (TierStateStore.commit). */
+export interface CommitItem {
+  customerId: string;
+  /** null: nothing to store (the customer does not exist yet as of the evaluated day). */
+  state: TierState | null;
+  processedDueAt: number | null;
+  touch: string;
+  nextDueAt: number | null;
+  /** The customer's population cache entry (JSON), written with the state. */
+  population?: string;
+}
+
+/** A commit whose codes are known (TierStateStore.prepareCommit): what `commit` writes. */
+export interface PreparedCommit {
+  readonly items: CommitItem[];
+  readonly population: ReadonlyArray<{ customerId: string; json: string; entry: ReturnType<typeof populationEntryOf> }>;
+  readonly states: readonly TierState[];
+  readonly codes: ReadonlyMap<string, number>;
+}
+
 interface CodeTable {
   generation: string;
   texts: Map<number, string>;
@@ -242,36 +262,34 @@ export class TierStateStore {
   }
 
   /**
-   * Engine side, after the outputs of an evaluation were produced: store the state (compact layout), then move the
-   * customer in the due index (unless the aggregator touched it meanwhile, see commit_due-1.lua). `nextDueAt` null:
-   * nothing due (the customer stays in the index at +inf); a merged customer (state.merged_into) or one without a state
-   * and nothing due (erased) leaves the index.
+   * A commit's first round trip, which may run before it (the engine runs it while the evaluation's outputs are
+   * produced): the codes of the strings of the states and population entries (compact layouts, §23; new strings get
+   * new codes, and a code that is never used is harmless). Pass the result to `commit`.
    */
-  async commit(
-    partition: number,
-    items: Array<{
-      customerId: string;
-      /** null: nothing to store (the customer does not exist yet as of the evaluated day). */
-      state: TierState | null;
-      processedDueAt: number | null;
-      touch: string;
-      nextDueAt: number | null;
-      /** The customer's population cache entry (JSON), written with the state. */
-      population?: string;
-    }>,
-  ): Promise<void> {
-    // Population cache entries, then states, then the due index: a crash in between re-evaluates (idempotently), it
-    // never skips, and a stored state always has the entry of its evaluation (or a later one).
+  async prepareCommit(items: CommitItem[]): Promise<PreparedCommit> {
     const population = items.flatMap((it) =>
       it.state && it.population !== undefined
         ? [{ customerId: it.customerId, json: it.population, entry: populationEntryOf(it.population) }]
         : [],
     );
     const states = items.flatMap((it) => (it.state ? [it.state] : []));
-    // One call codes the strings of the states and of the population entries (compact layouts, §23).
+    // One call codes the strings of the states and of the population entries.
     const strings = new Set(states.flatMap(tierStateStrings));
     for (const it of population) if (it.entry) strings.add(it.entry.v);
-    const codes = await this.codesOf([...strings]);
+    return { items, population, states, codes: await this.codesOf([...strings]) };
+  }
+
+  /**
+   * Engine side, after the outputs of an evaluation were produced: store the state (compact layout), then move the
+   * customer in the due index (unless the aggregator touched it meanwhile, see commit_due-1.lua). `nextDueAt` null:
+   * nothing due (the customer stays in the index at +inf); a merged customer (state.merged_into) or one without a state
+   * and nothing due (erased) leaves the index. `items` may be prepared already (prepareCommit).
+   */
+  async commit(partition: number, items: CommitItem[] | PreparedCommit): Promise<void> {
+    // Population cache entries, then states, then the due index: a crash in between re-evaluates (idempotently), it
+    // never skips, and a stored state always has the entry of its evaluation (or a later one).
+    const prepared = Array.isArray(items) ? await this.prepareCommit(items) : items;
+    const { items: list, population, states, codes } = prepared;
     const codeOf = (text: string) => codes.get(text)!;
     if (population.length > 0) {
       const fields: string[] = [];
@@ -288,14 +306,14 @@ export class TierStateStore {
       (p, { state, value }) => p.set(this.keys.state(state.customer_id), value),
     );
     // A customer merged into another (design-decisions §22) leaves its partition: no population, snapshot or rules wave.
-    const leaves = (it: (typeof items)[number]) =>
+    const leaves = (it: CommitItem) =>
       it.state?.merged_into !== undefined || (it.state === null && it.nextDueAt === null);
     const ended = states.filter((state) => state.merged_into !== undefined).map((state) => state.customer_id);
     if (ended.length > 0) await this.redis.hdel(this.keys.populationCache(partition), ...ended);
     const due = this.keys.due(partition);
     await execBySlot(
       this.redis,
-      items.filter((it) => it.processedDueAt !== null || it.nextDueAt !== null || leaves(it)),
+      list.filter((it) => it.processedDueAt !== null || it.nextDueAt !== null || leaves(it)),
       () => due,
       (p, it) => {
         const next = leaves(it) ? 'x' : it.nextDueAt === null ? '' : String(it.nextDueAt);

@@ -33,7 +33,7 @@ import {
   type TierState,
   unannouncedMerges,
 } from '@tierstream/tiering';
-import { dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
+import { type CommitItem, dayOf, endOfDay, isoDay, type TierStateStore } from '@tierstream/tierstate';
 import type { Logger } from 'pino';
 import type { ClvModels } from './clv';
 import { CutPointPublisher } from './cutpoint-publisher';
@@ -185,7 +185,7 @@ export class TierEngine {
     const history: TierChange[] = [];
     /** Per change row: did the tiers change (else only a pending demotion started or ended)? */
     const tiersMoved: boolean[] = [];
-    const commits: Parameters<TierStateStore['commit']>[1] = [];
+    const commits: CommitItem[] = [];
     const evaluatedAt = this.wallClock();
     /** Cut-point versions used here that this process has not published yet (their warehouse rows come first). */
     const unpublished = new Set<CutPoints>();
@@ -309,8 +309,12 @@ export class TierEngine {
       });
     }
     for (const cp of unpublished) await this.publishCutPoints(cp);
-    await this.produce(transitions, changes, history, tiersMoved);
-    await this.deps.tierState.commit(partition, commits);
+    // Outputs first, then the state: the commit's code lookup (its first round trip) runs beside the produce.
+    const [prepared] = await Promise.all([
+      this.deps.tierState.prepareCommit(commits),
+      this.produce(transitions, changes, history, tiersMoved),
+    ]);
+    await this.deps.tierState.commit(partition, prepared);
     return transitions.length;
   }
 

@@ -40,6 +40,7 @@ function world(identities: Map<string, IdentityRecord>) {
       readStates: async (ids: string[]) =>
         new Map(ids.flatMap((id) => (states.has(id) ? [[id, states.get(id)!]] : []))),
       readAttributes: async () => new Map(),
+      prepareCommit: async (items: unknown) => items,
       commit: async (_p: number, items: Array<{ customerId: string; state: TierState | null }>) => {
         for (const it of items) {
           if (!it.state) continue;

@@ -53,6 +53,7 @@ describe('tier engine live latency', () => {
       tierState: {
         readStates: async () => new Map(),
         readAttributes: async () => new Map(),
+        prepareCommit: async (items: unknown) => items,
         commit: async () => undefined,
       },
       producer: {
@@ -92,5 +93,63 @@ describe('tier engine live latency', () => {
     // The suppressed customer's reads are not used: nothing is emitted for it.
     expect(sent.length).toBeGreaterThan(0);
     expect(new Set(sent)).toEqual(new Set(['NEW']));
+  });
+
+  it('looks the commit codes up while the outputs are produced, and stores the state only after they are', async () => {
+    const steps: string[] = [];
+    let prepareCalled!: () => void;
+    const prepareStarted = new Promise<void>((resolve) => {
+      prepareCalled = resolve;
+    });
+    let sendCalled!: () => void;
+    const sendStarted = new Promise<void>((resolve) => {
+      sendCalled = resolve;
+    });
+    const deps = {
+      aggregateConfig: DEFAULT_AGGREGATE_CONFIG,
+      aggregates: { readMany: async (ids: string[]) => new Map(ids.map((id) => [id, aggregate(id)])) },
+      tierState: {
+        readStates: async () => new Map(),
+        readAttributes: async () => new Map(),
+        // Each answers only once the other was started: an engine that produces, then looks codes up, never ends.
+        prepareCommit: async (items: unknown) => {
+          prepareCalled();
+          await sendStarted;
+          steps.push('codes');
+          return { prepared: items };
+        },
+        commit: async (_p: number, prepared: unknown) => {
+          steps.push('commit');
+          expect(prepared).toMatchObject({ prepared: [{ customerId: 'NEW' }] });
+        },
+      },
+      producer: {
+        sendMany: async () => {
+          sendCalled();
+          await prepareStarted;
+          steps.push('produced');
+        },
+      },
+      serde: {
+        encodeIfCached: () => undefined,
+        cachedSchemaId: () => undefined,
+        encode: async (_topic: string, value: unknown) => Buffer.from(JSON.stringify(value)),
+      },
+      topics: { transitions: 't', changes: 'c', snapshots: 's', cutpoints: 'cutpoints' },
+      cutPointsEveryDays: 0,
+      numPartitions: 1,
+      wallClock: () => 42,
+    } as unknown as EngineDeps;
+    const engine = new TierEngine(deps, rules, initialCutPoints(rules));
+    engine.publishCutPoints = async () => undefined;
+    const at = D * DAY + 5_000;
+    const outcome = await Promise.race([
+      engine.evaluate(0, [{ customerId: 'NEW', day: D, at, processedDueAt: null, touch: '0' }]).then(() => 'done'),
+      new Promise((resolve) => setTimeout(() => resolve('stuck: codes looked up only after the produce'), 2_000)),
+    ]);
+    expect(outcome).toBe('done');
+    // Outputs first: the state is stored after the produce was acknowledged.
+    expect(steps.slice(-1)).toEqual(['commit']);
+    expect(steps).toContain('produced');
   });
 });

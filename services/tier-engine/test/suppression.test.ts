@@ -32,6 +32,7 @@ describe('tier engine and suppressed customers', () => {
       tierState: {
         readStates: async () => new Map(),
         readAttributes: async () => new Map(),
+        prepareCommit: async (items: unknown) => items,
         commit: async (_p: number, items: typeof committed) => void committed.push(...items),
       },
       producer: {
