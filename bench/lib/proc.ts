@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { type ServiceName, type ServiceProcess, startService, stopService } from '@tierstream/cli';
 
 /**
@@ -37,6 +37,9 @@ export function startBenchService(
     childEnv.BENCH_CPU_PROF_NAME = `${name}-${Date.now()}`;
   }
   const lines: string[] = [];
+  // BENCH_SERVICE_LOG_DIR=<dir>: every line of the service also goes to <dir>/<name>-<pid>.log (diagnosing a run).
+  const logDir = process.env.BENCH_SERVICE_LOG_DIR;
+  let logFile: string | undefined;
   let joinedAt = 0;
   let resolvePort: (p: number) => void = () => undefined;
   let rejectPort: (e: Error) => void = () => undefined;
@@ -49,6 +52,7 @@ export function startBenchService(
     name,
     childEnv,
     (_n, line) => {
+      if (logFile) appendFileSync(logFile, `${line}\n`);
       lines.push(line);
       if (lines.length > 40) lines.shift();
       if (joinedAt === 0 && line.includes('joined consumer group')) joinedAt = Date.now();
@@ -60,6 +64,7 @@ export function startBenchService(
     { root: opts.root },
   );
   const pid = svc.child.pid ?? -1;
+  if (logDir) logFile = `${logDir}/${name}-${pid}.log`;
   let maxRss = 0;
   const sampler = setInterval(() => {
     maxRss = Math.max(maxRss, rssOf(pid));

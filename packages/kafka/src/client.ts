@@ -140,7 +140,7 @@ export async function createProducer(kafka: Kafka): Promise<RecordProducer> {
 /**
  * Upper bound of the records (keys, values, headers, plus 64 bytes each) of sends combined into one request: the
  * broker refuses a record batch above its max message size (1 MiB by default), and such a refusal is not retriable.
- * A single send above it goes alone, as it would without coalescing.
+ * A send above it is cut into requests within it (a record above it alone).
  */
 export const COALESCE_MAX_BYTES = 768 * 1024;
 /**
@@ -154,8 +154,9 @@ type TopicMessages = Array<{ topic: string; messages: Message[] }>;
 
 /**
  * `sendBatch` with coalescing (createProducer): one call at a time; calls made meanwhile are combined (in call order,
- * records of one topic concatenated) into the next call, up to COALESCE_MAX_BYTES and COALESCE_MAX_RECORDS. Exported for
- * tests.
+ * records of one topic concatenated) into the next call, up to COALESCE_MAX_BYTES and COALESCE_MAX_RECORDS; a send above
+ * them is cut into several calls, in order (it resolves when all are acknowledged, and rejects when one fails).
+ * Exported for tests.
  */
 export function coalescingSender(
   sendBatch: (topicMessages: TopicMessages) => Promise<unknown>,
@@ -206,21 +207,50 @@ export function coalescingSender(
     }
     busy = false;
   };
-  return (batches) => {
-    const nonEmpty = batches.filter((b) => b.records.length > 0);
-    if (nonEmpty.length === 0) return Promise.resolve();
-    let bytes = 0;
-    let count = 0;
-    for (const b of nonEmpty)
-      for (const r of b.records) {
-        count++;
-        // A tombstone (erasure) has no value, whatever the type says.
-        bytes += ((r.value as Buffer | null)?.length ?? 0) + (r.key?.length ?? 0) + 64;
-        if (r.headers) for (const k in r.headers) bytes += k.length + r.headers[k]!.length;
-      }
-    return new Promise<void>((resolve, reject) => {
-      queue.push({ batches: nonEmpty, bytes, count, resolve, reject });
+  const enqueue = (piece: Omit<Waiting, 'resolve' | 'reject'>) =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ ...piece, resolve, reject });
       if (!busy) void run();
     });
+  return (batches) => {
+    // Cut into pieces within the request bounds (a record above them alone): a send of many records, such as the
+    // signals of a batch of many customers, would otherwise go as one request the broker refuses, every time.
+    const pieces: Array<Omit<Waiting, 'resolve' | 'reject'>> = [];
+    let piece: Omit<Waiting, 'resolve' | 'reject'> = { batches: [], bytes: 0, count: 0 };
+    for (const b of batches) {
+      let records: OutgoingRecord[] | null = null;
+      for (const r of b.records) {
+        const size = recordBytes(r);
+        if (piece.count > 0 && (piece.bytes + size > COALESCE_MAX_BYTES || piece.count >= COALESCE_MAX_RECORDS)) {
+          pieces.push(piece);
+          piece = { batches: [], bytes: 0, count: 0 };
+          records = null;
+        }
+        if (records === null) {
+          records = [];
+          piece.batches.push({ topic: b.topic, records });
+        }
+        records.push(r);
+        piece.bytes += size;
+        piece.count++;
+      }
+    }
+    if (piece.count > 0) pieces.push(piece);
+    if (pieces.length === 0) return Promise.resolve();
+    if (pieces.length === 1) return enqueue(pieces[0]!);
+    return Promise.all(pieces.map(enqueue)).then(() => undefined);
   };
+}
+
+/** A record's size as counted against the request bounds: value, key and headers in bytes, plus 64. */
+function recordBytes(r: OutgoingRecord): number {
+  // A tombstone (erasure) has no value, whatever the type says.
+  let bytes = ((r.value as Buffer | null)?.length ?? 0) + byteLength(r.key) + 64;
+  if (r.headers) for (const k in r.headers) bytes += Buffer.byteLength(k) + byteLength(r.headers[k]);
+  return bytes;
+}
+
+function byteLength(v: string | Buffer | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 }

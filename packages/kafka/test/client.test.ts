@@ -95,4 +95,27 @@ describe('coalescingSender: the producer sends one request at a time, combining 
     // r2 and the first many fit both bounds; the second many would exceed the record bound.
     expect(sizes).toEqual([1, 2, 1 + COALESCE_MAX_RECORDS - 10, 10 + 1]);
   });
+  it('cuts a send above the bounds into requests within them, in order; a record above them goes alone', async () => {
+    const requests: Array<{ keys: string[]; bytes: number }> = [];
+    const send = coalescingSender(async (topicMessages) => {
+      const messages = topicMessages.flatMap((t) => t.messages);
+      requests.push({
+        keys: messages.map((m) => String(m.key)),
+        bytes: messages.reduce((n, m) => n + (m.value as Buffer).length + String(m.key).length + 64, 0),
+      });
+    });
+    // The signals of a batch of many customers: more records than one request may hold, and more bytes.
+    const n = 2 * COALESCE_MAX_RECORDS + 5;
+    await send([{ topic: 's', records: Array.from({ length: n }, (_, i) => rec(`k${i}`, 100)) }]);
+    expect(requests.map((r) => r.keys.length)).toEqual([COALESCE_MAX_RECORDS, COALESCE_MAX_RECORDS, 5]);
+    expect(requests.flatMap((r) => r.keys)).toEqual(Array.from({ length: n }, (_, i) => `k${i}`));
+    requests.length = 0;
+    const third = Math.floor(COALESCE_MAX_BYTES / 3);
+    await send([
+      { topic: 's', records: [0, 1, 2, 3].map((i) => rec(`b${i}`, third)) },
+      { topic: 's', records: [rec('huge', COALESCE_MAX_BYTES * 2), rec('after')] },
+    ]);
+    expect(requests.map((r) => r.keys)).toEqual([['b0', 'b1'], ['b2', 'b3'], ['huge'], ['after']]);
+    for (const r of requests) if (r.keys.length > 1) expect(r.bytes).toBeLessThanOrEqual(COALESCE_MAX_BYTES);
+  });
 });
