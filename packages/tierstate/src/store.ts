@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { customerHashTag, execBySlot, type RedisClient } from '@tierstream/config';
 import type { Attributes, CutPoints, TierState } from '@tierstream/tiering';
-import type { ChainableCommander } from 'ioredis';
+import { type ChainableCommander, Cluster } from 'ioredis';
 import { decodePopulationEntry, encodePopulationEntry, populationEntryOf } from './population-codec';
 import { RulesStore, type RulesVersion } from './rules';
 import { decodeTierState, encodeTierState, tierStateStrings, UnknownCodeError } from './state-codec';
@@ -291,41 +291,48 @@ export class TierStateStore {
     const prepared = Array.isArray(items) ? await this.prepareCommit(items) : items;
     const { items: list, population, states, codes } = prepared;
     const codeOf = (text: string) => codes.get(text)!;
-    if (population.length > 0) {
-      const fields: string[] = [];
-      for (const it of population) {
-        fields.push(it.customerId, it.entry ? encodePopulationEntry(it.entry, codeOf) : it.json);
-      }
-      await this.redis.hset(this.keys.populationCache(partition), ...fields);
-    }
+    const fields: string[] = [];
+    for (const it of population)
+      fields.push(it.customerId, it.entry ? encodePopulationEntry(it.entry, codeOf) : it.json);
     const values = states.map((state) => encodeTierState(state, codeOf));
+    // A customer merged into another (design-decisions §22) leaves its partition: no population, snapshot or rules wave.
+    const leaves = (it: CommitItem) =>
+      it.state?.merged_into !== undefined || (it.state === null && it.nextDueAt === null);
+    const ended = states.filter((state) => state.merged_into !== undefined).map((state) => state.customer_id);
+    const due = this.keys.due(partition);
+    const dueItems = list.filter((it) => it.processedDueAt !== null || it.nextDueAt !== null || leaves(it));
+    const moveDue = (p: ChainableCommander, it: CommitItem) => {
+      const next = leaves(it) ? 'x' : it.nextDueAt === null ? '' : String(it.nextDueAt);
+      if (it.processedDueAt !== null) {
+        scripts(p).tsCommitDue(due, it.customerId, it.processedDueAt, it.touch, next);
+      } else if (next === 'x') {
+        p.zrem(due, it.customerId);
+      } else {
+        p.zadd(due, 'LT', it.nextDueAt!, it.customerId);
+      }
+    };
+    const popcache = this.keys.populationCache(partition);
+    if (!(this.redis instanceof Cluster)) {
+      // One Redis: every write in one transaction, in the same order (one round trip instead of three; all or none,
+      // so no crash falls in between).
+      if (fields.length + states.length + dueItems.length === 0) return;
+      const tx = this.redis.multi();
+      if (fields.length > 0) tx.hset(popcache, ...fields);
+      states.forEach((state, i) => tx.set(this.keys.state(state.customer_id), values[i]!));
+      if (ended.length > 0) tx.hdel(popcache, ...ended);
+      for (const it of dueItems) moveDue(tx, it);
+      for (const [err] of (await tx.exec()) ?? []) if (err) throw err;
+      return;
+    }
+    if (fields.length > 0) await this.redis.hset(popcache, ...fields);
     await execBySlot(
       this.redis,
       states.map((state, i) => ({ state, value: values[i]! })),
       ({ state }) => this.keys.state(state.customer_id),
       (p, { state, value }) => p.set(this.keys.state(state.customer_id), value),
     );
-    // A customer merged into another (design-decisions §22) leaves its partition: no population, snapshot or rules wave.
-    const leaves = (it: CommitItem) =>
-      it.state?.merged_into !== undefined || (it.state === null && it.nextDueAt === null);
-    const ended = states.filter((state) => state.merged_into !== undefined).map((state) => state.customer_id);
-    if (ended.length > 0) await this.redis.hdel(this.keys.populationCache(partition), ...ended);
-    const due = this.keys.due(partition);
-    await execBySlot(
-      this.redis,
-      list.filter((it) => it.processedDueAt !== null || it.nextDueAt !== null || leaves(it)),
-      () => due,
-      (p, it) => {
-        const next = leaves(it) ? 'x' : it.nextDueAt === null ? '' : String(it.nextDueAt);
-        if (it.processedDueAt !== null) {
-          scripts(p).tsCommitDue(due, it.customerId, it.processedDueAt, it.touch, next);
-        } else if (next === 'x') {
-          p.zrem(due, it.customerId);
-        } else {
-          p.zadd(due, 'LT', it.nextDueAt!, it.customerId);
-        }
-      },
-    );
+    if (ended.length > 0) await this.redis.hdel(popcache, ...ended);
+    await execBySlot(this.redis, dueItems, () => due, moveDue);
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { TierState } from '@tierstream/tiering';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createTestRedis, testEndpoints } from '../../../test/support/stack';
 import { TierStateStore } from '../src/store';
 
@@ -158,6 +158,45 @@ describe('tierstate layout', () => {
     // New events wake a customer at +inf like any other.
     await store.schedule([{ customerId: 'Q', partition: p, dueAt: day(20) }]);
     expect(await store.earliestDue(p)).toBe(day(20));
+  });
+
+  it('writes a prepared commit in one transaction on one Redis: population entries, states and due entries', async () => {
+    const p = 7;
+    const day = (d: number) => d * 86_400_000 - 1;
+    await store.schedule([{ customerId: 'W1', partition: p, dueAt: day(10) }]);
+    const [due] = await store.due(p, day(10), 10);
+    const entry = { e: 20_634, v: 'cp-2026-06-29', d: 20_700, u: null, p: [[20_634, 5, 12, 34_500, 120_000]] };
+    // The codes are looked up first (the engine does it while its outputs are produced): then one round trip.
+    const prepared = await store.prepareCommit([
+      {
+        customerId: 'W1',
+        state: state('W1'),
+        processedDueAt: due!.dueAt,
+        touch: due!.touch,
+        nextDueAt: day(30),
+        population: JSON.stringify(entry),
+      },
+      { customerId: 'W2', state: state('W2'), processedDueAt: null, touch: '0', nextDueAt: day(20) },
+    ]);
+    const multi = vi.spyOn(t.redis, 'multi');
+    const pipeline = vi.spyOn(t.redis, 'pipeline');
+    const hset = vi.spyOn(t.redis, 'hset');
+    try {
+      await store.commit(p, prepared);
+      expect(multi).toHaveBeenCalledTimes(1);
+      expect(pipeline).not.toHaveBeenCalled();
+      expect(hset).not.toHaveBeenCalled();
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const read = await store.readStates(['W1', 'W2']);
+    expect(read.get('W1')).toEqual(state('W1'));
+    expect(read.get('W2')).toEqual(state('W2'));
+    expect(JSON.parse((await store.readPopulationCache(p)).get('W1')!)).toEqual(entry);
+    expect((await store.due(p, day(40), 10)).map((d) => [d.customerId, d.dueAt])).toEqual([
+      ['W2', day(20)],
+      ['W1', day(30)],
+    ]);
   });
 
   it('upgrades a partition of the previous layout: its customer set joins the due index, the touch hash goes', async () => {
