@@ -1101,7 +1101,10 @@ local function apply_order_event(op, x1, x2, x3, at, eid)
   write_order(nf, new)
 end
 -- The dedupe memory of a topic (field e:<topic code>): the topic's latest event time for this customer (7 digits),
--- then one entry per remembered event: its fingerprint (9 digits) and occurred_at (7 digits). Entries older than the
+-- then one entry per remembered event: its fingerprint (9 digits) and occurred_at (7 digits). With the packed layout
+-- the topic's time is not written when the latest entry has it (the event that set it is remembered until it is
+-- older than the horizon behind itself, i.e. never pruned while it is the latest): the value's length tells the forms
+-- apart (7 + 16k or 16k). Entries older than the
 -- horizon behind the topic's latest time are dropped when the field is written (below the event loop).
 local function dedupe_of(tc, ef)
   local d = dedupe[tc]
@@ -1109,11 +1112,17 @@ local function dedupe_of(tc, ef)
   d = { field = ef, tx = nil, seen = {}, entries = {}, changed = false }
   local v = get(ef)
   if v ~= nil and #v >= 7 then
-    d.tx = dec128(v, 1, 7) - TIME_BIAS
-    for j = 8, #v - ENTRY_LEN + 1, ENTRY_LEN do
+    -- With the topic's time first (a length of 7 + 16k), or without (16k): then the latest entry's time is the topic's.
+    local from = 1
+    if #v % ENTRY_LEN == 7 then d.tx = dec128(v, 1, 7) - TIME_BIAS; from = 8 end
+    for j = from, #v - ENTRY_LEN + 1, ENTRY_LEN do
       local e = string.sub(v, j, j + ENTRY_LEN - 1)
       d.seen[string.sub(e, 1, FP_LEN)] = true
       d.entries[#d.entries + 1] = e
+      if from == 1 then
+        local at = dec128(e, FP_LEN + 1, 7) - TIME_BIAS
+        if d.tx == nil or at > d.tx then d.tx = at end
+      end
     end
   end
   -- The previous layout (x:<code> = the topic's latest time, one e:<code>:<event_id> field per id): the time carries
@@ -1220,11 +1229,21 @@ write_days(service_days)
 -- The dedupe memory of each topic this call applied events of, pruned to the horizon behind the topic's latest time.
 for tc, d in pairs(dedupe) do
   if d.changed then
-    local keep, limit = {}, d.tx - horizon
+    local keep, limit, top = {}, d.tx - horizon, nil
     for _, e in ipairs(d.entries) do
-      if dec128(e, FP_LEN + 1, 7) - TIME_BIAS >= limit then keep[#keep + 1] = e end
+      local at = dec128(e, FP_LEN + 1, 7) - TIME_BIAS
+      if at >= limit then
+        keep[#keep + 1] = e
+        if top == nil or at > top then top = at end
+      end
     end
-    set(d.field, enc128(d.tx + TIME_BIAS, 7) .. table.concat(keep))
+    -- The topic's time is left out when it is the latest entry's (always, but after an upgrade from x:<code>), with
+    -- the packed layout.
+    if pack and top == d.tx then
+      set(d.field, table.concat(keep))
+    else
+      set(d.field, enc128(d.tx + TIME_BIAS, 7) .. table.concat(keep))
+    end
     if d.legacy then
       -- The previous layout's id fields of this topic (once per customer and topic, at the upgrade).
       local cursor = '0'

@@ -8,8 +8,9 @@
 -- README "Keyspace"): day buckets, adjustments and bases add, times take max/min, web days merge per day (`w` with
 -- `w`, the packed layout's `W` with `W`: a survivor holding both reads them added up), ticket states keep the earliest
 -- open/resolve and the latest status; order states (in either form, compact or not) and refund identities the
--- survivor lacks are copied (it holds none of the merged customer's orders now); dedupe memories are concatenated; high-water marks
--- are not (they belong to each id's own records: the merged customer keeps its own, so its redeliveries are known).
+-- survivor lacks are copied (it holds none of the merged customer's orders now); dedupe memories are concatenated;
+-- high-water marks are not (they belong to each id's own records: the merged customer keeps its own, so its
+-- redeliveries are known).
 -- The helpers below are those of apply_events.lua (same formats), kept in step by the fold's property test.
 local key = KEYS[1]
 local marker = 'f:' .. ARGV[1]
@@ -304,10 +305,20 @@ for i = 2, #ARGV, 2 do
   elseif p == 'q:' or p == 'h:' or p == 'f:' then
     -- q: with its k: above; high-water marks and fold markers belong to the merged id.
   elseif p == 'e:' and #v >= 7 and string.find(f, ':', 3, true) == nil then
-    -- A topic's packed dedupe memory: the later topic time, both ids' entries (pruned at the next apply).
+    -- A topic's packed dedupe memory: the later topic time, both ids' entries (pruned at the next apply). Either form
+    -- (apply_events.lua dedupe_of): with the topic's time first (length 7 + 16k) or without (16k, the latest entry's).
     if b == nil or #b < 7 then put(f, v) else
-      local tx = math.max(dec128(v, 1, 7), dec128(b, 1, 7))
-      put(f, enc128(tx, 7) .. string.sub(b, 8) .. string.sub(v, 8))
+      local function split_memory(x)
+        if #x % 16 == 7 then return dec128(x, 1, 7), string.sub(x, 8) end
+        local tx = 0
+        for j = 1, #x - 15, 16 do tx = math.max(tx, dec128(x, j + 9, 7)) end
+        return tx, x
+      end
+      local txb, eb = split_memory(b)
+      local txv, ev = split_memory(v)
+      local tx = math.max(txv, txb)
+      -- Without the time when both had none (the latest entry of either is the later time).
+      if #b % 16 == 0 and #v % 16 == 0 then put(f, eb .. ev) else put(f, enc128(tx, 7) .. eb .. ev) end
     end
   elseif b == nil then
     -- Order states and refund identities the survivor lacks, and anything else it lacks (legacy fields): copied.

@@ -906,9 +906,10 @@ class StateDecoder {
       case 101: // e:<topic code> (packed) or, from the previous layout, e:<topic code>:<event id>
         if (!this.idempotence) return;
         if (f.indexOf(':', 2) < 0) {
-          // 7 digits of the topic's latest time, then entries of a 9-digit fingerprint and a 7-digit time.
+          // 7 digits of the topic's latest time (left out when it is the latest entry's: a length of 16k), then
+          // entries of a 9-digit fingerprint and a 7-digit time.
           const code = f.slice(2);
-          for (let i = 7; i + ENTRY_LENGTH <= v.length; i += ENTRY_LENGTH) {
+          for (let i = v.length % ENTRY_LENGTH === 7 ? 7 : 0; i + ENTRY_LENGTH <= v.length; i += ENTRY_LENGTH) {
             const fp = Buffer.from(v.slice(i, i + FINGERPRINT_LENGTH), 'latin1').toString('hex');
             s.seenEvents.set(`${code}:#${fp}`, digits128(v, i + FINGERPRINT_LENGTH, 7) - TIME_BIAS);
           }

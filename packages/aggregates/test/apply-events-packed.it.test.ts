@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { InputEvent, OrderEvent, TicketEvent } from '@tierstream/contracts';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -254,5 +255,43 @@ describe('apply_events.lua: packed and previous-layout fields of the same day an
     }
     expect((await redis.hkeys(packed.keys('up').agg)).filter((f) => f === 'w' || f === 'W')).toEqual(['W']);
     expect((await redis.hkeys(packed.keys('down').agg)).filter((f) => f === 'w' || f === 'W')).toEqual(['w']);
+  });
+  it("dedupe memory without the topic's time when its latest entry has it; with it after an upgrade from x:", async () => {
+    const packed = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG, packedLayout: true });
+    const previous = new AggregateStore(redis, { prefix, config: DEFAULT_AGGREGATE_CONFIG, packedLayout: false });
+    const field = `e:${createHash('sha1').update('web-behavior.v1').digest('hex').slice(0, 4)}`;
+    const t0 = d * DAY + 3_600_000;
+    const apply = async (store: AggregateStore, id: string, events: InputEvent[], from: number) =>
+      (
+        await store.applyBatch([
+          { customerId: id, events: records(events, 0).map((r, i) => ({ ...r, offset: String(from + i) })) },
+        ])
+      ).get(id)!.applied;
+    const memory = async (id: string) => (await redis.hget(packed.keys(id).agg, field))!;
+    const a = web(t0, 'SEARCH');
+    const b = web(t0 - 60_000, 'PAGE_VIEW');
+    // Two entries (16 digits each), the later one's time the topic's: no time of its own. The previous layout's
+    // writer keeps it (7 + 32).
+    expect(await apply(packed, 'dx', [a, b], 0)).toBe(2);
+    expect(await apply(previous, 'dy', [a, b], 0)).toBe(2);
+    expect((await memory('dx')).length).toBe(32);
+    expect((await memory('dy')).length).toBe(39);
+    // Both forms remember the same events: copies under new offsets are skipped, a new event counts.
+    const c = web(t0 - 30_000, 'SEARCH');
+    expect(await apply(packed, 'dy', [a, b, c], 2)).toBe(1);
+    expect(await apply(previous, 'dx', [a, b, c], 2)).toBe(1);
+    expect((await memory('dy')).length).toBe(48);
+    expect((await memory('dx')).length).toBe(7 + 48);
+    // A hash of the first layout (x:<code> = the topic's time, no entries kept): an older event than that time
+    // keeps the time before its entry; a later one drops it.
+    await redis.hset(packed.keys('dz').agg, `x:${field.slice(2)}`, String(t0 + DAY), 'mx', String(t0 + DAY));
+    expect(await apply(packed, 'dz', [a], 0)).toBe(1);
+    expect((await memory('dz')).length).toBe(7 + 16);
+    expect(await apply(packed, 'dz', [a, web(t0 + DAY + 1, 'SEARCH')], 1)).toBe(1);
+    expect((await memory('dz')).length).toBe(32);
+    for (const id of ['dx', 'dy']) {
+      const s = decodeStateReply(id, (await redis.call('HGETALL', packed.keys(id).agg)) as string[])!;
+      expect([...s.seenEvents.values()].sort()).toEqual([t0 - 60_000, t0 - 30_000, t0]);
+    }
   });
 });
