@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { InputEvent, OrderEvent, TicketEvent } from '@tierstream/contracts';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,8 @@ import { AggregateStore } from '../src/store';
  * hash): read as their sum and merge, merged by the next write, folded once by the retention fold; equal to one hash
  * that took all the events in the previous layout.
  */
+const FOLD_LUA = readFileSync(new URL('../lua/identity_merge_fold-1.lua', import.meta.url), 'utf8');
+
 describe('apply_events.lua: packed and previous-layout fields of the same day and ticket', () => {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:16379', { maxRetriesPerRequest: 2 });
   const prefix = `packed${process.pid}`;
@@ -289,9 +292,30 @@ describe('apply_events.lua: packed and previous-layout fields of the same day an
     expect((await memory('dz')).length).toBe(7 + 16);
     expect(await apply(packed, 'dz', [a, web(t0 + DAY + 1, 'SEARCH')], 1)).toBe(1);
     expect((await memory('dz')).length).toBe(32);
-    for (const id of ['dx', 'dy']) {
-      const s = decodeStateReply(id, (await redis.call('HGETALL', packed.keys(id).agg)) as string[])!;
-      expect([...s.seenEvents.values()].sort()).toEqual([t0 - 60_000, t0 - 30_000, t0]);
-    }
+    const seen = async (id: string) =>
+      [...decodeStateReply(id, (await redis.call('HGETALL', packed.keys(id).agg)) as string[])!.seenEvents.values()]
+        .sort()
+        .filter((x, i, all) => all.indexOf(x) === i);
+    for (const id of ['dx', 'dy']) expect(await seen(id)).toEqual([t0 - 60_000, t0 - 30_000, t0]);
+
+    // The identity merge fold concatenates both ids' entries under the later time: without it when both had none.
+    const fold = async (from: string, into: string, mergeId: string) =>
+      redis.eval(
+        FOLD_LUA,
+        1,
+        packed.keys(into).agg,
+        mergeId,
+        ...((await redis.call('HGETALL', packed.keys(from).agg)) as string[]),
+      );
+    expect(await fold('dy', 'dz', 'm1')).toBe(1);
+    expect((await memory('dz')).length).toBe(32 + 48);
+    expect(await seen('dz')).toEqual([t0 - 60_000, t0 - 30_000, t0, t0 + DAY + 1]);
+    expect(await apply(packed, 'dw', [web(t0 + 10, 'SEARCH')], 0)).toBe(1);
+    expect(await fold('dx', 'dw', 'm2')).toBe(1);
+    expect((await memory('dw')).length).toBe(7 + 16 + 48);
+    // The merged id's events under new offsets are copies for the survivor too.
+    expect(await apply(packed, 'dz', [b, c], 10)).toBe(0);
+    expect(await apply(packed, 'dw', [a, b, c, web(t0 + 20, 'SEARCH')], 10)).toBe(1);
+    expect(await seen('dw')).toEqual([t0 - 60_000, t0 - 30_000, t0, t0 + 10, t0 + 20]);
   });
 });
