@@ -1,7 +1,8 @@
 -- ALIAS (design-decisions §22), in the slot of the anonymous id X: X is customer C from the alias's time on; returns
 -- the anonymous events held for X that the alias folds into C (those within the retention horizon before it).
 -- KEYS[1] X's alias hash (<prefix>:{anon:X}:aid)   KEYS[2] X's held events (<prefix>:{anon:X}:anon, see hold)
--- (the held hash's meta is its '' field, or `_min` in a hash of a previous build without '': see identity_hold_many.lua)
+-- (the held hash's meta is its '' field, or `_min` in a hash of a previous build without ''; its alias marker ' ' =
+-- `<alias time>,<customer>` is written here when the hash exists: see identity_hold_many.lua)
 -- ARGV[1] the alias's event id   ARGV[2] C   ARGV[3] the alias's occurred_at (epoch ms)
 -- ARGV[4] the oldest occurred_at folded (the alias's time - the anonymous retention horizon)
 -- ARGV[5] how long the held events are kept after the alias (ms): redeliveries of them are recognised meanwhile
@@ -26,7 +27,7 @@ for i = 1, #all, 2 do
 end
 for i = 1, #all, 2 do
   local f = all[i]
-  if f ~= '' and not (legacy and f == '_min') then
+  if f ~= '' and f ~= ' ' and not (legacy and f == '_min') then
     local v = all[i + 1]
     local at = tonumber(string.match(v, '^(%d+)'))
     if at >= floor then
@@ -35,5 +36,10 @@ for i = 1, #all, 2 do
     end
   end
 end
-if #all > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
+if #all > 0 then
+  -- The hold reads the alias from the held hash (the marker) rather than from the alias hash.
+  local alias = redis.call('HMGET', KEYS[1], 'c', 't')
+  redis.call('HSET', KEYS[2], ' ', alias[2] .. ',' .. alias[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+end
 return out

@@ -3,7 +3,11 @@
 -- has no alias, routed to the customer once it has. Atomic per call, so per X like a call of its own.
 -- KEYS[2k-1] X_k's alias hash (<prefix>:{anon:X}:aid)   KEYS[2k] X_k's held events (<prefix>:{anon:X}:anon: hash event
 -- id -> `occurred_at,web type index`, and the meta field '' (the empty name: no event id is blank) =
--- `<a lower bound of the held occurred_at>,<when its expiry was set (epoch ms)>,<events held>`).
+-- `<a lower bound of the held occurred_at>,<when its expiry was set (epoch ms)>`, and once X is aliased
+-- the marker ' ' = `<alias time>,<customer>`, written by identity_alias-2.lua into a held hash that exists then).
+-- The alias hash is read only for a held hash without this build's meta (absent, or a previous build's): a hash with
+-- the meta and no marker has no alias (the hold creates the meta only after reading the alias hash, and an alias
+-- since wrote the marker).
 -- Read too, from the previous builds (no '' field): the meta in `_min`, as `<bound>,<expiry set>` or `<bound>` alone
 -- (its expiry is set again at the next hold); the next hold that stores events moves it to ''. In such a hash a
 -- field `_min` is the meta, never an event (an event with that id was not held then); with '' it is an event.
@@ -39,13 +43,13 @@ local function unpack_events(s)
 end
 -- Fields per HMGET / HSET (Lua's unpack has a limit of about 8,000 values).
 local CHUNK = 1000
--- X's meta (the '' field, else the previous builds' `_min`: legacy = true), and per event whether its id is held
--- already (one HMGET unless X has more than CHUNK events). In a legacy hash `_min` is the meta: not an event.
+-- X's meta (the '' field, else the previous builds' `_min`: legacy = true), its alias marker, and per event whether
+-- its id is held already (one HMGET unless X has more than CHUNK events). In a legacy hash `_min` is the meta.
 local function read_held(held, ids)
   local got = {}
-  local first = redis.call('HMGET', held, '', '_min', unpack(ids, 1, math.min(#ids, CHUNK)))
+  local first = redis.call('HMGET', held, '', '_min', ' ', unpack(ids, 1, math.min(#ids, CHUNK)))
   local legacy = not first[1] and first[2] and true or false
-  for j = 3, #first do got[j - 2] = first[j] end
+  for j = 4, #first do got[j - 3] = first[j] end
   for i = CHUNK + 1, #ids, CHUNK do
     local part = redis.call('HMGET', held, unpack(ids, i, math.min(#ids, i + CHUNK - 1)))
     for j = 1, #part do got[i + j - 1] = part[j] end
@@ -55,21 +59,27 @@ local function read_held(held, ids)
       if ids[i] == '_min' then got[i] = false end
     end
   end
-  return first[1] or first[2], legacy, got
+  return first[1] or first[2], legacy, first[3], got
 end
--- The meta's parts: bound, when the expiry was set (nil: not by this build's rules), events held (nil: not counted).
+-- The meta's parts: bound, and when the expiry was set (nil: not by this build's rules).
 local function parse_meta(m)
-  local a, b, c = string.match(m, '^(%d+),?(%d*),?(%d*)$')
-  return tonumber(a) or 0, tonumber(b), tonumber(c)
+  local a, b = string.match(m, '^(%d+),?(%d*)')
+  return tonumber(a) or 0, tonumber(b)
 end
 local decisions_all, aliased = {}, {}
 for k = 1, #KEYS / 2 do
   local aid, held = KEYS[2 * k - 1], KEYS[2 * k]
   local ids, values, ats = unpack_events(ARGV[5 + k])
   local decisions = {}
-  local alias = redis.call('HMGET', aid, 'c', 't')
+  local m, legacy, marker, got = read_held(held, ids)
+  local alias = {false, false}
+  if marker then
+    local t, c = string.match(marker, '^(%d+),(.*)$')
+    alias = {c, t}
+  elseif not m or legacy then
+    alias = redis.call('HMGET', aid, 'c', 't')
+  end
   if alias[1] then
-    local _, _, got = read_held(held, ids)
     for i = 1, #ids do
       if got[i] then decisions[#decisions + 1] = 'F'
       else decisions[#decisions + 1] = 'R' end
@@ -78,13 +88,13 @@ for k = 1, #KEYS / 2 do
     aliased[#aliased + 1] = alias[1]
     aliased[#aliased + 1] = alias[2]
   else
-    local m, legacy, got = read_held(held, ids)
     local min, set, count = 0, nil, 0
     if m then
-      min, set, count = parse_meta(m)
-      -- Not counted (a previous build's meta): the hash's fields but the meta.
-      if count == nil then count = redis.call('HLEN', held) - 1 end
+      min, set = parse_meta(m)
+      -- Events held: the hash's fields but the meta (no marker: X has no alias).
+      count = redis.call('HLEN', held) - 1
     end
+    local old = {min, set}
     -- Pruned: events deleted (the meta is written again even when nothing is stored).
     local pruned = false
     if m and min < floor then
@@ -94,7 +104,7 @@ for k = 1, #KEYS / 2 do
       count = 0
       for i = 1, #all, 2 do
         local f = all[i]
-        if f ~= '' and not (legacy and f == '_min') then
+        if f ~= '' and f ~= ' ' and not (legacy and f == '_min') then
           local at = tonumber(string.match(all[i + 1], '^(%d+)'))
           if at < floor then redis.call('HDEL', held, f)
           else
@@ -107,9 +117,9 @@ for k = 1, #KEYS / 2 do
         min, pruned = newMin, true
       else
         redis.call('DEL', held)
-        min, set, count = 0, nil, 0
+        min, set, count, old = 0, nil, 0, {0, nil}
       end
-      m, legacy, got = read_held(held, ids)
+      m, legacy, marker, got = read_held(held, ids)
     end
     local pairs, new = {}, {}
     for i = 1, #ids do
@@ -133,12 +143,14 @@ for k = 1, #KEYS / 2 do
     -- Stored events set the expiry again, at most once per ARGV[4] ms (when the meta says it was set longer ago).
     local expire = #pairs > 0 and (set == nil or set + refresh <= now)
     if expire then set = now end
-    -- Nothing stored or pruned: nothing written (a previous build's meta stays until then).
-    if #pairs > 0 or pruned then
-      -- A previous build's meta moves to '' (then `_min` may be an event: one of this call's pairs, set after).
+    -- The meta is written when it changes (a previous build's moves to '' then; then `_min` may be an event: one of
+    -- this call's pairs, set after) or events were pruned; nothing is written when nothing changed.
+    if (#pairs > 0 or pruned) and (min ~= old[1] or set ~= old[2] or legacy or pruned) then
       if legacy then redis.call('HDEL', held, '_min') end
       pairs[#pairs + 1] = ''
-      pairs[#pairs + 1] = min .. ',' .. (set or '') .. ',' .. count
+      pairs[#pairs + 1] = min .. ',' .. (set or '')
+    end
+    if #pairs > 0 then
       for i = 1, #pairs, 2 * CHUNK do
         redis.call('HSET', held, unpack(pairs, i, math.min(#pairs, i + 2 * CHUNK - 1)))
       end

@@ -356,10 +356,17 @@ export class IdentityStore {
     return c ? { customerId: c, eventId: e ?? '', at: Number(t) } : null;
   }
 
-  /** How many anonymous events are held under an anonymous id. */
+  /**
+   * How many anonymous events are held under an anonymous id: the held hash's fields but its meta (`''`, or `_min` in
+   * a previous build's hash without `''`) and its alias marker (`' '`), see identity_hold_many.lua.
+   */
   async heldCount(anonymousId: string): Promise<number> {
-    const n = await this.redis.hlen(this.keys.held(anonymousId));
-    return n === 0 ? 0 : n - 1;
+    const held = this.keys.held(anonymousId);
+    const [n, [meta, marker, legacy]] = await Promise.all([
+      this.redis.hlen(held),
+      this.redis.hmget(held, '', ' ', '_min'),
+    ]);
+    return n - (meta !== null ? 1 : legacy !== null ? 1 : 0) - (marker !== null ? 1 : 0);
   }
 }
 
