@@ -215,10 +215,12 @@ async function kafkajsDrainRate(
     clientId: 'tierstream-bench-drain',
     ...kafkaSecurity(ctx.clients.config),
   });
-  // Same fetch settings as the aggregator's ConsumerRunner (MAX_BYTES_PER_PARTITION default 2 MiB, 100 ms max wait).
+  // Same fetch settings as the aggregator's ConsumerRunner (MAX_BYTES_PER_PARTITION default 8 MiB, a fetch of that
+  // × PARTITIONS_CONCURRENCY 3, 100 ms max wait).
   const consumer = kafka.consumer({
     groupId: `tierstream-bench-drain-${ctx.runId}`,
-    maxBytesPerPartition: 2_097_152,
+    maxBytesPerPartition: 8_388_608,
+    maxBytes: 3 * 8_388_608,
     maxWaitTimeInMs: 100,
   });
   await consumer.connect();

@@ -24,7 +24,10 @@ export interface ConsumerRunnerOptions {
   metrics?: ServiceMetrics;
   service: string;
   fromBeginning?: boolean;
-  /** Bytes fetched per partition per request: kafkajs sizes batches in bytes only. */
+  /**
+   * Bytes fetched per partition per request: kafkajs sizes batches in bytes only. A fetch request holds up to this
+   * times the partitions processed concurrently (at least kafkajs' 10 MiB), so that many partitions get a full batch.
+   */
   maxBytesPerPartition?: number;
   sessionTimeoutMs?: number;
   /** Partitions processed concurrently; 1 keeps one partition's batches strictly in order. */
@@ -92,6 +95,10 @@ export class ConsumerRunner {
       sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
       maxBytesPerPartition: opts.maxBytesPerPartition ?? 1_048_576,
+      maxBytes: Math.max(
+        10_485_760,
+        (opts.maxBytesPerPartition ?? 1_048_576) * (opts.partitionsConsumedConcurrently ?? 1),
+      ),
       maxWaitTimeInMs: opts.maxWaitTimeMs ?? 100,
       allowAutoTopicCreation: false,
       retry: { retries: 10 },
