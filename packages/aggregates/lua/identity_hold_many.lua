@@ -28,65 +28,73 @@ local floor = tonumber(ARGV[1])
 local cap = tonumber(ARGV[2])
 local refresh = tonumber(ARGV[4])
 local now = tonumber(ARGV[5])
--- X's events: ids[i], values[i] (`occurred_at,web type index`, as held), ats[i] (occurred_at)
+-- Buffers shared by the ids of the call (a table per id and use cost more than the reads and writes): X's events
+-- ids[i], values[i] (`occurred_at,web type index`, as held), ats[i] (occurred_at), i <= n; got[i]: held already;
+-- pairs[1..np]: fields and values to write.
+local ids, values, ats, got, pairs = {}, {}, {}, {}, {}
+local n, np = 0, 0
 local function unpack_events(s)
-  local ids, values, ats, p = {}, {}, {}, 1
-  while p <= #s do
-    local _, e, at, t, len = string.find(s, '^(%d+),(%d+),(%d+):', p)
-    local n = #ids + 1
-    ids[n] = string.sub(s, e + 1, e + tonumber(len))
+  local p, len = 1, #s
+  n = 0
+  while p <= len do
+    local _, e, at, t, size = string.find(s, '^(%d+),(%d+),(%d+):', p)
+    n = n + 1
+    size = tonumber(size)
+    ids[n] = string.sub(s, e + 1, e + size)
     values[n] = at .. ',' .. t
     ats[n] = tonumber(at)
-    p = e + tonumber(len) + 1
+    p = e + size + 1
   end
-  return ids, values, ats
 end
 -- Fields per HMGET / HSET (Lua's unpack has a limit of about 8,000 values).
 local CHUNK = 1000
--- X's meta (the '' field, else the previous builds' `_min`: legacy = true), its alias marker, and per event whether
--- its id is held already (one HMGET unless X has more than CHUNK events). In a legacy hash `_min` is the meta.
-local function read_held(held, ids)
-  local got = {}
-  local first = redis.call('HMGET', held, '', '_min', ' ', unpack(ids, 1, math.min(#ids, CHUNK)))
+-- X's meta (the '' field, else the previous builds' `_min`: legacy = true) and its alias marker; got[i] whether
+-- event i's id is held already (one HMGET unless X has more than CHUNK events). In a legacy hash `_min` is the meta.
+local function read_held(held)
+  local first = redis.call('HMGET', held, '', '_min', ' ', unpack(ids, 1, math.min(n, CHUNK)))
   local legacy = not first[1] and first[2] and true or false
-  for j = 4, #first do got[j - 3] = first[j] end
-  for i = CHUNK + 1, #ids, CHUNK do
-    local part = redis.call('HMGET', held, unpack(ids, i, math.min(#ids, i + CHUNK - 1)))
+  for i = 1, math.min(n, CHUNK) do got[i] = first[i + 3] end
+  for i = CHUNK + 1, n, CHUNK do
+    local part = redis.call('HMGET', held, unpack(ids, i, math.min(n, i + CHUNK - 1)))
     for j = 1, #part do got[i + j - 1] = part[j] end
   end
   if legacy then
-    for i = 1, #ids do
+    for i = 1, n do
       if ids[i] == '_min' then got[i] = false end
     end
   end
-  return first[1] or first[2], legacy, first[3], got
+  return first[1] or first[2], legacy, first[3]
 end
 -- The meta's parts: bound, and when the expiry was set (nil: not by this build's rules).
 local function parse_meta(m)
   local a, b = string.match(m, '^(%d+),?(%d*)')
   return tonumber(a) or 0, tonumber(b)
 end
-local decisions_all, aliased = {}, {}
+-- The decisions of all ids, letters and ',' between ids; the aliased ids' k, customer, alias time.
+local out, no, aliased = {}, 0, {}
 for k = 1, #KEYS / 2 do
   local aid, held = KEYS[2 * k - 1], KEYS[2 * k]
-  local ids, values, ats = unpack_events(ARGV[5 + k])
-  local decisions = {}
-  local m, legacy, marker, got = read_held(held, ids)
-  local alias = {false, false}
-  if marker then
-    local t, c = string.match(marker, '^(%d+),(.*)$')
-    alias = {c, t}
-  elseif not m or legacy then
-    alias = redis.call('HMGET', aid, 'c', 't')
+  unpack_events(ARGV[5 + k])
+  if k > 1 then
+    no = no + 1
+    out[no] = ','
   end
-  if alias[1] then
-    for i = 1, #ids do
-      if got[i] then decisions[#decisions + 1] = 'F'
-      else decisions[#decisions + 1] = 'R' end
+  local m, legacy, marker = read_held(held)
+  local customer, aliasAt = false, false
+  if marker then
+    aliasAt, customer = string.match(marker, '^(%d+),(.*)$')
+  elseif not m or legacy then
+    local alias = redis.call('HMGET', aid, 'c', 't')
+    customer, aliasAt = alias[1], alias[2]
+  end
+  if customer then
+    for i = 1, n do
+      no = no + 1
+      out[no] = got[i] and 'F' or 'R'
     end
     aliased[#aliased + 1] = k
-    aliased[#aliased + 1] = alias[1]
-    aliased[#aliased + 1] = alias[2]
+    aliased[#aliased + 1] = customer
+    aliased[#aliased + 1] = aliasAt
   else
     local min, set, count = 0, nil, 0
     if m then
@@ -94,7 +102,7 @@ for k = 1, #KEYS / 2 do
       -- Events held: the hash's fields but the meta (no marker: X has no alias).
       count = redis.call('HLEN', held) - 1
     end
-    local old = {min, set}
+    local oldMin, oldSet = min, set
     -- Pruned: events deleted (the meta is written again even when nothing is stored).
     local pruned = false
     if m and min < floor then
@@ -117,46 +125,47 @@ for k = 1, #KEYS / 2 do
         min, pruned = newMin, true
       else
         redis.call('DEL', held)
-        min, set, count, old = 0, nil, 0, {0, nil}
+        min, set, count, oldMin, oldSet = 0, nil, 0, 0, nil
       end
-      m, legacy, marker, got = read_held(held, ids)
+      m, legacy, marker = read_held(held)
     end
-    local pairs, new = {}, {}
-    for i = 1, #ids do
-      local at = ats[i]
+    np = 0
+    -- Ids stored by this call (copies within it: the first one stays); only for more than one event.
+    local new = n > 1 and {} or nil
+    for i = 1, n do
+      local at, letter = ats[i], 'H'
       if at < floor then
-        decisions[#decisions + 1] = 'O'
-      elseif got[i] or new[ids[i]] then
-        -- Held already (a redelivery, or a copy: the first one stays).
-        decisions[#decisions + 1] = 'H'
+        letter = 'O'
+      elseif got[i] or (new and new[ids[i]]) then
+        -- Held already (a redelivery, or a copy): H.
       elseif count >= cap then
-        decisions[#decisions + 1] = 'D'
+        letter = 'D'
       else
-        new[ids[i]] = true
-        pairs[#pairs + 1] = ids[i]
-        pairs[#pairs + 1] = values[i]
+        if new then new[ids[i]] = true end
+        pairs[np + 1] = ids[i]
+        pairs[np + 2] = values[i]
+        np = np + 2
         count = count + 1
         if min == 0 or at < min then min = at end
-        decisions[#decisions + 1] = 'H'
       end
+      no = no + 1
+      out[no] = letter
     end
     -- Stored events set the expiry again, at most once per ARGV[4] ms (when the meta says it was set longer ago).
-    local expire = #pairs > 0 and (set == nil or set + refresh <= now)
+    local expire = np > 0 and (set == nil or set + refresh <= now)
     if expire then set = now end
     -- The meta is written when it changes (a previous build's moves to '' then; then `_min` may be an event: one of
     -- this call's pairs, set after) or events were pruned; nothing is written when nothing changed.
-    if (#pairs > 0 or pruned) and (min ~= old[1] or set ~= old[2] or legacy or pruned) then
+    if (np > 0 or pruned) and (min ~= oldMin or set ~= oldSet or legacy or pruned) then
       if legacy then redis.call('HDEL', held, '_min') end
-      pairs[#pairs + 1] = ''
-      pairs[#pairs + 1] = min .. ',' .. (set or '')
+      pairs[np + 1] = ''
+      pairs[np + 2] = min .. ',' .. (set or '')
+      np = np + 2
     end
-    if #pairs > 0 then
-      for i = 1, #pairs, 2 * CHUNK do
-        redis.call('HSET', held, unpack(pairs, i, math.min(#pairs, i + 2 * CHUNK - 1)))
-      end
+    for i = 1, np, 2 * CHUNK do
+      redis.call('HSET', held, unpack(pairs, i, math.min(np, i + 2 * CHUNK - 1)))
     end
     if expire then redis.call('PEXPIRE', held, ARGV[3]) end
   end
-  decisions_all[k] = table.concat(decisions)
 end
-return {table.concat(decisions_all, ','), unpack(aliased)}
+return {table.concat(out, '', 1, no), unpack(aliased)}
