@@ -279,10 +279,10 @@ export function orderStateLegacy(v: string): string {
     VARINT.at += 3;
   }
   // As the previous layout writes it: trailing zero or empty columns dropped (the first kept), emptied again up to the
-  // fifth when refund triples follow.
+  // fifth when refund triples follow. The cancel day is a string there: a cancellation on day 0 keeps its `0`.
   const cols = [String(day), String(placed), String(amount), String(margin), cancel];
   let n = 5;
-  while (n > 1 && (cols[n - 1] === '0' || cols[n - 1] === '')) cols[--n] = '';
+  while (n > 1 && ((cols[n - 1] === '0' && n < 5) || cols[n - 1] === '')) cols[--n] = '';
   if ((flags & 8) === 0) return cols.slice(0, n).join(',');
   for (let k = varint(v); k > 0; k--) {
     const d = digits128(v, VARINT.at, 3) - DAY_BIAS;
