@@ -28,7 +28,7 @@ const order = (offset: string, customer: string, region: string): ConsumedRecord
 const serde = jsonSerde('io.tierstream.OrderEvent');
 
 /**
- * A is known to be a root (KnownRoots, or a lookup just before) but was merged into B meanwhile (by another
+ * A is taken as a root (routed without a lookup: not in MergedIds) but was merged into B meanwhile (by another
  * deployment's identity processing): the apply script answers MOVED and the records go to B.
  */
 function handlerWithMergedA(suppressedIds: Set<string>) {
