@@ -318,7 +318,7 @@ export class TierStateStore {
       if (fields.length + states.length + dueItems.length === 0) return;
       const tx = this.redis.multi();
       if (fields.length > 0) tx.hset(popcache, ...fields);
-      states.forEach((state, i) => tx.set(this.keys.state(state.customer_id), values[i]!));
+      for (let i = 0; i < states.length; i++) tx.set(this.keys.state(states[i]!.customer_id), values[i]!);
       if (ended.length > 0) tx.hdel(popcache, ...ended);
       for (const it of dueItems) moveDue(tx, it);
       for (const [err] of (await tx.exec()) ?? []) if (err) throw err;
