@@ -209,19 +209,12 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
           const more = [...rest.byCustomer].map(([customerId, events]) => ({ customerId, events }));
           const results = await apply(more);
           reportMoneyAnomalies(results, deps, batch.topic);
-          // One item per customer (scheduled and signalled once), its records in delivery order.
-          const extra = new Map(
-            (await applyMoved(more, results, retentionDays, batch.topic, via)).map((it) => [it.customerId, it]),
-          );
-          for (const it of items) {
-            const same = extra.get(it.customerId);
-            if (!same) continue;
-            it.events = [...it.events, ...same.events].sort((a, b) => compareOffsets(a.offset, b.offset));
-            extra.delete(it.customerId);
-          }
-          items.push(...extra.values());
+          items.push(...(await applyMoved(more, results, retentionDays, batch.topic, via)));
         }
       }
+      // One item per customer (scheduled and signalled once), its records in delivery order: a customer's own records
+      // and those moved or routed to it were applied as items of their own.
+      items = oneItemPerCustomer(items);
       // Records routed or moved to other customers: those are checked too (one more round trip, only then).
       let unchecked: Set<string> | undefined;
       if (deps.suppressed)
@@ -342,6 +335,25 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     const highest = Math.max(at, watermarks.get(key) ?? -1);
     watermarks.set(key, highest);
     deps.metrics?.watermark.set({ topic, partition: String(partition) }, highest / 1000);
+  }
+
+  /** Items of the same customer joined, their records in delivery order (offsets of the batch's partition). */
+  function oneItemPerCustomer(
+    items: Array<{ customerId: string; events: PendingEvent[] }>,
+  ): Array<{ customerId: string; events: PendingEvent[] }> {
+    const byId = new Map<string, { customerId: string; events: PendingEvent[] }>();
+    const joined = new Set<string>();
+    for (const it of items) {
+      const same = byId.get(it.customerId);
+      if (!same) byId.set(it.customerId, it);
+      else {
+        byId.set(it.customerId, { customerId: it.customerId, events: [...same.events, ...it.events] });
+        joined.add(it.customerId);
+      }
+    }
+    if (joined.size === 0) return items;
+    for (const id of joined) byId.get(id)!.events.sort((a, b) => compareOffsets(a.offset, b.offset));
+    return [...byId.values()];
   }
 
   /**
