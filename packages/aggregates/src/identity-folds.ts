@@ -277,11 +277,12 @@ export async function foldMerge(
  * merge (offset ≤ its high-water mark of the record's partition): they were folded into the survivor with the rest and
  * must not be applied to it again (a redelivery after the merge; the survivor's own marks do not know them). The
  * merged customer's hash no longer changes once merged, so the answer is stable. One pipelined HMGET per customer.
+ * `partition`: as the record was applied (a number, or `<partition>/<tag>` for a record routed from another id).
  */
 export async function appliedBeforeMerge(
   redis: RedisClient,
   aggregates: Pick<AggregateStore, 'keys'>,
-  records: ReadonlyArray<{ customerId: string; topic: string; partition: number; offset: string }>,
+  records: ReadonlyArray<{ customerId: string; topic: string; partition: number | string; offset: string }>,
 ): Promise<boolean[]> {
   if (records.length === 0) return [];
   const fieldsOf = (r: (typeof records)[number]) => [

@@ -26,7 +26,7 @@ export interface IdentityRouteDeps extends AnonymousStepDeps {
    * the survivor already, so a redelivery must not apply them to it again.
    */
   appliedBeforeMerge(
-    records: ReadonlyArray<{ customerId: string; topic: string; partition: number; offset: string }>,
+    records: ReadonlyArray<{ customerId: string; topic: string; partition: number | string; offset: string }>,
   ): Promise<boolean[]>;
 }
 
