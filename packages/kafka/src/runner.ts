@@ -53,8 +53,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** Dead-letter values and keys above these sizes are cut (header `tierstream-dlq-truncated` gives the sizes). */
 const DLQ_MAX_VALUE_BYTES = 768 * 1024;
 const DLQ_MAX_KEY_BYTES = 16 * 1024;
-/** Upper bound of one dead-letter produce request (below the broker's default max message size of 1 MiB). */
-const DLQ_MAX_REQUEST_BYTES = 896 * 1024;
 
 /**
  * Runs a consumer group with commit-after-effect:
@@ -314,7 +312,7 @@ export class ConsumerRunner {
     // The broker refuses a record batch above its max message size (1 MiB by default), and such a refusal is not
     // retriable (it also throws the idempotent producer's sequence numbers out of step): input records that were
     // accepted one by one must not be combined into one too-large request, and a record near the limit must not
-    // grow past it with our headers. So values and keys are capped (headers say so) and requests are bounded.
+    // grow past it with our headers. So values and keys are capped (headers say so); the producer bounds requests.
     const records = dead.map((d) => {
       const value = d.record.value ?? Buffer.alloc(0);
       const key = d.record.key;
@@ -340,23 +338,14 @@ export class ConsumerRunner {
         },
       };
     });
-    let chunk: typeof records = [];
-    let chunkBytes = 0;
-    const flush = async () => {
-      if (chunk.length === 0) return;
-      const byTopic = new Map<string, OutgoingRecord[]>();
-      for (const r of chunk) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r.record]);
-      await this.opts.producer.sendMany([...byTopic].map(([topic, list]) => ({ topic, records: list })));
-      chunk = [];
-      chunkBytes = 0;
-    };
+    // One send: the producer cuts it into requests within the broker's bounds (createProducer), in order.
+    const byTopic = new Map<string, OutgoingRecord[]>();
     for (const r of records) {
-      const bytes = r.record.value.length + (r.record.key?.length ?? 0) + 4_096;
-      if (chunkBytes + bytes > DLQ_MAX_REQUEST_BYTES) await flush();
-      chunk.push(r);
-      chunkBytes += bytes;
+      const list = byTopic.get(r.topic);
+      if (list) list.push(r.record);
+      else byTopic.set(r.topic, [r.record]);
     }
-    await flush();
+    await this.opts.producer.sendMany([...byTopic].map(([topic, list]) => ({ topic, records: list })));
     for (const d of dead) this.opts.metrics?.dlq.inc({ topic: d.record.topic, reason: d.reason });
     this.opts.logger.warn(
       { count: dead.length, reasons: [...new Set(dead.map((d) => d.reason))], topic: dead[0]?.record.topic },

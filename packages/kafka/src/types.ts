@@ -66,6 +66,10 @@ export type BatchHandler = (
   ctx: BatchContext,
 ) => Promise<void> | Promise<BatchFinish | undefined>;
 
+/**
+ * Produces records, keeping their order per topic. createProducer's sends are cut into requests within the broker's
+ * bounds (client.ts COALESCE_MAX_BYTES, COALESCE_MAX_RECORDS), so a caller may send any number of records at once.
+ */
 export interface RecordProducer {
   send(topic: string, records: OutgoingRecord[]): Promise<void>;
   sendMany(batches: Array<{ topic: string; records: OutgoingRecord[] }>): Promise<void>;
