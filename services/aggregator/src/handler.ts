@@ -244,37 +244,22 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   };
 
   /**
-   * Per customer of `items`, the attributes its order events carry (a field's latest non-null value, in delivery
-   * order: by offset when a customer has records in two items, as after a MOVED answer).
+   * Per customer of `items` (one item per customer, its records in delivery order: oneItemPerCustomer), the
+   * attributes its order events carry: a field's latest non-null value.
    */
   function attributesOf(items: Array<{ customerId: string; events: PendingEvent[] }>) {
-    const byCustomer = new Map<string, PendingEvent[]>();
-    let again = false;
-    for (const { customerId, events } of items) {
-      let first = true;
-      for (const e of events) {
-        if (e.event.kind !== 'order' || !e.event.event.attributes) continue;
-        const list = byCustomer.get(customerId);
-        if (!list) byCustomer.set(customerId, [e]);
-        else {
-          list.push(e);
-          if (first) again = true;
-        }
-        first = false;
-      }
-    }
-    if (again) for (const list of byCustomer.values()) list.sort((a, b) => compareOffsets(a.offset, b.offset));
     const out = new Map<string, Record<string, string | number>>();
-    for (const [customerId, list] of byCustomer) {
-      const merged: Record<string, string | number> = {};
-      for (const { event } of list) {
+    for (const { customerId, events } of items) {
+      let merged: Record<string, string | number> | undefined;
+      for (const { event } of events) {
         if (event.kind !== 'order' || !event.event.attributes) continue;
         const a = event.event.attributes;
+        merged ??= {};
         if (a.industry !== null) merged.industry = a.industry;
         if (a.company_size !== null) merged.company_size = a.company_size;
         if (a.region !== null) merged.region = a.region;
       }
-      out.set(customerId, merged);
+      if (merged) out.set(customerId, merged);
     }
     return out;
   }
