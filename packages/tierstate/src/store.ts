@@ -21,7 +21,6 @@ interface TierStateCommands {
 /** Due instants (epoch ms) must stay below this: the due score keeps a 10-bit touch counter in its fraction. */
 const MAX_DUE_AT = 2 ** 42;
 
-/** A cached code table of compact tier states (state-codec.ts): its generation, code → string, string → code. */
 /** One customer of an engine commit (TierStateStore.commit). */
 export interface CommitItem {
   customerId: string;
@@ -42,6 +41,7 @@ export interface PreparedCommit {
   readonly codes: ReadonlyMap<string, number>;
 }
 
+/** A cached code table of compact tier states (state-codec.ts): its generation, code → string, string → code. */
 interface CodeTable {
   generation: string;
   texts: Map<number, string>;
