@@ -2,10 +2,9 @@ import type { ApplyResult, CustomerBatch, HeldEvent, HoldResult } from '@tierstr
 import type { WebBehaviorEvent } from '@tierstream/contracts';
 import type { ConsumedRecord, OutgoingRecord } from '@tierstream/kafka';
 import type { TierStateStore } from '@tierstream/tierstate';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createAggregatorHandler } from '../src/handler';
-import { ctx, jsonRecord, jsonSerde, NOW, none } from './support';
+import { ctx, handlerSettings, jsonRecord, jsonSerde, NOW, none } from './support';
 
 const web = (offset: string, customer: string | null, anon: string | null): ConsumedRecord => {
   const e: WebBehaviorEvent = {
@@ -71,11 +70,7 @@ describe('aggregator handler with identity', () => {
         sendMany: async () => undefined,
         disconnect: async () => undefined,
       },
-      signalsTopic: 'customer-signals.v1',
-      signalPartitions: 2,
-      validation: { maxFutureSkewMs: 3_600_000, maxMessageBytes: 100_000 },
-      logger: pino({ level: 'silent' }),
-      now: () => NOW,
+      ...handlerSettings,
       identity: {
         anonRetentionMs: 30 * 86_400_000,
         watermarkKey: 'identities.v1:0',
@@ -148,11 +143,7 @@ describe('aggregator handler without identity (IDENTITY_ROUTING=off)', () => {
         getPartitionMeta: async () => ({}),
       } as unknown as TierStateStore,
       producer: { send: async () => undefined, sendMany: async () => undefined, disconnect: async () => undefined },
-      signalsTopic: 'customer-signals.v1',
-      signalPartitions: 2,
-      validation: { maxFutureSkewMs: 3_600_000, maxMessageBytes: 100_000 },
-      logger: pino({ level: 'silent' }),
-      now: () => NOW,
+      ...handlerSettings,
     });
     await handler(
       {

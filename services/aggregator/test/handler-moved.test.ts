@@ -2,10 +2,9 @@ import type { ApplyResult, CustomerBatch, HoldResult } from '@tierstream/aggrega
 import type { OrderEvent } from '@tierstream/contracts';
 import type { ConsumedRecord } from '@tierstream/kafka';
 import type { TierStateStore } from '@tierstream/tierstate';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createAggregatorHandler } from '../src/handler';
-import { ctx, jsonRecord, jsonSerde, NOW, none } from './support';
+import { ctx, handlerSettings, jsonRecord, jsonSerde, NOW, none } from './support';
 
 const order = (offset: string, customer: string, region: string): ConsumedRecord => {
   const e: OrderEvent = {
@@ -67,11 +66,7 @@ function handlerWithMergedA(suppressedIds: Set<string>) {
       sendMany: async () => undefined,
       disconnect: async () => undefined,
     },
-    signalsTopic: 'customer-signals.v1',
-    signalPartitions: 2,
-    validation: { maxFutureSkewMs: 3_600_000, maxMessageBytes: 100_000 },
-    logger: pino({ level: 'silent' }),
-    now: () => NOW,
+    ...handlerSettings,
     suppressed: async (ids) => new Set(ids.filter((id) => suppressedIds.has(id))),
     identity: {
       anonRetentionMs: 30 * 86_400_000,

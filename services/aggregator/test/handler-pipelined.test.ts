@@ -2,10 +2,9 @@ import type { ApplyResult, CustomerBatch } from '@tierstream/aggregates';
 import type { WebBehaviorEvent } from '@tierstream/contracts';
 import type { BatchFinish, ConsumedRecord } from '@tierstream/kafka';
 import type { TierStateStore } from '@tierstream/tierstate';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createAggregatorHandler } from '../src/handler';
-import { ctx, jsonRecord, jsonSerde, NOW } from './support';
+import { ctx, handlerSettings, jsonRecord, jsonSerde, NOW } from './support';
 
 const web = (offset: string, customer: string): ConsumedRecord => {
   const e: WebBehaviorEvent = {
@@ -85,11 +84,7 @@ describe('aggregator handler, pipelined', () => {
         sendMany: async () => undefined,
         disconnect: async () => undefined,
       },
-      signalsTopic: 'customer-signals.v1',
-      signalPartitions: 2,
-      validation: { maxFutureSkewMs: 3_600_000, maxMessageBytes: 100_000 },
-      logger: pino({ level: 'silent' }),
-      now: () => NOW,
+      ...handlerSettings,
       // The check runs beside the apply (the script drops an erased customer's events itself).
       suppressed: async (ids) => {
         await step('suppressed');

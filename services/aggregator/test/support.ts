@@ -5,6 +5,7 @@
 import type { ApplyResult } from '@tierstream/aggregates';
 import type { AvroSerde } from '@tierstream/contracts';
 import type { BatchContext, ConsumedRecord } from '@tierstream/kafka';
+import pino from 'pino';
 
 /** The tests' clock: 2026-06-01 12:00 UTC (ms). */
 export const NOW = Date.UTC(2026, 5, 1, 12);
@@ -31,3 +32,12 @@ export const ctx: BatchContext = {
 
 /** The apply result of a customer the script applied nothing to. */
 export const none: ApplyResult = { applied: 0, firstEventAt: 0, lastEventAt: 0, refundExcess: 0, expiredReversals: 0 };
+
+/** The handler settings every unit test uses: the signals topic (2 partitions), validation bounds, silence, NOW. */
+export const handlerSettings = {
+  signalsTopic: 'customer-signals.v1',
+  signalPartitions: 2,
+  validation: { maxFutureSkewMs: 3_600_000, maxMessageBytes: 100_000 },
+  logger: pino({ level: 'silent' }),
+  now: () => NOW,
+};

@@ -7,6 +7,7 @@ import type { OutgoingRecord } from '@tierstream/kafka';
 import { initialCutPoints, parseRules, type TierState } from '@tierstream/tiering';
 import { describe, expect, it } from 'vitest';
 import { type EngineDeps, type EvaluationRequest, TierEngine } from '../src/engine';
+import { engineFakes } from './support';
 
 // The tier engine across a merge (design-decisions §22), with in-memory stores: A ends once with MERGED_INTO, B
 // announces MERGED once and, without a state of its own, starts from A's tiers (no second ENTER).
@@ -58,15 +59,7 @@ function world(identities: Map<string, IdentityRecord>) {
         for (const b of batches) if (b.topic === 't') for (const r of b.records) sent.push(JSON.parse(String(r.value)));
       },
     },
-    serde: {
-      encodeIfCached: () => undefined,
-      cachedSchemaId: () => undefined,
-      encode: async (_topic: string, value: unknown) => Buffer.from(JSON.stringify(value)),
-    },
-    topics: { transitions: 't', changes: 'c', snapshots: 's', cutpoints: 'cutpoints' },
-    cutPointsEveryDays: 0,
-    numPartitions: 1,
-    wallClock: () => 42,
+    ...engineFakes,
   } as unknown as EngineDeps;
   const engine = new TierEngine(deps, rules, initialCutPoints(rules));
   engine.publishCutPoints = async () => undefined;

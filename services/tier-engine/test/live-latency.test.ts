@@ -8,6 +8,7 @@ import { initialCutPoints, parseRules } from '@tierstream/tiering';
 import { describe, expect, it } from 'vitest';
 import { engineConfigSchema } from '../src/config';
 import { type EngineDeps, TierEngine } from '../src/engine';
+import { engineFakes } from './support';
 
 // Live latency (issue 18): a signal's evaluation should not pay for round trips it can share, and one signals
 // partition should not wait for another's.
@@ -61,15 +62,7 @@ describe('tier engine live latency', () => {
           for (const b of batches) for (const r of b.records) sent.push(String(r.key));
         },
       },
-      serde: {
-        encodeIfCached: () => undefined,
-        cachedSchemaId: () => undefined,
-        encode: async (_topic: string, value: unknown) => Buffer.from(JSON.stringify(value)),
-      },
-      topics: { transitions: 't', changes: 'c', snapshots: 's', cutpoints: 'cutpoints' },
-      cutPointsEveryDays: 0,
-      numPartitions: 1,
-      wallClock: () => 42,
+      ...engineFakes,
       // Answers only once the reads were sent: an evaluation that waits for it before reading never ends.
       suppressed: async (ids: string[]) => {
         order.push('suppressed');
@@ -130,15 +123,7 @@ describe('tier engine live latency', () => {
           steps.push('produced');
         },
       },
-      serde: {
-        encodeIfCached: () => undefined,
-        cachedSchemaId: () => undefined,
-        encode: async (_topic: string, value: unknown) => Buffer.from(JSON.stringify(value)),
-      },
-      topics: { transitions: 't', changes: 'c', snapshots: 's', cutpoints: 'cutpoints' },
-      cutPointsEveryDays: 0,
-      numPartitions: 1,
-      wallClock: () => 42,
+      ...engineFakes,
     } as unknown as EngineDeps;
     const engine = new TierEngine(deps, rules, initialCutPoints(rules));
     engine.publishCutPoints = async () => undefined;

@@ -6,6 +6,7 @@ import type { OutgoingRecord } from '@tierstream/kafka';
 import { initialCutPoints, parseRules, type TierState } from '@tierstream/tiering';
 import { describe, expect, it } from 'vitest';
 import { type EngineDeps, TierEngine } from '../src/engine';
+import { engineFakes } from './support';
 
 // An erased, suppressed customer (docs/security.md "Erasure") whose signal or due entry was in flight: the engine
 // evaluates the others as usual, and for it stores nothing, emits nothing and consumes its due entry.
@@ -40,15 +41,7 @@ describe('tier engine and suppressed customers', () => {
           for (const b of batches) for (const r of b.records) sent.push(String(r.key));
         },
       },
-      serde: {
-        encodeIfCached: () => undefined,
-        cachedSchemaId: () => undefined,
-        encode: async (_topic: string, value: unknown) => Buffer.from(JSON.stringify(value)),
-      },
-      topics: { transitions: 't', changes: 'c', snapshots: 's', cutpoints: 'cutpoints' },
-      cutPointsEveryDays: 0,
-      numPartitions: 1,
-      wallClock: () => 42,
+      ...engineFakes,
       suppressed: async (ids: string[]) => new Set(ids.filter((id) => id === 'GONE')),
     } as unknown as EngineDeps;
     const engine = new TierEngine(deps, rules, initialCutPoints(rules));
