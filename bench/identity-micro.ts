@@ -6,10 +6,18 @@
  * alias (applied to the graph before the run), encoded as Avro records, cut into batches of `batch` records per
  * topic-partition (3 per topic) and given to two handlers (createAggregatorHandler) in the SAME run, batch by batch
  * alternately (which one goes first alternating too): one without identity (anonymous events skipped, as before issue 20), one with routeByIdentity. Prints
- * events/s of each and the ratio, and the Redis bytes per alias (MEMORY USAGE of the alias hash and of the customer's
- * identity hash).
+ * events/s of each and the ratio, the Redis bytes per alias (MEMORY USAGE of the alias hash and of the customer's
+ * identity hash), Redis's main-thread CPU seconds of each handler's batches, and the hold alone (IdentityStore.hold on
+ * each web batch's anonymous events, prefix `idbench-hold`): the server's EVALSHA µs per anonymous id and batch and
+ * per event, and the Redis bytes of the held events per anonymous id.
  */
-import { AggregateStore, appliedBeforeMerge, DEFAULT_AGGREGATE_CONFIG, IdentityStore } from '@tierstream/aggregates';
+import {
+  AggregateStore,
+  appliedBeforeMerge,
+  DEFAULT_AGGREGATE_CONFIG,
+  type HeldEvent,
+  IdentityStore,
+} from '@tierstream/aggregates';
 import { Clients, loadCliConfig } from '@tierstream/cli';
 import { type InputEvent, TOPICS } from '@tierstream/contracts';
 import { generateWorkload } from '@tierstream/generator';
@@ -41,12 +49,14 @@ const anonymous = events.filter((e) => e.event.customer_id === null).length;
 
 // Records per topic-partition (key: the customer, or the anonymous id), in produce order, then batches round-robin.
 const queues = new Map<string, ConsumedRecord[]>();
+/** The decoded event of each record (the hold-only pass below). */
+const eventOf = new Map<ConsumedRecord, InputEvent>();
 for (const e of events) {
   const topic = topicOf(e);
   const key = e.event.customer_id ?? (e.event as { anonymous_id: string }).anonymous_id;
   const partition = benchHash(key) % 3;
   const q = queues.get(`${topic}:${partition}`) ?? [];
-  q.push({
+  const record: ConsumedRecord = {
     topic,
     partition,
     offset: String(q.length),
@@ -54,7 +64,9 @@ for (const e of events) {
     value: await serde.encode(topic, e.event),
     headers: {},
     timestamp: 0,
-  });
+  };
+  eventOf.set(record, e);
+  q.push(record);
   queues.set(`${topic}:${partition}`, q);
 }
 const batches: PartitionBatch[] = [];
@@ -91,7 +103,20 @@ function handlerFor(prefix: string, withIdentity: boolean) {
         }
       : undefined,
   });
-  return { handler, identity, prefix, seconds: 0 };
+  return { handler, identity, prefix, seconds: 0, redisCpu: 0 };
+}
+/** CPU seconds of Redis's main thread (user + sys; INFO cpu): the scripts' and commands' time. */
+async function redisMainCpu(): Promise<number> {
+  const info = await redis.info('cpu');
+  return (
+    Number(/used_cpu_user_main_thread:([\d.]+)/.exec(info)?.[1] ?? 0) +
+    Number(/used_cpu_sys_main_thread:([\d.]+)/.exec(info)?.[1] ?? 0)
+  );
+}
+/** EVALSHA calls and server µs so far (INFO commandstats). */
+async function evalStats(): Promise<{ calls: number; usec: number }> {
+  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await redis.info('commandstats'));
+  return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
 }
 const runs = [handlerFor('idbench-off', false), handlerFor('idbench-on', true)];
 const cleanup = async () => {
@@ -108,9 +133,11 @@ for (const alias of aliasEvents(aliased, first)) await runs[1]!.identity.apply(a
 for (const r of runs) await r.handler(batches[0]!, ctx);
 for (const [i, b] of batches.slice(1).entries()) {
   for (const r of i % 2 === 0 ? runs : [...runs].reverse()) {
+    const cpu = await redisMainCpu();
     const t = process.hrtime.bigint();
     await r.handler(b, ctx);
     r.seconds += Number(process.hrtime.bigint() - t) / 1e9;
+    r.redisCpu += (await redisMainCpu()) - cpu;
   }
 }
 const measured = batches.slice(1).reduce((n, b) => n + b.records.length, 0);
@@ -123,6 +150,50 @@ for (const c of aliased.slice(0, 20)) {
   );
 }
 const rate = (r: (typeof runs)[number]) => Math.round(measured / r.seconds);
+
+// The hold alone (prefix idbench-hold, the same aliases): each web batch's anonymous events through IdentityStore.hold
+// as routeAnonymous groups them; the server's EVALSHA µs per anonymous id held (per call of hold: per id and batch)
+// and per event, and the Redis bytes of the held events per anonymous id.
+const holdStore = new IdentityStore(redis, { prefix: 'idbench-hold' });
+for (const alias of aliasEvents(aliased, first)) await holdStore.apply(alias);
+let idHolds = 0;
+let heldEvents = 0;
+let holdSeconds = 0;
+const holdIds = new Set<string>();
+const holdBefore = await evalStats();
+for (const b of batches) {
+  const byAnon = new Map<string, HeldEvent[]>();
+  for (const record of b.records) {
+    const e = eventOf.get(record)!;
+    if (e.kind !== 'web' || e.event.customer_id !== null || e.event.anonymous_id === null) continue;
+    const list = byAnon.get(e.event.anonymous_id) ?? [];
+    list.push({ eventId: e.event.event_id, occurredAt: e.event.occurred_at, type: e.event.type });
+    byAnon.set(e.event.anonymous_id, list);
+  }
+  if (byAnon.size === 0) continue;
+  idHolds += byAnon.size;
+  for (const [x, list] of byAnon) {
+    heldEvents += list.length;
+    holdIds.add(x);
+  }
+  const t = process.hrtime.bigint();
+  await holdStore.hold(
+    [...byAnon].map(([anonymousId, list]) => ({ anonymousId, events: list })),
+    Number.MIN_SAFE_INTEGER,
+  );
+  holdSeconds += Number(process.hrtime.bigint() - t) / 1e9;
+}
+const holdAfter = await evalStats();
+const holdUsec = holdAfter.usec - holdBefore.usec;
+let heldBytes = 0;
+for (const key of await redis.keys('idbench-hold:*')) {
+  if (key.endsWith(':aid') || key.endsWith(':idn')) continue;
+  heldBytes += Number((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
+}
+{
+  const keys = await redis.keys('idbench-hold:*');
+  for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+}
 console.log(
   JSON.stringify(
     {
@@ -135,6 +206,18 @@ console.log(
       withIdentityEventsPerSec: rate(runs[1]!),
       ratio: +(rate(runs[1]!) / rate(runs[0]!)).toFixed(3),
       bytesPerAlias: Math.round(aliasBytes.reduce((a, b) => a + b, 0) / aliasBytes.length),
+      /** Redis main-thread CPU seconds of each handler's batches. */
+      redisCpuSecondsWithout: +runs[0]!.redisCpu.toFixed(3),
+      redisCpuSecondsWith: +runs[1]!.redisCpu.toFixed(3),
+      hold: {
+        calls: holdAfter.calls - holdBefore.calls,
+        idHolds,
+        events: heldEvents,
+        usecPerIdHold: +(holdUsec / idHolds).toFixed(2),
+        usecPerEvent: +(holdUsec / heldEvents).toFixed(2),
+        wallSeconds: +holdSeconds.toFixed(3),
+        heldBytesPerId: Math.round(heldBytes / holdIds.size),
+      },
     },
     null,
     2,
