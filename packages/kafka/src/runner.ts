@@ -44,6 +44,8 @@ interface PartitionChain {
   epoch: number;
   /** Settles when the last queued batch is finished: true when it and every earlier one of its epoch succeeded. */
   last: Promise<boolean>;
+  /** Settles when the last queued batch's `apply` is done: true when it and every earlier one of its epoch succeeded. */
+  applied: Promise<boolean>;
   /** Failed finishes since the last commit (the backoff before the next attempt). */
   failures: number;
 }
@@ -230,14 +232,27 @@ export class ConsumerRunner {
         return;
       }
       if (isStale() || chain.epoch !== epoch) return;
-      // The next fetch of this partition starts after this batch; its finish and commit follow the previous one's.
+      // The next fetch of this partition starts after this batch; its apply follows the previous one's apply, its
+      // finish and commit follow its apply and the previous one's finish.
       resolveOffset(last);
       const previous = chain.last;
-      chain.last = this.finishAfter(previous, chain, epoch, result, async () => {
+      const firstOffset = batch.messages[0]!.offset;
+      let applied = chain.applied;
+      if (result.apply) {
+        const apply = result.apply.bind(result);
+        applied = chain.applied = this.applyAfter(chain.applied, chain, epoch, apply).catch(async (err: unknown) => {
+          // The previous batch's finish first: if it fails too, it rewinds to its own first offset (this rewind,
+          // of the same epoch, then does nothing), so that no earlier batch is skipped.
+          await previous;
+          this.rewind(chain, epoch, batch.topic, batch.partition, firstOffset, err);
+          return false;
+        });
+      }
+      chain.last = this.finishAfter(previous, applied, chain, epoch, result, async () => {
         if (dead.length > 0) await this.produceDeadLetters(dead);
         await commit();
       }).catch((err: unknown) => {
-        this.rewind(chain, epoch, batch.topic, batch.partition, batch.messages[0]!.offset, err);
+        this.rewind(chain, epoch, batch.topic, batch.partition, firstOffset, err);
         return false;
       });
       // One batch ahead at most: this handler returns (and the next batch is handed out) once the previous one is
@@ -255,25 +270,43 @@ export class ConsumerRunner {
   }
 
   /**
-   * `result.finish()` then `then()`, once `previous` settled true in the same epoch; resolves false without running
-   * them when an earlier batch failed (this one is then delivered again); rejects with their error.
+   * `apply()` once `previous` (the previous batch's apply) settled true in the same epoch; resolves false without
+   * running it when an earlier batch failed; rejects with its error.
+   */
+  private async applyAfter(
+    previous: Promise<boolean>,
+    chain: PartitionChain,
+    epoch: number,
+    apply: () => Promise<void>,
+  ): Promise<boolean> {
+    if (!(await previous) || chain.epoch !== epoch) return false;
+    await apply();
+    return true;
+  }
+
+  /**
+   * `result.finish()` then `then()`, once `previous` (the previous batch's finish) and `applied` (this batch's apply)
+   * settled true in the same epoch; resolves false without running them when an earlier batch or this one's apply
+   * failed (this one is then delivered again); rejects with their error.
    */
   private async finishAfter(
     previous: Promise<boolean>,
+    applied: Promise<boolean>,
     chain: PartitionChain,
     epoch: number,
     result: BatchFinish,
     then: () => Promise<void>,
   ): Promise<boolean> {
-    if (!(await previous) || chain.epoch !== epoch) return false;
+    if (!(await previous) || !(await applied) || chain.epoch !== epoch) return false;
     await result.finish();
     await then();
     return true;
   }
 
   /**
-   * A pipelined batch failed to finish: nothing of it or after it is committed; the partition is sought back to its
-   * first offset (a new epoch: the finishes queued behind it do nothing) and its next batch waits a backoff.
+   * A pipelined batch failed to apply or finish: nothing of it or after it is committed; the partition is sought back
+   * to its first offset (a new epoch: the applies and finishes queued behind it do nothing) and its next batch waits
+   * a backoff.
    */
   private rewind(
     chain: PartitionChain,
@@ -287,6 +320,7 @@ export class ConsumerRunner {
     chain.epoch++;
     chain.failures++;
     chain.last = Promise.resolve(true);
+    chain.applied = Promise.resolve(true);
     const key = `${topic}:${partition}`;
     this.failing.add(key);
     this.opts.metrics?.batchFailures.inc({ group: this.opts.groupId, topic });
@@ -301,7 +335,7 @@ export class ConsumerRunner {
   private chainOf(key: string): PartitionChain {
     let chain = this.chains.get(key);
     if (!chain) {
-      chain = { epoch: 0, last: Promise.resolve(true), failures: 0 };
+      chain = { epoch: 0, last: Promise.resolve(true), applied: Promise.resolve(true), failures: 0 };
       this.chains.set(key, chain);
     }
     return chain;

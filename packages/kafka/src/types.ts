@@ -50,14 +50,19 @@ export interface BatchContext {
 }
 
 /**
- * What a handler returns when part of a batch's effects may finish after it returned (pipelining, §23 of
- * docs/design-decisions.md): the runner calls `finish` once the partition's previous batch is finished, committed
- * or not, and commits this batch's offsets only after it resolved (and the dead letters are produced). Meanwhile the
- * handler gets the partition's next batch: whatever a handler does before it returns runs in batch order, `finish`
- * too, but one batch's `finish` overlaps the next batch's handler. If `finish` rejects, neither this batch nor any
- * later one of the partition is committed, and the partition is fetched again from this batch's first offset.
+ * What a handler returns when part of a batch's effects may run after it returned (pipelining, §23 of
+ * docs/design-decisions.md). Per partition, in batch order:
+ * - `apply` (optional): the batch's ordered effect. The runner calls it once the partition's previous batch's `apply`
+ *   resolved (not its `finish`), so it overlaps kafkajs' next fetch and the handler's work on the next batch. With
+ *   `apply`, what the handler does before it returns must not depend on earlier batches' effects (decoding only).
+ * - `finish`: called once this batch's `apply` and the previous batch's `finish` resolved; one batch's `finish`
+ *   overlaps the next batch's `apply`. The batch's offsets are committed only after it (and its dead letters).
+ * The handler gets the partition's next batch once the previous batch is finished (one batch ahead at most). If
+ * `apply` or `finish` rejects, neither this batch nor any later one of the partition is committed, and the partition
+ * is fetched again from this batch's first offset.
  */
 export interface BatchFinish {
+  apply?(): Promise<void>;
   finish(): Promise<void>;
 }
 

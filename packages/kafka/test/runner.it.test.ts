@@ -211,3 +211,112 @@ describe('ConsumerRunner with a pipelined handler (BatchFinish)', () => {
     expect(finishes).toEqual(['0', '0', '5', '10']);
   });
 });
+
+describe('ConsumerRunner with a pipelined handler that returns an apply (BatchFinish.apply)', () => {
+  const admin = createTestKafka().admin();
+  const producerClient = createTestKafka().producer();
+  const runners: ConsumerRunner[] = [];
+  const topics: string[] = [];
+  afterAll(async () => {
+    for (const r of runners) await r.stop();
+    await producerClient.disconnect();
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  /** A topic of three record batches of 5 (offsets 0, 5, 10) and a runner fetching one batch at a time. */
+  async function start(handler: ConstructorParameters<typeof ConsumerRunner>[0]['handler']) {
+    const topic = uniqueName('runner_apply');
+    const groupId = uniqueName('runner_apply_group');
+    topics.push(topic);
+    await admin.connect();
+    await createTopics(admin, [topic], 1);
+    await producerClient.connect();
+    for (let b = 0; b < 3; b++)
+      await producerClient.send({
+        topic,
+        messages: Array.from({ length: 5 }, (_, i) => ({ key: `k${b * 5 + i}`, value: `v${b * 5 + i}` })),
+      });
+    const kafka = createKafka({ brokers: testEndpoints().kafkaBrokers, clientId: 'runner-test' });
+    const runner = new ConsumerRunner({
+      kafka,
+      groupId,
+      topics: [topic],
+      producer: await createProducer(kafka),
+      logger: pino({ level: 'silent' }),
+      service: 'runner-test',
+      maxBytesPerPartition: 100,
+      handler,
+    });
+    runners.push(runner);
+    await runner.start();
+    return async () => Number((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset);
+  }
+  const gate = () => {
+    let open: (ok: boolean) => void = () => undefined;
+    const opened = new Promise<boolean>((resolve) => {
+      open = resolve;
+    });
+    return { open, opened };
+  };
+
+  it("hands out the next batch while a batch's apply runs, applies in batch order, and finishes after the apply", async () => {
+    const steps: string[] = [];
+    const firstApply = gate();
+    const committed = await start(async (batch) => {
+      const first = batch.records[0]!.offset;
+      steps.push(`handler ${first}`);
+      return {
+        apply: async () => {
+          steps.push(`apply ${first}`);
+          if (first === '0') await firstApply.opened;
+          steps.push(`applied ${first}`);
+        },
+        finish: async () => {
+          steps.push(`finish ${first}`);
+        },
+      };
+    });
+    await waitUntil('the second batch handed out while the first applies', async () => steps.includes('handler 5'));
+    await new Promise((r) => setTimeout(r, 500));
+    // The second batch's apply waits for the first's; the third batch waits (one batch ahead at most).
+    expect(steps).toEqual(['handler 0', 'apply 0', 'handler 5']);
+    expect(await committed()).toBeLessThan(0);
+    firstApply.open(true);
+    await waitUntil('every batch finished and committed', async () => (await committed()) === 15);
+    const order = (s: string) => steps.indexOf(s);
+    expect(steps.filter((s) => s.startsWith('apply '))).toEqual(['apply 0', 'apply 5', 'apply 10']);
+    expect(steps.filter((s) => s.startsWith('finish '))).toEqual(['finish 0', 'finish 5', 'finish 10']);
+    for (const b of ['0', '5', '10']) expect(order(`finish ${b}`)).toBeGreaterThan(order(`applied ${b}`));
+    expect(order('apply 5')).toBeGreaterThan(order('applied 0'));
+  });
+
+  it('after a failed apply while the previous batch fails to finish, fetches the partition again from the earlier batch', async () => {
+    const finishes: string[] = [];
+    const applies: string[] = [];
+    const firstFinish = gate();
+    const attempts = new Map<string, number>();
+    const committed = await start(async (batch) => {
+      const first = batch.records[0]!.offset;
+      const attempt = (attempts.get(first) ?? 0) + 1;
+      attempts.set(first, attempt);
+      return {
+        apply: async () => {
+          applies.push(first);
+          if (first === '5' && attempt === 1) throw new Error('Redis unreachable');
+        },
+        finish: async () => {
+          finishes.push(first);
+          if (first === '0' && attempt === 1 && !(await firstFinish.opened)) throw new Error('signal produce failed');
+        },
+      };
+    });
+    await waitUntil('the second batch applied (and failed)', async () => applies.includes('5'));
+    await new Promise((r) => setTimeout(r, 300));
+    firstFinish.open(false);
+    await waitUntil('every batch finished and committed', async () => (await committed()) === 15);
+    // Batch 0 failed to finish after batch 5 failed to apply: both come again, from batch 0.
+    expect(finishes).toEqual(['0', '0', '5', '10']);
+    expect(applies).toEqual(['0', '5', '0', '5', '10']);
+  });
+});

@@ -92,16 +92,17 @@ interface PendingEvent {
 }
 
 /**
- * One partition batch: decode + validate (bad records → DLQ), group by customer, apply every customer's events in
- * one pipelined Lua round (idempotent by offset and event id) — then, in `finish` when pipelined: schedule the
- * customers in the due index and store their attributes (together), then produce one signal per customer and move
- * the partition's watermark (together). The runner commits offsets only after all of this. A redelivered batch
- * re-does every step; the Redis scripts make the second application a no-op.
+ * One partition batch: decode + validate (bad records → DLQ) and group by customer; then, in `apply` when pipelined:
+ * route by identity and apply every customer's events in one pipelined Lua round (idempotent by offset and event
+ * id); then, in `finish`: schedule the customers in the due index and store their attributes (together), then
+ * produce one signal per customer and move the partition's watermark (together). The runner commits offsets only
+ * after all of this. A redelivered batch re-does every step; the Redis scripts make the second application a no-op.
  *
  * Order (docs/design-decisions.md §2, §3, §23): apply before schedule and attributes (an engine evaluation between
  * must not take the customer for evaluated), both before the signal (a live evaluation reads the attributes) and
  * before the watermark (a day is closed only after its events are applied and scheduled). Applies of one partition
- * run in batch order (the high-water offsets), so only the steps after the apply overlap the next batch.
+ * run in batch order (the high-water offsets); pipelined, the decoding of a batch overlaps the previous batch's
+ * apply (and kafkajs' fetch of the next one), and a batch's finish overlaps the next batch's apply.
  */
 export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   const now = deps.now ?? Date.now;
@@ -130,6 +131,7 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
     /** Identity: the records routed once the anonymous events' hold answers (applied after byCustomer's). */
     let later: RoutedBatch<PendingEvent>['later'] | undefined;
     let attributes = new Map<string, Record<string, string | number>>();
+    let items: Array<{ customerId: string; events: PendingEvent[] }> = [];
     let watermark = -1;
     let anonymous = 0;
     const named: PendingEvent[] = [];
@@ -167,68 +169,73 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
         anonymousRecords.push(pending);
       else anonymous++;
     }
-    if (deps.identity && named.length + anonymousRecords.length > 0) {
-      const routed = routeByIdentity(named, anonymousRecords, await identityWatermark(), deps.identity, mergedIds);
-      byCustomer = routed.now;
-      via = routed.via;
-      later = timed(deps.metrics?.redisLatency, { op: 'identity_route' }, () => routed.later);
-    } else {
+    // The ordered part: routing, the apply and what depends on its results (one batch of a partition after
+    // another: the high-water offsets). Pipelined, the runner runs it after the previous batch's apply, while
+    // kafkajs fetches and this handler decodes the next batch.
+    const route = deps.identity !== undefined && named.length + anonymousRecords.length > 0;
+    if (!route)
       for (const r of named) {
         const customerId = customerIdOf(r.event)!;
         const list = byCustomer.get(customerId);
         if (list) list.push(r);
         else byCustomer.set(customerId, [r]);
       }
-    }
-    let items: Array<{ customerId: string; events: PendingEvent[] }> = [];
-    if (byCustomer.size > 0 || later) {
-      items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
-      const retentionDays = await retentionForEngine();
-      const apply = async (list: typeof items) =>
-        list.length === 0
-          ? new Map<string, ApplyResult>()
-          : timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () =>
-              deps.aggregates.applyBatch(tagged(list, via), { retentionDays }),
-            );
-      // The suppression check runs beside the apply: the apply script drops a suppressed customer's events itself
-      // (its marker is among the KEYS); the check keeps them from being scheduled, signalled or given attributes.
-      // With identity, the named records apply while the anonymous ones are held (independent keys; the records
-      // routed then have high-water marks of their own: steps/identity-route.ts), and those are applied after.
-      const [applied, suppressed, rest] = await Promise.all([
-        apply(items),
-        deps.suppressed && byCustomer.size > 0 ? deps.suppressed([...byCustomer.keys()]) : undefined,
-        later,
-      ]);
-      reportMoneyAnomalies(applied, deps, batch.topic);
-      items = await applyMoved(items, applied, retentionDays, batch.topic, via);
-      if (rest) {
-        const c = rest.anonymous;
-        if (c.held + c.old + c.dropped + c.beforeHorizon > 0)
-          deps.logger.debug({ ...c, topic: batch.topic }, 'anonymous web events held or not counted');
-        if (rest.byCustomer.size > 0) {
-          const more = [...rest.byCustomer].map(([customerId, events]) => ({ customerId, events }));
-          const results = await apply(more);
-          reportMoneyAnomalies(results, deps, batch.topic);
-          items.push(...(await applyMoved(more, results, retentionDays, batch.topic, via)));
-        }
+    const apply = async (): Promise<void> => {
+      if (route && deps.identity) {
+        const routed = routeByIdentity(named, anonymousRecords, await identityWatermark(), deps.identity, mergedIds);
+        byCustomer = routed.now;
+        via = routed.via;
+        later = timed(deps.metrics?.redisLatency, { op: 'identity_route' }, () => routed.later);
       }
-      // One item per customer (scheduled and signalled once), its records in delivery order: a customer's own records
-      // and those moved or routed to it were applied as items of their own.
-      items = oneItemPerCustomer(items);
-      // Records routed or moved to other customers: those are checked too (one more round trip, only then).
-      let unchecked: Set<string> | undefined;
-      if (deps.suppressed)
-        for (const it of items) {
-          if (byCustomer.has(it.customerId)) continue;
-          unchecked ??= new Set();
-          unchecked.add(it.customerId);
+      if (byCustomer.size > 0 || later) {
+        items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
+        const retentionDays = await retentionForEngine();
+        const applyItems = async (list: typeof items) =>
+          list.length === 0
+            ? new Map<string, ApplyResult>()
+            : timed(deps.metrics?.redisLatency, { op: 'apply_events' }, () =>
+                deps.aggregates.applyBatch(tagged(list, via), { retentionDays }),
+              );
+        // The suppression check runs beside the apply: the apply script drops a suppressed customer's events itself
+        // (its marker is among the KEYS); the check keeps them from being scheduled, signalled or given attributes.
+        // With identity, the named records apply while the anonymous ones are held (independent keys; the records
+        // routed then have high-water marks of their own: steps/identity-route.ts), and those are applied after.
+        const [applied, suppressed, rest] = await Promise.all([
+          applyItems(items),
+          deps.suppressed && byCustomer.size > 0 ? deps.suppressed([...byCustomer.keys()]) : undefined,
+          later,
+        ]);
+        reportMoneyAnomalies(applied, deps, batch.topic);
+        items = await applyMoved(items, applied, retentionDays, batch.topic, via);
+        if (rest) {
+          const c = rest.anonymous;
+          if (c.held + c.old + c.dropped + c.beforeHorizon > 0)
+            deps.logger.debug({ ...c, topic: batch.topic }, 'anonymous web events held or not counted');
+          if (rest.byCustomer.size > 0) {
+            const more = [...rest.byCustomer].map(([customerId, events]) => ({ customerId, events }));
+            const results = await applyItems(more);
+            reportMoneyAnomalies(results, deps, batch.topic);
+            items.push(...(await applyMoved(more, results, retentionDays, batch.topic, via)));
+          }
         }
-      const checked = suppressed ?? new Set<string>();
-      const erased = unchecked ? new Set([...checked, ...(await deps.suppressed!([...unchecked]))]) : suppressed;
-      if (erased && erased.size > 0) items = items.filter((it) => !erased.has(it.customerId));
-      // Attributes go to the customers the records were applied to (a moved record's survivor, not the merged id).
-      attributes = attributesOf(items);
-    }
+        // One item per customer (scheduled and signalled once), its records in delivery order: a customer's own records
+        // and those moved or routed to it were applied as items of their own.
+        items = oneItemPerCustomer(items);
+        // Records routed or moved to other customers: those are checked too (one more round trip, only then).
+        let unchecked: Set<string> | undefined;
+        if (deps.suppressed)
+          for (const it of items) {
+            if (byCustomer.has(it.customerId)) continue;
+            unchecked ??= new Set();
+            unchecked.add(it.customerId);
+          }
+        const checked = suppressed ?? new Set<string>();
+        const erased = unchecked ? new Set([...checked, ...(await deps.suppressed!([...unchecked]))]) : suppressed;
+        if (erased && erased.size > 0) items = items.filter((it) => !erased.has(it.customerId));
+        // Attributes go to the customers the records were applied to (a moved record's survivor, not the merged id).
+        attributes = attributesOf(items);
+      }
+    };
     const topic = batch.topic;
     const partition = batch.partition;
     const finish = async (): Promise<void> => {
@@ -239,7 +246,8 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       ]);
     };
     if (anonymous > 0) deps.logger.debug({ anonymous, topic: batch.topic }, 'skipped anonymous web events');
-    if (deps.pipelined) return { finish };
+    if (deps.pipelined) return { apply, finish };
+    await apply();
     await finish();
   };
 

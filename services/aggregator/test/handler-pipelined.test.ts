@@ -43,7 +43,7 @@ function gatedSteps() {
 }
 
 describe('aggregator handler, pipelined', () => {
-  it('returns after the apply; finish schedules and stores attributes, then signals and moves the watermark together; suppressed customers are applied by the script only', async () => {
+  it('returns once decoded; apply applies (the suppression check beside it); finish schedules and stores attributes, then signals and moves the watermark together; suppressed customers are applied by the script only', async () => {
     const { log, step, release } = gatedSteps();
     const applied: string[][] = [];
     const aggregates = {
@@ -92,7 +92,7 @@ describe('aggregator handler, pipelined', () => {
       },
       pipelined: true,
     });
-    const returned = handler(
+    const result = (await handler(
       {
         topic: 'web-behavior.v1',
         partition: 2,
@@ -100,11 +100,16 @@ describe('aggregator handler, pipelined', () => {
         records: [web('1', 'A'), web('2', 'E'), web('3', 'B')],
       },
       ctx,
-    );
+    )) as BatchFinish | undefined;
+    // Returned once decoded: nothing applied yet (the runner calls apply after the previous batch's).
+    expect(applied).toEqual([]);
+    expect(log).toEqual([]);
+    expect(result?.apply).toBeTypeOf('function');
+    const applying = result!.apply!();
     await release('apply');
     await release('suppressed');
-    const result = (await returned) as BatchFinish | undefined;
-    // Returned once applied: nothing scheduled, signalled or moved yet.
+    await applying;
+    // Applied: nothing scheduled, signalled or moved yet.
     expect(applied).toEqual([['A', 'E', 'B']]);
     expect(log).toEqual(['apply start', 'suppressed start', 'apply end', 'suppressed end']);
     expect(result?.finish).toBeTypeOf('function');
