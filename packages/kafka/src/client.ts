@@ -1,13 +1,6 @@
-import {
-  CompressionTypes,
-  Kafka,
-  type KafkaConfig,
-  logLevel,
-  type Message,
-  Partitioners,
-  type Producer,
-} from 'kafkajs';
+import { CompressionTypes, Kafka, type KafkaConfig, logLevel, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { keyPartitioner } from './partitioner';
 import type { OutgoingRecord, RecordProducer } from './types';
 
 /** The configuration each client of createKafka was made with (topicPartitions makes a probe client from it). */
@@ -121,8 +114,9 @@ export async function createProducer(kafka: Kafka): Promise<RecordProducer> {
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    // The Java client's murmur2 partitioner: the due index is sharded with the same function (tierstate).
-    createPartitioner: Partitioners.DefaultPartitioner,
+    // The Java client's murmur2 partitioner (kafkajs' DefaultPartitioner's partitions, in 32-bit arithmetic): the due
+    // index is sharded with the same function (tierstate).
+    createPartitioner: keyPartitioner,
     // An idempotent producer retries until it succeeds; a bounded count could reorder or drop under EoS rules.
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
   });
@@ -145,10 +139,11 @@ export async function createProducer(kafka: Kafka): Promise<RecordProducer> {
 export const COALESCE_MAX_BYTES = 768 * 1024;
 /**
  * Upper bound of the records of sends combined into one request: kafkajs groups a request's records per partition
- * in time quadratic in their number (it copies the partition's list for every record), so combining many large
- * sends would cost more CPU than the requests it saves.
+ * in time quadratic in their number (it copies the partition's list for every record): at 3 partitions, ≈ 2.5 µs per
+ * record at 4,096 records a request, ≈ 1 µs at 1,024 (bench/aggregator-node-micro.ts: 0.9 → 0.45 µs per event), against
+ * one more round trip per 1,024 records.
  */
-export const COALESCE_MAX_RECORDS = 4_096;
+export const COALESCE_MAX_RECORDS = 1024;
 
 type TopicMessages = Array<{ topic: string; messages: Message[] }>;
 
@@ -194,8 +189,8 @@ export function coalescingSender(
             list = [];
             byTopic.set(b.topic, list);
           }
-          for (const r of b.records)
-            list.push({ key: r.key, value: r.value, headers: r.headers, partition: r.partition });
+          // The records themselves (kafkajs reads key, value, headers and partition, and copies before it encodes).
+          for (const r of b.records) list.push(r);
         }
       try {
         // One entry per topic: kafkajs keeps only the last entry of a topic listed twice.
