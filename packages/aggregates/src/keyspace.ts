@@ -112,7 +112,8 @@ export function encodeCustomerInto(
   merge: boolean,
 ): boolean {
   if (merge && records.length > 1 && mergeable(records)) {
-    out.push('1', ...encodeMergedWeb(records));
+    out.push('1');
+    encodeMergedWebInto(out, records);
     return true;
   }
   out.push(String(records.length));
@@ -137,65 +138,100 @@ function mergeable(records: readonly CustomerRecord[]): boolean {
 
 const TIME_DIGITS_BIAS = 2 ** 48;
 const DAY_DIGITS_BIAS = 2 ** 20;
+const P2 = 128 ** 2;
+const P3 = 128 ** 3;
+const P4 = 128 ** 4;
+const P5 = 128 ** 5;
+const P6 = 128 ** 6;
 
-/** `n` base-128 digits of a non-negative integer below 128^n (apply_events.lua enc128). */
-function toDigits128(x: number, n: number): string {
-  const codes = new Array<number>(n);
-  for (let k = n - 1; k >= 0; k--) {
-    codes[k] = x % 128;
-    x = Math.floor(x / 128);
-  }
-  return String.fromCharCode(...codes);
+// `n` base-128 digits of a non-negative integer below 128^n, most significant first (apply_events.lua enc128), for
+// the widths the merged record uses; one string each, no array (the merged record is built per customer and batch).
+const digits2 = (x: number) => String.fromCharCode(Math.floor(x / 128) % 128, x % 128);
+const digits3 = (x: number) => String.fromCharCode(Math.floor(x / P2) % 128, Math.floor(x / 128) % 128, x % 128);
+const digits4 = (x: number) =>
+  String.fromCharCode(Math.floor(x / P3) % 128, Math.floor(x / P2) % 128, Math.floor(x / 128) % 128, x % 128);
+const digits7 = (x: number) =>
+  String.fromCharCode(
+    Math.floor(x / P6) % 128,
+    Math.floor(x / P5) % 128,
+    Math.floor(x / P4) % 128,
+    Math.floor(x / P3) % 128,
+    Math.floor(x / P2) % 128,
+    Math.floor(x / 128) % 128,
+    x % 128,
+  );
+
+/** One day of a merged record: its latest ms of the day and its count per web behaviour type. */
+interface MergedDay {
+  d: number;
+  ms: number;
+  counts: number[];
 }
 
-/** The two arguments of a merged record (op M). */
-function encodeMergedWeb(records: readonly CustomerRecord[]): [string, string] {
+/**
+ * Appends the two arguments of a merged record (op M): `topic,partition,first offset,latest,M,last offset,earliest,`
+ * then per day (first-seen order) its day, latest ms of the day, type mask and counts; then the events' dedupe
+ * entries (fingerprint and time, a duplicate within the call once).
+ */
+function encodeMergedWebInto(out: string[], records: readonly CustomerRecord[]): void {
   const seen = new Set<string>();
-  const days = new Map<number, { ms: number; counts: number[] }>();
+  const days: MergedDay[] = [];
+  let day: MergedDay | undefined;
   let entries = '';
   let earliest = Number.POSITIVE_INFINITY;
   let latest = Number.NEGATIVE_INFINITY;
   for (const r of records) {
-    const e = r.event.event;
+    const e = r.event.event as { event_id: string; occurred_at: number; type: string };
     const fp = eventFingerprint(e.event_id);
     if (seen.has(fp)) continue;
     seen.add(fp);
     const at = e.occurred_at;
-    entries += fp + toDigits128(at + TIME_DIGITS_BIAS, 7);
+    entries += fp + digits7(at + TIME_DIGITS_BIAS);
     if (at < earliest) earliest = at;
     if (at > latest) latest = at;
     const d = Math.floor(at / DAY_MS);
-    let day = days.get(d);
-    if (!day) {
-      day = { ms: 0, counts: new Array<number>(WEB_BEHAVIOR_TYPES.length).fill(0) };
-      days.set(d, day);
+    if (day === undefined || day.d !== d) {
+      day = undefined;
+      for (const x of days)
+        if (x.d === d) {
+          day = x;
+          break;
+        }
+      if (day === undefined) {
+        day = { d, ms: 0, counts: new Array<number>(WEB_BEHAVIOR_TYPES.length).fill(0) };
+        days.push(day);
+      }
     }
     const ms = at - d * DAY_MS;
     if (ms > day.ms) day.ms = ms;
-    const type = WEB_TYPE_INDEX[(r.event as { event: { type: string } }).event.type];
-    if (type === undefined) throw new Error(`unknown web behaviour type ${(r.event.event as { type: string }).type}`);
+    const type = WEB_TYPE_INDEX[e.type];
+    if (type === undefined) throw new Error(`unknown web behaviour type ${e.type}`);
     day.counts[type]!++;
   }
   let dayRecords = '';
-  for (const [d, day] of days) {
+  for (const { d, ms, counts } of days) {
     let mask = 0;
-    let counts = '';
-    day.counts.forEach((c, t) => {
-      if (c === 0) return;
+    let packed = '';
+    for (let t = 0; t < counts.length; t++) {
+      let rest = counts[t]!;
+      if (rest === 0) continue;
       mask += 2 ** t;
-      for (let rest = c; ; ) {
+      // 6 bits a character, least significant first; 64 added while more follow.
+      for (;;) {
         const group = rest % 64;
         rest = Math.floor(rest / 64);
-        counts += String.fromCharCode(rest > 0 ? group + 64 : group);
+        packed += String.fromCharCode(rest > 0 ? group + 64 : group);
         if (rest === 0) break;
       }
-    });
-    dayRecords += toDigits128(d + DAY_DIGITS_BIAS, 3) + toDigits128(day.ms, 4) + toDigits128(mask, 2) + counts;
+    }
+    dayRecords += digits3(d + DAY_DIGITS_BIAS) + digits4(ms) + digits2(mask) + packed;
   }
   const first = records[0]!;
   const last = records[records.length - 1]!;
-  const packed = `${first.topic},${first.partition},${checkedOffset(first.offset)},${latest},M,${checkedOffset(last.offset)},${earliest},${dayRecords}`;
-  return [packed, entries];
+  out.push(
+    `${first.topic},${first.partition},${checkedOffset(first.offset)},${latest},M,${checkedOffset(last.offset)},${earliest},${dayRecords}`,
+    entries,
+  );
 }
 
 /** Length of eventFingerprint's result (apply_events.lua FP_LEN). */
@@ -294,7 +330,13 @@ export function orderStateLegacy(v: string): string {
 
 /** The offset without leading zeros; throws unless it is a non-negative decimal string. */
 function checkedOffset(offset: string): string {
-  if (!/^\d+$/.test(offset)) throw new Error(`offset must be a non-negative decimal string, got ${offset}`);
+  const n = offset.length;
+  let digits = n > 0;
+  for (let i = 0; i < n && digits; i++) {
+    const c = offset.charCodeAt(i);
+    digits = c >= 48 && c <= 57;
+  }
+  if (!digits) throw new Error(`offset must be a non-negative decimal string, got ${offset}`);
   return offset.charCodeAt(0) === 48 ? offset.replace(/^0+(?=\d)/, '') : offset;
 }
 
