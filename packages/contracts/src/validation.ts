@@ -125,6 +125,123 @@ const ticketSchema = z.object({
   occurred_at: z.number(),
 });
 
+const ORDER_IDS = ['event_id', 'customer_id', 'order_id'];
+const TICKET_IDS = ['event_id', 'customer_id', 'ticket_id'];
+const WEB_IDS = ['event_id', 'customer_id', 'anonymous_id'];
+
+type OrderShape = z.infer<typeof orderSchema>;
+type WebShape = z.infer<typeof webSchema>;
+type TicketShape = z.infer<typeof ticketSchema>;
+
+const ORDER_TYPES: ReadonlySet<unknown> = new Set(ORDER_EVENT_TYPES);
+const WEB_TYPES: ReadonlySet<unknown> = new Set(WEB_BEHAVIOR_TYPES);
+const TICKET_TYPES: ReadonlySet<unknown> = new Set(TICKET_EVENT_TYPES);
+const CATEGORIES: ReadonlySet<unknown> = new Set(TICKET_CATEGORIES);
+const PRIORITIES: ReadonlySet<unknown> = new Set(TICKET_PRIORITIES);
+
+/** z.number(): a finite number. */
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+/** nullableString / nullableNumber: absent (undefined) reads as null. */
+const isOptStr = (x: unknown): x is string | null | undefined => x === undefined || x === null || typeof x === 'string';
+const isOptNum = (x: unknown): x is number | null | undefined => x === undefined || x === null || isNum(x);
+
+/**
+ * What the topic's zod schema outputs for `value` when it accepts it (a new object with the schema's fields in its
+ * order, absent nullable fields null, other fields dropped), built without zod; undefined when any field does not fit
+ * (then zod runs and says why). The fast path of every record: zod's parse was a measurable share of the aggregator's
+ * CPU and garbage.
+ */
+function structureOf(
+  topic: InputTopic,
+  value: Record<string, unknown>,
+): OrderShape | WebShape | TicketShape | undefined {
+  if (topic === TOPICS.web) {
+    const { event_id, customer_id, anonymous_id, type, url, content_id, occurred_at } = value;
+    if (
+      typeof event_id !== 'string' ||
+      !isOptStr(customer_id) ||
+      !isOptStr(anonymous_id) ||
+      !WEB_TYPES.has(type) ||
+      !isOptStr(url) ||
+      !isOptStr(content_id) ||
+      !isNum(occurred_at)
+    )
+      return undefined;
+    return {
+      event_id,
+      customer_id: customer_id ?? null,
+      anonymous_id: anonymous_id ?? null,
+      type: type as WebShape['type'],
+      url: url ?? null,
+      content_id: content_id ?? null,
+      occurred_at,
+    };
+  }
+  if (topic === TOPICS.orders) {
+    const v = value;
+    const a = v.attributes;
+    let attributes: OrderShape['attributes'] = null;
+    if (a !== undefined && a !== null) {
+      if (typeof a !== 'object' || Array.isArray(a)) return undefined;
+      const { industry, company_size, region } = a as Record<string, unknown>;
+      if (!isOptStr(industry) || !isOptNum(company_size) || !isOptStr(region)) return undefined;
+      attributes = { industry: industry ?? null, company_size: company_size ?? null, region: region ?? null };
+    }
+    if (
+      typeof v.event_id !== 'string' ||
+      typeof v.customer_id !== 'string' ||
+      typeof v.order_id !== 'string' ||
+      !ORDER_TYPES.has(v.type) ||
+      !isNum(v.amount_minor) ||
+      typeof v.currency !== 'string' ||
+      !isOptNum(v.margin_minor) ||
+      !isOptStr(v.channel) ||
+      !isOptNum(v.items) ||
+      !isNum(v.occurred_at) ||
+      !isOptNum(v.original_placed_at) ||
+      !isOptStr(v.refund_id)
+    )
+      return undefined;
+    return {
+      event_id: v.event_id,
+      customer_id: v.customer_id,
+      order_id: v.order_id,
+      type: v.type as OrderShape['type'],
+      amount_minor: v.amount_minor,
+      currency: v.currency,
+      margin_minor: v.margin_minor ?? null,
+      channel: v.channel ?? null,
+      items: v.items ?? null,
+      occurred_at: v.occurred_at,
+      original_placed_at: v.original_placed_at ?? null,
+      refund_id: v.refund_id ?? null,
+      attributes,
+    };
+  }
+  const v = value;
+  if (
+    typeof v.event_id !== 'string' ||
+    typeof v.customer_id !== 'string' ||
+    typeof v.ticket_id !== 'string' ||
+    !TICKET_TYPES.has(v.type) ||
+    !CATEGORIES.has(v.category) ||
+    !PRIORITIES.has(v.priority) ||
+    !isOptNum(v.csat) ||
+    !isNum(v.occurred_at)
+  )
+    return undefined;
+  return {
+    event_id: v.event_id,
+    customer_id: v.customer_id,
+    ticket_id: v.ticket_id,
+    type: v.type as TicketShape['type'],
+    category: v.category as TicketShape['category'],
+    priority: v.priority as TicketShape['priority'],
+    csat: v.csat ?? null,
+    occurred_at: v.occurred_at,
+  };
+}
+
 type Failure = { ok: false; reason: DlqReason; message: string };
 const fail = (reason: DlqReason, message: string): Failure => ({ ok: false, reason, message });
 
@@ -171,12 +288,7 @@ export function validateInput(topic: string, value: unknown, opts: ValidateOptio
   }
 
   // 2. Ids: non-empty and bounded.
-  const idFields =
-    topic === TOPICS.orders
-      ? ['event_id', 'customer_id', 'order_id']
-      : topic === TOPICS.tickets
-        ? ['event_id', 'customer_id', 'ticket_id']
-        : ['event_id', 'customer_id', 'anonymous_id'];
+  const idFields = topic === TOPICS.orders ? ORDER_IDS : topic === TOPICS.tickets ? TICKET_IDS : WEB_IDS;
   for (const f of idFields) {
     const id = value[f];
     if (typeof id !== 'string') continue; // absent/null/wrong type: the structural check below reports it
@@ -184,11 +296,15 @@ export function validateInput(topic: string, value: unknown, opts: ValidateOptio
     if (id.length > maxIdLength) return fail('ID_TOO_LONG', `${f} has ${id.length} characters (max ${maxIdLength})`);
   }
 
-  // 3. Structure (types, enums).
-  const schema = topic === TOPICS.orders ? orderSchema : topic === TOPICS.web ? webSchema : ticketSchema;
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) return fail('INVALID_VALUE', z.prettifyError(parsed.error).replace(/\s*\n\s*/g, '; '));
-  const v = parsed.data;
+  // 3. Structure (types, enums). Without zod when the value fits (structureOf: zod's output, none of its garbage);
+  // zod says what does not.
+  let v = structureOf(topic, value);
+  if (v === undefined) {
+    const schema = topic === TOPICS.orders ? orderSchema : topic === TOPICS.web ? webSchema : ticketSchema;
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) return fail('INVALID_VALUE', z.prettifyError(parsed.error).replace(/\s*\n\s*/g, '; '));
+    v = parsed.data;
+  }
 
   // 4. Event time.
   const timeCheck = checkTimestamp('occurred_at', v.occurred_at);
