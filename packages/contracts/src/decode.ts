@@ -11,10 +11,13 @@ export interface DecodeValidateOptions extends ValidateOptions {
   maxMessageBytes?: number;
 }
 
+const EXPECTED_SCHEMA_NAMES: ReadonlyMap<string, string> = new Map(
+  Object.entries(TOPIC_SCHEMA_NAMES).map(([topic, name]) => [topic, `${SCHEMA_NAMESPACE}.${name}`]),
+);
+
 /** Full Avro name of the schema a topic's values must be written with. */
 export function expectedSchemaName(topic: string): string | undefined {
-  const name = (TOPIC_SCHEMA_NAMES as Record<string, string>)[topic];
-  return name === undefined ? undefined : `${SCHEMA_NAMESPACE}.${name}`;
+  return EXPECTED_SCHEMA_NAMES.get(topic);
 }
 
 /**

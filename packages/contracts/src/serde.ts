@@ -98,6 +98,8 @@ export class AvroSerde {
   private readonly idLookups = new Map<string, Promise<number>>();
   private readonly writerById = new Map<number, avro.Type>();
   private readonly writerLookups = new Map<number, Promise<avro.Type>>();
+  /** encodeIfCached's buffer (grown when a message does not fit). */
+  private scratch = Buffer.allocUnsafe(4096);
   private readonly authHeader: Record<string, string>;
   private readonly request: (url: string, init: RequestInit) => Promise<Response>;
 
@@ -252,16 +254,23 @@ export class AvroSerde {
     const id = this.idByTopic.get(topic);
     const type = id === undefined ? undefined : this.writerById.get(id);
     if (id === undefined || type === undefined) return undefined;
-    let body: Buffer;
+    // Header and body written into a scratch buffer, then one copy of the size of the message (toBuffer's own buffer
+    // and a second copy with the header were two buffers per message: one signal per customer and batch).
+    let end: number;
     try {
-      body = type.toBuffer(value);
+      end = type.encode(value, this.scratch, WIRE_HEADER_BYTES);
+      if (end < 0) {
+        // Too small by -end bytes: grow to a power of two that fits, once.
+        this.scratch = Buffer.allocUnsafe(2 ** Math.ceil(Math.log2(this.scratch.length - end)));
+        end = type.encode(value, this.scratch, WIRE_HEADER_BYTES);
+      }
     } catch {
       return undefined;
     }
-    const out = Buffer.allocUnsafe(WIRE_HEADER_BYTES + body.length);
+    const out = Buffer.allocUnsafe(end);
+    this.scratch.copy(out, 0, 0, end);
     out[0] = 0;
     out.writeInt32BE(id, 1);
-    body.copy(out, WIRE_HEADER_BYTES);
     return out;
   }
 
@@ -280,18 +289,25 @@ export class AvroSerde {
    */
   decodeIfCached(buffer: Buffer): DecodedMessage | undefined {
     checkFraming(buffer);
-    const writer = this.writerById.get(buffer.readInt32BE(1));
-    return writer === undefined ? undefined : this.decodeWith(buffer, writer);
+    const schemaId = buffer.readInt32BE(1);
+    const writer = this.writerById.get(schemaId);
+    return writer === undefined ? undefined : this.decodeWith(buffer, writer, schemaId);
   }
 
-  private decodeWith(buffer: Buffer, writer: avro.Type): DecodedMessage {
-    const schemaId = buffer.readInt32BE(1);
+  private decodeWith(buffer: Buffer, writer: avro.Type, schemaId = buffer.readInt32BE(1)): DecodedMessage {
     let value: unknown;
     try {
-      // The writer type is already resolved (and cached by id): decode the Avro body with it directly.
-      value = writer.fromBuffer(buffer.subarray(WIRE_HEADER_BYTES));
-    } catch (err) {
-      throw new UndecodableMessageError(`cannot decode with schema id ${schemaId}: ${(err as Error).message}`);
+      // The writer type is already resolved (and cached by id): decode the Avro body with it directly, in place (no
+      // view of the body per record). A body that does not end where the message does (truncated, trailing bytes)
+      // or does not decode goes through fromBuffer, whose error the dead letter carries.
+      const read = writer.decode(buffer, WIRE_HEADER_BYTES);
+      value = read.offset === buffer.length ? read.value : writer.fromBuffer(buffer.subarray(WIRE_HEADER_BYTES));
+    } catch {
+      try {
+        value = writer.fromBuffer(buffer.subarray(WIRE_HEADER_BYTES));
+      } catch (err) {
+        throw new UndecodableMessageError(`cannot decode with schema id ${schemaId}: ${(err as Error).message}`);
+      }
     }
     return { value, schemaId, schemaName: writer.name ?? String(writer.typeName) };
   }
