@@ -78,14 +78,24 @@ export function encodeEventInto(
   config: AggregateConfig,
 ): void {
   const normOffset = checkedOffset(offset);
+  if (input.kind === 'web') {
+    // encodeTail's web fields (op W, x1 the type's index, x2 and x3 empty) without its array.
+    const idx = WEB_TYPE_INDEX[input.event.type];
+    if (idx === undefined) throw new Error(`unknown web behaviour type ${input.event.type}`);
+    out.push(
+      `${topic},${partition},${normOffset},${input.event.occurred_at},W,,,${idx}`,
+      eventFingerprint(input.event.event_id),
+    );
+    return;
+  }
   const [op, x1, x2, x3] = encodeTail(input, config);
   const tail = input.kind === 'order' ? `${x1},${orderIdentity(input.event)}` : x1;
   const eventId = input.event.event_id;
-  // Web events need only the fingerprint (dedupe); orders and tickets also read the id (refund identity, tie-break).
-  const fp = eventFingerprint(eventId);
+  // Web events need only the fingerprint (dedupe, above); orders and tickets also read the id (refund identity,
+  // tie-break).
   out.push(
     `${topic},${partition},${normOffset},${input.event.occurred_at},${op},${x2},${x3},${tail}`,
-    input.kind === 'web' ? fp : fp + eventId,
+    eventFingerprint(eventId) + eventId,
   );
 }
 
@@ -140,9 +150,6 @@ const TIME_DIGITS_BIAS = 2 ** 48;
 const DAY_DIGITS_BIAS = 2 ** 20;
 const P2 = 128 ** 2;
 const P3 = 128 ** 3;
-const P4 = 128 ** 4;
-const P5 = 128 ** 5;
-const P6 = 128 ** 6;
 
 // `n` base-128 digits of a non-negative integer below 128^n, most significant first (apply_events.lua enc128), for
 // the widths the merged record uses; one string each, no array (the merged record is built per customer and batch).
@@ -150,16 +157,19 @@ const digits2 = (x: number) => String.fromCharCode(Math.floor(x / 128) % 128, x 
 const digits3 = (x: number) => String.fromCharCode(Math.floor(x / P2) % 128, Math.floor(x / 128) % 128, x % 128);
 const digits4 = (x: number) =>
   String.fromCharCode(Math.floor(x / P3) % 128, Math.floor(x / P2) % 128, Math.floor(x / 128) % 128, x % 128);
-const digits7 = (x: number) =>
-  String.fromCharCode(
-    Math.floor(x / P6) % 128,
-    Math.floor(x / P5) % 128,
-    Math.floor(x / P4) % 128,
-    Math.floor(x / P3) % 128,
-    Math.floor(x / P2) % 128,
-    Math.floor(x / 128) % 128,
-    x % 128,
-  );
+
+/** Bytes of a merged record's dedupe entry: the fingerprint (FINGERPRINT_LENGTH) and the time's 7 digits. */
+const ENTRY_BYTES = 16;
+/** Up to this many events, a merged record's duplicates are found by comparing hashes (no set, no strings). */
+const LINEAR_DEDUPE = 32;
+/** encodeMergedWebInto's buffers (synchronous, so one for all): the entries' bytes and the events' two hashes. */
+const scratch = { entries: Buffer.allocUnsafe(0), fpA: new Uint32Array(0), fpB: new Uint32Array(0) };
+function growScratch(n: number): void {
+  const size = 2 ** Math.ceil(Math.log2(Math.max(n, 256)));
+  scratch.entries = Buffer.allocUnsafe(ENTRY_BYTES * size);
+  scratch.fpA = new Uint32Array(size);
+  scratch.fpB = new Uint32Array(size);
+}
 
 /** One day of a merged record: its latest ms of the day and its count per web behaviour type. */
 interface MergedDay {
@@ -174,22 +184,56 @@ interface MergedDay {
  * entries (fingerprint and time, a duplicate within the call once).
  */
 function encodeMergedWebInto(out: string[], records: readonly CustomerRecord[]): void {
-  const seen = new Set<string>();
+  const n = records.length;
+  if (scratch.entries.length < ENTRY_BYTES * n) growScratch(n);
+  const { entries, fpA, fpB } = scratch;
+  let seen: Set<string> | undefined;
+  let count = 0;
   const days: MergedDay[] = [];
   let day: MergedDay | undefined;
-  let entries = '';
   let earliest = Number.POSITIVE_INFINITY;
   let latest = Number.NEGATIVE_INFINITY;
   for (const r of records) {
     const e = r.event.event as { event_id: string; occurred_at: number; type: string };
-    const fp = eventFingerprint(e.event_id);
-    if (seen.has(fp)) continue;
-    seen.add(fp);
-    const at = e.occurred_at;
-    entries += fp + digits7(at + TIME_DIGITS_BIAS);
-    if (at < earliest) earliest = at;
-    if (at > latest) latest = at;
-    const d = Math.floor(at / DAY_MS);
+    // The fingerprint's two hashes (eventFingerprint): equal fingerprints are equal `a` and equal low 31 bits of `b`.
+    const a = murmur3(e.event_id, FP_SEED_A);
+    const b = murmur3(e.event_id, FP_SEED_B) & 0x7fffffff;
+    if (count < LINEAR_DEDUPE) {
+      let dup = false;
+      for (let i = 0; i < count && !dup; i++) dup = fpA[i] === a && fpB[i] === b;
+      if (dup) continue;
+    } else {
+      if (seen === undefined) {
+        seen = new Set();
+        for (let i = 0; i < count; i++) seen.add(`${fpA[i]}:${fpB[i]}`);
+      }
+      const key = `${a}:${b}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
+    fpA[count] = a;
+    fpB[count] = b;
+    // The entry: the fingerprint's 9 characters, then the time's 7 base-128 digits (codes below 128: one byte each).
+    let at = count * ENTRY_BYTES;
+    entries[at++] = a & 127;
+    entries[at++] = (a >>> 7) & 127;
+    entries[at++] = (a >>> 14) & 127;
+    entries[at++] = (a >>> 21) & 127;
+    entries[at++] = (a >>> 28) | ((b & 7) << 4);
+    entries[at++] = (b >>> 3) & 127;
+    entries[at++] = (b >>> 10) & 127;
+    entries[at++] = (b >>> 17) & 127;
+    entries[at++] = (b >>> 24) & 127;
+    let time = e.occurred_at + TIME_DIGITS_BIAS;
+    for (let k = at + 6; k >= at; k--) {
+      entries[k] = time % 128;
+      time = Math.floor(time / 128);
+    }
+    count++;
+    const t = e.occurred_at;
+    if (t < earliest) earliest = t;
+    if (t > latest) latest = t;
+    const d = Math.floor(t / DAY_MS);
     if (day === undefined || day.d !== d) {
       day = undefined;
       for (const x of days)
@@ -202,7 +246,7 @@ function encodeMergedWebInto(out: string[], records: readonly CustomerRecord[]):
         days.push(day);
       }
     }
-    const ms = at - d * DAY_MS;
+    const ms = t - d * DAY_MS;
     if (ms > day.ms) day.ms = ms;
     const type = WEB_TYPE_INDEX[e.type];
     if (type === undefined) throw new Error(`unknown web behaviour type ${e.type}`);
@@ -230,12 +274,15 @@ function encodeMergedWebInto(out: string[], records: readonly CustomerRecord[]):
   const last = records[records.length - 1]!;
   out.push(
     `${first.topic},${first.partition},${checkedOffset(first.offset)},${latest},M,${checkedOffset(last.offset)},${earliest},${dayRecords}`,
-    entries,
+    entries.toString('latin1', 0, count * ENTRY_BYTES),
   );
 }
 
 /** Length of eventFingerprint's result (apply_events.lua FP_LEN). */
 export const FINGERPRINT_LENGTH = 9;
+
+const FP_SEED_A = 0x9747b28c;
+const FP_SEED_B = 0x5bd1e995;
 
 function murmur3(key: string, seed: number): number {
   let h = seed >>> 0;
@@ -266,8 +313,8 @@ function murmur3(key: string, seed: number): number {
  * (k = 10,000: ≈ 1e-15). Not a defence against ids crafted to collide (producers are trusted to pick their ids).
  */
 export function eventFingerprint(eventId: string): string {
-  const a = murmur3(eventId, 0x9747b28c);
-  const b = murmur3(eventId, 0x5bd1e995);
+  const a = murmur3(eventId, FP_SEED_A);
+  const b = murmur3(eventId, FP_SEED_B);
   return String.fromCharCode(
     a & 127,
     (a >>> 7) & 127,
