@@ -186,6 +186,9 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
         byCustomer = routed.now;
         via = routed.via;
         later = timed(deps.metrics?.redisLatency, { op: 'identity_route' }, () => routed.later);
+        // Awaited in the Promise.all below; until then (the engine partitions' read) its failure must not be an
+        // unhandled rejection, which ends the process instead of failing the apply (the runner rewinds).
+        later.catch(() => undefined);
       }
       if (byCustomer.size > 0 || later) {
         items = [...byCustomer].map(([customerId, events]) => ({ customerId, events }));
