@@ -141,9 +141,23 @@ local ENTRY_LEN = FP_LEN + 7
 
 -- Short per-topic codes (4 hex digits of the topic name's SHA-1) keep the per-event dedupe fields small.
 local topic_codes = {}
--- Per event (by its first ARGV index): the names of its high-water field (and the previous layout's), its dedupe
--- field, its topic code, fingerprint and event_id.
-local hw_field, legacy_hw_field, dedupe_field, code_of, ev_fp, ev_eid = {}, {}, {}, {}, {}, {}
+-- The field names of one topic-partition (made once per call): { hf = its high-water field, ef = the topic's dedupe
+-- field, tc = the topic code, topic, partition } (names_of[topic][partition]).
+local names_of = {}
+local function names(topic, partition)
+  local by_partition = names_of[topic]
+  if by_partition == nil then by_partition = {}; names_of[topic] = by_partition end
+  local nm = by_partition[partition]
+  if nm == nil then
+    local tc = topic_codes[topic]
+    if tc == nil then tc = string.sub(redis.sha1hex(topic), 1, 4); topic_codes[topic] = tc end
+    nm = { hf = 'h:' .. tc .. ':' .. partition, ef = 'e:' .. tc, tc = tc, topic = topic, partition = partition }
+    by_partition[partition] = nm
+  end
+  return nm
+end
+-- Per event (by its first ARGV index): the names of its topic-partition, its fingerprint and event_id.
+local ev_names, ev_fp, ev_eid = {}, {}, {}
 -- Per event: the unpacked fields (offset, occurred_at as a number, op, x1, x2, x3).
 local ev_offset, ev_at, ev_op, ev_x1, ev_x2, ev_x3 = {}, {}, {}, {}, {}, {}
 
@@ -163,33 +177,49 @@ end
 local function refund_field(oid, rkey) return 'u:' .. #oid .. ':' .. oid .. rkey end
 
 -- Read up front, in one HMGET, every field the events (ARGV[first..last]) can touch.
+-- want: the fields (want_seen: those listed, for the order and ticket fields; the base, high-water and dedupe fields
+-- are listed once without it).
+local want, want_seen
+local function want_field(f)
+  if want_seen == nil then
+    want_seen = {}
+    for k = 1, #want do want_seen[want[k]] = true end
+  end
+  if not want_seen[f] then want_seen[f] = true; want[#want + 1] = f end
+end
 local function preread(first, last)
   -- Base fields only some paths need (fo ob pd wb tb: folds, old events) are read when needed (get).
-  local want, seen = { 'mx', 'lb' }, {}
-  local function want_field(f) if not seen[f] then seen[f] = true; want[#want + 1] = f end end
-  local want_web = false
+  want, want_seen = { 'mx', 'lb' }, nil
+  local want_web, prev = false, nil
   for i = first, last, 2 do
     local packed, id = ARGV[i], ARGV[i + 1]
-    local eid = string.sub(id, FP_LEN + 1)
-    ev_fp[i], ev_eid[i] = string.sub(id, 1, FP_LEN), eid
     local topic, partition, offset, at_s, op, x2, x3, x1 =
       string.match(packed, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),(.*)$')
     local at = tonumber(at_s)
     ev_offset[i], ev_at[i], ev_op[i], ev_x1[i], ev_x2[i], ev_x3[i] = offset, at, op, x1, x2, x3
-    if op == 'M' then ev_fp[i], ev_eid[i] = nil, id end
-    local tc = topic_codes[topic]
-    if tc == nil then tc = string.sub(redis.sha1hex(topic), 1, 4); topic_codes[topic] = tc end
-    local hf, ef = 'h:' .. tc .. ':' .. partition, 'e:' .. tc
-    -- The previous layout's fields (legacy high-water name, x:<code>) are read only when the new ones are absent.
-    hw_field[i], legacy_hw_field[i], dedupe_field[i], code_of[i] = hf, 'h:' .. topic .. ':' .. partition, ef, tc
-    want_field(hf)
-    want_field(ef)
+    if op == 'M' then
+      ev_fp[i], ev_eid[i] = nil, id
+    else
+      ev_fp[i], ev_eid[i] = string.sub(id, 1, FP_LEN), string.sub(id, FP_LEN + 1)
+    end
+    local nm = prev
+    if nm == nil or nm.topic ~= topic or nm.partition ~= partition then
+      nm = names(topic, partition)
+      if prev == nil then
+        want[3], want[4] = nm.hf, nm.ef
+      else
+        want_field(nm.hf)
+        want_field(nm.ef)
+      end
+      prev = nm
+    end
+    ev_names[i] = nm
     if op == 'P' or op == 'R' or op == 'C' then
       local od = day_of(tonumber(x3))
       want_field('o')
       want_field('o:' .. od)
       if op ~= 'P' then want_field('a:' .. od .. ':' .. day_of(at)) end
-      local oid, rkey = order_identity(x1, eid)
+      local oid, rkey = order_identity(x1, ev_eid[i])
       want_field('n:' .. oid)
       if op == 'R' then want_field(refund_field(oid, rkey)) end
     elseif op == 'W' or op == 'M' then
@@ -375,7 +405,7 @@ local SERVICE_DAYS = { field = 't', prefix = 't:', empty = service_day_empty, pa
 -- The customer's days of one kind read so far: { kind, days = { day -> bucket }, checked = { day: its day field was
 -- looked for }, touched = { day: changed }, loaded (the packed field read), had (it existed), packed (its value),
 -- pos (where its records not decoded yet start: latest day first, only the records down to the earliest day asked
--- for are decoded; the rest is written back as it is) }.
+-- for are decoded; the rest is written back as it is) }. Made when a call first touches a day (nil before).
 local order_days, service_days
 local function day_set(kind) return { kind = kind, days = {}, checked = {}, touched = {}, loaded = false } end
 -- Every record of a packed value, as (day, bucket) to f.
@@ -424,7 +454,7 @@ end
 -- Writes the changed days: packed, all days in `o`/`t` (latest first; a day that cannot be packed as its day field);
 -- else each changed day as its day field (and, if a packed field existed, every day of it: the packed field leaves).
 local function write_days(set_)
-  if next(set_.touched) == nil then return end
+  if set_ == nil or next(set_.touched) == nil then return end
   local kind = set_.kind
   if pack then
     -- The decoded days (every day asked for, and those after it), then the records not decoded, as they are.
@@ -513,6 +543,7 @@ local function add_order(bucket_day, dc, dr, dm, placed_at)
     add_day_base(bucket_day, dr, placed_at ~= nil and dc > 0)
     return
   end
+  if order_days == nil then order_days = day_set(ORDER_DAYS) end
   local b = day_bucket(order_days, bucket_day)
   b.c, b.r, b.m = b.c + dc, b.r + dr, b.m + dm
   lower_bound_to(bucket_day)
@@ -530,6 +561,7 @@ local function move_time(d, from, to)
     end
     return
   end
+  if order_days == nil then order_days = day_set(ORDER_DAYS) end
   local b = day_bucket(order_days, d)
   local function list(e) if string.find(e, '@', 1, true) then return b.canc end return b.live end
   if from ~= nil then
@@ -895,8 +927,56 @@ end
 -- Merges web_delta into the web days (`W` with the packed layout, else `w`): only the records down to the lowest day
 -- touched are decoded (latest first; a replay or live traffic touches the latest days), the rest of the value is kept
 -- as it is. The other form, if present, is merged in whole and leaves.
+-- One record of the compact form: its head (the day's 3 digits or the gap), ms and counts.
+local function web_compact_record(head, ms, counts)
+  local mask, bit, cs = 0, 1, {}
+  for t = 0, 13 do
+    local c = counts[t]
+    if c ~= nil and c > 0 then
+      mask = mask + bit
+      cs[#cs + 1] = enc_var(c)
+    end
+    bit = bit * 2
+  end
+  return head .. enc128(ms, 4) .. enc_var(mask) .. table.concat(cs)
+end
+-- write_web when the delta is one day d (w its delta) and `W` alone holds web days (the packed layout, no `w`), at
+-- or after the latest day of `W`: the first record is merged or a record put before it, the rest kept. Returns false
+-- (nothing done) otherwise. The same value as the general path below.
+local function write_web_one_day(d, w)
+  local s = get('W') or ''
+  if s == '' then
+    set('W', web_compact_record(enc128(d + DAY_BIAS, 3), w.ms, w.counts))
+    lower_bound_to(d)
+    return true
+  end
+  local d0 = dec128(s, 1, 3) - DAY_BIAS
+  if d > d0 then
+    set('W', web_compact_record(enc128(d + DAY_BIAS, 3), w.ms, w.counts) .. enc_var(d - d0) .. string.sub(s, 4))
+  elseif d == d0 then
+    local ms, counts, nx = web_compact_body(s, 4)
+    local tail = ''
+    if nx <= #s then
+      local d1, at = web_compact_head(s, nx, d0)
+      -- (A second record of the same day is not written by any script: the general path merges it.)
+      if d1 >= d0 then return false end
+      tail = enc_var(d0 - d1) .. string.sub(s, at)
+    end
+    if w.ms > ms then ms = w.ms end
+    for t, c in pairs(w.counts) do counts[t] = (counts[t] or 0) + c end
+    set('W', web_compact_record(enc128(d0 + DAY_BIAS, 3), ms, counts) .. tail)
+  else
+    return false
+  end
+  lower_bound_to(d)
+  return true
+end
 local function write_web()
   if web_delta == nil then return end
+  if pack and get('w') == nil then
+    local d, w = next(web_delta)
+    if next(web_delta, d) == nil and write_web_one_day(d, w) then return end
+  end
   local days = {}
   for d in pairs(web_delta) do days[#days + 1] = d end
   table.sort(days)
@@ -954,6 +1034,7 @@ end
 local function add_service(at, code, x3)
   local d = day_of(at)
   if d <= cutoff_day() then set_ticket_base_last(at); return end
+  if service_days == nil then service_days = day_set(SERVICE_DAYS) end
   local b = day_bucket(service_days, d)
   local ms = at - d * DAY
   if ms > b.ms then b.ms = ms end
@@ -1104,26 +1185,25 @@ end
 -- then one entry per remembered event: its fingerprint (9 digits) and occurred_at (7 digits). With the packed layout
 -- the topic's time is not written when the latest entry has it (the event that set it is remembered until it is
 -- older than the horizon behind itself, i.e. never pruned while it is the latest): the value's length tells the forms
--- apart (7 + 16k or 16k). Entries older than the
--- horizon behind the topic's latest time are dropped when the field is written (below the event loop).
+-- apart (7 + 16k or 16k). Entries older than the horizon behind the topic's latest time are dropped when the field
+-- is written (below the event loop).
+-- Membership is a plain search of the stored value for the fingerprint at an entry's position (holds_fp: a match
+-- inside an entry or across two is searched past), without a table of its entries; new entries are appended as
+-- strings; the times are decoded once, when the field is written (finish), and the value is rebuilt only when some
+-- entry is older than the horizon (otherwise the new entries are appended to it as they are).
+-- d = { field, v (the stored value, or ''), base (where its entries start: 1, or 8 after the topic's time), hdr (that
+-- time, or nil), tx (the latest time of this call's events, or of x:<code>), fps (fingerprints added by this call's
+-- events one by one), merged (the entries strings of its merged records), bulk (every entries string added, in
+-- order: one per event or merged record), changed, legacy }.
 local function dedupe_of(tc, ef)
   local d = dedupe[tc]
   if d ~= nil then return d end
-  d = { field = ef, tx = nil, seen = {}, entries = {}, changed = false }
+  d = { field = ef, v = '', base = 1, hdr = nil, tx = nil, fps = {}, bulk = {}, merged = {}, changed = false }
   local v = get(ef)
   if v ~= nil and #v >= 7 then
     -- With the topic's time first (a length of 7 + 16k), or without (16k): then the latest entry's time is the topic's.
-    local from = 1
-    if #v % ENTRY_LEN == 7 then d.tx = dec128(v, 1, 7) - TIME_BIAS; from = 8 end
-    for j = from, #v - ENTRY_LEN + 1, ENTRY_LEN do
-      local e = string.sub(v, j, j + ENTRY_LEN - 1)
-      d.seen[string.sub(e, 1, FP_LEN)] = true
-      d.entries[#d.entries + 1] = e
-      if from == 1 then
-        local at = dec128(e, FP_LEN + 1, 7) - TIME_BIAS
-        if d.tx == nil or at > d.tx then d.tx = at end
-      end
-    end
+    d.v = v
+    if #v % ENTRY_LEN == 7 then d.hdr = dec128(v, 1, 7) - TIME_BIAS; d.base = 8 end
   end
   -- The previous layout (x:<code> = the topic's latest time, one e:<code>:<event_id> field per id): the time carries
   -- over; the ids cannot be fingerprinted here and are dropped (design-decisions §23 "Upgrade"). Looked for only while
@@ -1131,13 +1211,76 @@ local function dedupe_of(tc, ef)
   local legacy_tx = nil
   if v == nil then legacy_tx = opt(get('x:' .. tc)) end
   if legacy_tx ~= nil then
-    if d.tx == nil or legacy_tx > d.tx then d.tx = legacy_tx end
+    d.tx = legacy_tx
     del('x:' .. tc)
     d.changed = true
     d.legacy = true
   end
   dedupe[tc] = d
   return d
+end
+-- Whether string s holds fingerprint fp at an entry's position (entries of ENTRY_LEN bytes from `base`; a match
+-- elsewhere, inside an entry or across two, is searched past).
+local function holds_fp(s, base, fp)
+  local last = #s - ENTRY_LEN + 1
+  local p = string.find(s, fp, base, true)
+  while p ~= nil and p <= last do
+    if (p - base) % ENTRY_LEN == 0 then return true end
+    p = string.find(s, fp, p + 1, true)
+  end
+  return false
+end
+-- Whether the topic's memory (stored, or added by this call) remembers fingerprint fp.
+local function remembered(d, fp)
+  if d.fps[fp] then return true end
+  if holds_fp(d.v, d.base, fp) then return true end
+  local bulk = d.bulk
+  local merged = d.merged
+  for k = 1, #merged do
+    if holds_fp(merged[k], 1, fp) then return true end
+  end
+  return false
+end
+-- An entry's time (the 7 digits after its fingerprint, at j).
+local function entry_at(s, j)
+  local a, b, c, e, f, g, h = string.byte(s, j + FP_LEN, j + FP_LEN + 6)
+  return ((((((a * 128 + b) * 128 + c) * 128 + e) * 128 + f) * 128 + g) * 128 + h) - TIME_BIAS
+end
+-- 7 digits of x (enc128(x, 7) without a table).
+local function enc7(x)
+  local h = x % 128; x = (x - h) / 128
+  local g = x % 128; x = (x - g) / 128
+  local f = x % 128; x = (x - f) / 128
+  local e = x % 128; x = (x - e) / 128
+  local c = x % 128; x = (x - c) / 128
+  local b = x % 128; x = (x - b) / 128
+  return string.char(x % 128, b, c, e, f, g, h)
+end
+-- The lowest and highest entry time of s from `base` (nil, nil without entries), folded into lo, hi.
+local function entry_range(s, base, lo, hi)
+  for j = base, #s - ENTRY_LEN + 1, ENTRY_LEN do
+    local at = entry_at(s, j)
+    if lo == nil or at < lo then lo = at end
+    if hi == nil or at > hi then hi = at end
+  end
+  return lo, hi
+end
+-- The entries of s from `base` at or after limit, appended to keep; returns the highest kept time folded into top.
+local function keep_entries(s, base, limit, keep, top)
+  local run = nil
+  local last = #s - ENTRY_LEN + 1
+  for j = base, last, ENTRY_LEN do
+    local at = entry_at(s, j)
+    if at >= limit then
+      if run == nil then run = j end
+      if top == nil or at > top then top = at end
+    elseif run ~= nil then
+      keep[#keep + 1] = string.sub(s, run, j - 1)
+      run = nil
+    end
+  end
+  if run ~= nil then keep[#keep + 1] = string.sub(s, run, last + ENTRY_LEN - 1) end
+  return top
 end
 
 -- One customer's merged web events (op M, record i), after its high-water offset `hw` was read. The cutoff used for
@@ -1147,16 +1290,15 @@ local function run_merged(i, hw)
   local first_offset, last_offset = ev_offset[i], ev_x2[i]
   if hw ~= nil and not offset_gt(last_offset, hw) then return end
   if hw ~= nil and not offset_gt(first_offset, hw) then conflict = true; return end
-  local d = dedupe_of(code_of[i], dedupe_field[i])
+  local nm = ev_names[i]
+  local d = dedupe_of(nm.tc, nm.ef)
   local entries = ev_eid[i]
   for j = 1, #entries, ENTRY_LEN do
-    if d.seen[string.sub(entries, j, j + FP_LEN - 1)] then conflict = true; return end
+    if remembered(d, string.sub(entries, j, j + FP_LEN - 1)) then conflict = true; return end
   end
-  set(hw_field[i], last_offset)
-  for j = 1, #entries, ENTRY_LEN do
-    d.seen[string.sub(entries, j, j + FP_LEN - 1)] = true
-    d.entries[#d.entries + 1] = string.sub(entries, j, j + ENTRY_LEN - 1)
-  end
+  set(nm.hf, last_offset)
+  d.bulk[#d.bulk + 1] = entries
+  d.merged[#d.merged + 1] = entries
   d.changed = true
   local latest, earliest = ev_at[i], tonumber(ev_x3[i])
   if mx == nil or latest > mx then mx = latest; set('mx', fmt(latest)) end
@@ -1177,11 +1319,12 @@ for i = first, last, 2 do
   local offset, eid = ev_offset[i], ev_eid[i]
   local at = ev_at[i]
   local op, x1, x2, x3 = ev_op[i], ev_x1[i], ev_x2[i], ev_x3[i]
-  local hf = hw_field[i]
+  local nm = ev_names[i]
+  local hf = nm.hf
   local hw = get(hf)
   if hw == nil then
     -- The previous layout's high-water field (h:<topic>:<partition>) moves to the new name.
-    local lf = legacy_hw_field[i]
+    local lf = 'h:' .. nm.topic .. ':' .. nm.partition
     hw = get(lf)
     if hw ~= nil then set(hf, hw); del(lf) end
   end
@@ -1194,13 +1337,13 @@ for i = first, last, 2 do
     -- The horizon is measured per input topic (from the latest event time of that topic for this customer): the
     -- topics are consumed independently, and a lagging topic's ids must not be forgotten because another topic ran
     -- ahead in event time. Ids are unique within a topic.
-    local d = dedupe_of(code_of[i], dedupe_field[i])
+    local d = dedupe_of(nm.tc, nm.ef)
     local fp = ev_fp[i]
-    if not d.seen[fp] then
-      d.seen[fp] = true
+    if not remembered(d, fp) then
+      d.fps[fp] = true
       if mx == nil or at > mx then mx = at; set('mx', fmt(at)) end
       if d.tx == nil or at > d.tx then d.tx = at end
-      d.entries[#d.entries + 1] = fp .. enc128(at + TIME_BIAS, 7)
+      d.bulk[#d.bulk + 1] = fp .. enc7(at + TIME_BIAS)
       d.changed = true
       applied = applied + 1
       if min_at == nil or at < min_at then min_at = at end
@@ -1229,20 +1372,30 @@ write_days(service_days)
 -- The dedupe memory of each topic this call applied events of, pruned to the horizon behind the topic's latest time.
 for tc, d in pairs(dedupe) do
   if d.changed then
-    local keep, limit, top = {}, d.tx - horizon, nil
-    for _, e in ipairs(d.entries) do
-      local at = dec128(e, FP_LEN + 1, 7) - TIME_BIAS
-      if at >= limit then
-        keep[#keep + 1] = e
-        if top == nil or at > top then top = at end
-      end
+    -- The topic's time: the stored one (or, without it, the latest stored entry's), later events' and x:<code>'s.
+    local lo, hi = entry_range(d.v, d.base, nil, nil)
+    local tx = d.hdr or hi
+    if d.tx ~= nil and (tx == nil or d.tx > tx) then tx = d.tx end
+    local bulk = d.bulk
+    for k = 1, #bulk do lo, hi = entry_range(bulk[k], 1, lo, hi) end
+    local limit, body, top = tx - horizon, nil, nil
+    if lo == nil or lo >= limit then
+      -- Nothing older than the horizon: the stored entries and the new ones, as they are.
+      top = hi
+      local n = math.floor((#d.v - d.base + 1) / ENTRY_LEN)
+      body = string.sub(d.v, d.base, d.base + n * ENTRY_LEN - 1) .. table.concat(bulk)
+    else
+      local keep = {}
+      top = keep_entries(d.v, d.base, limit, keep, nil)
+      for k = 1, #bulk do top = keep_entries(bulk[k], 1, limit, keep, top) end
+      body = table.concat(keep)
     end
     -- The topic's time is left out when it is the latest entry's (always, but after an upgrade from x:<code>), with
     -- the packed layout.
-    if pack and top == d.tx then
-      set(d.field, table.concat(keep))
+    if pack and top == tx then
+      set(d.field, body)
     else
-      set(d.field, enc128(d.tx + TIME_BIAS, 7) .. table.concat(keep))
+      set(d.field, enc7(tx + TIME_BIAS) .. body)
     end
     if d.legacy then
       -- The previous layout's id fields of this topic (once per customer and topic, at the upgrade).
@@ -1432,7 +1585,7 @@ for k = 1, n do
     key, cache, dirty = KEYS[k], {}, {}
     applied, min_at, max_at, excess, expired = 0, nil, nil, 0, 0
     web_delta, dedupe, conflict = nil, {}, false
-    order_days, service_days = day_set(ORDER_DAYS), day_set(SERVICE_DAYS)
+    order_days, service_days = nil, nil
     preread(first, last)
     -- `lb`: a lower bound of the days at which fields become foldable (see lower_bound_to).
     lower_bound = opt(get('lb'))
