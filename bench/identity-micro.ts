@@ -7,7 +7,7 @@
  * topic-partition (3 per topic) and given to two handlers (createAggregatorHandler) in the SAME run, batch by batch
  * alternately (which one goes first alternating too): one without identity (anonymous events skipped, as before issue 20), one with routeByIdentity. Prints
  * events/s of each and the ratio, the Redis bytes per alias (MEMORY USAGE of the alias hash and of the customer's
- * identity hash), Redis's main-thread CPU seconds of each handler's batches, and the hold alone (IdentityStore.hold on
+ * identity hash), Redis's main-thread and this process's CPU seconds of each handler's batches, and the hold alone (IdentityStore.hold on
  * each web batch's anonymous events, prefix `idbench-hold`): the server's EVALSHA µs per anonymous id and batch and
  * per event, and the Redis bytes of the held events per anonymous id.
  */
@@ -103,7 +103,7 @@ function handlerFor(prefix: string, withIdentity: boolean) {
         }
       : undefined,
   });
-  return { handler, identity, prefix, seconds: 0, redisCpu: 0 };
+  return { handler, identity, prefix, seconds: 0, redisCpu: 0, nodeCpu: 0 };
 }
 /** CPU seconds of Redis's main thread (user + sys; INFO cpu): the scripts' and commands' time. */
 async function redisMainCpu(): Promise<number> {
@@ -136,8 +136,11 @@ for (const [i, b] of batches.slice(1).entries()) {
   for (const r of i % 2 === 0 ? runs : [...runs].reverse()) {
     const cpu = await redisMainCpu();
     const t = process.hrtime.bigint();
+    const node = process.cpuUsage();
     await r.handler(b, ctx);
     r.seconds += Number(process.hrtime.bigint() - t) / 1e9;
+    const used = process.cpuUsage(node);
+    r.nodeCpu += (used.user + used.system) / 1e6;
     r.redisCpu += (await redisMainCpu()) - cpu;
   }
 }
@@ -210,6 +213,11 @@ console.log(
       /** Redis main-thread CPU seconds of each handler's batches. */
       redisCpuSecondsWithout: +runs[0]!.redisCpu.toFixed(3),
       redisCpuSecondsWith: +runs[1]!.redisCpu.toFixed(3),
+      /** This process's CPU seconds (user + sys) during each handler's batches. */
+      nodeCpuSecondsWithout: +runs[0]!.nodeCpu.toFixed(3),
+      nodeCpuSecondsWith: +runs[1]!.nodeCpu.toFixed(3),
+      secondsWithout: +runs[0]!.seconds.toFixed(3),
+      secondsWith: +runs[1]!.seconds.toFixed(3),
       hold: {
         calls: holdAfter.calls - holdBefore.calls,
         idHolds,
