@@ -7,7 +7,7 @@
  * topic-partition (3 per topic) and given to two handlers (createAggregatorHandler) in the SAME run, batch by batch
  * alternately (which one goes first alternating too): one without identity (anonymous events skipped, as before issue 20), one with routeByIdentity. Prints
  * events/s of each and the ratio, the Redis bytes per alias (MEMORY USAGE of the alias hash and of the customer's
- * identity hash), Redis's main-thread and this process's CPU seconds of each handler's batches, and the hold alone (IdentityStore.hold on
+ * identity hash), the aliases' rate through the identities handler (one batch of the aliases' records), Redis's main-thread and this process's CPU seconds of each handler's batches, and the hold alone (IdentityStore.hold on
  * each web batch's anonymous events, prefix `idbench-hold`): the server's EVALSHA µs per anonymous id and batch and
  * per event, and the Redis bytes of the held events per anonymous id.
  */
@@ -15,6 +15,7 @@ import {
   AggregateStore,
   appliedBeforeMerge,
   DEFAULT_AGGREGATE_CONFIG,
+  foldAlias,
   type HeldEvent,
   IdentityStore,
 } from '@tierstream/aggregates';
@@ -25,6 +26,7 @@ import type { ConsumedRecord, PartitionBatch } from '@tierstream/kafka';
 import { TierStateStore } from '@tierstream/tierstate';
 import pino from 'pino';
 import { createAggregatorHandler } from '../services/aggregator/src/handler';
+import { createIdentityHandler } from '../services/aggregator/src/identity-handler';
 import { aliasEvents, aliasedCustomers, benchHash, identityShape } from './lib/identity';
 
 const customers = Number(process.argv[2] ?? 2000);
@@ -103,7 +105,7 @@ function handlerFor(prefix: string, withIdentity: boolean) {
         }
       : undefined,
   });
-  return { handler, identity, prefix, seconds: 0, redisCpu: 0, nodeCpu: 0 };
+  return { handler, identity, aggregates, prefix, seconds: 0, redisCpu: 0, nodeCpu: 0 };
 }
 /** CPU seconds of Redis's main thread (user + sys; INFO cpu): the scripts' and commands' time. */
 async function redisMainCpu(): Promise<number> {
@@ -128,7 +130,39 @@ const cleanup = async () => {
 await cleanup();
 let first = Number.POSITIVE_INFINITY;
 for (const e of events) first = Math.min(first, e.event.occurred_at);
-for (const alias of aliasEvents(aliased, first)) await runs[1]!.identity.apply(alias);
+// The aliases through the identities handler (one batch of identities.v1 records, as the service gets them), timed.
+const aliasRecords: ConsumedRecord[] = [];
+for (const alias of aliasEvents(aliased, first))
+  aliasRecords.push({
+    topic: TOPICS.identities,
+    partition: 0,
+    offset: String(aliasRecords.length),
+    key: Buffer.from(alias.customer_id),
+    value: await serde.encode(TOPICS.identities, alias),
+    headers: {},
+    timestamp: 0,
+  });
+const identityHandler = createIdentityHandler({
+  serde,
+  identity: runs[1]!.identity,
+  folds: {
+    alias: async (customerId, anonymousId, held, source) => {
+      await foldAlias(runs[1]!.aggregates, customerId, anonymousId, held, source);
+    },
+    merge: async () => {
+      throw new Error('identity-micro: no merges');
+    },
+  },
+  tierState: new TierStateStore(redis, 'idbench-on'),
+  producer,
+  signalsTopic: TOPICS.signals,
+  signalPartitions: 3,
+  validation: { maxFutureSkewMs: 3_600_000 },
+  logger,
+});
+const aliasStarted = process.hrtime.bigint();
+await identityHandler({ topic: TOPICS.identities, partition: 0, records: aliasRecords, highWatermark: '0' }, ctx);
+const aliasSeconds = Number(process.hrtime.bigint() - aliasStarted) / 1e9;
 // Warm-up (schemas cached, scripts loaded) on the first batch, not measured; then alternate, batch by batch, the
 // first of each pair alternating too (the second handler of a pair ran faster on the same batch, by ~5 %).
 for (const r of runs) await r.handler(batches[0]!, ctx);
@@ -210,6 +244,8 @@ console.log(
       withIdentityEventsPerSec: rate(runs[1]!),
       ratio: +(rate(runs[1]!) / rate(runs[0]!)).toFixed(3),
       bytesPerAlias: Math.round(aliasBytes.reduce((a, b) => a + b, 0) / aliasBytes.length),
+      /** The aliases through the identities handler, in one batch (before the input batches: nothing held yet). */
+      aliasesPerSec: Math.round(aliased.length / aliasSeconds),
       /** Redis main-thread CPU seconds of each handler's batches. */
       redisCpuSecondsWithout: +runs[0]!.redisCpu.toFixed(3),
       redisCpuSecondsWith: +runs[1]!.redisCpu.toFixed(3),
