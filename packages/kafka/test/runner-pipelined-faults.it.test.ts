@@ -158,4 +158,71 @@ describe('ConsumerRunner, pipelined apply and finish under random failures and d
     expect(done).toEqual(['apply 0', 'finish 0', 'apply 3', 'finish 3']);
     expect(await committed()).toBe(6);
   });
+  it("a member whose partition was revoked while a batch's apply was held applies and finishes it after, but does not commit it over the new owner's commits", async () => {
+    const topic = uniqueName('runner_revoked');
+    const groupId = uniqueName('runner_revoked_group');
+    topics.push(topic);
+    await admin.connect();
+    await createTopics(admin, [topic], 1);
+    await producerClient.connect();
+    const send = (b: number) =>
+      producerClient.send({
+        topic,
+        messages: Array.from({ length: 3 }, (_, i) => ({ key: `k${b * 3 + i}`, value: `v${b * 3 + i}` })),
+      });
+    await send(0);
+    const committed = async () =>
+      Number((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset);
+    let open: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const log: string[] = [];
+    const member = (name: string, clientId: string, hold: boolean) => {
+      const kafka = createKafka({ brokers: testEndpoints().kafkaBrokers, clientId });
+      return createProducer(kafka).then((producer) => {
+        const runner = new ConsumerRunner({
+          kafka,
+          groupId,
+          topics: [topic],
+          producer,
+          logger: pino({ level: 'silent' }),
+          service: 'runner-faults-test',
+          maxBytesPerPartition: 100,
+          handler: async (batch) => {
+            const first = batch.records[0]!.offset;
+            log.push(`${name} handler ${first}`);
+            return {
+              apply: async () => {
+                if (hold) await opened;
+                log.push(`${name} apply ${first}`);
+              },
+              finish: async () => {
+                log.push(`${name} finish ${first}`);
+              },
+            };
+          },
+        });
+        runners.push(runner);
+        return runner;
+      });
+    };
+    // The round-robin assignor gives the only partition to the member whose id sorts first: "a-…" once it joins.
+    const first = await member('old', 'z-runner-revoked', true);
+    await first.start();
+    await waitUntil('the old member holding the apply of batch 0', async () => log.includes('old handler 0'));
+    const second = await member('new', 'a-runner-revoked', false);
+    await second.start();
+    await waitUntil('the new member committing batch 0', async () => (await committed()) === 3);
+    await send(1);
+    await waitUntil('the new member committing batch 1', async () => (await committed()) === 6);
+    open();
+    await waitUntil('the old member finishing batch 0', async () => log.includes('old finish 0'));
+    await sleep(1_000);
+    // The old member's apply and finish ran (the effects are idempotent), but its commit of 3 was not made.
+    expect(await committed()).toBe(6);
+    expect(log.indexOf('new finish 0')).toBeGreaterThanOrEqual(0);
+    expect(log.indexOf('new finish 0')).toBeLessThan(log.indexOf('old apply 0'));
+    expect(log.filter((l) => l.startsWith('old '))).toEqual(['old handler 0', 'old apply 0', 'old finish 0']);
+  });
 });
