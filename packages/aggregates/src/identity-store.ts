@@ -118,6 +118,8 @@ export const DEFAULT_ANON_RETENTION_MS = 30 * 86_400_000;
 /** Anonymous ids per identity_hold_many.lua call, and about as many events per call (a call blocks Redis). */
 const HOLD_IDS_PER_CALL = 512;
 const HOLD_EVENTS_PER_CALL = 4_000;
+/** ALIAS events applied together by applyMany (a run of distinct anonymous ids; each step one round trip for all). */
+const ALIASES_PER_ROUND = 1_000;
 
 export class IdentityStore {
   readonly keys: ReturnType<typeof identityKeys>;
@@ -190,7 +192,37 @@ export class IdentityStore {
    * its event id; refusals come back as `{ kind: 'rejected', reason }` (the caller dead-letters the record).
    */
   async apply(event: IdentityEvent): Promise<IdentityApplied> {
-    return event.type === 'MERGE' ? this.applyMerge(event) : this.applyAlias(event);
+    return (await this.applyMany([event]))[0]!;
+  }
+
+  /**
+   * Applies identity events in order, as `apply` one after the other would (same results, same graph), in fewer round
+   * trips: a run of consecutive ALIAS events of distinct anonymous ids (at most ALIASES_PER_ROUND) is applied together,
+   * each step for all of them in one round trip (one pipeline per slot in Cluster): such aliases touch disjoint keys
+   * (each its anonymous id's hashes, its own `al:` field) and read only what no alias writes (erasure markers, roots,
+   * which only merges change), so they commute. A MERGE, and an alias of an anonymous id already in the run, start a
+   * new run. Result i is event i's.
+   */
+  async applyMany(events: readonly IdentityEvent[]): Promise<IdentityApplied[]> {
+    const out: IdentityApplied[] = [];
+    let i = 0;
+    while (i < events.length) {
+      if (events[i]!.type === 'MERGE') {
+        out.push(await this.applyMerge(events[i]!));
+        i++;
+        continue;
+      }
+      const run: IdentityEvent[] = [];
+      const anonymousIds = new Set<string>();
+      for (; i < events.length && run.length < ALIASES_PER_ROUND; i++) {
+        const e = events[i]!;
+        if (e.type === 'MERGE' || anonymousIds.has(e.anonymous_id!)) break;
+        anonymousIds.add(e.anonymous_id!);
+        run.push(e);
+      }
+      out.push(...(await this.applyAliases(run)));
+    }
+    return out;
   }
 
   private async applyMerge(e: IdentityEvent): Promise<IdentityApplied> {
@@ -234,32 +266,83 @@ export class IdentityStore {
     return { outcome: { kind: 'merged', merged: a, into: survivor }, redo: code === 1 };
   }
 
-  private async applyAlias(e: IdentityEvent): Promise<IdentityApplied> {
-    const x = e.anonymous_id!;
-    const c = e.customer_id;
-    if ((await this.redis.exists(this.keys.erased(c))) === 1)
-      return { outcome: { kind: 'rejected', reason: 'ERASED_ID' }, redo: false };
-    const reply = await this.commands.tsIdentityAlias(
-      this.keys.alias(x),
-      this.keys.held(x),
-      e.event_id,
-      c,
-      e.occurred_at,
-      e.occurred_at - this.anonRetentionMs,
-      this.keepAfterAliasMs,
+  /**
+   * ALIAS events of distinct anonymous ids with no MERGE between them (applyMany), each as apply would: refused when
+   * its customer is erased; else identity_alias-2.lua in the anonymous id's slot (the alias recorded, the held events
+   * returned), then `al:<X>` on the customer (a refusal by another alias: duplicate or ALIAS_CONFLICT by the roots).
+   * Three round trips for the whole run (four when an anonymous id was aliased before).
+   */
+  private async applyAliases(events: readonly IdentityEvent[]): Promise<IdentityApplied[]> {
+    const out: IdentityApplied[] = new Array(events.length);
+    const erased = await execBySlot(
+      this.redis,
+      events,
+      (e) => this.keys.erased(e.customer_id),
+      (p, e) => p.exists(this.keys.erased(e.customer_id)),
     );
-    const code = Number(reply[0]);
-    if (code === IdentityScriptCode.ALREADY_ALIASED) {
-      const [mine, theirs] = await Promise.all([this.rootOf(c), this.rootOf(String(reply[1]))]);
-      return mine === theirs
-        ? { outcome: { kind: 'duplicate' }, redo: false }
-        : { outcome: { kind: 'rejected', reason: 'ALIAS_CONFLICT' }, redo: false };
-    }
-    await this.redis.hset(this.keys.customer(c), `al:${x}`, String(e.occurred_at));
-    const held: HeldEvent[] = [];
-    for (let i = 2; i < reply.length; i += 2) held.push(decodeHeld(String(reply[i]), String(reply[i + 1])));
-    held.sort((p, q) => p.occurredAt - q.occurredAt || (p.eventId < q.eventId ? -1 : p.eventId > q.eventId ? 1 : 0));
-    return { outcome: { kind: 'aliased', anonymousId: x, customerId: c }, redo: code === 1, held };
+    const live: number[] = [];
+    events.forEach((_, k) => {
+      if (erased[k] === 1) out[k] = { outcome: { kind: 'rejected', reason: 'ERASED_ID' }, redo: false };
+      else live.push(k);
+    });
+    const replies = (await execBySlot(
+      this.redis,
+      live,
+      (k) => this.keys.alias(events[k]!.anonymous_id!),
+      (p, k) => {
+        const e = events[k]!;
+        (p as unknown as IdentityCommands).tsIdentityAlias(
+          this.keys.alias(e.anonymous_id!),
+          this.keys.held(e.anonymous_id!),
+          e.event_id,
+          e.customer_id,
+          e.occurred_at,
+          e.occurred_at - this.anonRetentionMs,
+          this.keepAfterAliasMs,
+        );
+      },
+    )) as Array<Array<number | string>>;
+    const aliased: number[] = [];
+    const refused: Array<{ k: number; other: string }> = [];
+    live.forEach((k, j) => {
+      const reply = replies[j]!;
+      if (Number(reply[0]) === IdentityScriptCode.ALREADY_ALIASED) refused.push({ k, other: String(reply[1]) });
+      else aliased.push(k);
+    });
+    const [roots] = await Promise.all([
+      refused.length > 0
+        ? this.resolveMany(refused.flatMap(({ k, other }) => [events[k]!.customer_id, other]))
+        : undefined,
+      execBySlot(
+        this.redis,
+        aliased,
+        (k) => this.keys.customer(events[k]!.customer_id),
+        (p, k) => {
+          const e = events[k]!;
+          p.hset(this.keys.customer(e.customer_id), `al:${e.anonymous_id}`, String(e.occurred_at));
+        },
+      ),
+    ]);
+    for (const { k, other } of refused)
+      out[k] =
+        roots!.get(events[k]!.customer_id) === roots!.get(other)
+          ? { outcome: { kind: 'duplicate' }, redo: false }
+          : { outcome: { kind: 'rejected', reason: 'ALIAS_CONFLICT' }, redo: false };
+    live.forEach((k, j) => {
+      const reply = replies[j]!;
+      const code = Number(reply[0]);
+      if (code === IdentityScriptCode.ALREADY_ALIASED) return;
+      const e = events[k]!;
+      const held: HeldEvent[] = [];
+      for (let i = 2; i < reply.length; i += 2) held.push(decodeHeld(String(reply[i]), String(reply[i + 1])));
+      held.sort((p, q) => p.occurredAt - q.occurredAt || (p.eventId < q.eventId ? -1 : p.eventId > q.eventId ? 1 : 0));
+      out[k] = {
+        outcome: { kind: 'aliased', anonymousId: e.anonymous_id!, customerId: e.customer_id },
+        redo: code === 1,
+        held,
+      };
+    });
+    return out;
   }
 
   /**

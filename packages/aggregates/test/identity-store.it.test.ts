@@ -5,7 +5,7 @@ import { Cluster } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestRedis, uniqueName } from '../../../test/support/stack';
 import { attributeEvents, buildIdentityGraph, type IdentityOutcome, rootOf } from '../src/identity-oracle';
-import { type HeldEvent, IdentityStore } from '../src/identity-store';
+import { type HeldEvent, type IdentityApplied, IdentityStore } from '../src/identity-store';
 
 // The identity graph store (lua/identity_*.lua through IdentityStore) against the identity oracle, on the stack's
 // Redis and on its Redis Cluster: random identity histories with redeliveries give the oracle's graph and outcomes,
@@ -96,7 +96,8 @@ const webEvent = (anon: string, id: number): InputEvent => ({
 
 /**
  * Runs a history through the store as the aggregator will: identity events in order (redeliveries re-apply an earlier
- * one), anonymous events held or routed (routed ones deduplicated by event id like the apply path's offsets), alias
+ * one; the identity steps between two web steps as one batch, through applyMany, as the identities handler applies a
+ * batch: runs of aliases together), anonymous events held or routed (routed ones deduplicated by event id like the apply path's offsets), alias
  * folds once per alias event id (the fold's marker). Returns the outcomes of first applications and the anonymous
  * event ids counted per customer named (with multiplicity).
  */
@@ -109,7 +110,8 @@ async function run(store: IdentityStore, steps: Step[]) {
   const count = (customer: string, id: string) => counted.set(customer, [...(counted.get(customer) ?? []), id]);
   let watermark = Number.NEGATIVE_INFINITY;
   const inputs: InputEvent[] = [];
-  for (const step of steps) {
+  let batch: Array<{ event: IdentityEvent; first: boolean }> = [];
+  for (const [s, step] of steps.entries()) {
     if (step.kind === 'web') {
       const byAnon = new Map<string, HeldEvent[]>();
       for (const e of step.events) {
@@ -135,18 +137,26 @@ async function run(store: IdentityStore, steps: Step[]) {
       }
       continue;
     }
+    // Identity events (and redeliveries) up to the next web step: applied together, as one identities batch is.
     const event = step.kind === 'identity' ? step.event : applied[Math.max(0, applied.length - step.back)];
-    if (!event) continue;
-    const result = await store.apply(event);
-    if (step.kind === 'identity') {
-      applied.push(event);
-      outcomes.push(result.outcome);
-      watermark = Math.max(watermark, event.occurred_at);
+    if (event) {
+      batch.push({ event, first: step.kind === 'identity' });
+      if (step.kind === 'identity') applied.push(event);
     }
-    if (result.outcome.kind === 'aliased' && !folded.has(event.event_id)) {
-      folded.add(event.event_id);
-      for (const h of result.held ?? []) count(event.customer_id, h.eventId);
-    }
+    if (steps[s + 1]?.kind !== 'web' && s + 1 < steps.length) continue;
+    const results = await store.applyMany(batch.map((b) => b.event));
+    batch.forEach(({ event: e, first }, i) => {
+      const result = results[i]!;
+      if (first) {
+        outcomes.push(result.outcome);
+        watermark = Math.max(watermark, e.occurred_at);
+      }
+      if (result.outcome.kind === 'aliased' && !folded.has(e.event_id)) {
+        folded.add(e.event_id);
+        for (const h of result.held ?? []) count(e.customer_id, h.eventId);
+      }
+    });
+    batch = [];
   }
   return { outcomes, applied, counted, inputs };
 }
@@ -398,5 +408,78 @@ describe('IdentityStore memory', () => {
     const w = store.keys.held('w');
     await t.redis.hset(w, '_min', String(T0 + 1), 'e8', `${T0 + 1},0`);
     expect(heldIds(await store.apply(alias('w', 3)))).toEqual(['e8']);
+  });
+});
+
+describe('IdentityStore.applyMany', () => {
+  const t = createTestRedis('identity-many');
+  afterAll(() => t.cleanup());
+  const alias = (id: string, anon: string, customer: string): IdentityEvent => ({
+    event_id: id,
+    type: 'ALIAS',
+    customer_id: customer,
+    anonymous_id: anon,
+    merged_customer_id: null,
+    source: null,
+    occurred_at: T0 + DAY,
+  });
+
+  it('a run of aliases takes a few round trips in all, with the results and graph of one at a time', async () => {
+    const many = new IdentityStore(t.redis, { prefix: 'many' });
+    const one = new IdentityStore(t.redis, { prefix: 'one' });
+    // Before the batch: x-conflict aliased to c-other, c-erased erased, held events for x-3 (folded by its alias).
+    for (const s of [many, one]) {
+      await s.apply(alias('a-before', 'x-conflict', 'c-other'));
+      await t.redis.set(s.keys.erased('c-erased'), '1');
+      await s.hold([{ anonymousId: 'x-3', events: [{ eventId: 'w', occurredAt: T0, type: 'PAGE_VIEW' }] }], 0);
+    }
+    const events = [
+      ...Array.from({ length: 50 }, (_, i) => alias(`a-${i}`, `x-${i}`, `c-${i}`)),
+      alias('a-erased', 'x-erased', 'c-erased'),
+      alias('a-conflict', 'x-conflict', 'c-1'),
+      alias('a-dup', 'x-conflict', 'c-other'),
+    ];
+    // Round trips of `many`'s client: direct commands and pipelines (ioredis sends a pipeline's commands with a stream).
+    let trips = 0;
+    const redis = t.redis as unknown as {
+      sendCommand: (c: unknown, s?: unknown, n?: unknown) => unknown;
+      pipeline: () => { exec: () => Promise<unknown> };
+    };
+    const send = redis.sendCommand.bind(redis);
+    const pipeline = redis.pipeline.bind(redis);
+    redis.sendCommand = (c, s, n) => {
+      if (s === undefined) trips++;
+      return send(c, s, n);
+    };
+    redis.pipeline = () => {
+      const p = pipeline();
+      const exec = p.exec.bind(p);
+      p.exec = () => {
+        trips++;
+        return exec();
+      };
+      return p;
+    };
+    let got: Awaited<ReturnType<IdentityStore['applyMany']>>;
+    try {
+      got = await many.applyMany(events);
+    } finally {
+      redis.sendCommand = send;
+      redis.pipeline = pipeline;
+    }
+    // One round trip per step for the 52 aliases of distinct ids (erasure markers; the alias scripts; the customers'
+    // `al:` fields beside the roots of the conflict), then the same for the last one (its anonymous id was in the run).
+    expect(trips).toBeLessThanOrEqual(8); // one at a time: 157
+    const want: IdentityApplied[] = [];
+    for (const e of events) want.push(await one.apply(e));
+    expect(got).toEqual(want);
+    expect(got.slice(50).map((r) => r.outcome.kind)).toEqual(['rejected', 'rejected', 'duplicate']);
+    expect(got[3]!.held).toEqual([{ eventId: 'w', occurredAt: T0, type: 'PAGE_VIEW' }]);
+    const ids = [...events.map((e) => e.customer_id), 'c-other'];
+    const records = async (s: IdentityStore) =>
+      [...(await s.readMany(ids))].map(([id, r]) => [id, r.aliases, r.mergedInto]);
+    expect(await records(many)).toEqual(await records(one));
+    for (const e of events)
+      expect((await many.aliasOf(e.anonymous_id!))?.customerId).toBe((await one.aliasOf(e.anonymous_id!))?.customerId);
   });
 });

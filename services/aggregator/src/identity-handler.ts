@@ -30,7 +30,8 @@ export interface IdentityFolds {
 
 export interface IdentityHandlerDeps {
   serde: Pick<AvroSerde, 'decode' | 'encode' | 'encodeIfCached'>;
-  identity: Pick<IdentityStore, 'apply' | 'rootOf'>;
+  /** applyMany and resolveMany, when present, save round trips (runs of aliases; the roots of all folds at once). */
+  identity: Pick<IdentityStore, 'apply' | 'rootOf'> & Partial<Pick<IdentityStore, 'applyMany' | 'resolveMany'>>;
   folds: IdentityFolds;
   tierState: Pick<TierStateStore, 'schedule' | 'advanceWatermarks'>;
   producer: RecordProducer;
@@ -54,6 +55,12 @@ export function createIdentityHandler(deps: IdentityHandlerDeps): BatchHandler {
     const touched = new Map<string, number>();
     const touch = (id: string, at: number) => touched.set(id, Math.min(at, touched.get(id) ?? at));
     let watermark = -1;
+    // The roots of the customers whose aliases fold held events (the alias's customer may have been merged meanwhile:
+    // the held events go to its root), in one lookup: the graph is final for this batch (its merges were applied
+    // above; the folds do not change it).
+    const folding = results.flatMap((r) => (r.kind === 'alias' && r.held.length > 0 ? [r.customerId] : []));
+    const roots =
+      folding.length > 0 && deps.identity.resolveMany ? await deps.identity.resolveMany(folding) : undefined;
     for (const r of results) {
       if (r.kind === 'dead') {
         ctx.deadLetter(r.record, r.reason, r.message);
@@ -61,11 +68,11 @@ export function createIdentityHandler(deps: IdentityHandlerDeps): BatchHandler {
       }
       watermark = Math.max(watermark, r.event.occurred_at);
       if (r.kind === 'alias') {
-        // The alias's customer may have been merged meanwhile: the held events go to its root.
-        const customer = await deps.identity.rootOf(r.customerId);
+        if (r.held.length === 0) continue;
+        const customer = roots?.get(r.customerId) ?? (await deps.identity.rootOf(r.customerId));
         const source = { topic: r.record.topic, partition: r.record.partition, offset: r.record.offset };
         await deps.folds.alias(customer, r.event.anonymous_id!, r.held, source);
-        if (r.held.length > 0) touch(customer, Math.min(...r.held.map((h) => h.occurredAt)));
+        touch(customer, Math.min(...r.held.map((h) => h.occurredAt)));
       } else if (r.kind === 'merge') {
         const source = { topic: r.record.topic, partition: r.record.partition, offset: r.record.offset };
         await deps.folds.merge(r.merged, r.into, r.event.event_id, source);

@@ -93,4 +93,72 @@ describe('identity handler', () => {
     expect(signals.map((s) => s.key).sort()).toEqual(['A', 'B']);
     expect(marks).toEqual([{ topic: 'identities.v1', partition: 0, at: NOW }]);
   });
+
+  it('applies the batch with one applyMany call and looks up the roots of all folds at once', async () => {
+    const calls: string[] = [];
+    const outcomes: Record<string, IdentityApplied> = {
+      a1: {
+        outcome: { kind: 'aliased', anonymousId: 'x', customerId: 'A' },
+        redo: false,
+        held: [{ eventId: 'w1', occurredAt: NOW - 3 * DAY, type: 'PAGE_VIEW' }],
+      },
+      a2: { outcome: { kind: 'aliased', anonymousId: 'y', customerId: 'C' }, redo: false, held: [] },
+      a3: {
+        outcome: { kind: 'aliased', anonymousId: 'z', customerId: 'D' },
+        redo: true,
+        held: [{ eventId: 'w2', occurredAt: NOW - 2 * DAY, type: 'PAGE_VIEW' }],
+      },
+    };
+    const handler = createIdentityHandler({
+      serde: {
+        decode: async (b: Buffer) => ({
+          schemaId: 1,
+          schemaName: 'io.tierstream.IdentityEvent',
+          value: JSON.parse(b.toString()),
+        }),
+        encodeIfCached: () => undefined,
+        encode: async (_t: string, v: unknown) => Buffer.from(JSON.stringify(v)),
+      } as never,
+      identity: {
+        apply: async () => {
+          throw new Error('one at a time');
+        },
+        applyMany: async (events: readonly IdentityEvent[]) => {
+          calls.push(`applyMany ${events.map((e) => e.event_id).join(',')}`);
+          return events.map((e) => outcomes[e.event_id]!);
+        },
+        rootOf: async () => {
+          throw new Error('one root at a time');
+        },
+        resolveMany: async (ids: readonly string[]) => {
+          calls.push(`roots ${ids.join(',')}`);
+          return new Map(ids.map((id) => [id, id === 'A' ? 'B' : id]));
+        },
+      },
+      folds: {
+        alias: async (c, anon, held, src) => void calls.push(`alias ${anon}@${src.offset} → ${c} (${held.length})`),
+        merge: async () => undefined,
+      },
+      tierState: { schedule: async () => undefined, advanceWatermarks: async () => undefined },
+      producer: { send: async () => undefined } as never,
+      signalsTopic: 'customer-signals.v1',
+      signalPartitions: 3,
+      validation: { maxFutureSkewMs: 3_600_000 },
+      logger: pino({ level: 'silent' }),
+      now: () => NOW,
+    });
+    const ctx = { deadLetter: () => undefined, heartbeat: async () => undefined, isStale: () => false } as never;
+    const alias = (id: string, anon: string, customer: string, offset: string) =>
+      rec(event({ event_id: id, type: 'ALIAS', customer_id: customer, anonymous_id: anon, occurred_at: NOW }), offset);
+    await handler(
+      {
+        topic: 'identities.v1',
+        partition: 0,
+        records: [alias('a1', 'x', 'A', '1'), alias('a2', 'y', 'C', '2'), alias('a3', 'z', 'D', '3')],
+      } as never,
+      ctx,
+    );
+    // An alias with nothing held folds nothing (no root needed).
+    expect(calls).toEqual(['applyMany a1,a2,a3', 'roots A,D', 'alias x@1 → B (1)', 'alias z@3 → D (1)']);
+  });
 });
