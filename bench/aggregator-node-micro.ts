@@ -10,9 +10,11 @@
  * measured: CPU µs per event (process.cpuUsage), wall µs per event, GC pauses (count, ms, share of the wall time).
  *
  * A/B without stashing: `BENCH_ROOT=<checkout>` measures the code of another checkout (a `git worktree` whose
- * node_modules links @tierstream/* to its own packages); default this one. Alternate the two back to back.
+ * node_modules links @tierstream/* to its own packages and the rest to this one's); default this one. Alternate the two
+ * back to back. kafkajs' grouping: see groupMessagesPerPartition below.
  * Prints figures only (no pass/fail).
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -31,7 +33,20 @@ const kafka = await load('packages/kafka/src/index.ts');
 const { createAggregatorHandler } = await load('services/aggregator/src/handler.ts');
 const requireKafkajs = createRequire(path.join(root, 'packages/kafka/src/client.ts'));
 const kafkajs = requireKafkajs('kafkajs');
-const groupMessagesPerPartition = requireKafkajs('kafkajs/src/producer/groupMessagesPerPartition');
+// kafkajs' grouping as installed (made linear by scripts/patch-kafkajs.mjs); a checkout without that script is measured
+// with kafkajs 2.2.4's own function (copied here), as it ran then.
+// biome-ignore lint/suspicious/noExplicitAny: kafkajs internals are untyped
+type Grouping = (args: any) => Record<string, unknown[]>;
+const groupMessagesPerPartition: Grouping = existsSync(path.join(root, 'scripts/patch-kafkajs.mjs'))
+  ? requireKafkajs('kafkajs/src/producer/groupMessagesPerPartition')
+  : ({ topic, partitionMetadata, messages, partitioner }) => {
+      if (partitionMetadata.length === 0) return {};
+      return messages.reduce((result: Record<string, unknown[]>, message: unknown) => {
+        const partition = partitioner({ topic, partitionMetadata, message });
+        const current = result[partition] || [];
+        return Object.assign(result, { [partition]: [...current, message] });
+      }, {});
+    };
 const createTopicData = requireKafkajs('kafkajs/src/producer/createTopicData');
 const produceRequest = requireKafkajs('kafkajs/src/protocol/requests/produce/v3/request');
 
