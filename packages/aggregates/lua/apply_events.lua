@@ -156,7 +156,8 @@ local function names(topic, partition)
   end
   return nm
 end
--- Per event (by its first ARGV index): the names of its topic-partition, its fingerprint and event_id.
+-- Per event (by half its first ARGV index, always even: dense arrays, not hash parts): the names of its
+-- topic-partition, its fingerprint and event_id.
 local ev_names, ev_fp, ev_eid = {}, {}, {}
 -- Per event: the unpacked fields (offset, occurred_at as a number, op, x1, x2, x3).
 local ev_offset, ev_at, ev_op, ev_x1, ev_x2, ev_x3 = {}, {}, {}, {}, {}, {}
@@ -192,15 +193,16 @@ local function preread(first, last)
   want, want_seen = { 'mx', 'lb' }, nil
   local want_web, prev = false, nil
   for i = first, last, 2 do
+    local e = i / 2
     local packed, id = ARGV[i], ARGV[i + 1]
     local topic, partition, offset, at_s, op, x2, x3, x1 =
       string.match(packed, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),(.*)$')
     local at = tonumber(at_s)
-    ev_offset[i], ev_at[i], ev_op[i], ev_x1[i], ev_x2[i], ev_x3[i] = offset, at, op, x1, x2, x3
+    ev_offset[e], ev_at[e], ev_op[e], ev_x1[e], ev_x2[e], ev_x3[e] = offset, at, op, x1, x2, x3
     if op == 'M' then
-      ev_fp[i], ev_eid[i] = nil, id
+      ev_fp[e], ev_eid[e] = nil, id
     else
-      ev_fp[i], ev_eid[i] = string.sub(id, 1, FP_LEN), string.sub(id, FP_LEN + 1)
+      ev_fp[e], ev_eid[e] = string.sub(id, 1, FP_LEN), string.sub(id, FP_LEN + 1)
     end
     local nm = prev
     if nm == nil or nm.topic ~= topic or nm.partition ~= partition then
@@ -213,17 +215,20 @@ local function preread(first, last)
       end
       prev = nm
     end
-    ev_names[i] = nm
+    ev_names[e] = nm
     if op == 'P' or op == 'R' or op == 'C' then
       local od = day_of(tonumber(x3))
       want_field('o')
       want_field('o:' .. od)
       if op ~= 'P' then want_field('a:' .. od .. ':' .. day_of(at)) end
-      local oid, rkey = order_identity(x1, ev_eid[i])
+      local oid, rkey = order_identity(x1, ev_eid[e])
       want_field('n:' .. oid)
       if op == 'R' then want_field(refund_field(oid, rkey)) end
     elseif op == 'W' or op == 'M' then
-      if not want_web then want_web = true; want_field('w'); want_field('W') end
+      if not want_web then
+        want_web = true
+        if want_seen == nil then want[#want + 1] = 'w'; want[#want + 1] = 'W' else want_field('w'); want_field('W') end
+      end
     elseif op == 'T' then
       want_field('t')
       want_field('t:' .. day_of(at))
@@ -1198,7 +1203,7 @@ end
 local function dedupe_of(tc, ef)
   local d = dedupe[tc]
   if d ~= nil then return d end
-  d = { field = ef, v = '', base = 1, hdr = nil, tx = nil, fps = {}, bulk = {}, merged = {}, changed = false }
+  d = { field = ef, v = '', base = 1, hdr = nil, tx = nil, fps = nil, bulk = {}, merged = nil, changed = false }
   local v = get(ef)
   if v ~= nil and #v >= 7 then
     -- With the topic's time first (a length of 7 + 16k), or without (16k): then the latest entry's time is the topic's.
@@ -1232,10 +1237,11 @@ local function holds_fp(s, base, fp)
 end
 -- Whether the topic's memory (stored, or added by this call) remembers fingerprint fp.
 local function remembered(d, fp)
-  if d.fps[fp] then return true end
+  if d.fps ~= nil and d.fps[fp] then return true end
   if holds_fp(d.v, d.base, fp) then return true end
   local bulk = d.bulk
   local merged = d.merged
+  if merged == nil then return false end
   for k = 1, #merged do
     if holds_fp(merged[k], 1, fp) then return true end
   end
@@ -1287,26 +1293,28 @@ end
 -- the days is the one after all of them (the per-event path's running cutoff can only be lower, and a day between
 -- the two is written and folded again in the same call: the same state).
 local function run_merged(i, hw)
-  local first_offset, last_offset = ev_offset[i], ev_x2[i]
+  local e = i / 2
+  local first_offset, last_offset = ev_offset[e], ev_x2[e]
   if hw ~= nil and not offset_gt(last_offset, hw) then return end
   if hw ~= nil and not offset_gt(first_offset, hw) then conflict = true; return end
-  local nm = ev_names[i]
+  local nm = ev_names[e]
   local d = dedupe_of(nm.tc, nm.ef)
-  local entries = ev_eid[i]
+  local entries = ev_eid[e]
   for j = 1, #entries, ENTRY_LEN do
     if remembered(d, string.sub(entries, j, j + FP_LEN - 1)) then conflict = true; return end
   end
   set(nm.hf, last_offset)
   d.bulk[#d.bulk + 1] = entries
+  if d.merged == nil then d.merged = {} end
   d.merged[#d.merged + 1] = entries
   d.changed = true
-  local latest, earliest = ev_at[i], tonumber(ev_x3[i])
+  local latest, earliest = ev_at[e], tonumber(ev_x3[e])
   if mx == nil or latest > mx then mx = latest; set('mx', fmt(latest)) end
   if d.tx == nil or latest > d.tx then d.tx = latest end
   applied = applied + #entries / ENTRY_LEN
   if min_at == nil or earliest < min_at then min_at = earliest end
   if max_at == nil or latest > max_at then max_at = latest end
-  local days, k = ev_x1[i], 1
+  local days, k = ev_x1[e], 1
   while k <= #days do
     local day, ms, counts, nx = decode_web_record(days, k)
     add_web_day(day, ms, counts)
@@ -1316,10 +1324,11 @@ end
 
 local function run_events(first, last)
 for i = first, last, 2 do
-  local offset, eid = ev_offset[i], ev_eid[i]
-  local at = ev_at[i]
-  local op, x1, x2, x3 = ev_op[i], ev_x1[i], ev_x2[i], ev_x3[i]
-  local nm = ev_names[i]
+  local e = i / 2
+  local offset, eid = ev_offset[e], ev_eid[e]
+  local at = ev_at[e]
+  local op, x1, x2, x3 = ev_op[e], ev_x1[e], ev_x2[e], ev_x3[e]
+  local nm = ev_names[e]
   local hf = nm.hf
   local hw = get(hf)
   if hw == nil then
@@ -1338,8 +1347,9 @@ for i = first, last, 2 do
     -- topics are consumed independently, and a lagging topic's ids must not be forgotten because another topic ran
     -- ahead in event time. Ids are unique within a topic.
     local d = dedupe_of(nm.tc, nm.ef)
-    local fp = ev_fp[i]
+    local fp = ev_fp[e]
     if not remembered(d, fp) then
+      if d.fps == nil then d.fps = {} end
       d.fps[fp] = true
       if mx == nil or at > mx then mx = at; set('mx', fmt(at)) end
       if d.tx == nil or at > d.tx then d.tx = at end
@@ -1550,12 +1560,17 @@ if cut ~= nil then
   end
 end
 
-local hset, hdel = {}, {}
+local hset, hdel = {}, nil
 for f, _ in pairs(dirty) do
   local v = cache[f]
-  if v == false then hdel[#hdel + 1] = f else hset[#hset + 1] = f; hset[#hset + 1] = v end
+  if v == false then
+    if hdel == nil then hdel = {} end
+    hdel[#hdel + 1] = f
+  else
+    hset[#hset + 1] = f; hset[#hset + 1] = v
+  end
 end
-if #hdel > 0 then redis.call('HDEL', key, unpack(hdel)) end
+if hdel ~= nil then redis.call('HDEL', key, unpack(hdel)) end
 if #hset > 0 then redis.call('HSET', key, unpack(hset)) end
 end
 
