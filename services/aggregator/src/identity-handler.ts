@@ -42,6 +42,9 @@ export interface IdentityHandlerDeps {
   now?: () => number;
 }
 
+/** Alias folds running at once (each one applyBatch call of one customer). */
+const ALIAS_FOLDS_AT_ONCE = 64;
+
 /** A handler for the identities.v1 partition (see the module comment). */
 export function createIdentityHandler(deps: IdentityHandlerDeps): BatchHandler {
   const now = deps.now ?? Date.now;
@@ -61,6 +64,16 @@ export function createIdentityHandler(deps: IdentityHandlerDeps): BatchHandler {
     const folding = results.flatMap((r) => (r.kind === 'alias' && r.held.length > 0 ? [r.customerId] : []));
     const roots =
       folding.length > 0 && deps.identity.resolveMany ? await deps.identity.resolveMany(folding) : undefined;
+    // Alias folds of distinct customers run together (each writes its own customer's keys only: they commute); a
+    // merge fold, or an alias fold of a customer already folding, waits for those started before it.
+    let running: Array<Promise<void>> = [];
+    let foldingNow = new Set<string>();
+    const settle = async () => {
+      const all = running;
+      running = [];
+      foldingNow = new Set();
+      await Promise.all(all);
+    };
     for (const r of results) {
       if (r.kind === 'dead') {
         ctx.deadLetter(r.record, r.reason, r.message);
@@ -70,16 +83,23 @@ export function createIdentityHandler(deps: IdentityHandlerDeps): BatchHandler {
       if (r.kind === 'alias') {
         if (r.held.length === 0) continue;
         const customer = roots?.get(r.customerId) ?? (await deps.identity.rootOf(r.customerId));
+        if (foldingNow.has(customer) || running.length >= ALIAS_FOLDS_AT_ONCE) await settle();
         const source = { topic: r.record.topic, partition: r.record.partition, offset: r.record.offset };
-        await deps.folds.alias(customer, r.event.anonymous_id!, r.held, source);
+        const fold = deps.folds.alias(customer, r.event.anonymous_id!, r.held, source);
+        // Awaited by settle; a failure while an earlier step throws is not an unhandled rejection (the batch is retried).
+        fold.catch(() => undefined);
+        running.push(fold);
+        foldingNow.add(customer);
         touch(customer, Math.min(...r.held.map((h) => h.occurredAt)));
       } else if (r.kind === 'merge') {
+        await settle();
         const source = { topic: r.record.topic, partition: r.record.partition, offset: r.record.offset };
         await deps.folds.merge(r.merged, r.into, r.event.event_id, source);
         touch(r.merged, r.event.occurred_at);
         touch(r.into, r.event.occurred_at);
       }
     }
+    await settle();
     if (touched.size > 0) {
       await deps.tierState.schedule(
         [...touched].map(([customerId, at]) => ({

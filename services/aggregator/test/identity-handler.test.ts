@@ -161,4 +161,65 @@ describe('identity handler', () => {
     // An alias with nothing held folds nothing (no root needed).
     expect(calls).toEqual(['applyMany a1,a2,a3', 'roots A,D', 'alias x@1 → B (1)', 'alias z@3 → D (1)']);
   });
+
+  it('runs alias folds of distinct customers together; one of a customer already folding, or a merge, waits', async () => {
+    const calls: string[] = [];
+    const held = [{ eventId: 'w', occurredAt: NOW - DAY, type: 'PAGE_VIEW' as const }];
+    const aliased = (anon: string, customer: string): IdentityApplied => ({
+      outcome: { kind: 'aliased', anonymousId: anon, customerId: customer },
+      redo: false,
+      held,
+    });
+    const outcomes: Record<string, IdentityApplied> = {
+      a1: aliased('x', 'A'),
+      a2: aliased('y', 'C'),
+      a3: aliased('z', 'A'),
+      m1: { outcome: { kind: 'merged', merged: 'D', into: 'C' }, redo: false },
+      a4: aliased('v', 'E'),
+    };
+    const handler = createIdentityHandler({
+      serde: {
+        decode: async (b: Buffer) => ({
+          schemaId: 1,
+          schemaName: 'io.tierstream.IdentityEvent',
+          value: JSON.parse(b.toString()),
+        }),
+        encodeIfCached: () => undefined,
+        encode: async (_t: string, v: unknown) => Buffer.from(JSON.stringify(v)),
+      } as never,
+      identity: {
+        apply: async (e: IdentityEvent) => outcomes[e.event_id]!,
+        applyMany: async (events: readonly IdentityEvent[]) => events.map((e) => outcomes[e.event_id]!),
+        rootOf: async (id: string) => id,
+        resolveMany: async (ids: readonly string[]) => new Map(ids.map((id) => [id, id])),
+      },
+      folds: {
+        alias: async (_c, anon) => {
+          calls.push(`start ${anon}`);
+          await new Promise((r) => setTimeout(r, 5));
+          calls.push(`end ${anon}`);
+        },
+        merge: async (_a, _b, id) => void calls.push(`merge ${id}`),
+      },
+      tierState: { schedule: async () => undefined, advanceWatermarks: async () => undefined },
+      producer: { send: async () => undefined } as never,
+      signalsTopic: 'customer-signals.v1',
+      signalPartitions: 3,
+      validation: { maxFutureSkewMs: 3_600_000 },
+      logger: pino({ level: 'silent' }),
+      now: () => NOW,
+    });
+    const ctx = { deadLetter: () => undefined, heartbeat: async () => undefined, isStale: () => false } as never;
+    const alias = (id: string, anon: string, customer: string, offset: string) =>
+      rec(event({ event_id: id, type: 'ALIAS', customer_id: customer, anonymous_id: anon, occurred_at: NOW }), offset);
+    const records = [
+      alias('a1', 'x', 'A', '1'),
+      alias('a2', 'y', 'C', '2'),
+      alias('a3', 'z', 'A', '3'),
+      rec(event({ event_id: 'm1', type: 'MERGE', customer_id: 'C', merged_customer_id: 'D', occurred_at: NOW }), '4'),
+      alias('a4', 'v', 'E', '5'),
+    ];
+    await handler({ topic: 'identities.v1', partition: 0, records } as never, ctx);
+    expect(calls).toEqual(['start x', 'start y', 'end x', 'end y', 'start z', 'end z', 'merge m1', 'start v', 'end v']);
+  });
 });
