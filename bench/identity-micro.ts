@@ -9,7 +9,8 @@
  * events/s of each and the ratio, the Redis bytes per alias (MEMORY USAGE of the alias hash and of the customer's
  * identity hash), the aliases' rate through the identities handler (one batch of the aliases' records), Redis's main-thread and this process's CPU seconds of each handler's batches, and the hold alone (IdentityStore.hold on
  * each web batch's anonymous events, prefix `idbench-hold`): the server's EVALSHA µs per anonymous id and batch and
- * per event, and the Redis bytes of the held events per anonymous id.
+ * per event, the Redis bytes of the held events per anonymous id, and then another 1 % of the customers aliased (their
+ * held events folded) through the identities handler: aliases/s.
  */
 import {
   AggregateStore,
@@ -228,6 +229,46 @@ for (const key of await redis.keys('idbench-hold:*')) {
   if (key.endsWith(':aid') || key.endsWith(':idn')) continue;
   heldBytes += Number((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
 }
+// Logins after browsing: another 1 % of the customers aliased after the hold pass, at the last event's time (the held
+// events of the 30 days before are folded into the customer), through the identities handler, timed.
+const late = [...ids].sort().filter((_, i) => i % 100 === 50);
+let last = Number.NEGATIVE_INFINITY;
+for (const e of events) last = Math.max(last, e.event.occurred_at);
+const holdAggregates = new AggregateStore(redis, { prefix: 'idbench-hold', config: DEFAULT_AGGREGATE_CONFIG });
+const lateRecords: ConsumedRecord[] = [];
+for (const [i, alias] of aliasEvents(late, last).entries())
+  lateRecords.push({
+    topic: TOPICS.identities,
+    partition: 0,
+    offset: String(i),
+    key: Buffer.from(alias.customer_id),
+    value: await serde.encode(TOPICS.identities, { ...alias, event_id: `late-${i}` }),
+    headers: {},
+    timestamp: 0,
+  });
+let lateFolded = 0;
+const lateHandler = createIdentityHandler({
+  serde,
+  identity: holdStore,
+  folds: {
+    alias: async (customerId, anonymousId, held, source) => {
+      lateFolded += held.length;
+      await foldAlias(holdAggregates, customerId, anonymousId, held, source);
+    },
+    merge: async () => {
+      throw new Error('identity-micro: no merges');
+    },
+  },
+  tierState: new TierStateStore(redis, 'idbench-hold'),
+  producer,
+  signalsTopic: TOPICS.signals,
+  signalPartitions: 3,
+  validation: { maxFutureSkewMs: 3_600_000 },
+  logger,
+});
+const lateStarted = process.hrtime.bigint();
+await lateHandler({ topic: TOPICS.identities, partition: 0, records: lateRecords, highWatermark: '0' }, ctx);
+const lateSeconds = Number(process.hrtime.bigint() - lateStarted) / 1e9;
 {
   const keys = await redis.keys('idbench-hold:*');
   for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
@@ -262,6 +303,9 @@ console.log(
         usecPerEvent: +(holdUsec / heldEvents).toFixed(2),
         wallSeconds: +holdSeconds.toFixed(3),
         heldBytesPerId: Math.round(heldBytes / holdIds.size),
+        /** Another 1 % aliased after the hold pass (their held events folded), through the identities handler. */
+        lateAliasesPerSec: Math.round(late.length / lateSeconds),
+        lateEventsFolded: lateFolded,
       },
     },
     null,
