@@ -240,19 +240,21 @@ export class ConsumerRunner {
       let applied = chain.applied;
       if (result.apply) {
         const apply = result.apply.bind(result);
-        applied = chain.applied = this.applyAfter(chain.applied, chain, epoch, apply).catch(async (err: unknown) => {
-          // The previous batch's finish first: if it fails too, it rewinds to its own first offset (this rewind,
-          // of the same epoch, then does nothing), so that no earlier batch is skipped.
-          await previous;
-          this.rewind(chain, epoch, batch.topic, batch.partition, firstOffset, err);
-          return false;
-        });
+        applied = chain.applied = this.applyAfter(chain.applied, chain, epoch, generation, apply).catch(
+          async (err: unknown) => {
+            // The previous batch's finish first: if it fails too, it rewinds to its own first offset (this rewind,
+            // of the same epoch, then does nothing), so that no earlier batch is skipped.
+            await previous;
+            this.rewind(chain, epoch, generation, batch.topic, batch.partition, firstOffset, err);
+            return false;
+          },
+        );
       }
-      chain.last = this.finishAfter(previous, applied, chain, epoch, result, async () => {
+      chain.last = this.finishAfter(previous, applied, chain, epoch, generation, result, async () => {
         if (dead.length > 0) await this.produceDeadLetters(dead);
         await commit();
       }).catch((err: unknown) => {
-        this.rewind(chain, epoch, batch.topic, batch.partition, firstOffset, err);
+        this.rewind(chain, epoch, generation, batch.topic, batch.partition, firstOffset, err);
         return false;
       });
       // One batch ahead at most: this handler returns (and the next batch is handed out) once the previous one is
@@ -277,9 +279,12 @@ export class ConsumerRunner {
     previous: Promise<boolean>,
     chain: PartitionChain,
     epoch: number,
+    generation: number,
     apply: () => Promise<void>,
   ): Promise<boolean> {
     if (!(await previous) || chain.epoch !== epoch) return false;
+    // Fetched before a rebalance or restart: the partition's owner now fetches it again from the committed offset.
+    if (this.generation !== generation) return true;
     await apply();
     return true;
   }
@@ -294,10 +299,14 @@ export class ConsumerRunner {
     applied: Promise<boolean>,
     chain: PartitionChain,
     epoch: number,
+    generation: number,
     result: BatchFinish,
     then: () => Promise<void>,
   ): Promise<boolean> {
     if (!(await previous) || !(await applied) || chain.epoch !== epoch) return false;
+    // Fetched before a rebalance or restart: not finished here (a late write, e.g. attributes, would land over the
+    // new owner's); the partition's owner now fetches it again from the committed offset and finishes it.
+    if (this.generation !== generation) return true;
     await result.finish();
     await then();
     return true;
@@ -311,6 +320,7 @@ export class ConsumerRunner {
   private rewind(
     chain: PartitionChain,
     epoch: number,
+    generation: number,
     topic: string,
     partition: number,
     offset: string,
@@ -329,7 +339,10 @@ export class ConsumerRunner {
       { err, topic, partition, offset },
       'finishing a batch failed: the partition is fetched again from that batch',
     );
-    if (this.running && this.assigned.has(key)) this.consumer.seek({ topic, partition, offset });
+    // A batch fetched before a rebalance or restart: the partition is fetched again from the committed offset anyway
+    // (a seek would jump over the batches before it, which this member did not finish).
+    if (this.running && this.assigned.has(key) && this.generation === generation)
+      this.consumer.seek({ topic, partition, offset });
   }
 
   private chainOf(key: string): PartitionChain {

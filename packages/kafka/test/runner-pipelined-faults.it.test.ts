@@ -158,7 +158,7 @@ describe('ConsumerRunner, pipelined apply and finish under random failures and d
     expect(done).toEqual(['apply 0', 'finish 0', 'apply 3', 'finish 3']);
     expect(await committed()).toBe(6);
   });
-  it("a member whose partition was revoked while a batch's apply was held applies and finishes it after, but does not commit it over the new owner's commits", async () => {
+  it("a member whose partition was revoked while a batch's apply was held does not finish (or commit) it after: the new owner does", async () => {
     const topic = uniqueName('runner_revoked');
     const groupId = uniqueName('runner_revoked_group');
     topics.push(topic);
@@ -217,12 +217,13 @@ describe('ConsumerRunner, pipelined apply and finish under random failures and d
     await send(1);
     await waitUntil('the new member committing batch 1', async () => (await committed()) === 6);
     open();
-    await waitUntil('the old member finishing batch 0', async () => log.includes('old finish 0'));
+    await waitUntil('the old member done applying batch 0', async () => log.includes('old apply 0'));
     await sleep(1_000);
-    // The old member's apply and finish ran (the effects are idempotent), but its commit of 3 was not made.
+    // The old member's held apply ran to its end (idempotent), but not its finish (a late write, e.g. attributes, would
+    // land over the new owner's) nor its commit of 3.
     expect(await committed()).toBe(6);
     expect(log.indexOf('new finish 0')).toBeGreaterThanOrEqual(0);
     expect(log.indexOf('new finish 0')).toBeLessThan(log.indexOf('old apply 0'));
-    expect(log.filter((l) => l.startsWith('old '))).toEqual(['old handler 0', 'old apply 0', 'old finish 0']);
+    expect(log.filter((l) => l.startsWith('old '))).toEqual(['old handler 0', 'old apply 0']);
   });
 });
