@@ -81,6 +81,10 @@ function minOccurredAt(events: PendingEvent[]): number {
   return min;
 }
 
+/** Records decoded between two yields to the event loop (see the handler's decode loop). */
+const DECODE_SLICE = 2_048;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A retention longer than any history: fold nothing. */
 const KEEP_ALL_DAYS = 1_000_000;
 
@@ -141,7 +145,14 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
       maxFutureSkewMs: deps.validation.maxFutureSkewMs,
       maxMessageBytes: deps.validation.maxMessageBytes,
     };
+    let sinceYield = 0;
     for (const record of batch.records) {
+      // A large batch decodes for hundreds of ms: yield now and then, so the previous batch's apply (its next round
+      // trips, its finish) goes on meanwhile instead of Redis waiting for this loop.
+      if (++sinceYield === DECODE_SLICE) {
+        sinceYield = 0;
+        await yieldToEventLoop();
+      }
       // Synchronous while the writer schemas are cached (always after the first records): no promise and no wrapper
       // object per record.
       const cached = classifySync(record, validateOpts);
