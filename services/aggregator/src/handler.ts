@@ -220,6 +220,8 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
           later,
         ]);
         reportMoneyAnomalies(applied, deps, batch.topic);
+        const checkedIds = new Set(byCustomer.keys());
+        const erased = new Set(suppressed ?? []);
         items = await applyMoved(items, applied, retentionDays, batch.topic, via);
         if (rest) {
           const c = rest.anonymous;
@@ -227,7 +229,14 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
             deps.logger.debug({ ...c, topic: batch.topic }, 'anonymous web events held or not counted');
           if (rest.byCustomer.size > 0) {
             const more = [...rest.byCustomer].map(([customerId, events]) => ({ customerId, events }));
-            const results = await applyItems(more);
+            // The routed customers' suppression check beside their apply (those not checked above).
+            const toCheck = deps.suppressed ? more.map((it) => it.customerId).filter((id) => !checkedIds.has(id)) : [];
+            const [results, alsoSuppressed] = await Promise.all([
+              applyItems(more),
+              toCheck.length > 0 ? deps.suppressed!(toCheck) : undefined,
+            ]);
+            for (const id of toCheck) checkedIds.add(id);
+            for (const id of alsoSuppressed ?? []) erased.add(id);
             reportMoneyAnomalies(results, deps, batch.topic);
             items.push(...(await applyMoved(more, results, retentionDays, batch.topic, via)));
           }
@@ -235,17 +244,13 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
         // One item per customer (scheduled and signalled once), its records in delivery order: a customer's own records
         // and those moved or routed to it were applied as items of their own.
         items = oneItemPerCustomer(items);
-        // Records routed or moved to other customers: those are checked too (one more round trip, only then).
-        let unchecked: Set<string> | undefined;
-        if (deps.suppressed)
-          for (const it of items) {
-            if (byCustomer.has(it.customerId)) continue;
-            unchecked ??= new Set();
-            unchecked.add(it.customerId);
-          }
-        const checked = suppressed ?? new Set<string>();
-        const erased = unchecked ? new Set([...checked, ...(await deps.suppressed!([...unchecked]))]) : suppressed;
-        if (erased && erased.size > 0) items = items.filter((it) => !erased.has(it.customerId));
+        // Records moved to other customers (merged ids' survivors): those are checked too (one more round trip, only
+        // then).
+        if (deps.suppressed) {
+          const unchecked = items.map((it) => it.customerId).filter((id) => !checkedIds.has(id));
+          if (unchecked.length > 0) for (const id of await deps.suppressed(unchecked)) erased.add(id);
+        }
+        if (erased.size > 0) items = items.filter((it) => !erased.has(it.customerId));
         // Attributes go to the customers the records were applied to (a moved record's survivor, not the merged id).
         attributes = attributesOf(items);
       }

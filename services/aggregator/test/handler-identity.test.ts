@@ -121,6 +121,81 @@ describe('aggregator handler with identity', () => {
   });
 });
 
+describe('aggregator handler with identity and erasure', () => {
+  it("checks the routed customers' suppression beside their apply, and does not schedule or signal an erased one", async () => {
+    const checks: string[][] = [];
+    let routedChecked: () => void = () => undefined;
+    const checking = new Promise<void>((resolve) => {
+      routedChecked = resolve;
+    });
+    const scheduled: string[] = [];
+    const signals: OutgoingRecord[] = [];
+    const handler = createAggregatorHandler({
+      serde,
+      aggregates: {
+        applyBatch: async (items: CustomerBatch[]) => {
+          // C's records (routed by the hold) apply only once C's check is under way: it runs beside the apply.
+          if (items.some((it) => it.customerId === 'C'))
+            await Promise.race([
+              checking,
+              new Promise((_, reject) => setTimeout(() => reject(new Error('C not checked beside its apply')), 2_000)),
+            ]);
+          return new Map(items.map((it) => [it.customerId, { ...none, applied: it.events.length }]));
+        },
+      } as never,
+      tierState: {
+        schedule: async (items: Array<{ customerId: string }>) => {
+          scheduled.push(...items.map((i) => i.customerId));
+        },
+        setAttributes: async () => undefined,
+        advanceWatermarks: async () => undefined,
+        readWatermarks: async () => new Map([['identities.v1:0', NOW - 86_400_000]]),
+        getPartitionMeta: async () => ({}),
+      } as unknown as TierStateStore,
+      producer: {
+        send: async (_t, records) => {
+          signals.push(...records);
+        },
+        sendMany: async () => undefined,
+        disconnect: async () => undefined,
+      },
+      ...handlerSettings,
+      suppressed: async (ids) => {
+        checks.push([...ids]);
+        if (ids.includes('C')) routedChecked();
+        return new Set(ids.filter((id) => id === 'C'));
+      },
+      identity: {
+        anonRetentionMs: 30 * 86_400_000,
+        watermarkKey: 'identities.v1:0',
+        identity: {
+          hold: async (items: ReadonlyArray<{ anonymousId: string }>) =>
+            new Map<string, HoldResult>(
+              items.map((it): [string, HoldResult] => [
+                it.anonymousId,
+                { customerId: 'C', aliasAt: NOW - 7_200_000, decisions: 'R' },
+              ]),
+            ),
+          resolveMany: async (ids: readonly string[]) => new Map(ids.map((id) => [id, id])),
+        },
+        appliedBeforeMerge: async (records) => records.map(() => false),
+      },
+    });
+    await handler(
+      {
+        topic: 'web-behavior.v1',
+        partition: 0,
+        highWatermark: '9',
+        records: [web('1', 'A', null), web('2', null, 'x')],
+      },
+      ctx,
+    );
+    expect(checks).toEqual([['A'], ['C']]);
+    expect(scheduled).toEqual(['A']);
+    expect(signals.map((s) => s.key)).toEqual(['A']);
+  });
+});
+
 describe('aggregator handler without identity (IDENTITY_ROUTING=off)', () => {
   it('skips anonymous web events and applies named events to the customer they name, without the graph', async () => {
     const applyCalls: Array<Array<[string, string[]]>> = [];
