@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { RedisClient } from '@tierstream/config';
 import type { InputEvent, OrderEvent } from '@tierstream/contracts';
 import type { HeldEvent } from './identity-store';
-import { expandPackedFields, orderStateLegacy } from './keyspace';
+import { expandPackedFields, orderStateLegacy } from './state-decode';
 import type { AggregateStore, ApplyResult } from './store';
 
 /** Position of the identity record that asks for a fold. */

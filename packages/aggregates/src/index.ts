@@ -8,5 +8,6 @@ export * from './identity-store';
 export * from './keyspace';
 export * from './metrics';
 export { oracleMetrics } from './oracle';
+export * from './state-decode';
 export * from './store';
 export * from './timeline';

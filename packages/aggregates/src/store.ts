@@ -10,15 +10,9 @@ import { Cluster, type Redis } from 'ioredis';
 import type { AggregateConfig } from './config';
 import { populationMetricsAsOf } from './existence';
 import { identityKeys } from './identity-store';
-import {
-  customerKeys,
-  DEFAULT_DEDUPE_HORIZON_MS,
-  DEFAULT_PREFIX,
-  decodeState,
-  decodeStateReply,
-  encodeCustomerInto,
-} from './keyspace';
+import { customerKeys, DEFAULT_DEDUPE_HORIZON_MS, DEFAULT_PREFIX, encodeCustomerInto } from './keyspace';
 import { type AggregateState, type Metrics, RETENTION_DAYS } from './metrics';
+import { decodeState, decodeStateReply } from './state-decode';
 
 export const APPLY_EVENTS_LUA = readFileSync(new URL('../lua/apply_events.lua', import.meta.url), 'utf8');
 

@@ -4,8 +4,8 @@ import type { InputEvent, OrderEvent, TicketEvent } from '@tierstream/contracts'
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
-import { decodeStateReply, expandPackedFields, orderStateLegacy } from '../src/keyspace';
 import type { AggregateState } from '../src/metrics';
+import { decodeStateReply, expandPackedFields, orderStateLegacy } from '../src/state-decode';
 import { AggregateStore } from '../src/store';
 
 /**

@@ -11,8 +11,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRedis } from '../../../test/support/stack';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
-import { customerKeys, decodeStateReply, encodeCustomerInto } from '../src/keyspace';
+import { customerKeys, encodeCustomerInto } from '../src/keyspace';
 import { RETENTION_DAYS } from '../src/metrics';
+import { decodeStateReply } from '../src/state-decode';
 import { APPLY_EVENTS_LUA } from '../src/store';
 import { buildEvents, deliver, groupBatch, historyArb, prng } from './history';
 

@@ -13,9 +13,10 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
-import { customerKeys, decodeStateReply, encodeCustomerInto, encodeEventInto, eventFingerprint } from '../src/keyspace';
+import { customerKeys, encodeCustomerInto, encodeEventInto, eventFingerprint } from '../src/keyspace';
 import type { AggregateState } from '../src/metrics';
 import { RETENTION_DAYS } from '../src/metrics';
+import { decodeStateReply } from '../src/state-decode';
 import { APPLY_EVENTS_LUA } from '../src/store';
 import { buildEvents, DAY, deliver, groupBatch, historyArb, prng } from './history';
 

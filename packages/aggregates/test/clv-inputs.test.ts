@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
-import { decodeState } from '../src/keyspace';
 import { metricsAt } from '../src/metrics';
 import { oracleMetrics } from '../src/oracle';
+import { decodeState } from '../src/state-decode';
 import { AggregateTimeline } from '../src/timeline';
 import { closeOfJune, june, P, R, X } from './money-cases';
 

@@ -10,7 +10,7 @@ import type { InputEvent, OrderEvent } from '@tierstream/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestRedis } from '../../../test/support/stack';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
-import { decodeStateReply, orderStateLegacy } from '../src/keyspace';
+import { decodeStateReply, orderStateLegacy } from '../src/state-decode';
 import { AggregateStore } from '../src/store';
 
 const DAY = 86_400_000;

@@ -6,9 +6,10 @@ import {
 } from '@tierstream/contracts';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG, KNOWN_CURRENCIES, parseAggregateConfig, toReportingMinor } from '../src/config';
-import { decodeState, encodeEvent } from '../src/keyspace';
+import { encodeEvent } from '../src/keyspace';
 import { emptyState, eventDaysAfter, metricsAt, rollOffDays } from '../src/metrics';
 import { oracleMetrics } from '../src/oracle';
+import { decodeState } from '../src/state-decode';
 
 const DAY = 86_400_000;
 const D = 20_000; // as-of day used by the hand-computed examples

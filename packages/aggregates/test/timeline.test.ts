@@ -7,8 +7,8 @@ import { WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG, parseAggregateConfig } from '../src/config';
-import { decodeState, decodeStateReply } from '../src/keyspace';
 import { type AggregateState, eventDaysAfter, metricsAt, rollOffDays } from '../src/metrics';
+import { decodeState, decodeStateReply } from '../src/state-decode';
 import { AggregateTimeline } from '../src/timeline';
 
 const DAY = 86_400_000;
