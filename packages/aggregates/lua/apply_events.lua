@@ -189,8 +189,8 @@ local function names(topic, partition)
   end
   return nm
 end
--- Per event (by half its first ARGV index, always even: dense arrays, not hash parts): the names of its
--- topic-partition, its fingerprint and event_id.
+-- Per event (by half its first ARGV index, rounded down: a customer's first index is odd or even by turns, and
+-- consecutive integers keep the arrays dense, not hash parts): its topic-partition's names, fingerprint, event_id.
 local ev_names, ev_fp, ev_eid = {}, {}, {}
 -- Per event: the unpacked fields (offset, occurred_at as a number, op, x1, x2, x3).
 local ev_offset, ev_at, ev_op, ev_x1, ev_x2, ev_x3 = {}, {}, {}, {}, {}, {}
@@ -226,7 +226,7 @@ local function preread(first, last)
   want, want_seen = { 'mx', 'lb' }, nil
   local want_web, prev = false, nil
   for i = first, last, 2 do
-    local e = i / 2
+    local e = (i - i % 2) / 2
     local packed, id = ARGV[i], ARGV[i + 1]
     local topic, partition, offset, at_s, op, x2, x3, x1 =
       string.match(packed, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),(.*)$')
@@ -1313,7 +1313,7 @@ end
 -- the days is the one after all of them (the per-event path's running cutoff can only be lower, and a day between
 -- the two is written and folded again in the same call: the same state).
 local function run_merged(i, hw)
-  local e = i / 2
+  local e = (i - i % 2) / 2
   local first_offset, last_offset = ev_offset[e], ev_x2[e]
   if hw ~= nil and not offset_gt(last_offset, hw) then return end
   if hw ~= nil and not offset_gt(first_offset, hw) then conflict = true; return end
@@ -1344,7 +1344,7 @@ end
 
 local function run_events(first, last)
 for i = first, last, 2 do
-  local e = i / 2
+  local e = (i - i % 2) / 2
   local offset, eid = ev_offset[e], ev_eid[e]
   local at = ev_at[e]
   local op, x1, x2, x3 = ev_op[e], ev_x1[e], ev_x2[e], ev_x3[e]
