@@ -4,7 +4,8 @@
 // aggregator's signal path). This replaces that one function with a linear one giving the same result (one list per
 // partition, messages in order, the partitioner called once per message in order). Only the exact 2.2.4 text is
 // replaced; anything else is left as it is with a warning (a newer kafkajs: review and update this script).
-// packages/kafka/test/kafkajs-grouping.test.ts checks that the installed function is the linear one.
+// packages/kafka/test/kafkajs-grouping.test.ts checks that the installed function is the linear one. The same change
+// is kafkajs' open pull request #1576; drop this script once a kafkajs release has it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
