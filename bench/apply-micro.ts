@@ -7,9 +7,8 @@
  * (used_memory before/after, and MEMORY USAGE of the hashes).
  */
 import { AggregateStore, DEFAULT_AGGREGATE_CONFIG } from '@tierstream/aggregates';
-import { customerIdOf, type InputEvent } from '@tierstream/contracts';
-import { generateWorkload } from '@tierstream/generator';
 import { Redis } from 'ioredis';
+import { applyBenchBatches, applyItemsOf } from './lib/apply-batches';
 
 const customers = Number(process.argv[2] ?? 2000);
 const batchSize = Number(process.argv[3] ?? 5000);
@@ -32,46 +31,7 @@ if (process.env.APPLY_MICRO_LUA) {
   )) as string;
 }
 
-const topicOf = (e: InputEvent) =>
-  e.kind === 'order' ? 'orders.v1' : e.kind === 'web' ? 'web-behavior.v1' : 'tickets.v1';
-const hash = (s: string) => {
-  let h = 0;
-  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
-  return Math.abs(h);
-};
-const queues = new Map<string, Array<{ event: InputEvent; offset: number }>>();
-const nextOffset = new Map<string, number>();
-let total = 0;
-for (const e of generateWorkload({ customers, days: 365, seed: 20260630 })) {
-  const id = customerIdOf(e);
-  if (id === null) continue;
-  const key = `${topicOf(e)}:${hash(id) % 3}`;
-  const off = nextOffset.get(key) ?? 0;
-  nextOffset.set(key, off + 1);
-  let q = queues.get(key);
-  if (!q) {
-    q = [];
-    queues.set(key, q);
-  }
-  q.push({ event: e, offset: off });
-  total++;
-}
-// Batches in produce order across topic-partitions: round-robin over the queues, `batchSize` records each.
-const batches: Array<{ topic: string; partition: number; records: Array<{ event: InputEvent; offset: number }> }> = [];
-const keys = [...queues.keys()];
-const pos = new Map<string, number>(keys.map((k) => [k, 0]));
-for (let more = true; more; ) {
-  more = false;
-  for (const k of keys) {
-    const q = queues.get(k)!;
-    const p = pos.get(k)!;
-    if (p >= q.length) continue;
-    more = true;
-    const [topic, partition] = k.split(':') as [string, string];
-    batches.push({ topic, partition: Number(partition), records: q.slice(p, p + batchSize) });
-    pos.set(k, p + batchSize);
-  }
-}
+const { batches, total } = applyBenchBatches(customers, batchSize);
 const evalUsec = async () => {
   let calls = 0;
   let usec = 0;
@@ -98,23 +58,9 @@ const aofBefore = await aofSize();
 const started = Date.now();
 let calls = 0;
 for (const b of batches) {
-  const byCustomer = new Map<string, Array<{ event: InputEvent; topic: string; partition: number; offset: string }>>();
-  for (const r of b.records) {
-    const id = customerIdOf(r.event)!;
-    let list = byCustomer.get(id);
-    if (!list) {
-      list = [];
-      byCustomer.set(id, list);
-    }
-    list.push({ event: r.event, topic: b.topic, partition: b.partition, offset: String(r.offset) });
-  }
-  calls += byCustomer.size;
-  await store.applyBatch(
-    [...byCustomer].map(([customerId, events]) => ({ customerId, events })),
-    {
-      retentionDays: 1_000_000,
-    },
-  );
+  const items = applyItemsOf(b);
+  calls += items.length;
+  await store.applyBatch(items, { retentionDays: 1_000_000 });
 }
 const seconds = (Date.now() - started) / 1000;
 const after = await evalUsec();
