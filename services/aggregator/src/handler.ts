@@ -130,10 +130,6 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
   const mergedIds = new MergedIds();
   return async (batch, ctx) => {
     let byCustomer = new Map<string, PendingEvent[]>();
-    /** Records routed to a customer other than the one they name (identity): the id they name. */
-    let via = new Map<PendingEvent, string>();
-    /** Identity: the records routed once the anonymous events' hold answers (applied after byCustomer's). */
-    let later: RoutedBatch<PendingEvent>['later'] | undefined;
     let attributes = new Map<string, Record<string, string | number>>();
     let items: Array<{ customerId: string; events: PendingEvent[] }> = [];
     let watermark = -1;
@@ -192,6 +188,10 @@ export function createAggregatorHandler(deps: AggregatorDeps): BatchHandler {
         else byCustomer.set(customerId, [r]);
       }
     const apply = async (): Promise<void> => {
+      /** Records routed to a customer other than the one they name (identity): the id they name. */
+      let via = new Map<PendingEvent, string>();
+      /** Identity: the records routed once the anonymous events' hold answers (applied after byCustomer's). */
+      let later: RoutedBatch<PendingEvent>['later'] | undefined;
       if (route && deps.identity) {
         const routed = routeByIdentity(named, anonymousRecords, await identityWatermark(), deps.identity, mergedIds);
         byCustomer = routed.now;
