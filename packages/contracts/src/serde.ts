@@ -295,20 +295,23 @@ export class AvroSerde {
   }
 
   private decodeWith(buffer: Buffer, writer: avro.Type, schemaId = buffer.readInt32BE(1)): DecodedMessage {
+    // The writer type is already resolved (and cached by id): decode the Avro body with it directly, in place (no
+    // view of the body per record). A body that does not end where the message does (truncated, trailing bytes) or
+    // does not decode goes through fromBuffer, whose error the dead letter carries.
     let value: unknown;
+    let read: { value: unknown; offset: number } | undefined;
     try {
-      // The writer type is already resolved (and cached by id): decode the Avro body with it directly, in place (no
-      // view of the body per record). A body that does not end where the message does (truncated, trailing bytes)
-      // or does not decode goes through fromBuffer, whose error the dead letter carries.
-      const read = writer.decode(buffer, WIRE_HEADER_BYTES);
-      value = read.offset === buffer.length ? read.value : writer.fromBuffer(buffer.subarray(WIRE_HEADER_BYTES));
+      read = writer.decode(buffer, WIRE_HEADER_BYTES);
     } catch {
+      read = undefined;
+    }
+    if (read !== undefined && read.offset === buffer.length) value = read.value;
+    else
       try {
         value = writer.fromBuffer(buffer.subarray(WIRE_HEADER_BYTES));
       } catch (err) {
         throw new UndecodableMessageError(`cannot decode with schema id ${schemaId}: ${(err as Error).message}`);
       }
-    }
     return { value, schemaId, schemaName: writer.name ?? String(writer.typeName) };
   }
 
