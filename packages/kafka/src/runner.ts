@@ -337,7 +337,7 @@ export class ConsumerRunner {
     this.opts.metrics?.partitionRetrying.set({ group: this.opts.groupId, topic, partition: String(partition) }, 1);
     this.opts.logger.error(
       { err, topic, partition, offset },
-      'finishing a batch failed: the partition is fetched again from that batch',
+      'applying or finishing a batch failed: the partition is fetched again from that batch',
     );
     // A batch fetched before a rebalance or restart: the partition is fetched again from the committed offset anyway
     // (a seek would jump over the batches before it, which this member did not finish).
