@@ -30,8 +30,8 @@ export interface IdentityFolds {
 
 export interface IdentityHandlerDeps {
   serde: Pick<AvroSerde, 'decode' | 'encode' | 'encodeIfCached'>;
-  /** applyMany and resolveMany, when present, save round trips (runs of aliases; the roots of all folds at once). */
-  identity: Pick<IdentityStore, 'apply' | 'rootOf'> & Partial<Pick<IdentityStore, 'applyMany' | 'resolveMany'>>;
+  /** applyMany: runs of aliases together; resolveMany: the roots of all folds at once. */
+  identity: Pick<IdentityStore, 'applyMany' | 'resolveMany'>;
   folds: IdentityFolds;
   tierState: Pick<TierStateStore, 'schedule' | 'advanceWatermarks'>;
   producer: RecordProducer;
@@ -62,8 +62,7 @@ export function createIdentityHandler(deps: IdentityHandlerDeps): BatchHandler {
     // the held events go to its root), in one lookup: the graph is final for this batch (its merges were applied
     // above; the folds do not change it).
     const folding = results.flatMap((r) => (r.kind === 'alias' && r.held.length > 0 ? [r.customerId] : []));
-    const roots =
-      folding.length > 0 && deps.identity.resolveMany ? await deps.identity.resolveMany(folding) : undefined;
+    const roots = folding.length > 0 ? await deps.identity.resolveMany(folding) : new Map<string, string>();
     // Alias folds of distinct customers run together (each writes its own customer's keys only: they commute); a
     // merge fold, or an alias fold of a customer already folding, waits for those started before it.
     let running: Array<Promise<void>> = [];
@@ -82,7 +81,7 @@ export function createIdentityHandler(deps: IdentityHandlerDeps): BatchHandler {
       watermark = Math.max(watermark, r.event.occurred_at);
       if (r.kind === 'alias') {
         if (r.held.length === 0) continue;
-        const customer = roots?.get(r.customerId) ?? (await deps.identity.rootOf(r.customerId));
+        const customer = roots.get(r.customerId)!;
         if (foldingNow.has(customer) || running.length >= ALIAS_FOLDS_AT_ONCE) await settle();
         const source = { topic: r.record.topic, partition: r.record.partition, offset: r.record.offset };
         const fold = deps.folds.alias(customer, r.event.anonymous_id!, r.held, source);

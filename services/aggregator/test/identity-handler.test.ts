@@ -53,8 +53,8 @@ describe('identity handler', () => {
         encode: async (_t: string, v: unknown) => Buffer.from(JSON.stringify(v)),
       } as never,
       identity: {
-        apply: async (e: IdentityEvent) => outcomes[e.event_id]!,
-        rootOf: async (id: string) => (id === 'A' ? 'B' : id),
+        applyMany: async (events: readonly IdentityEvent[]) => events.map((e) => outcomes[e.event_id]!),
+        resolveMany: async (ids: readonly string[]) => new Map(ids.map((id) => [id, id === 'A' ? 'B' : id])),
       },
       folds: {
         alias: async (c, anon, held, src) => void calls.push(`alias ${anon}@${src.offset} → ${c} (${held.length})`),
@@ -120,15 +120,9 @@ describe('identity handler', () => {
         encode: async (_t: string, v: unknown) => Buffer.from(JSON.stringify(v)),
       } as never,
       identity: {
-        apply: async () => {
-          throw new Error('one at a time');
-        },
         applyMany: async (events: readonly IdentityEvent[]) => {
           calls.push(`applyMany ${events.map((e) => e.event_id).join(',')}`);
           return events.map((e) => outcomes[e.event_id]!);
-        },
-        rootOf: async () => {
-          throw new Error('one root at a time');
         },
         resolveMany: async (ids: readonly string[]) => {
           calls.push(`roots ${ids.join(',')}`);
@@ -188,9 +182,7 @@ describe('identity handler', () => {
         encode: async (_t: string, v: unknown) => Buffer.from(JSON.stringify(v)),
       } as never,
       identity: {
-        apply: async (e: IdentityEvent) => outcomes[e.event_id]!,
         applyMany: async (events: readonly IdentityEvent[]) => events.map((e) => outcomes[e.event_id]!),
-        rootOf: async (id: string) => id,
         resolveMany: async (ids: readonly string[]) => new Map(ids.map((id) => [id, id])),
       },
       folds: {

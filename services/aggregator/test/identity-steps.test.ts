@@ -47,10 +47,11 @@ describe('applyIdentityRecords', () => {
     ];
     const applied: string[] = [];
     const identity = {
-      apply: async (e: IdentityEvent) => {
-        applied.push(e.event_id);
-        return outcomes.shift()!;
-      },
+      applyMany: async (events: readonly IdentityEvent[]) =>
+        events.map((e) => {
+          applied.push(e.event_id);
+          return outcomes.shift()!;
+        }),
     };
     const alias: IdentityEvent = {
       ...merge('', 'C', 'a1'),

@@ -33,20 +33,13 @@ export type IdentityStepResult =
 
 export interface IdentityStepDeps {
   serde: Pick<AvroSerde, 'decode'>;
-  identity: {
-    apply(event: IdentityEvent): Promise<IdentityApplied>;
-    /**
-     * Applies events in order with the results `apply` one after the other would give, in fewer round trips
-     * (IdentityStore.applyMany); used when present.
-     */
-    applyMany?(events: readonly IdentityEvent[]): Promise<IdentityApplied[]>;
-  };
+  /** Applies events in order with the results one after the other would give (IdentityStore.applyMany). */
+  identity: { applyMany(events: readonly IdentityEvent[]): Promise<IdentityApplied[]> };
   validation: ValidateOptions;
 }
 
 /**
- * Decodes the records, then applies the valid ones in offset order (one applyMany call when the graph has it: runs of
- * aliases together); never throws for bad data (registry and Redis outages are rethrown: retry).
+ * Decodes the records, then applies the valid ones in offset order (one applyMany call: runs of aliases together); never throws for bad data (registry and Redis outages are rethrown: retry).
  */
 export async function applyIdentityRecords(
   records: readonly ConsumedRecord[],
@@ -59,13 +52,7 @@ export async function applyIdentityRecords(
     if (decoded.ok) valid.push({ at, record, event: decoded.event });
     else out[at] = { kind: 'dead', record, reason: decoded.reason, message: decoded.message };
   }
-  const identity = deps.identity;
-  let results: IdentityApplied[];
-  if (identity.applyMany) results = await identity.applyMany(valid.map((v) => v.event));
-  else {
-    results = [];
-    for (const v of valid) results.push(await identity.apply(v.event));
-  }
+  const results = await deps.identity.applyMany(valid.map((v) => v.event));
   valid.forEach(({ at, record, event }, i) => {
     const applied = results[i]!;
     const o = applied.outcome;
