@@ -447,6 +447,8 @@ function printTable(r: Results): void {
     ]);
     rows.push(['aggregator peak RSS', mb(r.aggregator.maxRssBytes), '', '']);
     const b = r.aggregatorBaseline;
+    const rewrites = `${r.aggregator.aofRewrites}${b ? ` (previous build: ${b.aofRewrites})` : ''}`;
+    rows.push(['Redis AOF rewrites during the run (each starts compacted)', rewrites, '', '']);
     if (b) {
       const gain = r.aggregator.eventsPerSec / b.eventsPerSec;
       rows.push([
@@ -477,7 +479,7 @@ function printTable(r: Results): void {
     for (const run of id.runs)
       rows.push([
         `identity: aggregator, IDENTITY_ROUTING=${run.routing} (round ${run.round + 1})`,
-        `${f(run.eventsPerSec)} events/s`,
+        `${f(run.eventsPerSec)} events/s (AOF rewrites ${run.aofRewrites})`,
         '',
         '',
       ]);

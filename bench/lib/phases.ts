@@ -46,6 +46,42 @@ export async function redisUsedMemory(redis: { info(section: 'memory'): Promise<
   return m ? Number(m[1]) : Number.NaN;
 }
 
+/** Redis' AOF counters (INFO persistence): rewrites done so far, and whether one runs or waits to run. */
+async function aofState(redis: { info(section: 'persistence'): Promise<string> }) {
+  const info = await redis.info('persistence');
+  const field = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1] ?? Number.NaN);
+  return {
+    rewrites: field('aof_rewrites'),
+    busy: field('aof_rewrite_in_progress') === 1 || field('aof_rewrite_scheduled') === 1,
+  };
+}
+
+/**
+ * Rewrites Redis' AOF (BGREWRITEAOF) and waits until the rewrite is done (at most `timeoutMs`), so that an aggregator
+ * run starts with a compact AOF: otherwise a run that follows another (the A/B phase, the identity rounds) inherits
+ * its AOF growth, and Redis' automatic rewrite (a fork writing the whole dataset, on the box's other core) falls in
+ * the second run only. Returns the rewrite count after it (the run's rewrites are counted from there).
+ */
+export async function compactAof(
+  redis: { info(section: 'persistence'): Promise<string>; bgrewriteaof(): Promise<unknown> },
+  timeoutMs = 120_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await aofState(redis)).busy && Date.now() < deadline) await sleep(200);
+  await redis.bgrewriteaof();
+  await sleep(200);
+  for (;;) {
+    const state = await aofState(redis);
+    if (!state.busy || Date.now() > deadline) return state.rewrites;
+    await sleep(200);
+  }
+}
+
+/** Redis' AOF rewrites counted so far (INFO persistence `aof_rewrites`). */
+export async function aofRewrites(redis: { info(section: 'persistence'): Promise<string> }): Promise<number> {
+  return (await aofState(redis)).rewrites;
+}
+
 /**
  * Redis bytes of the identity's held anonymous web events (`ts:{<anonymous id>}:anon`, design-decisions §22): the
  * MEMORY USAGE of every such key (SCAN, pipelined 1,000 at a time) and how many there are. They are kept apart from
@@ -288,6 +324,8 @@ export interface AggregatorResult {
   heldAnonymous: { keys: number; bytes: number };
   /** (redisBytesAfter − redisBytesBefore − heldAnonymous.bytes) ÷ customers: aggregates + due index + attributes. */
   redisBytesPerCustomerWithoutHeld: number;
+  /** Redis' AOF rewrites during the run (each one a fork writing the dataset; the run starts after compactAof). */
+  aofRewrites: number;
 }
 
 /** Waits until a group's lag on `topics` is 0; returns the first instant progress was seen, the end, and the lag then. */
@@ -338,6 +376,7 @@ export async function phaseAggregator(
   const counts = await topicCounts(admin, INPUT_TOPICS);
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const redisBytesBefore = await redisUsedMemory(ctx.clients.redis);
+  const rewritesBefore = await compactAof(ctx.clients.redis);
   const svc = startBenchService('aggregator', opts.env ?? {}, {
     cpuProfDir: cpuProfDir(ctx, 'aggregator'),
     root: opts.root,
@@ -359,6 +398,7 @@ export async function phaseAggregator(
     const seconds = Math.max(0.001, (doneAt - (joinedAt > 0 ? joinedAt : firstAt)) / 1000);
     const redisBytesAfter = await redisUsedMemory(ctx.clients.redis);
     const heldAnonymous = await heldAnonymousBytes(ctx.clients.redis);
+    const aofRewritesDuring = (await aofRewrites(ctx.clients.redis)) - rewritesBefore;
     // Close the replay: control records move every input partition's watermark to the end of the workload.
     await sendWatermarks(admin, await ctx.clients.producer(), Date.parse(DEFAULT_END));
     await withTimeout(
@@ -378,6 +418,7 @@ export async function phaseAggregator(
       redisBytesPerCustomer: (redisBytesAfter - redisBytesBefore) / ctx.customers,
       heldAnonymous,
       redisBytesPerCustomerWithoutHeld: (redisBytesAfter - redisBytesBefore - heldAnonymous.bytes) / ctx.customers,
+      aofRewrites: aofRewritesDuring,
     };
   } finally {
     await svc.stop();
