@@ -1,57 +1,28 @@
-// Applied after every `npm install` (package.json "postinstall"): kafkajs 2.2.4's producer groups a request's
-// messages per partition by copying the partition's list for every message (time and garbage quadratic in the
-// messages per partition: ≈ 1–3 µs and ≈ 3 KB per record at 1,024 records a request, the largest allocator of the
-// aggregator's signal path). This replaces that one function with a linear one giving the same result (one list per
-// partition, messages in order, the partitioner called once per message in order). Only the exact 2.2.4 text is
-// replaced; anything else is left as it is with a warning (a newer kafkajs: review and update this script).
-// packages/kafka/test/kafkajs-grouping.test.ts checks that the installed function is the linear one. The same change
-// is kafkajs' open pull request #1576; drop this script once a kafkajs release has it.
+// Applied after every `npm install` (package.json "postinstall"): replaces a few kafkajs 2.2.4 files by faster ones
+// giving the same results (scripts/kafkajs-patches/: the per-partition grouping of a produce request, the produce
+// request's record encoding, the fetched records' offset and timestamp decoding; each module says why, what it equals
+// and when to drop it). Only a file with the exact 2.2.4 text is replaced; anything else is left as it is with a
+// warning (a newer kafkajs: review and update the patches). packages/kafka/test/kafkajs-patches.test.ts checks that
+// every patch is installed and gives 2.2.4's results.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-
-const ORIGINAL = `module.exports = ({ topic, partitionMetadata, messages, partitioner }) => {
-  if (partitionMetadata.length === 0) {
-    return {}
-  }
-
-  return messages.reduce((result, message) => {
-    const partition = partitioner({ topic, partitionMetadata, message })
-    const current = result[partition] || []
-    return Object.assign(result, { [partition]: [...current, message] })
-  }, {})
-}
-`;
-
-const PATCHED = `module.exports = ({ topic, partitionMetadata, messages, partitioner }) => {
-  if (partitionMetadata.length === 0) {
-    return {}
-  }
-
-  // Patched by tierstream (scripts/patch-kafkajs.mjs): linear, same result as the 2.2.4 reduce that copied the
-  // partition's list for every message.
-  const result = {}
-  for (const message of messages) {
-    const partition = partitioner({ topic, partitionMetadata, message })
-    const current = result[partition]
-    if (current) current.push(message)
-    else result[partition] = [message]
-  }
-  return result
-}
-`;
+import { PATCHES } from './kafkajs-patches/index.mjs';
 
 const require = createRequire(path.join(process.cwd(), 'package.json'));
-let file;
+let root;
 try {
-  file = path.join(path.dirname(require.resolve('kafkajs/package.json')), 'src/producer/groupMessagesPerPartition.js');
+  root = path.dirname(require.resolve('kafkajs/package.json'));
 } catch {
   process.exit(0); // kafkajs not installed (yet): nothing to patch
 }
-const text = readFileSync(file, 'utf8');
-if (text === PATCHED) process.exit(0);
-if (text !== ORIGINAL) {
-  console.warn(`[tierstream] ${file} is not kafkajs 2.2.4's text: left unpatched (see scripts/patch-kafkajs.mjs)`);
-  process.exit(0);
+for (const { FILE, ORIGINAL, PATCHED } of PATCHES) {
+  const file = path.join(root, FILE);
+  const text = readFileSync(file, 'utf8');
+  if (text === PATCHED) continue;
+  if (text !== ORIGINAL) {
+    console.warn(`[tierstream] ${file} is not kafkajs 2.2.4's text: left unpatched (see scripts/kafkajs-patches/)`);
+    continue;
+  }
+  writeFileSync(file, PATCHED);
 }
-writeFileSync(file, PATCHED);
