@@ -107,6 +107,7 @@ local function join_trim(t, n)
   end
   return table.concat(parts, ',')
 end
+local function descending(a, b) return a > b end
 -- Offsets are decimal strings up to 2^63: compare by length, then bytes (no float rounding).
 local function offset_gt(a, b)
   if #a ~= #b then return #a > #b end
@@ -194,6 +195,8 @@ end
 local ev_names, ev_fp, ev_eid = {}, {}, {}
 -- Per event: the unpacked fields (offset, occurred_at as a number, op, x1, x2, x3).
 local ev_offset, ev_at, ev_op, ev_x1, ev_x2, ev_x3 = {}, {}, {}, {}, {}, {}
+-- Per order event: its order id, refund key and amount (order_identity of its x1, made by preread).
+local ev_oid, ev_rkey, ev_amount = {}, {}, {}
 
 -- An order event's x1: `amount,<len>:<order_id><refund_id>`. Returns the amount, the order id and the refund key
 -- ('r' .. refund_id, or 'e' .. event_id when the refund has no id of its own).
@@ -254,7 +257,8 @@ local function preread(first, last)
       want_field('o')
       want_field('o:' .. od)
       if op ~= 'P' then want_field('a:' .. od .. ':' .. day_of(at)) end
-      local oid, rkey = order_identity(x1, ev_eid[e])
+      local oid, rkey, amount = order_identity(x1, ev_eid[e])
+      ev_oid[e], ev_rkey[e], ev_amount[e] = oid, rkey, amount
       want_field('n:' .. oid)
       if op == 'R' then want_field(refund_field(oid, rkey)) end
     elseif op == 'W' or op == 'M' then
@@ -601,15 +605,16 @@ local function move_time(d, from, to)
   end
   if order_days == nil then order_days = day_set(ORDER_DAYS) end
   local b = day_bucket(order_days, d)
-  local function list(e) if string.find(e, '@', 1, true) then return b.canc end return b.live end
   if from ~= nil then
-    local l = list(from)
+    local l = b.live
+    if string.find(from, '@', 1, true) then l = b.canc end
     for k, x in ipairs(l) do
       if x == from then table.remove(l, k); break end
     end
   end
   if to ~= nil then
-    local l = list(to)
+    local l = b.live
+    if string.find(to, '@', 1, true) then l = b.canc end
     l[#l + 1] = to
   end
   lower_bound_to(d)
@@ -750,6 +755,11 @@ local function order_steps(s)
   local steps = {}
   if s == nil or not s.placed then return steps end
   local d = s.day
+  if s.cancel == nil and #s.refunds == 0 then
+    -- One step (no reversal): the loop below for its day alone, without its tables.
+    steps[d] = { 1 - 0, s.amount - math.min(s.amount, 0) - 0, clamp_margin(s.margin - 0, s.margin) - 0 }
+    return steps
+  end
   local days, seen = { d }, { [d] = true }
   local function add_day(e)
     if e < d then e = d end
@@ -978,43 +988,53 @@ local function web_compact_record(head, ms, counts)
   end
   return head .. enc128(ms, 4) .. enc_var(mask) .. table.concat(cs)
 end
--- write_web when the delta is one day d (w its delta) and `W` alone holds web days (the packed layout, no `w`), at
--- or after the latest day of `W`: the first record is merged or a record put before it, the rest kept. Returns false
--- (nothing done) otherwise. The same value as the general path below.
-local function write_web_one_day(d, w)
+-- write_web when `W` alone holds web days (the packed layout, no `w`) and every day of the delta is at or after the
+-- latest day of `W` (the usual batch: live traffic, or a replay batch of a few days per customer): the delta's records
+-- put before the first record of `W` (the first merged into it when of its day), the rest of `W` kept. Returns false
+-- (nothing done) otherwise. The same value, and the same fields written in the same order, as the general path below
+-- (which decodes no record of `W` after its first in this case).
+local function write_web_ahead()
   local s = get('W') or ''
-  if s == '' then
-    set('W', web_compact_record(enc128(d + DAY_BIAS, 3), w.ms, w.counts))
-    lower_bound_to(d)
-    return true
+  local days, n = {}, 0
+  for d in pairs(web_delta) do n = n + 1; days[n] = d end
+  if n > 1 then table.sort(days, descending) end
+  local lowest, d0 = days[n], nil
+  if s ~= '' then
+    d0 = dec128(s, 1, 3) - DAY_BIAS
+    if lowest < d0 then return false end
   end
-  local d0 = dec128(s, 1, 3) - DAY_BIAS
-  if d > d0 then
-    set('W', web_compact_record(enc128(d + DAY_BIAS, 3), w.ms, w.counts) .. enc_var(d - d0) .. string.sub(s, 4))
-  elseif d == d0 then
-    local ms, counts, nx = web_compact_body(s, 4)
-    local tail = ''
-    if nx <= #s then
-      local d1, at = web_compact_head(s, nx, d0)
-      -- (A second record of the same day is not written by any script: the general path merges it.)
-      if d1 >= d0 then return false end
-      tail = enc_var(d0 - d1) .. string.sub(s, at)
+  local parts, tail, prev = {}, '', nil
+  for k = 1, n do
+    local d = days[k]
+    local w = web_delta[d]
+    local head = prev == nil and enc128(d + DAY_BIAS, 3) or enc_var(prev - d)
+    if d == d0 then
+      local ms, counts, nx = web_compact_body(s, 4)
+      if nx <= #s then
+        local d1, at = web_compact_head(s, nx, d0)
+        -- (A second record of the same day is not written by any script: the general path merges it.)
+        if d1 >= d0 then return false end
+        tail = enc_var(d0 - d1) .. string.sub(s, at)
+      end
+      if w.ms > ms then ms = w.ms end
+      for t, c in pairs(w.counts) do counts[t] = (counts[t] or 0) + c end
+      parts[k] = web_compact_record(head, ms, counts)
+    else
+      parts[k] = web_compact_record(head, w.ms, w.counts)
     end
-    if w.ms > ms then ms = w.ms end
-    for t, c in pairs(w.counts) do counts[t] = (counts[t] or 0) + c end
-    set('W', web_compact_record(enc128(d0 + DAY_BIAS, 3), ms, counts) .. tail)
-  else
-    return false
+    prev = d
   end
-  lower_bound_to(d)
+  if d0 ~= nil and lowest > d0 then tail = enc_var(lowest - d0) .. string.sub(s, 4) end
+  parts[n + 1] = tail
+  -- (The general path lowers `lb` before it writes `W`, the one-day path of the previous script after: kept as it was.)
+  if n > 1 then lower_bound_to(lowest) end
+  set('W', table.concat(parts))
+  if n == 1 then lower_bound_to(lowest) end
   return true
 end
 local function write_web()
   if web_delta == nil then return end
-  if pack and get('w') == nil then
-    local d, w = next(web_delta)
-    if next(web_delta, d) == nil and write_web_one_day(d, w) then return end
-  end
+  if pack and get('w') == nil and write_web_ahead() then return end
   local days = {}
   for d in pairs(web_delta) do days[#days + 1] = d end
   table.sort(days)
@@ -1173,8 +1193,8 @@ end
 -- 0 (the earliest cancellation's day); a refund counts once per identity; reversals of an order not placed yet wait in
 -- its state. Order states are kept while the order's day is after the retention cutoff (folded below): an order
 -- event older than that finds no state — a PLACED then counts into the base, a reversal has no effect (expired).
-local function apply_order_event(op, x1, x2, x3, at, eid)
-  local oid, rkey, amount = order_identity(x1, eid)
+local function apply_order_event(op, e, x2, x3, at)
+  local oid, rkey, amount = ev_oid[e], ev_rkey[e], ev_amount[e]
   local margin = num(x2)
   local nf = 'n:' .. oid
   local old = read_order(nf)
@@ -1329,7 +1349,7 @@ local function run_merged(i, hw)
   d.merged[#d.merged + 1] = entries
   d.changed = true
   local latest, earliest = ev_at[e], tonumber(ev_x3[e])
-  if mx == nil or latest > mx then mx = latest; set('mx', fmt(latest)) end
+  if mx == nil or latest > mx then mx = latest; dirty.mx = true end
   if d.tx == nil or latest > d.tx then d.tx = latest end
   applied = applied + #entries / ENTRY_LEN
   if min_at == nil or earliest < min_at then min_at = earliest end
@@ -1371,7 +1391,7 @@ for i = first, last, 2 do
     if not remembered(d, fp) then
       if d.fps == nil then d.fps = {} end
       d.fps[fp] = true
-      if mx == nil or at > mx then mx = at; set('mx', fmt(at)) end
+      if mx == nil or at > mx then mx = at; dirty.mx = true end
       if d.tx == nil or at > d.tx then d.tx = at end
       d.bulk[#d.bulk + 1] = fp .. enc128(at + TIME_BIAS, 7)
       d.changed = true
@@ -1379,7 +1399,7 @@ for i = first, last, 2 do
       if min_at == nil or at < min_at then min_at = at end
       if max_at == nil or at > max_at then max_at = at end
       if op == 'P' or op == 'R' or op == 'C' then
-        apply_order_event(op, x1, x2, x3, at, eid)
+        apply_order_event(op, e, x2, x3, at)
       elseif op == 'W' then
         add_web(at, tonumber(x1))
       elseif op == 'T' then
@@ -1395,6 +1415,8 @@ end
 end
 
 local function finish()
+-- `mx` as a string once (run_events marks it written when it rises).
+if dirty.mx then cache.mx = fmt(mx) end
 write_web()
 write_days(order_days)
 write_days(service_days)
