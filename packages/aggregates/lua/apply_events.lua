@@ -298,9 +298,15 @@ local function cutoff_day() if mx == nil then return nil end return day_of(mx) -
 -- Unsigned integers as varints (6 bits per byte, low group first, +64 = more follows); signed ones zigzagged (2x, or
 -- -2x-1 when negative). All bytes are 0..127: clients read the values back unchanged.
 local function enc_var(x)
-  -- One or two bytes without a table (most values: counts, gaps, masks, small amounts).
+  -- Up to four bytes without a table (counts, gaps, masks, amounts).
   if x < 64 then return string.char(x) end
   if x < 4096 then return string.char(x % 64 + 64, math.floor(x / 64)) end
+  -- Three and four bytes (amounts and their sums in minor units) the same way.
+  if x < 262144 then return string.char(x % 64 + 64, math.floor(x / 64) % 64 + 64, math.floor(x / 4096)) end
+  if x < 16777216 then
+    return string.char(x % 64 + 64, math.floor(x / 64) % 64 + 64, math.floor(x / 4096) % 64 + 64,
+      math.floor(x / 262144))
+  end
   local cs = {}
   repeat
     local b = x % 64
@@ -873,6 +879,22 @@ local function encode_web_record(d, ms, counts)
   return enc128(d + DAY_BIAS, 3) .. enc128(ms, 4) .. enc128(mask, 2) .. table.concat(cs)
 end
 
+-- A day's counts of web_delta (w): a day of a merged record keeps its counts as they came (w.raw: one varint per
+-- type of w.mask, the compact form's) until something needs them as a table.
+local function web_counts(w)
+  local c = w.counts
+  if c == nil then
+    c = {}
+    local s, i, mask, t = w.raw, 1, w.mask, 0
+    while mask > 0 do
+      if mask % 2 == 1 then c[t], i = dec_var(s, i) end
+      mask = math.floor(mask / 2)
+      t = t + 1
+    end
+    w.counts = c
+  end
+  return c
+end
 local function add_web(at, type_index)
   local d = day_of(at)
   if d <= cutoff_day() then max_field('wb', at); return end
@@ -885,7 +907,8 @@ local function add_web(at, type_index)
   elseif ms > w.ms then
     w.ms = ms
   end
-  w.counts[type_index] = (w.counts[type_index] or 0) + 1
+  local counts = web_counts(w)
+  counts[type_index] = (counts[type_index] or 0) + 1
 end
 
 -- A day's merged web events (op M): like add_web for each of them (see run_merged for the cutoff).
@@ -898,7 +921,39 @@ local function add_web_day(d, ms, counts)
     return
   end
   if ms > w.ms then w.ms = ms end
-  for t, c in pairs(counts) do w.counts[t] = (w.counts[t] or 0) + c end
+  local wc = web_counts(w)
+  for t, c in pairs(counts) do wc[t] = (wc[t] or 0) + c end
+end
+-- One day record of a merged record (s from i, the form of encode_web_record) into web_delta, its counts kept as they
+-- came when they are the compact form's (no zero count, no varint longer than needed), else as a table. Returns the
+-- next record's position.
+local function add_web_day_record(s, i)
+  local d = dec128(s, i, 3) - DAY_BIAS
+  local ms = dec128(s, i + 3, 4)
+  local mask = dec128(s, i + 7, 2)
+  local from, j, m, canonical = i + 9, i + 9, mask, true
+  while m > 0 do
+    if m % 2 == 1 then
+      local b = byte(s, j)
+      if b == 0 then canonical = false end
+      while b >= 64 do
+        j = j + 1
+        b = byte(s, j)
+      end
+      if b == 0 then canonical = false end
+      j = j + 1
+    end
+    m = math.floor(m / 2)
+  end
+  if d <= cutoff_day() then max_field('wb', d * DAY + ms); return j end
+  if web_delta == nil then web_delta = {} end
+  if canonical and web_delta[d] == nil then
+    web_delta[d] = { ms = ms, mask = mask, raw = string.sub(s, from, j - 1) }
+    return j
+  end
+  local _, _, counts, nx = decode_web_record(s, i)
+  add_web_day(d, ms, counts)
+  return nx
 end
 
 -- Compact web days (field `W`, the packed layout's: design-decisions §23): the same records, latest day first, with
@@ -1017,8 +1072,11 @@ local function write_web_ahead()
         tail = enc_var(d0 - d1) .. string.sub(s, at)
       end
       if w.ms > ms then ms = w.ms end
-      for t, c in pairs(w.counts) do counts[t] = (counts[t] or 0) + c end
+      for t, c in pairs(web_counts(w)) do counts[t] = (counts[t] or 0) + c end
       parts[k] = web_compact_record(head, ms, counts)
+    elseif w.counts == nil then
+      -- A merged record's day as it came: the bytes web_compact_record would make of its counts.
+      parts[k] = head .. enc128(w.ms, 4) .. enc_var(w.mask) .. w.raw
     else
       parts[k] = web_compact_record(head, w.ms, w.counts)
     end
@@ -1070,7 +1128,7 @@ local function write_web()
   if primary == 'w' then tail = string.sub(s, i) end
   for _, d in ipairs(days) do
     local w = web_delta[d]
-    add_web_rec(recs, d, w.ms, w.counts)
+    add_web_rec(recs, d, w.ms, web_counts(w))
     lower_bound_to(d)
   end
   local all = {}
@@ -1193,8 +1251,8 @@ end
 -- 0 (the earliest cancellation's day); a refund counts once per identity; reversals of an order not placed yet wait in
 -- its state. Order states are kept while the order's day is after the retention cutoff (folded below): an order
 -- event older than that finds no state — a PLACED then counts into the base, a reversal has no effect (expired).
-local function apply_order_event(op, e, x2, x3, at)
-  local oid, rkey, amount = ev_oid[e], ev_rkey[e], ev_amount[e]
+local function apply_order_event(op, ei, x2, x3, at)
+  local oid, rkey, amount = ev_oid[ei], ev_rkey[ei], ev_amount[ei]
   local margin = num(x2)
   local nf = 'n:' .. oid
   local old = read_order(nf)
@@ -1355,11 +1413,7 @@ local function run_merged(i, hw)
   if min_at == nil or earliest < min_at then min_at = earliest end
   if max_at == nil or latest > max_at then max_at = latest end
   local days, k = ev_x1[e], 1
-  while k <= #days do
-    local day, ms, counts, nx = decode_web_record(days, k)
-    add_web_day(day, ms, counts)
-    k = nx
-  end
+  while k <= #days do k = add_web_day_record(days, k) end
 end
 
 local function run_events(first, last)

@@ -7,7 +7,7 @@
  * values, in the same order.
  */
 import { readFileSync } from 'node:fs';
-import type { InputEvent } from '@tierstream/contracts';
+import { type InputEvent, WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,7 +43,8 @@ type Item = ReturnType<typeof groupBatch>[number];
  */
 async function applyAll(sha: string, prefix: string, items: Item[], head: string[], merge: boolean) {
   const args: string[] = [];
-  for (const item of items) encodeCustomerInto(args, item.events, config, merge);
+  let merged = 0;
+  for (const item of items) if (encodeCustomerInto(args, item.events, config, merge)) merged++;
   const keys = items.map((item) => customerKeys(prefix, item.customerId).agg);
   const got = (await redis.evalsha(sha, items.length, ...keys, ...head, ...args)) as number[];
   let conflicts = 0;
@@ -54,14 +55,14 @@ async function applyAll(sha: string, prefix: string, items: Item[], head: string
     encodeCustomerInto(again, item.events, config, false);
     got.splice(5 * i, 5, ...((await redis.evalsha(sha, 1, keys[i]!, ...head, ...again)) as number[]));
   }
-  return { got, conflicts };
+  return { got, conflicts, merged };
 }
 
 describe('apply_events.lua equals the previous script byte for byte', () => {
   it('same results and the same hashes (fields, values, order) for any history, delivery, retention and layout', async () => {
     const session = Date.now().toString(36);
     let run = 0;
-    const seen = { calls: 0, applied: 0, conflicts: 0, folds: 0, webDays: 0, packed: 0 };
+    const seen = { calls: 0, applied: 0, merged: 0, conflicts: 0, folds: 0, webDays: 0, packed: 0 };
     await fc.assert(
       fc.asyncProperty(
         fc.array(historyArb, { minLength: 1, maxLength: 4 }),
@@ -92,6 +93,7 @@ describe('apply_events.lua equals the previous script byte for byte', () => {
             expect(got.got).toEqual(want.got);
             expect(got.conflicts).toBe(want.conflicts);
             seen.conflicts += got.conflicts;
+            seen.merged += got.merged;
             for (const [i, item] of items.entries()) {
               const key = customerKeys(prefix, item.customerId).agg;
               const refKey = customerKeys(`${prefix}-ref`, item.customerId).agg;
@@ -113,8 +115,72 @@ describe('apply_events.lua equals the previous script byte for byte', () => {
     );
     console.log('[apply_events bytes differential]', JSON.stringify(seen));
     expect(seen.applied).toBeGreaterThan(0);
+    expect(seen.merged).toBeGreaterThan(0);
     expect(seen.conflicts).toBeGreaterThan(0);
     expect(seen.folds).toBeGreaterThan(0);
     expect(seen.webDays).toBeGreaterThan(0);
+  });
+
+  it('same hashes for merged web records of several days, before, on and after the latest day kept', async () => {
+    const prefix = `agg-bytes-web-${Date.now().toString(36)}`;
+    let merged = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.integer(), async (seed) => {
+        const rnd = prng(seed);
+        const base = 20_000 + Math.floor(rnd() * 50);
+        const keys: string[] = [];
+        for (let c = 0; c < 4; c++) {
+          const customerId = `w${c}`;
+          keys.push(customerKeys(prefix, customerId).agg, customerKeys(`${prefix}-ref`, customerId).agg);
+        }
+        let offset = 0;
+        for (let b = 0; b < 6; b++) {
+          const items = [];
+          for (let c = 0; c < 4; c++) {
+            const customerId = `w${c}`;
+            const events = [];
+            // Mostly days at or after the earlier batches' (live traffic, a replay), sometimes earlier ones; counts
+            // up to a few hundred (two-byte varints) on one day.
+            const spread = rnd() < 0.2 ? 12 : 3;
+            const n = 1 + Math.floor(rnd() * (rnd() < 0.1 ? 300 : 8));
+            for (let k = 0; k < n; k++) {
+              const day = base + b * 2 + Math.floor(rnd() * spread) - (spread > 3 ? 8 : 0);
+              const at = day * DAY + Math.floor(rnd() * DAY);
+              const type = WEB_BEHAVIOR_TYPES[Math.floor(rnd() * (rnd() < 0.5 ? 2 : WEB_BEHAVIOR_TYPES.length))]!;
+              events.push({
+                event: {
+                  kind: 'web' as const,
+                  event: {
+                    event_id: `${customerId}-${seed}-${b}-${k}`,
+                    customer_id: customerId,
+                    anonymous_id: null,
+                    type,
+                    url: null,
+                    content_id: null,
+                    occurred_at: at,
+                  },
+                },
+                topic: 'web-behavior.v1',
+                partition: c % 2,
+                offset: String(offset++),
+              });
+            }
+            items.push({ customerId, events });
+          }
+          const head = [String(48 * 3_600_000), `${RETENTION_DAYS}p`];
+          const want = await applyAll(shas.v4, `${prefix}-ref`, items, head, true);
+          const got = await applyAll(shas.current, prefix, items, head, true);
+          merged += got.merged;
+          expect(got.got).toEqual(want.got);
+          for (const item of items) {
+            const ref = (await redis.call('HGETALL', customerKeys(`${prefix}-ref`, item.customerId).agg)) as string[];
+            expect(await redis.call('HGETALL', customerKeys(prefix, item.customerId).agg)).toEqual(ref);
+          }
+        }
+        await redis.del(...keys);
+      }),
+      { numRuns: Number(process.env.AGG_PROPERTY_RUNS ?? 60) },
+    );
+    expect(merged).toBeGreaterThan(0);
   });
 });
