@@ -1363,7 +1363,9 @@ local function entry_at(s, j) return dec128(s, j + FP_LEN, 7) - TIME_BIAS end
 -- The lowest and highest entry time of s from `base` (nil, nil without entries), folded into lo, hi.
 local function entry_range(s, base, lo, hi)
   for j = base, #s - ENTRY_LEN + 1, ENTRY_LEN do
-    local at = entry_at(s, j)
+    -- entry_at(s, j), inline (every entry of a written memory is decoded here).
+    local a, b, c, d, e, f, g = byte(s, j + FP_LEN, j + FP_LEN + 6)
+    local at = (((((a * 128 + b) * 128 + c) * 128 + d) * 128 + e) * 128 + f) * 128 + g - TIME_BIAS
     if lo == nil or at < lo then lo = at end
     if hi == nil or at > hi then hi = at end
   end
@@ -1398,8 +1400,22 @@ local function run_merged(i, hw)
   local nm = ev_names[e]
   local d = dedupe_of(nm.tc, nm.ef)
   local entries = ev_eid[e]
+  -- remembered(d, fp) for each entry, the stored memory's search (holds_fp) inline.
+  local fps, v, base, merged = d.fps, d.v, d.base, d.merged
+  local last = #v - ENTRY_LEN + 1
   for j = 1, #entries, ENTRY_LEN do
-    if remembered(d, string.sub(entries, j, j + FP_LEN - 1)) then conflict = true; return end
+    local fp = string.sub(entries, j, j + FP_LEN - 1)
+    if fps ~= nil and fps[fp] then conflict = true; return end
+    local p = string.find(v, fp, base, true)
+    while p ~= nil and p <= last do
+      if (p - base) % ENTRY_LEN == 0 then conflict = true; return end
+      p = string.find(v, fp, p + 1, true)
+    end
+    if merged ~= nil then
+      for k = 1, #merged do
+        if holds_fp(merged[k], 1, fp) then conflict = true; return end
+      end
+    end
   end
   set(nm.hf, last_offset)
   d.bulk[#d.bulk + 1] = entries
