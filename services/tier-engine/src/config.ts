@@ -100,6 +100,11 @@ const engineSettings = z.object({
    */
   PARTITIONS_CONCURRENCY: env.int(3, 1, 64),
   /**
+   * Live: customers of a signals batch evaluated, stored and emitted together. A backlog's batch is evaluated in
+   * chunks of this many, each emitted before the next starts, so its first customers do not wait for its last.
+   */
+  LIVE_EVALUATION_CHUNK: env.int(64, 1, 100_000),
+  /**
    * How long (ms) an owned signals partition may have a day due that it cannot close (e.g. the cut-point barrier
    * waits for a partition no running instance sweeps) before /health/ready turns 503 naming it. Default 10 min.
    */

@@ -19,10 +19,11 @@ import {
   waitForDependency,
 } from '@tierstream/observability';
 import { initialCutPoints } from '@tierstream/tiering';
-import { ClvModelStore, dayOf, suppressedAmong, TierStateStore } from '@tierstream/tierstate';
+import { ClvModelStore, suppressedAmong, TierStateStore } from '@tierstream/tierstate';
 import { ClvModels } from './clv';
 import { clvSettings, type EngineConfig, engineConfigSchema, replayClockTopics, startTopics } from './config';
 import { TierEngine } from './engine';
+import { evaluateLive, type LiveEvaluationDeps } from './live';
 import { DayProgress } from './progress';
 import { RulesSource } from './rules-source';
 import { Sweeper } from './sweeper';
@@ -145,6 +146,12 @@ export async function runTierEngine(
     progress,
     clv,
   });
+  // Live: a signals batch's customers, in chunks (LIVE_EVALUATION_CHUNK) under the partition's lock.
+  const live: LiveEvaluationDeps = {
+    evaluate: (p, requests) => engine.evaluate(p, requests),
+    withLock: (p, fn) => sweeper.withLock(p, fn),
+    reevaluating: (p) => sweeper.reevaluating(p),
+  };
   runner = new ConsumerRunner({
     kafka,
     groupId: config.ENGINE_GROUP_ID,
@@ -171,21 +178,7 @@ export async function runTierEngine(
           ctx.deadLetter(record, 'UNDECODABLE', (err as Error).message);
         }
       }
-      const now = Date.now();
-      await sweeper.withLock(batch.partition, () =>
-        engine.evaluate(
-          batch.partition,
-          [...customers].map((customerId) => ({
-            customerId,
-            day: dayOf(now),
-            at: now,
-            processedDueAt: null,
-            touch: '0',
-            // New rules whose wave has not reached this partition yet: the change is the rules' (RULES_CHANGED).
-            rulesChanged: sweeper.reevaluating(batch.partition),
-          })),
-        ),
-      );
+      await evaluateLive(live, batch.partition, [...customers], config.LIVE_EVALUATION_CHUNK);
     },
   });
   const consumer = runner;
