@@ -56,14 +56,17 @@ local DAY = 86400000
 -- up front, HGET for any other, not the whole hash: a customer's hash holds hundreds of day buckets) and the fields
 -- written; `lb`, the latest event time and the retention cutoff at the start; what it applied; its web deltas and
 -- dedupe memories.
-local key, cache, dirty
+-- `fresh`: the customer's hash did not exist when the call began (no `mx` in the preread, then EXISTS 0): every field
+-- not in the cache is known absent, so nothing else is read (the previous layout's high-water and x:<code> fields,
+-- base fields, the fold scan's HGETALL).
+local key, cache, dirty, fresh
 local lower_bound, mx, initial_cutoff
 local applied, min_at, max_at, excess, expired
 local web_delta, dedupe, conflict
 local function get(f)
   local v = cache[f]
   if v == nil then
-    v = redis.call('HGET', key, f)
+    if fresh then v = false else v = redis.call('HGET', key, f) end
     cache[f] = v
   end
   if v == false then return nil end
@@ -280,6 +283,8 @@ local function preread(first, last)
     local vals = redis.call('HMGET', key, unpack(want, from, to))
     for i = from, to do cache[want[i]] = vals[i - from + 1] end
   end
+  -- A customer without `mx` has never had an event applied; if its hash does not exist at all, nothing else is read.
+  fresh = cache.mx == false and redis.call('EXISTS', key) == 0
 end
 
 -- `lb`: a lower bound of the days at which fields become foldable (bucket days, adjustments' effective days, CLOSED
@@ -455,7 +460,11 @@ local SERVICE_DAYS = { field = 't', prefix = 't:', empty = service_day_empty, pa
 -- pos (where its records not decoded yet start: latest day first, only the records down to the earliest day asked
 -- for are decoded; the rest is written back as it is) }. Made when a call first touches a day (nil before).
 local order_days, service_days
-local function day_set(kind) return { kind = kind, days = {}, checked = {}, touched = {}, loaded = false } end
+-- from = { day -> where its decoded record starts in `packed` }, to = { day -> where it ends }: a day decoded but not
+-- changed is written back as those bytes, not encoded again (the same bytes).
+local function day_set(kind)
+  return { kind = kind, days = {}, checked = {}, touched = {}, loaded = false, from = {}, to = {} }
+end
 -- Every record of a packed value, as (day, bucket) to f.
 local function each_record(kind, s, f)
   local i = 1
@@ -476,6 +485,7 @@ local function load_days(set_, d)
   while set_.pos <= #s and (d == nil or dec128(s, set_.pos, 3) - DAY_BIAS >= d) do
     local day, b, nx = set_.kind.decode(s, set_.pos)
     set_.days[day] = b
+    set_.from[day], set_.to[day] = set_.pos, nx - 1
     set_.pos = nx
   end
 end
@@ -509,10 +519,14 @@ local function write_days(set_)
     local all = {}
     for d in pairs(set_.days) do all[#all + 1] = d end
     table.sort(all, function(a, b) return a > b end)
-    local parts = {}
+    local parts, touched, from, to = {}, set_.touched, set_.from, set_.to
     for _, d in ipairs(all) do
-      local rec = kind.encode(d, set_.days[d])
-      if rec ~= nil then parts[#parts + 1] = rec else set(kind.prefix .. d, kind.legacy(set_.days[d])) end
+      if not touched[d] and from[d] ~= nil then
+        parts[#parts + 1] = string.sub(set_.packed, from[d], to[d])
+      else
+        local rec = kind.encode(d, set_.days[d])
+        if rec ~= nil then parts[#parts + 1] = rec else set(kind.prefix .. d, kind.legacy(set_.days[d])) end
+      end
     end
     parts[#parts + 1] = string.sub(set_.packed, set_.pos)
     local v = table.concat(parts)
@@ -1265,8 +1279,20 @@ local function apply_order_event(op, ei, x2, x3, at)
       add_order(d, 1, amount, margin, at)
       return
     end
-    local new
-    if old ~= nil then new = copy_order(old) else new = { refunds = {} } end
+    if old == nil then
+      -- A new order (the usual PLACED): apply_order_change and move_time of a state without reversals, inline (the
+      -- same sums, in the same order, and the same fields written in the same order).
+      if order_days == nil then order_days = day_set(ORDER_DAYS) end
+      local b = day_bucket(order_days, d)
+      b.c, b.r, b.m = b.c + 1, b.r + (amount - math.min(amount, 0)), b.m + clamp_margin(margin, margin)
+      lower_bound_to(d)
+      excess = excess + math.max(0, 0 - amount)
+      local ms = at - d * DAY
+      b.live[#b.live + 1] = fmt(ms)
+      write_order(nf, { day = d, placed = true, ms = ms, amount = amount, margin = margin, refunds = {} })
+      return
+    end
+    local new = copy_order(old)
     new.day, new.placed, new.ms, new.amount, new.margin = d, true, at - d * DAY, amount, margin
     excess = excess + apply_order_change(old, new, at)
     move_time(d, nil, time_entry(new))
@@ -1538,8 +1564,9 @@ if cut ~= nil then
   local fold = advanced and (lower_bound == nil or cut >= lower_bound)
   local fields = {}
   if fold then
-    -- Something may fold: read the whole hash (rare: the lower bound moves past the cutoff once per folded day).
-    merge(redis.call('HGETALL', key))
+    -- Something may fold: read the whole hash (rare: the lower bound moves past the cutoff once per folded day; a
+    -- customer's first call, without `lb`, unless its hash did not exist: then the cache holds all of it).
+    if not fresh then merge(redis.call('HGETALL', key)) end
     for f, v in pairs(cache) do
       if v ~= false then fields[#fields + 1] = f end
     end

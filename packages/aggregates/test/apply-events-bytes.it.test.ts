@@ -6,6 +6,7 @@
  * the previous one and both by turns, both must return the same results and leave every hash with the same fields and
  * values, in the same order.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type InputEvent, WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
 import fc from 'fast-check';
@@ -182,5 +183,52 @@ describe('apply_events.lua equals the previous script byte for byte', () => {
       { numRuns: Number(process.env.AGG_PROPERTY_RUNS ?? 60) },
     );
     expect(merged).toBeGreaterThan(0);
+  });
+
+  it('same hashes for a hash without mx holding the fields of the previous layout (not taken for a new customer)', async () => {
+    const prefix = `agg-bytes-nomx-${Date.now().toString(36)}`;
+    const topic = 'web-behavior.v1';
+    const code = createHash('sha1').update(topic).digest('hex').slice(0, 4);
+    const day = 20_000;
+    // The previous layout's high-water offset (offsets up to 3 are redeliveries), topic time and a web day.
+    const seeded = [`h:${topic}:0`, '3', `x:${code}`, String(day * DAY), `w:${day - 1}`, '1000,2'];
+    const items = [0, 1].map((c) => ({
+      customerId: `m${c}`,
+      events: Array.from({ length: 8 }, (_, k) => ({
+        event: {
+          kind: 'web' as const,
+          event: {
+            event_id: `m${c}-${k}`,
+            customer_id: `m${c}`,
+            anonymous_id: null,
+            type: WEB_BEHAVIOR_TYPES[k % 2]!,
+            url: null,
+            content_id: null,
+            occurred_at: day * DAY + k * 1000,
+          },
+        },
+        topic,
+        partition: 0,
+        offset: String(k),
+      })),
+    }));
+    const keys = items.flatMap((it) => [
+      customerKeys(prefix, it.customerId).agg,
+      customerKeys(`${prefix}-ref`, it.customerId).agg,
+    ]);
+    for (const merge of [true, false]) {
+      for (const key of keys) await redis.hset(key, ...seeded);
+      const head = [String(48 * 3_600_000), `${RETENTION_DAYS}p`];
+      const want = await applyAll(shas.v4, `${prefix}-ref`, items, head, merge);
+      const got = await applyAll(shas.current, prefix, items, head, merge);
+      expect(got.got).toEqual(want.got);
+      expect(want.got[0]).toBe(4);
+      for (const item of items) {
+        const ref = (await redis.call('HGETALL', customerKeys(`${prefix}-ref`, item.customerId).agg)) as string[];
+        expect(ref).toContain(`h:${code}:0`);
+        expect(await redis.call('HGETALL', customerKeys(prefix, item.customerId).agg)).toEqual(ref);
+      }
+      await redis.del(...keys);
+    }
   });
 });
