@@ -18,10 +18,10 @@ export interface LiveEvaluationDeps {
 
 /**
  * Evaluates `customerIds` (distinct, in signal order) of signals partition `partition` in chunks of at most `chunk`
- * (LIVE_EVALUATION_CHUNK), one after the other, each under the partition's lock and stamped with the wall clock when
- * it starts (`day` = its UTC day). A chunk's transitions are produced before the next chunk is evaluated, so the
- * first customers of a backlog's batch do not wait for the evaluation of its last (live order → transition latency,
- * docs/performance.md). Rejects with the first chunk's error; later chunks are not evaluated then (the runner
+ * (LIVE_EVALUATION_CHUNK), one after the other, each under the partition's lock and stamped, once it holds the lock,
+ * with the wall clock (`day` = its UTC day) and the partition's rules-wave state (`rulesChanged`). A chunk's
+ * transitions are produced before the next chunk is evaluated, so the first customers of a backlog's batch do not
+ * wait for the evaluation of its last (live order → transition latency, docs/performance.md). Rejects with the first chunk's error; later chunks are not evaluated then (the runner
  * redelivers the batch, and evaluations are idempotent: same transition ids).
  */
 export async function evaluateLive(
@@ -32,15 +32,21 @@ export async function evaluateLive(
 ): Promise<void> {
   const now = deps.now ?? Date.now;
   for (let from = 0; from < customerIds.length; from += chunk) {
-    const at = now();
-    const requests = customerIds.slice(from, from + chunk).map((customerId) => ({
-      customerId,
-      day: dayOf(at),
-      at,
-      processedDueAt: null,
-      touch: '0',
-      rulesChanged: deps.reevaluating(partition),
-    }));
-    await deps.withLock(partition, () => deps.evaluate(partition, requests));
+    const ids = customerIds.slice(from, from + chunk);
+    // Stamped once the lock is held: work queued on the lock during the previous chunk (a rules wave finishing,
+    // a day close) runs first, and the chunk must see its outcome (rulesChanged, the clock), not the state before it.
+    await deps.withLock(partition, () => {
+      const at = now();
+      const rulesChanged = deps.reevaluating(partition);
+      const requests = ids.map((customerId) => ({
+        customerId,
+        day: dayOf(at),
+        at,
+        processedDueAt: null,
+        touch: '0',
+        rulesChanged,
+      }));
+      return deps.evaluate(partition, requests);
+    });
   }
 }

@@ -99,6 +99,47 @@ describe('evaluateLive (LIVE_EVALUATION_CHUNK)', () => {
     ]);
   });
 
+  it('stamps a chunk once it holds the lock: a rules wave queued during the previous chunk ends before it', async () => {
+    // Sweeper.withLock's chaining: work queued on the partition's lock runs in order, after the current holder.
+    let lock: Promise<unknown> = Promise.resolve();
+    const withLock = <T>(_p: number, fn: () => Promise<T>): Promise<T> => {
+      const next = lock.then(fn, fn);
+      lock = next.catch(() => undefined);
+      return next;
+    };
+    let pending = true; // the partition's rules wave has not run yet
+    let t = 1_000;
+    const calls: EvaluationRequest[][] = [];
+    const deps = {
+      now: () => t,
+      reevaluating: () => pending,
+      withLock,
+      evaluate: async (p: number, requests: EvaluationRequest[]) => {
+        calls.push(requests);
+        if (calls.length === 1) {
+          // The sweeper's wave step for this partition queues while the first chunk holds the lock.
+          void withLock(p, async () => {
+            t += 60_000;
+            pending = false;
+          });
+        }
+        await new Promise((r) => setTimeout(r, 1));
+        return requests.length;
+      },
+    };
+    await evaluateLive(deps, 3, ['a', 'b', 'c', 'd'], 2);
+    expect(calls.map((c) => c.map((r) => [r.customerId, r.rulesChanged, r.at]))).toEqual([
+      [
+        ['a', true, 1_000],
+        ['b', true, 1_000],
+      ],
+      [
+        ['c', false, 61_000],
+        ['d', false, 61_000],
+      ],
+    ]);
+  });
+
   it('defaults to 64 customers per chunk; 0 is refused naming the setting', () => {
     expect(loadConfig(engineConfigSchema, {} as NodeJS.ProcessEnv).LIVE_EVALUATION_CHUNK).toBe(64);
     expect(() => loadConfig(engineConfigSchema, { LIVE_EVALUATION_CHUNK: '0' } as NodeJS.ProcessEnv)).toThrow(
