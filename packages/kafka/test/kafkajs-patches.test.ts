@@ -164,6 +164,48 @@ describe('kafkajs patches (scripts/patch-kafkajs.mjs)', () => {
     expect(writeVarInt).not.toHaveBeenCalled(); // 2.2.4 writes ≥ 4 varints per record through an Encoder
   });
 
+  it("produce v3 request: 2.2.4's bytes for long varints (values of 1 MiB and more, 9,000 records) and odd inputs", async () => {
+    const now = 1_764_500_000_000;
+    vi.spyOn(Date, 'now').mockImplementation(() => now);
+    const cases: Array<Array<Record<string, unknown>>> = [
+      // lengths and body sizes of 3 and 4 varint bytes (2.2.4's random cases stay below 2^13)
+      [8191, 8192, 2 ** 20 - 1, 2 ** 20, 2 ** 20 + 1].map((n, i) => ({ key: `k${i}`, value: Buffer.alloc(n, i) })),
+      [{ key: 'é😀'.repeat(3000), value: '€'.repeat(400_000) }],
+      // offset deltas of 3 varint bytes (from 8,192 on)
+      Array.from({ length: 9_000 }, (_, i) => ({ key: i % 3 ? `C${i}` : null, value: i % 5 ? 'v' : '' })),
+      // lone surrogates and NUL, a Buffer view into a larger buffer
+      [
+        { key: '\ud800x', value: '\udfff\u0000' },
+        { key: Buffer.from('0123456789').subarray(3, 6), value: null },
+      ],
+      // timestamps: numbers and strings sorted as strings (the first is not the least), negative, a Date
+      [
+        { value: 'a', timestamp: 999 },
+        { value: 'b', timestamp: '1000' },
+        { value: 'c', timestamp: -5_000 },
+        { value: 'd', timestamp: new Date(now - 7) },
+        { value: 'e' },
+      ],
+    ];
+    for (const [i, messages] of cases.entries()) {
+      const args = {
+        acks: -1,
+        timeout: 30_000,
+        topicData: [{ topic: 't', partitions: [{ partition: 1, firstSequence: 5, messages }] }],
+        transactionalId: 'tx',
+        producerId: Long.fromValue('9223372036854775807'),
+        producerEpoch: 32_767,
+      };
+      const expected = (await originalProduce(args).encode()).buffer;
+      const Encoder = require('kafkajs/src/protocol/encoder') as { prototype: { writeVarInt: (v: number) => unknown } };
+      const writeVarInt = vi.spyOn(Encoder.prototype, 'writeVarInt');
+      const actual = (await installedProduce(args).encode()).buffer;
+      expect(writeVarInt, `case ${i}: written in place`).not.toHaveBeenCalled();
+      writeVarInt.mockRestore();
+      expect(actual.equals(expected), `case ${i}`).toBe(true);
+    }
+  });
+
   it("record decoder: the same records as kafkajs 2.2.4's decoding on random batches (offsets and timestamps of any size)", async () => {
     const r = randomness(7);
     for (let t = 0; t < 300; t++) {
