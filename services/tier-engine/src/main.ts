@@ -178,7 +178,7 @@ export async function runTierEngine(
           ctx.deadLetter(record, 'UNDECODABLE', (err as Error).message);
         }
       }
-      await evaluateLive(live, batch.partition, [...customers], config.LIVE_EVALUATION_CHUNK);
+      await evaluateLive(live, batch.partition, [...customers], config.LIVE_EVALUATION_CHUNK, ctx);
     },
   });
   const consumer = runner;

@@ -140,6 +140,18 @@ describe('evaluateLive (LIVE_EVALUATION_CHUNK)', () => {
     ]);
   });
 
+  it('heartbeats between chunks and evaluates no further chunk once the partition is revoked', async () => {
+    const { deps, calls } = fakeDeps();
+    let beats = 0;
+    const batch = { isStale: () => calls.length >= 2, heartbeat: async () => void beats++ };
+    await evaluateLive(deps, 0, ['a', 'b', 'c', 'd', 'e', 'f'], 2, batch);
+    expect(calls.map((c) => c.map((r) => r.customerId))).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
+    expect(beats).toBe(1);
+  });
+
   it('defaults to 64 customers per chunk; 0 is refused naming the setting', () => {
     expect(loadConfig(engineConfigSchema, {} as NodeJS.ProcessEnv).LIVE_EVALUATION_CHUNK).toBe(64);
     expect(() => loadConfig(engineConfigSchema, { LIVE_EVALUATION_CHUNK: '0' } as NodeJS.ProcessEnv)).toThrow(
