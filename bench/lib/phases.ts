@@ -324,7 +324,7 @@ export interface AggregatorResult {
   heldAnonymous: { keys: number; bytes: number };
   /** (redisBytesAfter − redisBytesBefore − heldAnonymous.bytes) ÷ customers: aggregates + due index + attributes. */
   redisBytesPerCustomerWithoutHeld: number;
-  /** Redis' AOF rewrites during the run (each one a fork writing the dataset; the run starts after compactAof). */
+  /** Redis' AOF rewrites during the run (each a fork writing the dataset; the run starts after compactAof). */
   aofRewrites: number;
 }
 

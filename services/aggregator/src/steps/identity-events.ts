@@ -39,7 +39,8 @@ export interface IdentityStepDeps {
 }
 
 /**
- * Decodes the records, then applies the valid ones in offset order (one applyMany call: runs of aliases together); never throws for bad data (registry and Redis outages are rethrown: retry).
+ * Decodes the records, then applies the valid ones in offset order (one applyMany call: runs of aliases together);
+ * never throws for bad data (registry and Redis outages are rethrown: retry).
  */
 export async function applyIdentityRecords(
   records: readonly ConsumedRecord[],
