@@ -2,7 +2,9 @@
  * The identity graph in Redis (docs/design-decisions.md §22): per customer id a small hash `<prefix>:{<id>}:idn`
  * (`tb`/`to`/`tm`/`ta` once merged: the survivor named, the root it leads to, merge event id, time; `mg:<id>` per id merged into it; `al:<anonymous id>`
  * per alias to it), per anonymous id X a hash `<prefix>:{anon:X}:aid` (`c`, `e`, `t`: the customer, the alias event
- * id and time) and the anonymous events held until its alias, `<prefix>:{anon:X}:anon`. Every key is hash-tagged by
+ * id and time; while X has no alias the held events' meta `m` and per input partition the redelivery mark
+ * `o:<topic>:<partition>`) and the anonymous events held until its alias, `<prefix>:{anon:X}:anon` (a string of packed
+ * entries, appended). Every key is hash-tagged by
  * the id it describes, and every script touches one slot (Cluster-safe); an event is routed with one `HGET` of
  * its customer's `to` (O(1), chains are compressed when they form) or one script call per batch for its anonymous ids
  * (per slot in Cluster).
@@ -99,7 +101,10 @@ export interface IdentityRecord {
 export interface HoldResult {
   customerId: string | null;
   aliasAt: number | null;
-  /** H held, O older than the floor, D dropped (bound), R route to the customer, F folded by the alias already. */
+  /**
+   * H held (now, or a copy of a held one), O older than the floor, D dropped (bound), R route to the customer,
+   * F held before the alias (folded by it).
+   */
   decisions: string;
 }
 
@@ -107,8 +112,11 @@ export interface IdentityStoreOptions {
   prefix?: string;
   /** How far before its alias an anonymous event still counts (ms). Default 30 days. */
   anonRetentionMs?: number;
-  /** Most anonymous events held per anonymous id. Default 2,000. */
-  heldCap?: number;
+  /**
+   * Most bytes of held events per anonymous id (an event takes 7 + the digits of its time + its id's bytes: 55 B with
+   * a UUID). Default 128 KiB.
+   */
+  heldMaxBytes?: number;
   /** How long held events stay after the alias folded them (ms; redeliveries are recognised meanwhile). 48 h. */
   keepAfterAliasMs?: number;
 }
@@ -120,11 +128,15 @@ const HOLD_IDS_PER_CALL = 512;
 const HOLD_EVENTS_PER_CALL = 4_000;
 /** ALIAS events applied together by applyMany (a run of distinct anonymous ids; each step one round trip for all). */
 const ALIASES_PER_ROUND = 1_000;
+/** Anonymous ids remembered as refreshed today by one IdentityStore (beyond: the oldest quarter forgotten). */
+const REFRESHED_IDS = 200_000;
 
 export class IdentityStore {
   readonly keys: ReturnType<typeof identityKeys>;
   readonly anonRetentionMs: number;
-  readonly heldCap: number;
+  readonly heldMaxBytes: number;
+  /** Anonymous ids whose held expiry this process set again, with the UTC day it did (see hold). */
+  private readonly refreshed = new Map<string, number>();
   readonly keepAfterAliasMs: number;
 
   constructor(
@@ -133,7 +145,7 @@ export class IdentityStore {
   ) {
     this.keys = identityKeys(opts.prefix ?? 'ts');
     this.anonRetentionMs = opts.anonRetentionMs ?? DEFAULT_ANON_RETENTION_MS;
-    this.heldCap = opts.heldCap ?? 2_000;
+    this.heldMaxBytes = opts.heldMaxBytes ?? 128 * 1024;
     this.keepAfterAliasMs = opts.keepAfterAliasMs ?? 48 * 3_600_000;
     const commands: Array<[string, number, string]> = [
       ['tsIdentityMergeSource', 2, 'identity_merge_source-2'],
@@ -349,8 +361,9 @@ export class IdentityStore {
    * The anonymous web events of a batch, per anonymous id: held while the id has no alias, else routed. Many ids per
    * script call (identity_hold_many.lua: in Cluster the ids of one slot; calls of at most HOLD_IDS_PER_CALL ids and
    * about HOLD_EVENTS_PER_CALL events, so one call never blocks Redis long), all calls in one round trip (one
-   * pipeline per slot in Cluster). `floor`: the identity watermark − the anonymous retention horizon (older events
-   * cannot be folded by any alias still to come; identities.v1 is in event-time order like the input partitions).
+   * pipeline per slot in Cluster); per id one APPEND in the common case. `floor` (epoch ms): the identity watermark −
+   * the anonymous retention horizon (older events cannot be folded by any alias still to come; identities.v1 is in
+   * event-time order like the input partitions).
    */
   async hold(
     items: ReadonlyArray<{ anonymousId: string; events: readonly HeldEvent[] }>,
@@ -358,20 +371,22 @@ export class IdentityStore {
   ): Promise<Map<string, HoldResult>> {
     const out = new Map<string, HoldResult>();
     if (items.length === 0) return out;
-    // Expiry: the horizon + 3 days, set again at most once a day: a held hash lives at least the horizon + 2 days after
-    // its last stored event (an alias can fold nothing older than the horizon).
-    const head = [floor, this.heldCap, this.anonRetentionMs + 3 * 86_400_000, 86_400_000, Date.now()];
+    const day = Math.floor(Date.now() / 86_400_000);
+    const sent = items.map((it) => ({ ...it, refresh: this.refreshDue(it.anonymousId, day) }));
+    // Expiry: the horizon + 3 days, set again at most once a day per id by this process: a held string lives at least
+    // the horizon + 2 days after its last hold (an alias can fold nothing older than the horizon).
+    const head = [this.heldMaxBytes, this.anonRetentionMs + 3 * 86_400_000, floor];
     // Per slot (one group without Cluster): calls of consecutive items.
-    const groups = new Map<number, Array<(typeof items)[number]>>();
-    for (const it of items) {
+    const groups = new Map<number, typeof sent>();
+    for (const it of sent) {
       const slot = this.redis instanceof Cluster ? calculateSlot(this.keys.alias(it.anonymousId)) : 0;
       const g = groups.get(slot);
       if (g) g.push(it);
       else groups.set(slot, [it]);
     }
-    const calls: Array<Array<(typeof items)[number]>> = [];
+    const calls: Array<typeof sent> = [];
     for (const group of groups.values()) {
-      let call: Array<(typeof items)[number]> = [];
+      let call: typeof sent = [];
       let events = 0;
       for (const it of group) {
         if (call.length > 0 && (call.length >= HOLD_IDS_PER_CALL || events + it.events.length > HOLD_EVENTS_PER_CALL)) {
@@ -394,7 +409,8 @@ export class IdentityStore {
         for (const it of call) {
           const [alias, held] = this.keys.aliasAndHeld(it.anonymousId);
           keys.push(alias, held);
-          let packed = '';
+          const whole = it.events.every((e) => e.occurredAt >= floor);
+          let packed = `${it.events.length},${it.refresh ? 1 : 0},${whole ? 1 : 0}|`;
           for (const ev of it.events)
             packed += `${ev.occurredAt},${TYPE_INDEX.get(ev.type)},${Buffer.byteLength(ev.eventId)}:${ev.eventId}`;
           args.push(packed);
@@ -415,6 +431,21 @@ export class IdentityStore {
       }
     });
     return out;
+  }
+
+  /** Whether this process should set an id's held expiry again today (remembered for at most REFRESHED_IDS ids). */
+  private refreshDue(anonymousId: string, day: number): boolean {
+    if (this.refreshed.get(anonymousId) === day) return false;
+    this.refreshed.delete(anonymousId);
+    if (this.refreshed.size >= REFRESHED_IDS) {
+      let n = REFRESHED_IDS / 4;
+      for (const old of this.refreshed.keys()) {
+        if (n-- <= 0) break;
+        this.refreshed.delete(old);
+      }
+    }
+    this.refreshed.set(anonymousId, day);
+    return true;
   }
 
   /** The identity records of customer ids (one HGETALL each, pipelined per slot); ids without any are absent. */
@@ -439,12 +470,14 @@ export class IdentityStore {
     return c ? { customerId: c, eventId: e ?? '', at: Number(t) } : null;
   }
 
-  /**
-   * How many anonymous events are held under an anonymous id: the held hash's fields but its meta (`''`, or `_min` in
-   * a previous build's hash without `''`) and its alias marker (`' '`), see identity_hold_many.lua.
-   */
+  /** How many distinct anonymous events are held under an anonymous id (either layout, see identity_hold_many.lua). */
   async heldCount(anonymousId: string): Promise<number> {
     const held = this.keys.held(anonymousId);
+    const kind = await this.redis.type(held);
+    if (kind === 'string')
+      return new Set(decodeHeldString((await this.redis.get(held)) ?? '').map((h) => h.eventId)).size;
+    if (kind !== 'hash') return 0;
+    // A previous build's hash: its fields but the meta ('', or `_min` in a hash without '') and the alias marker (' ').
     const [n, [meta, marker, legacy]] = await Promise.all([
       this.redis.hlen(held),
       this.redis.hmget(held, '', ' ', '_min'),
@@ -477,4 +510,23 @@ const TYPE_INDEX = new Map(WEB_BEHAVIOR_TYPES.map((t, i) => [t, i]));
 function decodeHeld(eventId: string, value: string): HeldEvent {
   const [at, type] = value.split(',');
   return { eventId, occurredAt: Number(at), type: WEB_BEHAVIOR_TYPES[Number(type)]! };
+}
+
+/** A held string (identity_hold_many.lua's entries) → its events in order, copies included. */
+export function decodeHeldString(s: string): HeldEvent[] {
+  const out: HeldEvent[] = [];
+  const bytes = Buffer.from(s, 'utf8');
+  let p = 0;
+  while (p < bytes.length) {
+    const colon = bytes.indexOf(0x3a, p);
+    const [at, type, size] = bytes.toString('latin1', p, colon).split(',');
+    const end = colon + 1 + Number(size);
+    out.push({
+      eventId: bytes.toString('utf8', colon + 1, end),
+      occurredAt: Number(at),
+      type: WEB_BEHAVIOR_TYPES[Number(type)]!,
+    });
+    p = end;
+  }
+  return out;
 }

@@ -128,7 +128,7 @@ async function run(store: IdentityStore, steps: Step[]) {
         expect(r.decisions).toHaveLength(it.events.length);
         it.events.forEach((ev, i) => {
           const d = r.decisions[i];
-          expect(d).toMatch(r.customerId === null ? /^[HOD]$/ : /^[RF]$/);
+          expect(d).toMatch(r.customerId === null ? /^[HOD]$/ : /^[RFO]$/);
           if (d === 'R' && ev.occurredAt >= r.aliasAt! - R && !routed.has(ev.eventId)) {
             routed.add(ev.eventId);
             count(r.customerId!, ev.eventId);
@@ -296,7 +296,7 @@ describe('IdentityStore memory', () => {
   const t = createTestRedis('identity-mem');
   afterAll(() => t.cleanup());
 
-  it('an alias costs its alias hash and one field on the customer; a held event one short hash entry', async () => {
+  it('an alias costs its alias hash and one field on the customer; a held event one entry of a string', async () => {
     const store = new IdentityStore(t.redis, { prefix: 'ts' });
     const N = 200;
     let aliasBytes = 0;
@@ -332,42 +332,53 @@ describe('IdentityStore memory', () => {
     expect(perHeld).toBeLessThan(100);
   });
 
-  it('hold: at most heldCap events per anonymous id, copies within a call held once, the expiry set again at most once a day', async () => {
-    const store = new IdentityStore(t.redis, { prefix: 'tscap', heldCap: 3 });
+  it('hold: at most heldMaxBytes per anonymous id (a copy counts once there), one APPEND per id, the expiry set when created and once a day', async () => {
+    // An entry `<time>,0,2:eN` is 20 bytes: three fit in 60.
+    const store = new IdentityStore(t.redis, { prefix: 'tscap', heldMaxBytes: 60 });
     const ev = (id: string, k: number): HeldEvent => ({ eventId: id, occurredAt: T0 + k, type: 'PAGE_VIEW' });
     const five = ['e1', 'e2', 'e3', 'e4', 'e5'].map((id, k) => ev(id, k));
-    // At most 3 events, then dropped; again, the held ones are copies.
+    // Three fit, then dropped; again (a redelivery), the held ones are copies and the others still do not fit.
     expect((await store.hold([{ anonymousId: 'x', events: five }], 0)).get('x')!.decisions).toBe('HHHDD');
     expect((await store.hold([{ anonymousId: 'x', events: five }], 0)).get('x')!.decisions).toBe('HHHDD');
     expect(await store.heldCount('x')).toBe(3);
-    // A copy within one call: held once, the first one's value stays.
+    expect(await t.redis.get(store.keys.held('x'))).toBe(`${T0},0,2:e1${T0 + 1},0,2:e2${T0 + 2},0,2:e3`);
+    // A copy within one call: appended, counted once; the alias folds its first entry.
     const wide = new IdentityStore(t.redis, { prefix: 'tscap' });
     const copies = [ev('c1', 5), ev('c1', 1), ev('c2', 7)];
     expect((await wide.hold([{ anonymousId: 'y', events: copies }], 0)).get('y')!.decisions).toBe('HHH');
-    const held = wide.keys.held('y');
-    expect(await t.redis.hget(held, 'c1')).toBe(`${T0 + 5},0`);
     expect(await wide.heldCount('y')).toBe(2);
-    // Expiry set by the first hold and the meta field '' = `<lowest held time>,<when the expiry was set>`.
-    const [min, setAt] = String(await t.redis.hget(held, '')).split(',');
-    expect(Number(min)).toBe(T0 + 5);
-    expect(Math.abs(Number(setAt) - Date.now())).toBeLessThan(60_000);
+    const held = wide.keys.held('y');
+    // Expiry set when the held string is created (the horizon + 3 days)...
     expect(await t.redis.pttl(held)).toBeGreaterThan(store.anonRetentionMs);
-    // Not set again within a day: a hold an hour later leaves the expiry alone...
+    // ...not again by this process on the same day...
     await t.redis.pexpire(held, 1_000_000);
     await wide.hold([{ anonymousId: 'y', events: [ev('c3', 9)] }], 0);
     expect(await t.redis.pttl(held)).toBeLessThanOrEqual(1_000_000);
-    // ...a hash of an earlier build (meta `_min`, the bound alone, no time) gets it at its next stored event, the meta
-    // moved to ''.
-    await t.redis.hdel(held, '');
-    await t.redis.hset(held, '_min', String(T0 + 5));
-    await wide.hold([{ anonymousId: 'y', events: [ev('c4', 9)] }], 0);
+    // ...by another (or after a restart, or the next day).
+    const other = new IdentityStore(t.redis, { prefix: 'tscap' });
+    await other.hold([{ anonymousId: 'y', events: [ev('c4', 9)] }], 0);
     expect(await t.redis.pttl(held)).toBeGreaterThan(store.anonRetentionMs);
-    expect(await t.redis.hget(held, '_min')).toBeNull();
-    expect(String(await t.redis.hget(held, ''))).toMatch(new RegExp(`^${T0 + 5},\\d+$`));
     expect(await wide.heldCount('y')).toBe(4);
+    const folded = await wide.apply({
+      event_id: 'a-y',
+      type: 'ALIAS',
+      customer_id: 'C9',
+      anonymous_id: 'y',
+      merged_customer_id: null,
+      source: null,
+      occurred_at: T0 + DAY,
+    });
+    expect(folded.held).toEqual([ev('c1', 5), ev('c2', 7), ev('c3', 9), ev('c4', 9)]);
+    // Below the floor: O while X has no alias; routed once it has one (its alias may be older than the watermark).
+    expect(
+      (await wide.hold([{ anonymousId: 'z', events: [ev('z1', 1), ev('z2', 9)] }], T0 + 5)).get('z')!.decisions,
+    ).toBe('OH');
+    expect(
+      (await wide.hold([{ anonymousId: 'y', events: [ev('c5', 1), ev('c1', 5)] }], T0 + 5)).get('y')!.decisions,
+    ).toBe('RF');
   });
 
-  it("an anonymous event whose id is `_min` is held and folded like any other; a previous build's `_min` is its meta", async () => {
+  it("a previous build's held hashes are read, made strings at the next hold and folded; an event named `_min` too", async () => {
     const store = new IdentityStore(t.redis, { prefix: 'tsmin' });
     const ev = (id: string, k: number): HeldEvent => ({ eventId: id, occurredAt: T0 + k, type: 'PAGE_VIEW' });
     const alias = (x: string, i: number): IdentityEvent => ({
@@ -380,34 +391,38 @@ describe('IdentityStore memory', () => {
       occurred_at: T0 + DAY,
     });
     const heldIds = (a: Awaited<ReturnType<IdentityStore['apply']>>) => (a.held ?? []).map((h) => h.eventId).sort();
-    expect(
-      (await store.hold([{ anonymousId: 'x', events: [ev('_min', 3), ev('e1', 4)] }], 0)).get('x')!.decisions,
-    ).toBe('HH');
-    // A redelivery finds both held.
-    expect(
-      (await store.hold([{ anonymousId: 'x', events: [ev('_min', 3), ev('e1', 4)] }], 0)).get('x')!.decisions,
-    ).toBe('HH');
+    const hold = async (x: string, events: HeldEvent[]) =>
+      (await store.hold([{ anonymousId: x, events }], 0)).get(x)!.decisions;
+    expect(await hold('x', [ev('_min', 3), ev('e1', 4)])).toBe('HH');
+    // A redelivery: appended again, counted once.
+    expect(await hold('x', [ev('_min', 3), ev('e1', 4)])).toBe('HH');
     expect(await store.heldCount('x')).toBe(2);
     expect(heldIds(await store.apply(alias('x', 1)))).toEqual(['_min', 'e1']);
-    // The alias left its marker in the held hash (the hold reads it there, not the alias hash).
-    expect(await t.redis.hget(store.keys.held('x'), ' ')).toBe(`${T0 + DAY},C1`);
-    // After the alias: `_min` was folded by it (F), a new event routed (R).
-    expect(
-      (await store.hold([{ anonymousId: 'x', events: [ev('_min', 3), ev('e2', 5)] }], 0)).get('x')!.decisions,
-    ).toBe('FR');
-    // A hash of a previous build: `_min` is its meta (the bound), not an event; the event `_min` is held beside it.
+    // The alias made the held string a hash of the folded ids ('' marks it as this build's).
+    expect(await t.redis.type(store.keys.held('x'))).toBe('hash');
+    expect(await t.redis.hget(store.keys.held('x'), '')).toBe('folded');
+    // After the alias: `_min` was folded by it (F), a new event routed (R); and so once the folded ids are gone.
+    expect(await hold('x', [ev('_min', 3), ev('e2', 5)])).toBe('FR');
+    await t.redis.del(store.keys.held('x'));
+    expect(await hold('x', [ev('e3', 5)])).toBe('R');
+    expect(await t.redis.exists(store.keys.held('x'))).toBe(0);
+    // The oldest layout: `_min` is its meta (the bound), not an event; made a string with the event `_min` beside it.
     const z = store.keys.held('z');
     await t.redis.hset(z, '_min', String(T0 + 1), 'e9', `${T0 + 1},0`);
-    expect(
-      (await store.hold([{ anonymousId: 'z', events: [ev('_min', 3), ev('e10', 4)] }], 0)).get('z')!.decisions,
-    ).toBe('HH');
-    expect(await t.redis.hget(z, '_min')).toBe(`${T0 + 3},0`);
-    expect(String(await t.redis.hget(z, ''))).toMatch(new RegExp(`^${T0 + 1},\\d+$`));
+    expect(await hold('z', [ev('_min', 3), ev('e10', 4)])).toBe('HH');
+    expect(await t.redis.type(z)).toBe('string');
+    expect(await store.heldCount('z')).toBe(3);
     expect(heldIds(await store.apply(alias('z', 2)))).toEqual(['_min', 'e10', 'e9']);
-    // The alias of a previous build's hash: its `_min` meta is not folded as an event.
+    // The previous layout (meta '', where `_min` is an event), folded by an alias without a hold first.
     const w = store.keys.held('w');
-    await t.redis.hset(w, '_min', String(T0 + 1), 'e8', `${T0 + 1},0`);
-    expect(heldIds(await store.apply(alias('w', 3)))).toEqual(['e8']);
+    await t.redis.hset(w, '', `${T0 + 1},0`, '_min', `${T0 + 2},0`, 'e8', `${T0 + 1},0`);
+    expect(heldIds(await store.apply(alias('w', 3)))).toEqual(['_min', 'e8']);
+    // A previous build's aliased id (its hash with the marker ' '): its held events F, new ones R.
+    const v = store.keys.held('v');
+    await t.redis.hset(store.keys.alias('v'), 'c', 'C4', 'e', 'a-v', 't', String(T0 + DAY));
+    await t.redis.hset(v, '', `${T0 + 1},0`, ' ', `${T0 + DAY},C4`, 'e7', `${T0 + 1},0`);
+    const routed = (await store.hold([{ anonymousId: 'v', events: [ev('e7', 1), ev('e6', 2)] }], 0)).get('v')!;
+    expect(routed).toEqual({ customerId: 'C4', aliasAt: T0 + DAY, decisions: 'FR' });
   });
 });
 
