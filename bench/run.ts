@@ -479,7 +479,7 @@ function printTable(r: Results): void {
     for (const run of id.runs)
       rows.push([
         `identity: aggregator, IDENTITY_ROUTING=${run.routing} (round ${run.round + 1})`,
-        `${f(run.eventsPerSec)} events/s (AOF rewrites ${run.aofRewrites})`,
+        `${f(run.eventsPerSec)} events/s (AOF rewrites ${run.aofRewrites}; CPU s: aggregator ${run.cpuSeconds.aggregator}, Redis ${run.cpuSeconds.redisMainThread})`,
         '',
         '',
       ]);

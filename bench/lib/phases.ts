@@ -77,6 +77,13 @@ export async function compactAof(
   }
 }
 
+/** CPU seconds of Redis' main thread so far (INFO cpu `used_cpu_user_main_thread` + `used_cpu_sys_main_thread`). */
+export async function redisMainThreadCpu(redis: { info(section: 'cpu'): Promise<string> }): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return field('used_cpu_user_main_thread') + field('used_cpu_sys_main_thread');
+}
+
 /** Redis' AOF rewrites counted so far (INFO persistence `aof_rewrites`). */
 export async function aofRewrites(redis: { info(section: 'persistence'): Promise<string> }): Promise<number> {
   return (await aofState(redis)).rewrites;
@@ -326,6 +333,11 @@ export interface AggregatorResult {
   redisBytesPerCustomerWithoutHeld: number;
   /** Redis' AOF rewrites during the run (each a fork writing the dataset; the run starts after compactAof). */
   aofRewrites: number;
+  /**
+   * CPU seconds from the service's start to lag 0: the aggregator's process (start-up included) and Redis' main
+   * thread (INFO cpu), the two a run's rate depends on.
+   */
+  cpuSeconds: { aggregator: number; redisMainThread: number };
 }
 
 /** Waits until a group's lag on `topics` is 0; returns the first instant progress was seen, the end, and the lag then. */
@@ -377,6 +389,7 @@ export async function phaseAggregator(
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const redisBytesBefore = await redisUsedMemory(ctx.clients.redis);
   const rewritesBefore = await compactAof(ctx.clients.redis);
+  const redisCpuBefore = await redisMainThreadCpu(ctx.clients.redis);
   const svc = startBenchService('aggregator', opts.env ?? {}, {
     cpuProfDir: cpuProfDir(ctx, 'aggregator'),
     root: opts.root,
@@ -393,6 +406,10 @@ export async function phaseAggregator(
     );
     // Timed like the kafkajs drain: from the group join (logged by the service) to lag 0. If the join line was
     // not seen, from the first poll that saw progress, counting only the events left then.
+    const cpuSeconds = {
+      aggregator: +svc.cpuSeconds().toFixed(2),
+      redisMainThread: +((await redisMainThreadCpu(ctx.clients.redis)) - redisCpuBefore).toFixed(2),
+    };
     const joinedAt = svc.joinedAt();
     const events = joinedAt > 0 ? total : lagAtFirst;
     const seconds = Math.max(0.001, (doneAt - (joinedAt > 0 ? joinedAt : firstAt)) / 1000);
@@ -419,6 +436,7 @@ export async function phaseAggregator(
       heldAnonymous,
       redisBytesPerCustomerWithoutHeld: (redisBytesAfter - redisBytesBefore - heldAnonymous.bytes) / ctx.customers,
       aofRewrites: aofRewritesDuring,
+      cpuSeconds,
     };
   } finally {
     await svc.stop();

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { type ServiceName, type ServiceProcess, startService, stopService } from '@tierstream/cli';
 
 /**
@@ -13,6 +13,8 @@ export interface BenchService {
   pid: number;
   port: Promise<number>;
   maxRssBytes: () => number;
+  /** CPU seconds (user + system) of the service's process and its descendants so far, from /proc. */
+  cpuSeconds: () => number;
   lastLines: () => string[];
   /** When the service logged that it joined its consumer group (0 until then). */
   joinedAt: () => number;
@@ -81,6 +83,7 @@ export function startBenchService(
     pid,
     port,
     maxRssBytes: () => Math.max(maxRss, rssOf(pid)),
+    cpuSeconds: () => cpuSecondsOfTree(pid),
     lastLines: () => [...lines],
     joinedAt: () => joinedAt,
     dead: () => (ended ? `${ended}; last log lines:\n${lines.slice(-15).join('\n')}` : null),
@@ -109,6 +112,31 @@ export function rssOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** CPU seconds (utime + stime) of a process and its live descendants (/proc/<pid>/stat), 0 when it is gone. */
+export function cpuSecondsOfTree(pid: number): number {
+  const ticks = 100; // USER_HZ on Linux
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command (which may hold spaces) in parentheses: state ppid ... utime(14) stime(15).
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(entry), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / ticks });
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  let total = 0;
+  const todo = [pid];
+  while (todo.length > 0) {
+    const p = todo.pop()!;
+    total += stats.get(p)?.cpu ?? 0;
+    for (const [child, s] of stats) if (s.ppid === p) todo.push(child);
+  }
+  return total;
 }
 
 /** Waits until GET /health/ready answers 200 (or the service dies, or the timeout passes). */

@@ -101,6 +101,7 @@ end
 local function hold(aid, held, add, n, refresh)
   local r = redis.pcall('APPEND', held, add)
   if type(r) ~= 'number' then
+    if not string.find(r.err, 'WRONGTYPE', 1, true) then error(r) end
     -- A hash: X's folded events (aliased), or a previous build's held hash (aliased or not).
     local alias = redis.call('HMGET', aid, 'c', 't')
     if alias[1] then return routed(held, add, true), alias end
