@@ -6,8 +6,8 @@
 -- type index>,<byte length of the event id>:<event id>`, appended in delivery order; a redelivered event or a
 -- producer's copy is appended again (readers keep an id's first entry: the alias fold, heldCount, the bound). Once X
 -- is aliased: a hash event id -> `occurred_at,web type index` of the events held before the alias, and '' = 'folded',
--- kept for the F decisions as long as identity_alias-2.lua says (ARGV[5]), or nothing. A previous build's held hash (meta '' or `_min`, alias
--- marker ' ') is read as such, and made a string at X's next hold when X has no alias.
+-- kept for the F decisions as long as identity_alias-2.lua says (its ARGV[5]), or nothing. A previous build's held
+-- hash (meta '' or `_min`, alias marker ' ') is read as such, and made a string at X's next hold when X has no alias.
 -- So the common case is one APPEND per X: a hash there (APPEND refused) means aliased or a previous build's; a string
 -- created by the APPEND means X is new (or its folded hash expired): then the alias hash is read.
 -- ARGV[1] most bytes held per anonymous id (a memory bound; beyond it events are dropped and reported)

@@ -2,9 +2,9 @@
  * The alias fold (docs/design-decisions.md §22): the anonymous web events held for an anonymous id, applied to the
  * customer it turned out to be, exactly once, through the normal apply path. They are applied as records of the
  * identities partition at the alias record's position: offset = alias offset × 65,536 + i (i = 1.. the held events,
- * at most the hold bound, 2,000), so the customer's high-water mark of that partition makes a redelivered alias fold
- * nothing, whatever the dedupe horizon (held events may be older than it). Folds into one customer happen in the
- * identities partition's order (one consumer), so its high-water mark only grows.
+ * at most 65,535: the hold's bound in bytes allows no more), so the customer's high-water mark of that partition
+ * makes a redelivered alias fold nothing, whatever the dedupe horizon (held events may be older than it). Folds into
+ * one customer happen in the identities partition's order (one consumer), so its high-water mark only grows.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -128,6 +128,8 @@ const HOLD_IDS_PER_CALL = 512;
 const HOLD_EVENTS_PER_CALL = 4_000;
 /** ALIAS events applied together by applyMany (a run of distinct anonymous ids; each step one round trip for all). */
 const ALIASES_PER_ROUND = 1_000;
+/** The largest bound: 65,535 entries of the smallest size (`0,0,1:x`). */
+const MAX_HELD_BYTES = 65_535 * 7;
 /** Anonymous ids remembered as refreshed today by one IdentityStore (beyond: the oldest quarter forgotten). */
 const REFRESHED_IDS = 200_000;
 
@@ -146,6 +148,9 @@ export class IdentityStore {
     this.keys = identityKeys(opts.prefix ?? 'ts');
     this.anonRetentionMs = opts.anonRetentionMs ?? DEFAULT_ANON_RETENTION_MS;
     this.heldMaxBytes = opts.heldMaxBytes ?? 128 * 1024;
+    // An alias folds at most 65,535 events (identity-folds' offsets); an entry takes at least 7 bytes.
+    if (!(this.heldMaxBytes > 0 && this.heldMaxBytes <= MAX_HELD_BYTES))
+      throw new RangeError(`heldMaxBytes: 1 to ${MAX_HELD_BYTES}, got ${this.heldMaxBytes}`);
     this.keepAfterAliasMs = opts.keepAfterAliasMs ?? 48 * 3_600_000;
     const commands: Array<[string, number, string]> = [
       ['tsIdentityMergeSource', 2, 'identity_merge_source-2'],

@@ -378,6 +378,11 @@ describe('IdentityStore memory', () => {
     ).toBe('RF');
   });
 
+  it('refuses a bound an alias could not fold (more than 65,535 entries of 7 bytes)', () => {
+    expect(() => new IdentityStore(t.redis, { heldMaxBytes: 65_535 * 7 + 1 })).toThrow(/heldMaxBytes: 1 to 458745/);
+    expect(() => new IdentityStore(t.redis, { heldMaxBytes: 0 })).toThrow(RangeError);
+  });
+
   it("a previous build's held hashes are read, made strings at the next hold and folded; an event named `_min` too", async () => {
     const store = new IdentityStore(t.redis, { prefix: 'tsmin' });
     const ev = (id: string, k: number): HeldEvent => ({ eventId: id, occurredAt: T0 + k, type: 'PAGE_VIEW' });
