@@ -31,7 +31,8 @@ if kind == 'string' then
     local _, e, at, t, size = string.find(s, '^(%d+),(%d+),(%d+):', p)
     local stop = e + tonumber(size)
     local id = string.sub(s, e + 1, stop)
-    if not seen[id] then
+    -- (An empty id is the hold's bound marker, not an event.)
+    if id ~= '' and not seen[id] then
       seen[id] = true
       local value = at .. ',' .. t
       fields[#fields + 1] = id

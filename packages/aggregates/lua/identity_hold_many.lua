@@ -10,13 +10,15 @@
 -- hash (meta '' or `_min`, alias marker ' ') is read as such, and made a string at X's next hold when X has no alias.
 -- So the common case is one APPEND per X: a hash there (APPEND refused) means aliased or a previous build's; a string
 -- created by the APPEND means X is new (or its folded hash expired): then the alias hash is read.
--- ARGV[1] most bytes held per anonymous id (a memory bound; beyond it events are dropped and reported)
--- ARGV[2] expiry of the held string (ms), set when it is created and when ARGV[3 + k] asks (the caller does at most
--- once a day per X: a held string lives at least ARGV[2] - a day after X's last hold)
+-- ARGV[1] most bytes held per anonymous id (a memory bound; beyond it events are dropped and reported; APPEND's spare
+-- room can make the allocation up to twice as large until the next compaction)
+-- ARGV[2] expiry of the held string (ms), set when it is created and when ARGV[3 + k] asks (the caller asks until a
+-- hold that stored or kept events succeeded that UTC day: a held string lives at least ARGV[2] - a day after X's last
+-- event at or above the floor)
 -- ARGV[3] the floor (epoch ms): events older than it are not held (no alias still to come can fold them: its time is
 -- at least the identity watermark, and it folds back to its time - the horizon); at the bound, held ones are pruned
 -- ARGV[3 + k] X_k's events of the batch, in delivery order: `<n>,<1: set the expiry again, else 0>,<1: none below the
--- floor, else 0>|` then the n entries as held
+-- floor, else 0>,<1: the caller saw X at the bound, else 0>|` then the n entries as held
 -- Returns {decisions, k, customer, alias time, k, customer, alias time, ...}: decisions = per X_k, in KEYS order, its
 -- events' decisions joined by ','; then per X_k that has an alias: k, the customer and the alias time. Decisions, one
 -- letter per event: H held (now, or a copy of a held one), O older than the floor (counts for nobody), D dropped (the
@@ -26,13 +28,14 @@ local cap = tonumber(ARGV[1])
 local ttl = ARGV[2]
 local floor = tonumber(ARGV[3])
 local ENTRY = '^(%d+),%d+,(%d+):'
--- The entries of a held string: f(id, occurred_at, entry) for each, in order.
+-- The entries of a held string: f(id, occurred_at, entry) for each, in order (the bound's marker, an entry with an
+-- empty id, skipped).
 local function each_entry(s, f)
   local p, len = 1, #s
   while p <= len do
     local _, e, at, size = string.find(s, ENTRY, p)
     local stop = e + tonumber(size)
-    f(string.sub(s, e + 1, stop), tonumber(at), string.sub(s, p, stop))
+    if stop > e then f(string.sub(s, e + 1, stop), tonumber(at), string.sub(s, p, stop)) end
     p = stop + 1
   end
 end
@@ -55,32 +58,35 @@ local function from_legacy(held)
 end
 -- At the bound (the held string is longer than ARGV[1] after appending `add` to its `before` bytes): the entries held
 -- before, each id once and none older than the floor, then `add`'s entries while they fit (a copy of a held id: H).
+-- When some did not fit, the string starts with the marker `<oldest time kept>,0,0:` (an empty id): until the floor
+-- passes that time, compacting again frees nothing, and a hold told the id is full (`full`) drops without it.
 local function bound(held, before, add)
   local s = redis.call('GET', held)
-  local seen, parts, np, bytes = {}, {}, 0, 0
+  local seen, parts, np, bytes, oldest = {}, {''}, 1, 0, nil
+  local function keep(id, at, entry)
+    seen[id] = true
+    np = np + 1
+    parts[np] = entry
+    bytes = bytes + #entry
+    if oldest == nil or at < oldest then oldest = at end
+  end
   each_entry(string.sub(s, 1, before), function(id, at, entry)
-    if at >= floor and not seen[id] then
-      seen[id] = true
-      np = np + 1
-      parts[np] = entry
-      bytes = bytes + #entry
-    end
+    if at >= floor and not seen[id] then keep(id, at, entry) end
   end)
-  local letters = {}
-  each_entry(add, function(id, _, entry)
+  local letters, dropped = {}, false
+  each_entry(add, function(id, at, entry)
     if seen[id] then
       letters[#letters + 1] = 'H'
     elseif bytes + #entry > cap then
       letters[#letters + 1] = 'D'
+      dropped = true
     else
-      seen[id] = true
-      np = np + 1
-      parts[np] = entry
-      bytes = bytes + #entry
+      keep(id, at, entry)
       letters[#letters + 1] = 'H'
     end
   end)
-  if np > 0 then redis.call('SET', held, table.concat(parts, '', 1, np), 'KEEPTTL') else redis.call('DEL', held) end
+  if dropped and oldest then parts[1] = oldest .. ',0,0:' end
+  if np > 1 then redis.call('SET', held, table.concat(parts, '', 1, np), 'KEEPTTL') else redis.call('DEL', held) end
   return table.concat(letters)
 end
 -- Fields per HMGET (Lua's unpack has a limit of about 8,000 values).
@@ -97,8 +103,19 @@ local function routed(held, add, hash)
   end
   return table.concat(letters)
 end
--- X's events `add` (n entries) held, unless X is aliased: its letters, and its alias (customer, time) if any.
-local function hold(aid, held, add, n, refresh)
+-- X's events `add` (n entries) held, unless X is aliased: its letters, and its alias (customer, time) if any. `full`:
+-- the caller saw X at the bound: when its marker says that compacting frees nothing and `add` does not fit, all D
+-- without a write (a copy of a held event is D then, not H: neither is applied).
+local function hold(aid, held, add, n, refresh, full)
+  if full == '1' then
+    local head = redis.pcall('GETRANGE', held, 0, 40)
+    local marker, oldest = nil, nil
+    if type(head) == 'string' then marker, oldest = string.match(head, '^((%d+),%d+,0:)') end
+    if oldest and floor <= tonumber(oldest) and redis.call('STRLEN', held) - #marker + #add > cap then
+      if refresh == '1' then redis.call('PEXPIRE', held, ttl) end
+      return string.rep('D', n), nil
+    end
+  end
   local r = redis.pcall('APPEND', held, add)
   if type(r) ~= 'number' then
     if not string.find(r.err, 'WRONGTYPE', 1, true) then error(r) end
@@ -127,7 +144,7 @@ local out, no, aliased = {}, 0, {}
 for k = 1, #KEYS / 2 do
   local aid, held = KEYS[2 * k - 1], KEYS[2 * k]
   local s = ARGV[3 + k]
-  local n, refresh, whole, body = string.match(s, '^(%d+),(%d),(%d)|()')
+  local n, refresh, whole, full, body = string.match(s, '^(%d+),(%d),(%d),(%d)|()')
   local add = string.sub(s, body)
   if k > 1 then
     no = no + 1
@@ -135,7 +152,7 @@ for k = 1, #KEYS / 2 do
   end
   local letters, alias
   if whole == '1' then
-    letters, alias = hold(aid, held, add, tonumber(n), refresh)
+    letters, alias = hold(aid, held, add, tonumber(n), refresh, full)
   else
     -- Some events below the floor: routed like the others when X is aliased (its alias may be older than the
     -- watermark), else O; the others held.
@@ -150,7 +167,7 @@ for k = 1, #KEYS / 2 do
         if at >= floor then kept[#kept + 1] = entry end
         marks[#marks + 1] = at >= floor
       end)
-      local got = #kept > 0 and hold(aid, held, table.concat(kept), #kept, refresh) or ''
+      local got = #kept > 0 and hold(aid, held, table.concat(kept), #kept, refresh, full) or ''
       local parts, j = {}, 0
       for i = 1, #marks do
         if marks[i] then

@@ -2,9 +2,8 @@
  * The identity graph in Redis (docs/design-decisions.md §22): per customer id a small hash `<prefix>:{<id>}:idn`
  * (`tb`/`to`/`tm`/`ta` once merged: the survivor named, the root it leads to, merge event id, time; `mg:<id>` per id merged into it; `al:<anonymous id>`
  * per alias to it), per anonymous id X a hash `<prefix>:{anon:X}:aid` (`c`, `e`, `t`: the customer, the alias event
- * id and time; while X has no alias the held events' meta `m` and per input partition the redelivery mark
- * `o:<topic>:<partition>`) and the anonymous events held until its alias, `<prefix>:{anon:X}:anon` (a string of packed
- * entries, appended). Every key is hash-tagged by
+ * id and time) and the anonymous events held until its alias, `<prefix>:{anon:X}:anon` (a string of packed entries,
+ * appended; a hash of the folded ids after the alias). Every key is hash-tagged by
  * the id it describes, and every script touches one slot (Cluster-safe); an event is routed with one `HGET` of
  * its customer's `to` (O(1), chains are compressed when they form) or one script call per batch for its anonymous ids
  * (per slot in Cluster).
@@ -130,15 +129,17 @@ const HOLD_EVENTS_PER_CALL = 4_000;
 const ALIASES_PER_ROUND = 1_000;
 /** The largest bound: 65,535 entries of the smallest size (`0,0,1:x`). */
 const MAX_HELD_BYTES = 65_535 * 7;
-/** Anonymous ids remembered as refreshed today by one IdentityStore (beyond: the oldest quarter forgotten). */
-const REFRESHED_IDS = 200_000;
+/** Anonymous ids one IdentityStore remembers (refreshed today; full): beyond, the oldest quarter is forgotten. */
+const REMEMBERED_IDS = 200_000;
 
 export class IdentityStore {
   readonly keys: ReturnType<typeof identityKeys>;
   readonly anonRetentionMs: number;
   readonly heldMaxBytes: number;
   /** Anonymous ids whose held expiry this process set again, with the UTC day it did (see hold). */
-  private readonly refreshed = new Map<string, number>();
+  private readonly refreshed = new RememberedIds<number>();
+  /** Anonymous ids whose held events were at the bound at their last hold here (the script may skip their APPEND). */
+  private readonly full = new RememberedIds<true>();
   readonly keepAfterAliasMs: number;
 
   constructor(
@@ -377,7 +378,11 @@ export class IdentityStore {
     const out = new Map<string, HoldResult>();
     if (items.length === 0) return out;
     const day = Math.floor(Date.now() / 86_400_000);
-    const sent = items.map((it) => ({ ...it, refresh: this.refreshDue(it.anonymousId, day) }));
+    const sent = items.map((it) => ({
+      ...it,
+      refresh: this.refreshed.get(it.anonymousId) !== day,
+      full: this.full.get(it.anonymousId) === true,
+    }));
     // Expiry: the horizon + 3 days, set again at most once a day per id by this process: a held string lives at least
     // the horizon + 2 days after its last hold (an alias can fold nothing older than the horizon).
     const head = [this.heldMaxBytes, this.anonRetentionMs + 3 * 86_400_000, floor];
@@ -415,7 +420,7 @@ export class IdentityStore {
           const [alias, held] = this.keys.aliasAndHeld(it.anonymousId);
           keys.push(alias, held);
           const whole = it.events.every((e) => e.occurredAt >= floor);
-          let packed = `${it.events.length},${it.refresh ? 1 : 0},${whole ? 1 : 0}|`;
+          let packed = `${it.events.length},${it.refresh ? 1 : 0},${whole ? 1 : 0},${it.full ? 1 : 0}|`;
           for (const ev of it.events)
             packed += `${ev.occurredAt},${TYPE_INDEX.get(ev.type)},${Buffer.byteLength(ev.eventId)}:${ev.eventId}`;
           args.push(packed);
@@ -427,7 +432,12 @@ export class IdentityStore {
       const reply = replies[c] as Array<string | number>;
       const decisions = String(reply[0]).split(',');
       call.forEach((it, i) => {
-        out.set(it.anonymousId, { customerId: null, aliasAt: null, decisions: decisions[i]! });
+        const letters = decisions[i]!;
+        out.set(it.anonymousId, { customerId: null, aliasAt: null, decisions: letters });
+        // The script set the expiry when asked and some event was at or above the floor (else nothing was written).
+        if (it.refresh && it.events.some((e) => e.occurredAt >= floor)) this.refreshed.set(it.anonymousId, day);
+        if (letters.includes('D')) this.full.set(it.anonymousId, true);
+        else if (it.full) this.full.delete(it.anonymousId);
       });
       for (let j = 1; j < reply.length; j += 3) {
         const it = call[Number(reply[j]) - 1]!;
@@ -436,21 +446,6 @@ export class IdentityStore {
       }
     });
     return out;
-  }
-
-  /** Whether this process should set an id's held expiry again today (remembered for at most REFRESHED_IDS ids). */
-  private refreshDue(anonymousId: string, day: number): boolean {
-    if (this.refreshed.get(anonymousId) === day) return false;
-    this.refreshed.delete(anonymousId);
-    if (this.refreshed.size >= REFRESHED_IDS) {
-      let n = REFRESHED_IDS / 4;
-      for (const old of this.refreshed.keys()) {
-        if (n-- <= 0) break;
-        this.refreshed.delete(old);
-      }
-    }
-    this.refreshed.set(anonymousId, day);
-    return true;
   }
 
   /** The identity records of customer ids (one HGETALL each, pipelined per slot); ids without any are absent. */
@@ -517,7 +512,7 @@ function decodeHeld(eventId: string, value: string): HeldEvent {
   return { eventId, occurredAt: Number(at), type: WEB_BEHAVIOR_TYPES[Number(type)]! };
 }
 
-/** A held string (identity_hold_many.lua's entries) → its events in order, copies included. */
+/** A held string (identity_hold_many.lua's entries) → its events in order, copies included, the bound's marker not. */
 export function decodeHeldString(s: string): HeldEvent[] {
   const out: HeldEvent[] = [];
   const bytes = Buffer.from(s, 'utf8');
@@ -526,12 +521,39 @@ export function decodeHeldString(s: string): HeldEvent[] {
     const colon = bytes.indexOf(0x3a, p);
     const [at, type, size] = bytes.toString('latin1', p, colon).split(',');
     const end = colon + 1 + Number(size);
-    out.push({
-      eventId: bytes.toString('utf8', colon + 1, end),
-      occurredAt: Number(at),
-      type: WEB_BEHAVIOR_TYPES[Number(type)]!,
-    });
+    // An empty id is the bound's marker (identity_hold_many.lua), not an event.
+    if (end > colon + 1)
+      out.push({
+        eventId: bytes.toString('utf8', colon + 1, end),
+        occurredAt: Number(at),
+        type: WEB_BEHAVIOR_TYPES[Number(type)]!,
+      });
     p = end;
   }
   return out;
+}
+
+/** A map of at most REMEMBERED_IDS anonymous ids (a hint per process: forgetting one costs a script branch, no more). */
+class RememberedIds<V> {
+  private readonly map = new Map<string, V>();
+
+  get(id: string): V | undefined {
+    return this.map.get(id);
+  }
+
+  set(id: string, value: V): void {
+    this.map.delete(id);
+    if (this.map.size >= REMEMBERED_IDS) {
+      let n = REMEMBERED_IDS / 4;
+      for (const old of this.map.keys()) {
+        if (n-- <= 0) break;
+        this.map.delete(old);
+      }
+    }
+    this.map.set(id, value);
+  }
+
+  delete(id: string): void {
+    this.map.delete(id);
+  }
 }
