@@ -383,8 +383,9 @@ export class IdentityStore {
       refresh: this.refreshed.get(it.anonymousId) !== day,
       full: this.full.get(it.anonymousId) === true,
     }));
-    // Expiry: the horizon + 3 days, set again at most once a day per id by this process: a held string lives at least
-    // the horizon + 2 days after its last hold (an alias can fold nothing older than the horizon).
+    // Expiry: the horizon + 3 days, set again by this process until a hold of the id that kept events succeeded that
+    // UTC day: a held string lives at least the horizon + 2 days after the id's last event at or above the floor (an
+    // alias can fold nothing older than the horizon).
     const head = [this.heldMaxBytes, this.anonRetentionMs + 3 * 86_400_000, floor];
     // Per slot (one group without Cluster): calls of consecutive items.
     const groups = new Map<number, typeof sent>();
