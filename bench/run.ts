@@ -297,7 +297,34 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/**
+ * Processes of the secured stack (docs/security.md) still running (its pid files, signal 0): they share the cores
+ * with the plain stack the bench measures (an identity run lost 3–7 % with them idle beside it).
+ */
+function secureStackProcesses(): string[] {
+  const dir = path.join(process.env.SECURE_STACK_DIR ?? path.join(REPO_ROOT, '.secure-stack'), 'pids');
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.pid'));
+  } catch {
+    return [];
+  }
+  return files.filter((f) => {
+    try {
+      process.kill(Number(readFileSync(path.join(dir, f), 'utf8').trim()), 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 async function main(): Promise<void> {
+  const secure = secureStackProcesses();
+  if (secure.length > 0)
+    log(
+      `warning: the secured stack is running (${secure.map((f) => f.replace(/\.pid$/, '')).join(', ')}); it shares the cores with the stack measured: \`STACK_SECURE=1 bash infra/local/stack.sh down\` first for comparable figures`,
+    );
   log(
     `tierstream bench ${runId}: phases ${PHASES.filter((p) => !skip.has(p)).join(', ')}${DEFAULT_PHASES.some((p) => p !== 'import' && !skip.has(p)) ? `; ${customers.toLocaleString('en')} customers` : ''}; the bench owns the stack (tierstream data is wiped)`,
   );
