@@ -10,27 +10,22 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type InputEvent, WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
 import { customerKeys, encodeCustomerInto } from '../src/keyspace';
 import { RETENTION_DAYS } from '../src/metrics';
 import { APPLY_EVENTS_LUA } from '../src/store';
 import { buildEvents, DAY, deliver, groupBatch, historyArb, prng } from './history';
+import { connectWithScripts } from './scripts';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:16379';
 const V4_LUA = readFileSync(new URL('./fixtures/apply_events.v4.lua', import.meta.url), 'utf8');
 const config = DEFAULT_AGGREGATE_CONFIG;
 let redis: Redis;
 let shas: { v4: string; current: string };
 
 beforeAll(async () => {
-  redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  await redis.connect();
-  shas = {
-    v4: (await redis.script('LOAD', V4_LUA)) as string,
-    current: (await redis.script('LOAD', APPLY_EVENTS_LUA)) as string,
-  };
+  ({ redis, shas } = await connectWithScripts({ v4: V4_LUA, current: APPLY_EVENTS_LUA }));
 });
 afterAll(async () => {
   await redis?.quit();

@@ -16,6 +16,7 @@ import { RETENTION_DAYS } from '../src/metrics';
 import { decodeStateReply } from '../src/state-decode';
 import { APPLY_EVENTS_LUA } from '../src/store';
 import { buildEvents, deliver, groupBatch, historyArb, prng } from './history';
+import { loadScripts } from './scripts';
 
 const PREVIOUS_LUA = readFileSync(new URL('./fixtures/apply_events.v3.lua', import.meta.url), 'utf8');
 
@@ -23,10 +24,7 @@ describe('apply_events.lua continues hashes of the previous build (5e69df3)', ()
   const t = createTestRedis('agg-upgrade');
   let shas: { previous: string; current: string };
   beforeAll(async () => {
-    shas = {
-      previous: (await t.redis.script('LOAD', PREVIOUS_LUA)) as string,
-      current: (await t.redis.script('LOAD', APPLY_EVENTS_LUA)) as string,
-    };
+    shas = await loadScripts(t.redis, { previous: PREVIOUS_LUA, current: APPLY_EVENTS_LUA });
   });
   afterAll(() => t.cleanup());
 

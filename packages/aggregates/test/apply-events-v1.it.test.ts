@@ -8,23 +8,23 @@
 import { readFileSync } from 'node:fs';
 import { type InputEvent, WEB_BEHAVIOR_TYPES } from '@tierstream/contracts';
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AGGREGATE_CONFIG } from '../src/config';
 import { customerKeys, encodeEvent, encodeEventInto, FINGERPRINT_LENGTH } from '../src/keyspace';
 import { RETENTION_DAYS } from '../src/metrics';
 import { buildEvents, DAY, deliver, groupBatch, type HistorySpec, historyArb, prng } from './history';
+import { connectWithScripts } from './scripts';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:16379';
 const V1_LUA = readFileSync(new URL('./fixtures/apply_events.v1.lua', import.meta.url), 'utf8');
 /** The second version: "current" in this file. */
 const APPLY_EVENTS_LUA = readFileSync(new URL('./fixtures/apply_events.v2.lua', import.meta.url), 'utf8');
 const config = DEFAULT_AGGREGATE_CONFIG;
 let redis: Redis;
+let shas: { v1: string; current: string };
 
 beforeAll(async () => {
-  redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  await redis.connect();
+  ({ redis, shas } = await connectWithScripts({ v1: V1_LUA, current: APPLY_EVENTS_LUA }));
 });
 afterAll(async () => {
   await redis?.quit();
@@ -127,10 +127,6 @@ function webEvent(customerId: string, id: string, at: number): InputEvent {
 
 describe('apply_events.lua equals its first version', () => {
   it('keeps free-text ids with commas intact (packed arguments)', async () => {
-    const shas = {
-      v1: (await redis.script('LOAD', V1_LUA)) as string,
-      current: (await redis.script('LOAD', APPLY_EVENTS_LUA)) as string,
-    };
     const prefix = `agg-v1-commas-${Date.now().toString(36)}`;
     const at = 20_000 * DAY + 5_000;
     const event: InputEvent = {
@@ -154,10 +150,6 @@ describe('apply_events.lua equals its first version', () => {
   });
 
   it('folds a bucket exactly when the cutoff reaches its day (not only once past it)', async () => {
-    const shas = {
-      v1: (await redis.script('LOAD', V1_LUA)) as string,
-      current: (await redis.script('LOAD', APPLY_EVENTS_LUA)) as string,
-    };
     const prefix = `agg-v1-edge-${Date.now().toString(36)}`;
     const d = 20_000;
     const records = [
@@ -180,10 +172,6 @@ describe('apply_events.lua equals its first version', () => {
   });
 
   it('same hash and results for any history, delivery and retention; continues first-version hashes', async () => {
-    const shas = {
-      v1: (await redis.script('LOAD', V1_LUA)) as string,
-      current: (await redis.script('LOAD', APPLY_EVENTS_LUA)) as string,
-    };
     const session = Date.now().toString(36);
     let run = 0;
     const seen = { calls: 0, folds: 0, upgrades: 0 };
