@@ -17,6 +17,7 @@ import { customerHashTag, execBySlot, type RedisClient } from '@tierstream/confi
 import { type IdentityEvent, WEB_BEHAVIOR_TYPES, type WebBehaviorType } from '@tierstream/contracts';
 import calculateSlot from 'cluster-key-slot';
 import { type ChainableCommander, Cluster } from 'ioredis';
+import { BoundedMap } from './bounded-map';
 import type { IdentityOutcome } from './identity-oracle';
 
 const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
@@ -129,7 +130,7 @@ const HOLD_EVENTS_PER_CALL = 4_000;
 const ALIASES_PER_ROUND = 1_000;
 /** The largest bound: 65,535 entries of the smallest size (`0,0,1:x`). */
 const MAX_HELD_BYTES = 65_535 * 7;
-/** Anonymous ids one IdentityStore remembers (refreshed today; full): beyond, the oldest quarter is forgotten. */
+/** Anonymous ids one IdentityStore remembers (refreshed today; full): see BoundedMap. */
 const REMEMBERED_IDS = 200_000;
 
 export class IdentityStore {
@@ -137,9 +138,9 @@ export class IdentityStore {
   readonly anonRetentionMs: number;
   readonly heldMaxBytes: number;
   /** Anonymous ids whose held expiry this process set again, with the UTC day it did (see hold). */
-  private readonly refreshed = new RememberedIds<number>();
+  private readonly refreshed = new BoundedMap<string, number>(REMEMBERED_IDS);
   /** Anonymous ids whose held events were at the bound at their last hold here (the script may skip their APPEND). */
-  private readonly full = new RememberedIds<true>();
+  private readonly full = new BoundedMap<string, true>(REMEMBERED_IDS);
   readonly keepAfterAliasMs: number;
 
   constructor(
@@ -532,29 +533,4 @@ export function decodeHeldString(s: string): HeldEvent[] {
     p = end;
   }
   return out;
-}
-
-/** A map of at most REMEMBERED_IDS anonymous ids (a hint per process: forgetting one costs a script branch, no more). */
-class RememberedIds<V> {
-  private readonly map = new Map<string, V>();
-
-  get(id: string): V | undefined {
-    return this.map.get(id);
-  }
-
-  set(id: string, value: V): void {
-    this.map.delete(id);
-    if (this.map.size >= REMEMBERED_IDS) {
-      let n = REMEMBERED_IDS / 4;
-      for (const old of this.map.keys()) {
-        if (n-- <= 0) break;
-        this.map.delete(old);
-      }
-    }
-    this.map.set(id, value);
-  }
-
-  delete(id: string): void {
-    this.map.delete(id);
-  }
 }

@@ -1,3 +1,4 @@
+export * from './bounded-map';
 export * from './clv-inputs';
 export * from './config';
 export * from './config-file';

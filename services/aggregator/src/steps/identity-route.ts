@@ -14,7 +14,7 @@
  * by offset) hides nothing as a redelivery, and a redelivered batch finds each record below its own mark.
  */
 import { createHash } from 'node:crypto';
-import type { IdentityStore } from '@tierstream/aggregates';
+import { BoundedMap, type IdentityStore } from '@tierstream/aggregates';
 import { compareOffsets } from '@tierstream/kafka';
 import { type AnonymousRecord, type AnonymousRouting, type AnonymousStepDeps, routeAnonymous } from './anonymous';
 
@@ -36,9 +36,11 @@ export interface IdentityRouteDeps extends AnonymousStepDeps {
  * `capacity` ids (default 100,000); when full, the oldest quarter is forgotten (found again by MOVED).
  */
 export class MergedIds {
-  private readonly roots = new Map<string, string>();
+  private readonly roots: BoundedMap<string, string>;
 
-  constructor(readonly capacity = 100_000) {}
+  constructor(readonly capacity = 100_000) {
+    this.roots = new BoundedMap(capacity);
+  }
 
   get size(): number {
     return this.roots.size;
@@ -62,13 +64,6 @@ export class MergedIds {
     if (root === id) {
       this.roots.delete(id);
       return;
-    }
-    if (this.roots.size >= this.capacity && !this.roots.has(id)) {
-      let n = Math.max(1, Math.floor(this.capacity / 4));
-      for (const old of this.roots.keys()) {
-        if (n-- <= 0) break;
-        this.roots.delete(old);
-      }
     }
     this.roots.set(id, root);
   }
